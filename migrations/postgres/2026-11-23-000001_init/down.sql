@@ -1,0 +1,13 @@
+DROP TABLE audit_events;
+DROP TABLE outbox;
+DROP TABLE email_confirmations;
+DROP TABLE invite_projects;
+DROP TABLE invites;
+DROP TABLE project_permissions;
+DROP TABLE projects;
+DROP TABLE memberships;
+DROP TABLE api_keys;
+DROP TABLE organizations;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE settings;

@@ -1,0 +1,111 @@
+//! One typed configuration, from flags or `COLLABD_*` variables, checked at start.
+
+use std::path::PathBuf;
+
+/// Every setting of collabd. Each is a flag or its `COLLABD_*` variable.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Config {
+    /// Address to serve on.
+    #[arg(long, env = "COLLABD_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: String,
+
+    /// `postgres://…` for PostgreSQL; otherwise an SQLite file (`sqlite://path` or a path).
+    #[arg(long, env = "COLLABD_DATABASE_URL", default_value = "collabd.sqlite3", global = true)]
+    pub database_url: String,
+
+    /// Base of the links in emails; `http://<listen>` when unset.
+    #[arg(long, env = "COLLABD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// SMTP server for outgoing mail (`smtp://host:port`, `smtps://user:pass@host`);
+    /// when unset, mail is written as .eml files to the mail directory.
+    #[arg(long, env = "COLLABD_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The From address of outgoing mail.
+    #[arg(long, env = "COLLABD_MAIL_FROM", default_value = "collabd <collabd@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// Where .eml files go when no SMTP server is configured.
+    #[arg(long, env = "COLLABD_MAIL_DIR", default_value = "./mail", global = true)]
+    pub mail_dir: PathBuf,
+
+    /// Days an invite stays valid unless its organization sets its own (1–30).
+    #[arg(long, env = "COLLABD_INVITE_TTL_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=30), global = true)]
+    pub invite_ttl_days: u32,
+
+    /// Organizations one user may own; 0 means unlimited.
+    #[arg(long, env = "COLLABD_MAX_ORGS_PER_USER", default_value_t = 0, global = true)]
+    pub max_orgs_per_user: u32,
+
+    /// Secret that signs session tokens (at least 32 bytes); generated once and
+    /// kept in the database when unset.
+    #[arg(long, env = "COLLABD_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Hours a session lasts.
+    #[arg(long, env = "COLLABD_SESSION_TTL_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
+    pub session_ttl_hours: u32,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "COLLABD_MAX_BODY_BYTES", default_value_t = 65536, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "COLLABD_DB_POOL_SIZE", default_value_t = 10, global = true)]
+    pub db_pool_size: u32,
+
+    /// Seconds to wait for a database connection before answering 503.
+    #[arg(long, env = "COLLABD_DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub db_timeout_secs: u64,
+
+    /// Login attempts allowed per email address per minute.
+    #[arg(long, env = "COLLABD_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10, global = true)]
+    pub login_attempts_per_minute: u32,
+
+    /// HTTP worker threads; the number of CPUs when unset.
+    #[arg(long, env = "COLLABD_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Log filter (tracing's env-filter syntax).
+    #[arg(long, env = "COLLABD_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+impl Config {
+    /// The defaults, as `collabd serve` with no flags or variables would run.
+    pub fn defaults() -> Config {
+        use clap::{FromArgMatches, Args, Command};
+        let command = Config::augment_args(Command::new("collabd"));
+        let matches = command.get_matches_from(["collabd"]);
+        // Start-up code: the defaults above always parse.
+        Config::from_arg_matches(&matches).expect("default configuration")
+    }
+
+    /// Refuses settings that cannot work, with a message for the operator.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(secret) = &self.jwt_secret {
+            if secret.len() < 32 {
+                return Err("COLLABD_JWT_SECRET must be at least 32 bytes".into());
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err("COLLABD_MAX_BODY_BYTES must be at least 1024".into());
+        }
+        if self.db_pool_size == 0 {
+            return Err("COLLABD_DB_POOL_SIZE must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The base of links in emails, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}

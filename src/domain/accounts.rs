@@ -1,0 +1,268 @@
+//! Accounts: sign-up, login, logout, details, edit, and password hashing.
+
+use std::num::NonZeroU32;
+use std::sync::OnceLock;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use diesel::prelude::*;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::sessions::Caller;
+use super::{new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult, MS_PER_HOUR};
+use crate::store::rows::{SessionRow, UserRow};
+use crate::store::schema::{sessions, users};
+use crate::store::DbConn;
+
+/// A person with an account.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub userid: String,
+    /// Lower case; emails are compared case-insensitively.
+    pub email: String,
+    pub name: String,
+    /// True once the address is confirmed (`user/confirm`), or when the account
+    /// was made by accepting an emailed invite.
+    pub emailverified: bool,
+    pub createdat: String,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> User {
+        User {
+            userid: row.id,
+            email: row.email,
+            name: row.name,
+            emailverified: row.email_verified,
+            createdat: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// A new session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Login {
+    /// The bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    pub expiresat: String,
+    pub user: User,
+}
+
+/// Limits login attempts per email address, so passwords cannot be guessed
+/// at speed. Attempts beyond the quota answer 429 with `Retry-After`.
+pub struct LoginThrottle {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl LoginThrottle {
+    pub fn new(per_minute: u32) -> LoginThrottle {
+        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        LoginThrottle {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+        }
+    }
+
+    fn check(&self, email: &str) -> DomainResult<()> {
+        use governor::clock::{Clock, DefaultClock};
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&email.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            DomainError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }
+        })
+    }
+}
+
+/// Hashes a password with argon2id and a fresh salt.
+pub fn hash_password(password: &str) -> DomainResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| DomainError::Internal(format!("hashing a password: {e}")))
+}
+
+fn password_matches(password: &str, stored: Option<&str>) -> bool {
+    // Without a stored hash, verify against a fixed one anyway, so that the
+    // time taken does not tell whether an account exists.
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("collabd-dummy-password").unwrap_or_default());
+    let hash_text = stored.unwrap_or(dummy);
+    let Ok(hash) = PasswordHash::new(hash_text) else {
+        return false;
+    };
+    Argon2::default().verify_password(password.as_bytes(), &hash).is_ok() && stored.is_some()
+}
+
+pub(crate) fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub(crate) fn load_user(conn: &mut DbConn, user_id: &str) -> DomainResult<UserRow> {
+    users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::Unauthenticated("the account no longer exists".into()))
+}
+
+/// The account made by `user/signup`, before it is written.
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub name: &'a str,
+}
+
+/// Makes an account with an unverified email. An address that is already
+/// taken, in any case, answers 409 `email_taken`.
+pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
+    let email = normalize_email(new.email);
+    let password_hash = hash_password(new.password)?;
+    let row = UserRow {
+        id: new_id(),
+        email,
+        name: new.name.trim().to_string(),
+        password_hash: Some(password_hash),
+        email_verified: false,
+        created_at: now_ms(),
+    };
+    let result = ctx.store.write(|conn| {
+        if find_user_by_email(conn, &row.email)?.is_some() {
+            return Err(email_taken());
+        }
+        diesel::insert_into(users::table).values(&row).execute(conn)?;
+        Ok(())
+    });
+    match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
+        other => other.map(|()| User::from(row)),
+    }
+}
+
+fn email_taken() -> DomainError {
+    DomainError::conflict(ConflictReason::EmailTaken, "an account with this email already exists")
+}
+
+/// Checks email and password and opens a session.
+pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
+    let email = normalize_email(email);
+    ctx.login_throttle.check(&email)?;
+    let user = ctx.store.read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
+    if !password_matches(password, user.as_ref().and_then(|u| u.password_hash.as_deref())) {
+        return Err(DomainError::Unauthenticated("wrong email or password".into()));
+    }
+    let user = user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
+    open_session(ctx, user)
+}
+
+/// Opens a session for `user` and signs its token.
+pub(crate) fn open_session(ctx: &Ctx, user: UserRow) -> DomainResult<Login> {
+    let session = new_session_row(ctx, &user.id);
+    ctx.store.write(|conn| insert_session(conn, &session))?;
+    login_for(ctx, &session, user)
+}
+
+pub(crate) fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
+    let now = now_ms();
+    SessionRow {
+        id: new_id(),
+        user_id: user_id.to_string(),
+        created_at: now,
+        expires_at: now + i64::from(ctx.policy.session_ttl_hours) * MS_PER_HOUR,
+        revoked_at: None,
+    }
+}
+
+pub(crate) fn insert_session(conn: &mut DbConn, session: &SessionRow) -> DomainResult<()> {
+    diesel::insert_into(sessions::table).values(session).execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn login_for(ctx: &Ctx, session: &SessionRow, user: UserRow) -> DomainResult<Login> {
+    Ok(Login {
+        token: ctx.keys.issue(session)?,
+        expiresat: rfc3339(session.expires_at),
+        user: User::from(user),
+    })
+}
+
+/// Revokes the caller's session at once.
+pub fn logout(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
+    let Some(session_id) = &caller.session_id else {
+        return Err(DomainError::forbidden(
+            "an API key is not a session: delete it with user/deleteapikey",
+        ));
+    };
+    ctx.store.write(|conn| {
+        diesel::update(sessions::table.find(session_id))
+            .set(sessions::revoked_at.eq(now_ms()))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// The caller's own account.
+pub fn details(ctx: &Ctx, caller: &Caller) -> DomainResult<User> {
+    ctx.store.read(|conn| load_user(conn, &caller.user_id)).map(User::from)
+}
+
+/// What `user/edit` may change.
+pub struct AccountChanges<'a> {
+    pub name: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub current_password: Option<&'a str>,
+}
+
+/// Changes the caller's name and/or password. A password change needs the
+/// current password (unless the account has none yet, as one made by
+/// accepting an invite) and ends every other session of the user.
+pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainResult<User> {
+    let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
+    let new_hash = match changes.password {
+        None => None,
+        Some(password) => {
+            if let Some(stored) = user.password_hash.as_deref() {
+                let current = changes.current_password.ok_or_else(|| {
+                    DomainError::invalid("currentpassword", "required to change the password")
+                })?;
+                if !password_matches(current, Some(stored)) {
+                    return Err(DomainError::invalid("currentpassword", "is not the current password"));
+                }
+            }
+            Some(hash_password(password)?)
+        }
+    };
+    ctx.store.write(|conn| {
+        if let Some(name) = changes.name {
+            diesel::update(users::table.find(&caller.user_id))
+                .set(users::name.eq(name.trim()))
+                .execute(conn)?;
+        }
+        if let Some(hash) = &new_hash {
+            diesel::update(users::table.find(&caller.user_id))
+                .set(users::password_hash.eq(hash))
+                .execute(conn)?;
+            let others = sessions::table
+                .filter(sessions::user_id.eq(&caller.user_id))
+                .filter(sessions::revoked_at.is_null());
+            let now = now_ms();
+            match &caller.session_id {
+                Some(current) => diesel::update(others.filter(sessions::id.ne(current)))
+                    .set(sessions::revoked_at.eq(now))
+                    .execute(conn)?,
+                None => diesel::update(others).set(sessions::revoked_at.eq(now)).execute(conn)?,
+            };
+        }
+        load_user(conn, &caller.user_id).map(User::from)
+    })
+}

@@ -1,0 +1,115 @@
+//! API keys: long-lived bearer secrets, shown once, stored hashed, optionally
+//! bound to one organization.
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::organizations::membership_of;
+use super::sessions::{Caller, API_KEY_PREFIX};
+use super::tokens::{hash_secret, new_secret};
+use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult, MS_PER_DAY};
+use crate::store::rows::ApiKeyRow;
+use crate::store::schema::api_keys;
+
+/// An API key. `secret` appears only in the answer to `user/createapikey`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKey {
+    pub apikeyid: String,
+    pub name: String,
+    /// The organization the key is bound to, or null for an unbound key.
+    pub organizationid: Option<String>,
+    pub createdat: String,
+    pub expiresat: Option<String>,
+    pub lastusedat: Option<String>,
+    /// The bearer secret, shown once on creation and never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> ApiKey {
+        ApiKey {
+            apikeyid: row.id,
+            name: row.name,
+            organizationid: row.organization_id,
+            createdat: rfc3339(row.created_at),
+            expiresat: row.expires_at.map(rfc3339),
+            lastusedat: row.last_used_at.map(rfc3339),
+            secret: None,
+        }
+    }
+}
+
+/// Makes a key for the caller. A key bound to an organization needs the caller
+/// to be its member; a caller using a bound key may only make keys bound to
+/// the same organization, so a key never mints a wider one.
+pub fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    name: &str,
+    organization_id: Option<&str>,
+    expires_in_days: Option<u32>,
+) -> DomainResult<ApiKey> {
+    let organization_id = match (&caller.api_key, organization_id) {
+        (Some(scope), requested) if scope.organization_id.is_some() => {
+            let bound = scope.organization_id.as_deref();
+            if requested.is_some() && requested != bound {
+                return Err(DomainError::forbidden("this API key is bound to another organization"));
+            }
+            bound.map(str::to_string)
+        }
+        (_, requested) => requested.map(str::to_string),
+    };
+    let secret = format!("{API_KEY_PREFIX}{}", new_secret());
+    let now = now_ms();
+    let row = ApiKeyRow {
+        id: new_id(),
+        user_id: caller.user_id.clone(),
+        organization_id,
+        name: name.trim().to_string(),
+        secret_hash: hash_secret(&secret),
+        created_at: now,
+        expires_at: expires_in_days.map(|days| now + i64::from(days) * MS_PER_DAY),
+        last_used_at: None,
+    };
+    ctx.store.write(|conn| {
+        if let Some(org) = &row.organization_id {
+            membership_of(conn, org, &caller.user_id)?;
+        }
+        diesel::insert_into(api_keys::table).values(&row).execute(conn)?;
+        Ok::<_, DomainError>(())
+    })?;
+    let mut key = ApiKey::from(row);
+    key.secret = Some(secret);
+    Ok(key)
+}
+
+/// The caller's keys, oldest first, without secrets.
+pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<ApiKey>> {
+    ctx.store.read(|conn| {
+        let rows = api_keys::table
+            .filter(api_keys::user_id.eq(&caller.user_id))
+            .order(api_keys::id.asc())
+            .select(ApiKeyRow::as_select())
+            .load(conn)?;
+        Ok(rows.into_iter().map(ApiKey::from).collect())
+    })
+}
+
+/// Deletes one of the caller's keys; it answers 401 from its next use.
+pub fn delete(ctx: &Ctx, caller: &Caller, api_key_id: &str) -> DomainResult<()> {
+    let deleted = ctx.store.write(|conn| {
+        diesel::delete(
+            api_keys::table
+                .filter(api_keys::id.eq(api_key_id))
+                .filter(api_keys::user_id.eq(&caller.user_id)),
+        )
+        .execute(conn)
+        .map_err(DomainError::from)
+    })?;
+    if deleted == 0 {
+        return Err(DomainError::not_found("API key not found"));
+    }
+    Ok(())
+}

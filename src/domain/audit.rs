@@ -1,0 +1,74 @@
+//! The audit log: one event per change to an organization, written in the
+//! change's own transaction.
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{new_id, now_ms, rfc3339, DomainResult};
+use crate::store::rows::{AuditEventRow, UserRow};
+use crate::store::schema::audit_events;
+use crate::store::DbConn;
+
+/// Who did something.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Actor {
+    pub userid: String,
+    pub email: String,
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub eventid: String,
+    pub organizationid: String,
+    pub actor: Option<Actor>,
+    /// What happened, such as `invite.created` or `collaborator.edited`.
+    pub action: String,
+    /// The id of the object acted on.
+    pub target: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub createdat: String,
+}
+
+impl From<AuditEventRow> for AuditEvent {
+    fn from(row: AuditEventRow) -> AuditEvent {
+        let actor = match (row.actor_user_id, row.actor_email) {
+            (Some(userid), Some(email)) => Some(Actor { userid, email }),
+            _ => None,
+        };
+        AuditEvent {
+            eventid: row.id,
+            organizationid: row.organization_id,
+            actor,
+            action: row.action,
+            target: row.target,
+            details: serde_json::from_str(&row.details).unwrap_or(serde_json::Value::Null),
+            createdat: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// Records one event in the current transaction.
+pub fn record(
+    conn: &mut DbConn,
+    organization_id: &str,
+    actor: Option<&UserRow>,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> DomainResult<()> {
+    let row = AuditEventRow {
+        id: new_id(),
+        organization_id: organization_id.to_string(),
+        actor_user_id: actor.map(|u| u.id.clone()),
+        actor_email: actor.map(|u| u.email.clone()),
+        action: action.to_string(),
+        target: target.to_string(),
+        details: details.to_string(),
+        created_at: now_ms(),
+    };
+    diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
+    Ok(())
+}

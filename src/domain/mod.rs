@@ -1,0 +1,160 @@
+//! The rules of collabd. Each public function opens one transaction on the
+//! store, checks the caller against `roles`, applies its rule, writes the audit
+//! event and any outbox email in that same transaction, and returns a typed
+//! result or a [`DomainError`]. Nothing here knows HTTP.
+
+pub mod accounts;
+pub mod apikeys;
+pub mod audit;
+pub mod organizations;
+pub mod roles;
+pub mod sessions;
+pub mod tokens;
+
+use std::collections::BTreeMap;
+
+use crate::store::{classify, StoreError};
+
+/// Why a 409 happened; clients branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictReason {
+    AlreadyMember,
+    InvitePending,
+    LastOwner,
+    OrganizationLimit,
+    EmailTaken,
+}
+
+impl ConflictReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictReason::AlreadyMember => "already_member",
+            ConflictReason::InvitePending => "invite_pending",
+            ConflictReason::LastOwner => "last_owner",
+            ConflictReason::OrganizationLimit => "organization_limit",
+            ConflictReason::EmailTaken => "email_taken",
+        }
+    }
+}
+
+/// Why a 410 happened: the state the invite ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoneReason {
+    Expired,
+    Revoked,
+    Declined,
+    Accepted,
+}
+
+impl GoneReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoneReason::Expired => "expired",
+            GoneReason::Revoked => "revoked",
+            GoneReason::Declined => "declined",
+            GoneReason::Accepted => "accepted",
+        }
+    }
+}
+
+/// Everything a domain function can refuse with.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Values that are well-formed but not acceptable, by parameter name.
+    #[error("invalid values")]
+    Invalid(BTreeMap<String, Vec<String>>),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict {
+        reason: ConflictReason,
+        message: String,
+    },
+    #[error("{message}")]
+    Gone { reason: GoneReason, message: String },
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    /// One invalid parameter.
+    pub fn invalid(field: &str, message: impl Into<String>) -> DomainError {
+        let mut fields = BTreeMap::new();
+        fields.insert(field.to_string(), vec![message.into()]);
+        DomainError::Invalid(fields)
+    }
+
+    pub fn conflict(reason: ConflictReason, message: impl Into<String>) -> DomainError {
+        DomainError::Conflict {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> DomainError {
+        DomainError::Forbidden(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> DomainError {
+        DomainError::NotFound(message.into())
+    }
+}
+
+impl From<diesel::result::Error> for DomainError {
+    fn from(e: diesel::result::Error) -> Self {
+        DomainError::Store(classify(e))
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored time as RFC 3339 in UTC with a `Z`, to the second.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A new opaque id: UUIDv7 text, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Emails are one person whatever their case or surrounding spaces.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub const MS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+pub const MS_PER_HOUR: i64 = 60 * 60 * 1000;
+
+/// Server-wide rules taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub invite_ttl_days: u32,
+    pub max_orgs_per_user: u32,
+    pub session_ttl_hours: u32,
+    pub public_url: String,
+}
+
+/// What every domain function may need: the store, the session keys, the
+/// policy and the login throttle. One per process, shared by all workers.
+pub struct Ctx {
+    pub store: crate::store::Store,
+    pub keys: sessions::SessionKeys,
+    pub policy: Policy,
+    pub login_throttle: accounts::LoginThrottle,
+}

@@ -1,0 +1,255 @@
+//! Organizations: creating them, seeing them, their settings, and the access
+//! check every organization endpoint starts with.
+
+use std::collections::HashMap;
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::accounts::load_user;
+use super::audit;
+use super::roles::{allows, Action, Role};
+use super::sessions::Caller;
+use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use crate::store::rows::{MembershipRow, OrganizationRow};
+use crate::store::schema::{memberships, organizations};
+use crate::store::{lock_organization, lock_user, DbConn};
+
+/// An organization as one of its members sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Organization {
+    pub organizationid: String,
+    pub name: String,
+    pub createdat: String,
+    /// The caller's role in this organization.
+    pub role: Role,
+    pub membercount: i64,
+    /// Days an invite stays valid: the organization's own setting, or the
+    /// server's default (`COLLABD_INVITE_TTL_DAYS`) when it has none.
+    pub invitettldays: i32,
+}
+
+/// A caller's membership in an organization, checked against the matrix.
+pub struct Member {
+    pub membership: MembershipRow,
+    pub role: Role,
+}
+
+/// The caller's membership in `organization_id`. Non-members get 404, so an
+/// organization's existence is never revealed.
+pub fn membership_of(conn: &mut DbConn, organization_id: &str, user_id: &str) -> DomainResult<Member> {
+    let membership = memberships::table
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    let role = Role::parse(&membership.role)
+        .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", membership.role)))?;
+    Ok(Member { membership, role })
+}
+
+/// The caller's membership, if the matrix lets their role take `action`
+/// (403 otherwise).
+pub fn authorize(conn: &mut DbConn, caller: &Caller, organization_id: &str, action: Action) -> DomainResult<Member> {
+    let member = membership_of(conn, organization_id, &caller.user_id)?;
+    if !allows(member.role, action) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not do this",
+            member.role.as_str()
+        )));
+    }
+    Ok(member)
+}
+
+/// The organization a call is about: the one named, or the one the caller's
+/// API key is bound to. A bound key naming another organization gets 403.
+pub fn resolve_organization(caller: &Caller, requested: Option<&str>) -> DomainResult<String> {
+    let bound = caller.api_key.as_ref().and_then(|k| k.organization_id.as_deref());
+    match (bound, requested) {
+        (Some(bound), Some(requested)) if bound != requested => Err(DomainError::forbidden(
+            "this API key is bound to another organization",
+        )),
+        (Some(bound), _) => Ok(bound.to_string()),
+        (None, Some(requested)) => Ok(requested.to_string()),
+        (None, None) => Err(DomainError::invalid("organizationid", "required")),
+    }
+}
+
+/// The caller must not be confined by a key bound to another organization.
+pub fn check_key_scope(caller: &Caller, organization_id: &str) -> DomainResult<()> {
+    resolve_organization(caller, Some(organization_id)).map(|_| ())
+}
+
+fn load_organization(conn: &mut DbConn, organization_id: &str) -> DomainResult<OrganizationRow> {
+    organizations::table
+        .find(organization_id)
+        .select(OrganizationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("organization not found"))
+}
+
+fn member_counts(conn: &mut DbConn, organization_ids: &[String]) -> DomainResult<HashMap<String, i64>> {
+    let counts: Vec<(String, i64)> = memberships::table
+        .filter(memberships::organization_id.eq_any(organization_ids))
+        .group_by(memberships::organization_id)
+        .select((memberships::organization_id, count_star()))
+        .load(conn)?;
+    Ok(counts.into_iter().collect())
+}
+
+fn view(ctx: &Ctx, row: OrganizationRow, role: Role, membercount: i64) -> Organization {
+    Organization {
+        organizationid: row.id,
+        name: row.name,
+        createdat: rfc3339(row.created_at),
+        role,
+        membercount,
+        invitettldays: row
+            .invite_ttl_days
+            .unwrap_or(ctx.policy.invite_ttl_days as i32),
+    }
+}
+
+/// One organization as `member` sees it.
+pub fn organization_view(ctx: &Ctx, conn: &mut DbConn, member: &Member) -> DomainResult<Organization> {
+    let org_id = &member.membership.organization_id;
+    let row = load_organization(conn, org_id)?;
+    let count = member_counts(conn, std::slice::from_ref(org_id))?
+        .get(org_id)
+        .copied()
+        .unwrap_or(0);
+    Ok(view(ctx, row, member.role, count))
+}
+
+/// The days an invite of this organization lives.
+pub fn invite_ttl_days(ctx: &Ctx, conn: &mut DbConn, organization_id: &str) -> DomainResult<i32> {
+    let row = load_organization(conn, organization_id)?;
+    Ok(row.invite_ttl_days.unwrap_or(ctx.policy.invite_ttl_days as i32))
+}
+
+/// Makes an organization with the caller as its owner. Past
+/// `COLLABD_MAX_ORGS_PER_USER` owned organizations it answers 409.
+pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organization> {
+    if caller.api_key.as_ref().is_some_and(|k| k.organization_id.is_some()) {
+        return Err(DomainError::forbidden(
+            "an API key bound to an organization cannot create organizations",
+        ));
+    }
+    let now = now_ms();
+    let org = OrganizationRow {
+        id: new_id(),
+        name: name.trim().to_string(),
+        invite_ttl_days: None,
+        created_at: now,
+    };
+    let membership = MembershipRow {
+        id: new_id(),
+        organization_id: org.id.clone(),
+        user_id: caller.user_id.clone(),
+        role: Role::Owner.as_str().to_string(),
+        can_create_projects: true,
+        created_at: now,
+    };
+    ctx.store.write(|conn| {
+        lock_user(conn, &caller.user_id)?;
+        let user = load_user(conn, &caller.user_id)?;
+        if ctx.policy.max_orgs_per_user > 0 {
+            let owned: i64 = memberships::table
+                .filter(memberships::user_id.eq(&caller.user_id))
+                .filter(memberships::role.eq(Role::Owner.as_str()))
+                .count()
+                .get_result(conn)?;
+            if owned >= i64::from(ctx.policy.max_orgs_per_user) {
+                return Err(DomainError::conflict(
+                    ConflictReason::OrganizationLimit,
+                    format!(
+                        "this server allows {} organization(s) per user",
+                        ctx.policy.max_orgs_per_user
+                    ),
+                ));
+            }
+        }
+        diesel::insert_into(organizations::table).values(&org).execute(conn)?;
+        diesel::insert_into(memberships::table).values(&membership).execute(conn)?;
+        audit::record(conn, &org.id, Some(&user), "organization.created", &org.id, json!({"name": org.name}))?;
+        Ok(())
+    })?;
+    Ok(view(ctx, org, Role::Owner, 1))
+}
+
+/// Every organization the caller belongs to, with the caller's role, oldest
+/// first. A key bound to one organization sees only that one.
+pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
+    let bound = caller.api_key.as_ref().and_then(|k| k.organization_id.clone());
+    ctx.store.read(|conn| {
+        let mut query = memberships::table
+            .inner_join(organizations::table)
+            .filter(memberships::user_id.eq(&caller.user_id))
+            .into_boxed();
+        if let Some(bound) = &bound {
+            query = query.filter(organizations::id.eq(bound.clone()));
+        }
+        let rows: Vec<(OrganizationRow, String)> = query
+            .order(organizations::id.asc())
+            .select((OrganizationRow::as_select(), memberships::role))
+            .load(conn)?;
+        let ids: Vec<String> = rows.iter().map(|(o, _)| o.id.clone()).collect();
+        let counts = member_counts(conn, &ids)?;
+        rows.into_iter()
+            .map(|(org, role)| {
+                let role = Role::parse(&role)
+                    .ok_or_else(|| DomainError::Internal(format!("stored role {role:?}")))?;
+                let count = counts.get(&org.id).copied().unwrap_or(0);
+                Ok(view(ctx, org, role, count))
+            })
+            .collect()
+    })
+}
+
+/// One organization the caller belongs to.
+pub fn details(ctx: &Ctx, caller: &Caller, organization_id: &str) -> DomainResult<Organization> {
+    ctx.store.read(|conn| {
+        let member = authorize(conn, caller, organization_id, Action::SeeOrganization)?;
+        organization_view(ctx, conn, &member)
+    })
+}
+
+/// What `customer/settings` may change.
+pub struct SettingsChange<'a> {
+    pub name: Option<&'a str>,
+    pub invite_ttl_days: Option<u32>,
+}
+
+/// Changes an organization's name or invite lifetime (owners only).
+pub fn settings(ctx: &Ctx, caller: &Caller, organization_id: &str, change: SettingsChange<'_>) -> DomainResult<Organization> {
+    ctx.store.write(|conn| {
+        lock_organization(conn, organization_id)?;
+        let member = authorize(conn, caller, organization_id, Action::ChangeSettings)?;
+        let user = load_user(conn, &caller.user_id)?;
+        if let Some(name) = change.name {
+            diesel::update(organizations::table.find(organization_id))
+                .set(organizations::name.eq(name.trim()))
+                .execute(conn)?;
+        }
+        if let Some(days) = change.invite_ttl_days {
+            diesel::update(organizations::table.find(organization_id))
+                .set(organizations::invite_ttl_days.eq(Some(days as i32)))
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            organization_id,
+            Some(&user),
+            "organization.settings_changed",
+            organization_id,
+            json!({"name": change.name, "invitettldays": change.invite_ttl_days}),
+        )?;
+        organization_view(ctx, conn, &member)
+    })
+}

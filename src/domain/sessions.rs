@@ -1,0 +1,186 @@
+//! Session tokens (JWT) and the bearer-token check that turns a token into a
+//! [`Caller`]: either a live session or a live API key.
+
+use diesel::prelude::*;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::tokens::{hash_secret, new_secret};
+use super::{now_ms, DomainError, DomainResult};
+use crate::store::rows::{ApiKeyRow, SessionRow};
+use crate::store::schema::{api_keys, sessions, settings};
+use crate::store::{Store, StoreError};
+
+const ISSUER: &str = "collabd";
+const AUDIENCE: &str = "collabd-api";
+const SECRET_SETTING: &str = "jwt_secret";
+/// `lastusedat` is kept to the minute, so a busy key does not write per request.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    sid: String,
+    iat: i64,
+    exp: i64,
+    iss: String,
+    aud: String,
+}
+
+/// The keys that sign and check session tokens, with one fixed algorithm.
+pub struct SessionKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl SessionKeys {
+    pub fn new(secret: &[u8]) -> SessionKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.leeway = 0;
+        SessionKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A signed token for one session.
+    pub fn issue(&self, session: &SessionRow) -> DomainResult<String> {
+        let claims = Claims {
+            sub: session.user_id.clone(),
+            sid: session.id.clone(),
+            iat: session.created_at / 1000,
+            exp: session.expires_at / 1000,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| DomainError::Internal(format!("signing a session token: {e}")))
+    }
+
+    fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+/// The configured secret, or the one kept in the database (made on first
+/// start), so that restarts keep sessions valid.
+pub fn signing_secret(store: &Store, configured: Option<&str>) -> Result<Vec<u8>, StoreError> {
+    if let Some(secret) = configured {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    store.write(|conn| {
+        let existing: Option<String> = settings::table
+            .find(SECRET_SETTING)
+            .select(settings::value)
+            .first(conn)
+            .optional()?;
+        let secret = match existing {
+            Some(secret) => secret,
+            None => {
+                let secret = new_secret();
+                diesel::insert_into(settings::table)
+                    .values((settings::key.eq(SECRET_SETTING), settings::value.eq(&secret)))
+                    .execute(conn)?;
+                secret
+            }
+        };
+        Ok::<_, StoreError>(secret.into_bytes())
+    })
+}
+
+/// Who is calling: a user, through a session or through an API key.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub api_key: Option<ApiKeyScope>,
+}
+
+/// The API key a caller used, and the organization it is bound to.
+#[derive(Debug, Clone)]
+pub struct ApiKeyScope {
+    pub id: String,
+    pub organization_id: Option<String>,
+}
+
+/// The prefix of every API-key secret, so tokens say what they are.
+pub const API_KEY_PREFIX: &str = "cdk_";
+
+/// Turns a bearer token into a caller, or refuses it (401).
+pub fn authenticate(store: &Store, keys: &SessionKeys, token: &str) -> DomainResult<Caller> {
+    match token.strip_prefix(API_KEY_PREFIX) {
+        Some(_) => authenticate_api_key(store, token),
+        None => authenticate_session(store, keys, token),
+    }
+}
+
+fn unauthenticated() -> DomainError {
+    DomainError::Unauthenticated("the token is invalid, expired or revoked".into())
+}
+
+fn authenticate_session(store: &Store, keys: &SessionKeys, token: &str) -> DomainResult<Caller> {
+    let claims = keys.verify(token).ok_or_else(unauthenticated)?;
+    let now = now_ms();
+    let session: Option<SessionRow> = store.read(|conn| {
+        sessions::table
+            .find(&claims.sid)
+            .select(SessionRow::as_select())
+            .first(conn)
+            .optional()
+            .map_err(DomainError::from)
+    })?;
+    match session {
+        Some(s) if s.user_id == claims.sub && s.revoked_at.is_none() && s.expires_at > now => {
+            Ok(Caller {
+                user_id: s.user_id,
+                session_id: Some(s.id),
+                api_key: None,
+            })
+        }
+        _ => Err(unauthenticated()),
+    }
+}
+
+fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Caller> {
+    let hash = hash_secret(secret);
+    let now = now_ms();
+    let key: ApiKeyRow = store
+        .read(|conn| {
+            api_keys::table
+                .filter(api_keys::secret_hash.eq(&hash))
+                .select(ApiKeyRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(DomainError::from)
+        })?
+        .ok_or_else(unauthenticated)?;
+    if key.expires_at.is_some_and(|at| at <= now) {
+        return Err(unauthenticated());
+    }
+    if key
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY_MS)
+    {
+        store.write(|conn| {
+            diesel::update(api_keys::table.find(&key.id))
+                .set(api_keys::last_used_at.eq(now))
+                .execute(conn)
+                .map_err(DomainError::from)
+        })?;
+    }
+    Ok(Caller {
+        user_id: key.user_id,
+        session_id: None,
+        api_key: Some(ApiKeyScope {
+            id: key.id,
+            organization_id: key.organization_id,
+        }),
+    })
+}

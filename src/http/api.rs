@@ -1,0 +1,112 @@
+//! `api/serviceinfo`, the health probes and the OpenAPI document.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::envelope::Payload;
+use super::error::ApiError;
+use super::params::Params;
+use super::{run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
+use crate::domain::Ctx;
+
+/// The version of the API contract this server implements.
+pub const API_VERSION: &str = "1";
+
+/// What this server is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceInfo {
+    pub name: String,
+    /// The collabd release.
+    pub version: String,
+    /// The API contract version.
+    pub apiversion: String,
+}
+
+/// A probe's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// No parameters.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+pub fn register(api: &mut Api<'_>) {
+    api.add(&SERVICE_INFO, service_info);
+    api.add(&HEALTHZ, healthz);
+    api.add(&READYZ, readyz);
+}
+
+const SERVICE_INFO: Endpoint = Endpoint {
+    path: "/api/serviceinfo",
+    operation_id: "apiServiceinfo",
+    tag: "api",
+    methods: Methods::GetPost,
+    access: Access::Public,
+    summary: "What this server is",
+    description: "The service name, its release and the API version it implements.",
+    params: Some(schema_ref::<NoParams>),
+    payload: &[("serviceinfo", schema_ref::<ServiceInfo>)],
+    errors: &[400],
+};
+
+async fn service_info(_: Params<NoParams>) -> ApiResult {
+    Ok(Payload::new().with(
+        "serviceinfo",
+        ServiceInfo {
+            name: "collabd".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            apiversion: API_VERSION.into(),
+        },
+    ))
+}
+
+const HEALTHZ: Endpoint = Endpoint {
+    path: "/healthz",
+    operation_id: "healthz",
+    tag: "operations",
+    methods: Methods::Get,
+    access: Access::Public,
+    summary: "Liveness",
+    description: "Answers 200 while the process serves requests; it does not touch the database.",
+    params: None,
+    payload: &[("health", schema_ref::<Health>)],
+    errors: &[],
+};
+
+async fn healthz() -> ApiResult {
+    Ok(Payload::new().with("health", Health { status: "ok".into() }))
+}
+
+const READYZ: Endpoint = Endpoint {
+    path: "/readyz",
+    operation_id: "readyz",
+    tag: "operations",
+    methods: Methods::Get,
+    access: Access::Public,
+    summary: "Readiness",
+    description: "Answers 200 when the database answers a query, and 503 `unavailable` when it cannot be reached.",
+    params: None,
+    payload: &[("health", schema_ref::<Health>)],
+    errors: &[503],
+};
+
+async fn readyz(ctx: web::Data<Ctx>) -> ApiResult {
+    let ready = run(move || Ok(ctx.store.ping())).await?;
+    if !ready {
+        return Err(ApiError::Unavailable("readiness probe failed".into()));
+    }
+    Ok(Payload::new().with("health", Health { status: "ok".into() }))
+}
+
+/// `GET /openapi.json`: the document `collabd openapi` prints.
+pub async fn openapi_json(doc: web::Data<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.get_ref().clone())
+}

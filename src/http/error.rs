@@ -1,0 +1,156 @@
+//! `ApiError`: every refusal, rendered as the envelope with `response.error`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Map, Value};
+
+use super::envelope::{render, transaction_id};
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+/// One error answer of API.md §1.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("this endpoint does not accept {0}")]
+    MethodNotAllowed(String),
+    #[error("{message}")]
+    Conflict { reason: &'static str, message: String },
+    #[error("{message}")]
+    Gone { reason: &'static str, message: String },
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{}", validation_text(.0))]
+    Validation(BTreeMap<String, Vec<String>>),
+    #[error("too many attempts; retry in {0} s")]
+    RateLimited(u64),
+    #[error("the database is unavailable; nothing was done")]
+    Unavailable(String),
+    /// The cause is logged with the transaction id; the client sees none of it.
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn validation_text(fields: &BTreeMap<String, Vec<String>>) -> String {
+    fields
+        .iter()
+        .map(|(field, messages)| format!("{field}: {}", messages.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// The `error.type` of API.md §1.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::Gone { .. } => "gone",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn error_object(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("type".into(), json!(self.kind()));
+        match self {
+            ApiError::Conflict { reason, .. } | ApiError::Gone { reason, .. } => {
+                error.insert("reason".into(), json!(reason));
+            }
+            ApiError::Validation(fields) => {
+                error.insert("fields".into(), json!(fields));
+            }
+            _ => {}
+        }
+        Value::Object(error)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = self.status_code();
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(transactionid = %transaction_id(), cause = %cause, "internal error")
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(transactionid = %transaction_id(), cause = %cause, "database unavailable")
+            }
+            _ => {}
+        }
+        let mut builder = HttpResponse::build(code);
+        match self {
+            ApiError::Unauthenticated(_) => {
+                builder.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            ApiError::RateLimited(seconds) => {
+                builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            ApiError::MethodNotAllowed(_) => {
+                builder.insert_header((header::ALLOW, HeaderValue::from_static("GET, POST")));
+            }
+            _ => {}
+        }
+        let mut members = Map::new();
+        members.insert("error".into(), self.error_object());
+        render(builder, code, &self.to_string(), members)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::Invalid(fields) => ApiError::Validation(fields),
+            DomainError::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            DomainError::Forbidden(m) => ApiError::Forbidden(m),
+            DomainError::NotFound(m) => ApiError::NotFound(m),
+            DomainError::Conflict { reason, message } => ApiError::Conflict {
+                reason: reason.as_str(),
+                message,
+            },
+            DomainError::Gone { reason, message } => ApiError::Gone {
+                reason: reason.as_str(),
+                message,
+            },
+            DomainError::RateLimited { retry_after_secs } => ApiError::RateLimited(retry_after_secs),
+            DomainError::Store(StoreError::Unavailable(cause)) => ApiError::Unavailable(cause),
+            DomainError::Store(StoreError::Query(e)) => ApiError::Internal(e.to_string()),
+            DomainError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The OpenAPI document, built from the endpoint table so that what is routed
+//! and what is documented cannot drift apart.
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, RefOr, Required, Schema,
+    tag::TagBuilder,
+};
+use utoipa::ToSchema;
+
+use super::{register_all, Access, Api, Endpoint, Methods};
+
+/// `status`, present in every answer.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only: the envelope is rendered from JSON values
+pub struct Status {
+    /// Equals the HTTP status.
+    code: u16,
+    /// `OK`, or what went wrong, for people.
+    text: String,
+    /// When the answer was made, RFC 3339 UTC.
+    timestamp: String,
+    /// Unique per request; also the `X-Transaction-Id` header and in the server log.
+    transactionid: String,
+}
+
+/// `error`, present in every error answer.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only
+pub struct Error {
+    /// `invalid_request`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `gone`, `payload_too_large`,
+    /// `validation_failed`, `rate_limited`, `unavailable` or `internal`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// With 409: `already_member`, `invite_pending`, `last_owner`,
+    /// `organization_limit`, `email_taken`; with 410: `expired`, `revoked`,
+    /// `declined`, `accepted`.
+    reason: Option<String>,
+    /// With 422: the messages for each parameter that was not acceptable.
+    #[schema(value_type = Option<Object>, additional_properties = true)]
+    fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+const BEARER: &str = "bearer";
+
+/// The error responses, by status: component name and description.
+const ERRORS: &[(u16, &str, &str)] = &[
+    (400, "InvalidRequest", "`invalid_request`: malformed JSON or form, wrong content type, unknown parameter or wrong parameter type."),
+    (401, "Unauthenticated", "`unauthenticated`: the token is missing, malformed, expired or revoked."),
+    (403, "Forbidden", "`forbidden`: signed in, but the role does not allow this."),
+    (404, "NotFound", "`not_found`: no such object, or one the caller may not see."),
+    (405, "MethodNotAllowed", "`method_not_allowed`: GET on an endpoint that writes."),
+    (409, "Conflict", "`conflict`, with `error.reason`."),
+    (410, "Gone", "`gone`: the invite has ended; `error.reason` says how."),
+    (413, "PayloadTooLarge", "`payload_too_large`: the body is over the limit (64 KiB by default)."),
+    (422, "ValidationFailed", "`validation_failed`: `error.fields` names each unacceptable parameter."),
+    (429, "RateLimited", "`rate_limited`: too many attempts; see `Retry-After`."),
+    (500, "Internal", "`internal`: a bug; the body carries no internal details."),
+    (503, "Unavailable", "`unavailable`: the database cannot be reached; the request did nothing."),
+];
+
+/// The whole document.
+pub fn document() -> OpenApi {
+    let mut api = Api::document();
+    register_all(&mut api);
+    let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+    let status = super::schema_ref::<Status>(&mut schemas);
+    let error = super::schema_ref::<Error>(&mut schemas);
+    schemas.push(("ErrorEnvelope".into(), envelope(status.clone(), &[("error", error)]).into()));
+
+    let mut paths = PathsBuilder::new();
+    for endpoint in &api.endpoints {
+        paths = paths.path(endpoint.path, path_item(endpoint, &status, &mut schemas));
+    }
+
+    let mut components = ComponentsBuilder::new().security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("session JWT or API key")
+                .description(Some(
+                    "A session token from `user/login` or an API key from `user/createapikey`.",
+                ))
+                .build(),
+        ),
+    );
+    for (code, name, description) in ERRORS {
+        components = components.response(*name, error_response(*code, description));
+    }
+    schemas.sort_by(|a, b| a.0.cmp(&b.0));
+    schemas.dedup_by(|a, b| a.0 == b.0);
+    for (name, schema) in schemas {
+        components = components.schema(name, schema);
+    }
+
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("collabd")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Organizations, their collaborators, projects and invitations, over JSON. \
+                     Every endpoint takes POST with a JSON or form body; endpoints that only \
+                     read also take GET with a query string. Every answer is the envelope \
+                     `{\"response\": {\"status\": …, <payload>}}`; errors add `response.error`.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components.build()))
+        .tags(Some(
+            [
+                ("api", "About the service."),
+                ("user", "The caller: account, sessions, API keys, organizations, invites."),
+                ("customer", "One organization: details, settings, collaborators, projects."),
+                ("operations", "Probes for orchestrators."),
+            ]
+            .map(|(name, description)| TagBuilder::new().name(name).description(Some(description)).build()),
+        ))
+        .build()
+}
+
+/// The document as the server serves it and `collabd openapi` prints it.
+pub fn document_json() -> String {
+    document().to_pretty_json().unwrap_or_else(|_| "{}".into())
+}
+
+/// `{"response": {"status": …, <members>}}`.
+fn envelope(status: RefOr<Schema>, members: &[(&str, RefOr<Schema>)]) -> Schema {
+    let mut inner = ObjectBuilder::new()
+        .property("status", status)
+        .required("status");
+    for (key, schema) in members {
+        inner = inner.property(*key, schema.clone()).required(*key);
+    }
+    Schema::Object(
+        ObjectBuilder::new()
+            .property("response", inner)
+            .required("response")
+            .build(),
+    )
+}
+
+fn error_response(code: u16, description: &str) -> utoipa::openapi::Response {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+            .build(),
+    );
+    let string = || ObjectBuilder::new().schema_type(Type::String).build();
+    match code {
+        401 => {
+            response = response.header(
+                "WWW-Authenticate",
+                HeaderBuilder::new().schema(string()).description(Some("`Bearer`")).build(),
+            )
+        }
+        429 => {
+            response = response.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(string())
+                    .description(Some("Seconds to wait."))
+                    .build(),
+            )
+        }
+        _ => {}
+    }
+    response.build()
+}
+
+fn access_text(access: Access) -> &'static str {
+    match access {
+        Access::Public => "Public: no token needed.",
+        Access::User => "Needs a bearer token.",
+        Access::Member => "Needs a bearer token of a member of the organization, with the role the permission matrix asks for; non-members get 404.",
+        Access::Optional => "Public with a token from an email, or signed in.",
+    }
+}
+
+fn path_item(endpoint: &Endpoint, status: &RefOr<Schema>, schemas: &mut Vec<(String, RefOr<Schema>)>) -> PathItem {
+    let members: Vec<(&str, RefOr<Schema>)> = endpoint
+        .payload
+        .iter()
+        .map(|(key, schema)| (*key, schema(schemas)))
+        .collect();
+    let success = ResponseBuilder::new()
+        .description("OK")
+        .header(
+            "X-Transaction-Id",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String).build())
+                .description(Some("The request's transaction id."))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(envelope(status.clone(), &members))).build(),
+        )
+        .build();
+    let params = endpoint.params.map(|f| f(schemas));
+    let description = format!("{}\n\n{}", endpoint.description, access_text(endpoint.access));
+
+    let operation = |method: HttpMethod| {
+        let mut op = OperationBuilder::new()
+            .tag(endpoint.tag)
+            .summary(Some(endpoint.summary))
+            .description(Some(description.clone()))
+            .response("200", success.clone());
+        let mut codes: Vec<u16> = endpoint.errors.to_vec();
+        if method == HttpMethod::Post && endpoint.methods == Methods::Post {
+            codes.push(405);
+        }
+        if endpoint.access != Access::Public && !codes.contains(&401) {
+            codes.push(401);
+        }
+        codes.extend([500, 503]);
+        codes.sort_unstable();
+        codes.dedup();
+        for code in codes {
+            if let Some((_, name, _)) = ERRORS.iter().find(|(c, _, _)| *c == code) {
+                op = op.response(code.to_string(), RefOr::Ref(Ref::from_response_name(*name)));
+            }
+        }
+        op = match endpoint.access {
+            Access::Public => op,
+            Access::User | Access::Member => op.security(SecurityRequirement::new(BEARER, Vec::<String>::new())),
+            Access::Optional => op
+                .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                .security(SecurityRequirement::default()),
+        };
+        match (method, &params) {
+            (HttpMethod::Get, Some(schema)) => {
+                op = op.operation_id(Some(format!("{}Get", endpoint.operation_id)));
+                for parameter in query_parameters(schema, schemas) {
+                    op = op.parameter(parameter);
+                }
+            }
+            (HttpMethod::Get, None) => op = op.operation_id(Some(endpoint.operation_id)),
+            (_, Some(schema)) => {
+                let body = RequestBodyBuilder::new()
+                    .required(Some(if has_required(schema, schemas) { Required::True } else { Required::False }))
+                    .content("application/json", ContentBuilder::new().schema(Some(schema.clone())).build())
+                    .content(
+                        "application/x-www-form-urlencoded",
+                        ContentBuilder::new().schema(Some(schema.clone())).build(),
+                    )
+                    .build();
+                op = op.operation_id(Some(endpoint.operation_id)).request_body(Some(body));
+            }
+            (_, None) => op = op.operation_id(Some(endpoint.operation_id)),
+        }
+        op.build()
+    };
+
+    let mut item = match endpoint.methods {
+        Methods::Get => PathItem::new(HttpMethod::Get, operation(HttpMethod::Get)),
+        Methods::Post => PathItem::new(HttpMethod::Post, operation(HttpMethod::Post)),
+        Methods::GetPost => {
+            let mut item = PathItem::new(HttpMethod::Post, operation(HttpMethod::Post));
+            item.get = Some(operation(HttpMethod::Get));
+            item
+        }
+    };
+    item.summary = None;
+    item
+}
+
+/// The object schema a reference points to, from the collected components.
+fn resolve<'a>(schema: &'a RefOr<Schema>, schemas: &'a [(String, RefOr<Schema>)]) -> Option<&'a utoipa::openapi::schema::Object> {
+    match schema {
+        RefOr::T(Schema::Object(object)) => Some(object),
+        RefOr::Ref(reference) => {
+            let name = reference.ref_location.rsplit('/').next()?;
+            schemas
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, s)| match s {
+                    RefOr::T(Schema::Object(object)) => Some(object),
+                    _ => None,
+                })
+        }
+        _ => None,
+    }
+}
+
+fn has_required(schema: &RefOr<Schema>, schemas: &[(String, RefOr<Schema>)]) -> bool {
+    resolve(schema, schemas).is_some_and(|o| !o.required.is_empty())
+}
+
+/// The parameters object as query parameters, for the GET form of reads.
+fn query_parameters(schema: &RefOr<Schema>, schemas: &[(String, RefOr<Schema>)]) -> Vec<utoipa::openapi::path::Parameter> {
+    let Some(object) = resolve(schema, schemas) else {
+        return Vec::new();
+    };
+    object
+        .properties
+        .iter()
+        .map(|(name, property)| {
+            let required = object.required.contains(name);
+            let description = match property {
+                RefOr::T(Schema::Object(o)) => o.description.clone(),
+                _ => None,
+            };
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(if required { Required::True } else { Required::False })
+                .description(description)
+                .schema(Some(property.clone()))
+                .build()
+        })
+        .collect()
+}

@@ -1,0 +1,176 @@
+//! One extractor for parameters, whether they come as JSON, as a form or as a
+//! query string. It rejects unknown parameters and wrong types (400), bodies
+//! over the limit (413) and unacceptable values (422, naming each field).
+
+use std::collections::BTreeMap;
+
+use actix_web::dev::Payload as BodyStream;
+use actix_web::http::{header, Method};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use super::error::ApiError;
+
+/// The largest body accepted, in bytes (`COLLABD_MAX_BODY_BYTES`).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// Validated parameters of type `T`.
+pub struct Params<T>(pub T);
+
+impl<T> FromRequest for Params<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut BodyStream) -> Self::Future {
+        let limit = req.app_data::<BodyLimit>().copied().unwrap_or(BodyLimit(64 * 1024)).0;
+        let is_get = req.method() == Method::GET;
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let query = req.query_string().to_string();
+        let mut stream = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|len| len > limit) {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            let body = read_body(&mut stream, limit).await?;
+            let params: T = if is_get || body.iter().all(u8::is_ascii_whitespace) {
+                parse_form(query.as_bytes())?
+            } else {
+                match content_type.as_deref() {
+                    Some("application/json") => parse_json(&body)?,
+                    Some("application/x-www-form-urlencoded") => parse_form(&body)?,
+                    Some(other) => {
+                        return Err(ApiError::InvalidRequest(format!(
+                            "content type {other} is not accepted: send application/json or application/x-www-form-urlencoded"
+                        )))
+                    }
+                    None => {
+                        return Err(ApiError::InvalidRequest(
+                            "a body needs a Content-Type: application/json or application/x-www-form-urlencoded".into(),
+                        ))
+                    }
+                }
+            };
+            params.validate().map_err(validation_error)?;
+            Ok(Params(params))
+        })
+    }
+}
+
+async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::InvalidRequest(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidRequest("the JSON body must be an object".into()));
+    }
+    serde_json::from_value(value).map_err(|e| parameter_error(&e.to_string()))
+}
+
+fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("invalid type: string") || text.contains("expected a sequence") || text.contains("expected struct") {
+            ApiError::InvalidRequest(format!(
+                "{text} (structured parameters such as lists need a JSON body)"
+            ))
+        } else {
+            parameter_error(&text)
+        }
+    })
+}
+
+/// A missing parameter is an unacceptable value (422, naming the field);
+/// anything else serde refuses is a malformed request (400).
+fn parameter_error(text: &str) -> ApiError {
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        if let Some(field) = rest.split('`').next() {
+            let mut fields = BTreeMap::new();
+            fields.insert(field.to_string(), vec!["required".to_string()]);
+            return ApiError::Validation(fields);
+        }
+    }
+    ApiError::InvalidRequest(format!("invalid parameters: {text}"))
+}
+
+/// Flattens validator's errors into `fields`: one list of messages per field,
+/// nested fields named with dots (`projectpermissions.0.permission`).
+pub fn validation_error(errors: ValidationErrors) -> ApiError {
+    let mut fields = BTreeMap::new();
+    collect(&errors, "", &mut fields);
+    ApiError::Validation(fields)
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut BTreeMap<String, Vec<String>>) {
+    for (field, kind) in errors.errors() {
+        let name = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                let messages = list
+                    .iter()
+                    .map(|e| e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| e.code.to_string()));
+                out.entry(name).or_default().extend(messages);
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &name, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{name}.{index}"), out);
+                }
+            }
+        }
+    }
+}
+
+/// Checks an email address after trimming, as the domain stores it.
+pub fn valid_email(email: &str) -> Result<(), validator::ValidationError> {
+    use validator::ValidateEmail;
+    let trimmed = email.trim();
+    if trimmed.len() <= 254 && trimmed.validate_email() {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("email").with_message("not a valid email address".into()))
+    }
+}
+
+/// A name: 1–200 characters once trimmed, no control characters.
+pub fn valid_name(name: &str) -> Result<(), validator::ValidationError> {
+    let trimmed = name.trim();
+    let length = trimmed.chars().count();
+    if length == 0 || length > 200 {
+        return Err(validator::ValidationError::new("length").with_message("must be 1 to 200 characters".into()));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(validator::ValidationError::new("control").with_message("must not contain control characters".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The `user/*` endpoints: accounts, sessions, API keys, and the caller's
+//! organizations.
+
+use actix_web::web::Data;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::api::NoParams;
+use super::auth::SignedIn;
+use super::envelope::Payload;
+use super::params::{valid_email, valid_name, Params};
+use super::{array_of, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
+use crate::domain::accounts::{self, AccountChanges, Login, NewAccount, User};
+use crate::domain::apikeys::{self, ApiKey};
+use crate::domain::organizations::{self, Organization};
+use crate::domain::Ctx;
+
+pub fn register(api: &mut Api<'_>) {
+    api.add(&SIGNUP, signup);
+    api.add(&LOGIN, login);
+    api.add(&LOGOUT, logout);
+    api.add(&DETAILS, details);
+    api.add(&EDIT, edit);
+    api.add(&CREATE_ORGANIZATION, create_organization);
+    api.add(&LIST_ORGANIZATIONS, list_organizations);
+    api.add(&CREATE_API_KEY, create_api_key);
+    api.add(&LIST_API_KEYS, list_api_keys);
+    api.add(&DELETE_API_KEY, delete_api_key);
+}
+
+/// Parameters of `user/signup`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupParams {
+    /// Trimmed and compared case-insensitively.
+    #[validate(custom(function = "valid_email"))]
+    #[schema(example = "bob@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    #[schema(min_length = 8, max_length = 128)]
+    pub password: String,
+    /// 1 to 200 characters.
+    #[validate(custom(function = "valid_name"))]
+    pub name: String,
+}
+
+const SIGNUP: Endpoint = Endpoint {
+    path: "/user/signup",
+    operation_id: "userSignup",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::Public,
+    summary: "Create an account",
+    description: "Makes an account whose email is not yet verified. An address already in use, \
+        in any letter case, answers 409 with reason `email_taken`.",
+    params: Some(schema_ref::<SignupParams>),
+    payload: &[("user", schema_ref::<User>)],
+    errors: &[400, 409, 413, 422],
+};
+
+async fn signup(ctx: Data<Ctx>, Params(p): Params<SignupParams>) -> ApiResult {
+    let user = run(move || {
+        accounts::signup(
+            &ctx,
+            NewAccount {
+                email: &p.email,
+                password: &p.password,
+                name: &p.name,
+            },
+        )
+    })
+    .await?;
+    Ok(Payload::new().with("user", user))
+}
+
+/// Parameters of `user/login`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginParams {
+    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    pub email: String,
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    pub password: String,
+}
+
+const LOGIN: Endpoint = Endpoint {
+    path: "/user/login",
+    operation_id: "userLogin",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::Public,
+    summary: "Sign in",
+    description: "Checks email (any letter case) and password and opens a session. The token \
+        is a JWT to send as `Authorization: Bearer <token>` until `expiresat` or `user/logout`. \
+        Wrong credentials answer 401; more than the allowed attempts per minute for one \
+        address answer 429 with `Retry-After`.",
+    params: Some(schema_ref::<LoginParams>),
+    payload: &[("login", schema_ref::<Login>)],
+    errors: &[400, 401, 413, 422, 429],
+};
+
+async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> ApiResult {
+    let login = run(move || accounts::login(&ctx, &p.email, &p.password)).await?;
+    Ok(Payload::new().with("login", login))
+}
+
+const LOGOUT: Endpoint = Endpoint {
+    path: "/user/logout",
+    operation_id: "userLogout",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::User,
+    summary: "End the session",
+    description: "Revokes the session of the token used; that token answers 401 from the next \
+        request on. An API key is not a session (403): delete it with `user/deleteapikey`.",
+    params: Some(schema_ref::<NoParams>),
+    payload: &[],
+    errors: &[400, 401, 403],
+};
+
+async fn logout(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+    run(move || accounts::logout(&ctx, &caller)).await?;
+    Ok(Payload::new())
+}
+
+const DETAILS: Endpoint = Endpoint {
+    path: "/user/details",
+    operation_id: "userDetails",
+    tag: "user",
+    methods: Methods::GetPost,
+    access: Access::User,
+    summary: "The caller's account",
+    description: "The account the token belongs to.",
+    params: Some(schema_ref::<NoParams>),
+    payload: &[("user", schema_ref::<User>)],
+    errors: &[400, 401],
+};
+
+async fn details(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+    let user = run(move || accounts::details(&ctx, &caller)).await?;
+    Ok(Payload::new().with("user", user))
+}
+
+/// Parameters of `user/edit`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditParams {
+    #[validate(custom(function = "valid_name"))]
+    pub name: Option<String>,
+    /// The new password, 8 to 128 characters.
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    pub password: Option<String>,
+    /// Needed with `password` when the account has one.
+    #[validate(length(max = 128, message = "must be at most 128 characters"))]
+    pub currentpassword: Option<String>,
+}
+
+const EDIT: Endpoint = Endpoint {
+    path: "/user/edit",
+    operation_id: "userEdit",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::User,
+    summary: "Change name or password",
+    description: "Changes the caller's name and/or password. A new password needs \
+        `currentpassword` (422 when missing or wrong) unless the account has no password yet, \
+        and ends every other session of the user; the session making the change stays valid.",
+    params: Some(schema_ref::<EditParams>),
+    payload: &[("user", schema_ref::<User>)],
+    errors: &[400, 401, 413, 422],
+};
+
+async fn edit(ctx: Data<Ctx>, SignedIn(caller): SignedIn, Params(p): Params<EditParams>) -> ApiResult {
+    let user = run(move || {
+        accounts::edit(
+            &ctx,
+            &caller,
+            AccountChanges {
+                name: p.name.as_deref(),
+                password: p.password.as_deref(),
+                current_password: p.currentpassword.as_deref(),
+            },
+        )
+    })
+    .await?;
+    Ok(Payload::new().with("user", user))
+}
+
+/// Parameters of `user/createorganization`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizationParams {
+    /// 1 to 200 characters.
+    #[validate(custom(function = "valid_name"))]
+    pub name: String,
+}
+
+const CREATE_ORGANIZATION: Endpoint = Endpoint {
+    path: "/user/createorganization",
+    operation_id: "userCreateorganization",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::User,
+    summary: "Create an organization",
+    description: "Makes an organization with the caller as its owner. When the server limits \
+        organizations per user (`COLLABD_MAX_ORGS_PER_USER`), creating past the limit answers \
+        409 with reason `organization_limit`. An API key bound to an organization cannot \
+        create organizations (403).",
+    params: Some(schema_ref::<CreateOrganizationParams>),
+    payload: &[("organization", schema_ref::<Organization>)],
+    errors: &[400, 401, 403, 409, 413, 422],
+};
+
+async fn create_organization(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<CreateOrganizationParams>,
+) -> ApiResult {
+    let organization = run(move || organizations::create(&ctx, &caller, &p.name)).await?;
+    Ok(Payload::new().with("organization", organization))
+}
+
+const LIST_ORGANIZATIONS: Endpoint = Endpoint {
+    path: "/user/listorganizations",
+    operation_id: "userListorganizations",
+    tag: "user",
+    methods: Methods::GetPost,
+    access: Access::User,
+    summary: "The caller's organizations",
+    description: "Every organization the caller belongs to, oldest first, each with the \
+        caller's role. A key bound to one organization sees only that one.",
+    params: Some(schema_ref::<NoParams>),
+    payload: &[("organizations", array_of::<Organization>)],
+    errors: &[400, 401],
+};
+
+async fn list_organizations(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+    let list = run(move || organizations::list(&ctx, &caller)).await?;
+    Ok(Payload::new().with("organizations", list))
+}
+
+/// Parameters of `user/createapikey`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyParams {
+    #[validate(custom(function = "valid_name"))]
+    pub name: String,
+    /// Bind the key to this organization (the caller must be its member).
+    pub organizationid: Option<String>,
+    /// Days until the key stops working, 1 to 3650; without it the key does not expire.
+    #[validate(range(min = 1, max = 3650, message = "must be 1 to 3650"))]
+    #[schema(minimum = 1, maximum = 3650)]
+    pub expiresindays: Option<u32>,
+}
+
+const CREATE_API_KEY: Endpoint = Endpoint {
+    path: "/user/createapikey",
+    operation_id: "userCreateapikey",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::User,
+    summary: "Create an API key",
+    description: "Makes a long-lived bearer secret for scripts. The `secret` is in this answer \
+        only; collabd keeps just its hash. A key bound to an organization acts only there \
+        (`organizationid` may then be left out), and never above its owner's current role. \
+        A caller using a bound key may only create keys bound to the same organization (403).",
+    params: Some(schema_ref::<CreateApiKeyParams>),
+    payload: &[("apikey", schema_ref::<ApiKey>)],
+    errors: &[400, 401, 403, 404, 413, 422],
+};
+
+async fn create_api_key(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<CreateApiKeyParams>,
+) -> ApiResult {
+    let key = run(move || {
+        apikeys::create(&ctx, &caller, &p.name, p.organizationid.as_deref(), p.expiresindays)
+    })
+    .await?;
+    Ok(Payload::new().with("apikey", key))
+}
+
+const LIST_API_KEYS: Endpoint = Endpoint {
+    path: "/user/listapikeys",
+    operation_id: "userListapikeys",
+    tag: "user",
+    methods: Methods::GetPost,
+    access: Access::User,
+    summary: "The caller's API keys",
+    description: "The caller's keys, oldest first, without their secrets.",
+    params: Some(schema_ref::<NoParams>),
+    payload: &[("apikeys", array_of::<ApiKey>)],
+    errors: &[400, 401],
+};
+
+async fn list_api_keys(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+    let keys = run(move || apikeys::list(&ctx, &caller)).await?;
+    Ok(Payload::new().with("apikeys", keys))
+}
+
+/// Parameters of `user/deleteapikey`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteApiKeyParams {
+    pub apikeyid: String,
+}
+
+const DELETE_API_KEY: Endpoint = Endpoint {
+    path: "/user/deleteapikey",
+    operation_id: "userDeleteapikey",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::User,
+    summary: "Delete an API key",
+    description: "Deletes one of the caller's keys; it answers 401 from its next use. A key \
+        that is not the caller's answers 404.",
+    params: Some(schema_ref::<DeleteApiKeyParams>),
+    payload: &[],
+    errors: &[400, 401, 404, 413, 422],
+};
+
+async fn delete_api_key(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<DeleteApiKeyParams>,
+) -> ApiResult {
+    run(move || apikeys::delete(&ctx, &caller, &p.apikeyid)).await?;
+    Ok(Payload::new())
+}

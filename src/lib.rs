@@ -1,0 +1,101 @@
+//! collabd: organizations, collaborators, projects and invitations over
+//! JSON/HTTP. `start` builds exactly what `collabd serve` runs, so the tests
+//! exercise the real server.
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod store;
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpServer};
+
+use config::Config;
+use domain::accounts::LoginThrottle;
+use domain::sessions::{signing_secret, SessionKeys};
+use domain::{Ctx, Policy};
+use http::envelope::{with_transaction_id, TRANSACTION_HEADER};
+use http::params::BodyLimit;
+use store::Store;
+
+/// Opens the store, applies migrations and loads the signing secret.
+pub fn build_context(config: &Config) -> Result<Ctx, String> {
+    config.check()?;
+    let store = Store::open(
+        &config.database_url,
+        config.db_pool_size,
+        Duration::from_secs(config.db_timeout_secs.max(1)),
+    )?;
+    store
+        .migrate()
+        .map_err(|e| format!("applying migrations: {e}"))?;
+    let secret = signing_secret(&store, config.jwt_secret.as_deref())
+        .map_err(|e| format!("loading the signing secret: {e}"))?;
+    Ok(Ctx {
+        store,
+        keys: SessionKeys::new(&secret),
+        policy: Policy {
+            invite_ttl_days: config.invite_ttl_days,
+            max_orgs_per_user: config.max_orgs_per_user,
+            session_ttl_hours: config.session_ttl_hours,
+            public_url: config.public_url(),
+        },
+        login_throttle: LoginThrottle::new(config.login_attempts_per_minute),
+    })
+}
+
+/// Binds the listener and builds the server; await the `Server` (inside an
+/// actix system) to serve. Returns the bound address (useful with port 0).
+pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
+    let ctx = web::Data::new(build_context(config)?);
+    let listener = TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let document = web::Data::new(http::openapi::document_json());
+    let limit = BodyLimit(config.max_body_bytes);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(ctx.clone())
+            .app_data(document.clone())
+            .app_data(limit)
+            .wrap_fn(|req, srv| {
+                let id = domain::new_id();
+                let method = req.method().to_string();
+                let path = req.path().to_string();
+                let started = Instant::now();
+                let call = srv.call(req);
+                with_transaction_id(id.clone(), async move {
+                    let mut response = call.await?;
+                    if let Ok(value) = HeaderValue::from_str(&id) {
+                        response
+                            .headers_mut()
+                            .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
+                    }
+                    tracing::info!(
+                        transactionid = %id,
+                        method = %method,
+                        path = %path,
+                        status = response.status().as_u16(),
+                        micros = started.elapsed().as_micros() as u64,
+                        "request"
+                    );
+                    Ok(response)
+                })
+            })
+            .configure(|cfg| http::register_all(&mut http::Api::routes(cfg)))
+            .route("/openapi.json", web::get().to(http::api::openapi_json))
+            .default_service(web::to(http::unknown_path))
+    })
+    .shutdown_timeout(10);
+    if let Some(workers) = config.workers {
+        server = server.workers(workers.max(1));
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|e| format!("listening: {e}"))?
+        .run();
+    Ok((server, addr))
+}

@@ -1,0 +1,272 @@
+//! Storage: one Diesel connection type over SQLite and PostgreSQL, the pool,
+//! migrations and the transaction helpers every domain function goes through.
+//! `store` knows tables, not rules.
+
+pub mod rows;
+pub mod schema;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection type over both backends; queries are written once.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl Target {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; `sqlite://path`,
+    /// `sqlite:path` or a bare path is an SQLite file.
+    pub fn parse(url: &str) -> Target {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Target::Postgres(url.to_string());
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Target::Sqlite(path.to_string())
+    }
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached; nothing was done.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed for another reason (a bug or a broken invariant).
+    #[error("database error: {0}")]
+    Query(#[from] DieselError),
+}
+
+impl StoreError {
+    /// True when the error is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Diesel errors that mean the server is gone, not that the query was wrong.
+pub fn classify(err: DieselError) -> StoreError {
+    match &err {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info)
+        | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
+            StoreError::Unavailable(info.message().to_string())
+        }
+        _ => StoreError::Query(err),
+    }
+}
+
+/// Opens connections by the URL's scheme, never by trial: a PostgreSQL URL must
+/// never fall back to creating an SQLite file of that name.
+pub struct Manager {
+    target: Target,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        let conn = match &self.target {
+            Target::Postgres(url) => DbConn::Pg(PgConnection::establish(url)?),
+            Target::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the writer; busy_timeout covers
+                // other processes (a `collabd migrate` next to a server).
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                DbConn::Sqlite(conn)
+            }
+        };
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// The pool and the rules for using it.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<Manager>,
+    /// SQLite allows one writer; serializing writers in the process means a
+    /// transaction that reads then writes never meets `SQLITE_BUSY` on upgrade.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+pub type Conn = PooledConnection<Manager>;
+
+impl Store {
+    /// Opens the pool. Fails only on a bad configuration, not on an
+    /// unreachable database: the server starts and answers 503 until it is back.
+    pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, String> {
+        let target = Target::parse(url);
+        let is_sqlite = matches!(target, Target::Sqlite(_));
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(connect_timeout)
+            .test_on_check_out(false)
+            .build_unchecked(Manager { target });
+        Ok(Store {
+            pool,
+            sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.sqlite_writer.is_none()
+    }
+
+    /// A pooled connection, or `Unavailable` when none can be had in time.
+    pub fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Applies pending migrations for this backend. On PostgreSQL an advisory
+    /// lock keeps several processes starting at once from racing.
+    pub fn migrate(&self) -> Result<usize, String> {
+        let mut conn = self.conn().map_err(|e| e.to_string())?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| e.to_string())?
+                .len(),
+            DbConn::Pg(c) => {
+                c.batch_execute("SELECT pg_advisory_lock(7461626)")
+                    .map_err(|e| e.to_string())?;
+                let result = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| e.to_string());
+                c.batch_execute("SELECT pg_advisory_unlock(7461626)")
+                    .map_err(|e| e.to_string())?;
+                result?
+            }
+        };
+        Ok(applied)
+    }
+
+    /// Runs `f` in a read-only transaction (one consistent snapshot).
+    pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        run_in_transaction(&mut conn, f)
+    }
+
+    /// Runs `f` in a write transaction. Writers are serialized on SQLite; on
+    /// PostgreSQL, rules that read before they write lock their rows with
+    /// [`lock_organization`].
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        match &self.sqlite_writer {
+            Some(lock) => {
+                let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                run_in_transaction(&mut conn, f)
+            }
+            None => run_in_transaction(&mut conn, f),
+        }
+    }
+
+    /// True when a connection can be had and answers a query.
+    pub fn ping(&self) -> bool {
+        match self.conn() {
+            Ok(mut conn) => conn.batch_execute("SELECT 1").is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Counts of the pool's connections: (open, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+fn run_in_transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let mut inner: Option<E> = None;
+    let result = conn.transaction::<T, DieselError, _>(|conn| {
+        f(conn).map_err(|e| {
+            inner = Some(e);
+            DieselError::RollbackTransaction
+        })
+    });
+    match result {
+        Ok(value) => Ok(value),
+        Err(err) => match inner {
+            Some(e) => Err(e),
+            None => Err(E::from(classify(err))),
+        },
+    }
+}
+
+/// Locks an organization's row until the transaction ends, so that rules which
+/// count members (the last owner) see every concurrent change. SQLite already
+/// runs one writer at a time.
+pub fn lock_organization(conn: &mut DbConn, organization_id: &str) -> Result<(), StoreError> {
+    lock_row(conn, "SELECT id FROM organizations WHERE id = $1 FOR UPDATE", organization_id)
+}
+
+/// Locks a user's row until the transaction ends (per-user limits).
+pub fn lock_user(conn: &mut DbConn, user_id: &str) -> Result<(), StoreError> {
+    lock_row(conn, "SELECT id FROM users WHERE id = $1 FOR UPDATE", user_id)
+}
+
+fn lock_row(conn: &mut DbConn, statement: &'static str, id: &str) -> Result<(), StoreError> {
+    if let DbConn::Pg(_) = conn {
+        diesel::sql_query(statement)
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(conn)
+            .map_err(classify)?;
+    }
+    Ok(())
+}

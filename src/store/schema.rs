@@ -1,0 +1,173 @@
+// The tables of migrations/{sqlite,postgres}; both backends share this schema.
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Nullable<Text>,
+        email_verified -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        name -> Text,
+        invite_ttl_days -> Nullable<Integer>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        user_id -> Text,
+        organization_id -> Nullable<Text>,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Text,
+        organization_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        can_create_projects -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    project_permissions (membership_id, project_id) {
+        membership_id -> Text,
+        project_id -> Text,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    invites (id) {
+        id -> Text,
+        organization_id -> Text,
+        email -> Text,
+        role -> Text,
+        can_create_projects -> Bool,
+        token_hash -> Text,
+        state -> Text,
+        invited_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invite_projects (invite_id, project_id) {
+        invite_id -> Text,
+        project_id -> Text,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    email_confirmations (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        organization_id -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_email -> Nullable<Text>,
+        action -> Text,
+        target -> Text,
+        details -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(projects -> organizations (organization_id));
+diesel::joinable!(project_permissions -> memberships (membership_id));
+diesel::joinable!(project_permissions -> projects (project_id));
+diesel::joinable!(invites -> organizations (organization_id));
+diesel::joinable!(invites -> users (invited_by));
+diesel::joinable!(invite_projects -> invites (invite_id));
+diesel::joinable!(invite_projects -> projects (project_id));
+diesel::joinable!(email_confirmations -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    users,
+    sessions,
+    organizations,
+    api_keys,
+    memberships,
+    projects,
+    project_permissions,
+    invites,
+    invite_projects,
+    email_confirmations,
+    outbox,
+    audit_events,
+);
