@@ -6,11 +6,21 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// Address to serve on.
-    #[arg(long, env = "COLLABD_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: String,
 
     /// `postgres://…` for PostgreSQL; otherwise an SQLite file (`sqlite://path` or a path).
-    #[arg(long, env = "COLLABD_DATABASE_URL", default_value = "collabd.sqlite3", global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_DATABASE_URL",
+        default_value = "collabd.sqlite3",
+        global = true
+    )]
     pub database_url: String,
 
     /// Base of the links in emails; `http://<listen>` when unset.
@@ -23,11 +33,21 @@ pub struct Config {
     pub smtp_url: Option<String>,
 
     /// The From address of outgoing mail.
-    #[arg(long, env = "COLLABD_MAIL_FROM", default_value = "collabd <collabd@localhost>", global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_MAIL_FROM",
+        default_value = "collabd <collabd@localhost>",
+        global = true
+    )]
     pub mail_from: String,
 
     /// Where .eml files go when no SMTP server is configured.
-    #[arg(long, env = "COLLABD_MAIL_DIR", default_value = "./mail", global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_MAIL_DIR",
+        default_value = "./mail",
+        global = true
+    )]
     pub mail_dir: PathBuf,
 
     /// Days an invite stays valid unless its organization sets its own (1–30).
@@ -36,12 +56,22 @@ pub struct Config {
     pub invite_ttl_days: u32,
 
     /// Organizations one user may own; 0 means unlimited.
-    #[arg(long, env = "COLLABD_MAX_ORGS_PER_USER", default_value_t = 0, global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_MAX_ORGS_PER_USER",
+        default_value_t = 0,
+        global = true
+    )]
     pub max_orgs_per_user: u32,
 
     /// Secret that signs session tokens (at least 32 bytes); generated once and
     /// kept in the database when unset.
-    #[arg(long, env = "COLLABD_JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub jwt_secret: Option<String>,
 
     /// Hours a session lasts.
@@ -50,19 +80,39 @@ pub struct Config {
     pub session_ttl_hours: u32,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "COLLABD_MAX_BODY_BYTES", default_value_t = 65536, global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_MAX_BODY_BYTES",
+        default_value_t = 65536,
+        global = true
+    )]
     pub max_body_bytes: usize,
 
     /// Database connections in the pool.
-    #[arg(long, env = "COLLABD_DB_POOL_SIZE", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_DB_POOL_SIZE",
+        default_value_t = 10,
+        global = true
+    )]
     pub db_pool_size: u32,
 
     /// Seconds to wait for a database connection before answering 503.
-    #[arg(long, env = "COLLABD_DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_DB_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub db_timeout_secs: u64,
 
     /// Login attempts allowed per email address per minute.
-    #[arg(long, env = "COLLABD_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "COLLABD_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 10,
+        global = true
+    )]
     pub login_attempts_per_minute: u32,
 
     /// HTTP worker threads; the number of CPUs when unset.
@@ -77,7 +127,7 @@ pub struct Config {
 impl Config {
     /// The defaults, as `collabd serve` with no flags or variables would run.
     pub fn defaults() -> Config {
-        use clap::{FromArgMatches, Args, Command};
+        use clap::{Args, Command, FromArgMatches};
         let command = Config::augment_args(Command::new("collabd"));
         let matches = command.get_matches_from(["collabd"]);
         // Start-up code: the defaults above always parse.

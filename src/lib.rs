@@ -52,7 +52,8 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
 /// actix system) to serve. Returns the bound address (useful with port 0).
 pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let ctx = web::Data::new(build_context(config)?);
-    let listener = TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
+    let listener =
+        TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let document = web::Data::new(http::openapi::document_json());
     let limit = BodyLimit(config.max_body_bytes);

@@ -3,7 +3,9 @@
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use diesel::prelude::*;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -11,7 +13,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::sessions::Caller;
-use super::{new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult, MS_PER_HOUR};
+use super::{
+    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
+    MS_PER_HOUR,
+};
 use crate::store::rows::{SessionRow, UserRow};
 use crate::store::schema::{sessions, users};
 use crate::store::DbConn;
@@ -69,12 +74,14 @@ impl LoginThrottle {
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();
         }
-        self.limiter.check_key(&email.to_string()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            DomainError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }
-        })
+        self.limiter
+            .check_key(&email.to_string())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                DomainError::RateLimited {
+                    retry_after_secs: wait.as_secs().max(1),
+                }
+            })
     }
 }
 
@@ -96,7 +103,10 @@ fn password_matches(password: &str, stored: Option<&str>) -> bool {
     let Ok(hash) = PasswordHash::new(hash_text) else {
         return false;
     };
-    Argon2::default().verify_password(password.as_bytes(), &hash).is_ok() && stored.is_some()
+    Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok()
+        && stored.is_some()
 }
 
 pub(crate) fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
@@ -140,7 +150,9 @@ pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
         if find_user_by_email(conn, &row.email)?.is_some() {
             return Err(email_taken());
         }
-        diesel::insert_into(users::table).values(&row).execute(conn)?;
+        diesel::insert_into(users::table)
+            .values(&row)
+            .execute(conn)?;
         Ok(())
     });
     match result {
@@ -150,18 +162,29 @@ pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
 }
 
 fn email_taken() -> DomainError {
-    DomainError::conflict(ConflictReason::EmailTaken, "an account with this email already exists")
+    DomainError::conflict(
+        ConflictReason::EmailTaken,
+        "an account with this email already exists",
+    )
 }
 
 /// Checks email and password and opens a session.
 pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
     let email = normalize_email(email);
     ctx.login_throttle.check(&email)?;
-    let user = ctx.store.read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
-    if !password_matches(password, user.as_ref().and_then(|u| u.password_hash.as_deref())) {
-        return Err(DomainError::Unauthenticated("wrong email or password".into()));
+    let user = ctx
+        .store
+        .read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
+    if !password_matches(
+        password,
+        user.as_ref().and_then(|u| u.password_hash.as_deref()),
+    ) {
+        return Err(DomainError::Unauthenticated(
+            "wrong email or password".into(),
+        ));
     }
-    let user = user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
+    let user =
+        user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
     open_session(ctx, user)
 }
 
@@ -184,7 +207,9 @@ pub(crate) fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
 }
 
 pub(crate) fn insert_session(conn: &mut DbConn, session: &SessionRow) -> DomainResult<()> {
-    diesel::insert_into(sessions::table).values(session).execute(conn)?;
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -213,7 +238,9 @@ pub fn logout(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
 
 /// The caller's own account.
 pub fn details(ctx: &Ctx, caller: &Caller) -> DomainResult<User> {
-    ctx.store.read(|conn| load_user(conn, &caller.user_id)).map(User::from)
+    ctx.store
+        .read(|conn| load_user(conn, &caller.user_id))
+        .map(User::from)
 }
 
 /// What `user/edit` may change.
@@ -236,7 +263,10 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                     DomainError::invalid("currentpassword", "required to change the password")
                 })?;
                 if !password_matches(current, Some(stored)) {
-                    return Err(DomainError::invalid("currentpassword", "is not the current password"));
+                    return Err(DomainError::invalid(
+                        "currentpassword",
+                        "is not the current password",
+                    ));
                 }
             }
             Some(hash_password(password)?)
@@ -260,7 +290,9 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 Some(current) => diesel::update(others.filter(sessions::id.ne(current)))
                     .set(sessions::revoked_at.eq(now))
                     .execute(conn)?,
-                None => diesel::update(others).set(sessions::revoked_at.eq(now)).execute(conn)?,
+                None => diesel::update(others)
+                    .set(sessions::revoked_at.eq(now))
+                    .execute(conn)?,
             };
         }
         load_user(conn, &caller.user_id).map(User::from)

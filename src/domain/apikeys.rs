@@ -55,7 +55,9 @@ pub fn create(
         (Some(scope), requested) if scope.organization_id.is_some() => {
             let bound = scope.organization_id.as_deref();
             if requested.is_some() && requested != bound {
-                return Err(DomainError::forbidden("this API key is bound to another organization"));
+                return Err(DomainError::forbidden(
+                    "this API key is bound to another organization",
+                ));
             }
             bound.map(str::to_string)
         }
@@ -77,7 +79,9 @@ pub fn create(
         if let Some(org) = &row.organization_id {
             membership_of(conn, org, &caller.user_id)?;
         }
-        diesel::insert_into(api_keys::table).values(&row).execute(conn)?;
+        diesel::insert_into(api_keys::table)
+            .values(&row)
+            .execute(conn)?;
         Ok::<_, DomainError>(())
     })?;
     let mut key = ApiKey::from(row);

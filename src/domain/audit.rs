@@ -69,6 +69,8 @@ pub fn record(
         details: details.to_string(),
         created_at: now_ms(),
     };
-    diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
+    diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(())
 }

@@ -40,7 +40,11 @@ pub struct Member {
 
 /// The caller's membership in `organization_id`. Non-members get 404, so an
 /// organization's existence is never revealed.
-pub fn membership_of(conn: &mut DbConn, organization_id: &str, user_id: &str) -> DomainResult<Member> {
+pub fn membership_of(
+    conn: &mut DbConn,
+    organization_id: &str,
+    user_id: &str,
+) -> DomainResult<Member> {
     let membership = memberships::table
         .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::user_id.eq(user_id))
@@ -55,7 +59,12 @@ pub fn membership_of(conn: &mut DbConn, organization_id: &str, user_id: &str) ->
 
 /// The caller's membership, if the matrix lets their role take `action`
 /// (403 otherwise).
-pub fn authorize(conn: &mut DbConn, caller: &Caller, organization_id: &str, action: Action) -> DomainResult<Member> {
+pub fn authorize(
+    conn: &mut DbConn,
+    caller: &Caller,
+    organization_id: &str,
+    action: Action,
+) -> DomainResult<Member> {
     let member = membership_of(conn, organization_id, &caller.user_id)?;
     if !allows(member.role, action) {
         return Err(DomainError::forbidden(format!(
@@ -69,7 +78,10 @@ pub fn authorize(conn: &mut DbConn, caller: &Caller, organization_id: &str, acti
 /// The organization a call is about: the one named, or the one the caller's
 /// API key is bound to. A bound key naming another organization gets 403.
 pub fn resolve_organization(caller: &Caller, requested: Option<&str>) -> DomainResult<String> {
-    let bound = caller.api_key.as_ref().and_then(|k| k.organization_id.as_deref());
+    let bound = caller
+        .api_key
+        .as_ref()
+        .and_then(|k| k.organization_id.as_deref());
     match (bound, requested) {
         (Some(bound), Some(requested)) if bound != requested => Err(DomainError::forbidden(
             "this API key is bound to another organization",
@@ -94,7 +106,10 @@ fn load_organization(conn: &mut DbConn, organization_id: &str) -> DomainResult<O
         .ok_or_else(|| DomainError::not_found("organization not found"))
 }
 
-fn member_counts(conn: &mut DbConn, organization_ids: &[String]) -> DomainResult<HashMap<String, i64>> {
+fn member_counts(
+    conn: &mut DbConn,
+    organization_ids: &[String],
+) -> DomainResult<HashMap<String, i64>> {
     let counts: Vec<(String, i64)> = memberships::table
         .filter(memberships::organization_id.eq_any(organization_ids))
         .group_by(memberships::organization_id)
@@ -117,7 +132,11 @@ fn view(ctx: &Ctx, row: OrganizationRow, role: Role, membercount: i64) -> Organi
 }
 
 /// One organization as `member` sees it.
-pub fn organization_view(ctx: &Ctx, conn: &mut DbConn, member: &Member) -> DomainResult<Organization> {
+pub fn organization_view(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    member: &Member,
+) -> DomainResult<Organization> {
     let org_id = &member.membership.organization_id;
     let row = load_organization(conn, org_id)?;
     let count = member_counts(conn, std::slice::from_ref(org_id))?
@@ -130,13 +149,19 @@ pub fn organization_view(ctx: &Ctx, conn: &mut DbConn, member: &Member) -> Domai
 /// The days an invite of this organization lives.
 pub fn invite_ttl_days(ctx: &Ctx, conn: &mut DbConn, organization_id: &str) -> DomainResult<i32> {
     let row = load_organization(conn, organization_id)?;
-    Ok(row.invite_ttl_days.unwrap_or(ctx.policy.invite_ttl_days as i32))
+    Ok(row
+        .invite_ttl_days
+        .unwrap_or(ctx.policy.invite_ttl_days as i32))
 }
 
 /// Makes an organization with the caller as its owner. Past
 /// `COLLABD_MAX_ORGS_PER_USER` owned organizations it answers 409.
 pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organization> {
-    if caller.api_key.as_ref().is_some_and(|k| k.organization_id.is_some()) {
+    if caller
+        .api_key
+        .as_ref()
+        .is_some_and(|k| k.organization_id.is_some())
+    {
         return Err(DomainError::forbidden(
             "an API key bound to an organization cannot create organizations",
         ));
@@ -175,9 +200,20 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
                 ));
             }
         }
-        diesel::insert_into(organizations::table).values(&org).execute(conn)?;
-        diesel::insert_into(memberships::table).values(&membership).execute(conn)?;
-        audit::record(conn, &org.id, Some(&user), "organization.created", &org.id, json!({"name": org.name}))?;
+        diesel::insert_into(organizations::table)
+            .values(&org)
+            .execute(conn)?;
+        diesel::insert_into(memberships::table)
+            .values(&membership)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &org.id,
+            Some(&user),
+            "organization.created",
+            &org.id,
+            json!({"name": org.name}),
+        )?;
         Ok(())
     })?;
     Ok(view(ctx, org, Role::Owner, 1))
@@ -186,7 +222,10 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
 /// Every organization the caller belongs to, with the caller's role, oldest
 /// first. A key bound to one organization sees only that one.
 pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
-    let bound = caller.api_key.as_ref().and_then(|k| k.organization_id.clone());
+    let bound = caller
+        .api_key
+        .as_ref()
+        .and_then(|k| k.organization_id.clone());
     ctx.store.read(|conn| {
         let mut query = memberships::table
             .inner_join(organizations::table)
@@ -227,7 +266,12 @@ pub struct SettingsChange<'a> {
 }
 
 /// Changes an organization's name or invite lifetime (owners only).
-pub fn settings(ctx: &Ctx, caller: &Caller, organization_id: &str, change: SettingsChange<'_>) -> DomainResult<Organization> {
+pub fn settings(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    change: SettingsChange<'_>,
+) -> DomainResult<Organization> {
     ctx.store.write(|conn| {
         lock_organization(conn, organization_id)?;
         let member = authorize(conn, caller, organization_id, Action::ChangeSettings)?;

@@ -86,7 +86,10 @@ pub fn signing_secret(store: &Store, configured: Option<&str>) -> Result<Vec<u8>
             None => {
                 let secret = new_secret();
                 diesel::insert_into(settings::table)
-                    .values((settings::key.eq(SECRET_SETTING), settings::value.eq(&secret)))
+                    .values((
+                        settings::key.eq(SECRET_SETTING),
+                        settings::value.eq(&secret),
+                    ))
                     .execute(conn)?;
                 secret
             }

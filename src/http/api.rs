@@ -80,7 +80,12 @@ const HEALTHZ: Endpoint = Endpoint {
 };
 
 async fn healthz() -> ApiResult {
-    Ok(Payload::new().with("health", Health { status: "ok".into() }))
+    Ok(Payload::new().with(
+        "health",
+        Health {
+            status: "ok".into(),
+        },
+    ))
 }
 
 const READYZ: Endpoint = Endpoint {
@@ -101,7 +106,12 @@ async fn readyz(ctx: web::Data<Ctx>) -> ApiResult {
     if !ready {
         return Err(ApiError::Unavailable("readiness probe failed".into()));
     }
-    Ok(Payload::new().with("health", Health { status: "ok".into() }))
+    Ok(Payload::new().with(
+        "health",
+        Health {
+            status: "ok".into(),
+        },
+    ))
 }
 
 /// `GET /openapi.json`: the document `collabd openapi` prints.

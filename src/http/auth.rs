@@ -25,7 +25,9 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
     let mut parts = value.splitn(2, ' ');
     match (parts.next(), parts.next()) {
-        (Some(scheme), Some(token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        (Some(scheme), Some(token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_string()))
         }
         _ => Err(ApiError::Unauthenticated(
@@ -55,7 +57,9 @@ impl FromRequest for SignedIn {
         let caller = resolve(req);
         Box::pin(async move {
             caller.await?.map(SignedIn).ok_or_else(|| {
-                ApiError::Unauthenticated("this endpoint needs 'Authorization: Bearer <token>'".into())
+                ApiError::Unauthenticated(
+                    "this endpoint needs 'Authorization: Bearer <token>'".into(),
+                )
             })
         })
     }

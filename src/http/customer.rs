@@ -39,7 +39,11 @@ const DETAILS: Endpoint = Endpoint {
     errors: &[400, 401, 403, 404, 422],
 };
 
-async fn details(ctx: Data<Ctx>, SignedIn(caller): SignedIn, Params(p): Params<OrganizationParams>) -> ApiResult {
+async fn details(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<OrganizationParams>,
+) -> ApiResult {
     let organization = run(move || {
         let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         organizations::details(&ctx, &caller, &org)
@@ -76,7 +80,11 @@ const SETTINGS: Endpoint = Endpoint {
     errors: &[400, 401, 403, 404, 413, 422],
 };
 
-async fn settings(ctx: Data<Ctx>, SignedIn(caller): SignedIn, Params(p): Params<SettingsParams>) -> ApiResult {
+async fn settings(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<SettingsParams>,
+) -> ApiResult {
     let organization = run(move || {
         let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         let change = SettingsChange {

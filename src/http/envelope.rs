@@ -38,7 +38,12 @@ pub fn status(code: StatusCode, text: &str) -> Value {
 }
 
 /// Renders a whole envelope with `status` and the given members beside it.
-pub fn render(mut builder: HttpResponseBuilder, code: StatusCode, text: &str, members: Map<String, Value>) -> HttpResponse {
+pub fn render(
+    mut builder: HttpResponseBuilder,
+    code: StatusCode,
+    text: &str,
+    members: Map<String, Value>,
+) -> HttpResponse {
     let mut response = Map::with_capacity(members.len() + 1);
     response.insert("status".into(), status(code, text));
     response.extend(members);

@@ -25,9 +25,15 @@ pub enum ApiError {
     #[error("this endpoint does not accept {0}")]
     MethodNotAllowed(String),
     #[error("{message}")]
-    Conflict { reason: &'static str, message: String },
+    Conflict {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    Gone { reason: &'static str, message: String },
+    Gone {
+        reason: &'static str,
+        message: String,
+    },
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{}", validation_text(.0))]
@@ -116,7 +122,8 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(code);
         match self {
             ApiError::Unauthenticated(_) => {
-                builder.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                builder
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             ApiError::RateLimited(seconds) => {
                 builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
@@ -147,7 +154,9 @@ impl From<DomainError> for ApiError {
                 reason: reason.as_str(),
                 message,
             },
-            DomainError::RateLimited { retry_after_secs } => ApiError::RateLimited(retry_after_secs),
+            DomainError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited(retry_after_secs)
+            }
             DomainError::Store(StoreError::Unavailable(cause)) => ApiError::Unavailable(cause),
             DomainError::Store(StoreError::Query(e)) => ApiError::Internal(e.to_string()),
             DomainError::Internal(cause) => ApiError::Internal(cause),

@@ -78,7 +78,9 @@ pub fn cursor_schema(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
     RefOr::T(Schema::Object(
         ObjectBuilder::new()
             .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .description(Some("Pass as `cursor` for the next page; null on the last page."))
+            .description(Some(
+                "Pass as `cursor` for the next page; null on the last page.",
+            ))
             .build(),
     ))
 }
@@ -151,7 +153,9 @@ pub fn register_all(api: &mut Api<'_>) {
     customer::register(api);
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+async fn method_not_allowed(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed(req.method().to_string()))
 }
 

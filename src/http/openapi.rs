@@ -3,14 +3,16 @@
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, RefOr, Required, Schema,
-    tag::TagBuilder,
+    tag::TagBuilder, ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
+    RefOr, Required, Schema,
 };
 use utoipa::ToSchema;
 
@@ -73,7 +75,10 @@ pub fn document() -> OpenApi {
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
     let status = super::schema_ref::<Status>(&mut schemas);
     let error = super::schema_ref::<Error>(&mut schemas);
-    schemas.push(("ErrorEnvelope".into(), envelope(status.clone(), &[("error", error)]).into()));
+    schemas.push((
+        "ErrorEnvelope".into(),
+        envelope(status.clone(), &[("error", error)]).into(),
+    ));
 
     let mut paths = PathsBuilder::new();
     for endpoint in &api.endpoints {
@@ -119,11 +124,22 @@ pub fn document() -> OpenApi {
         .tags(Some(
             [
                 ("api", "About the service."),
-                ("user", "The caller: account, sessions, API keys, organizations, invites."),
-                ("customer", "One organization: details, settings, collaborators, projects."),
+                (
+                    "user",
+                    "The caller: account, sessions, API keys, organizations, invites.",
+                ),
+                (
+                    "customer",
+                    "One organization: details, settings, collaborators, projects.",
+                ),
                 ("operations", "Probes for orchestrators."),
             ]
-            .map(|(name, description)| TagBuilder::new().name(name).description(Some(description)).build()),
+            .map(|(name, description)| {
+                TagBuilder::new()
+                    .name(name)
+                    .description(Some(description))
+                    .build()
+            }),
         ))
         .build()
 }
@@ -161,7 +177,10 @@ fn error_response(code: u16, description: &str) -> utoipa::openapi::Response {
         401 => {
             response = response.header(
                 "WWW-Authenticate",
-                HeaderBuilder::new().schema(string()).description(Some("`Bearer`")).build(),
+                HeaderBuilder::new()
+                    .schema(string())
+                    .description(Some("`Bearer`"))
+                    .build(),
             )
         }
         429 => {
@@ -187,7 +206,11 @@ fn access_text(access: Access) -> &'static str {
     }
 }
 
-fn path_item(endpoint: &Endpoint, status: &RefOr<Schema>, schemas: &mut Vec<(String, RefOr<Schema>)>) -> PathItem {
+fn path_item(
+    endpoint: &Endpoint,
+    status: &RefOr<Schema>,
+    schemas: &mut Vec<(String, RefOr<Schema>)>,
+) -> PathItem {
     let members: Vec<(&str, RefOr<Schema>)> = endpoint
         .payload
         .iter()
@@ -204,11 +227,17 @@ fn path_item(endpoint: &Endpoint, status: &RefOr<Schema>, schemas: &mut Vec<(Str
         )
         .content(
             "application/json",
-            ContentBuilder::new().schema(Some(envelope(status.clone(), &members))).build(),
+            ContentBuilder::new()
+                .schema(Some(envelope(status.clone(), &members)))
+                .build(),
         )
         .build();
     let params = endpoint.params.map(|f| f(schemas));
-    let description = format!("{}\n\n{}", endpoint.description, access_text(endpoint.access));
+    let description = format!(
+        "{}\n\n{}",
+        endpoint.description,
+        access_text(endpoint.access)
+    );
 
     let operation = |method: HttpMethod| {
         let mut op = OperationBuilder::new()
@@ -233,7 +262,9 @@ fn path_item(endpoint: &Endpoint, status: &RefOr<Schema>, schemas: &mut Vec<(Str
         }
         op = match endpoint.access {
             Access::Public => op,
-            Access::User | Access::Member => op.security(SecurityRequirement::new(BEARER, Vec::<String>::new())),
+            Access::User | Access::Member => {
+                op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+            }
             Access::Optional => op
                 .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
                 .security(SecurityRequirement::default()),
@@ -248,14 +279,23 @@ fn path_item(endpoint: &Endpoint, status: &RefOr<Schema>, schemas: &mut Vec<(Str
             (HttpMethod::Get, None) => op = op.operation_id(Some(endpoint.operation_id)),
             (_, Some(schema)) => {
                 let body = RequestBodyBuilder::new()
-                    .required(Some(if has_required(schema, schemas) { Required::True } else { Required::False }))
-                    .content("application/json", ContentBuilder::new().schema(Some(schema.clone())).build())
+                    .required(Some(if has_required(schema, schemas) {
+                        Required::True
+                    } else {
+                        Required::False
+                    }))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(schema.clone())).build(),
+                    )
                     .content(
                         "application/x-www-form-urlencoded",
                         ContentBuilder::new().schema(Some(schema.clone())).build(),
                     )
                     .build();
-                op = op.operation_id(Some(endpoint.operation_id)).request_body(Some(body));
+                op = op
+                    .operation_id(Some(endpoint.operation_id))
+                    .request_body(Some(body));
             }
             (_, None) => op = op.operation_id(Some(endpoint.operation_id)),
         }
@@ -276,7 +316,10 @@ fn path_item(endpoint: &Endpoint, status: &RefOr<Schema>, schemas: &mut Vec<(Str
 }
 
 /// The object schema a reference points to, from the collected components.
-fn resolve<'a>(schema: &'a RefOr<Schema>, schemas: &'a [(String, RefOr<Schema>)]) -> Option<&'a utoipa::openapi::schema::Object> {
+fn resolve<'a>(
+    schema: &'a RefOr<Schema>,
+    schemas: &'a [(String, RefOr<Schema>)],
+) -> Option<&'a utoipa::openapi::schema::Object> {
     match schema {
         RefOr::T(Schema::Object(object)) => Some(object),
         RefOr::Ref(reference) => {
@@ -298,7 +341,10 @@ fn has_required(schema: &RefOr<Schema>, schemas: &[(String, RefOr<Schema>)]) -> 
 }
 
 /// The parameters object as query parameters, for the GET form of reads.
-fn query_parameters(schema: &RefOr<Schema>, schemas: &[(String, RefOr<Schema>)]) -> Vec<utoipa::openapi::path::Parameter> {
+fn query_parameters(
+    schema: &RefOr<Schema>,
+    schemas: &[(String, RefOr<Schema>)],
+) -> Vec<utoipa::openapi::path::Parameter> {
     let Some(object) = resolve(schema, schemas) else {
         return Vec::new();
     };
@@ -314,7 +360,11 @@ fn query_parameters(schema: &RefOr<Schema>, schemas: &[(String, RefOr<Schema>)])
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Query)
-                .required(if required { Required::True } else { Required::False })
+                .required(if required {
+                    Required::True
+                } else {
+                    Required::False
+                })
                 .description(description)
                 .schema(Some(property.clone()))
                 .build()

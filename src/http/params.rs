@@ -29,13 +29,23 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut BodyStream) -> Self::Future {
-        let limit = req.app_data::<BodyLimit>().copied().unwrap_or(BodyLimit(64 * 1024)).0;
+        let limit = req
+            .app_data::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit(64 * 1024))
+            .0;
         let is_get = req.method() == Method::GET;
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -75,7 +85,8 @@ where
 async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -88,7 +99,9 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::InvalidRequest(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
-        return Err(ApiError::InvalidRequest("the JSON body must be an object".into()));
+        return Err(ApiError::InvalidRequest(
+            "the JSON body must be an object".into(),
+        ));
     }
     serde_json::from_value(value).map_err(|e| parameter_error(&e.to_string()))
 }
@@ -96,7 +109,10 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_urlencoded::from_bytes(body).map_err(|e| {
         let text = e.to_string();
-        if text.contains("invalid type: string") || text.contains("expected a sequence") || text.contains("expected struct") {
+        if text.contains("invalid type: string")
+            || text.contains("expected a sequence")
+            || text.contains("expected struct")
+        {
             ApiError::InvalidRequest(format!(
                 "{text} (structured parameters such as lists need a JSON body)"
             ))
@@ -136,9 +152,12 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut BTreeMap<String, V
         };
         match kind {
             ValidationErrorsKind::Field(list) => {
-                let messages = list
-                    .iter()
-                    .map(|e| e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| e.code.to_string()));
+                let messages = list.iter().map(|e| {
+                    e.message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| e.code.to_string())
+                });
                 out.entry(name).or_default().extend(messages);
             }
             ValidationErrorsKind::Struct(inner) => collect(inner, &name, out),
@@ -158,7 +177,8 @@ pub fn valid_email(email: &str) -> Result<(), validator::ValidationError> {
     if trimmed.len() <= 254 && trimmed.validate_email() {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("email").with_message("not a valid email address".into()))
+        Err(validator::ValidationError::new("email")
+            .with_message("not a valid email address".into()))
     }
 }
 
@@ -167,10 +187,12 @@ pub fn valid_name(name: &str) -> Result<(), validator::ValidationError> {
     let trimmed = name.trim();
     let length = trimmed.chars().count();
     if length == 0 || length > 200 {
-        return Err(validator::ValidationError::new("length").with_message("must be 1 to 200 characters".into()));
+        return Err(validator::ValidationError::new("length")
+            .with_message("must be 1 to 200 characters".into()));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(validator::ValidationError::new("control").with_message("must not contain control characters".into()));
+        return Err(validator::ValidationError::new("control")
+            .with_message("must not contain control characters".into()));
     }
     Ok(())
 }

@@ -172,7 +172,11 @@ const EDIT: Endpoint = Endpoint {
     errors: &[400, 401, 413, 422],
 };
 
-async fn edit(ctx: Data<Ctx>, SignedIn(caller): SignedIn, Params(p): Params<EditParams>) -> ApiResult {
+async fn edit(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<EditParams>,
+) -> ApiResult {
     let user = run(move || {
         accounts::edit(
             &ctx,
@@ -236,7 +240,11 @@ const LIST_ORGANIZATIONS: Endpoint = Endpoint {
     errors: &[400, 401],
 };
 
-async fn list_organizations(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+async fn list_organizations(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    _: Params<NoParams>,
+) -> ApiResult {
     let list = run(move || organizations::list(&ctx, &caller)).await?;
     Ok(Payload::new().with("organizations", list))
 }
@@ -277,7 +285,13 @@ async fn create_api_key(
     Params(p): Params<CreateApiKeyParams>,
 ) -> ApiResult {
     let key = run(move || {
-        apikeys::create(&ctx, &caller, &p.name, p.organizationid.as_deref(), p.expiresindays)
+        apikeys::create(
+            &ctx,
+            &caller,
+            &p.name,
+            p.organizationid.as_deref(),
+            p.expiresindays,
+        )
     })
     .await?;
     Ok(Payload::new().with("apikey", key))
@@ -296,7 +310,11 @@ const LIST_API_KEYS: Endpoint = Endpoint {
     errors: &[400, 401],
 };
 
-async fn list_api_keys(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+async fn list_api_keys(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    _: Params<NoParams>,
+) -> ApiResult {
     let keys = run(move || apikeys::list(&ctx, &caller)).await?;
     Ok(Payload::new().with("apikeys", keys))
 }

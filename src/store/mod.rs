@@ -142,7 +142,7 @@ impl Store {
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(connect_timeout)
-            .test_on_check_out(false)
+            .test_on_check_out(true)
             .build_unchecked(Manager { target });
         Ok(Store {
             pool,
@@ -253,12 +253,20 @@ where
 /// count members (the last owner) see every concurrent change. SQLite already
 /// runs one writer at a time.
 pub fn lock_organization(conn: &mut DbConn, organization_id: &str) -> Result<(), StoreError> {
-    lock_row(conn, "SELECT id FROM organizations WHERE id = $1 FOR UPDATE", organization_id)
+    lock_row(
+        conn,
+        "SELECT id FROM organizations WHERE id = $1 FOR UPDATE",
+        organization_id,
+    )
 }
 
 /// Locks a user's row until the transaction ends (per-user limits).
 pub fn lock_user(conn: &mut DbConn, user_id: &str) -> Result<(), StoreError> {
-    lock_row(conn, "SELECT id FROM users WHERE id = $1 FOR UPDATE", user_id)
+    lock_row(
+        conn,
+        "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+        user_id,
+    )
 }
 
 fn lock_row(conn: &mut DbConn, statement: &'static str, id: &str) -> Result<(), StoreError> {

@@ -1,0 +1,185 @@
+//! API keys: shown once, stored hashed, usable as bearer tokens, revocable,
+//! optionally bound to one organization.
+
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    api_key_lifecycle,
+    bound_keys_stay_in_their_organization,
+    expired_keys_are_401,
+);
+
+fn api_key_lifecycle(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token = app.user("ops@example.com");
+    let r = app
+        .post(
+            "/user/createapikey",
+            Some(&token),
+            json!({"name": "deploy script"}),
+        )
+        .ok();
+    let key = r.get("apikey").clone();
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 43, "at least 256 bits");
+    assert_eq!(key["organizationid"], json!(null));
+    assert_eq!(key["expiresat"], json!(null));
+    assert_eq!(key["lastusedat"], json!(null));
+
+    // Only a hash of the secret is stored.
+    let stored = crate::support::sql_strings(&app, "SELECT secret_hash AS value FROM api_keys");
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(&secret) && stored[0].len() == 64);
+
+    // The key works as a bearer token and is recorded as used.
+    let r = app.get("/user/details", Some(&secret)).ok();
+    assert_eq!(r.get("user")["email"], "ops@example.com");
+    let list = app.get("/user/listapikeys", Some(&token)).ok();
+    let listed = &list.get("apikeys")[0];
+    assert!(
+        listed.get("secret").is_none(),
+        "the secret is shown once only"
+    );
+    assert!(listed["lastusedat"].is_string());
+    assert_eq!(listed["apikeyid"], key["apikeyid"]);
+
+    // Another user cannot delete it.
+    let other = app.user("other@example.com");
+    app.post(
+        "/user/deleteapikey",
+        Some(&other),
+        json!({"apikeyid": key["apikeyid"]}),
+    )
+    .err(404, "not_found");
+    app.post(
+        "/user/deleteapikey",
+        Some(&token),
+        json!({"apikeyid": key["apikeyid"]}),
+    )
+    .ok();
+    app.get("/user/details", Some(&secret))
+        .err(401, "unauthenticated");
+    assert_eq!(
+        app.get("/user/listapikeys", Some(&token))
+            .ok()
+            .get("apikeys"),
+        &json!([])
+    );
+    // An API key is not a session.
+    let r = app
+        .post(
+            "/user/createapikey",
+            Some(&token),
+            json!({"name": "second"}),
+        )
+        .ok();
+    let second = r.get("apikey")["secret"].as_str().unwrap().to_string();
+    app.post("/user/logout", Some(&second), json!({}))
+        .err(403, "forbidden");
+}
+
+fn bound_keys_stay_in_their_organization(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token = app.user("owner@example.com");
+    let mine = app.organization(&token, "Mine");
+    let other = app.organization(&token, "Other");
+    let stranger = app.user("stranger@example.com");
+    let theirs = app.organization(&stranger, "Theirs");
+
+    // Binding needs membership.
+    app.post(
+        "/user/createapikey",
+        Some(&token),
+        json!({"name": "k", "organizationid": theirs}),
+    )
+    .err(404, "not_found");
+    let r = app
+        .post(
+            "/user/createapikey",
+            Some(&token),
+            json!({"name": "k", "organizationid": mine}),
+        )
+        .ok();
+    let key = r.get("apikey")["secret"].as_str().unwrap().to_string();
+    assert_eq!(r.get("apikey")["organizationid"], json!(mine));
+
+    // organizationid defaults to the bound one.
+    let r = app.post("/customer/details", Some(&key), json!({})).ok();
+    assert_eq!(r.get("organization")["organizationid"], json!(mine));
+    app.post(
+        "/customer/details",
+        Some(&key),
+        json!({"organizationid": mine}),
+    )
+    .ok();
+    // Another organization answers 403, even one the user belongs to.
+    app.post(
+        "/customer/details",
+        Some(&key),
+        json!({"organizationid": other}),
+    )
+    .err(403, "forbidden");
+    app.post(
+        "/customer/settings",
+        Some(&key),
+        json!({"organizationid": other, "name": "x"}),
+    )
+    .err(403, "forbidden");
+    // It sees only its organization, and cannot widen itself.
+    let r = app.get("/user/listorganizations", Some(&key)).ok();
+    assert_eq!(r.get("organizations").as_array().unwrap().len(), 1);
+    app.post(
+        "/user/createorganization",
+        Some(&key),
+        json!({"name": "More"}),
+    )
+    .err(403, "forbidden");
+    app.post(
+        "/user/createapikey",
+        Some(&key),
+        json!({"name": "wider", "organizationid": other}),
+    )
+    .err(403, "forbidden");
+    let r = app
+        .post("/user/createapikey", Some(&key), json!({"name": "same"}))
+        .ok();
+    assert_eq!(r.get("apikey")["organizationid"], json!(mine));
+    // It acts with its owner's role: an owner may change settings.
+    app.post("/customer/settings", Some(&key), json!({"name": "Renamed"}))
+        .ok();
+}
+
+fn expired_keys_are_401(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token = app.user("ops@example.com");
+    let r = app
+        .post(
+            "/user/createapikey",
+            Some(&token),
+            json!({"name": "short", "expiresindays": 1}),
+        )
+        .ok();
+    let key = r.get("apikey");
+    let expires = chrono::DateTime::parse_from_rfc3339(key["expiresat"].as_str().unwrap()).unwrap();
+    let delta = expires.timestamp() - chrono::Utc::now().timestamp();
+    assert!((86_000..=86_400).contains(&delta), "{delta}");
+    app.post(
+        "/user/createapikey",
+        Some(&token),
+        json!({"name": "bad", "expiresindays": 0}),
+    )
+    .err(422, "validation_failed");
+    // Age the key past its expiry in the database.
+    let id = key["apikeyid"].as_str().unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    app.get("/user/details", Some(secret)).ok();
+    crate::support::sql(
+        &app,
+        &format!("UPDATE api_keys SET expires_at = 1000 WHERE id = '{id}'"),
+    );
+    app.get("/user/details", Some(secret))
+        .err(401, "unauthenticated");
+}

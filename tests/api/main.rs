@@ -1,0 +1,9 @@
+//! Black-box tests over real HTTP, each on SQLite and on PostgreSQL.
+
+mod support;
+
+mod accounts;
+mod apikeys;
+mod edge;
+mod openapi;
+mod organizations;

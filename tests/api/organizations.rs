@@ -1,0 +1,198 @@
+//! Organizations: create, list, details, settings, the per-user limit.
+
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    create_list_details,
+    settings_are_for_owners_and_validated,
+    other_organizations_are_404,
+    organization_limit_is_409,
+    server_invite_ttl_is_the_default,
+);
+
+fn create_list_details(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token = app.user("owner@example.com");
+    let r = app
+        .post(
+            "/user/createorganization",
+            Some(&token),
+            json!({"name": "  Acme  "}),
+        )
+        .ok();
+    let org = r.get("organization").clone();
+    let keys: Vec<&String> = org.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "organizationid",
+            "name",
+            "createdat",
+            "role",
+            "membercount",
+            "invitettldays"
+        ]
+    );
+    assert_eq!(org["name"], "Acme");
+    assert_eq!(org["role"], "owner");
+    assert_eq!(org["membercount"], 1);
+    assert_eq!(org["invitettldays"], 7);
+    let second = app.organization(&token, "Beta");
+    let list = app.get("/user/listorganizations", Some(&token)).ok();
+    let list = list.get("organizations").as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0], org);
+    assert_eq!(list[1]["organizationid"], json!(second));
+    let r = app
+        .post(
+            "/customer/details",
+            Some(&token),
+            json!({"organizationid": org["organizationid"]}),
+        )
+        .ok();
+    assert_eq!(r.get("organization"), &org);
+}
+
+fn settings_are_for_owners_and_validated(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token = app.user("owner@example.com");
+    let org = app.organization(&token, "Acme");
+    let r = app
+        .post(
+            "/customer/settings",
+            Some(&token),
+            json!({"organizationid": org, "name": "Acme AB", "invitettldays": 14}),
+        )
+        .ok();
+    assert_eq!(r.get("organization")["name"], "Acme AB");
+    assert_eq!(r.get("organization")["invitettldays"], 14);
+    let r = app
+        .get(
+            &format!("/customer/details?organizationid={org}"),
+            Some(&token),
+        )
+        .ok();
+    assert_eq!(r.get("organization")["invitettldays"], 14);
+    app.post(
+        "/customer/settings",
+        Some(&token),
+        json!({"organizationid": org, "name": ""}),
+    )
+    .err(422, "validation_failed");
+    // Nothing changed by the refused call.
+    let r = app
+        .get(
+            &format!("/customer/details?organizationid={org}"),
+            Some(&token),
+        )
+        .ok();
+    assert_eq!(r.get("organization")["name"], "Acme AB");
+}
+
+fn other_organizations_are_404(backend: Backend) {
+    let app = TestApp::start(backend);
+    let alice = app.user("alice@example.com");
+    let bob = app.user("bob@example.com");
+    let org = app.organization(&alice, "Alice's");
+    let missing = "01900000-0000-7000-8000-000000000000";
+    let a = app
+        .post(
+            "/customer/details",
+            Some(&bob),
+            json!({"organizationid": org}),
+        )
+        .err(404, "not_found");
+    let b = app
+        .post(
+            "/customer/details",
+            Some(&bob),
+            json!({"organizationid": missing}),
+        )
+        .err(404, "not_found");
+    assert_eq!(
+        a.text(),
+        b.text(),
+        "a foreign organization looks exactly like a missing one"
+    );
+    app.post(
+        "/customer/settings",
+        Some(&bob),
+        json!({"organizationid": org, "name": "Mine"}),
+    )
+    .err(404, "not_found");
+    assert_eq!(
+        app.get("/user/listorganizations", Some(&bob))
+            .ok()
+            .get("organizations"),
+        &json!([])
+    );
+}
+
+fn organization_limit_is_409(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.max_orgs_per_user = 1);
+    let token = app.user("owner@example.com");
+    app.organization(&token, "Only");
+    let r = app
+        .post(
+            "/user/createorganization",
+            Some(&token),
+            json!({"name": "Second"}),
+        )
+        .err(409, "conflict");
+    assert_eq!(r.reason(), "organization_limit");
+    assert_eq!(
+        app.get("/user/listorganizations", Some(&token))
+            .ok()
+            .get("organizations")
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Concurrent creations cannot slip past the limit.
+    let other = app.user("racer@example.com");
+    let results: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let client = app.client.clone();
+                let other = other.clone();
+                s.spawn(move || {
+                    client
+                        .post(
+                            "/user/createorganization",
+                            Some(&other),
+                            json!({"name": format!("R{i}")}),
+                        )
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|s| **s == 200).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|s| **s == 409).count(),
+        5,
+        "{results:?}"
+    );
+}
+
+fn server_invite_ttl_is_the_default(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.invite_ttl_days = 3);
+    let token = app.user("owner@example.com");
+    let org = app.organization(&token, "Acme");
+    let r = app
+        .get(
+            &format!("/customer/details?organizationid={org}"),
+            Some(&token),
+        )
+        .ok();
+    assert_eq!(r.get("organization")["invitettldays"], 3);
+}
