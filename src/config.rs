@@ -50,6 +50,33 @@ pub struct Config {
     )]
     pub mail_dir: PathBuf,
 
+    /// The first retry of a failed delivery waits this long (ms); each further one twice as long.
+    #[arg(
+        long,
+        env = "COLLABD_MAIL_RETRY_BASE_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub mail_retry_base_ms: i64,
+
+    /// Delivery attempts before a message is marked dead.
+    #[arg(
+        long,
+        env = "COLLABD_MAIL_MAX_ATTEMPTS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub mail_max_attempts: i32,
+
+    /// How often the sender looks for due mail when nothing wakes it (ms).
+    #[arg(
+        long,
+        env = "COLLABD_MAIL_POLL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub mail_poll_ms: u64,
+
     /// Days an invite stays valid unless its organization sets its own (1–30).
     #[arg(long, env = "COLLABD_INVITE_TTL_DAYS", default_value_t = 7,
           value_parser = clap::value_parser!(u32).range(1..=30), global = true)]

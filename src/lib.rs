@@ -5,9 +5,11 @@
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod mail;
 pub mod store;
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
@@ -21,6 +23,7 @@ use domain::{Ctx, Policy};
 use http::envelope::{with_transaction_id, TRANSACTION_HEADER};
 use http::params::BodyLimit;
 use store::Store;
+use tokio::sync::Notify;
 
 /// Opens the store, applies migrations and loads the signing secret.
 pub fn build_context(config: &Config) -> Result<Ctx, String> {
@@ -45,6 +48,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             public_url: config.public_url(),
         },
         login_throttle: LoginThrottle::new(config.login_attempts_per_minute),
+        mail_wakeup: Arc::new(Notify::new()),
     })
 }
 
@@ -52,9 +56,19 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
 /// actix system) to serve. Returns the bound address (useful with port 0).
 pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let ctx = web::Data::new(build_context(config)?);
+    let sender = mail::sender::SenderSettings::new(
+        config.smtp_url.as_deref(),
+        config.mail_dir.clone(),
+        &config.mail_from,
+        config.mail_retry_base_ms,
+        config.mail_max_attempts,
+        Duration::from_millis(config.mail_poll_ms.max(10)),
+    )?;
     let listener =
         TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let sender_store = ctx.store.clone();
+    let sender_wakeup = ctx.mail_wakeup.clone();
     let document = web::Data::new(http::openapi::document_json());
     let limit = BodyLimit(config.max_body_bytes);
     let mut server = HttpServer::new(move || {
@@ -88,6 +102,8 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
             })
             .configure(|cfg| http::register_all(&mut http::Api::routes(cfg)))
             .route("/openapi.json", web::get().to(http::api::openapi_json))
+            .route("/invite/{token}", web::get().to(http::pages::invite_page))
+            .route("/confirm/{token}", web::get().to(http::pages::confirm_page))
             .default_service(web::to(http::unknown_path))
     })
     .shutdown_timeout(10);
@@ -98,5 +114,10 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         .listen(listener)
         .map_err(|e| format!("listening: {e}"))?
         .run();
+    actix_web::rt::spawn(mail::sender::run(
+        sender_store,
+        Arc::new(sender),
+        sender_wakeup,
+    ));
     Ok((server, addr))
 }

@@ -13,12 +13,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::sessions::Caller;
+use super::tokens::{hash_secret, new_secret};
 use super::{
     new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
-    MS_PER_HOUR,
+    MS_PER_DAY, MS_PER_HOUR,
 };
-use crate::store::rows::{SessionRow, UserRow};
-use crate::store::schema::{sessions, users};
+use crate::mail::{self, templates};
+use crate::store::rows::{EmailConfirmationRow, SessionRow, UserRow};
+use crate::store::schema::{email_confirmations, sessions, users};
 use crate::store::DbConn;
 
 /// A person with an account.
@@ -146,6 +148,7 @@ pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
         email_verified: false,
         created_at: now_ms(),
     };
+    let token = new_secret();
     let result = ctx.store.write(|conn| {
         if find_user_by_email(conn, &row.email)?.is_some() {
             return Err(email_taken());
@@ -153,12 +156,61 @@ pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
         diesel::insert_into(users::table)
             .values(&row)
             .execute(conn)?;
+        let confirmation = EmailConfirmationRow {
+            id: new_id(),
+            user_id: row.id.clone(),
+            token_hash: hash_secret(&token),
+            created_at: row.created_at,
+            expires_at: row.created_at + CONFIRMATION_TTL_DAYS * MS_PER_DAY,
+            used_at: None,
+        };
+        diesel::insert_into(email_confirmations::table)
+            .values(&confirmation)
+            .execute(conn)?;
+        let link = format!("{}/confirm/{token}", ctx.policy.public_url);
+        mail::enqueue(conn, templates::verify_email(&row.email, &row.name, &link))?;
         Ok(())
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
-        other => other.map(|()| User::from(row)),
+        other => other.map(|()| {
+            ctx.mail_queued();
+            User::from(row)
+        }),
     }
+}
+
+/// Days a confirmation link works.
+const CONFIRMATION_TTL_DAYS: i64 = 7;
+
+/// Confirms an address with the token from the sign-up email. Confirming
+/// twice is harmless; an expired link answers 410.
+pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
+    let hash = hash_secret(token);
+    let now = now_ms();
+    ctx.store.write(|conn| {
+        let confirmation: EmailConfirmationRow = email_confirmations::table
+            .filter(email_confirmations::token_hash.eq(&hash))
+            .select(EmailConfirmationRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DomainError::not_found("confirmation link not found"))?;
+        if confirmation.used_at.is_none() {
+            if confirmation.expires_at <= now {
+                return Err(DomainError::Gone {
+                    reason: super::GoneReason::Expired,
+                    message: "this confirmation link has expired".into(),
+                });
+            }
+            diesel::update(email_confirmations::table.find(&confirmation.id))
+                .set(email_confirmations::used_at.eq(now))
+                .execute(conn)?;
+            diesel::update(users::table.find(&confirmation.user_id))
+                .set(users::email_verified.eq(true))
+                .execute(conn)?;
+        }
+        load_user(conn, &confirmation.user_id).map(User::from)
+    })
 }
 
 fn email_taken() -> DomainError {

@@ -5,7 +5,11 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{new_id, now_ms, rfc3339, DomainResult};
+use super::organizations::authorize;
+use super::paging::PageRequest;
+use super::roles::Action;
+use super::sessions::Caller;
+use super::{new_id, now_ms, rfc3339, Ctx, DomainResult};
 use crate::store::rows::{AuditEventRow, UserRow};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
@@ -73,4 +77,29 @@ pub fn record(
         .values(&row)
         .execute(conn)?;
     Ok(())
+}
+
+/// A page of an organization's audit log, newest first (owners and admins).
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    page: &PageRequest,
+) -> DomainResult<(Vec<AuditEvent>, Option<String>)> {
+    ctx.store.read(|conn| {
+        authorize(conn, caller, organization_id, Action::ReadAuditLog)?;
+        let mut query = audit_events::table
+            .filter(audit_events::organization_id.eq(organization_id))
+            .into_boxed();
+        if let Some(before) = &page.after {
+            query = query.filter(audit_events::id.lt(before.clone()));
+        }
+        let mut rows: Vec<AuditEventRow> = query
+            .order(audit_events::id.desc())
+            .limit(page.fetch())
+            .select(AuditEventRow::as_select())
+            .load(conn)?;
+        let next = page.finish(&mut rows, |r| r.id.as_str());
+        Ok((rows.into_iter().map(AuditEvent::from).collect(), next))
+    })
 }

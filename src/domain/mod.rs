@@ -6,7 +6,11 @@
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod invites;
+pub mod members;
 pub mod organizations;
+pub mod paging;
+pub mod projects;
 pub mod roles;
 pub mod sessions;
 pub mod tokens;
@@ -157,4 +161,13 @@ pub struct Ctx {
     pub keys: sessions::SessionKeys,
     pub policy: Policy,
     pub login_throttle: accounts::LoginThrottle,
+    /// Woken after a transaction queued mail, so the sender goes at once.
+    pub mail_wakeup: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Ctx {
+    /// Tells the mail sender that committed mail is waiting.
+    pub fn mail_queued(&self) {
+        self.mail_wakeup.notify_one();
+    }
 }

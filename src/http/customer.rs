@@ -7,14 +7,28 @@ use validator::Validate;
 
 use super::auth::SignedIn;
 use super::envelope::Payload;
-use super::params::{valid_name, Params};
-use super::{run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
+use super::grants::{grant_requests, ProjectPermissionParam};
+use super::params::{valid_name, valid_role, Params};
+use super::{array_of, cursor_schema, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
+use crate::domain::audit::{self, AuditEvent};
+use crate::domain::members::{self, Collaborator, CollaboratorChanges};
 use crate::domain::organizations::{self, resolve_organization, Organization, SettingsChange};
+use crate::domain::paging::PageRequest;
+use crate::domain::projects::{self, Project};
+use crate::domain::roles::Role;
 use crate::domain::Ctx;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&DETAILS, details);
     api.add(&SETTINGS, settings);
+    api.add(&LIST_COLLABORATORS, list_collaborators);
+    api.add(&EDIT_COLLABORATOR, edit_collaborator);
+    api.add(&REMOVE_COLLABORATOR, remove_collaborator);
+    api.add(&CREATE_PROJECT, create_project);
+    api.add(&LIST_PROJECTS, list_projects);
+    api.add(&EDIT_PROJECT, edit_project);
+    api.add(&DELETE_PROJECT, delete_project);
+    api.add(&LIST_AUDIT_EVENTS, list_audit_events);
 }
 
 /// Names an organization; a key bound to one supplies it when left out.
@@ -95,4 +109,300 @@ async fn settings(
     })
     .await?;
     Ok(Payload::new().with("organization", organization))
+}
+
+/// An organization and a page of one of its lists.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// Optional with an API key bound to the organization.
+    pub organizationid: Option<String>,
+    /// Rows per page, 1 to 1000 (default 100).
+    #[validate(range(min = 1, max = 1000, message = "must be 1 to 1000"))]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// `nextcursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+const LIST_COLLABORATORS: Endpoint = Endpoint {
+    path: "/customer/listcollaborators",
+    operation_id: "customerListcollaborators",
+    tag: "customer",
+    methods: Methods::GetPost,
+    access: Access::Member,
+    summary: "The organization's collaborators",
+    description: "Every member with their role, `cancreateprojects` and project permissions, in \
+        the order they joined, a page at a time (`limit`, `cursor`; `nextcursor` is null on the \
+        last page). Owners, admins and technical users; collaborators get 403.",
+    params: Some(schema_ref::<PageParams>),
+    payload: &[
+        ("collaborators", array_of::<Collaborator>),
+        ("nextcursor", cursor_schema),
+    ],
+    errors: &[400, 401, 403, 404, 422],
+};
+
+async fn list_collaborators(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<PageParams>,
+) -> ApiResult {
+    let (list, next) = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+        members::list(&ctx, &caller, &org, &page)
+    })
+    .await?;
+    Ok(Payload::new()
+        .with("collaborators", list)
+        .with("nextcursor", next))
+}
+
+/// Parameters of `customer/editcollaborator`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditCollaboratorParams {
+    /// The membership to edit; it names its organization.
+    pub collaboratorid: String,
+    #[validate(custom(function = "valid_role"))]
+    #[schema(value_type = Option<Role>)]
+    pub role: Option<String>,
+    pub cancreateprojects: Option<bool>,
+    /// Replaces the whole set; an empty list clears it. JSON only.
+    #[validate(nested)]
+    pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
+}
+
+const EDIT_COLLABORATOR: Endpoint = Endpoint {
+    path: "/customer/editcollaborator",
+    operation_id: "customerEditcollaborator",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Change a collaborator",
+    description: "Changes a member's `role`, `cancreateprojects` and `projectpermissions` (which \
+        replaces the whole set). Owners may edit anyone; admins may edit everyone but owners and \
+        cannot grant owner (403). Nobody changes their own role (403). Demoting the last owner \
+        answers 409 `last_owner`. A project of another organization in the list answers 422.",
+    params: Some(schema_ref::<EditCollaboratorParams>),
+    payload: &[("collaborator", schema_ref::<Collaborator>)],
+    errors: &[400, 401, 403, 404, 409, 413, 422],
+};
+
+async fn edit_collaborator(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<EditCollaboratorParams>,
+) -> ApiResult {
+    let collaborator = run(move || {
+        let changes = CollaboratorChanges {
+            role: p.role.as_deref().and_then(Role::parse),
+            can_create_projects: p.cancreateprojects,
+            project_permissions: p.projectpermissions.as_deref().map(grant_requests),
+        };
+        members::edit(&ctx, &caller, &p.collaboratorid, changes)
+    })
+    .await?;
+    Ok(Payload::new().with("collaborator", collaborator))
+}
+
+/// Names a collaborator (a membership).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollaboratorParams {
+    pub collaboratorid: String,
+}
+
+const REMOVE_COLLABORATOR: Endpoint = Endpoint {
+    path: "/customer/removecollaborator",
+    operation_id: "customerRemovecollaborator",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Remove a collaborator, or leave",
+    description: "Removes a member from the organization; removing one's own membership is \
+        leaving, which every role may do. Owners may remove anyone, admins everyone but owners \
+        (403). The last owner cannot be removed or leave (409 `last_owner`). API keys the \
+        removed user had bound to the organization are deleted.",
+    params: Some(schema_ref::<CollaboratorParams>),
+    payload: &[],
+    errors: &[400, 401, 403, 404, 409, 413, 422],
+};
+
+async fn remove_collaborator(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<CollaboratorParams>,
+) -> ApiResult {
+    run(move || members::remove(&ctx, &caller, &p.collaboratorid)).await?;
+    Ok(Payload::new())
+}
+
+/// Parameters of `customer/createproject`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectParams {
+    pub organizationid: Option<String>,
+    /// 1 to 200 characters.
+    #[validate(custom(function = "valid_name"))]
+    pub name: String,
+}
+
+const CREATE_PROJECT: Endpoint = Endpoint {
+    path: "/customer/createproject",
+    operation_id: "customerCreateproject",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Create a project",
+    description: "Owners and admins may always; technical users and collaborators only with \
+        `cancreateprojects` (403 otherwise), and they get `full` on the project they create.",
+    params: Some(schema_ref::<CreateProjectParams>),
+    payload: &[("project", schema_ref::<Project>)],
+    errors: &[400, 401, 403, 404, 413, 422],
+};
+
+async fn create_project(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<CreateProjectParams>,
+) -> ApiResult {
+    let project = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        projects::create(&ctx, &caller, &org, &p.name)
+    })
+    .await?;
+    Ok(Payload::new().with("project", project))
+}
+
+const LIST_PROJECTS: Endpoint = Endpoint {
+    path: "/customer/listprojects",
+    operation_id: "customerListprojects",
+    tag: "customer",
+    methods: Methods::GetPost,
+    access: Access::Member,
+    summary: "The projects the caller may see",
+    description: "All projects for owners and admins; the projects they hold a permission on \
+        for technical users and collaborators. Ordered by name.",
+    params: Some(schema_ref::<OrganizationParams>),
+    payload: &[("projects", array_of::<Project>)],
+    errors: &[400, 401, 403, 404, 422],
+};
+
+async fn list_projects(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<OrganizationParams>,
+) -> ApiResult {
+    let list = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        projects::list(&ctx, &caller, &org)
+    })
+    .await?;
+    Ok(Payload::new().with("projects", list))
+}
+
+/// Parameters of `customer/editproject`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditProjectParams {
+    pub organizationid: Option<String>,
+    pub projectid: String,
+    #[validate(custom(function = "valid_name"))]
+    pub name: String,
+}
+
+const EDIT_PROJECT: Endpoint = Endpoint {
+    path: "/customer/editproject",
+    operation_id: "customerEditproject",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Rename a project",
+    description: "Owners and admins; other members get 403.",
+    params: Some(schema_ref::<EditProjectParams>),
+    payload: &[("project", schema_ref::<Project>)],
+    errors: &[400, 401, 403, 404, 413, 422],
+};
+
+async fn edit_project(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<EditProjectParams>,
+) -> ApiResult {
+    let project = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        projects::rename(&ctx, &caller, &org, &p.projectid, &p.name)
+    })
+    .await?;
+    Ok(Payload::new().with("project", project))
+}
+
+/// Names a project of an organization.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectParams {
+    pub organizationid: Option<String>,
+    pub projectid: String,
+}
+
+const DELETE_PROJECT: Endpoint = Endpoint {
+    path: "/customer/deleteproject",
+    operation_id: "customerDeleteproject",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Delete a project",
+    description: "Deletes the project and every permission on it, including those pending in \
+        invites. Owners and admins; other members get 403.",
+    params: Some(schema_ref::<ProjectParams>),
+    payload: &[],
+    errors: &[400, 401, 403, 404, 413, 422],
+};
+
+async fn delete_project(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<ProjectParams>,
+) -> ApiResult {
+    run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        projects::delete(&ctx, &caller, &org, &p.projectid)
+    })
+    .await?;
+    Ok(Payload::new())
+}
+
+const LIST_AUDIT_EVENTS: Endpoint = Endpoint {
+    path: "/customer/listauditevents",
+    operation_id: "customerListauditevents",
+    tag: "customer",
+    methods: Methods::GetPost,
+    access: Access::Member,
+    summary: "The organization's audit log",
+    description: "Every change to the organization, newest first, a page at a time. Owners and \
+        admins; other members get 403.",
+    params: Some(schema_ref::<PageParams>),
+    payload: &[
+        ("auditevents", array_of::<AuditEvent>),
+        ("nextcursor", cursor_schema),
+    ],
+    errors: &[400, 401, 403, 404, 422],
+};
+
+async fn list_audit_events(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<PageParams>,
+) -> ApiResult {
+    let (list, next) = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+        audit::list(&ctx, &caller, &org, &page)
+    })
+    .await?;
+    Ok(Payload::new()
+        .with("auditevents", list)
+        .with("nextcursor", next))
 }

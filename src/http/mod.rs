@@ -6,7 +6,10 @@ pub mod auth;
 pub mod customer;
 pub mod envelope;
 pub mod error;
+pub mod grants;
+pub mod invite;
 pub mod openapi;
+pub mod pages;
 pub mod params;
 pub mod user;
 
@@ -151,6 +154,7 @@ pub fn register_all(api: &mut Api<'_>) {
     api::register(api);
     user::register(api);
     customer::register(api);
+    invite::register(api);
 }
 
 async fn method_not_allowed(

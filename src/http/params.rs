@@ -196,3 +196,48 @@ pub fn valid_name(name: &str) -> Result<(), validator::ValidationError> {
     }
     Ok(())
 }
+
+/// One of the four roles.
+pub fn valid_role(role: &str) -> Result<(), validator::ValidationError> {
+    crate::domain::roles::Role::parse(role)
+        .map(|_| ())
+        .ok_or_else(|| {
+            validator::ValidationError::new("role")
+                .with_message("must be owner, admin, technical or collaborator".into())
+        })
+}
+
+/// `read` or `full`.
+pub fn valid_permission(permission: &str) -> Result<(), validator::ValidationError> {
+    crate::domain::roles::Permission::parse(permission)
+        .map(|_| ())
+        .ok_or_else(|| {
+            validator::ValidationError::new("permission")
+                .with_message("must be read or full".into())
+        })
+}
+
+/// One of the invite states.
+pub fn valid_invite_state(state: &str) -> Result<(), validator::ValidationError> {
+    crate::domain::invites::InviteState::parse(state)
+        .map(|_| ())
+        .ok_or_else(|| {
+            validator::ValidationError::new("state")
+                .with_message("must be pending, accepted, declined, revoked or expired".into())
+        })
+}
+
+/// A token from an email: base64url, at most 128 characters.
+pub fn valid_token(token: &str) -> Result<(), validator::ValidationError> {
+    if !token.is_empty()
+        && token.len() <= 128
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("token")
+            .with_message("not a token this server issued".into()))
+    }
+}

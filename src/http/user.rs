@@ -9,10 +9,12 @@ use validator::Validate;
 use super::api::NoParams;
 use super::auth::SignedIn;
 use super::envelope::Payload;
+use super::invite::TokenParams;
 use super::params::{valid_email, valid_name, Params};
 use super::{array_of, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
 use crate::domain::accounts::{self, AccountChanges, Login, NewAccount, User};
 use crate::domain::apikeys::{self, ApiKey};
+use crate::domain::invites::{self, Invite};
 use crate::domain::organizations::{self, Organization};
 use crate::domain::Ctx;
 
@@ -27,6 +29,52 @@ pub fn register(api: &mut Api<'_>) {
     api.add(&CREATE_API_KEY, create_api_key);
     api.add(&LIST_API_KEYS, list_api_keys);
     api.add(&DELETE_API_KEY, delete_api_key);
+    api.add(&LIST_INVITES, list_invites);
+    api.add(&CONFIRM, confirm);
+}
+
+const LIST_INVITES: Endpoint = Endpoint {
+    path: "/user/listinvites",
+    operation_id: "userListinvites",
+    tag: "user",
+    methods: Methods::GetPost,
+    access: Access::User,
+    summary: "Invites waiting for the caller",
+    description: "The pending, unexpired invites addressed to the caller's email, from every \
+        organization, oldest first. Empty until the address is verified (`user/confirm`, or an \
+        account made by accepting an emailed invite).",
+    params: Some(schema_ref::<NoParams>),
+    payload: &[("invites", array_of::<Invite>)],
+    errors: &[400, 401],
+};
+
+async fn list_invites(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    _: Params<NoParams>,
+) -> ApiResult {
+    let list = run(move || invites::for_user(&ctx, &caller)).await?;
+    Ok(Payload::new().with("invites", list))
+}
+
+const CONFIRM: Endpoint = Endpoint {
+    path: "/user/confirm",
+    operation_id: "userConfirm",
+    tag: "user",
+    methods: Methods::Post,
+    access: Access::Public,
+    summary: "Confirm an email address",
+    description: "Marks the account's email verified with the token from the sign-up email \
+        (link `{public_url}/confirm/{token}`). Confirming twice is harmless; an unknown token \
+        answers 404, an expired one 410 `expired`.",
+    params: Some(schema_ref::<TokenParams>),
+    payload: &[("user", schema_ref::<User>)],
+    errors: &[400, 404, 410, 413, 422],
+};
+
+async fn confirm(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> ApiResult {
+    let user = run(move || accounts::confirm(&ctx, &p.token)).await?;
+    Ok(Payload::new().with("user", user))
 }
 
 /// Parameters of `user/signup`.

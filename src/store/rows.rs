@@ -118,6 +118,7 @@ pub struct OutboxRow {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    pub link: Option<String>,
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: i64,

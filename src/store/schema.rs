@@ -95,6 +95,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    retired_invite_tokens (token_hash) {
+        token_hash -> Text,
+        invite_id -> Text,
+        retired_at -> BigInt,
+    }
+}
+
+diesel::table! {
     invite_projects (invite_id, project_id) {
         invite_id -> Text,
         project_id -> Text,
@@ -120,6 +128,7 @@ diesel::table! {
         subject -> Text,
         body_text -> Text,
         body_html -> Text,
+        link -> Nullable<Text>,
         state -> Text,
         attempts -> Integer,
         next_attempt_at -> BigInt,
@@ -153,6 +162,7 @@ diesel::joinable!(project_permissions -> projects (project_id));
 diesel::joinable!(invites -> organizations (organization_id));
 diesel::joinable!(invites -> users (invited_by));
 diesel::joinable!(invite_projects -> invites (invite_id));
+diesel::joinable!(retired_invite_tokens -> invites (invite_id));
 diesel::joinable!(invite_projects -> projects (project_id));
 diesel::joinable!(email_confirmations -> users (user_id));
 
@@ -167,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_permissions,
     invites,
     invite_projects,
+    retired_invite_tokens,
     email_confirmations,
     outbox,
     audit_events,

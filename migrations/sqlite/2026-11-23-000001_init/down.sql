@@ -2,6 +2,7 @@ DROP TABLE audit_events;
 DROP TABLE outbox;
 DROP TABLE email_confirmations;
 DROP TABLE invite_projects;
+DROP TABLE retired_invite_tokens;
 DROP TABLE invites;
 DROP TABLE project_permissions;
 DROP TABLE projects;

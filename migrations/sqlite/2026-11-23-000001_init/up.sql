@@ -86,6 +86,14 @@ CREATE UNIQUE INDEX invites_one_pending ON invites(organization_id, email) WHERE
 CREATE INDEX invites_email_state ON invites(email, state);
 CREATE INDEX invites_org_state ON invites(organization_id, state, id);
 
+-- Tokens replaced by invite/resend: they answer 410 instead of 404.
+CREATE TABLE retired_invite_tokens (
+    token_hash TEXT PRIMARY KEY NOT NULL,
+    invite_id TEXT NOT NULL REFERENCES invites(id) ON DELETE CASCADE,
+    retired_at BIGINT NOT NULL
+);
+CREATE INDEX retired_invite_tokens_invite_id ON retired_invite_tokens(invite_id);
+
 CREATE TABLE invite_projects (
     invite_id TEXT NOT NULL REFERENCES invites(id) ON DELETE CASCADE,
     project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -110,6 +118,7 @@ CREATE TABLE outbox (
     subject TEXT NOT NULL,
     body_text TEXT NOT NULL,
     body_html TEXT NOT NULL,
+    link TEXT,
     state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,

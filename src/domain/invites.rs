@@ -1,0 +1,800 @@
+//! The invitation lifecycle of API.md §4:
+//! `pending` → `accepted` | `declined` | `revoked` | `expired`.
+//!
+//! Tokens are 256-bit secrets sent only by email; collabd stores their
+//! SHA-256. Every transition is one conditional UPDATE on a pending,
+//! unexpired row, so of many concurrent accepts exactly one succeeds.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::accounts::{
+    find_user_by_email, hash_password, insert_session, load_user, login_for, new_session_row, Login,
+};
+use super::audit;
+use super::organizations::{
+    authorize, check_key_scope, invite_ttl_days, membership_of, organization_view, Member,
+    Organization,
+};
+use super::projects::{check_grants, insert_grants, GrantRequest, ProjectGrant};
+use super::roles::{allows, may_assign, Action, Permission, Role};
+use super::sessions::Caller;
+use super::tokens::{hash_secret, new_secret};
+use super::{
+    members, new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError,
+    DomainResult, GoneReason, MS_PER_DAY,
+};
+use crate::mail::{self, templates};
+use crate::store::rows::{
+    InviteProjectRow, InviteRow, MembershipRow, OrganizationRow, ProjectPermissionRow, UserRow,
+};
+use crate::store::schema::{
+    invite_projects, invites, memberships, organizations, projects, retired_invite_tokens, users,
+};
+use crate::store::DbConn;
+
+/// Where an invite is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteState {
+    Pending,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+}
+
+impl InviteState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteState::Pending => "pending",
+            InviteState::Accepted => "accepted",
+            InviteState::Declined => "declined",
+            InviteState::Revoked => "revoked",
+            InviteState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InviteState> {
+        [
+            InviteState::Pending,
+            InviteState::Accepted,
+            InviteState::Declined,
+            InviteState::Revoked,
+            InviteState::Expired,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+}
+
+/// Who sent an invite.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Inviter {
+    pub userid: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// An invitation to join an organization.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Invite {
+    pub inviteid: String,
+    pub organizationid: String,
+    pub organizationname: String,
+    /// The invited address, lower case.
+    pub email: String,
+    /// The role the invitee gets on accepting.
+    pub role: Role,
+    pub cancreateprojects: bool,
+    /// The grants the invitee gets on accepting.
+    pub projectpermissions: Vec<ProjectGrant>,
+    /// `expired` once `expiresat` has passed, even before anything touched it.
+    pub state: InviteState,
+    pub invitedby: Inviter,
+    pub createdat: String,
+    pub expiresat: String,
+}
+
+/// The state an invite is in now: a pending one past its time has expired.
+fn effective_state(row: &InviteRow, now: i64) -> DomainResult<InviteState> {
+    let stored = InviteState::parse(&row.state)
+        .ok_or_else(|| DomainError::Internal(format!("stored invite state {:?}", row.state)))?;
+    Ok(match stored {
+        InviteState::Pending if row.expires_at <= now => InviteState::Expired,
+        other => other,
+    })
+}
+
+/// 410 unless the invite can still be accepted or declined.
+fn ensure_open(row: &InviteRow, now: i64) -> DomainResult<()> {
+    let gone = |reason, message: &str| {
+        Err(DomainError::Gone {
+            reason,
+            message: message.to_string(),
+        })
+    };
+    match effective_state(row, now)? {
+        InviteState::Pending => Ok(()),
+        InviteState::Accepted => gone(GoneReason::Accepted, "this invite was already accepted"),
+        InviteState::Declined => gone(GoneReason::Declined, "this invite was declined"),
+        InviteState::Revoked => gone(
+            GoneReason::Revoked,
+            "this invite was revoked by the organization",
+        ),
+        InviteState::Expired => Err(DomainError::Gone {
+            reason: GoneReason::Expired,
+            message: format!("this invite expired at {}", rfc3339(row.expires_at)),
+        }),
+    }
+}
+
+fn views(conn: &mut DbConn, rows: Vec<InviteRow>, now: i64) -> DomainResult<Vec<Invite>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let org_ids: Vec<String> = rows.iter().map(|r| r.organization_id.clone()).collect();
+    let inviter_ids: Vec<String> = rows.iter().map(|r| r.invited_by.clone()).collect();
+    let org_names: HashMap<String, String> = organizations::table
+        .filter(organizations::id.eq_any(&org_ids))
+        .select((organizations::id, organizations::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let inviters: HashMap<String, UserRow> = users::table
+        .filter(users::id.eq_any(&inviter_ids))
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let grant_rows: Vec<(String, String, String, String)> = invite_projects::table
+        .inner_join(projects::table)
+        .filter(invite_projects::invite_id.eq_any(&ids))
+        .order((projects::name.asc(), projects::id.asc()))
+        .select((
+            invite_projects::invite_id,
+            projects::id,
+            projects::name,
+            invite_projects::permission,
+        ))
+        .load(conn)?;
+    let mut grants: HashMap<String, Vec<ProjectGrant>> = HashMap::new();
+    for (invite_id, projectid, projectname, permission) in grant_rows {
+        let permission = Permission::parse(&permission)
+            .ok_or_else(|| DomainError::Internal(format!("stored permission {permission:?}")))?;
+        grants.entry(invite_id).or_default().push(ProjectGrant {
+            projectid,
+            projectname,
+            permission,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let state = effective_state(&row, now)?;
+            let role = Role::parse(&row.role)
+                .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", row.role)))?;
+            let inviter = inviters
+                .get(&row.invited_by)
+                .ok_or_else(|| DomainError::Internal("invite without inviter".into()))?;
+            Ok(Invite {
+                organizationname: org_names
+                    .get(&row.organization_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                projectpermissions: grants.remove(&row.id).unwrap_or_default(),
+                inviteid: row.id,
+                organizationid: row.organization_id,
+                email: row.email,
+                role,
+                cancreateprojects: row.can_create_projects,
+                state,
+                invitedby: Inviter {
+                    userid: inviter.id.clone(),
+                    name: inviter.name.clone(),
+                    email: inviter.email.clone(),
+                },
+                createdat: rfc3339(row.created_at),
+                expiresat: rfc3339(row.expires_at),
+            })
+        })
+        .collect()
+}
+
+fn view(conn: &mut DbConn, row: InviteRow, now: i64) -> DomainResult<Invite> {
+    views(conn, vec![row], now)?
+        .pop()
+        .ok_or_else(|| DomainError::Internal("invite view".into()))
+}
+
+fn load_by_id(conn: &mut DbConn, invite_id: &str) -> DomainResult<Option<InviteRow>> {
+    Ok(invites::table
+        .find(invite_id)
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The invite a token names. A token replaced by `invite/resend` answers 410.
+fn load_by_token(conn: &mut DbConn, token: &str) -> DomainResult<InviteRow> {
+    let hash = hash_secret(token);
+    if let Some(row) = invites::table
+        .filter(invites::token_hash.eq(&hash))
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()?
+    {
+        return Ok(row);
+    }
+    let retired: i64 = retired_invite_tokens::table
+        .filter(retired_invite_tokens::token_hash.eq(&hash))
+        .count()
+        .get_result(conn)?;
+    if retired > 0 {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Revoked,
+            message:
+                "this invitation link was replaced by a newer one: use the link in the latest email"
+                    .into(),
+        });
+    }
+    Err(DomainError::not_found("invite not found"))
+}
+
+fn is_member_by_email(conn: &mut DbConn, organization_id: &str, email: &str) -> DomainResult<bool> {
+    let count: i64 = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(users::email.eq(email))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+fn already_member() -> DomainError {
+    DomainError::conflict(
+        ConflictReason::AlreadyMember,
+        "this address already belongs to a member of the organization",
+    )
+}
+
+fn invite_pending() -> DomainError {
+    DomainError::conflict(
+        ConflictReason::InvitePending,
+        "this address already has a pending invite to the organization",
+    )
+}
+
+/// Queues the invitation email for `row` with its fresh `token`.
+fn queue_invitation(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    row: &InviteRow,
+    token: &str,
+    inviter: &UserRow,
+) -> DomainResult<()> {
+    let organization: OrganizationRow = organizations::table
+        .find(&row.organization_id)
+        .select(OrganizationRow::as_select())
+        .first(conn)?;
+    let link = format!("{}/invite/{token}", ctx.policy.public_url);
+    let expires = rfc3339(row.expires_at);
+    let mail = templates::invitation(&templates::Invitation {
+        to: &row.email,
+        organization: &organization.name,
+        inviter_name: &inviter.name,
+        inviter_email: &inviter.email,
+        role: &row.role,
+        link: &link,
+        expires_at: &expires,
+    });
+    mail::enqueue(conn, mail)
+}
+
+/// What `invite/create` asks for.
+pub struct NewInvite {
+    pub email: String,
+    pub role: Role,
+    pub can_create_projects: bool,
+    pub grants: Vec<GrantRequest>,
+}
+
+/// Invites an address with a role and grants, and queues the email.
+pub fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    new: NewInvite,
+) -> DomainResult<Invite> {
+    let email = normalize_email(&new.email);
+    let token = new_secret();
+    let now = now_ms();
+    let result = ctx.store.write(|conn| {
+        let member = authorize(conn, caller, organization_id, Action::Invite)?;
+        if !may_assign(member.role, new.role) {
+            return Err(DomainError::forbidden(format!(
+                "the role {} may not invite as {}",
+                member.role.as_str(),
+                new.role.as_str()
+            )));
+        }
+        if is_member_by_email(conn, organization_id, &email)? {
+            return Err(already_member());
+        }
+        // A pending invite past its time no longer blocks a new one.
+        diesel::update(
+            invites::table
+                .filter(invites::organization_id.eq(organization_id))
+                .filter(invites::email.eq(&email))
+                .filter(invites::state.eq("pending"))
+                .filter(invites::expires_at.le(now)),
+        )
+        .set((invites::state.eq("expired"), invites::ended_at.eq(now)))
+        .execute(conn)?;
+        let pending: i64 = invites::table
+            .filter(invites::organization_id.eq(organization_id))
+            .filter(invites::email.eq(&email))
+            .filter(invites::state.eq("pending"))
+            .count()
+            .get_result(conn)?;
+        if pending > 0 {
+            return Err(invite_pending());
+        }
+        check_grants(conn, organization_id, &new.grants)?;
+        let ttl_days = invite_ttl_days(ctx, conn, organization_id)?;
+        let row = InviteRow {
+            id: new_id(),
+            organization_id: organization_id.to_string(),
+            email: email.clone(),
+            role: new.role.as_str().to_string(),
+            can_create_projects: new.can_create_projects,
+            token_hash: hash_secret(&token),
+            state: "pending".into(),
+            invited_by: caller.user_id.clone(),
+            created_at: now,
+            expires_at: now + i64::from(ttl_days) * MS_PER_DAY,
+            ended_at: None,
+        };
+        diesel::insert_into(invites::table).values(&row).execute(conn)?;
+        let grant_rows: Vec<InviteProjectRow> = new
+            .grants
+            .iter()
+            .map(|g| InviteProjectRow {
+                invite_id: row.id.clone(),
+                project_id: g.project_id.clone(),
+                permission: g.permission.as_str().to_string(),
+            })
+            .collect();
+        // One statement per row: batch inserts are not portable over both backends.
+        for grant in &grant_rows {
+            diesel::insert_into(invite_projects::table).values(grant).execute(conn)?;
+        }
+        let inviter = load_user(conn, &caller.user_id)?;
+        queue_invitation(ctx, conn, &row, &token, &inviter)?;
+        audit::record(
+            conn,
+            organization_id,
+            Some(&inviter),
+            "invite.created",
+            &row.id,
+            json!({"email": row.email, "role": row.role, "cancreateprojects": row.can_create_projects}),
+        )?;
+        view(conn, row, now)
+    });
+    let invite = match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
+        other => other?,
+    };
+    ctx.mail_queued();
+    Ok(invite)
+}
+
+/// The organization's invites, oldest first, optionally in one state.
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    state: Option<InviteState>,
+) -> DomainResult<Vec<Invite>> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        authorize(conn, caller, organization_id, Action::ListInvites)?;
+        let mut query = invites::table
+            .filter(invites::organization_id.eq(organization_id))
+            .into_boxed();
+        query = match state {
+            None => query,
+            Some(InviteState::Pending) => query
+                .filter(invites::state.eq("pending"))
+                .filter(invites::expires_at.gt(now)),
+            Some(InviteState::Expired) => query.filter(
+                invites::state.eq("expired").or(invites::state
+                    .eq("pending")
+                    .and(invites::expires_at.le(now))),
+            ),
+            Some(other) => query.filter(invites::state.eq(other.as_str())),
+        };
+        let rows = query
+            .order(invites::id.asc())
+            .select(InviteRow::as_select())
+            .load(conn)?;
+        views(conn, rows, now)
+    })
+}
+
+/// The invite a token names, for the page the email link opens.
+pub fn details(ctx: &Ctx, token: &str) -> DomainResult<Invite> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        let row = load_by_token(conn, token)?;
+        ensure_open(&row, now)?;
+        view(conn, row, now)
+    })
+}
+
+/// Pending, unexpired invites to the caller's verified address, from every
+/// organization, oldest first.
+pub fn for_user(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Invite>> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        let user = load_user(conn, &caller.user_id)?;
+        if !user.email_verified {
+            return Ok(Vec::new());
+        }
+        let rows = invites::table
+            .filter(invites::email.eq(&user.email))
+            .filter(invites::state.eq("pending"))
+            .filter(invites::expires_at.gt(now))
+            .order(invites::id.asc())
+            .select(InviteRow::as_select())
+            .load(conn)?;
+        views(conn, rows, now)
+    })
+}
+
+/// How a call names an invite.
+pub enum InviteRef<'a> {
+    /// By id, with a session whose verified email is the invite's.
+    Id(&'a str),
+    /// By the emailed token, with or without a session.
+    Token(&'a str),
+}
+
+/// What accepting gives back.
+pub struct Accepted {
+    pub collaborator: members::Collaborator,
+    pub organization: Organization,
+    /// A new session, when the call came without one.
+    pub login: Option<Login>,
+}
+
+/// For a new account made on the spot.
+pub struct NewcomerDetails<'a> {
+    pub name: Option<&'a str>,
+    pub password: Option<&'a str>,
+}
+
+/// The invite named by `by`, checked against the caller (403 when it is
+/// addressed to someone else).
+fn resolve(
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    by: &InviteRef<'_>,
+) -> DomainResult<(InviteRow, Option<UserRow>)> {
+    match by {
+        InviteRef::Id(id) => {
+            let caller = caller.ok_or_else(|| {
+                DomainError::Unauthenticated("an inviteid needs a session".into())
+            })?;
+            let user = load_user(conn, &caller.user_id)?;
+            let row =
+                load_by_id(conn, id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+            if !user.email_verified {
+                return Err(DomainError::forbidden(
+                    "confirm your email address first (user/confirm), or use the link in the invitation email",
+                ));
+            }
+            if user.email != row.email {
+                return Err(DomainError::forbidden(
+                    "this invite is addressed to another email",
+                ));
+            }
+            Ok((row, Some(user)))
+        }
+        InviteRef::Token(token) => {
+            let row = load_by_token(conn, token)?;
+            let user = match caller {
+                Some(caller) => {
+                    let user = load_user(conn, &caller.user_id)?;
+                    if user.email != row.email {
+                        return Err(DomainError::forbidden(
+                            "this invite is addressed to another email than the signed-in user's",
+                        ));
+                    }
+                    Some(user)
+                }
+                None => None,
+            };
+            Ok((row, user))
+        }
+    }
+}
+
+/// Ends a pending, unexpired invite in `state`, or answers 410 saying why not.
+fn close(conn: &mut DbConn, row: &InviteRow, state: InviteState, now: i64) -> DomainResult<()> {
+    let updated = diesel::update(
+        invites::table
+            .filter(invites::id.eq(&row.id))
+            .filter(invites::state.eq("pending"))
+            .filter(invites::expires_at.gt(now)),
+    )
+    .set((invites::state.eq(state.as_str()), invites::ended_at.eq(now)))
+    .execute(conn)?;
+    if updated == 1 {
+        return Ok(());
+    }
+    let fresh =
+        load_by_id(conn, &row.id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+    ensure_open(&fresh, now)?;
+    Err(DomainError::Internal("invite could not be closed".into()))
+}
+
+/// Accepts an invite: the membership with the invite's role, grants and
+/// `cancreateprojects`, in one transaction. By token without an account, the
+/// account is made on the spot (verified) and its owner told by email.
+pub fn accept(
+    ctx: &Ctx,
+    caller: Option<&Caller>,
+    by: InviteRef<'_>,
+    newcomer: NewcomerDetails<'_>,
+) -> DomainResult<Accepted> {
+    let password_hash = newcomer.password.map(hash_password).transpose()?;
+    let now = now_ms();
+    let mut mail_queued = false;
+    let accepted = ctx.store.write(|conn| {
+        let (row, signed_in) = resolve(conn, caller, &by)?;
+        close(conn, &row, InviteState::Accepted, now)?;
+        let user = match signed_in {
+            Some(user) => user,
+            None => match find_user_by_email(conn, &row.email)? {
+                Some(user) => user,
+                None => {
+                    mail_queued = true;
+                    create_newcomer(conn, &row, &newcomer, password_hash.clone(), now)?
+                }
+            },
+        };
+        if !user.email_verified {
+            // The emailed token proves the mailbox.
+            diesel::update(users::table.find(&user.id))
+                .set(users::email_verified.eq(true))
+                .execute(conn)?;
+        }
+        if membership_of(conn, &row.organization_id, &user.id).is_ok() {
+            return Err(already_member());
+        }
+        let membership = join(conn, &row, &user, now)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            Some(&user),
+            "invite.accepted",
+            &row.id,
+            json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
+        )?;
+        let collaborator = members::collaborator(conn, &membership.id)?;
+        let role = collaborator.role;
+        let organization = organization_view(ctx, conn, &Member { membership, role })?;
+        let login = match caller {
+            Some(_) => None,
+            None => {
+                let session = new_session_row(ctx, &user.id);
+                insert_session(conn, &session)?;
+                let fresh = load_user(conn, &user.id)?;
+                Some(login_for(ctx, &session, fresh)?)
+            }
+        };
+        Ok(Accepted {
+            collaborator,
+            organization,
+            login,
+        })
+    })?;
+    if mail_queued {
+        ctx.mail_queued();
+    }
+    Ok(accepted)
+}
+
+fn create_newcomer(
+    conn: &mut DbConn,
+    row: &InviteRow,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+    now: i64,
+) -> DomainResult<UserRow> {
+    let name = newcomer
+        .name
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| row.email.split('@').next().unwrap_or("").to_string());
+    let user = UserRow {
+        id: new_id(),
+        email: row.email.clone(),
+        name,
+        password_hash,
+        email_verified: true,
+        created_at: now,
+    };
+    diesel::insert_into(users::table)
+        .values(&user)
+        .execute(conn)?;
+    let organization: OrganizationRow = organizations::table
+        .find(&row.organization_id)
+        .select(OrganizationRow::as_select())
+        .first(conn)?;
+    let hint = if user.password_hash.is_some() {
+        "Sign in with this address and the password you chose."
+    } else {
+        "Your account has no password yet: set one with user/edit while signed in, so you can sign in again later."
+    };
+    mail::enqueue(
+        conn,
+        templates::account_created(&user.email, &organization.name, hint),
+    )?;
+    Ok(user)
+}
+
+fn join(
+    conn: &mut DbConn,
+    row: &InviteRow,
+    user: &UserRow,
+    now: i64,
+) -> DomainResult<MembershipRow> {
+    let membership = MembershipRow {
+        id: new_id(),
+        organization_id: row.organization_id.clone(),
+        user_id: user.id.clone(),
+        role: row.role.clone(),
+        can_create_projects: row.can_create_projects,
+        created_at: now,
+    };
+    diesel::insert_into(memberships::table)
+        .values(&membership)
+        .execute(conn)?;
+    let grants: Vec<ProjectPermissionRow> = invite_projects::table
+        .filter(invite_projects::invite_id.eq(&row.id))
+        .select((invite_projects::project_id, invite_projects::permission))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(project_id, permission)| ProjectPermissionRow {
+            membership_id: membership.id.clone(),
+            project_id,
+            permission,
+        })
+        .collect();
+    insert_grants(conn, &grants)?;
+    Ok(membership)
+}
+
+/// Declines an invite (by id with a session, or by token).
+pub fn decline(ctx: &Ctx, caller: Option<&Caller>, by: InviteRef<'_>) -> DomainResult<()> {
+    let now = now_ms();
+    ctx.store.write(|conn| {
+        let (row, user) = resolve(conn, caller, &by)?;
+        close(conn, &row, InviteState::Declined, now)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            user.as_ref(),
+            "invite.declined",
+            &row.id,
+            json!({"email": row.email}),
+        )
+    })
+}
+
+/// The invite `invite_id`, if the caller may revoke or resend it: any invite
+/// for owners and admins, their own for technical users. Non-members get 404.
+fn manageable(
+    conn: &mut DbConn,
+    caller: &Caller,
+    invite_id: &str,
+) -> DomainResult<(InviteRow, UserRow)> {
+    let not_found = || DomainError::not_found("invite not found");
+    let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
+    check_key_scope(caller, &row.organization_id)?;
+    let member =
+        membership_of(conn, &row.organization_id, &caller.user_id).map_err(|_| not_found())?;
+    let own = row.invited_by == caller.user_id;
+    if !(allows(member.role, Action::ManageAnyInvite)
+        || (own && allows(member.role, Action::ManageOwnInvite)))
+    {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not manage this invite",
+            member.role.as_str()
+        )));
+    }
+    let user = load_user(conn, &caller.user_id)?;
+    Ok((row, user))
+}
+
+/// Revokes a pending invite; its token answers 410 from now on.
+pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invite> {
+    let now = now_ms();
+    ctx.store.write(|conn| {
+        let (row, user) = manageable(conn, caller, invite_id)?;
+        close(conn, &row, InviteState::Revoked, now)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            Some(&user),
+            "invite.revoked",
+            &row.id,
+            json!({"email": row.email}),
+        )?;
+        let fresh =
+            load_by_id(conn, &row.id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+        view(conn, fresh, now)
+    })
+}
+
+/// Issues a new token for a pending or expired invite (the old one answers
+/// 410), restarts its lifetime and queues the email again.
+pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invite> {
+    let token = new_secret();
+    let now = now_ms();
+    let result = ctx.store.write(|conn| {
+        let (row, user) = manageable(conn, caller, invite_id)?;
+        match effective_state(&row, now)? {
+            InviteState::Pending | InviteState::Expired => {}
+            _ => ensure_open(&row, now)?,
+        }
+        if is_member_by_email(conn, &row.organization_id, &row.email)? {
+            return Err(already_member());
+        }
+        let ttl_days = invite_ttl_days(ctx, conn, &row.organization_id)?;
+        diesel::insert_into(retired_invite_tokens::table)
+            .values((
+                retired_invite_tokens::token_hash.eq(&row.token_hash),
+                retired_invite_tokens::invite_id.eq(&row.id),
+                retired_invite_tokens::retired_at.eq(now),
+            ))
+            .execute(conn)?;
+        let expires_at = now + i64::from(ttl_days) * MS_PER_DAY;
+        let token_hash = hash_secret(&token);
+        diesel::update(invites::table.find(&row.id))
+            .set((
+                invites::token_hash.eq(&token_hash),
+                invites::state.eq("pending"),
+                invites::expires_at.eq(expires_at),
+                invites::ended_at.eq(None::<i64>),
+            ))
+            .execute(conn)?;
+        let fresh = InviteRow {
+            token_hash,
+            state: "pending".into(),
+            expires_at,
+            ended_at: None,
+            ..row
+        };
+        let inviter = load_user(conn, &fresh.invited_by)?;
+        queue_invitation(ctx, conn, &fresh, &token, &inviter)?;
+        audit::record(
+            conn,
+            &fresh.organization_id,
+            Some(&user),
+            "invite.resent",
+            &fresh.id,
+            json!({"email": fresh.email}),
+        )?;
+        view(conn, fresh, now)
+    });
+    let invite = match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
+        other => other?,
+    };
+    ctx.mail_queued();
+    Ok(invite)
+}

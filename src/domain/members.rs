@@ -1,0 +1,284 @@
+//! Collaborators: listing, editing, removing, leaving, and the last-owner
+//! invariant, which lives in [`ensure_an_owner_remains`] and nowhere else.
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::accounts::load_user;
+use super::audit;
+use super::organizations::{authorize, membership_of, Member};
+use super::paging::PageRequest;
+use super::projects::{
+    check_grants, grants_of_members, replace_grants, GrantRequest, ProjectGrant,
+};
+use super::roles::{may_assign, may_manage, Action, Role};
+use super::sessions::Caller;
+use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use crate::store::rows::{MembershipRow, UserRow};
+use crate::store::schema::{api_keys, memberships, users};
+use crate::store::{lock_organization, DbConn};
+
+/// A member of an organization. `collaboratorid` is the membership's id.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Collaborator {
+    pub collaboratorid: String,
+    pub organizationid: String,
+    pub userid: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// Whether a technical user or collaborator may create projects.
+    pub cancreateprojects: bool,
+    /// Grants on projects; owners and admins have `full` everywhere anyway.
+    pub projectpermissions: Vec<ProjectGrant>,
+    pub joinedat: String,
+}
+
+fn view(
+    membership: MembershipRow,
+    user: UserRow,
+    grants: Vec<ProjectGrant>,
+) -> DomainResult<Collaborator> {
+    let role = Role::parse(&membership.role)
+        .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", membership.role)))?;
+    Ok(Collaborator {
+        collaboratorid: membership.id,
+        organizationid: membership.organization_id,
+        userid: user.id,
+        email: user.email,
+        name: user.name,
+        role,
+        cancreateprojects: membership.can_create_projects,
+        projectpermissions: grants,
+        joinedat: rfc3339(membership.created_at),
+    })
+}
+
+/// One collaborator as the API shows it.
+pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Collaborator> {
+    let (membership, user): (MembershipRow, UserRow) = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::id.eq(membership_id))
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .first(conn)?;
+    let mut grants = grants_of_members(conn, std::slice::from_ref(&membership.id))?;
+    let mine = grants.remove(&membership.id).unwrap_or_default();
+    view(membership, user, mine)
+}
+
+/// A page of an organization's collaborators, in the order they joined.
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    page: &PageRequest,
+) -> DomainResult<(Vec<Collaborator>, Option<String>)> {
+    ctx.store.read(|conn| {
+        authorize(conn, caller, organization_id, Action::ListCollaborators)?;
+        let mut query = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::organization_id.eq(organization_id))
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(memberships::id.gt(after.clone()));
+        }
+        let mut rows: Vec<(MembershipRow, UserRow)> = query
+            .order(memberships::id.asc())
+            .limit(page.fetch())
+            .select((MembershipRow::as_select(), UserRow::as_select()))
+            .load(conn)?;
+        let next = page.finish(&mut rows, |(m, _)| m.id.as_str());
+        let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
+        let mut grants = grants_of_members(conn, &ids)?;
+        let list = rows
+            .into_iter()
+            .map(|(m, u)| {
+                let g = grants.remove(&m.id).unwrap_or_default();
+                view(m, u, g)
+            })
+            .collect::<DomainResult<Vec<_>>>()?;
+        Ok((list, next))
+    })
+}
+
+/// Refuses (409 `last_owner`) when `leaving` is the organization's only
+/// owner. Every path that demotes or removes an owner calls this inside its
+/// transaction, after locking the organization, so concurrent demotions are
+/// seen one after the other.
+pub fn ensure_an_owner_remains(
+    conn: &mut DbConn,
+    organization_id: &str,
+    leaving: &MembershipRow,
+) -> DomainResult<()> {
+    if leaving.role != Role::Owner.as_str() {
+        return Ok(());
+    }
+    lock_organization(conn, organization_id)?;
+    let other_owners: i64 = memberships::table
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::id.ne(&leaving.id))
+        .count()
+        .get_result(conn)?;
+    if other_owners == 0 {
+        return Err(DomainError::conflict(
+            ConflictReason::LastOwner,
+            "the organization's last owner cannot be demoted, removed or leave; make another owner first",
+        ));
+    }
+    Ok(())
+}
+
+/// The membership `collaborator_id` names, and the caller's own membership in
+/// its organization. Anyone who is not a member there gets 404.
+fn target_and_actor(
+    conn: &mut DbConn,
+    caller: &Caller,
+    collaborator_id: &str,
+) -> DomainResult<(MembershipRow, Member)> {
+    let not_found = || DomainError::not_found("collaborator not found");
+    let target: MembershipRow = memberships::table
+        .find(collaborator_id)
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    super::organizations::check_key_scope(caller, &target.organization_id)?;
+    lock_organization(conn, &target.organization_id)?;
+    let actor =
+        membership_of(conn, &target.organization_id, &caller.user_id).map_err(|_| not_found())?;
+    // Re-read after the lock: a concurrent change may have committed.
+    let target = memberships::table
+        .find(collaborator_id)
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    Ok((target, actor))
+}
+
+/// What `customer/editcollaborator` may change.
+pub struct CollaboratorChanges {
+    pub role: Option<Role>,
+    pub can_create_projects: Option<bool>,
+    /// Replaces the whole set when given.
+    pub project_permissions: Option<Vec<GrantRequest>>,
+}
+
+/// Edits a collaborator's role, `cancreateprojects` and project grants.
+pub fn edit(
+    ctx: &Ctx,
+    caller: &Caller,
+    collaborator_id: &str,
+    changes: CollaboratorChanges,
+) -> DomainResult<Collaborator> {
+    ctx.store.write(|conn| {
+        let (target, actor) = target_and_actor(conn, caller, collaborator_id)?;
+        let org = target.organization_id.clone();
+        let actor_role = actor.role;
+        if !super::roles::allows(actor_role, Action::EditCollaborator) {
+            return Err(DomainError::forbidden(format!(
+                "the role {} may not edit collaborators",
+                actor_role.as_str()
+            )));
+        }
+        let target_role = Role::parse(&target.role)
+            .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", target.role)))?;
+        if !may_manage(actor_role, target_role) {
+            return Err(DomainError::forbidden("only owners may edit owners"));
+        }
+        if let Some(new_role) = changes.role {
+            if new_role != target_role {
+                if target.user_id == caller.user_id {
+                    return Err(DomainError::forbidden("nobody changes their own role"));
+                }
+                if !may_assign(actor_role, new_role) {
+                    return Err(DomainError::forbidden(format!(
+                        "the role {} may not grant the role {}",
+                        actor_role.as_str(),
+                        new_role.as_str()
+                    )));
+                }
+                ensure_an_owner_remains(conn, &org, &target)?;
+                diesel::update(memberships::table.find(&target.id))
+                    .set(memberships::role.eq(new_role.as_str()))
+                    .execute(conn)?;
+            }
+        }
+        if let Some(flag) = changes.can_create_projects {
+            diesel::update(memberships::table.find(&target.id))
+                .set(memberships::can_create_projects.eq(flag))
+                .execute(conn)?;
+        }
+        if let Some(grants) = &changes.project_permissions {
+            check_grants(conn, &org, grants)?;
+            replace_grants(conn, &target.id, grants)?;
+        }
+        let user = load_user(conn, &caller.user_id)?;
+        let after = collaborator(conn, &target.id)?;
+        audit::record(
+            conn,
+            &org,
+            Some(&user),
+            "collaborator.edited",
+            &target.id,
+            json!({
+                "userid": after.userid,
+                "role": after.role,
+                "previousrole": target.role,
+                "cancreateprojects": after.cancreateprojects,
+                "projectpermissions": after.projectpermissions,
+            }),
+        )?;
+        Ok(after)
+    })
+}
+
+/// Removes a collaborator, or, when it is the caller's own membership, leaves.
+/// API keys the removed user had bound to the organization are deleted too.
+pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        let (target, actor) = target_and_actor(conn, caller, collaborator_id)?;
+        let org = target.organization_id.clone();
+        let leaving = target.user_id == caller.user_id;
+        let target_role = Role::parse(&target.role)
+            .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", target.role)))?;
+        if !leaving {
+            if !super::roles::allows(actor.role, Action::RemoveCollaborator) {
+                return Err(DomainError::forbidden(format!(
+                    "the role {} may not remove collaborators",
+                    actor.role.as_str()
+                )));
+            }
+            if !may_manage(actor.role, target_role) {
+                return Err(DomainError::forbidden("only owners may remove owners"));
+            }
+        }
+        ensure_an_owner_remains(conn, &org, &target)?;
+        let removed = collaborator(conn, &target.id)?;
+        diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
+        diesel::delete(
+            api_keys::table
+                .filter(api_keys::user_id.eq(&target.user_id))
+                .filter(api_keys::organization_id.eq(&org)),
+        )
+        .execute(conn)?;
+        let user = load_user(conn, &caller.user_id)?;
+        let action = if leaving {
+            "collaborator.left"
+        } else {
+            "collaborator.removed"
+        };
+        audit::record(
+            conn,
+            &org,
+            Some(&user),
+            action,
+            &target.id,
+            json!({"userid": removed.userid, "email": removed.email, "role": removed.role}),
+        )?;
+        Ok(())
+    })
+}

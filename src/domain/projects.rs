@@ -1,0 +1,292 @@
+//! Projects and per-project permissions.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::accounts::load_user;
+use super::audit;
+use super::organizations::{authorize, Member};
+use super::roles::{allows, Action, Permission, Role};
+use super::sessions::Caller;
+use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
+use crate::store::rows::{ProjectPermissionRow, ProjectRow};
+use crate::store::schema::{project_permissions, projects};
+use crate::store::DbConn;
+
+/// A project of an organization.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Project {
+    pub projectid: String,
+    pub organizationid: String,
+    pub name: String,
+    pub createdat: String,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(row: ProjectRow) -> Project {
+        Project {
+            projectid: row.id,
+            organizationid: row.organization_id,
+            name: row.name,
+            createdat: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// A permission on one project, as members and invites carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProjectGrant {
+    pub projectid: String,
+    pub projectname: String,
+    pub permission: Permission,
+}
+
+/// A requested grant, before it is checked against the organization.
+#[derive(Debug, Clone)]
+pub struct GrantRequest {
+    pub project_id: String,
+    pub permission: Permission,
+}
+
+/// Checks that each requested project belongs to the organization and is
+/// named once (422 otherwise).
+pub fn check_grants(
+    conn: &mut DbConn,
+    organization_id: &str,
+    grants: &[GrantRequest],
+) -> DomainResult<()> {
+    let mut seen = HashSet::new();
+    for grant in grants {
+        if !seen.insert(grant.project_id.as_str()) {
+            return Err(DomainError::invalid(
+                "projectpermissions",
+                format!("project {} is listed twice", grant.project_id),
+            ));
+        }
+    }
+    let ids: Vec<&str> = grants.iter().map(|g| g.project_id.as_str()).collect();
+    let known: HashSet<String> = projects::table
+        .filter(projects::organization_id.eq(organization_id))
+        .filter(projects::id.eq_any(&ids))
+        .select(projects::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    if let Some(unknown) = ids.iter().find(|id| !known.contains(**id)) {
+        return Err(DomainError::invalid(
+            "projectpermissions",
+            format!("project {unknown} is not a project of this organization"),
+        ));
+    }
+    Ok(())
+}
+
+/// The grants of many members at once: membership id → grants, by project name.
+pub fn grants_of_members(
+    conn: &mut DbConn,
+    membership_ids: &[String],
+) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
+    let rows: Vec<(String, String, String, String)> = project_permissions::table
+        .inner_join(projects::table)
+        .filter(project_permissions::membership_id.eq_any(membership_ids))
+        .order((projects::name.asc(), projects::id.asc()))
+        .select((
+            project_permissions::membership_id,
+            projects::id,
+            projects::name,
+            project_permissions::permission,
+        ))
+        .load(conn)?;
+    let mut out: HashMap<String, Vec<ProjectGrant>> = HashMap::new();
+    for (membership_id, projectid, projectname, permission) in rows {
+        let permission = Permission::parse(&permission)
+            .ok_or_else(|| DomainError::Internal(format!("stored permission {permission:?}")))?;
+        out.entry(membership_id).or_default().push(ProjectGrant {
+            projectid,
+            projectname,
+            permission,
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces a member's grants with `grants`.
+pub fn replace_grants(
+    conn: &mut DbConn,
+    membership_id: &str,
+    grants: &[GrantRequest],
+) -> DomainResult<()> {
+    diesel::delete(
+        project_permissions::table.filter(project_permissions::membership_id.eq(membership_id)),
+    )
+    .execute(conn)?;
+    let rows: Vec<ProjectPermissionRow> = grants
+        .iter()
+        .map(|g| ProjectPermissionRow {
+            membership_id: membership_id.to_string(),
+            project_id: g.project_id.clone(),
+            permission: g.permission.as_str().to_string(),
+        })
+        .collect();
+    insert_grants(conn, &rows)
+}
+
+/// Inserts grants one statement per row: batch inserts are not portable over
+/// Diesel's multi-backend connection, and grant lists are short.
+pub fn insert_grants(conn: &mut DbConn, rows: &[ProjectPermissionRow]) -> DomainResult<()> {
+    for row in rows {
+        diesel::insert_into(project_permissions::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn may_create(member: &Member) -> bool {
+    allows(member.role, Action::CreateProject) || member.membership.can_create_projects
+}
+
+/// Makes a project. Owners and admins always may; technical users and
+/// collaborators with `cancreateprojects`, who then get `full` on it.
+pub fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    name: &str,
+) -> DomainResult<Project> {
+    let row = ProjectRow {
+        id: new_id(),
+        organization_id: organization_id.to_string(),
+        name: name.trim().to_string(),
+        created_at: now_ms(),
+    };
+    ctx.store.write(|conn| {
+        let member = authorize(conn, caller, organization_id, Action::SeeOrganization)?;
+        if !may_create(&member) {
+            return Err(DomainError::forbidden(format!(
+                "the role {} may create projects only with cancreateprojects",
+                member.role.as_str()
+            )));
+        }
+        let user = load_user(conn, &caller.user_id)?;
+        diesel::insert_into(projects::table)
+            .values(&row)
+            .execute(conn)?;
+        if !allows(member.role, Action::SeeAllProjects) {
+            diesel::insert_into(project_permissions::table)
+                .values(&ProjectPermissionRow {
+                    membership_id: member.membership.id.clone(),
+                    project_id: row.id.clone(),
+                    permission: Permission::Full.as_str().to_string(),
+                })
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            organization_id,
+            Some(&user),
+            "project.created",
+            &row.id,
+            json!({"name": row.name}),
+        )?;
+        Ok(())
+    })?;
+    Ok(Project::from(row))
+}
+
+/// The projects the caller may see: all for owners and admins, the granted
+/// ones for everyone else. Ordered by name, then id.
+pub fn list(ctx: &Ctx, caller: &Caller, organization_id: &str) -> DomainResult<Vec<Project>> {
+    ctx.store.read(|conn| {
+        let member = authorize(conn, caller, organization_id, Action::SeeOrganization)?;
+        let mut query = projects::table
+            .filter(projects::organization_id.eq(organization_id))
+            .into_boxed();
+        if !allows(member.role, Action::SeeAllProjects) {
+            let granted = project_permissions::table
+                .filter(project_permissions::membership_id.eq(member.membership.id.clone()))
+                .select(project_permissions::project_id);
+            query = query.filter(projects::id.eq_any(granted));
+        }
+        let rows = query
+            .order((projects::name.asc(), projects::id.asc()))
+            .select(ProjectRow::as_select())
+            .load(conn)?;
+        Ok(rows.into_iter().map(Project::from).collect())
+    })
+}
+
+fn load_project(
+    conn: &mut DbConn,
+    organization_id: &str,
+    project_id: &str,
+) -> DomainResult<ProjectRow> {
+    projects::table
+        .filter(projects::organization_id.eq(organization_id))
+        .filter(projects::id.eq(project_id))
+        .select(ProjectRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("project not found"))
+}
+
+/// Renames a project (owners and admins).
+pub fn rename(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    project_id: &str,
+    name: &str,
+) -> DomainResult<Project> {
+    ctx.store.write(|conn| {
+        authorize(conn, caller, organization_id, Action::EditProject)?;
+        let user = load_user(conn, &caller.user_id)?;
+        let mut row = load_project(conn, organization_id, project_id)?;
+        let old = std::mem::replace(&mut row.name, name.trim().to_string());
+        diesel::update(projects::table.find(project_id))
+            .set(projects::name.eq(&row.name))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            organization_id,
+            Some(&user),
+            "project.renamed",
+            project_id,
+            json!({"from": old, "to": row.name}),
+        )?;
+        Ok(Project::from(row))
+    })
+}
+
+/// Deletes a project and every grant on it (owners and admins).
+pub fn delete(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: &str,
+    project_id: &str,
+) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        authorize(conn, caller, organization_id, Action::EditProject)?;
+        let user = load_user(conn, &caller.user_id)?;
+        let row = load_project(conn, organization_id, project_id)?;
+        diesel::delete(projects::table.find(project_id)).execute(conn)?;
+        audit::record(
+            conn,
+            organization_id,
+            Some(&user),
+            "project.deleted",
+            project_id,
+            json!({"name": row.name}),
+        )?;
+        Ok(())
+    })
+}
+
+/// Owners and admins have `full` everywhere without grants.
+pub fn role_sees_all(role: Role) -> bool {
+    allows(role, Action::SeeAllProjects)
+}

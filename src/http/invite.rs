@@ -1,0 +1,363 @@
+//! The `invite/*` endpoints: the invitation lifecycle of API.md §4.
+
+use actix_web::web::Data;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+use super::auth::{MaybeSignedIn, SignedIn};
+use super::envelope::Payload;
+use super::error::ApiError;
+use super::grants::{grant_requests, ProjectPermissionParam};
+use super::params::{valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params};
+use super::{array_of, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
+use crate::domain::accounts::Login;
+use crate::domain::invites::{self, Invite, InviteRef, InviteState, NewInvite, NewcomerDetails};
+use crate::domain::members::Collaborator;
+use crate::domain::organizations::{resolve_organization, Organization};
+use crate::domain::roles::Role;
+use crate::domain::Ctx;
+
+pub fn register(api: &mut Api<'_>) {
+    api.add(&CREATE, create);
+    api.add(&LIST, list);
+    api.add(&DETAILS, details);
+    api.add(&ACCEPT, accept);
+    api.add(&DECLINE, decline);
+    api.add(&REVOKE, revoke);
+    api.add(&RESEND, resend);
+}
+
+/// Parameters of `invite/create`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInviteParams {
+    pub organizationid: Option<String>,
+    /// The address to invite; trimmed and compared case-insensitively.
+    #[validate(custom(function = "valid_email"))]
+    pub email: String,
+    /// `collaborator` when left out.
+    #[validate(custom(function = "valid_role"))]
+    #[schema(value_type = Option<Role>)]
+    pub role: Option<String>,
+    /// `false` when left out.
+    pub cancreateprojects: Option<bool>,
+    /// Grants the invitee gets on accepting; none when left out. JSON only.
+    #[validate(nested)]
+    pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
+}
+
+const CREATE: Endpoint = Endpoint {
+    path: "/invite/create",
+    operation_id: "inviteCreate",
+    tag: "invite",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Invite someone",
+    description: "Makes a pending invite for one address and queues the invitation email, \
+        whose link `{public_url}/invite/{token}` carries a single-use token (only its hash is \
+        stored; the token is never in an API answer). The invite expires after the \
+        organization's `invitettldays`. Owners invite with any role, admins with admin and \
+        below, technical users with technical and below; collaborators may not invite (403). \
+        Inviting a member answers 409 `already_member`; an address with a pending invite, 409 \
+        `invite_pending`. A mail outage never fails the call: mail waits in the outbox.",
+    params: Some(schema_ref::<CreateInviteParams>),
+    payload: &[("invite", schema_ref::<Invite>)],
+    errors: &[400, 401, 403, 404, 409, 413, 422],
+};
+
+async fn create(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<CreateInviteParams>,
+) -> ApiResult {
+    let invite = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        let new = NewInvite {
+            email: p.email,
+            role: p
+                .role
+                .as_deref()
+                .and_then(Role::parse)
+                .unwrap_or(Role::Collaborator),
+            can_create_projects: p.cancreateprojects.unwrap_or(false),
+            grants: p
+                .projectpermissions
+                .as_deref()
+                .map(grant_requests)
+                .unwrap_or_default(),
+        };
+        invites::create(&ctx, &caller, &org, new)
+    })
+    .await?;
+    Ok(Payload::new().with("invite", invite))
+}
+
+/// Parameters of `invite/list`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListInvitesParams {
+    pub organizationid: Option<String>,
+    /// Only invites in this state; a pending invite past its time counts as `expired`.
+    #[validate(custom(function = "valid_invite_state"))]
+    #[schema(value_type = Option<InviteState>)]
+    pub state: Option<String>,
+}
+
+const LIST: Endpoint = Endpoint {
+    path: "/invite/list",
+    operation_id: "inviteList",
+    tag: "invite",
+    methods: Methods::GetPost,
+    access: Access::Member,
+    summary: "The organization's invites",
+    description: "Every invite of the organization, oldest first, optionally in one `state`. \
+        Owners, admins and technical users; collaborators get 403.",
+    params: Some(schema_ref::<ListInvitesParams>),
+    payload: &[("invites", array_of::<Invite>)],
+    errors: &[400, 401, 403, 404, 422],
+};
+
+async fn list(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<ListInvitesParams>,
+) -> ApiResult {
+    let list = run(move || {
+        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
+        let state = p.state.as_deref().and_then(InviteState::parse);
+        invites::list(&ctx, &caller, &org, state)
+    })
+    .await?;
+    Ok(Payload::new().with("invites", list))
+}
+
+/// A token from an email.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenParams {
+    #[validate(custom(function = "valid_token"))]
+    pub token: String,
+}
+
+const DETAILS: Endpoint = Endpoint {
+    path: "/invite/details",
+    operation_id: "inviteDetails",
+    tag: "invite",
+    methods: Methods::GetPost,
+    access: Access::Public,
+    summary: "The invite behind an emailed token",
+    description: "What the invitation page shows: organization, role, inviter and expiry. An \
+        unknown token answers 404; an invite that has ended answers 410 with `error.reason` \
+        `expired`, `revoked`, `declined` or `accepted` (a token replaced by `invite/resend` \
+        answers `revoked`).",
+    params: Some(schema_ref::<TokenParams>),
+    payload: &[("invite", schema_ref::<Invite>)],
+    errors: &[400, 404, 410, 422],
+};
+
+async fn details(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> ApiResult {
+    let invite = run(move || invites::details(&ctx, &p.token)).await?;
+    Ok(Payload::new().with("invite", invite))
+}
+
+fn one_of(inviteid: &Option<String>, token: &Option<String>) -> Result<(), ApiError> {
+    if inviteid.is_some() == token.is_some() {
+        let mut errors = validator::ValidationErrors::new();
+        errors.add(
+            "inviteid",
+            ValidationError::new("one_of").with_message("give either inviteid or token".into()),
+        );
+        return Err(super::params::validation_error(errors));
+    }
+    Ok(())
+}
+
+/// Parameters of `invite/accept`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptParams {
+    /// With a session whose verified email is the invite's.
+    pub inviteid: Option<String>,
+    /// From the email link; with or without a session.
+    #[validate(custom(function = "valid_token"))]
+    pub token: Option<String>,
+    /// For an account made on the spot: its name (the address's local part when left out).
+    #[validate(custom(function = "valid_name"))]
+    pub name: Option<String>,
+    /// For an account made on the spot: its password, 8 to 128 characters (none when left out).
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    pub password: Option<String>,
+}
+
+const ACCEPT: Endpoint = Endpoint {
+    path: "/invite/accept",
+    operation_id: "inviteAccept",
+    tag: "invite",
+    methods: Methods::Post,
+    access: Access::Optional,
+    summary: "Accept an invite",
+    description: "Give either `inviteid` (with a session whose verified email is the invite's, \
+        else 403) or the emailed `token` (with or without a session; a session of another user \
+        answers 403). By token, an existing account with the invite's address joins; without \
+        one, an account is made on the spot with a verified email (`name` and `password` are \
+        optional and used only then) and its owner is told by email. The membership gets the \
+        invite's role, project permissions and `cancreateprojects` in one transaction. Called \
+        without a session, the answer carries `login`, a new session for the account that \
+        joined. A token works once; of concurrent accepts exactly one succeeds. An ended invite \
+        answers 410 with `error.reason` `expired`, `revoked`, `declined` or `accepted`; an \
+        address already a member, 409 `already_member`.",
+    params: Some(schema_ref::<AcceptParams>),
+    payload: &[
+        ("collaborator", schema_ref::<Collaborator>),
+        ("organization", schema_ref::<Organization>),
+        ("login", schema_ref::<Login>),
+    ],
+    errors: &[400, 401, 403, 404, 409, 410, 413, 422],
+};
+
+async fn accept(
+    ctx: Data<Ctx>,
+    MaybeSignedIn(caller): MaybeSignedIn,
+    Params(p): Params<AcceptParams>,
+) -> ApiResult {
+    one_of(&p.inviteid, &p.token)?;
+    if p.inviteid.is_some() && caller.is_none() {
+        return Err(ApiError::Unauthenticated(
+            "accepting by inviteid needs a session; use the token otherwise".into(),
+        ));
+    }
+    let accepted = run(move || {
+        let by = match (&p.inviteid, &p.token) {
+            (Some(id), _) => InviteRef::Id(id),
+            (None, Some(token)) => InviteRef::Token(token),
+            (None, None) => {
+                return Err(crate::domain::DomainError::invalid(
+                    "inviteid",
+                    "give either inviteid or token",
+                ))
+            }
+        };
+        let newcomer = NewcomerDetails {
+            name: p.name.as_deref(),
+            password: p.password.as_deref(),
+        };
+        invites::accept(&ctx, caller.as_ref(), by, newcomer)
+    })
+    .await?;
+    let mut payload = Payload::new()
+        .with("collaborator", accepted.collaborator)
+        .with("organization", accepted.organization);
+    if let Some(login) = accepted.login {
+        payload = payload.with("login", login);
+    }
+    Ok(payload)
+}
+
+/// Parameters of `invite/decline`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineParams {
+    /// With a session whose verified email is the invite's.
+    pub inviteid: Option<String>,
+    /// From the email link.
+    #[validate(custom(function = "valid_token"))]
+    pub token: Option<String>,
+}
+
+const DECLINE: Endpoint = Endpoint {
+    path: "/invite/decline",
+    operation_id: "inviteDecline",
+    tag: "invite",
+    methods: Methods::Post,
+    access: Access::Optional,
+    summary: "Decline an invite",
+    description: "Ends a pending invite as `declined`. Give either `inviteid` (with a session \
+        whose verified email is the invite's) or the emailed `token`. An ended invite answers 410.",
+    params: Some(schema_ref::<DeclineParams>),
+    payload: &[],
+    errors: &[400, 401, 403, 404, 410, 413, 422],
+};
+
+async fn decline(
+    ctx: Data<Ctx>,
+    MaybeSignedIn(caller): MaybeSignedIn,
+    Params(p): Params<DeclineParams>,
+) -> ApiResult {
+    one_of(&p.inviteid, &p.token)?;
+    if p.inviteid.is_some() && caller.is_none() {
+        return Err(ApiError::Unauthenticated(
+            "declining by inviteid needs a session; use the token otherwise".into(),
+        ));
+    }
+    run(move || {
+        let by = match (&p.inviteid, &p.token) {
+            (Some(id), _) => InviteRef::Id(id),
+            (None, Some(token)) => InviteRef::Token(token),
+            (None, None) => {
+                return Err(crate::domain::DomainError::invalid(
+                    "inviteid",
+                    "give either inviteid or token",
+                ))
+            }
+        };
+        invites::decline(&ctx, caller.as_ref(), by)
+    })
+    .await?;
+    Ok(Payload::new())
+}
+
+/// Names an invite.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteIdParams {
+    pub inviteid: String,
+}
+
+const REVOKE: Endpoint = Endpoint {
+    path: "/invite/revoke",
+    operation_id: "inviteRevoke",
+    tag: "invite",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Revoke an invite",
+    description: "Ends a pending invite from the organization's side; its token answers 410 \
+        `revoked` from then on. Owners and admins may revoke any invite, technical users the \
+        ones they sent (403 otherwise). An invite that already ended answers 410.",
+    params: Some(schema_ref::<InviteIdParams>),
+    payload: &[("invite", schema_ref::<Invite>)],
+    errors: &[400, 401, 403, 404, 410, 413, 422],
+};
+
+async fn revoke(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<InviteIdParams>,
+) -> ApiResult {
+    let invite = run(move || invites::revoke(&ctx, &caller, &p.inviteid)).await?;
+    Ok(Payload::new().with("invite", invite))
+}
+
+const RESEND: Endpoint = Endpoint {
+    path: "/invite/resend",
+    operation_id: "inviteResend",
+    tag: "invite",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Send an invite again",
+    description: "Issues a new token (the old link answers 410 from then on), restarts the \
+        invite's lifetime and queues the email again. Works on pending and expired invites; \
+        accepted, declined and revoked ones answer 410. Who may: as for `invite/revoke`.",
+    params: Some(schema_ref::<InviteIdParams>),
+    payload: &[("invite", schema_ref::<Invite>)],
+    errors: &[400, 401, 403, 404, 409, 410, 413, 422],
+};
+
+async fn resend(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<InviteIdParams>,
+) -> ApiResult {
+    let invite = run(move || invites::resend(&ctx, &caller, &p.inviteid)).await?;
+    Ok(Payload::new().with("invite", invite))
+}

@@ -1,0 +1,48 @@
+//! Email: templates compiled in, the outbox written in the caller's
+//! transaction, and the sender that delivers it.
+
+pub mod sender;
+pub mod templates;
+
+use diesel::prelude::*;
+
+use crate::domain::{new_id, now_ms, DomainResult};
+use crate::store::rows::OutboxRow;
+use crate::store::schema::outbox;
+use crate::store::DbConn;
+
+/// One rendered email, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The link the mail is about, logged when mail goes to files.
+    pub link: Option<String>,
+}
+
+/// Queues `mail` in the current transaction: it is sent if and only if the
+/// change that caused it commits.
+pub fn enqueue(conn: &mut DbConn, mail: Mail) -> DomainResult<()> {
+    let now = now_ms();
+    let row = OutboxRow {
+        id: new_id(),
+        recipient: mail.to,
+        subject: mail.subject,
+        body_text: mail.text,
+        body_html: mail.html,
+        link: mail.link,
+        state: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        claimed_until: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    };
+    diesel::insert_into(outbox::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(())
+}

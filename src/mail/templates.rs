@@ -1,0 +1,173 @@
+//! The emails collabd sends, as text and HTML. Every value from users is
+//! escaped in the HTML part; the text part carries no markup.
+
+use super::Mail;
+
+/// Escapes text for HTML element content and quoted attributes.
+pub fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Removes line breaks, so a value cannot forge lines in the text part or
+/// headers in the subject.
+fn one_line(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn html_page(title: &str, paragraphs: &[String], link: &str, button: &str) -> String {
+    let mut body = String::new();
+    for p in paragraphs {
+        body.push_str(&format!("<p>{p}</p>\n"));
+    }
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body style=\"font-family: sans-serif; max-width: 40em\">\n{body}\
+         <p><a href=\"{link}\" style=\"display: inline-block; padding: .6em 1.2em; background: #1f6feb; color: #fff; text-decoration: none; border-radius: 4px\">{button}</a></p>\n\
+         <p style=\"color: #555\">Or open this address: {link}</p>\n</body></html>\n",
+        title = escape_html(title),
+        link = escape_html(link),
+        button = escape_html(button),
+    )
+}
+
+/// What the invitation email says.
+pub struct Invitation<'a> {
+    pub to: &'a str,
+    pub organization: &'a str,
+    pub inviter_name: &'a str,
+    pub inviter_email: &'a str,
+    pub role: &'a str,
+    pub link: &'a str,
+    /// RFC 3339.
+    pub expires_at: &'a str,
+}
+
+pub fn invitation(i: &Invitation<'_>) -> Mail {
+    let organization = one_line(i.organization);
+    let inviter = one_line(i.inviter_name);
+    let subject = format!("{inviter} invited you to {organization} on collabd");
+    let text = format!(
+        "{inviter} ({inviter_email}) invited you to join {organization} as {role}.\n\n\
+         Open this link to accept or decline:\n{link}\n\n\
+         The invitation is valid until {expires} (UTC). If you did not expect it, ignore this email.\n",
+        inviter_email = one_line(i.inviter_email),
+        role = i.role,
+        link = i.link,
+        expires = i.expires_at,
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!(
+                "{} ({}) invited you to join <strong>{}</strong> as <strong>{}</strong>.",
+                escape_html(&inviter),
+                escape_html(i.inviter_email),
+                escape_html(&organization),
+                escape_html(i.role)
+            ),
+            format!(
+                "The invitation is valid until {} (UTC). If you did not expect it, ignore this email.",
+                escape_html(i.expires_at)
+            ),
+        ],
+        i.link,
+        "View the invitation",
+    );
+    Mail {
+        to: i.to.to_string(),
+        subject,
+        text,
+        html,
+        link: Some(i.link.to_string()),
+    }
+}
+
+/// Tells a newcomer that accepting an invite made them an account.
+pub fn account_created(to: &str, organization: &str, login_hint: &str) -> Mail {
+    let organization = one_line(organization);
+    let subject = format!("Your collabd account was created to join {organization}");
+    let text = format!(
+        "You accepted an invitation to {organization}, so an account was created for {to}.\n\n\
+         {login_hint}\n\nIf this was not you, contact the organization that invited you.\n",
+    );
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body style=\"font-family: sans-serif; max-width: 40em\">\n\
+         <p>You accepted an invitation to <strong>{org}</strong>, so an account was created for {to}.</p>\n\
+         <p>{hint}</p>\n<p>If this was not you, contact the organization that invited you.</p>\n</body></html>\n",
+        title = escape_html(&subject),
+        org = escape_html(&organization),
+        to = escape_html(to),
+        hint = escape_html(login_hint),
+    );
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        html,
+        link: None,
+    }
+}
+
+/// Asks a new account to confirm its address.
+pub fn verify_email(to: &str, name: &str, link: &str) -> Mail {
+    let name = one_line(name);
+    let subject = "Confirm your email address for collabd".to_string();
+    let text = format!(
+        "Hello {name},\n\nConfirm that {to} is your address by opening this link:\n{link}\n\n\
+         If you did not sign up, ignore this email.\n"
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!("Hello {},", escape_html(&name)),
+            format!("Confirm that {} is your address.", escape_html(to)),
+        ],
+        link,
+        "Confirm my address",
+    );
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        html,
+        link: Some(link.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_in_html() {
+        let mail = invitation(&Invitation {
+            to: "a@example.com",
+            organization: "<script>alert(1)</script>",
+            inviter_name: "Eve \"&\" co\r\nBcc: x@y",
+            inviter_email: "eve@example.com",
+            role: "admin",
+            link: "http://localhost/invite/abc",
+            expires_at: "2026-11-30T00:00:00Z",
+        });
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.html.contains("&lt;script&gt;"));
+        assert!(mail.html.contains("&quot;&amp;&quot;"));
+        assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
+        assert!(mail.text.contains("http://localhost/invite/abc"));
+    }
+}
