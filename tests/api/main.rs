@@ -1,5 +1,6 @@
 //! Black-box tests over real HTTP, each on SQLite and on PostgreSQL.
 
+mod smtp;
 mod support;
 
 mod accounts;
@@ -7,3 +8,4 @@ mod apikeys;
 mod edge;
 mod openapi;
 mod organizations;
+mod scenarios;

@@ -150,6 +150,8 @@ pub fn test_config(db: &TestDatabase) -> Config {
     config.jwt_secret = Some(TEST_JWT_SECRET.into());
     config.mail_dir = db.dir().join("mail");
     config.log = "warn".into();
+    config.mail_poll_ms = 50;
+    config.mail_retry_base_ms = 100;
     config
 }
 
@@ -398,6 +400,8 @@ impl Client {
 
 /// A server with its own database, and a client for it.
 pub struct TestApp {
+    /// The SMTP server the app sends to.
+    pub mail: crate::smtp::SmtpServer,
     pub client: Client,
     pub server: Option<TestServer>,
     pub db: TestDatabase,
@@ -418,10 +422,13 @@ impl TestApp {
 
     pub fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDatabase::new(&backend);
+        let mail = crate::smtp::SmtpServer::start();
         let mut config = test_config(&db);
+        config.smtp_url = Some(mail.url());
         adjust(&mut config);
         let server = TestServer::start(config.clone());
         TestApp {
+            mail,
             client: Client::new(&server.base),
             server: Some(server),
             db,
@@ -510,4 +517,54 @@ pub fn sql_strings(app: &TestApp, query: &str) -> Vec<String> {
     let mut conn = store.conn().expect("connection");
     let rows: Vec<Row> = diesel::sql_query(query).load(&mut *conn).expect("sql");
     rows.into_iter().map(|r| r.value).collect()
+}
+
+/// A member of a test organization.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub email: String,
+    pub token: String,
+    pub collaboratorid: String,
+    pub userid: String,
+}
+
+impl TestApp {
+    /// Invites `email` into `org` as `role` (by `inviter`); returns the `invite`.
+    pub fn invite(&self, inviter: &str, org: &str, email: &str, role: &str) -> Value {
+        self.post("/invite/create", Some(inviter), json!({"organizationid": org, "email": email, "role": role}))
+            .ok()
+            .get("invite")
+            .clone()
+    }
+
+    /// The token of the latest invitation emailed to `email` (the n-th one).
+    pub fn invite_token(&self, email: &str, nth: usize) -> String {
+        self.mail.wait_for_nth(email, nth).token("invite").expect("invite link in the email")
+    }
+
+    /// Brings a new person into `org` with `role`: invite, email, accept by
+    /// token without an account (which makes one and signs in).
+    pub fn member(&self, owner: &str, org: &str, email: &str, role: &str) -> Member {
+        self.invite(owner, org, email, role);
+        let token = self.mail.wait_for(email).token("invite").expect("invite link");
+        let r = self
+            .post("/invite/accept", None, json!({"token": token, "password": "correct horse battery"}))
+            .ok();
+        Member {
+            email: email.to_string(),
+            token: r.get("login")["token"].as_str().expect("login token").to_string(),
+            collaboratorid: r.get("collaborator")["collaboratorid"].as_str().unwrap().to_string(),
+            userid: r.get("collaborator")["userid"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// A project in `org`: its id.
+    pub fn project(&self, token: &str, org: &str, name: &str) -> String {
+        self.post("/customer/createproject", Some(token), json!({"organizationid": org, "name": name}))
+            .ok()
+            .get("project")["projectid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }
