@@ -191,6 +191,9 @@ pub fn edit(
         }
         if let Some(new_role) = changes.role {
             if new_role != target_role {
+                // The last owner hears why first: even their own demotion
+                // would leave the organization without an owner.
+                ensure_an_owner_remains(conn, &org, &target)?;
                 if target.user_id == caller.user_id {
                     return Err(DomainError::forbidden("nobody changes their own role"));
                 }
@@ -201,7 +204,6 @@ pub fn edit(
                         new_role.as_str()
                     )));
                 }
-                ensure_an_owner_remains(conn, &org, &target)?;
                 diesel::update(memberships::table.find(&target.id))
                     .set(memberships::role.eq(new_role.as_str()))
                     .execute(conn)?;

@@ -8,4 +8,5 @@ mod apikeys;
 mod edge;
 mod openapi;
 mod organizations;
+mod rules;
 mod scenarios;
