@@ -7,6 +7,7 @@ mod accounts;
 mod apikeys;
 mod edge;
 mod openapi;
+mod matrix;
 mod organizations;
 mod rules;
 mod scenarios;
