@@ -5,9 +5,11 @@ mod support;
 
 mod accounts;
 mod apikeys;
+mod concurrency;
 mod edge;
-mod openapi;
+mod mail;
 mod matrix;
+mod openapi;
 mod organizations;
 mod rules;
 mod scenarios;

@@ -10,7 +10,14 @@ use crate::support::{Backend, TestApp};
 on_both_backends!(every_endpoint_as_every_role);
 
 /// The callers, in the order of each row's expectations.
-const CALLERS: [&str; 6] = ["owner", "admin", "technical", "collaborator", "outsider", "anonymous"];
+const CALLERS: [&str; 6] = [
+    "owner",
+    "admin",
+    "technical",
+    "collaborator",
+    "outsider",
+    "anonymous",
+];
 
 struct Fixture<'a> {
     app: &'a TestApp,
@@ -30,13 +37,19 @@ impl Fixture<'_> {
     /// A new collaborator to edit or remove.
     fn victim(&self) -> String {
         let email = self.fresh("victim");
-        self.app.member(&self.owner, &self.org, &email, "collaborator").collaboratorid
+        self.app
+            .member(&self.owner, &self.org, &email, "collaborator")
+            .collaboratorid
     }
 
     /// A new pending invite sent by the owner.
     fn owners_invite(&self) -> String {
         let email = self.fresh("invitee");
-        self.app.invite(&self.owner, &self.org, &email, "collaborator")["inviteid"].as_str().unwrap().to_string()
+        self.app
+            .invite(&self.owner, &self.org, &email, "collaborator")["inviteid"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     fn fresh_project(&self) -> String {
@@ -59,28 +72,95 @@ fn every_endpoint_as_every_role(backend: Backend) {
         counter: std::cell::Cell::new(0),
     };
     let admin = app.member(&owner, &org, "admin@example.com", "admin").token;
-    let technical = app.member(&owner, &org, "technical@example.com", "technical").token;
-    let collaborator = app.member(&owner, &org, "collaborator@example.com", "collaborator").token;
+    let technical = app
+        .member(&owner, &org, "technical@example.com", "technical")
+        .token;
+    let collaborator = app
+        .member(&owner, &org, "collaborator@example.com", "collaborator")
+        .token;
     let outsider = app.user("outsider@example.com");
     app.organization(&outsider, "Elsewhere");
-    let tokens: [Option<&str>; 6] = [Some(&owner), Some(&admin), Some(&technical), Some(&collaborator), Some(&outsider), None];
+    let tokens: [Option<&str>; 6] = [
+        Some(&owner),
+        Some(&admin),
+        Some(&technical),
+        Some(&collaborator),
+        Some(&outsider),
+        None,
+    ];
 
     // endpoint, parameters (made fresh per call), expected status per caller.
     let rows: Vec<(&str, Params, [u16; 6])> = vec![
-        ("/customer/details", |f| json!({"organizationid": f.org}), [200, 200, 200, 200, 404, 401]),
-        ("/customer/settings", |f| json!({"organizationid": f.org, "invitettldays": 5}), [200, 403, 403, 403, 404, 401]),
-        ("/customer/listcollaborators", |f| json!({"organizationid": f.org}), [200, 200, 200, 403, 404, 401]),
-        ("/customer/editcollaborator", |f| json!({"collaboratorid": f.victim(), "cancreateprojects": true}), [200, 200, 403, 403, 404, 401]),
-        ("/customer/removecollaborator", |f| json!({"collaboratorid": f.victim()}), [200, 200, 403, 403, 404, 401]),
-        ("/customer/createproject", |f| json!({"organizationid": f.org, "name": "New"}), [200, 200, 403, 403, 404, 401]),
-        ("/customer/listprojects", |f| json!({"organizationid": f.org}), [200, 200, 200, 200, 404, 401]),
-        ("/customer/editproject", |f| json!({"organizationid": f.org, "projectid": f.project, "name": "Renamed"}), [200, 200, 403, 403, 404, 401]),
-        ("/customer/deleteproject", |f| json!({"organizationid": f.org, "projectid": f.fresh_project()}), [200, 200, 403, 403, 404, 401]),
-        ("/customer/listauditevents", |f| json!({"organizationid": f.org}), [200, 200, 403, 403, 404, 401]),
-        ("/invite/create", |f| json!({"organizationid": f.org, "email": f.fresh("new")}), [200, 200, 200, 403, 404, 401]),
-        ("/invite/list", |f| json!({"organizationid": f.org}), [200, 200, 200, 403, 404, 401]),
-        ("/invite/revoke", |f| json!({"inviteid": f.owners_invite()}), [200, 200, 403, 403, 404, 401]),
-        ("/invite/resend", |f| json!({"inviteid": f.owners_invite()}), [200, 200, 403, 403, 404, 401]),
+        (
+            "/customer/details",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 200, 404, 401],
+        ),
+        (
+            "/customer/settings",
+            |f| json!({"organizationid": f.org, "invitettldays": 5}),
+            [200, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listcollaborators",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
+            "/customer/editcollaborator",
+            |f| json!({"collaboratorid": f.victim(), "cancreateprojects": true}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/removecollaborator",
+            |f| json!({"collaboratorid": f.victim()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/createproject",
+            |f| json!({"organizationid": f.org, "name": "New"}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listprojects",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 200, 404, 401],
+        ),
+        (
+            "/customer/editproject",
+            |f| json!({"organizationid": f.org, "projectid": f.project, "name": "Renamed"}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/deleteproject",
+            |f| json!({"organizationid": f.org, "projectid": f.fresh_project()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listauditevents",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/invite/create",
+            |f| json!({"organizationid": f.org, "email": f.fresh("new")}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
+            "/invite/list",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
+            "/invite/revoke",
+            |f| json!({"inviteid": f.owners_invite()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/invite/resend",
+            |f| json!({"inviteid": f.owners_invite()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
     ];
 
     let mut failures = Vec::new();
@@ -90,9 +170,18 @@ fn every_endpoint_as_every_role(backend: Backend) {
             let r = app.post(path, tokens[i], body);
             r.assert_envelope();
             if r.status != expected[i] {
-                failures.push(format!("{path} as {caller}: expected {}, got {} {}", expected[i], r.status, r.text()));
+                failures.push(format!(
+                    "{path} as {caller}: expected {}, got {} {}",
+                    expected[i],
+                    r.status,
+                    r.text()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "matrix mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "matrix mismatches:\n{}",
+        failures.join("\n")
+    );
 }

@@ -34,17 +34,32 @@ fn newcomer_accepts_by_emailed_token(backend: Backend) {
     assert_eq!(invite["role"], "technical");
     assert_eq!(invite["organizationname"], "Acme");
     assert_eq!(invite["invitedby"]["email"], "owner@example.com");
-    assert_eq!(invite["projectpermissions"], json!([{"projectid": web, "projectname": "Website", "permission": "full"}]));
-    assert!(invite.get("token").is_none(), "the token travels only by email");
+    assert_eq!(
+        invite["projectpermissions"],
+        json!([{"projectid": web, "projectname": "Website", "permission": "full"}])
+    );
+    assert!(
+        invite.get("token").is_none(),
+        "the token travels only by email"
+    );
 
     // The email: organization, inviter, role, link and expiry.
     let email = app.mail.wait_for("new.person@example.com");
     let text = email.decoded();
     assert!(email.subject().contains("Acme"), "{}", email.subject());
-    assert!(text.contains("owner@example.com") && text.contains("technical"), "{text}");
-    assert!(text.contains(invite["expiresat"].as_str().unwrap()), "{text}");
+    assert!(
+        text.contains("owner@example.com") && text.contains("technical"),
+        "{text}"
+    );
+    assert!(
+        text.contains(invite["expiresat"].as_str().unwrap()),
+        "{text}"
+    );
     let token = email.token("invite").expect("link");
-    assert!(text.contains(&format!("{}/invite/{token}", app.config.public_url())), "{text}");
+    assert!(
+        text.contains(&format!("{}/invite/{token}", app.config.public_url())),
+        "{text}"
+    );
     assert!(token.len() >= 43, "at least 256 bits");
 
     // The link's page asks; it does not accept by itself.
@@ -52,11 +67,19 @@ fn newcomer_accepts_by_emailed_token(backend: Backend) {
     assert_eq!(page.status, 200);
     assert!(page.body["raw"].as_str().unwrap().contains("Acme"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
-    let r = app.post("/invite/details", None, json!({"token": token})).ok();
+    let r = app
+        .post("/invite/details", None, json!({"token": token}))
+        .ok();
     assert_eq!(r.get("invite")["state"], "pending");
 
     // Accept with no account: one is made, verified, and signed in.
-    let r = app.post("/invite/accept", None, json!({"token": token, "name": "New Person"})).ok();
+    let r = app
+        .post(
+            "/invite/accept",
+            None,
+            json!({"token": token, "name": "New Person"}),
+        )
+        .ok();
     let login = r.get("login");
     assert_eq!(login["user"]["email"], "new.person@example.com");
     assert_eq!(login["user"]["emailverified"], true);
@@ -74,23 +97,47 @@ fn newcomer_accepts_by_emailed_token(backend: Backend) {
     let orgs = app.get("/user/listorganizations", Some(&newcomer)).ok();
     assert_eq!(orgs.get("organizations")[0]["organizationid"], json!(org));
     assert_eq!(orgs.get("organizations")[0]["role"], "technical");
-    let projects = app.get(&format!("/customer/listprojects?organizationid={org}"), Some(&newcomer)).ok();
-    assert_eq!(projects.get("projects").as_array().unwrap().len(), 1, "only the granted project");
+    let projects = app
+        .get(
+            &format!("/customer/listprojects?organizationid={org}"),
+            Some(&newcomer),
+        )
+        .ok();
+    assert_eq!(
+        projects.get("projects").as_array().unwrap().len(),
+        1,
+        "only the granted project"
+    );
 
-    let list = app.get(&format!("/customer/listcollaborators?organizationid={org}"), Some(&owner)).ok();
+    let list = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
     let members = list.get("collaborators").as_array().unwrap().clone();
     assert_eq!(members.len(), 2);
-    let seen = members.iter().find(|m| m["email"] == "new.person@example.com").unwrap();
+    let seen = members
+        .iter()
+        .find(|m| m["email"] == "new.person@example.com")
+        .unwrap();
     assert_eq!(seen["role"], "technical");
     assert_eq!(seen["name"], "New Person");
-    assert_eq!(seen["projectpermissions"], json!([{"projectid": web, "projectname": "Website", "permission": "full"}]));
+    assert_eq!(
+        seen["projectpermissions"],
+        json!([{"projectid": web, "projectname": "Website", "permission": "full"}])
+    );
     assert_eq!(seen, &collaborator);
     assert_eq!(list.get("nextcursor"), &json!(null));
 
     // The token worked once.
-    let r = app.post("/invite/accept", None, json!({"token": token})).err(410, "gone");
+    let r = app
+        .post("/invite/accept", None, json!({"token": token}))
+        .err(410, "gone");
     assert_eq!(r.reason(), "accepted");
-    let r = app.get(&format!("/invite/details?token={token}"), None).err(410, "gone");
+    let r = app
+        .get(&format!("/invite/details?token={token}"), None)
+        .err(410, "gone");
     assert_eq!(r.reason(), "accepted");
 }
 
@@ -100,10 +147,20 @@ fn existing_user_accepts_from_listinvites(backend: Backend) {
     let org = app.organization(&owner, "Acme");
     // An existing user with a confirmed address.
     app.signup("Existing@example.com", "password123", "Existing");
-    let confirm = app.mail.wait_for("existing@example.com").token("confirm").unwrap();
-    app.post("/user/confirm", None, json!({"token": confirm})).ok();
+    let confirm = app
+        .mail
+        .wait_for("existing@example.com")
+        .token("confirm")
+        .unwrap();
+    app.post("/user/confirm", None, json!({"token": confirm}))
+        .ok();
     let user = app.login("existing@example.com", "password123");
-    assert_eq!(app.get("/user/listinvites", Some(&user)).ok().get("invites"), &json!([]));
+    assert_eq!(
+        app.get("/user/listinvites", Some(&user))
+            .ok()
+            .get("invites"),
+        &json!([])
+    );
 
     let invite = app.invite(&owner, &org, "EXISTING@example.com", "admin");
     let list = app.get("/user/listinvites", Some(&user)).ok();
@@ -114,17 +171,46 @@ fn existing_user_accepts_from_listinvites(backend: Backend) {
 
     // Someone else cannot accept it by id.
     let stranger = app.user("stranger@example.com");
-    app.post("/invite/accept", Some(&stranger), json!({"inviteid": invite["inviteid"]})).err(403, "forbidden");
+    app.post(
+        "/invite/accept",
+        Some(&stranger),
+        json!({"inviteid": invite["inviteid"]}),
+    )
+    .err(403, "forbidden");
     // By id needs a session.
-    app.post("/invite/accept", None, json!({"inviteid": invite["inviteid"]})).err(401, "unauthenticated");
+    app.post(
+        "/invite/accept",
+        None,
+        json!({"inviteid": invite["inviteid"]}),
+    )
+    .err(401, "unauthenticated");
 
-    let r = app.post("/invite/accept", Some(&user), json!({"inviteid": invite["inviteid"]})).ok();
+    let r = app
+        .post(
+            "/invite/accept",
+            Some(&user),
+            json!({"inviteid": invite["inviteid"]}),
+        )
+        .ok();
     assert_eq!(r.get("collaborator")["role"], "admin");
-    assert!(r.body["response"].get("login").is_none(), "a session caller gets no new session");
-    assert_eq!(app.get("/user/listinvites", Some(&user)).ok().get("invites"), &json!([]));
+    assert!(
+        r.body["response"].get("login").is_none(),
+        "a session caller gets no new session"
+    );
+    assert_eq!(
+        app.get("/user/listinvites", Some(&user))
+            .ok()
+            .get("invites"),
+        &json!([])
+    );
     let orgs = app.get("/user/listorganizations", Some(&user)).ok();
     assert_eq!(orgs.get("organizations")[0]["role"], "admin");
-    let r = app.get(&format!("/invite/list?organizationid={org}&state=accepted"), Some(&owner)).ok();
+    let r = app
+        .get(
+            &format!("/invite/list?organizationid={org}&state=accepted"),
+            Some(&owner),
+        )
+        .ok();
     assert_eq!(r.get("invites")[0]["inviteid"], invite["inviteid"]);
 }
 
@@ -151,7 +237,12 @@ fn admin_edits_and_removes_a_collaborator(backend: Backend) {
     assert_eq!(c["role"], "collaborator");
     assert_eq!(c["projectpermissions"].as_array().unwrap().len(), 2);
     // The worker now sees both projects and may create one.
-    let p = app.get(&format!("/customer/listprojects?organizationid={org}"), Some(&worker.token)).ok();
+    let p = app
+        .get(
+            &format!("/customer/listprojects?organizationid={org}"),
+            Some(&worker.token),
+        )
+        .ok();
     assert_eq!(p.get("projects").as_array().unwrap().len(), 2);
     app.project(&worker.token, &org, "Worker's");
     // Replacing the set with one entry drops the other.
@@ -162,20 +253,61 @@ fn admin_edits_and_removes_a_collaborator(backend: Backend) {
             json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": beta, "permission": "read"}]}),
         )
         .ok();
-    assert_eq!(r.get("collaborator")["projectpermissions"], json!([{"projectid": beta, "projectname": "Beta", "permission": "read"}]));
+    assert_eq!(
+        r.get("collaborator")["projectpermissions"],
+        json!([{"projectid": beta, "projectname": "Beta", "permission": "read"}])
+    );
 
-    app.post("/customer/removecollaborator", Some(&admin.token), json!({"collaboratorid": worker.collaboratorid})).ok();
-    app.get(&format!("/customer/details?organizationid={org}"), Some(&worker.token)).err(404, "not_found");
-    app.get(&format!("/customer/listprojects?organizationid={org}"), Some(&worker.token)).err(404, "not_found");
-    assert_eq!(app.get("/user/listorganizations", Some(&worker.token)).ok().get("organizations"), &json!([]));
-    let list = app.get(&format!("/customer/listcollaborators?organizationid={org}"), Some(&owner)).ok();
+    app.post(
+        "/customer/removecollaborator",
+        Some(&admin.token),
+        json!({"collaboratorid": worker.collaboratorid}),
+    )
+    .ok();
+    app.get(
+        &format!("/customer/details?organizationid={org}"),
+        Some(&worker.token),
+    )
+    .err(404, "not_found");
+    app.get(
+        &format!("/customer/listprojects?organizationid={org}"),
+        Some(&worker.token),
+    )
+    .err(404, "not_found");
+    assert_eq!(
+        app.get("/user/listorganizations", Some(&worker.token))
+            .ok()
+            .get("organizations"),
+        &json!([])
+    );
+    let list = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
     assert_eq!(list.get("collaborators").as_array().unwrap().len(), 2);
 
     // The audit log saw it all.
-    let log = app.get(&format!("/customer/listauditevents?organizationid={org}"), Some(&owner)).ok();
-    let actions: Vec<&str> = log.get("auditevents").as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let log = app
+        .get(
+            &format!("/customer/listauditevents?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    let actions: Vec<&str> = log
+        .get("auditevents")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions[0], "collaborator.removed");
-    assert!(actions.contains(&"collaborator.edited") && actions.contains(&"invite.accepted") && actions.contains(&"invite.created"));
+    assert!(
+        actions.contains(&"collaborator.edited")
+            && actions.contains(&"invite.accepted")
+            && actions.contains(&"invite.created")
+    );
 }
 
 fn signup_confirmation_by_email(backend: Backend) {
@@ -187,9 +319,23 @@ fn signup_confirmation_by_email(backend: Backend) {
     let page = app.send("GET", &format!("/confirm/{token}"), None, None, b"");
     assert_eq!(page.status, 200);
     let token_login = app.login("confirm.me@example.com", "password123");
-    assert_eq!(app.get("/user/details", Some(&token_login)).ok().get("user")["emailverified"], false, "a GET confirms nothing");
-    let r = app.post("/user/confirm", None, json!({"token": token})).ok();
+    assert_eq!(
+        app.get("/user/details", Some(&token_login))
+            .ok()
+            .get("user")["emailverified"],
+        false,
+        "a GET confirms nothing"
+    );
+    let r = app
+        .post("/user/confirm", None, json!({"token": token}))
+        .ok();
     assert_eq!(r.get("user")["emailverified"], true);
-    app.post("/user/confirm", None, json!({"token": token})).ok();
-    app.post("/user/confirm", None, json!({"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})).err(404, "not_found");
+    app.post("/user/confirm", None, json!({"token": token}))
+        .ok();
+    app.post(
+        "/user/confirm",
+        None,
+        json!({"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+    )
+    .err(404, "not_found");
 }

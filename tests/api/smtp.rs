@@ -131,7 +131,10 @@ impl SmtpServer {
             if found.len() >= n {
                 return found[n - 1].clone();
             }
-            assert!(Instant::now() < deadline, "no email #{n} to {address} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "no email #{n} to {address} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -180,7 +183,12 @@ fn serve(stream: TcpStream, messages: &Mutex<Vec<Email>>) -> std::io::Result<()>
             let address = line
                 .trim_end()
                 .split_once(':')
-                .map(|(_, a)| a.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+                .map(|(_, a)| {
+                    a.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                })
                 .unwrap_or_default();
             to.push(address);
             writer.write_all(b"250 OK\r\n")?;
@@ -198,7 +206,10 @@ fn serve(stream: TcpStream, messages: &Mutex<Vec<Email>>) -> std::io::Result<()>
                 let unstuffed = line.strip_prefix('.').unwrap_or(&line);
                 raw.push_str(unstuffed);
             }
-            messages.lock().unwrap().push(Email { to: to.clone(), raw });
+            messages.lock().unwrap().push(Email {
+                to: to.clone(),
+                raw,
+            });
             writer.write_all(b"250 OK queued\r\n")?;
         } else if command.starts_with("RSET") {
             to.clear();

@@ -525,44 +525,67 @@ pub struct Member {
     pub email: String,
     pub token: String,
     pub collaboratorid: String,
-    pub userid: String,
 }
 
 impl TestApp {
     /// Invites `email` into `org` as `role` (by `inviter`); returns the `invite`.
     pub fn invite(&self, inviter: &str, org: &str, email: &str, role: &str) -> Value {
-        self.post("/invite/create", Some(inviter), json!({"organizationid": org, "email": email, "role": role}))
-            .ok()
-            .get("invite")
-            .clone()
+        self.post(
+            "/invite/create",
+            Some(inviter),
+            json!({"organizationid": org, "email": email, "role": role}),
+        )
+        .ok()
+        .get("invite")
+        .clone()
     }
 
     /// The token of the latest invitation emailed to `email` (the n-th one).
     pub fn invite_token(&self, email: &str, nth: usize) -> String {
-        self.mail.wait_for_nth(email, nth).token("invite").expect("invite link in the email")
+        self.mail
+            .wait_for_nth(email, nth)
+            .token("invite")
+            .expect("invite link in the email")
     }
 
     /// Brings a new person into `org` with `role`: invite, email, accept by
     /// token without an account (which makes one and signs in).
     pub fn member(&self, owner: &str, org: &str, email: &str, role: &str) -> Member {
         self.invite(owner, org, email, role);
-        let token = self.mail.wait_for(email).token("invite").expect("invite link");
+        let token = self
+            .mail
+            .wait_for(email)
+            .token("invite")
+            .expect("invite link");
         let r = self
-            .post("/invite/accept", None, json!({"token": token, "password": "correct horse battery"}))
+            .post(
+                "/invite/accept",
+                None,
+                json!({"token": token, "password": "correct horse battery"}),
+            )
             .ok();
         Member {
             email: email.to_string(),
-            token: r.get("login")["token"].as_str().expect("login token").to_string(),
-            collaboratorid: r.get("collaborator")["collaboratorid"].as_str().unwrap().to_string(),
-            userid: r.get("collaborator")["userid"].as_str().unwrap().to_string(),
+            token: r.get("login")["token"]
+                .as_str()
+                .expect("login token")
+                .to_string(),
+            collaboratorid: r.get("collaborator")["collaboratorid"]
+                .as_str()
+                .unwrap()
+                .to_string(),
         }
     }
 
     /// A project in `org`: its id.
     pub fn project(&self, token: &str, org: &str, name: &str) -> String {
-        self.post("/customer/createproject", Some(token), json!({"organizationid": org, "name": name}))
-            .ok()
-            .get("project")["projectid"]
+        self.post(
+            "/customer/createproject",
+            Some(token),
+            json!({"organizationid": org, "name": name}),
+        )
+        .ok()
+        .get("project")["projectid"]
             .as_str()
             .unwrap()
             .to_string()

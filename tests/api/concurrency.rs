@@ -1,0 +1,136 @@
+//! Races: many accepts of one invite, two owners demoting each other.
+
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    twenty_accepts_one_success,
+    owners_demoting_each_other_leave_an_owner
+);
+
+fn twenty_accepts_one_success(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    // A newcomer without an account, and an existing, confirmed user.
+    app.invite(&owner, &org, "racer@example.com", "technical");
+    let token = app.invite_token("racer@example.com", 1);
+    let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let client = app.client.clone();
+                let token = token.clone();
+                s.spawn(move || {
+                    let r = client.post("/invite/accept", None, json!({"token": token}));
+                    (r.status, r.reason().to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|(s, reason)| *s == 200 || (*s == 410 && reason == "accepted")),
+        "{statuses:?}"
+    );
+    let list = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    assert_eq!(
+        list.get("collaborators").as_array().unwrap().len(),
+        2,
+        "one membership, not more"
+    );
+    // Exactly one account-created email.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let made = app
+        .mail
+        .messages()
+        .iter()
+        .filter(|m| {
+            m.to.iter().any(|t| t == "racer@example.com") && m.subject().contains("account")
+        })
+        .count();
+    assert_eq!(made, 1);
+}
+
+fn owners_demoting_each_other_leave_an_owner(backend: Backend) {
+    let app = TestApp::start(backend);
+    for round in 0..5 {
+        let first_email = format!("first{round}@example.com");
+        let first = app.user(&first_email);
+        let org = app.organization(&first, &format!("Race {round}"));
+        let second = app.member(&first, &org, &format!("second{round}@example.com"), "owner");
+        let list = app
+            .get(
+                &format!("/customer/listcollaborators?organizationid={org}"),
+                Some(&first),
+            )
+            .ok();
+        let first_id = list.get("collaborators")[0]["collaboratorid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let results: Vec<u16> = std::thread::scope(|s| {
+            let a = {
+                let client = app.client.clone();
+                let (token, target) = (first.clone(), second.collaboratorid.clone());
+                s.spawn(move || {
+                    client
+                        .post(
+                            "/customer/editcollaborator",
+                            Some(&token),
+                            json!({"collaboratorid": target, "role": "admin"}),
+                        )
+                        .status
+                })
+            };
+            let b = {
+                let client = app.client.clone();
+                let (token, target) = (second.token.clone(), first_id.clone());
+                s.spawn(move || {
+                    client
+                        .post(
+                            "/customer/editcollaborator",
+                            Some(&token),
+                            json!({"collaboratorid": target, "role": "admin"}),
+                        )
+                        .status
+                })
+            };
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        assert!(
+            results.iter().filter(|s| **s == 200).count() <= 1,
+            "round {round}: {results:?}"
+        );
+        // Whoever is still an owner can read the list; count the owners.
+        let reader = if results[0] == 200 {
+            &first
+        } else {
+            &second.token
+        };
+        let list = app
+            .get(
+                &format!("/customer/listcollaborators?organizationid={org}"),
+                Some(reader),
+            )
+            .ok();
+        let owners = list
+            .get("collaborators")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["role"] == "owner")
+            .count();
+        assert!(owners >= 1, "round {round}: no owner left ({results:?})");
+    }
+}
