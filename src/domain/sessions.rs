@@ -75,13 +75,15 @@ pub fn signing_secret(store: &Store, configured: Option<&str>) -> Result<Vec<u8>
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
-    store.write(|conn| {
-        let existing: Option<String> = settings::table
+    let stored = |conn: &mut crate::store::DbConn| {
+        settings::table
             .find(SECRET_SETTING)
             .select(settings::value)
-            .first(conn)
-            .optional()?;
-        let secret = match existing {
+            .first::<String>(conn)
+            .optional()
+    };
+    let result = store.write(|conn| {
+        let secret = match stored(conn)? {
             Some(secret) => secret,
             None => {
                 let secret = new_secret();
@@ -95,7 +97,16 @@ pub fn signing_secret(store: &Store, configured: Option<&str>) -> Result<Vec<u8>
             }
         };
         Ok::<_, StoreError>(secret.into_bytes())
-    })
+    });
+    match result {
+        // Another process starting at the same moment made it first: use theirs.
+        Err(e) if e.is_unique_violation() => store.read(|conn| {
+            stored(conn)?
+                .map(String::into_bytes)
+                .ok_or_else(|| StoreError::Query(diesel::result::Error::NotFound))
+        }),
+        other => other,
+    }
 }
 
 /// Who is calling: a user, through a session or through an API key.
