@@ -71,15 +71,19 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let sender_wakeup = ctx.mail_wakeup.clone();
     let document = web::Data::new(http::openapi::document_json());
     let limit = BodyLimit(config.max_body_bytes);
+    let metrics = web::Data::new(http::metrics::Metrics::new());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(ctx.clone())
             .app_data(document.clone())
             .app_data(limit)
-            .wrap_fn(|req, srv| {
+            .app_data(metrics.clone())
+            .wrap_fn(move |req, srv| {
                 let id = domain::new_id();
                 let method = req.method().to_string();
                 let path = req.path().to_string();
+                let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
                 let started = Instant::now();
                 let call = srv.call(req);
                 with_transaction_id(id.clone(), async move {
@@ -88,6 +92,14 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                         response
                             .headers_mut()
                             .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
+                    }
+                    if let Some(recorder) = recorder {
+                        recorder.observe(
+                            &endpoint,
+                            &method,
+                            response.status().as_u16(),
+                            started.elapsed(),
+                        );
                     }
                     tracing::info!(
                         transactionid = %id,
@@ -102,6 +114,8 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
             })
             .configure(|cfg| http::register_all(&mut http::Api::routes(cfg)))
             .route("/openapi.json", web::get().to(http::api::openapi_json))
+            .route("/metrics", web::get().to(http::metrics::metrics))
+            .route("/docs", web::get().to(http::api::docs))
             .route("/invite/{token}", web::get().to(http::pages::invite_page))
             .route("/confirm/{token}", web::get().to(http::pages::confirm_page))
             .default_service(web::to(http::unknown_path))

@@ -120,3 +120,15 @@ pub async fn openapi_json(doc: web::Data<String>) -> HttpResponse {
         .content_type("application/json")
         .body(doc.get_ref().clone())
 }
+
+/// `GET /docs`: an interactive reference built from `/openapi.json` by a page
+/// that is compiled in, so it works with no internet.
+pub async fn docs() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+        ))
+        .body(include_str!("docs.html"))
+}

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod grants;
 pub mod invite;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod params;

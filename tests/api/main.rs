@@ -10,6 +10,7 @@ mod edge;
 mod mail;
 mod matrix;
 mod openapi;
+mod ops;
 mod organizations;
 mod rules;
 mod scenarios;
