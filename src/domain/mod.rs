@@ -112,6 +112,12 @@ impl DomainError {
     }
 }
 
+impl crate::store::Unavailability for DomainError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, DomainError::Store(StoreError::Unavailable(_)))
+    }
+}
+
 impl From<diesel::result::Error> for DomainError {
     fn from(e: diesel::result::Error) -> Self {
         DomainError::Store(classify(e))

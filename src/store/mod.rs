@@ -5,6 +5,7 @@
 pub mod rows;
 pub mod schema;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,13 +88,23 @@ pub fn classify(err: DieselError) -> StoreError {
 /// never fall back to creating an SQLite file of that name.
 pub struct Manager {
     target: Target,
+    outages: Arc<AtomicU64>,
+}
+
+/// A pooled connection and whether a query on it found the server gone, so
+/// the pool replaces it instead of handing it out again.
+pub struct TrackedConn {
+    conn: DbConn,
+    broken: bool,
+    /// The outage count when this connection last proved itself alive.
+    checked_at_outage: u64,
 }
 
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = TrackedConn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, Self::Error> {
+    fn connect(&self) -> Result<TrackedConn, Self::Error> {
         let conn = match &self.target {
             Target::Postgres(url) => DbConn::Pg(PgConnection::establish(url)?),
             Target::Sqlite(path) => {
@@ -108,16 +119,56 @@ impl ManageConnection for Manager {
                 DbConn::Sqlite(conn)
             }
         };
-        Ok(conn)
+        Ok(TrackedConn {
+            conn,
+            broken: false,
+            checked_at_outage: self.outages.load(Ordering::Acquire),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, conn: &mut TrackedConn) -> Result<(), Self::Error> {
+        conn.conn
+            .batch_execute("SELECT 1")
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    fn has_broken(&self, conn: &mut TrackedConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.broken || conn.conn.is_broken()
+    }
+}
+
+/// Errors that can say whether the database was unreachable.
+pub trait Unavailability {
+    fn is_unavailable(&self) -> bool;
+}
+
+impl Unavailability for StoreError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// A connection checked out of the pool; it derefs to [`DbConn`].
+pub struct Conn(PooledConnection<Manager>);
+
+impl Conn {
+    /// Makes the pool drop this connection instead of reusing it.
+    fn mark_broken(&mut self) {
+        self.0.broken = true;
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.0.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.0.conn
     }
 }
 
@@ -128,9 +179,11 @@ pub struct Store {
     /// SQLite allows one writer; serializing writers in the process means a
     /// transaction that reads then writes never meets `SQLITE_BUSY` on upgrade.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Counts the times a query found the database unreachable. Connections
+    /// older than the last outage are tested once before they are used again;
+    /// otherwise checkouts cost no extra round trip.
+    outages: Arc<AtomicU64>,
 }
-
-pub type Conn = PooledConnection<Manager>;
 
 impl Store {
     /// Opens the pool. Fails only on a bad configuration, not on an
@@ -138,15 +191,20 @@ impl Store {
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, String> {
         let target = Target::parse(url);
         let is_sqlite = matches!(target, Target::Sqlite(_));
+        let outages = Arc::new(AtomicU64::new(0));
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(connect_timeout)
-            .test_on_check_out(true)
-            .build_unchecked(Manager { target });
+            .test_on_check_out(false)
+            .build_unchecked(Manager {
+                target,
+                outages: outages.clone(),
+            });
         Ok(Store {
             pool,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            outages,
         })
     }
 
@@ -156,9 +214,32 @@ impl Store {
 
     /// A pooled connection, or `Unavailable` when none can be had in time.
     pub fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        let outages = self.outages.load(Ordering::Acquire);
+        for _ in 0..=self.pool.max_size() {
+            let mut conn = self
+                .pool
+                .get()
+                .map(Conn)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            if conn.0.checked_at_outage >= outages {
+                return Ok(conn);
+            }
+            if conn.batch_execute("SELECT 1").is_ok() {
+                conn.0.checked_at_outage = outages;
+                return Ok(conn);
+            }
+            conn.mark_broken();
+        }
+        Err(StoreError::Unavailable(
+            "no working database connection".into(),
+        ))
+    }
+
+    /// Drops a connection that found the database unreachable, and has the
+    /// others tested before their next use.
+    fn forget(&self, conn: &mut Conn) {
+        conn.mark_broken();
+        self.outages.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Applies pending migrations for this backend. On PostgreSQL an advisory
@@ -185,13 +266,20 @@ impl Store {
         Ok(applied)
     }
 
-    /// Runs `f` in a read-only transaction (one consistent snapshot).
+    /// Runs reads. On SQLite they share one transaction, a consistent
+    /// snapshot at no cost; on PostgreSQL (READ COMMITTED, where a transaction
+    /// would not give one snapshot anyway) they run without one, saving two
+    /// round trips per request.
     pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + Unavailability,
     {
         let mut conn = self.conn()?;
-        run_in_transaction(&mut conn, f)
+        let result = match self.sqlite_writer {
+            Some(_) => run_in_transaction(&mut conn, f),
+            None => f(&mut conn),
+        };
+        self.forget_if_unreachable(&mut conn, result)
     }
 
     /// Runs `f` in a write transaction. Writers are serialized on SQLite; on
@@ -199,24 +287,44 @@ impl Store {
     /// [`lock_organization`].
     pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + Unavailability,
     {
         let mut conn = self.conn()?;
-        match &self.sqlite_writer {
+        let result = match &self.sqlite_writer {
             Some(lock) => {
                 let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 run_in_transaction(&mut conn, f)
             }
             None => run_in_transaction(&mut conn, f),
-        }
+        };
+        self.forget_if_unreachable(&mut conn, result)
     }
 
     /// True when a connection can be had and answers a query.
     pub fn ping(&self) -> bool {
         match self.conn() {
-            Ok(mut conn) => conn.batch_execute("SELECT 1").is_ok(),
+            Ok(mut conn) => {
+                let alive = conn.batch_execute("SELECT 1").is_ok();
+                if !alive {
+                    self.forget(&mut conn);
+                }
+                alive
+            }
             Err(_) => false,
         }
+    }
+
+    fn forget_if_unreachable<T, E: Unavailability>(
+        &self,
+        conn: &mut Conn,
+        result: Result<T, E>,
+    ) -> Result<T, E> {
+        if let Err(e) = &result {
+            if e.is_unavailable() {
+                self.forget(conn);
+            }
+        }
+        result
     }
 
     /// Counts of the pool's connections: (open, idle).
