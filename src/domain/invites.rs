@@ -462,6 +462,23 @@ pub enum InviteRef<'a> {
     Token(&'a str),
 }
 
+impl<'a> InviteRef<'a> {
+    /// Exactly one of `inviteid` and `token` (422 otherwise).
+    pub fn from_params(
+        invite_id: Option<&'a str>,
+        token: Option<&'a str>,
+    ) -> DomainResult<InviteRef<'a>> {
+        match (invite_id, token) {
+            (Some(id), None) => Ok(InviteRef::Id(id)),
+            (None, Some(token)) => Ok(InviteRef::Token(token)),
+            _ => Err(DomainError::invalid(
+                "inviteid",
+                "give either inviteid or token",
+            )),
+        }
+    }
+}
+
 /// What accepting gives back.
 pub struct Accepted {
     pub collaborator: members::Collaborator,
@@ -486,7 +503,9 @@ fn resolve(
     match by {
         InviteRef::Id(id) => {
             let caller = caller.ok_or_else(|| {
-                DomainError::Unauthenticated("an inviteid needs a session".into())
+                DomainError::Unauthenticated(
+                    "an inviteid needs a session; without one, use the token from the email".into(),
+                )
             })?;
             let user = load_user(conn, &caller.user_id)?;
             let row =

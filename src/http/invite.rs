@@ -3,11 +3,10 @@
 use actix_web::web::Data;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use validator::{Validate, ValidationError};
+use validator::Validate;
 
 use super::auth::{MaybeSignedIn, SignedIn};
 use super::envelope::Payload;
-use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params};
 use super::{array_of, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
@@ -161,18 +160,6 @@ async fn details(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> ApiResult {
     Ok(Payload::new().with("invite", invite))
 }
 
-fn one_of(inviteid: &Option<String>, token: &Option<String>) -> Result<(), ApiError> {
-    if inviteid.is_some() == token.is_some() {
-        let mut errors = validator::ValidationErrors::new();
-        errors.add(
-            "inviteid",
-            ValidationError::new("one_of").with_message("give either inviteid or token".into()),
-        );
-        return Err(super::params::validation_error(errors));
-    }
-    Ok(())
-}
-
 /// Parameters of `invite/accept`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -221,23 +208,8 @@ async fn accept(
     MaybeSignedIn(caller): MaybeSignedIn,
     Params(p): Params<AcceptParams>,
 ) -> ApiResult {
-    one_of(&p.inviteid, &p.token)?;
-    if p.inviteid.is_some() && caller.is_none() {
-        return Err(ApiError::Unauthenticated(
-            "accepting by inviteid needs a session; use the token otherwise".into(),
-        ));
-    }
     let accepted = run(move || {
-        let by = match (&p.inviteid, &p.token) {
-            (Some(id), _) => InviteRef::Id(id),
-            (None, Some(token)) => InviteRef::Token(token),
-            (None, None) => {
-                return Err(crate::domain::DomainError::invalid(
-                    "inviteid",
-                    "give either inviteid or token",
-                ))
-            }
-        };
+        let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
         let newcomer = NewcomerDetails {
             name: p.name.as_deref(),
             password: p.password.as_deref(),
@@ -284,23 +256,8 @@ async fn decline(
     MaybeSignedIn(caller): MaybeSignedIn,
     Params(p): Params<DeclineParams>,
 ) -> ApiResult {
-    one_of(&p.inviteid, &p.token)?;
-    if p.inviteid.is_some() && caller.is_none() {
-        return Err(ApiError::Unauthenticated(
-            "declining by inviteid needs a session; use the token otherwise".into(),
-        ));
-    }
     run(move || {
-        let by = match (&p.inviteid, &p.token) {
-            (Some(id), _) => InviteRef::Id(id),
-            (None, Some(token)) => InviteRef::Token(token),
-            (None, None) => {
-                return Err(crate::domain::DomainError::invalid(
-                    "inviteid",
-                    "give either inviteid or token",
-                ))
-            }
-        };
+        let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
         invites::decline(&ctx, caller.as_ref(), by)
     })
     .await?;

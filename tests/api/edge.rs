@@ -305,7 +305,9 @@ fn unreachable_database_is_503(backend: Backend) {
     app.db.admin_sql(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     ));
-    let statuses: Vec<u16> = (0..6).map(|_| app.get("/user/listorganizations", Some(&token)).status).collect();
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| app.get("/user/listorganizations", Some(&token)).status)
+        .collect();
     assert!(statuses[1..].iter().all(|s| *s == 200), "{statuses:?}");
     assert!(statuses[0] == 200 || statuses[0] == 503, "{statuses:?}");
 }
