@@ -59,11 +59,12 @@ pub struct Config {
     )]
     pub mail_retry_base_ms: i64,
 
-    /// Delivery attempts before a message is marked dead.
+    /// Delivery attempts before a message is marked dead; 0 (the default) retries
+    /// through an outage however long it lasts.
     #[arg(
         long,
         env = "COLLABD_MAIL_MAX_ATTEMPTS",
-        default_value_t = 12,
+        default_value_t = 0,
         global = true
     )]
     pub mail_max_attempts: i32,

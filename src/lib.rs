@@ -81,7 +81,11 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
             .wrap_fn(move |req, srv| {
                 let id = domain::new_id();
                 let method = req.method().to_string();
-                let path = req.path().to_string();
+                // The route pattern, not the path: paths such as
+                // /invite/{token} carry secrets that must not reach the log.
+                let path = req
+                    .match_pattern()
+                    .unwrap_or_else(|| req.path().chars().take(200).collect());
                 let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
                 let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
                 let started = Instant::now();
@@ -112,12 +116,14 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                     Ok(response)
                 })
             })
-            .configure(|cfg| http::register_all(&mut http::Api::routes(cfg)))
-            .route("/openapi.json", web::get().to(http::api::openapi_json))
-            .route("/metrics", web::get().to(http::metrics::metrics))
-            .route("/docs", web::get().to(http::api::docs))
-            .route("/invite/{token}", web::get().to(http::pages::invite_page))
-            .route("/confirm/{token}", web::get().to(http::pages::confirm_page))
+            .configure(|cfg| {
+                http::register_all(&mut http::Api::routes(cfg));
+                http::get_only(cfg, "/openapi.json", http::api::openapi_json);
+                http::get_only(cfg, "/metrics", http::metrics::metrics);
+                http::get_only(cfg, "/docs", http::api::docs);
+                http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
+                http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
+            })
             .default_service(web::to(http::unknown_path))
     })
     .shutdown_timeout(10);

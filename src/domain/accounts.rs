@@ -306,6 +306,11 @@ pub struct AccountChanges<'a> {
 /// current password (unless the account has none yet, as one made by
 /// accepting an invite) and ends every other session of the user.
 pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainResult<User> {
+    if changes.password.is_some() && caller.api_key.is_some() {
+        return Err(DomainError::forbidden(
+            "a password change needs a session, not an API key",
+        ));
+    }
     let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
     let new_hash = match changes.password {
         None => None,

@@ -103,14 +103,26 @@ pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<ApiKey>> {
 
 /// Deletes one of the caller's keys; it answers 401 from its next use.
 pub fn delete(ctx: &Ctx, caller: &Caller, api_key_id: &str) -> DomainResult<()> {
+    let bound = caller
+        .api_key
+        .as_ref()
+        .and_then(|k| k.organization_id.clone());
     let deleted = ctx.store.write(|conn| {
-        diesel::delete(
-            api_keys::table
-                .filter(api_keys::id.eq(api_key_id))
-                .filter(api_keys::user_id.eq(&caller.user_id)),
-        )
-        .execute(conn)
-        .map_err(DomainError::from)
+        let key: ApiKeyRow = api_keys::table
+            .filter(api_keys::id.eq(api_key_id))
+            .filter(api_keys::user_id.eq(&caller.user_id))
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DomainError::not_found("API key not found"))?;
+        if bound.is_some() && key.organization_id != bound {
+            return Err(DomainError::forbidden(
+                "a key bound to an organization may delete only keys bound to it",
+            ));
+        }
+        diesel::delete(api_keys::table.find(&key.id))
+            .execute(conn)
+            .map_err(DomainError::from)
     })?;
     if deleted == 0 {
         return Err(DomainError::not_found("API key not found"));

@@ -20,7 +20,10 @@ use super::organizations::{
     authorize, check_key_scope, invite_ttl_days, membership_of, organization_view, Member,
     Organization,
 };
-use super::projects::{check_grants, insert_grants, GrantRequest, ProjectGrant};
+use super::projects::{
+    check_granter_holds, check_grants, hide_invisible, insert_grants, visible_projects,
+    GrantRequest, ProjectGrant,
+};
 use super::roles::{allows, may_assign, Action, Permission, Role};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
@@ -33,7 +36,8 @@ use crate::store::rows::{
     InviteProjectRow, InviteRow, MembershipRow, OrganizationRow, ProjectPermissionRow, UserRow,
 };
 use crate::store::schema::{
-    invite_projects, invites, memberships, organizations, projects, retired_invite_tokens, users,
+    api_keys, invite_projects, invites, memberships, organizations, projects,
+    retired_invite_tokens, sessions, users,
 };
 use crate::store::DbConn;
 
@@ -343,6 +347,7 @@ pub fn create(
             return Err(invite_pending());
         }
         check_grants(conn, organization_id, &new.grants)?;
+        check_granter_holds(conn, &member, &new.grants, new.can_create_projects)?;
         let ttl_days = invite_ttl_days(ctx, conn, organization_id)?;
         let row = InviteRow {
             id: new_id(),
@@ -400,7 +405,8 @@ pub fn list(
 ) -> DomainResult<Vec<Invite>> {
     let now = now_ms();
     ctx.store.read(|conn| {
-        authorize(conn, caller, organization_id, Action::ListInvites)?;
+        let member = authorize(conn, caller, organization_id, Action::ListInvites)?;
+        let visible = visible_projects(conn, &member)?;
         let mut query = invites::table
             .filter(invites::organization_id.eq(organization_id))
             .into_boxed();
@@ -420,7 +426,11 @@ pub fn list(
             .order(invites::id.asc())
             .select(InviteRow::as_select())
             .load(conn)?;
-        views(conn, rows, now)
+        let mut list = views(conn, rows, now)?;
+        for invite in &mut list {
+            hide_invisible(&mut invite.projectpermissions, &visible);
+        }
+        Ok(list)
     })
 }
 
@@ -443,10 +453,19 @@ pub fn for_user(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Invite>> {
         if !user.email_verified {
             return Ok(Vec::new());
         }
-        let rows = invites::table
+        let mut query = invites::table
             .filter(invites::email.eq(&user.email))
             .filter(invites::state.eq("pending"))
             .filter(invites::expires_at.gt(now))
+            .into_boxed();
+        if let Some(bound) = caller
+            .api_key
+            .as_ref()
+            .and_then(|k| k.organization_id.clone())
+        {
+            query = query.filter(invites::organization_id.eq(bound));
+        }
+        let rows = query
             .order(invites::id.asc())
             .select(InviteRow::as_select())
             .load(conn)?;
@@ -520,6 +539,7 @@ fn resolve(
                     "this invite is addressed to another email",
                 ));
             }
+            check_key_scope(caller, &row.organization_id)?;
             Ok((row, Some(user)))
         }
         InviteRef::Token(token) => {
@@ -532,6 +552,7 @@ fn resolve(
                             "this invite is addressed to another email than the signed-in user's",
                         ));
                     }
+                    check_key_scope(caller, &row.organization_id)?;
                     Some(user)
                 }
                 None => None,
@@ -572,12 +593,15 @@ pub fn accept(
     let password_hash = newcomer.password.map(hash_password).transpose()?;
     let now = now_ms();
     let mut mail_queued = false;
-    let accepted = ctx.store.write(|conn| {
+    let result = ctx.store.write(|conn| {
         let (row, signed_in) = resolve(conn, caller, &by)?;
         close(conn, &row, InviteState::Accepted, now)?;
         let user = match signed_in {
             Some(user) => user,
             None => match find_user_by_email(conn, &row.email)? {
+                Some(user) if !user.email_verified => {
+                    claim_unverified_account(conn, user, &newcomer, password_hash.clone())?
+                }
                 Some(user) => user,
                 None => {
                     mail_queued = true;
@@ -620,11 +644,61 @@ pub fn accept(
             organization,
             login,
         })
-    })?;
+    });
+    let accepted = match result {
+        // A sign-up for the same address committed while this made the
+        // account; nothing was changed here.
+        Err(DomainError::Store(e)) if e.is_unique_violation() => {
+            return Err(DomainError::conflict(
+                ConflictReason::EmailTaken,
+                "an account with this email was created at the same moment; accept again",
+            ))
+        }
+        other => other?,
+    };
     if mail_queued {
         ctx.mail_queued();
     }
     Ok(accepted)
+}
+
+/// An account whose address was never confirmed may have been made by
+/// someone else with this address. The emailed token proves the mailbox, so
+/// its holder takes the account over clean: the unproven password, sessions
+/// and API keys are dropped, and the newcomer's password (if any) replaces it.
+/// Memberships stay: a genuine owner who had not confirmed yet keeps them.
+fn claim_unverified_account(
+    conn: &mut DbConn,
+    user: UserRow,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+) -> DomainResult<UserRow> {
+    let now = now_ms();
+    let name = newcomer
+        .name
+        .map(|n| n.trim().to_string())
+        .unwrap_or(user.name.clone());
+    diesel::update(users::table.find(&user.id))
+        .set((
+            users::password_hash.eq(&password_hash),
+            users::name.eq(&name),
+            users::email_verified.eq(true),
+        ))
+        .execute(conn)?;
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(&user.id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)?;
+    diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
+    Ok(UserRow {
+        password_hash,
+        name,
+        email_verified: true,
+        ..user
+    })
 }
 
 fn create_newcomer(
@@ -723,9 +797,9 @@ fn manageable(
 ) -> DomainResult<(InviteRow, UserRow)> {
     let not_found = || DomainError::not_found("invite not found");
     let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
-    check_key_scope(caller, &row.organization_id)?;
     let member =
         membership_of(conn, &row.organization_id, &caller.user_id).map_err(|_| not_found())?;
+    check_key_scope(caller, &row.organization_id)?;
     let own = row.invited_by == caller.user_id;
     if !(allows(member.role, Action::ManageAnyInvite)
         || (own && allows(member.role, Action::ManageOwnInvite)))
@@ -774,21 +848,37 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             return Err(already_member());
         }
         let ttl_days = invite_ttl_days(ctx, conn, &row.organization_id)?;
+        let expires_at = now + i64::from(ttl_days) * MS_PER_DAY;
+        let token_hash = hash_secret(&token);
+        // Only the token we read, in a state we may reopen: an accept or
+        // revoke that committed meanwhile wins, and answers 410 here.
+        let updated = diesel::update(
+            invites::table
+                .filter(invites::id.eq(&row.id))
+                .filter(invites::token_hash.eq(&row.token_hash))
+                .filter(invites::state.eq_any(["pending", "expired"])),
+        )
+        .set((
+            invites::token_hash.eq(&token_hash),
+            invites::state.eq("pending"),
+            invites::expires_at.eq(expires_at),
+            invites::ended_at.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+        if updated != 1 {
+            let fresh = load_by_id(conn, &row.id)?
+                .ok_or_else(|| DomainError::not_found("invite not found"))?;
+            ensure_open(&fresh, now)?;
+            return Err(DomainError::conflict(
+                ConflictReason::InvitePending,
+                "the invite was resent at the same moment; use the latest email",
+            ));
+        }
         diesel::insert_into(retired_invite_tokens::table)
             .values((
                 retired_invite_tokens::token_hash.eq(&row.token_hash),
                 retired_invite_tokens::invite_id.eq(&row.id),
                 retired_invite_tokens::retired_at.eq(now),
-            ))
-            .execute(conn)?;
-        let expires_at = now + i64::from(ttl_days) * MS_PER_DAY;
-        let token_hash = hash_secret(&token);
-        diesel::update(invites::table.find(&row.id))
-            .set((
-                invites::token_hash.eq(&token_hash),
-                invites::state.eq("pending"),
-                invites::expires_at.eq(expires_at),
-                invites::ended_at.eq(None::<i64>),
             ))
             .execute(conn)?;
         let fresh = InviteRow {

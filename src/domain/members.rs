@@ -11,7 +11,8 @@ use super::audit;
 use super::organizations::{authorize, membership_of, Member};
 use super::paging::PageRequest;
 use super::projects::{
-    check_grants, grants_of_members, replace_grants, GrantRequest, ProjectGrant,
+    check_grants, grants_of_members, hide_invisible, replace_grants, visible_projects,
+    GrantRequest, ProjectGrant,
 };
 use super::roles::{may_assign, may_manage, Action, Role};
 use super::sessions::Caller;
@@ -76,7 +77,8 @@ pub fn list(
     page: &PageRequest,
 ) -> DomainResult<(Vec<Collaborator>, Option<String>)> {
     ctx.store.read(|conn| {
-        authorize(conn, caller, organization_id, Action::ListCollaborators)?;
+        let member = authorize(conn, caller, organization_id, Action::ListCollaborators)?;
+        let visible = visible_projects(conn, &member)?;
         let mut query = memberships::table
             .inner_join(users::table)
             .filter(memberships::organization_id.eq(organization_id))
@@ -95,7 +97,8 @@ pub fn list(
         let list = rows
             .into_iter()
             .map(|(m, u)| {
-                let g = grants.remove(&m.id).unwrap_or_default();
+                let mut g = grants.remove(&m.id).unwrap_or_default();
+                hide_invisible(&mut g, &visible);
                 view(m, u, g)
             })
             .collect::<DomainResult<Vec<_>>>()?;
@@ -145,10 +148,11 @@ fn target_and_actor(
         .first(conn)
         .optional()?
         .ok_or_else(not_found)?;
-    super::organizations::check_key_scope(caller, &target.organization_id)?;
     lock_organization(conn, &target.organization_id)?;
+    // Membership first: a non-member learns nothing, not even from a 403.
     let actor =
         membership_of(conn, &target.organization_id, &caller.user_id).map_err(|_| not_found())?;
+    super::organizations::check_key_scope(caller, &target.organization_id)?;
     // Re-read after the lock: a concurrent change may have committed.
     let target = memberships::table
         .find(collaborator_id)

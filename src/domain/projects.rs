@@ -286,6 +286,71 @@ pub fn delete(
     })
 }
 
+/// The projects `member` may see: `None` for all (owners and admins), else
+/// the ones granted to them.
+pub fn visible_projects(
+    conn: &mut DbConn,
+    member: &Member,
+) -> DomainResult<Option<HashMap<String, Permission>>> {
+    if allows(member.role, Action::SeeAllProjects) {
+        return Ok(None);
+    }
+    let grants = grants_of_members(conn, std::slice::from_ref(&member.membership.id))?;
+    Ok(Some(
+        grants
+            .get(&member.membership.id)
+            .map(|list| {
+                list.iter()
+                    .map(|g| (g.projectid.clone(), g.permission))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    ))
+}
+
+/// Keeps only the grants on projects the viewer may see.
+pub fn hide_invisible(
+    grants: &mut Vec<ProjectGrant>,
+    visible: &Option<HashMap<String, Permission>>,
+) {
+    if let Some(visible) = visible {
+        grants.retain(|g| visible.contains_key(&g.projectid));
+    }
+}
+
+/// Nobody hands out more than they hold: below admin, each grant needs the
+/// granter's own permission on that project at least as high, and
+/// `cancreateprojects` needs their own flag (403 otherwise).
+pub fn check_granter_holds(
+    conn: &mut DbConn,
+    granter: &Member,
+    grants: &[GrantRequest],
+    can_create_projects: bool,
+) -> DomainResult<()> {
+    let Some(held) = visible_projects(conn, granter)? else {
+        return Ok(());
+    };
+    if can_create_projects && !granter.membership.can_create_projects {
+        return Err(DomainError::forbidden(
+            "cancreateprojects can be granted only by someone who has it",
+        ));
+    }
+    for grant in grants {
+        let enough = match held.get(&grant.project_id) {
+            Some(Permission::Full) => true,
+            Some(Permission::Read) => grant.permission == Permission::Read,
+            None => false,
+        };
+        if !enough {
+            return Err(DomainError::forbidden(format!(
+                "you may grant on project {} only the permission you hold",
+                grant.project_id
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Owners and admins have `full` everywhere without grants.
 pub fn role_sees_all(role: Role) -> bool {
     allows(role, Action::SeeAllProjects)

@@ -22,8 +22,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("this endpoint does not accept {0}")]
-    MethodNotAllowed(String),
+    #[error("this endpoint does not accept {method}; it takes {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("{message}")]
     Conflict {
         reason: &'static str,
@@ -63,7 +63,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::Gone { .. } => "gone",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -97,7 +97,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,8 +128,8 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(seconds) => {
                 builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
-            ApiError::MethodNotAllowed(_) => {
-                builder.insert_header((header::ALLOW, HeaderValue::from_static("GET, POST")));
+            ApiError::MethodNotAllowed { allow, .. } => {
+                builder.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
             }
             _ => {}
         }

@@ -59,7 +59,9 @@ const CREATE: Endpoint = Endpoint {
         organization's `invitettldays`. Owners invite with any role, admins with admin and \
         below, technical users with technical and below; collaborators may not invite (403). \
         Inviting a member answers 409 `already_member`; an address with a pending invite, 409 \
-        `invite_pending`. A mail outage never fails the call: mail waits in the outbox.",
+        `invite_pending`. Below admin, one grants only project permissions one holds (at the \
+        same level or lower) and `cancreateprojects` only when one has it (403 otherwise). A \
+        mail outage never fails the call: mail waits in the outbox.",
     params: Some(schema_ref::<CreateInviteParams>),
     payload: &[("invite", schema_ref::<Invite>)],
     errors: &[400, 401, 403, 404, 409, 413, 422],
@@ -191,9 +193,12 @@ const ACCEPT: Endpoint = Endpoint {
         optional and used only then) and its owner is told by email. The membership gets the \
         invite's role, project permissions and `cancreateprojects` in one transaction. Called \
         without a session, the answer carries `login`, a new session for the account that \
-        joined. A token works once; of concurrent accepts exactly one succeeds. An ended invite \
-        answers 410 with `error.reason` `expired`, `revoked`, `declined` or `accepted`; an \
-        address already a member, 409 `already_member`.",
+        joined. An account whose address was never confirmed is taken over by the token's \
+        holder: its old password, sessions and API keys end, and `password` (if given) becomes \
+        its password. A token works once; of concurrent accepts exactly one succeeds. An ended \
+        invite answers 410 with `error.reason` `expired`, `revoked`, `declined` or `accepted`; \
+        an address already a member, 409 `already_member`. An API key bound to another \
+        organization answers 403.",
     params: Some(schema_ref::<AcceptParams>),
     payload: &[
         ("collaborator", schema_ref::<Collaborator>),

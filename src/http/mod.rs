@@ -48,6 +48,17 @@ pub enum Methods {
     Get,
 }
 
+impl Methods {
+    /// The `Allow` header of a 405.
+    pub fn allow(self) -> &'static str {
+        match self {
+            Methods::Post => "POST",
+            Methods::GetPost => "GET, POST",
+            Methods::Get => "GET",
+        }
+    }
+}
+
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -146,8 +157,23 @@ impl<'a> Api<'a> {
         if endpoint.methods != Methods::Post {
             resource = resource.route(web::get().to(handler));
         }
-        config.service(resource.default_service(web::to(method_not_allowed)));
+        config.service(resource.default_service(method_not_allowed(endpoint.methods.allow())));
     }
+}
+
+/// A GET-only resource that is not an API operation (documents, probes for
+/// scrapers, the pages email links open).
+pub fn get_only<F, Args>(config: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: Handler<Args> + Clone + 'static,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    config.service(
+        web::resource(path)
+            .route(web::get().to(handler))
+            .default_service(method_not_allowed(Methods::Get.allow())),
+    );
 }
 
 /// Every endpoint of collabd, in reference order.
@@ -158,10 +184,14 @@ pub fn register_all(api: &mut Api<'_>) {
     invite::register(api);
 }
 
-async fn method_not_allowed(
-    req: actix_web::HttpRequest,
-) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+/// Answers 405 naming the methods the resource takes.
+fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move |req: actix_web::HttpRequest| async move {
+        Err::<actix_web::HttpResponse, ApiError>(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        })
+    })
 }
 
 /// The answer for paths that name no endpoint.

@@ -57,6 +57,12 @@ where
             if declared_length.is_some_and(|len| len > limit) {
                 return Err(ApiError::PayloadTooLarge(limit));
             }
+            if !is_get && !query.is_empty() {
+                // Secrets in URLs end up in logs and histories.
+                return Err(ApiError::InvalidRequest(
+                    "a POST takes its parameters in the body, not in the query string".into(),
+                ));
+            }
             let body = read_body(&mut stream, limit).await?;
             let params: T = if is_get || body.iter().all(u8::is_ascii_whitespace) {
                 parse_form(query.as_bytes())?

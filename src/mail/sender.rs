@@ -21,9 +21,12 @@ use crate::store::schema::outbox;
 use crate::store::{classify, DbConn, Store, StoreError};
 
 /// Rows claimed per round.
-const BATCH: i64 = 20;
-/// How long a claim lasts: longer than any one delivery can take.
-const LEASE_MS: i64 = 120_000;
+const BATCH: i64 = 10;
+/// The longest one SMTP delivery may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a claim lasts: longer than a whole round of deliveries can take,
+/// so no other process claims a row while this one may still send it.
+const LEASE_MS: i64 = BATCH * SEND_TIMEOUT.as_millis() as i64 + 60_000;
 /// The longest wait between two attempts at one row.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
@@ -39,7 +42,8 @@ pub struct SenderSettings {
     pub from: Mailbox,
     /// The first retry waits this long; each further one twice as long.
     pub retry_base_ms: i64,
-    /// After this many failed attempts a row is dead.
+    /// After this many failed attempts a row is dead; 0 retries an outage for
+    /// as long as it lasts (refusals that can never succeed are dead at once).
     pub max_attempts: i32,
     /// How often due rows are looked for when nothing wakes the sender.
     pub poll: Duration,
@@ -62,7 +66,7 @@ impl SenderSettings {
             Some(url) => Transport::Smtp(Box::new(
                 SmtpTransport::from_url(url)
                     .map_err(|e| format!("COLLABD_SMTP_URL: {e}"))?
-                    .timeout(Some(Duration::from_secs(30)))
+                    .timeout(Some(SEND_TIMEOUT))
                     .build(),
             )),
             None => Transport::Files(mail_dir),
@@ -71,7 +75,7 @@ impl SenderSettings {
             transport,
             from,
             retry_base_ms: retry_base_ms.max(1),
-            max_attempts: max_attempts.max(1),
+            max_attempts: max_attempts.max(0),
             poll,
         })
     }
@@ -249,8 +253,12 @@ fn record(
 ) -> Result<(), StoreError> {
     let now = now_ms();
     let attempts = row.attempts + 1;
+    let keep_trying = settings.max_attempts == 0 || attempts < settings.max_attempts;
     store.write(|conn| {
-        let target = outbox::table.find(&row.id);
+        // Only while the claim is still ours.
+        let target = outbox::table
+            .filter(outbox::id.eq(&row.id))
+            .filter(outbox::claimed_until.eq(row.claimed_until));
         let updated = match &outcome {
             Outcome::Sent => diesel::update(target)
                 .set((
@@ -260,7 +268,7 @@ fn record(
                     outbox::claimed_until.eq(None::<i64>),
                 ))
                 .execute(conn),
-            Outcome::Failed(error) if attempts < settings.max_attempts => {
+            Outcome::Failed(error) if keep_trying => {
                 tracing::warn!(id = %row.id, attempts, error = %error, "mail: delivery failed, will retry");
                 diesel::update(target)
                     .set((

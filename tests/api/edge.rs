@@ -55,10 +55,18 @@ fn get_on_a_writing_endpoint_is_405(backend: Backend) {
         "/customer/settings",
     ] {
         let r = app.get(path, None).err(405, "method_not_allowed");
-        assert!(r.header("allow").is_some());
+        assert_eq!(r.header("allow"), Some("POST"));
     }
-    app.send("DELETE", "/user/details", None, None, b"")
+    let r = app
+        .send("DELETE", "/user/details", None, None, b"")
         .err(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    for path in ["/metrics", "/docs", "/openapi.json", "/healthz"] {
+        let r = app
+            .post(path, None, serde_json::json!({}))
+            .err(405, "method_not_allowed");
+        assert_eq!(r.header("allow"), Some("GET"), "{path}");
+    }
 }
 
 fn malformed_bodies_are_400(backend: Backend) {
@@ -227,15 +235,21 @@ fn get_with_query_and_form_bodies_work(backend: Backend) {
         )
         .ok();
     assert_eq!(r.get("organization")["invitettldays"], 3);
-    // A POST with an empty body takes the query string.
-    app.send(
-        "POST",
-        &format!("/customer/details?organizationid={org}"),
-        Some(&token),
-        None,
-        b"",
-    )
-    .ok();
+    // A POST takes its parameters in the body only: a query string could
+    // carry passwords and tokens into logs.
+    let r = app
+        .send(
+            "POST",
+            &format!("/customer/details?organizationid={org}"),
+            Some(&token),
+            None,
+            b"",
+        )
+        .err(400, "invalid_request");
+    assert!(r.text().contains("body"), "{}", r.text());
+    // A POST with an empty body is a call without parameters.
+    app.send("POST", "/user/details", Some(&token), None, b"")
+        .ok();
 }
 
 fn login_attempts_are_rate_limited(backend: Backend) {

@@ -7,6 +7,7 @@ mod accounts;
 mod apikeys;
 mod concurrency;
 mod edge;
+mod hardening;
 mod indexes;
 mod mail;
 mod matrix;
