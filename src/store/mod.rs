@@ -289,14 +289,15 @@ impl Store {
     where
         E: From<StoreError> + Unavailability,
     {
+        // The writer lock comes before the connection: writers queueing for
+        // SQLite's one write slot must not hold pooled connections that
+        // readers need meanwhile.
+        let _guard = self
+            .sqlite_writer
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
-        let result = match &self.sqlite_writer {
-            Some(lock) => {
-                let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                run_in_transaction(&mut conn, f)
-            }
-            None => run_in_transaction(&mut conn, f),
-        };
+        let result = run_in_transaction(&mut conn, f);
         self.forget_if_unreachable(&mut conn, result)
     }
 

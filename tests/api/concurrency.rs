@@ -7,7 +7,8 @@ use crate::support::{Backend, TestApp};
 
 on_both_backends!(
     twenty_accepts_one_success,
-    owners_demoting_each_other_leave_an_owner
+    owners_demoting_each_other_leave_an_owner,
+    mixed_load_on_a_small_pool,
 );
 
 fn twenty_accepts_one_success(backend: Backend) {
@@ -133,4 +134,45 @@ fn owners_demoting_each_other_leave_an_owner(backend: Backend) {
             .count();
         assert!(owners >= 1, "round {round}: no owner left ({results:?})");
     }
+}
+
+/// Many writers and readers at once on a small pool: nothing is refused,
+/// nothing is lost, every invite is listed once.
+fn mixed_load_on_a_small_pool(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.db_pool_size = 2);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let client = app.client.clone();
+                let (owner, org) = (owner.clone(), org.clone());
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    for i in 0..15 {
+                        let r = if i % 2 == 0 {
+                            client.post(
+                                "/invite/create",
+                                Some(&owner),
+                                json!({"organizationid": org, "email": format!("load{t}-{i}@example.com")}),
+                            )
+                        } else {
+                            client.get(&format!("/customer/listcollaborators?organizationid={org}"), Some(&owner))
+                        };
+                        seen.push(r.status);
+                    }
+                    seen
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let r = app
+        .get(&format!("/invite/list?organizationid={org}"), Some(&owner))
+        .ok();
+    assert_eq!(r.get("invites").as_array().unwrap().len(), 8 * 8);
 }
