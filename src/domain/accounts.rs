@@ -19,6 +19,7 @@ use super::{
     MS_PER_DAY, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
+use crate::store::lock_user;
 use crate::store::rows::{EmailConfirmationRow, SessionRow, UserRow};
 use crate::store::schema::{email_confirmations, sessions, users};
 use crate::store::DbConn;
@@ -237,13 +238,21 @@ pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
     }
     let user =
         user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
-    open_session(ctx, user)
-}
-
-/// Opens a session for `user` and signs its token.
-pub(crate) fn open_session(ctx: &Ctx, user: UserRow) -> DomainResult<Login> {
     let session = new_session_row(ctx, &user.id);
-    ctx.store.write(|conn| insert_session(conn, &session))?;
+    let verified = user.password_hash.clone();
+    let user = ctx.store.write(|conn| {
+        // The password was checked outside the transaction (argon2 is slow);
+        // a change that committed since then wins.
+        lock_user(conn, &user.id)?;
+        let current = load_user(conn, &user.id)?;
+        if current.password_hash != verified {
+            return Err(DomainError::Unauthenticated(
+                "wrong email or password".into(),
+            ));
+        }
+        insert_session(conn, &session)?;
+        Ok(current)
+    })?;
     login_for(ctx, &session, user)
 }
 
@@ -330,6 +339,15 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         }
     };
     ctx.store.write(|conn| {
+        lock_user(conn, &caller.user_id)?;
+        if new_hash.is_some()
+            && load_user(conn, &caller.user_id)?.password_hash != user.password_hash
+        {
+            return Err(DomainError::invalid(
+                "currentpassword",
+                "the password was changed at the same moment; try again",
+            ));
+        }
         if let Some(name) = changes.name {
             diesel::update(users::table.find(&caller.user_id))
                 .set(users::name.eq(name.trim()))

@@ -39,7 +39,7 @@ use crate::store::schema::{
     api_keys, invite_projects, invites, memberships, organizations, projects,
     retired_invite_tokens, sessions, users,
 };
-use crate::store::DbConn;
+use crate::store::{lock_organization, lock_user, DbConn};
 
 /// Where an invite is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -316,6 +316,8 @@ pub fn create(
     let token = new_secret();
     let now = now_ms();
     let result = ctx.store.write(|conn| {
+        // Checked against the role as it is when the invite is written.
+        lock_organization(conn, organization_id)?;
         let member = authorize(conn, caller, organization_id, Action::Invite)?;
         if !may_assign(member.role, new.role) {
             return Err(DomainError::forbidden(format!(
@@ -600,6 +602,7 @@ pub fn accept(
             Some(user) => user,
             None => match find_user_by_email(conn, &row.email)? {
                 Some(user) if !user.email_verified => {
+                    lock_user(conn, &user.id)?;
                     claim_unverified_account(conn, user, &newcomer, password_hash.clone())?
                 }
                 Some(user) => user,
@@ -797,6 +800,7 @@ fn manageable(
 ) -> DomainResult<(InviteRow, UserRow)> {
     let not_found = || DomainError::not_found("invite not found");
     let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
+    lock_organization(conn, &row.organization_id)?;
     let member =
         membership_of(conn, &row.organization_id, &caller.user_id).map_err(|_| not_found())?;
     check_key_scope(caller, &row.organization_id)?;

@@ -24,9 +24,10 @@ use crate::store::{classify, DbConn, Store, StoreError};
 const BATCH: i64 = 10;
 /// The longest one SMTP delivery may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a claim lasts: longer than a whole round of deliveries can take,
-/// so no other process claims a row while this one may still send it.
-const LEASE_MS: i64 = BATCH * SEND_TIMEOUT.as_millis() as i64 + 60_000;
+/// How long a claim lasts. It is renewed just before each message is sent, so
+/// it needs to outlast one delivery (a handful of SMTP exchanges, each bounded
+/// by the timeout) with a wide margin.
+const LEASE_MS: i64 = 10 * SEND_TIMEOUT.as_millis() as i64;
 /// The longest wait between two attempts at one row.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
@@ -112,10 +113,45 @@ pub async fn run(store: Store, settings: Arc<SenderSettings>, wakeup: Arc<Notify
 pub fn deliver_due(store: &Store, settings: &SenderSettings) -> Result<usize, StoreError> {
     let claimed = claim(store)?;
     for row in &claimed {
-        let outcome = deliver(settings, row);
-        record(store, settings, row, outcome)?;
+        // A fresh lease for each message: a slow round never lets another
+        // process claim a row this one is about to send.
+        let row = match renew(store, row) {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                tracing::warn!(id = %row.id, "mail: claim lost before sending; another process has it");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(id = %row.id, error = %e, "mail: cannot renew the claim");
+                continue;
+            }
+        };
+        let outcome = deliver(settings, &row);
+        if let Err(e) = record(store, settings, &row, outcome) {
+            tracing::error!(id = %row.id, error = %e, "mail: cannot record the delivery");
+        }
     }
     Ok(claimed.len())
+}
+
+/// Extends the claim on `row` if it is still ours; `None` when it is not.
+fn renew(store: &Store, row: &OutboxRow) -> Result<Option<OutboxRow>, StoreError> {
+    let until = now_ms() + LEASE_MS;
+    let updated = store.write(|conn| {
+        diesel::update(
+            outbox::table
+                .filter(outbox::id.eq(&row.id))
+                .filter(outbox::state.eq("pending"))
+                .filter(outbox::claimed_until.eq(row.claimed_until)),
+        )
+        .set(outbox::claimed_until.eq(until))
+        .execute(conn)
+        .map_err(classify)
+    })?;
+    Ok((updated == 1).then(|| OutboxRow {
+        claimed_until: Some(until),
+        ..row.clone()
+    }))
 }
 
 #[derive(QueryableByName)]
@@ -291,7 +327,13 @@ fn record(
                     .execute(conn)
             }
         };
-        updated.map(|_| ()).map_err(classify)
+        match updated.map_err(classify)? {
+            1 => Ok(()),
+            _ => {
+                tracing::warn!(id = %row.id, "mail: the claim ran out before the result was recorded");
+                Ok(())
+            }
+        }
     })
 }
 

@@ -297,7 +297,16 @@ impl Store {
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
-        let result = run_in_transaction(&mut conn, f);
+        let result = run_in_transaction(&mut conn, |conn| {
+            if let DbConn::Sqlite(_) = conn {
+                // Take SQLite's write lock first, as BEGIN IMMEDIATE would:
+                // waiting for it honours busy_timeout, whereas upgrading a read
+                // snapshot that another process has outdated fails at once.
+                conn.batch_execute("UPDATE settings SET value = value WHERE 0")
+                    .map_err(|e| E::from(classify(e)))?;
+            }
+            f(conn)
+        });
         self.forget_if_unreachable(&mut conn, result)
     }
 

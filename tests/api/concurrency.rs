@@ -9,6 +9,7 @@ on_both_backends!(
     twenty_accepts_one_success,
     owners_demoting_each_other_leave_an_owner,
     mixed_load_on_a_small_pool,
+    two_servers_write_at_once,
 );
 
 fn twenty_accepts_one_success(backend: Backend) {
@@ -175,4 +176,46 @@ fn mixed_load_on_a_small_pool(backend: Backend) {
         .get(&format!("/invite/list?organizationid={org}"), Some(&owner))
         .ok();
     assert_eq!(r.get("invites").as_array().unwrap().len(), 8 * 8);
+}
+
+/// Two servers on one database (two processes in production), writing at
+/// once: SQLite's write lock is taken up front, so neither fails.
+fn two_servers_write_at_once(backend: Backend) {
+    let app = TestApp::start(backend);
+    let mut config = crate::support::test_config(&app.db);
+    config.smtp_url = Some(app.mail.url());
+    let second = crate::support::TestServer::start(config);
+    let other = crate::support::Client::new(&second.base);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let client = if t % 2 == 0 { app.client.clone() } else { other.clone() };
+                let (owner, org) = (owner.clone(), org.clone());
+                s.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            client
+                                .post(
+                                    "/invite/create",
+                                    Some(&owner),
+                                    json!({"organizationid": org, "email": format!("two{t}-{i}@example.com")}),
+                                )
+                                .status
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let r = app
+        .get(&format!("/invite/list?organizationid={org}"), Some(&owner))
+        .ok();
+    assert_eq!(r.get("invites").as_array().unwrap().len(), 80);
 }
