@@ -186,8 +186,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the pool. Fails only on a bad configuration, not on an
-    /// unreachable database: the server starts and answers 503 until it is back.
+    /// Opens the pool without connecting; connections are made on first use.
+    /// (`collabd::start` then migrates, so a server needs its database at
+    /// start; once running, an outage answers 503 until the database is back.)
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, String> {
         let target = Target::parse(url);
         let is_sqlite = matches!(target, Target::Sqlite(_));
@@ -258,8 +259,12 @@ impl Store {
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(|v| v.len())
                     .map_err(|e| e.to_string());
-                c.batch_execute("SELECT pg_advisory_unlock(7461626)")
-                    .map_err(|e| e.to_string())?;
+                let unlocked = c.batch_execute("SELECT pg_advisory_unlock(7461626)");
+                if let Err(e) = unlocked {
+                    // Never hand back a connection that may still hold the lock.
+                    self.forget(&mut conn);
+                    return Err(e.to_string());
+                }
                 result?
             }
         };
