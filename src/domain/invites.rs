@@ -39,7 +39,7 @@ use crate::store::schema::{
     api_keys, invite_projects, invites, memberships, organizations, projects,
     retired_invite_tokens, sessions, users,
 };
-use crate::store::{lock_organization, lock_user, DbConn};
+use crate::store::{lock_user, share_organization, DbConn};
 
 /// Where an invite is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -317,7 +317,7 @@ pub fn create(
     let now = now_ms();
     let result = ctx.store.write(|conn| {
         // Checked against the role as it is when the invite is written.
-        lock_organization(conn, organization_id)?;
+        share_organization(conn, organization_id)?;
         let member = authorize(conn, caller, organization_id, Action::Invite)?;
         if !may_assign(member.role, new.role) {
             return Err(DomainError::forbidden(format!(
@@ -800,7 +800,7 @@ fn manageable(
 ) -> DomainResult<(InviteRow, UserRow)> {
     let not_found = || DomainError::not_found("invite not found");
     let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
-    lock_organization(conn, &row.organization_id)?;
+    share_organization(conn, &row.organization_id)?;
     let member =
         membership_of(conn, &row.organization_id, &caller.user_id).map_err(|_| not_found())?;
     check_key_scope(caller, &row.organization_id)?;

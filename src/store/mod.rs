@@ -383,6 +383,18 @@ pub fn lock_organization(conn: &mut DbConn, organization_id: &str) -> Result<(),
     )
 }
 
+/// Holds an organization's row against changes until the transaction ends,
+/// while letting other holders in: writes that only depend on members' roles
+/// (invites) run side by side, and wait only for role changes, which take
+/// [`lock_organization`].
+pub fn share_organization(conn: &mut DbConn, organization_id: &str) -> Result<(), StoreError> {
+    lock_row(
+        conn,
+        "SELECT id FROM organizations WHERE id = $1 FOR SHARE",
+        organization_id,
+    )
+}
+
 /// Locks a user's row until the transaction ends (per-user limits).
 pub fn lock_user(conn: &mut DbConn, user_id: &str) -> Result<(), StoreError> {
     lock_row(
