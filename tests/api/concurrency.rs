@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{in_parallel, Backend, TestApp};
 
 on_both_backends!(
     twenty_accepts_one_success,
@@ -19,18 +19,9 @@ fn twenty_accepts_one_success(backend: Backend) {
     // A newcomer without an account, and an existing, confirmed user.
     app.invite(&owner, &org, "racer@example.com", "technical");
     let token = app.invite_token("racer@example.com", 1);
-    let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..20)
-            .map(|_| {
-                let client = app.client.clone();
-                let token = token.clone();
-                s.spawn(move || {
-                    let r = client.post("/invite/accept", None, json!({"token": token}));
-                    (r.status, r.reason().to_string())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses = in_parallel(20, |_| {
+        let r = app.post("/invite/accept", None, json!({"token": token}));
+        (r.status, r.reason().to_string())
     });
     let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!(ok, 1, "{statuses:?}");
@@ -81,34 +72,16 @@ fn owners_demoting_each_other_leave_an_owner(backend: Backend) {
             .as_str()
             .unwrap()
             .to_string();
-        let results: Vec<u16> = std::thread::scope(|s| {
-            let a = {
-                let client = app.client.clone();
-                let (token, target) = (first.clone(), second.collaboratorid.clone());
-                s.spawn(move || {
-                    client
-                        .post(
-                            "/customer/editcollaborator",
-                            Some(&token),
-                            json!({"collaboratorid": target, "role": "admin"}),
-                        )
-                        .status
-                })
-            };
-            let b = {
-                let client = app.client.clone();
-                let (token, target) = (second.token.clone(), first_id.clone());
-                s.spawn(move || {
-                    client
-                        .post(
-                            "/customer/editcollaborator",
-                            Some(&token),
-                            json!({"collaboratorid": target, "role": "admin"}),
-                        )
-                        .status
-                })
-            };
-            vec![a.join().unwrap(), b.join().unwrap()]
+        // Each owner demotes the other at the same instant.
+        let moves = [(&first, &second.collaboratorid), (&second.token, &first_id)];
+        let results: Vec<u16> = in_parallel(2, |i| {
+            let (token, target) = moves[i];
+            app.post(
+                "/customer/editcollaborator",
+                Some(token),
+                json!({"collaboratorid": target, "role": "admin"}),
+            )
+            .status
         });
         assert!(
             results.iter().filter(|s| **s == 200).count() <= 1,
@@ -143,34 +116,26 @@ fn mixed_load_on_a_small_pool(backend: Backend) {
     let app = TestApp::start_with(backend, |c| c.db_pool_size = 2);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|t| {
-                let client = app.client.clone();
-                let (owner, org) = (owner.clone(), org.clone());
-                s.spawn(move || {
-                    let mut seen = Vec::new();
-                    for i in 0..15 {
-                        let r = if i % 2 == 0 {
-                            client.post(
-                                "/invite/create",
-                                Some(&owner),
-                                json!({"organizationid": org, "email": format!("load{t}-{i}@example.com")}),
-                            )
-                        } else {
-                            client.get(&format!("/customer/listcollaborators?organizationid={org}"), Some(&owner))
-                        };
-                        seen.push(r.status);
-                    }
-                    seen
-                })
+    let statuses: Vec<u16> = in_parallel(8, |t| {
+        (0..15)
+            .map(|i| {
+                let r = if i % 2 == 0 {
+                    app.post(
+                        "/invite/create",
+                        Some(&owner),
+                        json!({"organizationid": org, "email": format!("load{t}-{i}@example.com")}),
+                    )
+                } else {
+                    app.get(
+                        &format!("/customer/listcollaborators?organizationid={org}"),
+                        Some(&owner),
+                    )
+                };
+                r.status
             })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+            .collect::<Vec<_>>()
+    })
+    .concat();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let r = app
         .get(&format!("/invite/list?organizationid={org}"), Some(&owner))
@@ -188,31 +153,21 @@ fn two_servers_write_at_once(backend: Backend) {
     let other = crate::support::Client::new(&second.base);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|t| {
-                let client = if t % 2 == 0 { app.client.clone() } else { other.clone() };
-                let (owner, org) = (owner.clone(), org.clone());
-                s.spawn(move || {
-                    (0..10)
-                        .map(|i| {
-                            client
-                                .post(
-                                    "/invite/create",
-                                    Some(&owner),
-                                    json!({"organizationid": org, "email": format!("two{t}-{i}@example.com")}),
-                                )
-                                .status
-                        })
-                        .collect::<Vec<_>>()
-                })
+    let statuses: Vec<u16> = in_parallel(8, |t| {
+        let client = if t % 2 == 0 { &app.client } else { &other };
+        (0..10)
+            .map(|i| {
+                client
+                    .post(
+                        "/invite/create",
+                        Some(&owner),
+                        json!({"organizationid": org, "email": format!("two{t}-{i}@example.com")}),
+                    )
+                    .status
             })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+            .collect::<Vec<_>>()
+    })
+    .concat();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let r = app
         .get(&format!("/invite/list?organizationid={org}"), Some(&owner))

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{in_parallel, Backend, TestApp};
 
 on_both_backends!(
     create_list_details,
@@ -154,23 +154,13 @@ fn organization_limit_is_409(backend: Backend) {
     );
     // Concurrent creations cannot slip past the limit.
     let other = app.user("racer@example.com");
-    let results: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..6)
-            .map(|i| {
-                let client = app.client.clone();
-                let other = other.clone();
-                s.spawn(move || {
-                    client
-                        .post(
-                            "/user/createorganization",
-                            Some(&other),
-                            json!({"name": format!("R{i}")}),
-                        )
-                        .status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let results: Vec<u16> = in_parallel(6, |i| {
+        app.post(
+            "/user/createorganization",
+            Some(&other),
+            json!({"name": format!("R{i}")}),
+        )
+        .status
     });
     assert_eq!(
         results.iter().filter(|s| **s == 200).count(),

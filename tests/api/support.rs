@@ -591,3 +591,16 @@ impl TestApp {
             .to_string()
     }
 }
+
+/// Runs `work(i)` for each i in 0..n, all at once on n threads; the results
+/// in order of i.
+pub fn in_parallel<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || work(i))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread"))
+            .collect()
+    })
+}
