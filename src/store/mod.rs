@@ -275,16 +275,30 @@ impl Store {
     /// snapshot at no cost; on PostgreSQL (READ COMMITTED, where a transaction
     /// would not give one snapshot anyway) they run without one, saving two
     /// round trips per request.
-    pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    ///
+    /// A read that meets a dead connection (the database restarted since it
+    /// was opened) is tried once more on a tested one: reads change nothing,
+    /// so the retry is safe, and the caller never sees the stale connection.
+    pub fn read<T, E>(&self, f: impl Fn(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError> + Unavailability,
     {
-        let mut conn = self.conn()?;
-        let result = match self.sqlite_writer {
-            Some(_) => run_in_transaction(&mut conn, f),
-            None => f(&mut conn),
+        let run = |conn: &mut Conn| match self.sqlite_writer {
+            Some(_) => run_in_transaction(conn, &f),
+            None => f(conn),
         };
-        self.forget_if_unreachable(&mut conn, result)
+        // A failed checkout is not retried: it already waited its timeout.
+        let mut conn = self.conn()?;
+        match run(&mut conn) {
+            Err(e) if e.is_unavailable() => {
+                self.forget(&mut conn);
+                drop(conn);
+                let mut conn = self.conn()?;
+                let result = run(&mut conn);
+                self.forget_if_unreachable(&mut conn, result)
+            }
+            other => other,
+        }
     }
 
     /// Runs `f` in a write transaction. Writers are serialized on SQLite; on
