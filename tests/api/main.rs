@@ -9,6 +9,7 @@ mod concurrency;
 mod edge;
 mod hardening;
 mod indexes;
+mod logs;
 mod mail;
 mod matrix;
 mod openapi;
