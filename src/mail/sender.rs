@@ -339,7 +339,69 @@ fn record(
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::*;
+
+    fn store_with_one_mail() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("t.sqlite3").display().to_string();
+        let store = Store::open(&url, 2, Duration::from_secs(5)).expect("store");
+        store.migrate().expect("migrate");
+        store
+            .write(|conn| {
+                crate::mail::enqueue(
+                    conn,
+                    crate::mail::Mail {
+                        to: "a@example.com".into(),
+                        subject: "s".into(),
+                        text: "t".into(),
+                        html: "h".into(),
+                        link: None,
+                    },
+                )
+            })
+            .expect("enqueue");
+        (dir, store)
+    }
+
+    #[test]
+    fn a_lost_claim_is_neither_sent_nor_recorded() {
+        let (dir, store) = store_with_one_mail();
+        let claimed = claim(&store).expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert!(
+            claim(&store).expect("claim again").is_empty(),
+            "a claimed row is not claimed twice"
+        );
+        // Another process took the row over after our lease ran out.
+        store
+            .write(|conn| {
+                diesel::update(outbox::table)
+                    .set(outbox::claimed_until.eq(Some(1)))
+                    .execute(conn)
+                    .map_err(classify)
+            })
+            .expect("steal");
+        assert!(renew(&store, &claimed[0]).expect("renew").is_none());
+        let settings = SenderSettings::new(
+            None,
+            dir.path().join("mail"),
+            "c@example.com",
+            1000,
+            0,
+            Duration::from_secs(1),
+        )
+        .expect("settings");
+        record(&store, &settings, &claimed[0], Outcome::Sent).expect("record");
+        let state: String = store
+            .read(|conn| {
+                outbox::table
+                    .select(outbox::state)
+                    .first(conn)
+                    .map_err(classify)
+            })
+            .expect("state");
+        assert_eq!(state, "pending", "a stale claim records nothing");
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
