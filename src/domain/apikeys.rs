@@ -107,7 +107,7 @@ pub fn delete(ctx: &Ctx, caller: &Caller, api_key_id: &str) -> DomainResult<()> 
         .api_key
         .as_ref()
         .and_then(|k| k.organization_id.clone());
-    let deleted = ctx.store.write(|conn| {
+    ctx.store.write(|conn| {
         let key: ApiKeyRow = api_keys::table
             .filter(api_keys::id.eq(api_key_id))
             .filter(api_keys::user_id.eq(&caller.user_id))
@@ -120,12 +120,7 @@ pub fn delete(ctx: &Ctx, caller: &Caller, api_key_id: &str) -> DomainResult<()> 
                 "a key bound to an organization may delete only keys bound to it",
             ));
         }
-        diesel::delete(api_keys::table.find(&key.id))
-            .execute(conn)
-            .map_err(DomainError::from)
-    })?;
-    if deleted == 0 {
-        return Err(DomainError::not_found("API key not found"));
-    }
-    Ok(())
+        diesel::delete(api_keys::table.find(&key.id)).execute(conn)?;
+        Ok(())
+    })
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::accounts::load_user;
 use super::audit;
 use super::organizations::{authorize, Member};
-use super::roles::{allows, Action, Permission, Role};
+use super::roles::{allows, Action, Permission};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
@@ -349,9 +349,4 @@ pub fn check_granter_holds(
         }
     }
     Ok(())
-}
-
-/// Owners and admins have `full` everywhere without grants.
-pub fn role_sees_all(role: Role) -> bool {
-    allows(role, Action::SeeAllProjects)
 }

@@ -209,10 +209,6 @@ impl Store {
         })
     }
 
-    pub fn is_postgres(&self) -> bool {
-        self.sqlite_writer.is_none()
-    }
-
     /// A pooled connection, or `Unavailable` when none can be had in time.
     pub fn conn(&self) -> Result<Conn, StoreError> {
         let outages = self.outages.load(Ordering::Acquire);
