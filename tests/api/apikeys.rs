@@ -15,14 +15,7 @@ on_both_backends!(
 fn api_key_lifecycle(backend: Backend) {
     let app = TestApp::start(backend);
     let token = app.user("ops@example.com");
-    let r = app
-        .post(
-            "/user/createapikey",
-            Some(&token),
-            json!({"name": "deploy script"}),
-        )
-        .ok();
-    let key = r.get("apikey").clone();
+    let key = app.api_key(&token, json!({"name": "deploy script"}));
     let secret = key["secret"].as_str().unwrap().to_string();
     assert!(secret.len() >= 43, "at least 256 bits");
     assert_eq!(key["organizationid"], json!(null));

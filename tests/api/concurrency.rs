@@ -62,16 +62,7 @@ fn owners_demoting_each_other_leave_an_owner(backend: Backend) {
         let first = app.user(&first_email);
         let org = app.organization(&first, &format!("Race {round}"));
         let second = app.member(&first, &org, &format!("second{round}@example.com"), "owner");
-        let list = app
-            .get(
-                &format!("/customer/listcollaborators?organizationid={org}"),
-                Some(&first),
-            )
-            .ok();
-        let first_id = list.get("collaborators")[0]["collaboratorid"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let first_id = app.first_collaborator(&first, &org);
         // Each owner demotes the other at the same instant.
         let moves = [(&first, &second.collaboratorid), (&second.token, &first_id)];
         let results: Vec<u16> = in_parallel(2, |i| {

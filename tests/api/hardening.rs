@@ -12,6 +12,7 @@ on_both_backends!(
     bound_keys_stay_inside_their_organization,
     accepting_corners,
     organization_invite_lifetime_and_projects,
+    keys_follow_the_current_role_and_ended_links_say_so,
 );
 
 fn an_unconfirmed_squatter_loses_the_account_to_the_mailbox_owner(backend: Backend) {
@@ -19,10 +20,7 @@ fn an_unconfirmed_squatter_loses_the_account_to_the_mailbox_owner(backend: Backe
     // Someone signs up with an address that is not theirs and never confirms it.
     app.signup("victim@example.com", "squatter-password", "Squatter");
     let squatter = app.login("victim@example.com", "squatter-password");
-    let key = app
-        .post("/user/createapikey", Some(&squatter), json!({"name": "k"}))
-        .ok()
-        .get("apikey")["secret"]
+    let key = app.api_key(&squatter, json!({"name": "k"}))["secret"]
         .as_str()
         .unwrap()
         .to_string();
@@ -144,14 +142,7 @@ fn bound_keys_stay_inside_their_organization(backend: Backend) {
     let mine = app.organization(&owner, "Mine");
     let other_owner = app.user("other@example.com");
     let theirs = app.organization(&other_owner, "Theirs");
-    let key = app
-        .post(
-            "/user/createapikey",
-            Some(&owner),
-            json!({"name": "bound", "organizationid": mine}),
-        )
-        .ok()
-        .get("apikey")["secret"]
+    let key = app.api_key(&owner, json!({"name": "bound", "organizationid": mine}))["secret"]
         .as_str()
         .unwrap()
         .to_string();
@@ -186,12 +177,8 @@ fn bound_keys_stay_inside_their_organization(backend: Backend) {
         )
         .ok();
     let foreign = list.get("collaborators")[0]["collaboratorid"].clone();
-    app.post(
-        "/customer/removecollaborator",
-        Some(&key),
-        json!({"collaboratorid": foreign}),
-    )
-    .err(404, "not_found");
+    app.remove(&key, foreign.as_str().unwrap())
+        .err(404, "not_found");
     let foreign_invite = app.invite(&other_owner, &theirs, "someone@example.com", "collaborator");
     app.post(
         "/invite/revoke",
@@ -360,4 +347,69 @@ fn organization_invite_lifetime_and_projects(backend: Backend) {
         json!({"organizationid": org, "projectid": foreign}),
     )
     .err(404, "not_found");
+}
+
+fn keys_follow_the_current_role_and_ended_links_say_so(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let admin = app.member(&owner, &org, "admin@example.com", "admin");
+    let key = app.api_key(&admin.token, json!({"name": "ops", "organizationid": org}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(
+        &format!("/customer/listauditevents?organizationid={org}"),
+        Some(&key),
+    )
+    .ok();
+    // Demoted to collaborator: the key acts with the new role at once.
+    app.post(
+        "/customer/editcollaborator",
+        Some(&owner),
+        json!({"collaboratorid": admin.collaboratorid, "role": "collaborator"}),
+    )
+    .ok();
+    app.get(
+        &format!("/customer/listauditevents?organizationid={org}"),
+        Some(&key),
+    )
+    .err(403, "forbidden");
+    // Removed: the keys bound to the organization are gone.
+    app.remove(&owner, &admin.collaboratorid).ok();
+    app.get("/user/details", Some(&key))
+        .err(401, "unauthenticated");
+    app.get("/user/details", Some(&admin.token)).ok();
+
+    // Revoking an invite that has expired says so.
+    let late = app.invite(&owner, &org, "late@example.com", "collaborator");
+    crate::support::sql(
+        &app,
+        "UPDATE invites SET expires_at = 1000 WHERE email = 'late@example.com'",
+    );
+    let r = app
+        .post(
+            "/invite/revoke",
+            Some(&owner),
+            json!({"inviteid": late["inviteid"]}),
+        )
+        .err(410, "gone");
+    assert_eq!(r.reason(), "expired");
+    // An expired confirmation link answers 410 and confirms nothing.
+    app.signup("slow@example.com", "password123", "S");
+    let token = app
+        .mail
+        .wait_for("slow@example.com")
+        .token("confirm")
+        .unwrap();
+    crate::support::sql(&app, "UPDATE email_confirmations SET expires_at = 1000");
+    let r = app
+        .post("/user/confirm", None, json!({"token": token}))
+        .err(410, "gone");
+    assert_eq!(r.reason(), "expired");
+    let session = app.login("slow@example.com", "password123");
+    assert_eq!(
+        app.get("/user/details", Some(&session)).ok().get("user")["emailverified"],
+        false
+    );
 }

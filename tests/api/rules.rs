@@ -53,16 +53,7 @@ fn admins_do_not_touch_owners(backend: Backend) {
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     let admin = app.member(&owner, &org, "admin@example.com", "admin");
-    let list = app
-        .get(
-            &format!("/customer/listcollaborators?organizationid={org}"),
-            Some(&owner),
-        )
-        .ok();
-    let owner_id = list.get("collaborators")[0]["collaboratorid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner_id = app.first_collaborator(&owner, &org);
     app.post(
         "/customer/editcollaborator",
         Some(&admin.token),
@@ -75,12 +66,7 @@ fn admins_do_not_touch_owners(backend: Backend) {
         json!({"collaboratorid": owner_id, "role": "admin"}),
     )
     .err(403, "forbidden");
-    app.post(
-        "/customer/removecollaborator",
-        Some(&admin.token),
-        json!({"collaboratorid": owner_id}),
-    )
-    .err(403, "forbidden");
+    app.remove(&admin.token, &owner_id).err(403, "forbidden");
     // Nor grant owner to anyone.
     let worker = app.member(&owner, &org, "worker@example.com", "collaborator");
     app.post(
@@ -144,16 +130,7 @@ fn the_last_owner_stays(backend: Backend) {
     let app = TestApp::start(backend);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
-    let list = app
-        .get(
-            &format!("/customer/listcollaborators?organizationid={org}"),
-            Some(&owner),
-        )
-        .ok();
-    let owner_id = list.get("collaborators")[0]["collaboratorid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner_id = app.first_collaborator(&owner, &org);
     let r = app
         .post(
             "/customer/editcollaborator",
@@ -162,38 +139,16 @@ fn the_last_owner_stays(backend: Backend) {
         )
         .err(409, "conflict");
     assert_eq!(r.reason(), "last_owner");
-    let r = app
-        .post(
-            "/customer/removecollaborator",
-            Some(&owner),
-            json!({"collaboratorid": owner_id}),
-        )
-        .err(409, "conflict");
+    let r = app.remove(&owner, &owner_id).err(409, "conflict");
     assert_eq!(r.reason(), "last_owner");
     // With a second owner, one may leave; then the other is last again.
     let second = app.member(&owner, &org, "second@example.com", "owner");
-    app.post(
-        "/customer/removecollaborator",
-        Some(&second.token),
-        json!({"collaboratorid": second.collaboratorid}),
-    )
-    .ok();
-    let r = app
-        .post(
-            "/customer/removecollaborator",
-            Some(&owner),
-            json!({"collaboratorid": owner_id}),
-        )
-        .err(409, "conflict");
+    app.remove(&second.token, &second.collaboratorid).ok();
+    let r = app.remove(&owner, &owner_id).err(409, "conflict");
     assert_eq!(r.reason(), "last_owner");
     // Everyone else may leave.
     let tech = app.member(&owner, &org, "tech@example.com", "technical");
-    app.post(
-        "/customer/removecollaborator",
-        Some(&tech.token),
-        json!({"collaboratorid": tech.collaboratorid}),
-    )
-    .ok();
+    app.remove(&tech.token, &tech.collaboratorid).ok();
     let r = app
         .get(
             &format!("/customer/details?organizationid={org}"),

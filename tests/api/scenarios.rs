@@ -258,12 +258,7 @@ fn admin_edits_and_removes_a_collaborator(backend: Backend) {
         json!([{"projectid": beta, "projectname": "Beta", "permission": "read"}])
     );
 
-    app.post(
-        "/customer/removecollaborator",
-        Some(&admin.token),
-        json!({"collaboratorid": worker.collaboratorid}),
-    )
-    .ok();
+    app.remove(&admin.token, &worker.collaboratorid).ok();
     app.get(
         &format!("/customer/details?organizationid={org}"),
         Some(&worker.token),

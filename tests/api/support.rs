@@ -332,11 +332,28 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Resp {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        self.send_raw(method, path, authorization.as_deref(), content_type, body)
+    }
+
+    /// GET with this exact `Authorization` header value.
+    pub fn get_authorized_as(&self, path: &str, authorization: &str) -> Resp {
+        self.send_raw("GET", path, Some(authorization), None, b"")
+    }
+
+    fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Resp {
         let mut request = self
             .agent
             .request(method, &format!("{}{}", self.base, path));
-        if let Some(token) = token {
-            request = request.set("Authorization", &format!("Bearer {token}"));
+        if let Some(value) = authorization {
+            request = request.set("Authorization", value);
         }
         if let Some(ct) = content_type {
             request = request.set("Content-Type", ct);
@@ -575,6 +592,37 @@ impl TestApp {
                 .unwrap()
                 .to_string(),
         }
+    }
+
+    /// Creates an API key with `params`; returns the `apikey` (with `secret`).
+    pub fn api_key(&self, token: &str, params: Value) -> Value {
+        self.post("/user/createapikey", Some(token), params)
+            .ok()
+            .get("apikey")
+            .clone()
+    }
+
+    /// The `collaboratorid` of the first member listed (the organization's
+    /// creator, who joined first).
+    pub fn first_collaborator(&self, token: &str, org: &str) -> String {
+        self.get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(token),
+        )
+        .ok()
+        .get("collaborators")[0]["collaboratorid"]
+            .as_str()
+            .expect("collaboratorid")
+            .to_string()
+    }
+
+    /// `customer/removecollaborator` as `token`.
+    pub fn remove(&self, token: &str, collaboratorid: &str) -> Resp {
+        self.post(
+            "/customer/removecollaborator",
+            Some(token),
+            json!({"collaboratorid": collaboratorid}),
+        )
     }
 
     /// A project in `org`: its id.
