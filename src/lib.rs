@@ -32,7 +32,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         &config.database_url,
         config.db_pool_size,
         Duration::from_secs(config.db_timeout_secs.max(1)),
-    )?;
+    );
     store
         .migrate()
         .map_err(|e| format!("applying migrations: {e}"))?;

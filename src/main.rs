@@ -66,7 +66,7 @@ fn migrate(config: &Config) -> Result<(), String> {
         &config.database_url,
         1,
         std::time::Duration::from_secs(config.db_timeout_secs.max(1)),
-    )?;
+    );
     let applied = store.migrate()?;
     println!("applied {applied} migration(s)");
     Ok(())

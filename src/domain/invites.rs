@@ -21,10 +21,10 @@ use super::organizations::{
     Organization,
 };
 use super::projects::{
-    check_granter_holds, check_grants, hide_invisible, insert_grants, visible_projects,
-    GrantRequest, ProjectGrant,
+    check_granter_holds, check_grants, group_grants, hide_invisible, insert_grants,
+    visible_projects, GrantRequest, ProjectGrant,
 };
-use super::roles::{allows, may_assign, Action, Permission, Role};
+use super::roles::{allows, may_assign, stored_role, Action, Role};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -165,21 +165,11 @@ fn views(conn: &mut DbConn, rows: Vec<InviteRow>, now: i64) -> DomainResult<Vec<
             invite_projects::permission,
         ))
         .load(conn)?;
-    let mut grants: HashMap<String, Vec<ProjectGrant>> = HashMap::new();
-    for (invite_id, projectid, projectname, permission) in grant_rows {
-        let permission = Permission::parse(&permission)
-            .ok_or_else(|| DomainError::Internal(format!("stored permission {permission:?}")))?;
-        grants.entry(invite_id).or_default().push(ProjectGrant {
-            projectid,
-            projectname,
-            permission,
-        });
-    }
+    let mut grants = group_grants(grant_rows)?;
     rows.into_iter()
         .map(|row| {
             let state = effective_state(&row, now)?;
-            let role = Role::parse(&row.role)
-                .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", row.role)))?;
+            let role = stored_role(&row.role)?;
             let inviter = inviters
                 .get(&row.invited_by)
                 .ok_or_else(|| DomainError::Internal("invite without inviter".into()))?;

@@ -14,7 +14,7 @@ use super::projects::{
     check_grants, grants_of_members, hide_invisible, replace_grants, visible_projects,
     GrantRequest, ProjectGrant,
 };
-use super::roles::{may_assign, may_manage, Action, Role};
+use super::roles::{may_assign, may_manage, stored_role, Action, Role};
 use super::sessions::Caller;
 use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, UserRow};
@@ -42,8 +42,7 @@ fn view(
     user: UserRow,
     grants: Vec<ProjectGrant>,
 ) -> DomainResult<Collaborator> {
-    let role = Role::parse(&membership.role)
-        .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", membership.role)))?;
+    let role = stored_role(&membership.role)?;
     Ok(Collaborator {
         collaboratorid: membership.id,
         organizationid: membership.organization_id,
@@ -188,8 +187,7 @@ pub fn edit(
                 actor_role.as_str()
             )));
         }
-        let target_role = Role::parse(&target.role)
-            .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", target.role)))?;
+        let target_role = stored_role(&target.role)?;
         if !may_manage(actor_role, target_role) {
             return Err(DomainError::forbidden("only owners may edit owners"));
         }
@@ -249,8 +247,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
         let (target, actor) = target_and_actor(conn, caller, collaborator_id)?;
         let org = target.organization_id.clone();
         let leaving = target.user_id == caller.user_id;
-        let target_role = Role::parse(&target.role)
-            .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", target.role)))?;
+        let target_role = stored_role(&target.role)?;
         if !leaving {
             if !super::roles::allows(actor.role, Action::RemoveCollaborator) {
                 return Err(DomainError::forbidden(format!(

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::accounts::load_user;
 use super::audit;
-use super::roles::{allows, Action, Role};
+use super::roles::{allows, stored_role, Action, Role};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, OrganizationRow};
@@ -52,8 +52,7 @@ pub fn membership_of(
         .first(conn)
         .optional()?
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
-    let role = Role::parse(&membership.role)
-        .ok_or_else(|| DomainError::Internal(format!("stored role {:?}", membership.role)))?;
+    let role = stored_role(&membership.role)?;
     Ok(Member { membership, role })
 }
 
@@ -242,8 +241,7 @@ pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
         let counts = member_counts(conn, &ids)?;
         rows.into_iter()
             .map(|(org, role)| {
-                let role = Role::parse(&role)
-                    .ok_or_else(|| DomainError::Internal(format!("stored role {role:?}")))?;
+                let role = stored_role(&role)?;
                 let count = counts.get(&org.id).copied().unwrap_or(0);
                 Ok(view(ctx, org, role, count))
             })

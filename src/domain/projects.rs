@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::accounts::load_user;
 use super::audit;
 use super::organizations::{authorize, Member};
-use super::roles::{allows, Action, Permission};
+use super::roles::{allows, stored_permission, Action, Permission};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
@@ -101,14 +101,20 @@ pub fn grants_of_members(
             project_permissions::permission,
         ))
         .load(conn)?;
+    group_grants(rows)
+}
+
+/// Grant rows `(owner id, project id, project name, permission)`, grouped
+/// by owner (a membership or an invite), in the order given.
+pub fn group_grants(
+    rows: Vec<(String, String, String, String)>,
+) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
     let mut out: HashMap<String, Vec<ProjectGrant>> = HashMap::new();
-    for (membership_id, projectid, projectname, permission) in rows {
-        let permission = Permission::parse(&permission)
-            .ok_or_else(|| DomainError::Internal(format!("stored permission {permission:?}")))?;
-        out.entry(membership_id).or_default().push(ProjectGrant {
+    for (owner, projectid, projectname, permission) in rows {
+        out.entry(owner).or_default().push(ProjectGrant {
             projectid,
             projectname,
-            permission,
+            permission: stored_permission(&permission)?,
         });
     }
     Ok(out)

@@ -54,6 +54,19 @@ impl Role {
     }
 }
 
+/// A role read back from the database (its CHECK constraint admits only
+/// the four names; anything else is a bug).
+pub fn stored_role(text: &str) -> crate::domain::DomainResult<Role> {
+    Role::parse(text)
+        .ok_or_else(|| crate::domain::DomainError::Internal(format!("stored role {text:?}")))
+}
+
+/// A permission read back from the database.
+pub fn stored_permission(text: &str) -> crate::domain::DomainResult<Permission> {
+    Permission::parse(text)
+        .ok_or_else(|| crate::domain::DomainError::Internal(format!("stored permission {text:?}")))
+}
+
 /// A per-project permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

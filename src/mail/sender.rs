@@ -344,7 +344,7 @@ mod tests {
     fn store_with_one_mail() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = dir.path().join("t.sqlite3").display().to_string();
-        let store = Store::open(&url, 2, Duration::from_secs(5)).expect("store");
+        let store = Store::open(&url, 2, Duration::from_secs(5));
         store.migrate().expect("migrate");
         store
             .write(|conn| {

@@ -189,7 +189,7 @@ impl Store {
     /// Opens the pool without connecting; connections are made on first use.
     /// (`collabd::start` then migrates, so a server needs its database at
     /// start; once running, an outage answers 503 until the database is back.)
-    pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, String> {
+    pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Store {
         let target = Target::parse(url);
         let is_sqlite = matches!(target, Target::Sqlite(_));
         let outages = Arc::new(AtomicU64::new(0));
@@ -202,11 +202,11 @@ impl Store {
                 target,
                 outages: outages.clone(),
             });
-        Ok(Store {
+        Store {
             pool,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             outages,
-        })
+        }
     }
 
     /// A pooled connection, or `Unavailable` when none can be had in time.

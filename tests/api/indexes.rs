@@ -17,7 +17,7 @@ struct PlanRow {
 }
 
 fn plan(app: &TestApp, sql: &str) -> String {
-    let store = Store::open(&app.db.url, 1, Duration::from_secs(5)).unwrap();
+    let store = Store::open(&app.db.url, 1, Duration::from_secs(5));
     let mut conn = store.conn().unwrap();
     let rows: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
         .load(&mut *conn)

@@ -514,7 +514,7 @@ impl TestApp {
 /// Runs SQL on the app's own database (to age rows or read what is stored).
 pub fn sql(app: &TestApp, statement: &str) {
     use collabd::store::Store;
-    let store = Store::open(&app.db.url, 1, Duration::from_secs(5)).expect("store");
+    let store = Store::open(&app.db.url, 1, Duration::from_secs(5));
     let mut conn = store.conn().expect("connection");
     diesel::sql_query(statement)
         .execute(&mut *conn)
@@ -530,7 +530,7 @@ pub fn sql_strings(app: &TestApp, query: &str) -> Vec<String> {
         #[diesel(sql_type = Text)]
         value: String,
     }
-    let store = Store::open(&app.db.url, 1, Duration::from_secs(5)).expect("store");
+    let store = Store::open(&app.db.url, 1, Duration::from_secs(5));
     let mut conn = store.conn().expect("connection");
     let rows: Vec<Row> = diesel::sql_query(query).load(&mut *conn).expect("sql");
     rows.into_iter().map(|r| r.value).collect()
