@@ -2,6 +2,7 @@
 //! JSON/HTTP. `start` builds exactly what `collabd serve` runs, so the tests
 //! exercise the real server.
 
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -26,6 +26,7 @@ use crate::store::DbConn;
 
 /// A person with an account.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct User {
     pub userid: String,
     /// Lower case; emails are compared case-insensitively.
@@ -34,6 +35,7 @@ pub struct User {
     /// True once the address is confirmed (`user/confirm`), or when the account
     /// was made by accepting an emailed invite.
     pub emailverified: bool,
+    #[schema(format = DateTime)]
     pub createdat: String,
 }
 
@@ -51,9 +53,11 @@ impl From<UserRow> for User {
 
 /// A new session.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Login {
     /// The bearer token for `Authorization: Bearer …`.
     pub token: String,
+    #[schema(format = DateTime)]
     pub expiresat: String,
     pub user: User,
 }

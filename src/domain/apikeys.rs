@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::organizations::membership_of;
+use super::access::{self, Hold};
+use super::roles::Action;
 use super::sessions::{Caller, API_KEY_PREFIX};
 use super::tokens::{hash_secret, new_secret};
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult, MS_PER_DAY};
@@ -14,13 +15,18 @@ use crate::store::schema::api_keys;
 
 /// An API key. `secret` appears only in the answer to `user/createapikey`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ApiKey {
     pub apikeyid: String,
     pub name: String,
     /// The organization the key is bound to, or null for an unbound key.
+    #[schema(required = true)]
     pub organizationid: Option<String>,
+    #[schema(format = DateTime)]
     pub createdat: String,
+    #[schema(format = DateTime, required = true)]
     pub expiresat: Option<String>,
+    #[schema(format = DateTime, required = true)]
     pub lastusedat: Option<String>,
     /// The bearer secret, shown once on creation and never again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,38 +57,38 @@ pub fn create(
     organization_id: Option<&str>,
     expires_in_days: Option<u32>,
 ) -> DomainResult<ApiKey> {
-    let organization_id = match (&caller.api_key, organization_id) {
-        (Some(scope), requested) if scope.organization_id.is_some() => {
-            let bound = scope.organization_id.as_deref();
-            if requested.is_some() && requested != bound {
-                return Err(DomainError::forbidden(
-                    "this API key is bound to another organization",
-                ));
-            }
-            bound.map(str::to_string)
-        }
-        (_, requested) => requested.map(str::to_string),
-    };
     let secret = format!("{API_KEY_PREFIX}{}", new_secret());
     let now = now_ms();
-    let row = ApiKeyRow {
-        id: new_id(),
-        user_id: caller.user_id.clone(),
-        organization_id,
-        name: name.trim().to_string(),
-        secret_hash: hash_secret(&secret),
-        created_at: now,
-        expires_at: expires_in_days.map(|days| now + i64::from(days) * MS_PER_DAY),
-        last_used_at: None,
-    };
-    ctx.store.write(|conn| {
-        if let Some(org) = &row.organization_id {
-            membership_of(conn, org, &caller.user_id)?;
-        }
+    let row = ctx.store.write(|conn| {
+        // A bound caller's key is bound to the same organization: the gate
+        // answers 403 for any other, and 404 where the caller is no member.
+        let organization_id = if organization_id.is_some() || caller.bound_organization().is_some()
+        {
+            let member = access::organization(
+                conn,
+                caller,
+                organization_id,
+                Action::SeeOrganization,
+                Hold::Nothing,
+            )?;
+            Some(member.organization_id().to_string())
+        } else {
+            None
+        };
+        let row = ApiKeyRow {
+            id: new_id(),
+            user_id: caller.user_id.clone(),
+            organization_id,
+            name: name.trim().to_string(),
+            secret_hash: hash_secret(&secret),
+            created_at: now,
+            expires_at: expires_in_days.map(|days| now + i64::from(days) * MS_PER_DAY),
+            last_used_at: None,
+        };
         diesel::insert_into(api_keys::table)
             .values(&row)
             .execute(conn)?;
-        Ok::<_, DomainError>(())
+        Ok::<_, DomainError>(row)
     })?;
     let mut key = ApiKey::from(row);
     key.secret = Some(secret);

@@ -5,17 +5,19 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::organizations::authorize;
+use super::access::{self, Hold};
 use super::paging::PageRequest;
 use super::roles::Action;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainResult};
+pub use crate::store::kinds::AuditAction;
 use crate::store::rows::{AuditEventRow, UserRow};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
 
 /// Who did something.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Actor {
     pub userid: String,
     pub email: String,
@@ -23,16 +25,19 @@ pub struct Actor {
 
 /// One recorded change.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AuditEvent {
     pub eventid: String,
     pub organizationid: String,
+    #[schema(required = true)]
     pub actor: Option<Actor>,
     /// What happened, such as `invite.created` or `collaborator.edited`.
-    pub action: String,
+    pub action: AuditAction,
     /// The id of the object acted on.
     pub target: String,
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
+    #[schema(format = DateTime)]
     pub createdat: String,
 }
 
@@ -59,7 +64,7 @@ pub fn record(
     conn: &mut DbConn,
     organization_id: &str,
     actor: Option<&UserRow>,
-    action: &str,
+    action: AuditAction,
     target: &str,
     details: serde_json::Value,
 ) -> DomainResult<()> {
@@ -68,7 +73,7 @@ pub fn record(
         organization_id: organization_id.to_string(),
         actor_user_id: actor.map(|u| u.id.clone()),
         actor_email: actor.map(|u| u.email.clone()),
-        action: action.to_string(),
+        action,
         target: target.to_string(),
         details: details.to_string(),
         created_at: now_ms(),
@@ -83,11 +88,18 @@ pub fn record(
 pub fn list(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     page: &PageRequest,
 ) -> DomainResult<(Vec<AuditEvent>, Option<String>)> {
     ctx.store.read(|conn| {
-        authorize(conn, caller, organization_id, Action::ReadAuditLog)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ReadAuditLog,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
         let mut query = audit_events::table
             .filter(audit_events::organization_id.eq(organization_id))
             .into_boxed();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -16,15 +16,14 @@ use super::accounts::{
     find_user_by_email, hash_password, insert_session, load_user, login_for, new_session_row, Login,
 };
 use super::audit;
-use super::organizations::{
-    authorize, check_key_scope, invite_ttl_days, membership_of, organization_view, Member,
-    Organization,
-};
+use super::access::{self, Hold, Member};
+use super::audit::AuditAction;
+use super::organizations::{invite_ttl_days, organization_view, Organization};
 use super::projects::{
     check_granter_holds, check_grants, group_grants, hide_invisible, insert_grants,
     visible_projects, GrantRequest, ProjectGrant,
 };
-use super::roles::{allows, may_assign, stored_role, Action, Role};
+use super::roles::{allows, may_assign, Action, Permission, Role};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -39,45 +38,13 @@ use crate::store::schema::{
     api_keys, invite_projects, invites, memberships, organizations, projects,
     retired_invite_tokens, sessions, users,
 };
-use crate::store::{lock_user, share_organization, DbConn};
+use crate::store::{lock_user, DbConn};
 
-/// Where an invite is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum InviteState {
-    Pending,
-    Accepted,
-    Declined,
-    Revoked,
-    Expired,
-}
-
-impl InviteState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InviteState::Pending => "pending",
-            InviteState::Accepted => "accepted",
-            InviteState::Declined => "declined",
-            InviteState::Revoked => "revoked",
-            InviteState::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<InviteState> {
-        [
-            InviteState::Pending,
-            InviteState::Accepted,
-            InviteState::Declined,
-            InviteState::Revoked,
-            InviteState::Expired,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == s)
-    }
-}
+pub use crate::store::kinds::InviteState;
 
 /// Who sent an invite.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Inviter {
     pub userid: String,
     pub name: String,
@@ -86,6 +53,7 @@ pub struct Inviter {
 
 /// An invitation to join an organization.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Invite {
     pub inviteid: String,
     pub organizationid: String,
@@ -100,18 +68,18 @@ pub struct Invite {
     /// `expired` once `expiresat` has passed, even before anything touched it.
     pub state: InviteState,
     pub invitedby: Inviter,
+    #[schema(format = DateTime)]
     pub createdat: String,
+    #[schema(format = DateTime)]
     pub expiresat: String,
 }
 
 /// The state an invite is in now: a pending one past its time has expired.
-fn effective_state(row: &InviteRow, now: i64) -> DomainResult<InviteState> {
-    let stored = InviteState::parse(&row.state)
-        .ok_or_else(|| DomainError::Internal(format!("stored invite state {:?}", row.state)))?;
-    Ok(match stored {
+fn effective_state(row: &InviteRow, now: i64) -> InviteState {
+    match row.state {
         InviteState::Pending if row.expires_at <= now => InviteState::Expired,
         other => other,
-    })
+    }
 }
 
 /// 410 unless the invite can still be accepted or declined.
@@ -122,7 +90,7 @@ fn ensure_open(row: &InviteRow, now: i64) -> DomainResult<()> {
             message: message.to_string(),
         })
     };
-    match effective_state(row, now)? {
+    match effective_state(row, now) {
         InviteState::Pending => Ok(()),
         InviteState::Accepted => gone(GoneReason::Accepted, "this invite was already accepted"),
         InviteState::Declined => gone(GoneReason::Declined, "this invite was declined"),
@@ -154,7 +122,7 @@ fn views(conn: &mut DbConn, rows: Vec<InviteRow>, now: i64) -> DomainResult<Vec<
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect();
-    let grant_rows: Vec<(String, String, String, String)> = invite_projects::table
+    let grant_rows: Vec<(String, String, String, Permission)> = invite_projects::table
         .inner_join(projects::table)
         .filter(invite_projects::invite_id.eq_any(&ids))
         .order((projects::name.asc(), projects::id.asc()))
@@ -165,11 +133,11 @@ fn views(conn: &mut DbConn, rows: Vec<InviteRow>, now: i64) -> DomainResult<Vec<
             invite_projects::permission,
         ))
         .load(conn)?;
-    let mut grants = group_grants(grant_rows)?;
+    let mut grants = group_grants(grant_rows);
     rows.into_iter()
         .map(|row| {
-            let state = effective_state(&row, now)?;
-            let role = stored_role(&row.role)?;
+            let state = effective_state(&row, now);
+            let role = row.role;
             let inviter = inviters
                 .get(&row.invited_by)
                 .ok_or_else(|| DomainError::Internal("invite without inviter".into()))?;
@@ -280,11 +248,11 @@ fn queue_invitation(
         organization: &organization.name,
         inviter_name: &inviter.name,
         inviter_email: &inviter.email,
-        role: &row.role,
+        role: row.role.as_str(),
         link: &link,
         expires_at: &expires,
     });
-    mail::enqueue(conn, mail)
+    Ok(mail::enqueue(conn, mail)?)
 }
 
 /// What `invite/create` asks for.
@@ -299,7 +267,7 @@ pub struct NewInvite {
 pub fn create(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     new: NewInvite,
 ) -> DomainResult<Invite> {
     let email = normalize_email(&new.email);
@@ -307,8 +275,9 @@ pub fn create(
     let now = now_ms();
     let result = ctx.store.write(|conn| {
         // Checked against the role as it is when the invite is written.
-        share_organization(conn, organization_id)?;
-        let member = authorize(conn, caller, organization_id, Action::Invite)?;
+        let member =
+            access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
+        let organization_id = member.organization_id();
         if !may_assign(member.role, new.role) {
             return Err(DomainError::forbidden(format!(
                 "the role {} may not invite as {}",
@@ -324,15 +293,18 @@ pub fn create(
             invites::table
                 .filter(invites::organization_id.eq(organization_id))
                 .filter(invites::email.eq(&email))
-                .filter(invites::state.eq("pending"))
+                .filter(invites::state.eq(InviteState::Pending))
                 .filter(invites::expires_at.le(now)),
         )
-        .set((invites::state.eq("expired"), invites::ended_at.eq(now)))
+        .set((
+            invites::state.eq(InviteState::Expired),
+            invites::ended_at.eq(now),
+        ))
         .execute(conn)?;
         let pending: i64 = invites::table
             .filter(invites::organization_id.eq(organization_id))
             .filter(invites::email.eq(&email))
-            .filter(invites::state.eq("pending"))
+            .filter(invites::state.eq(InviteState::Pending))
             .count()
             .get_result(conn)?;
         if pending > 0 {
@@ -345,10 +317,10 @@ pub fn create(
             id: new_id(),
             organization_id: organization_id.to_string(),
             email: email.clone(),
-            role: new.role.as_str().to_string(),
+            role: new.role,
             can_create_projects: new.can_create_projects,
             token_hash: hash_secret(&token),
-            state: "pending".into(),
+            state: InviteState::Pending,
             invited_by: caller.user_id.clone(),
             created_at: now,
             expires_at: now + i64::from(ttl_days) * MS_PER_DAY,
@@ -361,7 +333,7 @@ pub fn create(
             .map(|g| InviteProjectRow {
                 invite_id: row.id.clone(),
                 project_id: g.project_id.clone(),
-                permission: g.permission.as_str().to_string(),
+                permission: g.permission,
             })
             .collect();
         // One statement per row: batch inserts are not portable over both backends.
@@ -374,7 +346,7 @@ pub fn create(
             conn,
             organization_id,
             Some(&inviter),
-            "invite.created",
+            AuditAction::InviteCreated,
             &row.id,
             json!({"email": row.email, "role": row.role, "cancreateprojects": row.can_create_projects}),
         )?;
@@ -392,12 +364,19 @@ pub fn create(
 pub fn list(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     state: Option<InviteState>,
 ) -> DomainResult<Vec<Invite>> {
     let now = now_ms();
     ctx.store.read(|conn| {
-        let member = authorize(conn, caller, organization_id, Action::ListInvites)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ListInvites,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
         let visible = visible_projects(conn, &member)?;
         let mut query = invites::table
             .filter(invites::organization_id.eq(organization_id))
@@ -405,14 +384,14 @@ pub fn list(
         query = match state {
             None => query,
             Some(InviteState::Pending) => query
-                .filter(invites::state.eq("pending"))
+                .filter(invites::state.eq(InviteState::Pending))
                 .filter(invites::expires_at.gt(now)),
             Some(InviteState::Expired) => query.filter(
-                invites::state.eq("expired").or(invites::state
-                    .eq("pending")
+                invites::state.eq(InviteState::Expired).or(invites::state
+                    .eq(InviteState::Pending)
                     .and(invites::expires_at.le(now))),
             ),
-            Some(other) => query.filter(invites::state.eq(other.as_str())),
+            Some(other) => query.filter(invites::state.eq(other)),
         };
         let rows = query
             .order(invites::id.asc())
@@ -447,15 +426,11 @@ pub fn for_user(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Invite>> {
         }
         let mut query = invites::table
             .filter(invites::email.eq(&user.email))
-            .filter(invites::state.eq("pending"))
+            .filter(invites::state.eq(InviteState::Pending))
             .filter(invites::expires_at.gt(now))
             .into_boxed();
-        if let Some(bound) = caller
-            .api_key
-            .as_ref()
-            .and_then(|k| k.organization_id.clone())
-        {
-            query = query.filter(invites::organization_id.eq(bound));
+        if let Some(bound) = caller.bound_organization() {
+            query = query.filter(invites::organization_id.eq(bound.to_string()));
         }
         let rows = query
             .order(invites::id.asc())
@@ -531,7 +506,7 @@ fn resolve(
                     "this invite is addressed to another email",
                 ));
             }
-            check_key_scope(caller, &row.organization_id)?;
+            access::within_scope(caller, &row.organization_id)?;
             Ok((row, Some(user)))
         }
         InviteRef::Token(token) => {
@@ -544,7 +519,7 @@ fn resolve(
                             "this invite is addressed to another email than the signed-in user's",
                         ));
                     }
-                    check_key_scope(caller, &row.organization_id)?;
+                    access::within_scope(caller, &row.organization_id)?;
                     Some(user)
                 }
                 None => None,
@@ -559,10 +534,10 @@ fn close(conn: &mut DbConn, row: &InviteRow, state: InviteState, now: i64) -> Do
     let updated = diesel::update(
         invites::table
             .filter(invites::id.eq(&row.id))
-            .filter(invites::state.eq("pending"))
+            .filter(invites::state.eq(InviteState::Pending))
             .filter(invites::expires_at.gt(now)),
     )
-    .set((invites::state.eq(state.as_str()), invites::ended_at.eq(now)))
+    .set((invites::state.eq(state), invites::ended_at.eq(now)))
     .execute(conn)?;
     if updated == 1 {
         return Ok(());
@@ -608,7 +583,7 @@ pub fn accept(
                 .set(users::email_verified.eq(true))
                 .execute(conn)?;
         }
-        if membership_of(conn, &row.organization_id, &user.id).is_ok() {
+        if access::membership(conn, &row.organization_id, &user.id)?.is_some() {
             return Err(already_member());
         }
         let membership = join(conn, &row, &user, now)?;
@@ -616,7 +591,7 @@ pub fn accept(
             conn,
             &row.organization_id,
             Some(&user),
-            "invite.accepted",
+            AuditAction::InviteAccepted,
             &row.id,
             json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
         )?;
@@ -742,7 +717,7 @@ fn join(
         id: new_id(),
         organization_id: row.organization_id.clone(),
         user_id: user.id.clone(),
-        role: row.role.clone(),
+        role: row.role,
         can_create_projects: row.can_create_projects,
         created_at: now,
     };
@@ -752,7 +727,7 @@ fn join(
     let grants: Vec<ProjectPermissionRow> = invite_projects::table
         .filter(invite_projects::invite_id.eq(&row.id))
         .select((invite_projects::project_id, invite_projects::permission))
-        .load::<(String, String)>(conn)?
+        .load::<(String, Permission)>(conn)?
         .into_iter()
         .map(|(project_id, permission)| ProjectPermissionRow {
             membership_id: membership.id.clone(),
@@ -774,7 +749,7 @@ pub fn decline(ctx: &Ctx, caller: Option<&Caller>, by: InviteRef<'_>) -> DomainR
             conn,
             &row.organization_id,
             user.as_ref(),
-            "invite.declined",
+            AuditAction::InviteDeclined,
             &row.id,
             json!({"email": row.email}),
         )
@@ -790,14 +765,21 @@ fn manageable(
 ) -> DomainResult<(InviteRow, UserRow)> {
     let not_found = || DomainError::not_found("invite not found");
     let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
-    share_organization(conn, &row.organization_id)?;
-    let member =
-        membership_of(conn, &row.organization_id, &caller.user_id).map_err(|_| not_found())?;
-    check_key_scope(caller, &row.organization_id)?;
     let own = row.invited_by == caller.user_id;
-    if !(allows(member.role, Action::ManageAnyInvite)
-        || (own && allows(member.role, Action::ManageOwnInvite)))
-    {
+    let action = if own {
+        Action::ManageOwnInvite
+    } else {
+        Action::ManageAnyInvite
+    };
+    let member = access::object(
+        conn,
+        caller,
+        &row.organization_id,
+        action,
+        Hold::Shared,
+        "invite",
+    )?;
+    if !(allows(member.role, Action::ManageAnyInvite) || own) {
         return Err(DomainError::forbidden(format!(
             "the role {} may not manage this invite",
             member.role.as_str()
@@ -817,7 +799,7 @@ pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             conn,
             &row.organization_id,
             Some(&user),
-            "invite.revoked",
+            AuditAction::InviteRevoked,
             &row.id,
             json!({"email": row.email}),
         )?;
@@ -834,7 +816,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
     let now = now_ms();
     let result = ctx.store.write(|conn| {
         let (row, user) = manageable(conn, caller, invite_id)?;
-        match effective_state(&row, now)? {
+        match effective_state(&row, now) {
             InviteState::Pending | InviteState::Expired => {}
             _ => ensure_open(&row, now)?,
         }
@@ -850,11 +832,11 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             invites::table
                 .filter(invites::id.eq(&row.id))
                 .filter(invites::token_hash.eq(&row.token_hash))
-                .filter(invites::state.eq_any(["pending", "expired"])),
+                .filter(invites::state.eq_any([InviteState::Pending, InviteState::Expired])),
         )
         .set((
             invites::token_hash.eq(&token_hash),
-            invites::state.eq("pending"),
+            invites::state.eq(InviteState::Pending),
             invites::expires_at.eq(expires_at),
             invites::ended_at.eq(None::<i64>),
         ))
@@ -877,7 +859,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             .execute(conn)?;
         let fresh = InviteRow {
             token_hash,
-            state: "pending".into(),
+            state: InviteState::Pending,
             expires_at,
             ended_at: None,
             ..row
@@ -888,7 +870,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             conn,
             &fresh.organization_id,
             Some(&user),
-            "invite.resent",
+            AuditAction::InviteResent,
             &fresh.id,
             json!({"email": fresh.email}),
         )?;

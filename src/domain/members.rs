@@ -8,13 +8,14 @@ use utoipa::ToSchema;
 
 use super::accounts::load_user;
 use super::audit;
-use super::organizations::{authorize, membership_of, Member};
+use super::access::{self, Hold, Member};
+use super::audit::AuditAction;
 use super::paging::PageRequest;
 use super::projects::{
     check_grants, grants_of_members, hide_invisible, replace_grants, visible_projects,
     GrantRequest, ProjectGrant,
 };
-use super::roles::{may_assign, may_manage, stored_role, Action, Role};
+use super::roles::{may_assign, may_manage, Action, Role};
 use super::sessions::Caller;
 use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, UserRow};
@@ -23,6 +24,7 @@ use crate::store::{lock_organization, DbConn};
 
 /// A member of an organization. `collaboratorid` is the membership's id.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Collaborator {
     pub collaboratorid: String,
     pub organizationid: String,
@@ -34,26 +36,22 @@ pub struct Collaborator {
     pub cancreateprojects: bool,
     /// Grants on projects; owners and admins have `full` everywhere anyway.
     pub projectpermissions: Vec<ProjectGrant>,
+    #[schema(format = DateTime)]
     pub joinedat: String,
 }
 
-fn view(
-    membership: MembershipRow,
-    user: UserRow,
-    grants: Vec<ProjectGrant>,
-) -> DomainResult<Collaborator> {
-    let role = stored_role(&membership.role)?;
-    Ok(Collaborator {
+fn view(membership: MembershipRow, user: UserRow, grants: Vec<ProjectGrant>) -> Collaborator {
+    Collaborator {
         collaboratorid: membership.id,
         organizationid: membership.organization_id,
         userid: user.id,
         email: user.email,
         name: user.name,
-        role,
+        role: membership.role,
         cancreateprojects: membership.can_create_projects,
         projectpermissions: grants,
         joinedat: rfc3339(membership.created_at),
-    })
+    }
 }
 
 /// One collaborator as the API shows it.
@@ -65,18 +63,25 @@ pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Coll
         .first(conn)?;
     let mut grants = grants_of_members(conn, std::slice::from_ref(&membership.id))?;
     let mine = grants.remove(&membership.id).unwrap_or_default();
-    view(membership, user, mine)
+    Ok(view(membership, user, mine))
 }
 
 /// A page of an organization's collaborators, in the order they joined.
 pub fn list(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     page: &PageRequest,
 ) -> DomainResult<(Vec<Collaborator>, Option<String>)> {
     ctx.store.read(|conn| {
-        let member = authorize(conn, caller, organization_id, Action::ListCollaborators)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ListCollaborators,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
         let visible = visible_projects(conn, &member)?;
         let mut query = memberships::table
             .inner_join(users::table)
@@ -100,7 +105,7 @@ pub fn list(
                 hide_invisible(&mut g, &visible);
                 view(m, u, g)
             })
-            .collect::<DomainResult<Vec<_>>>()?;
+            .collect();
         Ok((list, next))
     })
 }
@@ -114,13 +119,13 @@ pub fn ensure_an_owner_remains(
     organization_id: &str,
     leaving: &MembershipRow,
 ) -> DomainResult<()> {
-    if leaving.role != Role::Owner.as_str() {
+    if leaving.role != Role::Owner {
         return Ok(());
     }
     lock_organization(conn, organization_id)?;
     let other_owners: i64 = memberships::table
         .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::role.eq(Role::Owner))
         .filter(memberships::id.ne(&leaving.id))
         .count()
         .get_result(conn)?;
@@ -133,32 +138,36 @@ pub fn ensure_an_owner_remains(
     Ok(())
 }
 
-/// The membership `collaborator_id` names, and the caller's own membership in
-/// its organization. Anyone who is not a member there gets 404.
+/// The membership `collaborator_id` names, re-read once its organization is
+/// locked, and the caller past the gate for `action`. Anyone who is not a
+/// member there gets 404. `action` may depend on the target (leaving is not
+/// removing), so it is chosen from the row first read.
 fn target_and_actor(
     conn: &mut DbConn,
     caller: &Caller,
     collaborator_id: &str,
+    action: impl Fn(&MembershipRow) -> Action,
 ) -> DomainResult<(MembershipRow, Member)> {
     let not_found = || DomainError::not_found("collaborator not found");
-    let target: MembershipRow = memberships::table
-        .find(collaborator_id)
-        .select(MembershipRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(not_found)?;
-    lock_organization(conn, &target.organization_id)?;
-    // Membership first: a non-member learns nothing, not even from a 403.
-    let actor =
-        membership_of(conn, &target.organization_id, &caller.user_id).map_err(|_| not_found())?;
-    super::organizations::check_key_scope(caller, &target.organization_id)?;
+    let read = |conn: &mut DbConn| -> DomainResult<MembershipRow> {
+        memberships::table
+            .find(collaborator_id)
+            .select(MembershipRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(not_found)
+    };
+    let first = read(conn)?;
+    let actor = access::object(
+        conn,
+        caller,
+        &first.organization_id,
+        action(&first),
+        Hold::Exclusive,
+        "collaborator",
+    )?;
     // Re-read after the lock: a concurrent change may have committed.
-    let target = memberships::table
-        .find(collaborator_id)
-        .select(MembershipRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(not_found)?;
+    let target = read(conn)?;
     Ok((target, actor))
 }
 
@@ -178,16 +187,11 @@ pub fn edit(
     changes: CollaboratorChanges,
 ) -> DomainResult<Collaborator> {
     ctx.store.write(|conn| {
-        let (target, actor) = target_and_actor(conn, caller, collaborator_id)?;
+        let (target, actor) =
+            target_and_actor(conn, caller, collaborator_id, |_| Action::EditCollaborator)?;
         let org = target.organization_id.clone();
         let actor_role = actor.role;
-        if !super::roles::allows(actor_role, Action::EditCollaborator) {
-            return Err(DomainError::forbidden(format!(
-                "the role {} may not edit collaborators",
-                actor_role.as_str()
-            )));
-        }
-        let target_role = stored_role(&target.role)?;
+        let target_role = target.role;
         if !may_manage(actor_role, target_role) {
             return Err(DomainError::forbidden("only owners may edit owners"));
         }
@@ -207,7 +211,7 @@ pub fn edit(
                     )));
                 }
                 diesel::update(memberships::table.find(&target.id))
-                    .set(memberships::role.eq(new_role.as_str()))
+                    .set(memberships::role.eq(new_role))
                     .execute(conn)?;
             }
         }
@@ -226,7 +230,7 @@ pub fn edit(
             conn,
             &org,
             Some(&user),
-            "collaborator.edited",
+            AuditAction::CollaboratorEdited,
             &target.id,
             json!({
                 "userid": after.userid,
@@ -244,20 +248,17 @@ pub fn edit(
 /// API keys the removed user had bound to the organization are deleted too.
 pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult<()> {
     ctx.store.write(|conn| {
-        let (target, actor) = target_and_actor(conn, caller, collaborator_id)?;
+        let (target, actor) = target_and_actor(conn, caller, collaborator_id, |target| {
+            if target.user_id == caller.user_id {
+                Action::Leave
+            } else {
+                Action::RemoveCollaborator
+            }
+        })?;
         let org = target.organization_id.clone();
         let leaving = target.user_id == caller.user_id;
-        let target_role = stored_role(&target.role)?;
-        if !leaving {
-            if !super::roles::allows(actor.role, Action::RemoveCollaborator) {
-                return Err(DomainError::forbidden(format!(
-                    "the role {} may not remove collaborators",
-                    actor.role.as_str()
-                )));
-            }
-            if !may_manage(actor.role, target_role) {
-                return Err(DomainError::forbidden("only owners may remove owners"));
-            }
+        if !leaving && !may_manage(actor.role, target.role) {
+            return Err(DomainError::forbidden("only owners may remove owners"));
         }
         ensure_an_owner_remains(conn, &org, &target)?;
         let removed = collaborator(conn, &target.id)?;
@@ -270,9 +271,9 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
         .execute(conn)?;
         let user = load_user(conn, &caller.user_id)?;
         let action = if leaving {
-            "collaborator.left"
+            AuditAction::CollaboratorLeft
         } else {
-            "collaborator.removed"
+            AuditAction::CollaboratorRemoved
         };
         audit::record(
             conn,

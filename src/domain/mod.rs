@@ -3,6 +3,7 @@
 //! event and any outbox email in that same transaction, and returns a typed
 //! result or a [`DomainError`]. Nothing here knows HTTP.
 
+pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
@@ -126,22 +127,7 @@ impl From<diesel::result::Error> for DomainError {
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
-/// Milliseconds since the Unix epoch, the unit of every stored time.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// A stored time as RFC 3339 in UTC with a `Z`, to the second.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A new opaque id: UUIDv7 text, so ids sort by creation time.
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+pub use crate::clock::{new_id, now_ms, rfc3339};
 
 /// Emails are one person whatever their case or surrounding spaces.
 pub fn normalize_email(email: &str) -> String {

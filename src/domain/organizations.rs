@@ -11,18 +11,22 @@ use utoipa::ToSchema;
 
 use super::accounts::load_user;
 use super::audit;
-use super::roles::{allows, stored_role, Action, Role};
+use super::access::{self, Hold, Member};
+use super::roles::{Action, Role};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use crate::store::kinds::AuditAction;
 use crate::store::rows::{MembershipRow, OrganizationRow};
 use crate::store::schema::{memberships, organizations};
-use crate::store::{lock_organization, lock_user, DbConn};
+use crate::store::{lock_user, DbConn};
 
 /// An organization as one of its members sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Organization {
     pub organizationid: String,
     pub name: String,
+    #[schema(format = DateTime)]
     pub createdat: String,
     /// The caller's role in this organization.
     pub role: Role,
@@ -30,70 +34,6 @@ pub struct Organization {
     /// Days an invite stays valid: the organization's own setting, or the
     /// server's default (`COLLABD_INVITE_TTL_DAYS`) when it has none.
     pub invitettldays: i32,
-}
-
-/// A caller's membership in an organization, checked against the matrix.
-pub struct Member {
-    pub membership: MembershipRow,
-    pub role: Role,
-}
-
-/// The caller's membership in `organization_id`. Non-members get 404, so an
-/// organization's existence is never revealed.
-pub fn membership_of(
-    conn: &mut DbConn,
-    organization_id: &str,
-    user_id: &str,
-) -> DomainResult<Member> {
-    let membership = memberships::table
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::user_id.eq(user_id))
-        .select(MembershipRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| DomainError::not_found("organization not found"))?;
-    let role = stored_role(&membership.role)?;
-    Ok(Member { membership, role })
-}
-
-/// The caller's membership, if the matrix lets their role take `action`
-/// (403 otherwise).
-pub fn authorize(
-    conn: &mut DbConn,
-    caller: &Caller,
-    organization_id: &str,
-    action: Action,
-) -> DomainResult<Member> {
-    let member = membership_of(conn, organization_id, &caller.user_id)?;
-    if !allows(member.role, action) {
-        return Err(DomainError::forbidden(format!(
-            "the role {} may not do this",
-            member.role.as_str()
-        )));
-    }
-    Ok(member)
-}
-
-/// The organization a call is about: the one named, or the one the caller's
-/// API key is bound to. A bound key naming another organization gets 403.
-pub fn resolve_organization(caller: &Caller, requested: Option<&str>) -> DomainResult<String> {
-    let bound = caller
-        .api_key
-        .as_ref()
-        .and_then(|k| k.organization_id.as_deref());
-    match (bound, requested) {
-        (Some(bound), Some(requested)) if bound != requested => Err(DomainError::forbidden(
-            "this API key is bound to another organization",
-        )),
-        (Some(bound), _) => Ok(bound.to_string()),
-        (None, Some(requested)) => Ok(requested.to_string()),
-        (None, None) => Err(DomainError::invalid("organizationid", "required")),
-    }
-}
-
-/// The caller must not be confined by a key bound to another organization.
-pub fn check_key_scope(caller: &Caller, organization_id: &str) -> DomainResult<()> {
-    resolve_organization(caller, Some(organization_id)).map(|_| ())
 }
 
 fn load_organization(conn: &mut DbConn, organization_id: &str) -> DomainResult<OrganizationRow> {
@@ -156,11 +96,7 @@ pub fn invite_ttl_days(ctx: &Ctx, conn: &mut DbConn, organization_id: &str) -> D
 /// Makes an organization with the caller as its owner. Past
 /// `COLLABD_MAX_ORGS_PER_USER` owned organizations it answers 409.
 pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organization> {
-    if caller
-        .api_key
-        .as_ref()
-        .is_some_and(|k| k.organization_id.is_some())
-    {
+    if caller.bound_organization().is_some() {
         return Err(DomainError::forbidden(
             "an API key bound to an organization cannot create organizations",
         ));
@@ -176,7 +112,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
         id: new_id(),
         organization_id: org.id.clone(),
         user_id: caller.user_id.clone(),
-        role: Role::Owner.as_str().to_string(),
+        role: Role::Owner,
         can_create_projects: true,
         created_at: now,
     };
@@ -186,7 +122,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
         if ctx.policy.max_orgs_per_user > 0 {
             let owned: i64 = memberships::table
                 .filter(memberships::user_id.eq(&caller.user_id))
-                .filter(memberships::role.eq(Role::Owner.as_str()))
+                .filter(memberships::role.eq(Role::Owner))
                 .count()
                 .get_result(conn)?;
             if owned >= i64::from(ctx.policy.max_orgs_per_user) {
@@ -209,7 +145,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
             conn,
             &org.id,
             Some(&user),
-            "organization.created",
+            AuditAction::OrganizationCreated,
             &org.id,
             json!({"name": org.name}),
         )?;
@@ -221,10 +157,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
 /// Every organization the caller belongs to, with the caller's role, oldest
 /// first. A key bound to one organization sees only that one.
 pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
-    let bound = caller
-        .api_key
-        .as_ref()
-        .and_then(|k| k.organization_id.clone());
+    let bound = caller.bound_organization().map(str::to_string);
     ctx.store.read(|conn| {
         let mut query = memberships::table
             .inner_join(organizations::table)
@@ -233,26 +166,36 @@ pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
         if let Some(bound) = &bound {
             query = query.filter(organizations::id.eq(bound.clone()));
         }
-        let rows: Vec<(OrganizationRow, String)> = query
+        let rows: Vec<(OrganizationRow, Role)> = query
             .order(organizations::id.asc())
             .select((OrganizationRow::as_select(), memberships::role))
             .load(conn)?;
         let ids: Vec<String> = rows.iter().map(|(o, _)| o.id.clone()).collect();
         let counts = member_counts(conn, &ids)?;
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|(org, role)| {
-                let role = stored_role(&role)?;
                 let count = counts.get(&org.id).copied().unwrap_or(0);
-                Ok(view(ctx, org, role, count))
+                view(ctx, org, role, count)
             })
-            .collect()
+            .collect())
     })
 }
 
 /// One organization the caller belongs to.
-pub fn details(ctx: &Ctx, caller: &Caller, organization_id: &str) -> DomainResult<Organization> {
+pub fn details(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<Organization> {
     ctx.store.read(|conn| {
-        let member = authorize(conn, caller, organization_id, Action::SeeOrganization)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::SeeOrganization,
+            Hold::Nothing,
+        )?;
         organization_view(ctx, conn, &member)
     })
 }
@@ -267,12 +210,19 @@ pub struct SettingsChange<'a> {
 pub fn settings(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     change: SettingsChange<'_>,
 ) -> DomainResult<Organization> {
     ctx.store.write(|conn| {
-        lock_organization(conn, organization_id)?;
-        let member = authorize(conn, caller, organization_id, Action::ChangeSettings)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ChangeSettings,
+            Hold::Exclusive,
+        )?;
+        let organization_id = member.organization_id().to_string();
+        let organization_id = organization_id.as_str();
         let user = load_user(conn, &caller.user_id)?;
         if let Some(name) = change.name {
             diesel::update(organizations::table.find(organization_id))
@@ -288,7 +238,7 @@ pub fn settings(
             conn,
             organization_id,
             Some(&user),
-            "organization.settings_changed",
+            AuditAction::OrganizationSettingsChanged,
             organization_id,
             json!({"name": change.name, "invitettldays": change.invite_ttl_days}),
         )?;

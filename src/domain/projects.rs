@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 
 use super::accounts::load_user;
 use super::audit;
-use super::organizations::{authorize, Member};
-use super::roles::{allows, stored_permission, Action, Permission};
+use super::access::{self, Hold, Member};
+use super::audit::AuditAction;
+use super::roles::{allows, Action, Permission};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
@@ -19,10 +20,12 @@ use crate::store::DbConn;
 
 /// A project of an organization.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Project {
     pub projectid: String,
     pub organizationid: String,
     pub name: String,
+    #[schema(format = DateTime)]
     pub createdat: String,
 }
 
@@ -39,6 +42,7 @@ impl From<ProjectRow> for Project {
 
 /// A permission on one project, as members and invites carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectGrant {
     pub projectid: String,
     pub projectname: String,
@@ -90,7 +94,7 @@ pub fn grants_of_members(
     conn: &mut DbConn,
     membership_ids: &[String],
 ) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
-    let rows: Vec<(String, String, String, String)> = project_permissions::table
+    let rows: Vec<(String, String, String, Permission)> = project_permissions::table
         .inner_join(projects::table)
         .filter(project_permissions::membership_id.eq_any(membership_ids))
         .order((projects::name.asc(), projects::id.asc()))
@@ -101,23 +105,23 @@ pub fn grants_of_members(
             project_permissions::permission,
         ))
         .load(conn)?;
-    group_grants(rows)
+    Ok(group_grants(rows))
 }
 
 /// Grant rows `(owner id, project id, project name, permission)`, grouped
 /// by owner (a membership or an invite), in the order given.
 pub fn group_grants(
-    rows: Vec<(String, String, String, String)>,
-) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
+    rows: Vec<(String, String, String, Permission)>,
+) -> HashMap<String, Vec<ProjectGrant>> {
     let mut out: HashMap<String, Vec<ProjectGrant>> = HashMap::new();
     for (owner, projectid, projectname, permission) in rows {
         out.entry(owner).or_default().push(ProjectGrant {
             projectid,
             projectname,
-            permission: stored_permission(&permission)?,
+            permission,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Replaces a member's grants with `grants`.
@@ -135,7 +139,7 @@ pub fn replace_grants(
         .map(|g| ProjectPermissionRow {
             membership_id: membership_id.to_string(),
             project_id: g.project_id.clone(),
-            permission: g.permission.as_str().to_string(),
+            permission: g.permission,
         })
         .collect();
     insert_grants(conn, &rows)
@@ -161,17 +165,24 @@ fn may_create(member: &Member) -> bool {
 pub fn create(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     name: &str,
 ) -> DomainResult<Project> {
-    let row = ProjectRow {
-        id: new_id(),
-        organization_id: organization_id.to_string(),
-        name: name.trim().to_string(),
-        created_at: now_ms(),
-    };
     ctx.store.write(|conn| {
-        let member = authorize(conn, caller, organization_id, Action::SeeOrganization)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::SeeOrganization,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
+        let row = ProjectRow {
+            id: new_id(),
+            organization_id: organization_id.to_string(),
+            name: name.trim().to_string(),
+            created_at: now_ms(),
+        };
         if !may_create(&member) {
             return Err(DomainError::forbidden(format!(
                 "the role {} may create projects only with cancreateprojects",
@@ -187,7 +198,7 @@ pub fn create(
                 .values(&ProjectPermissionRow {
                     membership_id: member.membership.id.clone(),
                     project_id: row.id.clone(),
-                    permission: Permission::Full.as_str().to_string(),
+                    permission: Permission::Full,
                 })
                 .execute(conn)?;
         }
@@ -195,20 +206,30 @@ pub fn create(
             conn,
             organization_id,
             Some(&user),
-            "project.created",
+            AuditAction::ProjectCreated,
             &row.id,
             json!({"name": row.name}),
         )?;
-        Ok(())
-    })?;
-    Ok(Project::from(row))
+        Ok(Project::from(row))
+    })
 }
 
 /// The projects the caller may see: all for owners and admins, the granted
 /// ones for everyone else. Ordered by name, then id.
-pub fn list(ctx: &Ctx, caller: &Caller, organization_id: &str) -> DomainResult<Vec<Project>> {
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<Vec<Project>> {
     ctx.store.read(|conn| {
-        let member = authorize(conn, caller, organization_id, Action::SeeOrganization)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::SeeOrganization,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
         let mut query = projects::table
             .filter(projects::organization_id.eq(organization_id))
             .into_boxed();
@@ -244,12 +265,19 @@ fn load_project(
 pub fn rename(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     project_id: &str,
     name: &str,
 ) -> DomainResult<Project> {
     ctx.store.write(|conn| {
-        authorize(conn, caller, organization_id, Action::EditProject)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::EditProject,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
         let user = load_user(conn, &caller.user_id)?;
         let mut row = load_project(conn, organization_id, project_id)?;
         let old = std::mem::replace(&mut row.name, name.trim().to_string());
@@ -260,7 +288,7 @@ pub fn rename(
             conn,
             organization_id,
             Some(&user),
-            "project.renamed",
+            AuditAction::ProjectRenamed,
             project_id,
             json!({"from": old, "to": row.name}),
         )?;
@@ -272,11 +300,18 @@ pub fn rename(
 pub fn delete(
     ctx: &Ctx,
     caller: &Caller,
-    organization_id: &str,
+    organization_id: Option<&str>,
     project_id: &str,
 ) -> DomainResult<()> {
     ctx.store.write(|conn| {
-        authorize(conn, caller, organization_id, Action::EditProject)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::EditProject,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
         let user = load_user(conn, &caller.user_id)?;
         let row = load_project(conn, organization_id, project_id)?;
         diesel::delete(projects::table.find(project_id)).execute(conn)?;
@@ -284,7 +319,7 @@ pub fn delete(
             conn,
             organization_id,
             Some(&user),
-            "project.deleted",
+            AuditAction::ProjectDeleted,
             project_id,
             json!({"name": row.name}),
         )?;

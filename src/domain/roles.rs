@@ -3,42 +3,9 @@
 //! admin touching an owner, inviting above one's role) are in [`may_assign`] and
 //! [`may_manage`].
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// A member's role, from most to least powerful.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Technical,
-    Collaborator,
-}
+pub use crate::store::kinds::{Permission, Role};
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Technical,
-        Role::Collaborator,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Technical => "technical",
-            Role::Collaborator => "collaborator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     /// Higher is more powerful.
     fn rank(self) -> u8 {
         match self {
@@ -50,47 +17,21 @@ impl Role {
     }
 
     pub fn at_least(self, other: Role) -> bool {
-        self.rank() >= other.rank()
+        self >= other
     }
 }
 
-/// A role read back from the database (its CHECK constraint admits only
-/// the four names; anything else is a bug).
-pub fn stored_role(text: &str) -> crate::domain::DomainResult<Role> {
-    Role::parse(text)
-        .ok_or_else(|| crate::domain::DomainError::Internal(format!("stored role {text:?}")))
-}
-
-/// A permission read back from the database.
-pub fn stored_permission(text: &str) -> crate::domain::DomainResult<Permission> {
-    Permission::parse(text)
-        .ok_or_else(|| crate::domain::DomainError::Internal(format!("stored permission {text:?}")))
-}
-
-/// A per-project permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Permission {
-    /// See the project and everything in it.
-    Read,
-    /// Create, change and delete everything in the project.
-    Full,
-}
-
-impl Permission {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::Read => "read",
-            Permission::Full => "full",
-        }
+/// Roles compare by power: `Role::Owner > Role::Admin > Role::Technical >
+/// Role::Collaborator`.
+impl Ord for Role {
+    fn cmp(&self, other: &Role) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
     }
+}
 
-    pub fn parse(s: &str) -> Option<Permission> {
-        match s {
-            "read" => Some(Permission::Read),
-            "full" => Some(Permission::Full),
-            _ => None,
-        }
+impl PartialOrd for Role {
+    fn partial_cmp(&self, other: &Role) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -116,39 +57,26 @@ pub enum Action {
     ReadAuditLog,
 }
 
-/// The matrix: which roles may take each action. `Leave` is allowed to all
-/// here; the last-owner rule is checked by `members`.
-const MATRIX: &[(Action, [bool; 4])] = &[
-    //                               owner  admin  technical collaborator
-    (Action::SeeOrganization, [true, true, true, true]),
-    (Action::ListCollaborators, [true, true, true, false]),
-    (Action::ListInvites, [true, true, true, false]),
-    (Action::Invite, [true, true, true, false]),
-    (Action::ManageAnyInvite, [true, true, false, false]),
-    (Action::ManageOwnInvite, [true, true, true, false]),
-    (Action::EditCollaborator, [true, true, false, false]),
-    (Action::RemoveCollaborator, [true, true, false, false]),
-    (Action::Leave, [true, true, true, true]),
-    (Action::CreateProject, [true, true, false, false]),
-    (Action::SeeAllProjects, [true, true, false, false]),
-    (Action::EditProject, [true, true, false, false]),
-    (Action::ChangeSettings, [true, false, false, false]),
-    (Action::ReadAuditLog, [true, true, false, false]),
-];
-
-/// True when `role` may take `action` by the matrix.
+/// True when `role` may take `action`: the matrix of API.md §3, one arm per
+/// action, so an action without a row does not compile. `Leave` is open to
+/// every role here; the last-owner rule is `members::ensure_an_owner_remains`.
 pub fn allows(role: Role, action: Action) -> bool {
-    let column = match role {
-        Role::Owner => 0,
-        Role::Admin => 1,
-        Role::Technical => 2,
-        Role::Collaborator => 3,
-    };
-    MATRIX
-        .iter()
-        .find(|(a, _)| *a == action)
-        .map(|(_, roles)| roles[column])
-        .unwrap_or(false)
+    use Role::{Admin, Owner, Technical};
+    match action {
+        Action::SeeOrganization | Action::Leave => true,
+        Action::ListCollaborators
+        | Action::ListInvites
+        | Action::Invite
+        | Action::ManageOwnInvite => matches!(role, Owner | Admin | Technical),
+        Action::ManageAnyInvite
+        | Action::EditCollaborator
+        | Action::RemoveCollaborator
+        | Action::CreateProject
+        | Action::SeeAllProjects
+        | Action::EditProject
+        | Action::ReadAuditLog => matches!(role, Owner | Admin),
+        Action::ChangeSettings => role == Owner,
+    }
 }
 
 /// True when `actor` may give someone the role `granted` (invite or edit):
@@ -167,28 +95,39 @@ pub fn may_manage(actor: Role, target: Role) -> bool {
 mod tests {
     use super::*;
 
+    /// API.md §3, column by column: owner, admin, technical, collaborator.
     #[test]
-    fn every_action_has_a_row() {
-        let actions = [
-            Action::SeeOrganization,
-            Action::ListCollaborators,
-            Action::ListInvites,
-            Action::Invite,
-            Action::ManageAnyInvite,
-            Action::ManageOwnInvite,
-            Action::EditCollaborator,
-            Action::RemoveCollaborator,
-            Action::Leave,
-            Action::CreateProject,
-            Action::SeeAllProjects,
-            Action::EditProject,
-            Action::ChangeSettings,
-            Action::ReadAuditLog,
+    fn the_matrix_is_api_md() {
+        let rows = [
+            (Action::SeeOrganization, [true, true, true, true]),
+            (Action::ListCollaborators, [true, true, true, false]),
+            (Action::ListInvites, [true, true, true, false]),
+            (Action::Invite, [true, true, true, false]),
+            (Action::ManageAnyInvite, [true, true, false, false]),
+            (Action::ManageOwnInvite, [true, true, true, false]),
+            (Action::EditCollaborator, [true, true, false, false]),
+            (Action::RemoveCollaborator, [true, true, false, false]),
+            (Action::Leave, [true, true, true, true]),
+            (Action::CreateProject, [true, true, false, false]),
+            (Action::SeeAllProjects, [true, true, false, false]),
+            (Action::EditProject, [true, true, false, false]),
+            (Action::ChangeSettings, [true, false, false, false]),
+            (Action::ReadAuditLog, [true, true, false, false]),
         ];
-        for action in actions {
-            assert!(MATRIX.iter().any(|(a, _)| *a == action), "{action:?}");
+        let columns = [Role::Owner, Role::Admin, Role::Technical, Role::Collaborator];
+        for (action, expected) in rows {
+            for (role, allowed) in columns.into_iter().zip(expected) {
+                assert_eq!(allows(role, action), allowed, "{role:?} {action:?}");
+            }
         }
-        assert_eq!(MATRIX.len(), actions.len());
+    }
+
+    #[test]
+    fn roles_order_by_power() {
+        assert!(Role::Owner > Role::Admin);
+        assert!(Role::Admin > Role::Technical);
+        assert!(Role::Technical > Role::Collaborator);
+        assert_eq!(Role::ALL.iter().max(), Some(&Role::Owner));
     }
 
     #[test]

@@ -117,6 +117,13 @@ pub struct Caller {
     pub api_key: Option<ApiKeyScope>,
 }
 
+impl Caller {
+    /// The organization the caller's API key is bound to, if it is.
+    pub fn bound_organization(&self) -> Option<&str> {
+        self.api_key.as_ref()?.organization_id.as_deref()
+    }
+}
+
 /// The API key a caller used, and the organization it is bound to.
 #[derive(Debug, Clone)]
 pub struct ApiKeyScope {

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::envelope::Payload;
+use std::marker::PhantomData;
+
 use super::error::ApiError;
 use super::params::Params;
-use super::{run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods};
 use crate::domain::Ctx;
 
 /// The version of the API contract this server implements.
@@ -16,6 +17,7 @@ pub const API_VERSION: &str = "1";
 
 /// What this server is.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceInfo {
     pub name: String,
     /// The collabd release.
@@ -24,8 +26,22 @@ pub struct ServiceInfo {
     pub apiversion: String,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceInfoAnswer {
+    pub serviceinfo: ServiceInfo,
+}
+
 /// A probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthAnswer {
+    pub health: Health,
+}
+
+/// The state of a probe.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Health {
     /// `ok`.
     pub status: String,
@@ -42,7 +58,7 @@ pub fn register(api: &mut Api<'_>) {
     api.add(&READYZ, readyz);
 }
 
-const SERVICE_INFO: Endpoint = Endpoint {
+const SERVICE_INFO: Endpoint<ServiceInfoAnswer> = Endpoint {
     path: "/api/serviceinfo",
     operation_id: "apiServiceinfo",
     tag: "api",
@@ -51,22 +67,29 @@ const SERVICE_INFO: Endpoint = Endpoint {
     summary: "What this server is",
     description: "The service name, its release and the API version it implements.",
     params: Some(schema_ref::<NoParams>),
-    payload: &[("serviceinfo", schema_ref::<ServiceInfo>)],
-    errors: &[400],
+    refusals: &[],
+    answer: PhantomData,
 };
 
-async fn service_info(_: Params<NoParams>) -> ApiResult {
-    Ok(Payload::new().with(
-        "serviceinfo",
-        ServiceInfo {
+async fn service_info(_: Params<NoParams>) -> Result<ServiceInfoAnswer, ApiError> {
+    Ok(ServiceInfoAnswer {
+        serviceinfo: ServiceInfo {
             name: "collabd".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             apiversion: API_VERSION.into(),
         },
-    ))
+    })
 }
 
-const HEALTHZ: Endpoint = Endpoint {
+fn healthy() -> HealthAnswer {
+    HealthAnswer {
+        health: Health {
+            status: "ok".into(),
+        },
+    }
+}
+
+const HEALTHZ: Endpoint<HealthAnswer> = Endpoint {
     path: "/healthz",
     operation_id: "healthz",
     tag: "operations",
@@ -75,20 +98,15 @@ const HEALTHZ: Endpoint = Endpoint {
     summary: "Liveness",
     description: "Answers 200 while the process serves requests; it does not touch the database.",
     params: None,
-    payload: &[("health", schema_ref::<Health>)],
-    errors: &[],
+    refusals: &[],
+    answer: PhantomData,
 };
 
-async fn healthz() -> ApiResult {
-    Ok(Payload::new().with(
-        "health",
-        Health {
-            status: "ok".into(),
-        },
-    ))
+async fn healthz() -> Result<HealthAnswer, ApiError> {
+    Ok(healthy())
 }
 
-const READYZ: Endpoint = Endpoint {
+const READYZ: Endpoint<HealthAnswer> = Endpoint {
     path: "/readyz",
     operation_id: "readyz",
     tag: "operations",
@@ -97,21 +115,16 @@ const READYZ: Endpoint = Endpoint {
     summary: "Readiness",
     description: "Answers 200 when the database answers a query, and 503 `unavailable` when it cannot be reached.",
     params: None,
-    payload: &[("health", schema_ref::<Health>)],
-    errors: &[503],
+    refusals: &[],
+    answer: PhantomData,
 };
 
-async fn readyz(ctx: web::Data<Ctx>) -> ApiResult {
+async fn readyz(ctx: web::Data<Ctx>) -> Result<HealthAnswer, ApiError> {
     let ready = run(move || Ok(ctx.store.ping())).await?;
     if !ready {
         return Err(ApiError::Unavailable("readiness probe failed".into()));
     }
-    Ok(Payload::new().with(
-        "health",
-        Health {
-            status: "ok".into(),
-        },
-    ))
+    Ok(healthy())
 }
 
 /// `GET /openapi.json`: the document `collabd openapi` prints.

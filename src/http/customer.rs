@@ -6,15 +6,17 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::auth::SignedIn;
-use super::envelope::Payload;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{valid_name, valid_role, Params};
-use super::{array_of, cursor_schema, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
-use crate::domain::audit::{self, AuditEvent};
-use crate::domain::members::{self, Collaborator, CollaboratorChanges};
-use crate::domain::organizations::{self, resolve_organization, Organization, SettingsChange};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
+use super::answers::*;
+use super::error::ApiError;
+use std::marker::PhantomData;
+use crate::domain::audit::{self};
+use crate::domain::members::{self, CollaboratorChanges};
+use crate::domain::organizations::{self, SettingsChange};
 use crate::domain::paging::PageRequest;
-use crate::domain::projects::{self, Project};
+use crate::domain::projects::{self};
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
 
@@ -39,7 +41,7 @@ pub struct OrganizationParams {
     pub organizationid: Option<String>,
 }
 
-const DETAILS: Endpoint = Endpoint {
+const DETAILS: Endpoint<OrganizationAnswer> = Endpoint {
     path: "/customer/details",
     operation_id: "customerDetails",
     tag: "customer",
@@ -49,21 +51,20 @@ const DETAILS: Endpoint = Endpoint {
     description: "The organization with the caller's role, its member count and its invite \
         lifetime. Any member may call it; anyone else gets 404.",
     params: Some(schema_ref::<OrganizationParams>),
-    payload: &[("organization", schema_ref::<Organization>)],
-    errors: &[400, 401, 403, 404, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn details(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<OrganizationParams>,
-) -> ApiResult {
+) -> Result<OrganizationAnswer, ApiError> {
     let organization = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
-        organizations::details(&ctx, &caller, &org)
+        organizations::details(&ctx, &caller, p.organizationid.as_deref())
     })
     .await?;
-    Ok(Payload::new().with("organization", organization))
+    Ok(OrganizationAnswer { organization })
 }
 
 /// Parameters of `customer/settings`.
@@ -80,7 +81,7 @@ pub struct SettingsParams {
     pub invitettldays: Option<u32>,
 }
 
-const SETTINGS: Endpoint = Endpoint {
+const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint {
     path: "/customer/settings",
     operation_id: "customerSettings",
     tag: "customer",
@@ -90,25 +91,24 @@ const SETTINGS: Endpoint = Endpoint {
     description: "Owners only (403 for other members): the organization's `name` and \
         `invitettldays` (1–30), the lifetime of invites created from now on.",
     params: Some(schema_ref::<SettingsParams>),
-    payload: &[("organization", schema_ref::<Organization>)],
-    errors: &[400, 401, 403, 404, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn settings(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<SettingsParams>,
-) -> ApiResult {
+) -> Result<OrganizationAnswer, ApiError> {
     let organization = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         let change = SettingsChange {
             name: p.name.as_deref(),
             invite_ttl_days: p.invitettldays,
         };
-        organizations::settings(&ctx, &caller, &org, change)
+        organizations::settings(&ctx, &caller, p.organizationid.as_deref(), change)
     })
     .await?;
-    Ok(Payload::new().with("organization", organization))
+    Ok(OrganizationAnswer { organization })
 }
 
 /// An organization and a page of one of its lists.
@@ -125,7 +125,7 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
-const LIST_COLLABORATORS: Endpoint = Endpoint {
+const LIST_COLLABORATORS: Endpoint<CollaboratorsPage> = Endpoint {
     path: "/customer/listcollaborators",
     operation_id: "customerListcollaborators",
     tag: "customer",
@@ -136,27 +136,21 @@ const LIST_COLLABORATORS: Endpoint = Endpoint {
         the order they joined, a page at a time (`limit`, `cursor`; `nextcursor` is null on the \
         last page). Owners, admins and technical users; collaborators get 403.",
     params: Some(schema_ref::<PageParams>),
-    payload: &[
-        ("collaborators", array_of::<Collaborator>),
-        ("nextcursor", cursor_schema),
-    ],
-    errors: &[400, 401, 403, 404, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn list_collaborators(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<PageParams>,
-) -> ApiResult {
+) -> Result<CollaboratorsPage, ApiError> {
     let (list, next) = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        members::list(&ctx, &caller, &org, &page)
+        members::list(&ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
-    Ok(Payload::new()
-        .with("collaborators", list)
-        .with("nextcursor", next))
+    Ok(CollaboratorsPage { collaborators: list, nextcursor: next })
 }
 
 /// Parameters of `customer/editcollaborator`.
@@ -174,7 +168,7 @@ pub struct EditCollaboratorParams {
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
 }
 
-const EDIT_COLLABORATOR: Endpoint = Endpoint {
+const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint {
     path: "/customer/editcollaborator",
     operation_id: "customerEditcollaborator",
     tag: "customer",
@@ -186,15 +180,15 @@ const EDIT_COLLABORATOR: Endpoint = Endpoint {
         cannot grant owner (403). Nobody changes their own role (403). Demoting the last owner \
         answers 409 `last_owner`. A project of another organization in the list answers 422.",
     params: Some(schema_ref::<EditCollaboratorParams>),
-    payload: &[("collaborator", schema_ref::<Collaborator>)],
-    errors: &[400, 401, 403, 404, 409, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    answer: PhantomData,
 };
 
 async fn edit_collaborator(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<EditCollaboratorParams>,
-) -> ApiResult {
+) -> Result<CollaboratorAnswer, ApiError> {
     let collaborator = run(move || {
         let changes = CollaboratorChanges {
             role: p.role.as_deref().and_then(Role::parse),
@@ -204,7 +198,7 @@ async fn edit_collaborator(
         members::edit(&ctx, &caller, &p.collaboratorid, changes)
     })
     .await?;
-    Ok(Payload::new().with("collaborator", collaborator))
+    Ok(CollaboratorAnswer { collaborator })
 }
 
 /// Names a collaborator (a membership).
@@ -214,7 +208,7 @@ pub struct CollaboratorParams {
     pub collaboratorid: String,
 }
 
-const REMOVE_COLLABORATOR: Endpoint = Endpoint {
+const REMOVE_COLLABORATOR: Endpoint<Nothing> = Endpoint {
     path: "/customer/removecollaborator",
     operation_id: "customerRemovecollaborator",
     tag: "customer",
@@ -226,17 +220,17 @@ const REMOVE_COLLABORATOR: Endpoint = Endpoint {
         (403). The last owner cannot be removed or leave (409 `last_owner`). API keys the \
         removed user had bound to the organization are deleted.",
     params: Some(schema_ref::<CollaboratorParams>),
-    payload: &[],
-    errors: &[400, 401, 403, 404, 409, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    answer: PhantomData,
 };
 
 async fn remove_collaborator(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<CollaboratorParams>,
-) -> ApiResult {
+) -> Result<Nothing, ApiError> {
     run(move || members::remove(&ctx, &caller, &p.collaboratorid)).await?;
-    Ok(Payload::new())
+    Ok(Nothing {})
 }
 
 /// Parameters of `customer/createproject`.
@@ -249,7 +243,7 @@ pub struct CreateProjectParams {
     pub name: String,
 }
 
-const CREATE_PROJECT: Endpoint = Endpoint {
+const CREATE_PROJECT: Endpoint<ProjectAnswer> = Endpoint {
     path: "/customer/createproject",
     operation_id: "customerCreateproject",
     tag: "customer",
@@ -259,24 +253,23 @@ const CREATE_PROJECT: Endpoint = Endpoint {
     description: "Owners and admins may always; technical users and collaborators only with \
         `cancreateprojects` (403 otherwise), and they get `full` on the project they create.",
     params: Some(schema_ref::<CreateProjectParams>),
-    payload: &[("project", schema_ref::<Project>)],
-    errors: &[400, 401, 403, 404, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn create_project(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateProjectParams>,
-) -> ApiResult {
+) -> Result<ProjectAnswer, ApiError> {
     let project = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
-        projects::create(&ctx, &caller, &org, &p.name)
+        projects::create(&ctx, &caller, p.organizationid.as_deref(), &p.name)
     })
     .await?;
-    Ok(Payload::new().with("project", project))
+    Ok(ProjectAnswer { project })
 }
 
-const LIST_PROJECTS: Endpoint = Endpoint {
+const LIST_PROJECTS: Endpoint<ProjectsAnswer> = Endpoint {
     path: "/customer/listprojects",
     operation_id: "customerListprojects",
     tag: "customer",
@@ -286,21 +279,20 @@ const LIST_PROJECTS: Endpoint = Endpoint {
     description: "All projects for owners and admins; the projects they hold a permission on \
         for technical users and collaborators. Ordered by name.",
     params: Some(schema_ref::<OrganizationParams>),
-    payload: &[("projects", array_of::<Project>)],
-    errors: &[400, 401, 403, 404, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn list_projects(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<OrganizationParams>,
-) -> ApiResult {
+) -> Result<ProjectsAnswer, ApiError> {
     let list = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
-        projects::list(&ctx, &caller, &org)
+        projects::list(&ctx, &caller, p.organizationid.as_deref())
     })
     .await?;
-    Ok(Payload::new().with("projects", list))
+    Ok(ProjectsAnswer { projects: list })
 }
 
 /// Parameters of `customer/editproject`.
@@ -313,7 +305,7 @@ pub struct EditProjectParams {
     pub name: String,
 }
 
-const EDIT_PROJECT: Endpoint = Endpoint {
+const EDIT_PROJECT: Endpoint<ProjectAnswer> = Endpoint {
     path: "/customer/editproject",
     operation_id: "customerEditproject",
     tag: "customer",
@@ -322,21 +314,20 @@ const EDIT_PROJECT: Endpoint = Endpoint {
     summary: "Rename a project",
     description: "Owners and admins; other members get 403.",
     params: Some(schema_ref::<EditProjectParams>),
-    payload: &[("project", schema_ref::<Project>)],
-    errors: &[400, 401, 403, 404, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn edit_project(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<EditProjectParams>,
-) -> ApiResult {
+) -> Result<ProjectAnswer, ApiError> {
     let project = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
-        projects::rename(&ctx, &caller, &org, &p.projectid, &p.name)
+        projects::rename(&ctx, &caller, p.organizationid.as_deref(), &p.projectid, &p.name)
     })
     .await?;
-    Ok(Payload::new().with("project", project))
+    Ok(ProjectAnswer { project })
 }
 
 /// Names a project of an organization.
@@ -347,7 +338,7 @@ pub struct ProjectParams {
     pub projectid: String,
 }
 
-const DELETE_PROJECT: Endpoint = Endpoint {
+const DELETE_PROJECT: Endpoint<Nothing> = Endpoint {
     path: "/customer/deleteproject",
     operation_id: "customerDeleteproject",
     tag: "customer",
@@ -357,24 +348,23 @@ const DELETE_PROJECT: Endpoint = Endpoint {
     description: "Deletes the project and every permission on it, including those pending in \
         invites. Owners and admins; other members get 403.",
     params: Some(schema_ref::<ProjectParams>),
-    payload: &[],
-    errors: &[400, 401, 403, 404, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn delete_project(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<ProjectParams>,
-) -> ApiResult {
+) -> Result<Nothing, ApiError> {
     run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
-        projects::delete(&ctx, &caller, &org, &p.projectid)
+        projects::delete(&ctx, &caller, p.organizationid.as_deref(), &p.projectid)
     })
     .await?;
-    Ok(Payload::new())
+    Ok(Nothing {})
 }
 
-const LIST_AUDIT_EVENTS: Endpoint = Endpoint {
+const LIST_AUDIT_EVENTS: Endpoint<AuditEventsPage> = Endpoint {
     path: "/customer/listauditevents",
     operation_id: "customerListauditevents",
     tag: "customer",
@@ -384,25 +374,19 @@ const LIST_AUDIT_EVENTS: Endpoint = Endpoint {
     description: "Every change to the organization, newest first, a page at a time. Owners and \
         admins; other members get 403.",
     params: Some(schema_ref::<PageParams>),
-    payload: &[
-        ("auditevents", array_of::<AuditEvent>),
-        ("nextcursor", cursor_schema),
-    ],
-    errors: &[400, 401, 403, 404, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn list_audit_events(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<PageParams>,
-) -> ApiResult {
+) -> Result<AuditEventsPage, ApiError> {
     let (list, next) = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        audit::list(&ctx, &caller, &org, &page)
+        audit::list(&ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
-    Ok(Payload::new()
-        .with("auditevents", list)
-        .with("nextcursor", next))
+    Ok(AuditEventsPage { auditevents: list, nextcursor: next })
 }

@@ -5,7 +5,6 @@ use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, Responder};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 
 tokio::task_local! {
     /// The transaction id of the request being served on this task.
@@ -28,51 +27,60 @@ pub fn transaction_id() -> String {
 }
 
 /// The `status` object.
-pub fn status(code: StatusCode, text: &str) -> Value {
-    json!({
-        "code": code.as_u16(),
-        "text": text,
-        "timestamp": crate::domain::rfc3339(crate::domain::now_ms()),
-        "transactionid": transaction_id(),
-    })
+#[derive(Serialize)]
+struct Status<'a> {
+    code: u16,
+    text: &'a str,
+    timestamp: String,
+    transactionid: String,
 }
 
-/// Renders a whole envelope with `status` and the given members beside it.
-pub fn render(
+#[derive(Serialize)]
+struct Body<'a, P> {
+    response: Response<'a, P>,
+}
+
+#[derive(Serialize)]
+struct Response<'a, P> {
+    status: Status<'a>,
+    #[serde(flatten)]
+    payload: &'a P,
+}
+
+/// Renders a whole envelope: `status`, and the members of `payload` beside it.
+pub fn render<P: Serialize>(
     mut builder: HttpResponseBuilder,
     code: StatusCode,
     text: &str,
-    members: Map<String, Value>,
+    payload: &P,
 ) -> HttpResponse {
-    let mut response = Map::with_capacity(members.len() + 1);
-    response.insert("status".into(), status(code, text));
-    response.extend(members);
-    builder
-        .content_type("application/json")
-        .body(json!({ "response": Value::Object(response) }).to_string())
-}
-
-/// A successful answer's payload: keys next to `status`.
-#[derive(Default)]
-pub struct Payload(Map<String, Value>);
-
-impl Payload {
-    pub fn new() -> Payload {
-        Payload(Map::new())
-    }
-
-    /// Adds one payload member, such as `user` or `collaborators`.
-    pub fn with(mut self, key: &str, value: impl Serialize) -> Payload {
-        let value = serde_json::to_value(value).unwrap_or(Value::Null);
-        self.0.insert(key.to_string(), value);
-        self
+    let body = Body {
+        response: Response {
+            status: Status {
+                code: code.as_u16(),
+                text,
+                timestamp: crate::domain::rfc3339(crate::domain::now_ms()),
+                transactionid: transaction_id(),
+            },
+            payload,
+        },
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => builder.content_type("application/json").body(bytes),
+        Err(e) => {
+            tracing::error!(transactionid = %transaction_id(), cause = %e, "serializing an answer");
+            HttpResponse::InternalServerError().finish()
+        }
     }
 }
 
-impl Responder for Payload {
+/// A successful answer: the endpoint's answer type, in the envelope.
+pub struct Answer<A>(pub A);
+
+impl<A: Serialize> Responder for Answer<A> {
     type Body = BoxBody;
 
     fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        render(HttpResponse::Ok(), StatusCode::OK, "OK", self.0)
+        render(HttpResponse::Ok(), StatusCode::OK, "OK", &self.0)
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 use super::envelope::{render, transaction_id};
 use crate::domain::DomainError;
@@ -74,20 +74,36 @@ impl ApiError {
         }
     }
 
-    fn error_object(&self) -> Value {
-        let mut error = Map::new();
-        error.insert("type".into(), json!(self.kind()));
-        match self {
+    fn error_object(&self) -> ErrorObject<'_> {
+        let (reason, fields) = match self {
             ApiError::Conflict { reason, .. } | ApiError::Gone { reason, .. } => {
-                error.insert("reason".into(), json!(reason));
+                (Some(*reason), None)
             }
-            ApiError::Validation(fields) => {
-                error.insert("fields".into(), json!(fields));
-            }
-            _ => {}
+            ApiError::Validation(fields) => (None, Some(fields)),
+            _ => (None, None),
+        };
+        ErrorObject {
+            kind: self.kind(),
+            reason,
+            fields,
         }
-        Value::Object(error)
     }
+}
+
+/// `response.error`.
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Serialize)]
+struct ErrorPayload<'a> {
+    error: ErrorObject<'a>,
 }
 
 impl ResponseError for ApiError {
@@ -133,9 +149,10 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let mut members = Map::new();
-        members.insert("error".into(), self.error_object());
-        render(builder, code, &self.to_string(), members)
+        let payload = ErrorPayload {
+            error: self.error_object(),
+        };
+        render(builder, code, &self.to_string(), &payload)
     }
 }
 

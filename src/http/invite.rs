@@ -6,14 +6,13 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::auth::{MaybeSignedIn, SignedIn};
-use super::envelope::Payload;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params};
-use super::{array_of, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
-use crate::domain::accounts::Login;
-use crate::domain::invites::{self, Invite, InviteRef, InviteState, NewInvite, NewcomerDetails};
-use crate::domain::members::Collaborator;
-use crate::domain::organizations::{resolve_organization, Organization};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
+use super::answers::*;
+use super::error::ApiError;
+use std::marker::PhantomData;
+use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
 
@@ -46,7 +45,7 @@ pub struct CreateInviteParams {
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
 }
 
-const CREATE: Endpoint = Endpoint {
+const CREATE: Endpoint<InviteAnswer> = Endpoint {
     path: "/invite/create",
     operation_id: "inviteCreate",
     tag: "invite",
@@ -63,17 +62,16 @@ const CREATE: Endpoint = Endpoint {
         same level or lower) and `cancreateprojects` only when one has it (403 otherwise). A \
         mail outage never fails the call: mail waits in the outbox.",
     params: Some(schema_ref::<CreateInviteParams>),
-    payload: &[("invite", schema_ref::<Invite>)],
-    errors: &[400, 401, 403, 404, 409, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    answer: PhantomData,
 };
 
 async fn create(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateInviteParams>,
-) -> ApiResult {
+) -> Result<InviteAnswer, ApiError> {
     let invite = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         let new = NewInvite {
             email: p.email,
             role: p
@@ -88,10 +86,10 @@ async fn create(
                 .map(grant_requests)
                 .unwrap_or_default(),
         };
-        invites::create(&ctx, &caller, &org, new)
+        invites::create(&ctx, &caller, p.organizationid.as_deref(), new)
     })
     .await?;
-    Ok(Payload::new().with("invite", invite))
+    Ok(InviteAnswer { invite })
 }
 
 /// Parameters of `invite/list`.
@@ -105,7 +103,7 @@ pub struct ListInvitesParams {
     pub state: Option<String>,
 }
 
-const LIST: Endpoint = Endpoint {
+const LIST: Endpoint<InvitesAnswer> = Endpoint {
     path: "/invite/list",
     operation_id: "inviteList",
     tag: "invite",
@@ -115,22 +113,21 @@ const LIST: Endpoint = Endpoint {
     description: "Every invite of the organization, oldest first, optionally in one `state`. \
         Owners, admins and technical users; collaborators get 403.",
     params: Some(schema_ref::<ListInvitesParams>),
-    payload: &[("invites", array_of::<Invite>)],
-    errors: &[400, 401, 403, 404, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn list(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<ListInvitesParams>,
-) -> ApiResult {
+) -> Result<InvitesAnswer, ApiError> {
     let list = run(move || {
-        let org = resolve_organization(&caller, p.organizationid.as_deref())?;
         let state = p.state.as_deref().and_then(InviteState::parse);
-        invites::list(&ctx, &caller, &org, state)
+        invites::list(&ctx, &caller, p.organizationid.as_deref(), state)
     })
     .await?;
-    Ok(Payload::new().with("invites", list))
+    Ok(InvitesAnswer { invites: list })
 }
 
 /// A token from an email.
@@ -141,7 +138,7 @@ pub struct TokenParams {
     pub token: String,
 }
 
-const DETAILS: Endpoint = Endpoint {
+const DETAILS: Endpoint<InviteAnswer> = Endpoint {
     path: "/invite/details",
     operation_id: "inviteDetails",
     tag: "invite",
@@ -153,13 +150,13 @@ const DETAILS: Endpoint = Endpoint {
         `expired`, `revoked`, `declined` or `accepted` (a token replaced by `invite/resend` \
         answers `revoked`).",
     params: Some(schema_ref::<TokenParams>),
-    payload: &[("invite", schema_ref::<Invite>)],
-    errors: &[400, 404, 410, 422],
+    refusals: &[Refusal::NotFound, Refusal::Gone],
+    answer: PhantomData,
 };
 
-async fn details(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> ApiResult {
+async fn details(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> Result<InviteAnswer, ApiError> {
     let invite = run(move || invites::details(&ctx, &p.token)).await?;
-    Ok(Payload::new().with("invite", invite))
+    Ok(InviteAnswer { invite })
 }
 
 /// Parameters of `invite/accept`.
@@ -179,7 +176,7 @@ pub struct AcceptParams {
     pub password: Option<String>,
 }
 
-const ACCEPT: Endpoint = Endpoint {
+const ACCEPT: Endpoint<AcceptAnswer> = Endpoint {
     path: "/invite/accept",
     operation_id: "inviteAccept",
     tag: "invite",
@@ -200,19 +197,15 @@ const ACCEPT: Endpoint = Endpoint {
         an address already a member, 409 `already_member`. An API key bound to another \
         organization answers 403.",
     params: Some(schema_ref::<AcceptParams>),
-    payload: &[
-        ("collaborator", schema_ref::<Collaborator>),
-        ("organization", schema_ref::<Organization>),
-        ("login", schema_ref::<Login>),
-    ],
-    errors: &[400, 401, 403, 404, 409, 410, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict, Refusal::Gone],
+    answer: PhantomData,
 };
 
 async fn accept(
     ctx: Data<Ctx>,
     MaybeSignedIn(caller): MaybeSignedIn,
     Params(p): Params<AcceptParams>,
-) -> ApiResult {
+) -> Result<AcceptAnswer, ApiError> {
     let accepted = run(move || {
         let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
         let newcomer = NewcomerDetails {
@@ -222,13 +215,11 @@ async fn accept(
         invites::accept(&ctx, caller.as_ref(), by, newcomer)
     })
     .await?;
-    let mut payload = Payload::new()
-        .with("collaborator", accepted.collaborator)
-        .with("organization", accepted.organization);
-    if let Some(login) = accepted.login {
-        payload = payload.with("login", login);
-    }
-    Ok(payload)
+    Ok(AcceptAnswer {
+        collaborator: accepted.collaborator,
+        organization: accepted.organization,
+        login: accepted.login,
+    })
 }
 
 /// Parameters of `invite/decline`.
@@ -242,7 +233,7 @@ pub struct DeclineParams {
     pub token: Option<String>,
 }
 
-const DECLINE: Endpoint = Endpoint {
+const DECLINE: Endpoint<Nothing> = Endpoint {
     path: "/invite/decline",
     operation_id: "inviteDecline",
     tag: "invite",
@@ -252,21 +243,21 @@ const DECLINE: Endpoint = Endpoint {
     description: "Ends a pending invite as `declined`. Give either `inviteid` (with a session \
         whose verified email is the invite's) or the emailed `token`. An ended invite answers 410.",
     params: Some(schema_ref::<DeclineParams>),
-    payload: &[],
-    errors: &[400, 401, 403, 404, 410, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Gone],
+    answer: PhantomData,
 };
 
 async fn decline(
     ctx: Data<Ctx>,
     MaybeSignedIn(caller): MaybeSignedIn,
     Params(p): Params<DeclineParams>,
-) -> ApiResult {
+) -> Result<Nothing, ApiError> {
     run(move || {
         let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
         invites::decline(&ctx, caller.as_ref(), by)
     })
     .await?;
-    Ok(Payload::new())
+    Ok(Nothing {})
 }
 
 /// Names an invite.
@@ -276,7 +267,7 @@ pub struct InviteIdParams {
     pub inviteid: String,
 }
 
-const REVOKE: Endpoint = Endpoint {
+const REVOKE: Endpoint<InviteAnswer> = Endpoint {
     path: "/invite/revoke",
     operation_id: "inviteRevoke",
     tag: "invite",
@@ -287,20 +278,20 @@ const REVOKE: Endpoint = Endpoint {
         `revoked` from then on. Owners and admins may revoke any invite, technical users the \
         ones they sent (403 otherwise). An invite that already ended answers 410.",
     params: Some(schema_ref::<InviteIdParams>),
-    payload: &[("invite", schema_ref::<Invite>)],
-    errors: &[400, 401, 403, 404, 410, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Gone],
+    answer: PhantomData,
 };
 
 async fn revoke(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<InviteIdParams>,
-) -> ApiResult {
+) -> Result<InviteAnswer, ApiError> {
     let invite = run(move || invites::revoke(&ctx, &caller, &p.inviteid)).await?;
-    Ok(Payload::new().with("invite", invite))
+    Ok(InviteAnswer { invite })
 }
 
-const RESEND: Endpoint = Endpoint {
+const RESEND: Endpoint<InviteAnswer> = Endpoint {
     path: "/invite/resend",
     operation_id: "inviteResend",
     tag: "invite",
@@ -311,15 +302,15 @@ const RESEND: Endpoint = Endpoint {
         invite's lifetime and queues the email again. Works on pending and expired invites; \
         accepted, declined and revoked ones answer 410. Who may: as for `invite/revoke`.",
     params: Some(schema_ref::<InviteIdParams>),
-    payload: &[("invite", schema_ref::<Invite>)],
-    errors: &[400, 401, 403, 404, 409, 410, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict, Refusal::Gone],
+    answer: PhantomData,
 };
 
 async fn resend(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<InviteIdParams>,
-) -> ApiResult {
+) -> Result<InviteAnswer, ApiError> {
     let invite = run(move || invites::resend(&ctx, &caller, &p.inviteid)).await?;
-    Ok(Payload::new().with("invite", invite))
+    Ok(InviteAnswer { invite })
 }

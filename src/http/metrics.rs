@@ -4,8 +4,6 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use diesel::dsl::count_star;
-use diesel::prelude::*;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,7 +14,6 @@ use prometheus_client::registry::Registry;
 use super::error::ApiError;
 use super::run;
 use crate::domain::Ctx;
-use crate::store::schema::outbox;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -118,14 +115,8 @@ pub async fn metrics(
     ctx: web::Data<Ctx>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let counts: Vec<(String, i64)> = run(move || {
-        let counts = ctx.store.read(|conn| {
-            outbox::table
-                .group_by(outbox::state)
-                .select((outbox::state, count_star()))
-                .load(conn)
-                .map_err(crate::domain::DomainError::from)
-        })?;
+    let counts = run(move || {
+        let counts = crate::mail::queue_depth(&ctx.store)?;
         let (open, idle) = ctx.store.pool_state();
         Ok((counts, open, idle))
     })
@@ -145,16 +136,11 @@ pub async fn metrics(
             .set(i64::from(idle));
         counts
     })?;
-    for state in ["pending", "sent", "dead"] {
-        let count = counts
-            .iter()
-            .find(|(s, _)| s == state)
-            .map(|(_, c)| *c)
-            .unwrap_or(0);
+    for (state, count) in counts {
         metrics
             .outbox
             .get_or_create(&StateLabels {
-                state: state.into(),
+                state: state.as_str().into(),
             })
             .set(count);
     }

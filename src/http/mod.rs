@@ -1,6 +1,12 @@
 //! The HTTP edge: thin handlers, the envelope, errors, parameters, auth, and
 //! the endpoint table that drives both routing and the OpenAPI document.
+//!
+//! Each endpoint is an [`Endpoint<A>`] whose `A` is the type of its answer:
+//! [`Api::add`] only accepts a handler that returns `Result<A, ApiError>`, and
+//! the document takes the payload keys and their schemas from `A` itself, so
+//! what is served and what is documented are one type.
 
+pub mod answers;
 pub mod api;
 pub mod auth;
 pub mod customer;
@@ -14,16 +20,18 @@ pub mod pages;
 pub mod params;
 pub mod user;
 
+use std::marker::PhantomData;
+
 use actix_web::dev::Handler;
 use actix_web::{web, FromRequest, Responder};
+use futures_util::future::{FutureExt, Map};
+use serde::Serialize;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
 use crate::domain::DomainResult;
+use envelope::Answer;
 use error::ApiError;
-
-/// The answer of a handler.
-pub type ApiResult = Result<envelope::Payload, ApiError>;
 
 /// Runs blocking domain work (Diesel, argon2) off the async workers.
 pub async fn run<T, F>(work: F) -> Result<T, ApiError>
@@ -44,7 +52,7 @@ pub enum Methods {
     Post,
     /// Reads: GET with a query string, or POST.
     GetPost,
-    /// Probes and documents: GET only.
+    /// Probes: GET only.
     Get,
 }
 
@@ -59,7 +67,9 @@ impl Methods {
     }
 }
 
-/// Who may call an endpoint.
+/// Who may call an endpoint. The document derives 401 from it, so a handler
+/// whose extractor demands a session on a `Public` endpoint would answer an
+/// undocumented 401, which the tests' contract checker refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Public,
@@ -69,6 +79,33 @@ pub enum Access {
     Member,
     /// Signed in, or public with a token from an email.
     Optional,
+}
+
+/// The statuses an endpoint's rules can answer. Everything else is derived:
+/// 400, 413 and 422 from taking parameters, 401 from [`Access`], 500 and 503
+/// everywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401 on a public endpoint (wrong credentials, a second factor).
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Gone,
+    RateLimited,
+}
+
+impl Refusal {
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::Unauthenticated => 401,
+            Refusal::Forbidden => 403,
+            Refusal::NotFound => 404,
+            Refusal::Conflict => 409,
+            Refusal::Gone => 410,
+            Refusal::RateLimited => 429,
+        }
+    }
 }
 
 /// Registers a schema (and those it refers to) and returns a reference to it.
@@ -81,27 +118,15 @@ pub fn schema_ref<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<
     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
 }
 
-/// An array of `T`.
-pub fn array_of<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
-    let item = schema_ref::<T>(out);
-    RefOr::T(Schema::Array(utoipa::openapi::schema::Array::new(item)))
+/// `T`'s own schema, inline; only what it refers to is registered.
+fn inline_schema<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    T::schemas(out);
+    T::schema()
 }
 
-/// The `nextcursor` of a page: an opaque string, or null at the end.
-pub fn cursor_schema(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    RefOr::T(Schema::Object(
-        ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .description(Some(
-                "Pass as `cursor` for the next page; null on the last page.",
-            ))
-            .build(),
-    ))
-}
-
-/// One endpoint: its route and its reference entry.
-pub struct Endpoint {
+/// One endpoint: its route and its reference entry. `A` is its answer: the
+/// payload members beside `status`.
+pub struct Endpoint<A> {
     pub path: &'static str,
     pub operation_id: &'static str,
     pub tag: &'static str,
@@ -111,16 +136,30 @@ pub struct Endpoint {
     pub description: &'static str,
     /// The parameters' schema (an object); `None` for endpoints without any.
     pub params: Option<SchemaFn>,
-    /// The payload members beside `status`, by key.
-    pub payload: &'static [(&'static str, SchemaFn)],
-    /// The error statuses it can answer, besides 500 and 503.
-    pub errors: &'static [u16],
+    /// What its rules can refuse with, beyond the derived statuses.
+    pub refusals: &'static [Refusal],
+    pub answer: PhantomData<fn() -> A>,
+}
+
+/// An endpoint as the document sees it, its answer type erased.
+pub struct Documented {
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub tag: &'static str,
+    pub methods: Methods,
+    pub access: Access,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub params: Option<SchemaFn>,
+    pub refusals: &'static [Refusal],
+    /// The answer's object schema, inline.
+    pub answer: SchemaFn,
 }
 
 /// Collects endpoints, and registers their routes when building the app.
 pub struct Api<'a> {
     config: Option<&'a mut web::ServiceConfig>,
-    pub endpoints: Vec<&'static Endpoint>,
+    pub endpoints: Vec<Documented>,
 }
 
 impl<'a> Api<'a> {
@@ -140,16 +179,29 @@ impl<'a> Api<'a> {
         }
     }
 
-    pub fn add<F, Args>(&mut self, endpoint: &'static Endpoint, handler: F)
+    /// Adds `endpoint`, served by `handler`, which must answer its `A`.
+    pub fn add<A, F, Args>(&mut self, endpoint: &'static Endpoint<A>, handler: F)
     where
-        F: Handler<Args> + Clone + 'static,
+        A: Serialize + ToSchema + 'static,
+        F: Handler<Args, Output = Result<A, ApiError>>,
         Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
     {
-        self.endpoints.push(endpoint);
+        self.endpoints.push(Documented {
+            path: endpoint.path,
+            operation_id: endpoint.operation_id,
+            tag: endpoint.tag,
+            methods: endpoint.methods,
+            access: endpoint.access,
+            summary: endpoint.summary,
+            description: endpoint.description,
+            params: endpoint.params,
+            refusals: endpoint.refusals,
+            answer: inline_schema::<A>,
+        });
         let Some(config) = self.config.as_deref_mut() else {
             return;
         };
+        let handler = Enveloped(handler);
         let mut resource = web::resource(endpoint.path);
         if endpoint.methods != Methods::Get {
             resource = resource.route(web::post().to(handler.clone()));
@@ -158,6 +210,26 @@ impl<'a> Api<'a> {
             resource = resource.route(web::get().to(handler));
         }
         config.service(resource.default_service(method_not_allowed(endpoint.methods.allow())));
+    }
+}
+
+/// A handler whose typed answer is put into the envelope.
+#[derive(Clone)]
+struct Enveloped<F>(F);
+
+type Wrap<A> = fn(Result<A, ApiError>) -> Result<Answer<A>, ApiError>;
+
+impl<F, Args, A> Handler<Args> for Enveloped<F>
+where
+    F: Handler<Args, Output = Result<A, ApiError>>,
+    A: Serialize + 'static,
+{
+    type Output = Result<Answer<A>, ApiError>;
+    type Future = Map<F::Future, Wrap<A>>;
+
+    fn call(&self, args: Args) -> Self::Future {
+        let wrap: Wrap<A> = |result| result.map(Answer);
+        self.0.call(args).map(wrap)
     }
 }
 

@@ -8,7 +8,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     tag::TagBuilder, ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
@@ -16,7 +16,7 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
-use super::{register_all, Access, Api, Endpoint, Methods};
+use super::{register_all, Access, Api, Documented, Methods};
 
 /// `status`, present in every answer.
 #[derive(ToSchema)]
@@ -27,6 +27,7 @@ pub struct Status {
     /// `OK`, or what went wrong, for people.
     text: String,
     /// When the answer was made, RFC 3339 UTC.
+    #[schema(format = DateTime)]
     timestamp: String,
     /// Unique per request; also the `X-Transaction-Id` header and in the server log.
     transactionid: String,
@@ -132,6 +133,10 @@ pub fn document() -> OpenApi {
                     "customer",
                     "One organization: details, settings, collaborators, projects.",
                 ),
+                (
+                    "invite",
+                    "Invitations: create, list, the emailed link's details, accept, decline, revoke, resend.",
+                ),
                 ("operations", "Probes for orchestrators."),
             ]
             .map(|(name, description)| {
@@ -206,16 +211,54 @@ fn access_text(access: Access) -> &'static str {
     }
 }
 
+/// The statuses an operation can answer besides 200: 400, 413 and 422 when it
+/// takes parameters, 401 unless it is public, its rules' refusals, and 500
+/// and 503 always.
+fn error_statuses(endpoint: &Documented) -> Vec<u16> {
+    let mut codes: Vec<u16> = endpoint.refusals.iter().map(|r| r.status()).collect();
+    if endpoint.params.is_some() {
+        codes.extend([400, 413, 422]);
+    }
+    if endpoint.access != Access::Public {
+        codes.push(401);
+    }
+    codes.extend([500, 503]);
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+/// The success envelope: `status` and exactly the answer type's members.
+fn success_schema(
+    endpoint: &Documented,
+    status: &RefOr<Schema>,
+    schemas: &mut Vec<(String, RefOr<Schema>)>,
+) -> Schema {
+    let mut inner = ObjectBuilder::new()
+        .property("status", status.clone())
+        .required("status")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    if let RefOr::T(Schema::Object(answer)) = (endpoint.answer)(schemas) {
+        for (key, schema) in answer.properties {
+            inner = inner.property(key, schema);
+        }
+        for key in answer.required {
+            inner = inner.required(key);
+        }
+    }
+    Schema::Object(
+        ObjectBuilder::new()
+            .property("response", inner)
+            .required("response")
+            .build(),
+    )
+}
+
 fn path_item(
-    endpoint: &Endpoint,
+    endpoint: &Documented,
     status: &RefOr<Schema>,
     schemas: &mut Vec<(String, RefOr<Schema>)>,
 ) -> PathItem {
-    let members: Vec<(&str, RefOr<Schema>)> = endpoint
-        .payload
-        .iter()
-        .map(|(key, schema)| (*key, schema(schemas)))
-        .collect();
     let success = ResponseBuilder::new()
         .description("OK")
         .header(
@@ -228,7 +271,7 @@ fn path_item(
         .content(
             "application/json",
             ContentBuilder::new()
-                .schema(Some(envelope(status.clone(), &members)))
+                .schema(Some(success_schema(endpoint, status, schemas)))
                 .build(),
         )
         .build();
@@ -238,6 +281,7 @@ fn path_item(
         endpoint.description,
         access_text(endpoint.access)
     );
+    let codes = error_statuses(endpoint);
 
     let operation = |method: HttpMethod| {
         let mut op = OperationBuilder::new()
@@ -245,18 +289,8 @@ fn path_item(
             .summary(Some(endpoint.summary))
             .description(Some(description.clone()))
             .response("200", success.clone());
-        let mut codes: Vec<u16> = endpoint.errors.to_vec();
-        if method == HttpMethod::Post && endpoint.methods == Methods::Post {
-            codes.push(405);
-        }
-        if endpoint.access != Access::Public && !codes.contains(&401) {
-            codes.push(401);
-        }
-        codes.extend([500, 503]);
-        codes.sort_unstable();
-        codes.dedup();
-        for code in codes {
-            if let Some((_, name, _)) = ERRORS.iter().find(|(c, _, _)| *c == code) {
+        for code in &codes {
+            if let Some((_, name, _)) = ERRORS.iter().find(|(c, _, _)| c == code) {
                 op = op.response(code.to_string(), RefOr::Ref(Ref::from_response_name(*name)));
             }
         }
@@ -278,24 +312,9 @@ fn path_item(
             }
             (HttpMethod::Get, None) => op = op.operation_id(Some(endpoint.operation_id)),
             (_, Some(schema)) => {
-                let body = RequestBodyBuilder::new()
-                    .required(Some(if has_required(schema, schemas) {
-                        Required::True
-                    } else {
-                        Required::False
-                    }))
-                    .content(
-                        "application/json",
-                        ContentBuilder::new().schema(Some(schema.clone())).build(),
-                    )
-                    .content(
-                        "application/x-www-form-urlencoded",
-                        ContentBuilder::new().schema(Some(schema.clone())).build(),
-                    )
-                    .build();
                 op = op
                     .operation_id(Some(endpoint.operation_id))
-                    .request_body(Some(body));
+                    .request_body(Some(request_body(schema, schemas)));
             }
             (_, None) => op = op.operation_id(Some(endpoint.operation_id)),
         }
@@ -313,6 +332,29 @@ fn path_item(
     };
     item.summary = None;
     item
+}
+
+/// The body of a POST: JSON, which generated clients send; the same
+/// parameters as a form are accepted too (lists and objects need JSON).
+fn request_body(
+    schema: &RefOr<Schema>,
+    schemas: &[(String, RefOr<Schema>)],
+) -> utoipa::openapi::request_body::RequestBody {
+    RequestBodyBuilder::new()
+        .required(Some(if has_required(schema, schemas) {
+            Required::True
+        } else {
+            Required::False
+        }))
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema.clone())).build(),
+        )
+        .content(
+            "application/x-www-form-urlencoded",
+            ContentBuilder::new().schema(Some(schema.clone())).build(),
+        )
+        .build()
 }
 
 /// The object schema a reference points to, from the collected components.

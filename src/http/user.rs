@@ -8,14 +8,16 @@ use validator::Validate;
 
 use super::api::NoParams;
 use super::auth::SignedIn;
-use super::envelope::Payload;
 use super::invite::TokenParams;
 use super::params::{valid_email, valid_name, Params};
-use super::{array_of, run, schema_ref, Access, Api, ApiResult, Endpoint, Methods};
-use crate::domain::accounts::{self, AccountChanges, Login, NewAccount, User};
-use crate::domain::apikeys::{self, ApiKey};
-use crate::domain::invites::{self, Invite};
-use crate::domain::organizations::{self, Organization};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
+use super::answers::*;
+use super::error::ApiError;
+use std::marker::PhantomData;
+use crate::domain::accounts::{self, AccountChanges, NewAccount};
+use crate::domain::apikeys::{self};
+use crate::domain::invites::{self};
+use crate::domain::organizations::{self};
 use crate::domain::Ctx;
 
 pub fn register(api: &mut Api<'_>) {
@@ -33,7 +35,7 @@ pub fn register(api: &mut Api<'_>) {
     api.add(&CONFIRM, confirm);
 }
 
-const LIST_INVITES: Endpoint = Endpoint {
+const LIST_INVITES: Endpoint<InvitesAnswer> = Endpoint {
     path: "/user/listinvites",
     operation_id: "userListinvites",
     tag: "user",
@@ -44,20 +46,20 @@ const LIST_INVITES: Endpoint = Endpoint {
         organization, oldest first. Empty until the address is verified (`user/confirm`, or an \
         account made by accepting an emailed invite).",
     params: Some(schema_ref::<NoParams>),
-    payload: &[("invites", array_of::<Invite>)],
-    errors: &[400, 401],
+    refusals: &[],
+    answer: PhantomData,
 };
 
 async fn list_invites(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
-) -> ApiResult {
+) -> Result<InvitesAnswer, ApiError> {
     let list = run(move || invites::for_user(&ctx, &caller)).await?;
-    Ok(Payload::new().with("invites", list))
+    Ok(InvitesAnswer { invites: list })
 }
 
-const CONFIRM: Endpoint = Endpoint {
+const CONFIRM: Endpoint<UserAnswer> = Endpoint {
     path: "/user/confirm",
     operation_id: "userConfirm",
     tag: "user",
@@ -68,13 +70,13 @@ const CONFIRM: Endpoint = Endpoint {
         (link `{public_url}/confirm/{token}`). Confirming twice is harmless; an unknown token \
         answers 404, an expired one 410 `expired`.",
     params: Some(schema_ref::<TokenParams>),
-    payload: &[("user", schema_ref::<User>)],
-    errors: &[400, 404, 410, 413, 422],
+    refusals: &[Refusal::NotFound, Refusal::Gone],
+    answer: PhantomData,
 };
 
-async fn confirm(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> ApiResult {
+async fn confirm(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> Result<UserAnswer, ApiError> {
     let user = run(move || accounts::confirm(&ctx, &p.token)).await?;
-    Ok(Payload::new().with("user", user))
+    Ok(UserAnswer { user })
 }
 
 /// Parameters of `user/signup`.
@@ -94,7 +96,7 @@ pub struct SignupParams {
     pub name: String,
 }
 
-const SIGNUP: Endpoint = Endpoint {
+const SIGNUP: Endpoint<UserAnswer> = Endpoint {
     path: "/user/signup",
     operation_id: "userSignup",
     tag: "user",
@@ -104,11 +106,11 @@ const SIGNUP: Endpoint = Endpoint {
     description: "Makes an account whose email is not yet verified. An address already in use, \
         in any letter case, answers 409 with reason `email_taken`.",
     params: Some(schema_ref::<SignupParams>),
-    payload: &[("user", schema_ref::<User>)],
-    errors: &[400, 409, 413, 422],
+    refusals: &[Refusal::Conflict],
+    answer: PhantomData,
 };
 
-async fn signup(ctx: Data<Ctx>, Params(p): Params<SignupParams>) -> ApiResult {
+async fn signup(ctx: Data<Ctx>, Params(p): Params<SignupParams>) -> Result<UserAnswer, ApiError> {
     let user = run(move || {
         accounts::signup(
             &ctx,
@@ -120,7 +122,7 @@ async fn signup(ctx: Data<Ctx>, Params(p): Params<SignupParams>) -> ApiResult {
         )
     })
     .await?;
-    Ok(Payload::new().with("user", user))
+    Ok(UserAnswer { user })
 }
 
 /// Parameters of `user/login`.
@@ -133,7 +135,7 @@ pub struct LoginParams {
     pub password: String,
 }
 
-const LOGIN: Endpoint = Endpoint {
+const LOGIN: Endpoint<LoginAnswer> = Endpoint {
     path: "/user/login",
     operation_id: "userLogin",
     tag: "user",
@@ -145,16 +147,16 @@ const LOGIN: Endpoint = Endpoint {
         Wrong credentials answer 401; more than the allowed attempts per minute for one \
         address answer 429 with `Retry-After`.",
     params: Some(schema_ref::<LoginParams>),
-    payload: &[("login", schema_ref::<Login>)],
-    errors: &[400, 401, 413, 422, 429],
+    refusals: &[Refusal::Unauthenticated, Refusal::RateLimited],
+    answer: PhantomData,
 };
 
-async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> ApiResult {
+async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> Result<LoginAnswer, ApiError> {
     let login = run(move || accounts::login(&ctx, &p.email, &p.password)).await?;
-    Ok(Payload::new().with("login", login))
+    Ok(LoginAnswer { login })
 }
 
-const LOGOUT: Endpoint = Endpoint {
+const LOGOUT: Endpoint<Nothing> = Endpoint {
     path: "/user/logout",
     operation_id: "userLogout",
     tag: "user",
@@ -164,16 +166,16 @@ const LOGOUT: Endpoint = Endpoint {
     description: "Revokes the session of the token used; that token answers 401 from the next \
         request on. An API key is not a session (403): delete it with `user/deleteapikey`.",
     params: Some(schema_ref::<NoParams>),
-    payload: &[],
-    errors: &[400, 401, 403],
+    refusals: &[Refusal::Forbidden],
+    answer: PhantomData,
 };
 
-async fn logout(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+async fn logout(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> Result<Nothing, ApiError> {
     run(move || accounts::logout(&ctx, &caller)).await?;
-    Ok(Payload::new())
+    Ok(Nothing {})
 }
 
-const DETAILS: Endpoint = Endpoint {
+const DETAILS: Endpoint<UserAnswer> = Endpoint {
     path: "/user/details",
     operation_id: "userDetails",
     tag: "user",
@@ -182,13 +184,13 @@ const DETAILS: Endpoint = Endpoint {
     summary: "The caller's account",
     description: "The account the token belongs to.",
     params: Some(schema_ref::<NoParams>),
-    payload: &[("user", schema_ref::<User>)],
-    errors: &[400, 401],
+    refusals: &[],
+    answer: PhantomData,
 };
 
-async fn details(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> ApiResult {
+async fn details(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> Result<UserAnswer, ApiError> {
     let user = run(move || accounts::details(&ctx, &caller)).await?;
-    Ok(Payload::new().with("user", user))
+    Ok(UserAnswer { user })
 }
 
 /// Parameters of `user/edit`.
@@ -205,7 +207,7 @@ pub struct EditParams {
     pub currentpassword: Option<String>,
 }
 
-const EDIT: Endpoint = Endpoint {
+const EDIT: Endpoint<UserAnswer> = Endpoint {
     path: "/user/edit",
     operation_id: "userEdit",
     tag: "user",
@@ -216,15 +218,15 @@ const EDIT: Endpoint = Endpoint {
         `currentpassword` (422 when missing or wrong) unless the account has no password yet, \
         and ends every other session of the user; the session making the change stays valid.",
     params: Some(schema_ref::<EditParams>),
-    payload: &[("user", schema_ref::<User>)],
-    errors: &[400, 401, 413, 422],
+    refusals: &[],
+    answer: PhantomData,
 };
 
 async fn edit(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<EditParams>,
-) -> ApiResult {
+) -> Result<UserAnswer, ApiError> {
     let user = run(move || {
         accounts::edit(
             &ctx,
@@ -237,7 +239,7 @@ async fn edit(
         )
     })
     .await?;
-    Ok(Payload::new().with("user", user))
+    Ok(UserAnswer { user })
 }
 
 /// Parameters of `user/createorganization`.
@@ -249,7 +251,7 @@ pub struct CreateOrganizationParams {
     pub name: String,
 }
 
-const CREATE_ORGANIZATION: Endpoint = Endpoint {
+const CREATE_ORGANIZATION: Endpoint<OrganizationAnswer> = Endpoint {
     path: "/user/createorganization",
     operation_id: "userCreateorganization",
     tag: "user",
@@ -261,20 +263,20 @@ const CREATE_ORGANIZATION: Endpoint = Endpoint {
         409 with reason `organization_limit`. An API key bound to an organization cannot \
         create organizations (403).",
     params: Some(schema_ref::<CreateOrganizationParams>),
-    payload: &[("organization", schema_ref::<Organization>)],
-    errors: &[400, 401, 403, 409, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::Conflict],
+    answer: PhantomData,
 };
 
 async fn create_organization(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateOrganizationParams>,
-) -> ApiResult {
+) -> Result<OrganizationAnswer, ApiError> {
     let organization = run(move || organizations::create(&ctx, &caller, &p.name)).await?;
-    Ok(Payload::new().with("organization", organization))
+    Ok(OrganizationAnswer { organization })
 }
 
-const LIST_ORGANIZATIONS: Endpoint = Endpoint {
+const LIST_ORGANIZATIONS: Endpoint<OrganizationsAnswer> = Endpoint {
     path: "/user/listorganizations",
     operation_id: "userListorganizations",
     tag: "user",
@@ -284,17 +286,17 @@ const LIST_ORGANIZATIONS: Endpoint = Endpoint {
     description: "Every organization the caller belongs to, oldest first, each with the \
         caller's role. A key bound to one organization sees only that one.",
     params: Some(schema_ref::<NoParams>),
-    payload: &[("organizations", array_of::<Organization>)],
-    errors: &[400, 401],
+    refusals: &[],
+    answer: PhantomData,
 };
 
 async fn list_organizations(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
-) -> ApiResult {
+) -> Result<OrganizationsAnswer, ApiError> {
     let list = run(move || organizations::list(&ctx, &caller)).await?;
-    Ok(Payload::new().with("organizations", list))
+    Ok(OrganizationsAnswer { organizations: list })
 }
 
 /// Parameters of `user/createapikey`.
@@ -311,7 +313,7 @@ pub struct CreateApiKeyParams {
     pub expiresindays: Option<u32>,
 }
 
-const CREATE_API_KEY: Endpoint = Endpoint {
+const CREATE_API_KEY: Endpoint<ApiKeyAnswer> = Endpoint {
     path: "/user/createapikey",
     operation_id: "userCreateapikey",
     tag: "user",
@@ -323,15 +325,15 @@ const CREATE_API_KEY: Endpoint = Endpoint {
         (`organizationid` may then be left out), and never above its owner's current role. \
         A caller using a bound key may only create keys bound to the same organization (403).",
     params: Some(schema_ref::<CreateApiKeyParams>),
-    payload: &[("apikey", schema_ref::<ApiKey>)],
-    errors: &[400, 401, 403, 404, 413, 422],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn create_api_key(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateApiKeyParams>,
-) -> ApiResult {
+) -> Result<ApiKeyAnswer, ApiError> {
     let key = run(move || {
         apikeys::create(
             &ctx,
@@ -342,10 +344,10 @@ async fn create_api_key(
         )
     })
     .await?;
-    Ok(Payload::new().with("apikey", key))
+    Ok(ApiKeyAnswer { apikey: key })
 }
 
-const LIST_API_KEYS: Endpoint = Endpoint {
+const LIST_API_KEYS: Endpoint<ApiKeysAnswer> = Endpoint {
     path: "/user/listapikeys",
     operation_id: "userListapikeys",
     tag: "user",
@@ -354,17 +356,17 @@ const LIST_API_KEYS: Endpoint = Endpoint {
     summary: "The caller's API keys",
     description: "The caller's keys, oldest first, without their secrets.",
     params: Some(schema_ref::<NoParams>),
-    payload: &[("apikeys", array_of::<ApiKey>)],
-    errors: &[400, 401],
+    refusals: &[],
+    answer: PhantomData,
 };
 
 async fn list_api_keys(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
-) -> ApiResult {
+) -> Result<ApiKeysAnswer, ApiError> {
     let keys = run(move || apikeys::list(&ctx, &caller)).await?;
-    Ok(Payload::new().with("apikeys", keys))
+    Ok(ApiKeysAnswer { apikeys: keys })
 }
 
 /// Parameters of `user/deleteapikey`.
@@ -374,7 +376,7 @@ pub struct DeleteApiKeyParams {
     pub apikeyid: String,
 }
 
-const DELETE_API_KEY: Endpoint = Endpoint {
+const DELETE_API_KEY: Endpoint<Nothing> = Endpoint {
     path: "/user/deleteapikey",
     operation_id: "userDeleteapikey",
     tag: "user",
@@ -384,15 +386,15 @@ const DELETE_API_KEY: Endpoint = Endpoint {
     description: "Deletes one of the caller's keys; it answers 401 from its next use. A key \
         that is not the caller's answers 404.",
     params: Some(schema_ref::<DeleteApiKeyParams>),
-    payload: &[],
-    errors: &[400, 401, 404, 413, 422],
+    refusals: &[Refusal::NotFound],
+    answer: PhantomData,
 };
 
 async fn delete_api_key(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<DeleteApiKeyParams>,
-) -> ApiResult {
+) -> Result<Nothing, ApiError> {
     run(move || apikeys::delete(&ctx, &caller, &p.apikeyid)).await?;
-    Ok(Payload::new())
+    Ok(Nothing {})
 }

@@ -6,10 +6,13 @@ pub mod templates;
 
 use diesel::prelude::*;
 
-use crate::domain::{new_id, now_ms, DomainResult};
+use diesel::dsl::count_star;
+
+use crate::clock::{new_id, now_ms};
+use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
 use crate::store::schema::outbox;
-use crate::store::DbConn;
+use crate::store::{classify, DbConn, Store, StoreError};
 
 /// One rendered email, ready for the outbox.
 #[derive(Debug, Clone)]
@@ -24,7 +27,7 @@ pub struct Mail {
 
 /// Queues `mail` in the current transaction: it is sent if and only if the
 /// change that caused it commits.
-pub fn enqueue(conn: &mut DbConn, mail: Mail) -> DomainResult<()> {
+pub fn enqueue(conn: &mut DbConn, mail: Mail) -> Result<(), StoreError> {
     let now = now_ms();
     let row = OutboxRow {
         id: new_id(),
@@ -33,7 +36,7 @@ pub fn enqueue(conn: &mut DbConn, mail: Mail) -> DomainResult<()> {
         body_text: mail.text,
         body_html: mail.html,
         link: mail.link,
-        state: "pending".into(),
+        state: MailState::Pending,
         attempts: 0,
         next_attempt_at: now,
         claimed_until: None,
@@ -43,6 +46,28 @@ pub fn enqueue(conn: &mut DbConn, mail: Mail) -> DomainResult<()> {
     };
     diesel::insert_into(outbox::table)
         .values(&row)
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(classify)?;
     Ok(())
+}
+
+/// How many queued emails are in each state, for `/metrics`.
+pub fn queue_depth(store: &Store) -> Result<Vec<(MailState, i64)>, StoreError> {
+    let counts: Vec<(MailState, i64)> = store.read(|conn| {
+        outbox::table
+            .group_by(outbox::state)
+            .select((outbox::state, count_star()))
+            .load(conn)
+            .map_err(classify)
+    })?;
+    Ok(MailState::ALL
+        .iter()
+        .map(|state| {
+            let count = counts
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, c)| *c);
+            (*state, count)
+        })
+        .collect())
 }

@@ -15,7 +15,8 @@ use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
 use rand::Rng;
 use tokio::sync::Notify;
 
-use crate::domain::now_ms;
+use crate::clock::now_ms;
+use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
 use crate::store::schema::outbox;
 use crate::store::{classify, DbConn, Store, StoreError};
@@ -141,7 +142,7 @@ fn renew(store: &Store, row: &OutboxRow) -> Result<Option<OutboxRow>, StoreError
         diesel::update(
             outbox::table
                 .filter(outbox::id.eq(&row.id))
-                .filter(outbox::state.eq("pending"))
+                .filter(outbox::state.eq(MailState::Pending))
                 .filter(outbox::claimed_until.eq(row.claimed_until)),
         )
         .set(outbox::claimed_until.eq(until))
@@ -194,7 +195,7 @@ fn due_ids(conn: &mut DbConn, now: i64) -> Result<Vec<String>, StoreError> {
         return Ok(rows.into_iter().map(|r| r.id).collect());
     }
     outbox::table
-        .filter(outbox::state.eq("pending"))
+        .filter(outbox::state.eq(MailState::Pending))
         .filter(outbox::next_attempt_at.le(now))
         .filter(
             outbox::claimed_until
@@ -298,7 +299,7 @@ fn record(
         let updated = match &outcome {
             Outcome::Sent => diesel::update(target)
                 .set((
-                    outbox::state.eq("sent"),
+                    outbox::state.eq(MailState::Sent),
                     outbox::sent_at.eq(now),
                     outbox::attempts.eq(attempts),
                     outbox::claimed_until.eq(None::<i64>),
@@ -319,7 +320,7 @@ fn record(
                 tracing::error!(id = %row.id, attempts, error = %error, "mail: giving up on this message");
                 diesel::update(target)
                     .set((
-                        outbox::state.eq("dead"),
+                        outbox::state.eq(MailState::Dead),
                         outbox::attempts.eq(attempts),
                         outbox::last_error.eq(error),
                         outbox::claimed_until.eq(None::<i64>),
@@ -392,7 +393,7 @@ mod tests {
         )
         .expect("settings");
         record(&store, &settings, &claimed[0], Outcome::Sent).expect("record");
-        let state: String = store
+        let state: MailState = store
             .read(|conn| {
                 outbox::table
                     .select(outbox::state)
@@ -400,7 +401,7 @@ mod tests {
                     .map_err(classify)
             })
             .expect("state");
-        assert_eq!(state, "pending", "a stale claim records nothing");
+        assert_eq!(state, MailState::Pending, "a stale claim records nothing");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! migrations and the transaction helpers every domain function goes through.
 //! `store` knows tables, not rules.
 
+pub mod kinds;
 pub mod rows;
 pub mod schema;
 

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::kinds::{AuditAction, InviteState, MailState, Permission, Role};
 use super::schema::*;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -53,7 +54,7 @@ pub struct MembershipRow {
     pub id: String,
     pub organization_id: String,
     pub user_id: String,
-    pub role: String,
+    pub role: Role,
     pub can_create_projects: bool,
     pub created_at: i64,
 }
@@ -72,7 +73,7 @@ pub struct ProjectRow {
 pub struct ProjectPermissionRow {
     pub membership_id: String,
     pub project_id: String,
-    pub permission: String,
+    pub permission: Permission,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -81,10 +82,10 @@ pub struct InviteRow {
     pub id: String,
     pub organization_id: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub can_create_projects: bool,
     pub token_hash: String,
-    pub state: String,
+    pub state: InviteState,
     pub invited_by: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -96,7 +97,7 @@ pub struct InviteRow {
 pub struct InviteProjectRow {
     pub invite_id: String,
     pub project_id: String,
-    pub permission: String,
+    pub permission: Permission,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -119,7 +120,7 @@ pub struct OutboxRow {
     pub body_text: String,
     pub body_html: String,
     pub link: Option<String>,
-    pub state: String,
+    pub state: MailState,
     pub attempts: i32,
     pub next_attempt_at: i64,
     pub claimed_until: Option<i64>,
@@ -135,7 +136,7 @@ pub struct AuditEventRow {
     pub organization_id: String,
     pub actor_user_id: Option<String>,
     pub actor_email: Option<String>,
-    pub action: String,
+    pub action: AuditAction,
     pub target: String,
     pub details: String,
     pub created_at: i64,

@@ -1,0 +1,130 @@
+//! The one gate every organization-scoped call passes: the caller's API-key
+//! scope, then membership (404 for anyone who is not a member, so an
+//! organization's existence is never revealed), then the matrix of
+//! [`roles::allows`] (403).
+
+use diesel::prelude::*;
+
+use super::roles::{allows, Action, Role};
+use super::sessions::Caller;
+use super::{DomainError, DomainResult};
+use crate::store::rows::MembershipRow;
+use crate::store::schema::memberships;
+use crate::store::{lock_organization, share_organization, DbConn};
+
+/// A caller's membership in an organization, past the gate.
+pub struct Member {
+    pub membership: MembershipRow,
+    pub role: Role,
+}
+
+impl Member {
+    pub fn organization_id(&self) -> &str {
+        &self.membership.organization_id
+    }
+}
+
+/// How a write holds the organization's row while it decides (PostgreSQL;
+/// SQLite's write lock already serializes writers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Reads.
+    Nothing,
+    /// Writes that depend on roles (invites): side by side, waiting only for
+    /// role changes.
+    Shared,
+    /// Writes that change roles or count owners.
+    Exclusive,
+}
+
+/// The organization a call names, or the one the caller's API key is bound
+/// to. A bound key naming another organization gets 403; naming none without
+/// a bound key is a missing parameter (422).
+fn scope(caller: &Caller, requested: Option<&str>) -> DomainResult<String> {
+    match (caller.bound_organization(), requested) {
+        (Some(bound), Some(requested)) if bound != requested => Err(DomainError::forbidden(
+            "this API key is bound to another organization",
+        )),
+        (Some(bound), _) => Ok(bound.to_string()),
+        (None, Some(requested)) => Ok(requested.to_string()),
+        (None, None) => Err(DomainError::invalid("organizationid", "required")),
+    }
+}
+
+fn hold(conn: &mut DbConn, organization_id: &str, how: Hold) -> DomainResult<()> {
+    match how {
+        Hold::Nothing => Ok(()),
+        Hold::Shared => Ok(share_organization(conn, organization_id)?),
+        Hold::Exclusive => Ok(lock_organization(conn, organization_id)?),
+    }
+}
+
+/// The membership of `user_id` in `organization_id`, if any.
+pub fn membership(
+    conn: &mut DbConn,
+    organization_id: &str,
+    user_id: &str,
+) -> DomainResult<Option<Member>> {
+    let membership = memberships::table
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(membership.map(|membership| Member {
+        role: membership.role,
+        membership,
+    }))
+}
+
+fn permit(member: Member, action: Action) -> DomainResult<Member> {
+    if allows(member.role, action) {
+        Ok(member)
+    } else {
+        Err(DomainError::forbidden(format!(
+            "the role {} may not do this",
+            member.role.as_str()
+        )))
+    }
+}
+
+/// The gate for a call that names an organization (`organizationid`, or the
+/// caller's bound key): key scope (403), membership (404), matrix (403).
+pub fn organization(
+    conn: &mut DbConn,
+    caller: &Caller,
+    requested: Option<&str>,
+    action: Action,
+    how: Hold,
+) -> DomainResult<Member> {
+    let organization_id = scope(caller, requested)?;
+    hold(conn, &organization_id, how)?;
+    let member = membership(conn, &organization_id, &caller.user_id)?
+        .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    permit(member, action)
+}
+
+/// The gate for a call that names an object of an organization (a
+/// collaborator, an invite): membership first, so a non-member gets the
+/// object's own 404 (`what` not found) and learns nothing from a 403; then
+/// key scope and matrix.
+pub fn object(
+    conn: &mut DbConn,
+    caller: &Caller,
+    organization_id: &str,
+    action: Action,
+    how: Hold,
+    what: &str,
+) -> DomainResult<Member> {
+    hold(conn, organization_id, how)?;
+    let member = membership(conn, organization_id, &caller.user_id)?
+        .ok_or_else(|| DomainError::not_found(format!("{what} not found")))?;
+    scope(caller, Some(organization_id))?;
+    permit(member, action)
+}
+
+/// The key-scope rule alone, for calls about an organization that do not need
+/// membership (accepting an invite to it): a key bound elsewhere gets 403.
+pub fn within_scope(caller: &Caller, organization_id: &str) -> DomainResult<()> {
+    scope(caller, Some(organization_id)).map(|_| ())
+}

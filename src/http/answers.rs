@@ -1,0 +1,118 @@
+//! What each endpoint answers: one type per shape of payload, serialized
+//! beside `status` in the envelope and documented from the same type, so the
+//! keys, their schemas and which are optional cannot drift from what is sent.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::accounts::{Login, User};
+use crate::domain::apikeys::ApiKey;
+use crate::domain::audit::AuditEvent;
+use crate::domain::invites::Invite;
+use crate::domain::members::Collaborator;
+use crate::domain::organizations::Organization;
+use crate::domain::projects::Project;
+
+/// Nothing beside `status`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Nothing {}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserAnswer {
+    pub user: User,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginAnswer {
+    pub login: Login,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationAnswer {
+    pub organization: Organization,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationsAnswer {
+    pub organizations: Vec<Organization>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyAnswer {
+    /// With `secret`, this once.
+    pub apikey: ApiKey,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysAnswer {
+    pub apikeys: Vec<ApiKey>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollaboratorAnswer {
+    pub collaborator: Collaborator,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollaboratorsPage {
+    pub collaborators: Vec<Collaborator>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub nextcursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectAnswer {
+    pub project: Project,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectsAnswer {
+    pub projects: Vec<Project>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEventsPage {
+    pub auditevents: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub nextcursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteAnswer {
+    pub invite: Invite,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitesAnswer {
+    pub invites: Vec<Invite>,
+}
+
+/// What accepting an invite gives back.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptAnswer {
+    /// The new membership.
+    pub collaborator: Collaborator,
+    pub organization: Organization,
+    /// A new session for the account that joined; only when the call came
+    /// without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub login: Option<Login>,
+}
