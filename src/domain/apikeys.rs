@@ -109,10 +109,7 @@ pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<ApiKey>> {
 
 /// Deletes one of the caller's keys; it answers 401 from its next use.
 pub fn delete(ctx: &Ctx, caller: &Caller, api_key_id: &str) -> DomainResult<()> {
-    let bound = caller
-        .api_key
-        .as_ref()
-        .and_then(|k| k.organization_id.clone());
+    let bound = caller.bound_organization().map(str::to_string);
     ctx.store.write(|conn| {
         let key: ApiKeyRow = api_keys::table
             .filter(api_keys::id.eq(api_key_id))

@@ -216,9 +216,10 @@ const EDIT: Endpoint<UserAnswer> = Endpoint {
     summary: "Change name or password",
     description: "Changes the caller's name and/or password. A new password needs \
         `currentpassword` (422 when missing or wrong) unless the account has no password yet, \
-        and ends every other session of the user; the session making the change stays valid.",
+        and ends every other session of the user; the session making the change stays valid. \
+        A password change needs a session: with an API key it answers 403.",
     params: Some(schema_ref::<EditParams>),
-    refusals: &[],
+    refusals: &[Refusal::Forbidden],
     answer: PhantomData,
 };
 
@@ -384,9 +385,10 @@ const DELETE_API_KEY: Endpoint<Nothing> = Endpoint {
     access: Access::User,
     summary: "Delete an API key",
     description: "Deletes one of the caller's keys; it answers 401 from its next use. A key \
-        that is not the caller's answers 404.",
+        that is not the caller's answers 404. A caller using a key bound to an organization may \
+        delete only keys bound to the same organization (403).",
     params: Some(schema_ref::<DeleteApiKeyParams>),
-    refusals: &[Refusal::NotFound],
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
     answer: PhantomData,
 };
 

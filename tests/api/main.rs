@@ -1,5 +1,6 @@
 //! Black-box tests over real HTTP, each on SQLite and on PostgreSQL.
 
+mod contract;
 mod smtp;
 mod support;
 

@@ -1,0 +1,94 @@
+//! The real server (what `collabd serve` runs) on a free port.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use collabd::config::Config;
+
+use super::TestDatabase;
+
+/// A JWT secret the tests know, to sign tokens of their own.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// The configuration tests start with.
+pub fn test_config(db: &TestDatabase) -> Config {
+    let mut config = Config::defaults();
+    config.listen = "127.0.0.1:0".into();
+    config.database_url = db.url.clone();
+    config.workers = Some(2);
+    config.db_pool_size = 4;
+    config.db_timeout_secs = 2;
+    config.jwt_secret = Some(TEST_JWT_SECRET.into());
+    config.mail_dir = db.dir().join("mail");
+    config.log = "warn".into();
+    config.mail_poll_ms = 50;
+    config.mail_retry_base_ms = 100;
+    config
+}
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    system: actix_web::rt::System,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(config: Config) -> TestServer {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                match collabd::start(&config) {
+                    Ok((server, addr)) => {
+                        let _ = tx.send(Ok((
+                            addr,
+                            server.handle(),
+                            actix_web::rt::System::current(),
+                        )));
+                        let _ = server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        let (addr, handle, system) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server start timed out")
+            .expect("server failed to start");
+        TestServer {
+            base: format!("http://{addr}"),
+            system,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let handle = self.handle.clone();
+        self.system.arbiter().spawn(async move {
+            handle.stop(false).await;
+            actix_web::rt::System::current().stop();
+        });
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
