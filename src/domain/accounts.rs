@@ -333,9 +333,8 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                     DomainError::invalid("currentpassword", "required to change the password")
                 })?;
                 if !password_matches(current, Some(stored)) {
-                    return Err(DomainError::invalid(
-                        "currentpassword",
-                        "is not the current password",
+                    return Err(DomainError::forbidden(
+                        "currentpassword is not the account's password",
                     ));
                 }
             }

@@ -2,10 +2,23 @@
 //! that names the last row of the previous page, so pages are stable while
 //! rows are added.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet::URL_SAFE;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
 use super::{DomainError, DomainResult};
+
+/// base64url without padding, as `nextcursor` is written; lenient about the
+/// unused bits of the last character, so every string of the documented
+/// pattern decodes.
+const CURSOR: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -28,11 +41,13 @@ impl PageRequest {
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(cursor) => Some(
-                URL_SAFE_NO_PAD
+                CURSOR
                     .decode(cursor)
                     .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .filter(|id| id.len() <= 64)
+                    .filter(|bytes| bytes.len() <= 65)
+                    // A cursor names a position in id order; any text is a
+                    // position, so a cursor that decodes is never refused.
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                     .ok_or_else(|| {
                         DomainError::invalid("cursor", "not a cursor this server issued")
                     })?,
@@ -52,6 +67,6 @@ impl PageRequest {
             return None;
         }
         rows.truncate(self.limit as usize);
-        rows.last().map(|row| URL_SAFE_NO_PAD.encode(id_of(row)))
+        rows.last().map(|row| CURSOR.encode(id_of(row)))
     }
 }

@@ -56,22 +56,29 @@ pub struct GrantRequest {
     pub permission: Permission,
 }
 
-/// Checks that each requested project belongs to the organization and is
-/// named once (422 otherwise).
+/// One grant per project: a project named more than once gets the strongest
+/// permission it was named with, in the order first named.
+pub fn merge_grants(requests: Vec<GrantRequest>) -> Vec<GrantRequest> {
+    let mut merged: Vec<GrantRequest> = Vec::with_capacity(requests.len());
+    for request in requests {
+        match merged.iter_mut().find(|g| g.project_id == request.project_id) {
+            Some(existing) if request.permission == Permission::Full => {
+                existing.permission = Permission::Full
+            }
+            Some(_) => {}
+            None => merged.push(request),
+        }
+    }
+    merged
+}
+
+/// Checks that each requested project belongs to the organization: a project
+/// it does not have answers 404, like any id the caller cannot see.
 pub fn check_grants(
     conn: &mut DbConn,
     organization_id: &str,
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
-    let mut seen = HashSet::new();
-    for grant in grants {
-        if !seen.insert(grant.project_id.as_str()) {
-            return Err(DomainError::invalid(
-                "projectpermissions",
-                format!("project {} is listed twice", grant.project_id),
-            ));
-        }
-    }
     let ids: Vec<&str> = grants.iter().map(|g| g.project_id.as_str()).collect();
     let known: HashSet<String> = projects::table
         .filter(projects::organization_id.eq(organization_id))
@@ -81,10 +88,9 @@ pub fn check_grants(
         .into_iter()
         .collect();
     if let Some(unknown) = ids.iter().find(|id| !known.contains(**id)) {
-        return Err(DomainError::invalid(
-            "projectpermissions",
-            format!("project {unknown} is not a project of this organization"),
-        ));
+        return Err(DomainError::not_found(format!(
+            "project {unknown} not found in this organization"
+        )));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use validator::Validate;
 
 use super::auth::SignedIn;
 use super::grants::{grant_requests, ProjectPermissionParam};
-use super::params::{valid_name, valid_role, Params};
+use super::params::{text, whole_number, valid_name, valid_role, Params};
 use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use super::answers::*;
 use super::error::ApiError;
@@ -38,6 +38,7 @@ pub fn register(api: &mut Api<'_>) {
 #[serde(deny_unknown_fields)]
 pub struct OrganizationParams {
     /// Optional with an API key bound to the organization.
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
 }
 
@@ -71,13 +72,16 @@ async fn details(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsParams {
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
     /// A new name, 1 to 200 characters.
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = Option<text::Name>, inline)]
     pub name: Option<String>,
     /// Days new invites stay valid, 1 to 30.
     #[validate(range(min = 1, max = 30, message = "must be 1 to 30"))]
     #[schema(minimum = 1, maximum = 30)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub invitettldays: Option<u32>,
 }
 
@@ -116,12 +120,15 @@ async fn settings(
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Optional with an API key bound to the organization.
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
     /// Rows per page, 1 to 1000 (default 100).
     #[validate(range(min = 1, max = 1000, message = "must be 1 to 1000"))]
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub limit: Option<u32>,
     /// `nextcursor` of the previous page.
+    #[schema(value_type = Option<text::Cursor>, inline)]
     pub cursor: Option<String>,
 }
 
@@ -158,6 +165,7 @@ async fn list_collaborators(
 #[serde(deny_unknown_fields)]
 pub struct EditCollaboratorParams {
     /// The membership to edit; it names its organization.
+    #[schema(value_type = text::Id, inline)]
     pub collaboratorid: String,
     #[validate(custom(function = "valid_role"))]
     #[schema(value_type = Option<Role>)]
@@ -178,7 +186,8 @@ const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint {
     description: "Changes a member's `role`, `cancreateprojects` and `projectpermissions` (which \
         replaces the whole set). Owners may edit anyone; admins may edit everyone but owners and \
         cannot grant owner (403). Nobody changes their own role (403). Demoting the last owner \
-        answers 409 `last_owner`. A project of another organization in the list answers 422.",
+        answers 409 `last_owner`. A project the organization does not have answers 404; a project named twice gets the \
+        stronger of its permissions.",
     params: Some(schema_ref::<EditCollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
     answer: PhantomData,
@@ -205,6 +214,7 @@ async fn edit_collaborator(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollaboratorParams {
+    #[schema(value_type = text::Id, inline)]
     pub collaboratorid: String,
 }
 
@@ -237,9 +247,11 @@ async fn remove_collaborator(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectParams {
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
     /// 1 to 200 characters.
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = text::Name, inline)]
     pub name: String,
 }
 
@@ -299,9 +311,12 @@ async fn list_projects(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditProjectParams {
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
+    #[schema(value_type = text::Id, inline)]
     pub projectid: String,
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = text::Name, inline)]
     pub name: String,
 }
 
@@ -334,7 +349,9 @@ async fn edit_project(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectParams {
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
+    #[schema(value_type = text::Id, inline)]
     pub projectid: String,
 }
 

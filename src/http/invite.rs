@@ -7,7 +7,7 @@ use validator::Validate;
 
 use super::auth::{MaybeSignedIn, SignedIn};
 use super::grants::{grant_requests, ProjectPermissionParam};
-use super::params::{valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params};
+use super::params::{text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params};
 use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use super::answers::*;
 use super::error::ApiError;
@@ -30,9 +30,11 @@ pub fn register(api: &mut Api<'_>) {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInviteParams {
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
     /// The address to invite; trimmed and compared case-insensitively.
     #[validate(custom(function = "valid_email"))]
+    #[schema(value_type = text::Email, inline)]
     pub email: String,
     /// `collaborator` when left out.
     #[validate(custom(function = "valid_role"))]
@@ -60,6 +62,8 @@ const CREATE: Endpoint<InviteAnswer> = Endpoint {
         Inviting a member answers 409 `already_member`; an address with a pending invite, 409 \
         `invite_pending`. Below admin, one grants only project permissions one holds (at the \
         same level or lower) and `cancreateprojects` only when one has it (403 otherwise). A \
+        project the organization does not have answers 404; a project named twice gets the \
+        stronger of its permissions. A \
         mail outage never fails the call: mail waits in the outbox.",
     params: Some(schema_ref::<CreateInviteParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
@@ -96,6 +100,7 @@ async fn create(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInvitesParams {
+    #[schema(value_type = text::Id, inline, required = true)]
     pub organizationid: Option<String>,
     /// Only invites in this state; a pending invite past its time counts as `expired`.
     #[validate(custom(function = "valid_invite_state"))]
@@ -135,6 +140,7 @@ async fn list(
 #[serde(deny_unknown_fields)]
 pub struct TokenParams {
     #[validate(custom(function = "valid_token"))]
+    #[schema(value_type = text::Token, inline)]
     pub token: String,
 }
 
@@ -164,15 +170,19 @@ async fn details(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> Result<Invit
 #[serde(deny_unknown_fields)]
 pub struct AcceptParams {
     /// With a session whose verified email is the invite's.
+    #[schema(value_type = Option<text::Id>, inline)]
     pub inviteid: Option<String>,
     /// From the email link; with or without a session.
     #[validate(custom(function = "valid_token"))]
+    #[schema(value_type = Option<text::Token>, inline)]
     pub token: Option<String>,
     /// For an account made on the spot: its name (the address's local part when left out).
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = Option<text::Name>, inline)]
     pub name: Option<String>,
     /// For an account made on the spot: its password, 8 to 128 characters (none when left out).
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    #[schema(value_type = Option<text::NewPassword>, inline)]
     pub password: Option<String>,
 }
 
@@ -227,9 +237,11 @@ async fn accept(
 #[serde(deny_unknown_fields)]
 pub struct DeclineParams {
     /// With a session whose verified email is the invite's.
+    #[schema(value_type = Option<text::Id>, inline)]
     pub inviteid: Option<String>,
     /// From the email link.
     #[validate(custom(function = "valid_token"))]
+    #[schema(value_type = Option<text::Token>, inline)]
     pub token: Option<String>,
 }
 
@@ -264,6 +276,7 @@ async fn decline(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteIdParams {
+    #[schema(value_type = text::Id, inline)]
     pub inviteid: String,
 }
 

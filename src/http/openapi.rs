@@ -154,7 +154,73 @@ pub fn document() -> OpenApi {
 
 /// The document as the server serves it and `collabd openapi` prints it.
 pub fn document_json() -> String {
-    document().to_pretty_json().unwrap_or_else(|_| "{}".into())
+    let mut doc = match serde_json::to_value(document()) {
+        Ok(doc) => doc,
+        Err(_) => return "{}".into(),
+    };
+    refine(&mut doc);
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+}
+
+/// Rules between parameters that the derived schemas cannot state, added to
+/// the parameter objects by name (JSON Schema): the server refuses (422)
+/// whatever breaks them, so the document says so too.
+const PARAMETER_RULES: &[(&str, &str)] = &[
+    // Exactly one of `inviteid` and `token`.
+    ("AcceptParams", ONE_OF_INVITE_OR_TOKEN),
+    ("DeclineParams", ONE_OF_INVITE_OR_TOKEN),
+    // A new password needs the current one.
+    (
+        "EditParams",
+        r#"{"anyOf": [
+            {"properties": {"password": {"type": "null"}}},
+            {"required": ["currentpassword"], "properties": {"currentpassword": {"type": "string"}}}
+        ]}"#,
+    ),
+];
+
+const ONE_OF_INVITE_OR_TOKEN: &str = r#"{"oneOf": [
+    {"required": ["inviteid"], "properties": {"inviteid": {"type": "string"}, "token": {"type": "null"}}},
+    {"required": ["token"], "properties": {"token": {"type": "string"}, "inviteid": {"type": "null"}}}
+]}"#;
+
+/// Adds [`PARAMETER_RULES`] and folds the one-member `oneOf` utoipa writes
+/// around an inline schema with its own description into that schema.
+fn refine(doc: &mut serde_json::Value) {
+    for (name, rule) in PARAMETER_RULES {
+        let (Some(target), Ok(serde_json::Value::Object(rule))) = (
+            doc.pointer_mut(&format!("/components/schemas/{name}")),
+            serde_json::from_str::<serde_json::Value>(rule),
+        ) else {
+            continue;
+        };
+        if let Some(target) = target.as_object_mut() {
+            target.extend(rule);
+        }
+    }
+    fold_single_one_of(doc);
+}
+
+fn fold_single_one_of(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let single = match map.get("oneOf") {
+                Some(serde_json::Value::Array(items)) if items.len() == 1 => {
+                    items[0].as_object().filter(|o| !o.contains_key("$ref")).cloned()
+                }
+                _ => None,
+            };
+            if let Some(inner) = single {
+                map.remove("oneOf");
+                for (key, value) in inner {
+                    map.entry(key).or_insert(value);
+                }
+            }
+            map.values_mut().for_each(fold_single_one_of);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fold_single_one_of),
+        _ => {}
+    }
 }
 
 /// `{"response": {"status": …, <members>}}`.
@@ -418,4 +484,22 @@ fn query_parameters(
                 .build()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parameter_rule_lands_on_its_schema() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
+        for (name, _) in PARAMETER_RULES {
+            let schema = &doc["components"]["schemas"][name];
+            assert!(
+                schema.get("oneOf").is_some() || schema.get("anyOf").is_some(),
+                "{name}: {schema}"
+            );
+        }
+        assert!(!document_json().contains("\"oneOf\": [\n            {\n              \"type\": \"string\""));
+    }
 }

@@ -109,10 +109,57 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the JSON body must be an object".into(),
         ));
     }
+    if let Some(field) = nul_in_json(&value, "") {
+        return Err(nul_error(field));
+    }
     serde_json::from_value(value).map_err(|e| parameter_error(&e.to_string()))
 }
 
+/// The first parameter (dotted path) whose text holds U+0000, which no
+/// database stores as text: refused here, for every endpoint at once.
+fn nul_in_json(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => Some(path.to_string()),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, value)| {
+            if key.contains('\0') {
+                Some(join(key))
+            } else {
+                nul_in_json(value, &join(key))
+            }
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in_json(item, &join(&i.to_string()))),
+        _ => None,
+    }
+}
+
+fn nul_error(field: String) -> ApiError {
+    let mut fields = BTreeMap::new();
+    fields.insert(
+        field,
+        vec!["must not contain the character U+0000".to_string()],
+    );
+    ApiError::Validation(fields)
+}
+
 fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| ApiError::InvalidRequest(format!("malformed form: {e}")))?;
+    if let Some((key, _)) = pairs
+        .iter()
+        .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+    {
+        return Err(nul_error(key.clone()));
+    }
     serde_urlencoded::from_bytes(body).map_err(|e| {
         let text = e.to_string();
         if text.contains("invalid type: string")
@@ -246,4 +293,115 @@ pub fn valid_token(token: &str) -> Result<(), validator::ValidationError> {
         Err(validator::ValidationError::new("token")
             .with_message("not a token this server issued".into()))
     }
+}
+
+/// An optional count (`limit`, `invitettldays`, `expiresindays`): JSON
+/// Schema counts `27.0` as the integer 27, so a whole number written with a
+/// fraction is accepted like the integer, from JSON, a form or a query.
+pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Integer(u64),
+        Real(f64),
+        Text(String),
+    }
+    let whole = |real: f64| -> Result<u32, D::Error> {
+        if real.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&real) {
+            Ok(real as u32)
+        } else {
+            Err(D::Error::custom(format!("{real} is not a whole number")))
+        }
+    };
+    match Option::<Number>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Number::Integer(n)) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("{n} is too large"))),
+        Some(Number::Real(real)) => whole(real).map(Some),
+        Some(Number::Text(text)) => match text.trim().parse::<f64>() {
+            Ok(real) => whole(real).map(Some),
+            Err(_) => Err(D::Error::custom(format!("{text:?} is not a whole number"))),
+        },
+    }
+}
+
+/// The schemas of the text parameters, stating exactly what the checks above
+/// accept, so clients and fuzzers can generate only acceptable values. Each is
+/// used as `#[schema(value_type = …, inline)]` on a `String` field.
+pub mod text {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::{PartialSchema, ToSchema};
+
+    /// Unicode White_Space, which `str::trim` removes.
+    const SPACE: &str = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+    macro_rules! text_schema {
+        ($(#[$meta:meta])* $name:ident => |$builder:ident| $build:expr) => {
+            $(#[$meta])*
+            pub struct $name;
+
+            impl PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    let $builder = ObjectBuilder::new().schema_type(Type::String);
+                    $build.into()
+                }
+            }
+
+            impl ToSchema for $name {
+                fn name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed(stringify!($name))
+                }
+            }
+        };
+    }
+
+    text_schema!(
+        /// [`super::valid_name`]: 1–200 characters once trimmed, none a control character.
+        Name => |b| b.pattern(Some(format!(
+            "^[{SPACE}]*[^\\u0000-\\u0020\\u007f-\\u00a0{rest}]\
+             (?:[^\\u0000-\\u001f\\u007f-\\u009f]{{0,198}}[^\\u0000-\\u0020\\u007f-\\u00a0{rest}])?[{SPACE}]*$",
+            rest = r"\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000",
+        )))
+        .description(Some("1 to 200 characters once trimmed; no control characters."))
+    );
+    text_schema!(
+        /// [`super::valid_email`].
+        Email => |b| b.format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .max_length(Some(254))
+            .description(Some("An email address; trimmed and compared case-insensitively."))
+    );
+    text_schema!(
+        /// A password being set: 8–128 characters.
+        NewPassword => |b| b.min_length(Some(8)).max_length(Some(128)).pattern(Some("^[^\\u0000]*$"))
+    );
+    text_schema!(
+        /// A password being checked: 1–128 characters.
+        Password => |b| b.min_length(Some(1)).max_length(Some(128)).pattern(Some("^[^\\u0000]*$"))
+    );
+    text_schema!(
+        /// The address `user/login` takes: 1–254 characters.
+        LoginEmail => |b| b.min_length(Some(1)).max_length(Some(254)).pattern(Some("^[^\\u0000]*$"))
+    );
+    text_schema!(
+        /// [`super::valid_token`]: a token from an email.
+        Token => |b| b.pattern(Some("^[A-Za-z0-9_-]{1,128}$"))
+            .description(Some("The token from the emailed link."))
+    );
+    text_schema!(
+        /// An opaque id; unknown ids answer 404.
+        Id => |b| b.min_length(Some(1)).pattern(Some("^[^\\u0000]+$"))
+    );
+    text_schema!(
+        /// `nextcursor` of a previous page: base64url without padding.
+        Cursor => |b| b.pattern(Some("^(?:[A-Za-z0-9_-]{4}){0,21}(?:[A-Za-z0-9_-]{2,3})?$"))
+            .description(Some("`nextcursor` of the previous page."))
+    );
 }

@@ -9,7 +9,7 @@ use validator::Validate;
 use super::api::NoParams;
 use super::auth::SignedIn;
 use super::invite::TokenParams;
-use super::params::{valid_email, valid_name, Params};
+use super::params::{text, whole_number, valid_email, valid_name, Params};
 use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use super::answers::*;
 use super::error::ApiError;
@@ -85,14 +85,16 @@ async fn confirm(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> Result<UserA
 pub struct SignupParams {
     /// Trimmed and compared case-insensitively.
     #[validate(custom(function = "valid_email"))]
-    #[schema(example = "bob@example.com")]
+    #[schema(value_type = text::Email, inline)]
     pub email: String,
     /// 8 to 128 characters.
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
     #[schema(min_length = 8, max_length = 128)]
+    #[schema(value_type = text::NewPassword, inline)]
     pub password: String,
     /// 1 to 200 characters.
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = text::Name, inline)]
     pub name: String,
 }
 
@@ -130,8 +132,10 @@ async fn signup(ctx: Data<Ctx>, Params(p): Params<SignupParams>) -> Result<UserA
 #[serde(deny_unknown_fields)]
 pub struct LoginParams {
     #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    #[schema(value_type = text::LoginEmail, inline)]
     pub email: String,
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[schema(value_type = text::Password, inline)]
     pub password: String,
 }
 
@@ -198,12 +202,15 @@ async fn details(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>
 #[serde(deny_unknown_fields)]
 pub struct EditParams {
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = Option<text::Name>, inline)]
     pub name: Option<String>,
     /// The new password, 8 to 128 characters.
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    #[schema(value_type = Option<text::NewPassword>, inline)]
     pub password: Option<String>,
     /// Needed with `password` when the account has one.
     #[validate(length(max = 128, message = "must be at most 128 characters"))]
+    #[schema(value_type = Option<text::Password>, inline)]
     pub currentpassword: Option<String>,
 }
 
@@ -215,7 +222,7 @@ const EDIT: Endpoint<UserAnswer> = Endpoint {
     access: Access::User,
     summary: "Change name or password",
     description: "Changes the caller's name and/or password. A new password needs \
-        `currentpassword` (422 when missing or wrong) unless the account has no password yet, \
+        `currentpassword` (422 when missing, 403 when wrong) unless the account has no password yet, \
         and ends every other session of the user; the session making the change stays valid. \
         A password change needs a session: with an API key it answers 403.",
     params: Some(schema_ref::<EditParams>),
@@ -249,6 +256,7 @@ async fn edit(
 pub struct CreateOrganizationParams {
     /// 1 to 200 characters.
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = text::Name, inline)]
     pub name: String,
 }
 
@@ -305,12 +313,15 @@ async fn list_organizations(
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyParams {
     #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = text::Name, inline)]
     pub name: String,
     /// Bind the key to this organization (the caller must be its member).
+    #[schema(value_type = Option<text::Id>, inline)]
     pub organizationid: Option<String>,
     /// Days until the key stops working, 1 to 3650; without it the key does not expire.
     #[validate(range(min = 1, max = 3650, message = "must be 1 to 3650"))]
     #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub expiresindays: Option<u32>,
 }
 
@@ -374,6 +385,7 @@ async fn list_api_keys(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteApiKeyParams {
+    #[schema(value_type = text::Id, inline)]
     pub apikeyid: String,
 }
 

@@ -178,7 +178,7 @@ fn password_change_needs_current_and_ends_other_sessions(backend: Backend) {
         Some(&token),
         json!({"password": "new password 1", "currentpassword": "wrong one"}),
     )
-    .err(422, "validation_failed");
+    .err(403, "forbidden");
     app.get("/user/details", Some(&other)).ok();
     app.post(
         "/user/edit",

@@ -392,13 +392,9 @@ fn bad_edit_values_are_422(backend: Backend) {
         "{}",
         r.body
     );
+    // Another organization's project is an id this one does not have: 404.
     edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": foreign, "permission": "read"}]}))
-        .err(422, "validation_failed");
-    edit(
-        json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [
-        {"projectid": mine, "permission": "read"}, {"projectid": mine, "permission": "full"}]}),
-    )
-    .err(422, "validation_failed");
+        .err(404, "not_found");
     edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": mine}]})).err(422, "validation_failed");
     edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": "read"}))
         .err(400, "invalid_request");
@@ -429,8 +425,17 @@ fn bad_edit_values_are_422(backend: Backend) {
         .clone();
     assert_eq!(w["role"], "collaborator");
     assert_eq!(w["projectpermissions"], json!([]));
+    // A project named twice gets the stronger permission, once.
+    let r = edit(
+        json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [
+        {"projectid": mine, "permission": "read"}, {"projectid": mine, "permission": "full"}]}),
+    )
+    .ok();
+    assert_eq!(
+        r.get("collaborator")["projectpermissions"],
+        json!([{"projectid": mine, "projectname": "Mine", "permission": "full"}])
+    );
     // An empty list clears the set.
-    edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": mine, "permission": "full"}]})).ok();
     let r = edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": []})).ok();
     assert_eq!(r.get("collaborator")["projectpermissions"], json!([]));
 }
