@@ -47,7 +47,9 @@ impl PageRequest {
                     .filter(|bytes| bytes.len() <= 65)
                     // A cursor names a position in id order; any text is a
                     // position, so a cursor that decodes is never refused.
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    // U+0000 is no text a database stores: it becomes U+FFFD,
+                    // as bytes that are not UTF-8 do.
+                    .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}"))
                     .ok_or_else(|| {
                         DomainError::invalid("cursor", "not a cursor this server issued")
                     })?,

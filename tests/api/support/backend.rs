@@ -11,16 +11,16 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// PostgreSQL when `COLLABD_TEST_POSTGRES_URL` is set.
+    /// PostgreSQL when `COLLABD_TEST_POSTGRES_URL` is set. Under CI (`CI`
+    /// set) its absence fails the test: CI must run both halves.
     pub fn postgres() -> Option<Backend> {
-        std::env::var("COLLABD_TEST_POSTGRES_URL")
+        let url = std::env::var("COLLABD_TEST_POSTGRES_URL")
             .ok()
-            .filter(|u| !u.is_empty())
-            .map(Backend::Postgres)
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Backend::Postgres(_))
+            .filter(|u| !u.is_empty());
+        if url.is_none() && std::env::var_os("CI").is_some() {
+            panic!("CI is set but COLLABD_TEST_POSTGRES_URL is not: the PostgreSQL half cannot be skipped in CI");
+        }
+        url.map(Backend::Postgres)
     }
 }
 
@@ -36,6 +36,25 @@ macro_rules! on_both_backends {
                     super::$name($crate::support::Backend::Sqlite)
                 }
 
+                #[test]
+                fn postgres() {
+                    match $crate::support::Backend::postgres() {
+                        Some(backend) => super::$name(backend),
+                        None => eprintln!("skipped: COLLABD_TEST_POSTGRES_URL is not set"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Runs each named test function on PostgreSQL only: `name::postgres`, for
+/// what an embedded SQLite file cannot show (an unreachable server).
+#[macro_export]
+macro_rules! on_postgres {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
                 #[test]
                 fn postgres() {
                     match $crate::support::Backend::postgres() {
