@@ -21,7 +21,7 @@ use super::{
 use crate::mail::{self, templates};
 use crate::store::lock_user;
 use crate::store::rows::{EmailConfirmationRow, SessionRow, UserRow};
-use crate::store::schema::{email_confirmations, sessions, users};
+use crate::store::schema::{api_keys, email_confirmations, sessions, users};
 use crate::store::DbConn;
 
 /// A person with an account.
@@ -360,19 +360,110 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
             diesel::update(users::table.find(&caller.user_id))
                 .set(users::password_hash.eq(hash))
                 .execute(conn)?;
-            let others = sessions::table
-                .filter(sessions::user_id.eq(&caller.user_id))
-                .filter(sessions::revoked_at.is_null());
-            let now = now_ms();
-            match &caller.session_id {
-                Some(current) => diesel::update(others.filter(sessions::id.ne(current)))
-                    .set(sessions::revoked_at.eq(now))
-                    .execute(conn)?,
-                None => diesel::update(others)
-                    .set(sessions::revoked_at.eq(now))
-                    .execute(conn)?,
-            };
+            end_sessions(
+                conn,
+                &caller.user_id,
+                caller.session_id.as_deref(),
+                now_ms(),
+            )?;
         }
         load_user(conn, &caller.user_id).map(User::from)
     })
+}
+
+/// For an account made on the spot by accepting an invite.
+pub struct NewcomerDetails<'a> {
+    pub name: Option<&'a str>,
+    pub password: Option<&'a str>,
+}
+
+/// An account whose address was never confirmed may have been made by
+/// someone else with this address. The emailed token proves the mailbox, so
+/// its holder takes the account over clean: the unproven password, sessions
+/// and API keys are dropped, and the newcomer's password (if any) replaces it.
+/// Memberships stay: a genuine owner who had not confirmed yet keeps them.
+pub fn take_over_unverified(
+    conn: &mut DbConn,
+    user: UserRow,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+) -> DomainResult<UserRow> {
+    let now = now_ms();
+    let name = newcomer
+        .name
+        .map(|n| n.trim().to_string())
+        .unwrap_or(user.name.clone());
+    diesel::update(users::table.find(&user.id))
+        .set((
+            users::password_hash.eq(&password_hash),
+            users::name.eq(&name),
+            users::email_verified.eq(true),
+        ))
+        .execute(conn)?;
+    end_sessions(conn, &user.id, None, now)?;
+    diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
+    Ok(UserRow {
+        password_hash,
+        name,
+        email_verified: true,
+        ..user
+    })
+}
+
+/// Makes the verified account of someone who proved their mailbox with an
+/// invitation to `organization_name`, and queues the email telling them so.
+pub fn provision_invited(
+    conn: &mut DbConn,
+    email: &str,
+    organization_name: &str,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+    now: i64,
+) -> DomainResult<UserRow> {
+    let name = newcomer
+        .name
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
+    let user = UserRow {
+        id: new_id(),
+        email: email.to_string(),
+        name,
+        password_hash,
+        email_verified: true,
+        created_at: now,
+    };
+    diesel::insert_into(users::table)
+        .values(&user)
+        .execute(conn)?;
+    let hint = if user.password_hash.is_some() {
+        "Sign in with this address and the password you chose."
+    } else {
+        "Your account has no password yet: set one with user/edit while signed in, so you can sign in again later."
+    };
+    mail::enqueue(
+        conn,
+        templates::account_created(&user.email, organization_name, hint),
+    )?;
+    Ok(user)
+}
+
+/// Ends every live session of `user_id` but `except`, at once.
+pub fn end_sessions(
+    conn: &mut DbConn,
+    user_id: &str,
+    except: Option<&str>,
+    now: i64,
+) -> DomainResult<()> {
+    let live = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null());
+    match except {
+        Some(keep) => diesel::update(live.filter(sessions::id.ne(keep)))
+            .set(sessions::revoked_at.eq(now))
+            .execute(conn)?,
+        None => diesel::update(live)
+            .set(sessions::revoked_at.eq(now))
+            .execute(conn)?,
+    };
+    Ok(())
 }

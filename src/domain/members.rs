@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::access::{self, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
-use super::access::{self, Hold, Member};
 use super::audit::AuditAction;
 use super::paging::PageRequest;
 use super::projects::{

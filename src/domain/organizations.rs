@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::access::{self, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
-use super::access::{self, Hold, Member};
 use super::roles::{Action, Role};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};

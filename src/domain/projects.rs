@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::access::{self, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
-use super::access::{self, Hold, Member};
 use super::audit::AuditAction;
 use super::roles::{allows, Action, Permission};
 use super::sessions::Caller;
@@ -61,7 +61,10 @@ pub struct GrantRequest {
 pub fn merge_grants(requests: Vec<GrantRequest>) -> Vec<GrantRequest> {
     let mut merged: Vec<GrantRequest> = Vec::with_capacity(requests.len());
     for request in requests {
-        match merged.iter_mut().find(|g| g.project_id == request.project_id) {
+        match merged
+            .iter_mut()
+            .find(|g| g.project_id == request.project_id)
+        {
             Some(existing) if request.permission == Permission::Full => {
                 existing.permission = Permission::Full
             }

@@ -114,7 +114,12 @@ mod tests {
             (Action::ChangeSettings, [true, false, false, false]),
             (Action::ReadAuditLog, [true, true, false, false]),
         ];
-        let columns = [Role::Owner, Role::Admin, Role::Technical, Role::Collaborator];
+        let columns = [
+            Role::Owner,
+            Role::Admin,
+            Role::Technical,
+            Role::Collaborator,
+        ];
         for (action, expected) in rows {
             for (role, allowed) in columns.into_iter().zip(expected) {
                 assert_eq!(allows(role, action), allowed, "{role:?} {action:?}");

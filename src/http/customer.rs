@@ -5,13 +5,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::auth::SignedIn;
-use super::grants::{grant_requests, ProjectPermissionParam};
-use super::params::{text, whole_number, valid_name, valid_role, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use super::answers::*;
+use super::auth::SignedIn;
 use super::error::ApiError;
-use std::marker::PhantomData;
+use super::grants::{grant_requests, ProjectPermissionParam};
+use super::params::{text, valid_name, valid_role, whole_number, Params};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use crate::domain::audit::{self};
 use crate::domain::members::{self, CollaboratorChanges};
 use crate::domain::organizations::{self, SettingsChange};
@@ -19,6 +18,7 @@ use crate::domain::paging::PageRequest;
 use crate::domain::projects::{self};
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
+use std::marker::PhantomData;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&DETAILS, details);
@@ -61,10 +61,8 @@ async fn details(
     SignedIn(caller): SignedIn,
     Params(p): Params<OrganizationParams>,
 ) -> Result<OrganizationAnswer, ApiError> {
-    let organization = run(move || {
-        organizations::details(&ctx, &caller, p.organizationid.as_deref())
-    })
-    .await?;
+    let organization =
+        run(move || organizations::details(&ctx, &caller, p.organizationid.as_deref())).await?;
     Ok(OrganizationAnswer { organization })
 }
 
@@ -157,7 +155,10 @@ async fn list_collaborators(
         members::list(&ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
-    Ok(CollaboratorsPage { collaborators: list, nextcursor: next })
+    Ok(CollaboratorsPage {
+        collaborators: list,
+        nextcursor: next,
+    })
 }
 
 /// Parameters of `customer/editcollaborator`.
@@ -274,10 +275,8 @@ async fn create_project(
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateProjectParams>,
 ) -> Result<ProjectAnswer, ApiError> {
-    let project = run(move || {
-        projects::create(&ctx, &caller, p.organizationid.as_deref(), &p.name)
-    })
-    .await?;
+    let project =
+        run(move || projects::create(&ctx, &caller, p.organizationid.as_deref(), &p.name)).await?;
     Ok(ProjectAnswer { project })
 }
 
@@ -300,10 +299,7 @@ async fn list_projects(
     SignedIn(caller): SignedIn,
     Params(p): Params<OrganizationParams>,
 ) -> Result<ProjectsAnswer, ApiError> {
-    let list = run(move || {
-        projects::list(&ctx, &caller, p.organizationid.as_deref())
-    })
-    .await?;
+    let list = run(move || projects::list(&ctx, &caller, p.organizationid.as_deref())).await?;
     Ok(ProjectsAnswer { projects: list })
 }
 
@@ -339,7 +335,13 @@ async fn edit_project(
     Params(p): Params<EditProjectParams>,
 ) -> Result<ProjectAnswer, ApiError> {
     let project = run(move || {
-        projects::rename(&ctx, &caller, p.organizationid.as_deref(), &p.projectid, &p.name)
+        projects::rename(
+            &ctx,
+            &caller,
+            p.organizationid.as_deref(),
+            &p.projectid,
+            &p.name,
+        )
     })
     .await?;
     Ok(ProjectAnswer { project })
@@ -374,10 +376,7 @@ async fn delete_project(
     SignedIn(caller): SignedIn,
     Params(p): Params<ProjectParams>,
 ) -> Result<Nothing, ApiError> {
-    run(move || {
-        projects::delete(&ctx, &caller, p.organizationid.as_deref(), &p.projectid)
-    })
-    .await?;
+    run(move || projects::delete(&ctx, &caller, p.organizationid.as_deref(), &p.projectid)).await?;
     Ok(Nothing {})
 }
 
@@ -405,5 +404,8 @@ async fn list_audit_events(
         audit::list(&ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
-    Ok(AuditEventsPage { auditevents: list, nextcursor: next })
+    Ok(AuditEventsPage {
+        auditevents: list,
+        nextcursor: next,
+    })
 }

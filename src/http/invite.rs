@@ -5,16 +5,18 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::auth::{MaybeSignedIn, SignedIn};
-use super::grants::{grant_requests, ProjectPermissionParam};
-use super::params::{text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use super::answers::*;
+use super::auth::{MaybeSignedIn, SignedIn};
 use super::error::ApiError;
-use std::marker::PhantomData;
+use super::grants::{grant_requests, ProjectPermissionParam};
+use super::params::{
+    text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params,
+};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
+use std::marker::PhantomData;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&CREATE, create);
@@ -207,7 +209,12 @@ const ACCEPT: Endpoint<AcceptAnswer> = Endpoint {
         an address already a member, 409 `already_member`. An API key bound to another \
         organization answers 403.",
     params: Some(schema_ref::<AcceptParams>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict, Refusal::Gone],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::Gone,
+    ],
     answer: PhantomData,
 };
 
@@ -315,7 +322,12 @@ const RESEND: Endpoint<InviteAnswer> = Endpoint {
         invite's lifetime and queues the email again. Works on pending and expired invites; \
         accepted, declined and revoked ones answer 410. Who may: as for `invite/revoke`.",
     params: Some(schema_ref::<InviteIdParams>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict, Refusal::Gone],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::Gone,
+    ],
     answer: PhantomData,
 };
 

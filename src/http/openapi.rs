@@ -2,11 +2,11 @@
 //! and what is documented cannot drift apart.
 
 use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
-use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
@@ -207,9 +207,10 @@ fn fold_single_one_of(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             let single = match map.get("oneOf") {
-                Some(serde_json::Value::Array(items)) if items.len() == 1 => {
-                    items[0].as_object().filter(|o| !o.contains_key("$ref")).cloned()
-                }
+                Some(serde_json::Value::Array(items)) if items.len() == 1 => items[0]
+                    .as_object()
+                    .filter(|o| !o.contains_key("$ref"))
+                    .cloned(),
                 _ => None,
             };
             if let Some(inner) = single {
@@ -499,6 +500,7 @@ mod tests {
             let schema = &doc["components"]["schemas"][name];
             assert!(schema.get("if").is_some(), "{name}: {schema}");
         }
-        assert!(!document_json().contains("\"oneOf\": [\n            {\n              \"type\": \"string\""));
+        assert!(!document_json()
+            .contains("\"oneOf\": [\n            {\n              \"type\": \"string\""));
     }
 }

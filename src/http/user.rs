@@ -6,19 +6,19 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::answers::*;
 use super::api::NoParams;
 use super::auth::SignedIn;
-use super::invite::TokenParams;
-use super::params::{text, whole_number, valid_email, valid_name, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
-use super::answers::*;
 use super::error::ApiError;
-use std::marker::PhantomData;
+use super::invite::TokenParams;
+use super::params::{text, valid_email, valid_name, whole_number, Params};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
 use crate::domain::accounts::{self, AccountChanges, NewAccount};
 use crate::domain::apikeys::{self};
 use crate::domain::invites::{self};
 use crate::domain::organizations::{self};
 use crate::domain::Ctx;
+use std::marker::PhantomData;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&SIGNUP, signup);
@@ -174,7 +174,11 @@ const LOGOUT: Endpoint<Nothing> = Endpoint {
     answer: PhantomData,
 };
 
-async fn logout(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> Result<Nothing, ApiError> {
+async fn logout(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    _: Params<NoParams>,
+) -> Result<Nothing, ApiError> {
     run(move || accounts::logout(&ctx, &caller)).await?;
     Ok(Nothing {})
 }
@@ -192,7 +196,11 @@ const DETAILS: Endpoint<UserAnswer> = Endpoint {
     answer: PhantomData,
 };
 
-async fn details(ctx: Data<Ctx>, SignedIn(caller): SignedIn, _: Params<NoParams>) -> Result<UserAnswer, ApiError> {
+async fn details(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    _: Params<NoParams>,
+) -> Result<UserAnswer, ApiError> {
     let user = run(move || accounts::details(&ctx, &caller)).await?;
     Ok(UserAnswer { user })
 }
@@ -305,7 +313,9 @@ async fn list_organizations(
     _: Params<NoParams>,
 ) -> Result<OrganizationsAnswer, ApiError> {
     let list = run(move || organizations::list(&ctx, &caller)).await?;
-    Ok(OrganizationsAnswer { organizations: list })
+    Ok(OrganizationsAnswer {
+        organizations: list,
+    })
 }
 
 /// Parameters of `user/createapikey`.

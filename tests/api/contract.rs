@@ -23,11 +23,9 @@ struct Contract {
 fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/openapi/openapi.json"
-        ))
-        .expect("openapi/openapi.json");
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+                .expect("openapi/openapi.json");
         Contract {
             spec: serde_json::from_str(&text).expect("openapi.json is JSON"),
             validators: Mutex::new(HashMap::new()),

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::{on_both_backends, on_postgres};
 use crate::support::{Backend, TestApp};
+use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
     success_envelope,
@@ -338,13 +338,27 @@ fn nul_is_422_on_every_backend(backend: Backend) {
         );
     };
     field(
-        app.post("/customer/details", Some(&owner), json!({"organizationid": "a\u{0}b"})),
+        app.post(
+            "/customer/details",
+            Some(&owner),
+            json!({"organizationid": "a\u{0}b"}),
+        ),
         "organizationid",
     );
-    field(app.get("/invite/list?organizationid=%00", Some(&owner)), "organizationid");
-    field(app.post_form("/invite/resend", Some(&owner), "inviteid=%00"), "inviteid");
     field(
-        app.post("/user/login", None, json!({"email": "o\u{0}@example.com", "password": "x"})),
+        app.get("/invite/list?organizationid=%00", Some(&owner)),
+        "organizationid",
+    );
+    field(
+        app.post_form("/invite/resend", Some(&owner), "inviteid=%00"),
+        "inviteid",
+    );
+    field(
+        app.post(
+            "/user/login",
+            None,
+            json!({"email": "o\u{0}@example.com", "password": "x"}),
+        ),
         "email",
     );
     field(

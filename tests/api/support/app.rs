@@ -232,4 +232,3 @@ impl TestApp {
             .to_string()
     }
 }
-

@@ -146,4 +146,3 @@ fn replace_database(url: &str, name: &str) -> String {
     }
     out
 }
-

@@ -204,4 +204,3 @@ impl Client {
         self.send("GET", path, token, None, b"")
     }
 }
-

@@ -1,0 +1,220 @@
+//! The invitee's side: accepting (joining, with an account made on the spot
+//! when needed) or declining.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::domain::access::{self, Member};
+use crate::domain::accounts::{
+    find_user_by_email, hash_password, insert_session, load_user, login_for, new_session_row,
+    provision_invited, take_over_unverified,
+};
+use crate::domain::audit;
+use crate::domain::audit::AuditAction;
+use crate::domain::organizations::organization_view;
+use crate::domain::projects::insert_grants;
+use crate::domain::roles::Permission;
+use crate::domain::sessions::Caller;
+use crate::domain::{members, new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
+use crate::store::rows::{
+    InviteRow, MembershipRow, OrganizationRow, ProjectPermissionRow, UserRow,
+};
+use crate::store::schema::{invite_projects, memberships, organizations, users};
+use crate::store::{lock_user, DbConn};
+
+use super::lifecycle::already_member;
+use super::reads::{load_by_id, load_by_token};
+use super::states::close;
+use super::{Accepted, InviteRef, InviteState, NewcomerDetails};
+
+/// The invite named by `by`, checked against the caller (403 when it is
+/// addressed to someone else).
+pub(super) fn resolve(
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    by: &InviteRef<'_>,
+) -> DomainResult<(InviteRow, Option<UserRow>)> {
+    match by {
+        InviteRef::Id(id) => {
+            let caller = caller.ok_or_else(|| {
+                DomainError::Unauthenticated(
+                    "an inviteid needs a session; without one, use the token from the email".into(),
+                )
+            })?;
+            let user = load_user(conn, &caller.user_id)?;
+            let row =
+                load_by_id(conn, id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+            if !user.email_verified {
+                return Err(DomainError::forbidden(
+                    "confirm your email address first (user/confirm), or use the link in the invitation email",
+                ));
+            }
+            if user.email != row.email {
+                return Err(DomainError::forbidden(
+                    "this invite is addressed to another email",
+                ));
+            }
+            access::within_scope(caller, &row.organization_id)?;
+            Ok((row, Some(user)))
+        }
+        InviteRef::Token(token) => {
+            let row = load_by_token(conn, token)?;
+            let user = match caller {
+                Some(caller) => {
+                    let user = load_user(conn, &caller.user_id)?;
+                    if user.email != row.email {
+                        return Err(DomainError::forbidden(
+                            "this invite is addressed to another email than the signed-in user's",
+                        ));
+                    }
+                    access::within_scope(caller, &row.organization_id)?;
+                    Some(user)
+                }
+                None => None,
+            };
+            Ok((row, user))
+        }
+    }
+}
+
+/// Accepts an invite: the membership with the invite's role, grants and
+/// `cancreateprojects`, in one transaction. By token without an account, the
+/// account is made on the spot (verified) and its owner told by email.
+pub fn accept(
+    ctx: &Ctx,
+    caller: Option<&Caller>,
+    by: InviteRef<'_>,
+    newcomer: NewcomerDetails<'_>,
+) -> DomainResult<Accepted> {
+    let password_hash = newcomer.password.map(hash_password).transpose()?;
+    let now = now_ms();
+    let mut mail_queued = false;
+    let result = ctx.store.write(|conn| {
+        let (row, signed_in) = resolve(conn, caller, &by)?;
+        close(conn, &row, InviteState::Accepted, now)?;
+        let user = match signed_in {
+            Some(user) => user,
+            None => match find_user_by_email(conn, &row.email)? {
+                Some(user) if !user.email_verified => {
+                    lock_user(conn, &user.id)?;
+                    take_over_unverified(conn, user, &newcomer, password_hash.clone())?
+                }
+                Some(user) => user,
+                None => {
+                    mail_queued = true;
+                    let organization: OrganizationRow = organizations::table
+                        .find(&row.organization_id)
+                        .select(OrganizationRow::as_select())
+                        .first(conn)?;
+                    provision_invited(
+                        conn,
+                        &row.email,
+                        &organization.name,
+                        &newcomer,
+                        password_hash.clone(),
+                        now,
+                    )?
+                }
+            },
+        };
+        if !user.email_verified {
+            // The emailed token proves the mailbox.
+            diesel::update(users::table.find(&user.id))
+                .set(users::email_verified.eq(true))
+                .execute(conn)?;
+        }
+        if access::membership(conn, &row.organization_id, &user.id)?.is_some() {
+            return Err(already_member());
+        }
+        let membership = join(conn, &row, &user, now)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            Some(&user),
+            AuditAction::InviteAccepted,
+            &row.id,
+            json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
+        )?;
+        let collaborator = members::collaborator(conn, &membership.id)?;
+        let role = collaborator.role;
+        let organization = organization_view(ctx, conn, &Member { membership, role })?;
+        let login = match caller {
+            Some(_) => None,
+            None => {
+                let session = new_session_row(ctx, &user.id);
+                insert_session(conn, &session)?;
+                let fresh = load_user(conn, &user.id)?;
+                Some(login_for(ctx, &session, fresh)?)
+            }
+        };
+        Ok(Accepted {
+            collaborator,
+            organization,
+            login,
+        })
+    });
+    let accepted = match result {
+        // A sign-up for the same address committed while this made the
+        // account; nothing was changed here.
+        Err(DomainError::Store(e)) if e.is_unique_violation() => {
+            return Err(DomainError::conflict(
+                ConflictReason::EmailTaken,
+                "an account with this email was created at the same moment; accept again",
+            ))
+        }
+        other => other?,
+    };
+    if mail_queued {
+        ctx.mail_queued();
+    }
+    Ok(accepted)
+}
+
+pub(super) fn join(
+    conn: &mut DbConn,
+    row: &InviteRow,
+    user: &UserRow,
+    now: i64,
+) -> DomainResult<MembershipRow> {
+    let membership = MembershipRow {
+        id: new_id(),
+        organization_id: row.organization_id.clone(),
+        user_id: user.id.clone(),
+        role: row.role,
+        can_create_projects: row.can_create_projects,
+        created_at: now,
+    };
+    diesel::insert_into(memberships::table)
+        .values(&membership)
+        .execute(conn)?;
+    let grants: Vec<ProjectPermissionRow> = invite_projects::table
+        .filter(invite_projects::invite_id.eq(&row.id))
+        .select((invite_projects::project_id, invite_projects::permission))
+        .load::<(String, Permission)>(conn)?
+        .into_iter()
+        .map(|(project_id, permission)| ProjectPermissionRow {
+            membership_id: membership.id.clone(),
+            project_id,
+            permission,
+        })
+        .collect();
+    insert_grants(conn, &grants)?;
+    Ok(membership)
+}
+
+/// Declines an invite (by id with a session, or by token).
+pub fn decline(ctx: &Ctx, caller: Option<&Caller>, by: InviteRef<'_>) -> DomainResult<()> {
+    let now = now_ms();
+    ctx.store.write(|conn| {
+        let (row, user) = resolve(conn, caller, &by)?;
+        close(conn, &row, InviteState::Declined, now)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            user.as_ref(),
+            AuditAction::InviteDeclined,
+            &row.id,
+            json!({"email": row.email}),
+        )
+    })
+}

@@ -1,0 +1,308 @@
+//! The organization's side of an invite: creating it, revoking it, sending
+//! it again with a new token.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::domain::access::{self, Hold};
+use crate::domain::accounts::load_user;
+use crate::domain::audit;
+use crate::domain::audit::AuditAction;
+use crate::domain::organizations::invite_ttl_days;
+use crate::domain::projects::{check_granter_holds, check_grants};
+use crate::domain::roles::{allows, may_assign, Action};
+use crate::domain::sessions::Caller;
+use crate::domain::tokens::{hash_secret, new_secret};
+use crate::domain::{
+    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
+    MS_PER_DAY,
+};
+use crate::mail::{self, templates};
+use crate::store::rows::{InviteProjectRow, InviteRow, OrganizationRow, UserRow};
+use crate::store::schema::{
+    invite_projects, invites, memberships, organizations, retired_invite_tokens, users,
+};
+use crate::store::DbConn;
+
+use super::reads::{load_by_id, view};
+use super::states::{close, effective_state, ensure_open};
+use super::{Invite, InviteState, NewInvite};
+
+pub(super) fn is_member_by_email(
+    conn: &mut DbConn,
+    organization_id: &str,
+    email: &str,
+) -> DomainResult<bool> {
+    let count: i64 = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(users::email.eq(email))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+pub(super) fn already_member() -> DomainError {
+    DomainError::conflict(
+        ConflictReason::AlreadyMember,
+        "this address already belongs to a member of the organization",
+    )
+}
+
+pub(super) fn invite_pending() -> DomainError {
+    DomainError::conflict(
+        ConflictReason::InvitePending,
+        "this address already has a pending invite to the organization",
+    )
+}
+
+/// Queues the invitation email for `row` with its fresh `token`.
+pub(super) fn queue_invitation(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    row: &InviteRow,
+    token: &str,
+    inviter: &UserRow,
+) -> DomainResult<()> {
+    let organization: OrganizationRow = organizations::table
+        .find(&row.organization_id)
+        .select(OrganizationRow::as_select())
+        .first(conn)?;
+    let link = format!("{}/invite/{token}", ctx.policy.public_url);
+    let expires = rfc3339(row.expires_at);
+    let mail = templates::invitation(&templates::Invitation {
+        to: &row.email,
+        organization: &organization.name,
+        inviter_name: &inviter.name,
+        inviter_email: &inviter.email,
+        role: row.role.as_str(),
+        link: &link,
+        expires_at: &expires,
+    });
+    Ok(mail::enqueue(conn, mail)?)
+}
+
+/// Invites an address with a role and grants, and queues the email.
+pub fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+    new: NewInvite,
+) -> DomainResult<Invite> {
+    let email = normalize_email(&new.email);
+    let token = new_secret();
+    let now = now_ms();
+    let result = ctx.store.write(|conn| {
+        // Checked against the role as it is when the invite is written.
+        let member =
+            access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
+        let organization_id = member.organization_id();
+        if !may_assign(member.role, new.role) {
+            return Err(DomainError::forbidden(format!(
+                "the role {} may not invite as {}",
+                member.role.as_str(),
+                new.role.as_str()
+            )));
+        }
+        if is_member_by_email(conn, organization_id, &email)? {
+            return Err(already_member());
+        }
+        // A pending invite past its time no longer blocks a new one.
+        diesel::update(
+            invites::table
+                .filter(invites::organization_id.eq(organization_id))
+                .filter(invites::email.eq(&email))
+                .filter(invites::state.eq(InviteState::Pending))
+                .filter(invites::expires_at.le(now)),
+        )
+        .set((
+            invites::state.eq(InviteState::Expired),
+            invites::ended_at.eq(now),
+        ))
+        .execute(conn)?;
+        let pending: i64 = invites::table
+            .filter(invites::organization_id.eq(organization_id))
+            .filter(invites::email.eq(&email))
+            .filter(invites::state.eq(InviteState::Pending))
+            .count()
+            .get_result(conn)?;
+        if pending > 0 {
+            return Err(invite_pending());
+        }
+        check_grants(conn, organization_id, &new.grants)?;
+        check_granter_holds(conn, &member, &new.grants, new.can_create_projects)?;
+        let ttl_days = invite_ttl_days(ctx, conn, organization_id)?;
+        let row = InviteRow {
+            id: new_id(),
+            organization_id: organization_id.to_string(),
+            email: email.clone(),
+            role: new.role,
+            can_create_projects: new.can_create_projects,
+            token_hash: hash_secret(&token),
+            state: InviteState::Pending,
+            invited_by: caller.user_id.clone(),
+            created_at: now,
+            expires_at: now + i64::from(ttl_days) * MS_PER_DAY,
+            ended_at: None,
+        };
+        diesel::insert_into(invites::table).values(&row).execute(conn)?;
+        let grant_rows: Vec<InviteProjectRow> = new
+            .grants
+            .iter()
+            .map(|g| InviteProjectRow {
+                invite_id: row.id.clone(),
+                project_id: g.project_id.clone(),
+                permission: g.permission,
+            })
+            .collect();
+        // One statement per row: batch inserts are not portable over both backends.
+        for grant in &grant_rows {
+            diesel::insert_into(invite_projects::table).values(grant).execute(conn)?;
+        }
+        let inviter = load_user(conn, &caller.user_id)?;
+        queue_invitation(ctx, conn, &row, &token, &inviter)?;
+        audit::record(
+            conn,
+            organization_id,
+            Some(&inviter),
+            AuditAction::InviteCreated,
+            &row.id,
+            json!({"email": row.email, "role": row.role, "cancreateprojects": row.can_create_projects}),
+        )?;
+        view(conn, row, now)
+    });
+    let invite = match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
+        other => other?,
+    };
+    ctx.mail_queued();
+    Ok(invite)
+}
+
+/// The invite `invite_id`, if the caller may revoke or resend it: any invite
+/// for owners and admins, their own for technical users. Non-members get 404.
+pub(super) fn manageable(
+    conn: &mut DbConn,
+    caller: &Caller,
+    invite_id: &str,
+) -> DomainResult<(InviteRow, UserRow)> {
+    let not_found = || DomainError::not_found("invite not found");
+    let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
+    let own = row.invited_by == caller.user_id;
+    let action = if own {
+        Action::ManageOwnInvite
+    } else {
+        Action::ManageAnyInvite
+    };
+    let member = access::object(
+        conn,
+        caller,
+        &row.organization_id,
+        action,
+        Hold::Shared,
+        "invite",
+    )?;
+    if !(allows(member.role, Action::ManageAnyInvite) || own) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not manage this invite",
+            member.role.as_str()
+        )));
+    }
+    let user = load_user(conn, &caller.user_id)?;
+    Ok((row, user))
+}
+
+/// Revokes a pending invite; its token answers 410 from now on.
+pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invite> {
+    let now = now_ms();
+    ctx.store.write(|conn| {
+        let (row, user) = manageable(conn, caller, invite_id)?;
+        close(conn, &row, InviteState::Revoked, now)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            Some(&user),
+            AuditAction::InviteRevoked,
+            &row.id,
+            json!({"email": row.email}),
+        )?;
+        let fresh =
+            load_by_id(conn, &row.id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+        view(conn, fresh, now)
+    })
+}
+
+/// Issues a new token for a pending or expired invite (the old one answers
+/// 410), restarts its lifetime and queues the email again.
+pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invite> {
+    let token = new_secret();
+    let now = now_ms();
+    let result = ctx.store.write(|conn| {
+        let (row, user) = manageable(conn, caller, invite_id)?;
+        match effective_state(&row, now) {
+            InviteState::Pending | InviteState::Expired => {}
+            _ => ensure_open(&row, now)?,
+        }
+        if is_member_by_email(conn, &row.organization_id, &row.email)? {
+            return Err(already_member());
+        }
+        let ttl_days = invite_ttl_days(ctx, conn, &row.organization_id)?;
+        let expires_at = now + i64::from(ttl_days) * MS_PER_DAY;
+        let token_hash = hash_secret(&token);
+        // Only the token we read, in a state we may reopen: an accept or
+        // revoke that committed meanwhile wins, and answers 410 here.
+        let updated = diesel::update(
+            invites::table
+                .filter(invites::id.eq(&row.id))
+                .filter(invites::token_hash.eq(&row.token_hash))
+                .filter(invites::state.eq_any([InviteState::Pending, InviteState::Expired])),
+        )
+        .set((
+            invites::token_hash.eq(&token_hash),
+            invites::state.eq(InviteState::Pending),
+            invites::expires_at.eq(expires_at),
+            invites::ended_at.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+        if updated != 1 {
+            let fresh = load_by_id(conn, &row.id)?
+                .ok_or_else(|| DomainError::not_found("invite not found"))?;
+            ensure_open(&fresh, now)?;
+            return Err(DomainError::conflict(
+                ConflictReason::InvitePending,
+                "the invite was resent at the same moment; use the latest email",
+            ));
+        }
+        diesel::insert_into(retired_invite_tokens::table)
+            .values((
+                retired_invite_tokens::token_hash.eq(&row.token_hash),
+                retired_invite_tokens::invite_id.eq(&row.id),
+                retired_invite_tokens::retired_at.eq(now),
+            ))
+            .execute(conn)?;
+        let fresh = InviteRow {
+            token_hash,
+            state: InviteState::Pending,
+            expires_at,
+            ended_at: None,
+            ..row
+        };
+        let inviter = load_user(conn, &fresh.invited_by)?;
+        queue_invitation(ctx, conn, &fresh, &token, &inviter)?;
+        audit::record(
+            conn,
+            &fresh.organization_id,
+            Some(&user),
+            AuditAction::InviteResent,
+            &fresh.id,
+            json!({"email": fresh.email}),
+        )?;
+        view(conn, fresh, now)
+    });
+    let invite = match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
+        other => other?,
+    };
+    ctx.mail_queued();
+    Ok(invite)
+}

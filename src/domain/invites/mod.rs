@@ -1,0 +1,100 @@
+//! The invitation lifecycle of API.md §4:
+//! `pending` → `accepted` | `declined` | `revoked` | `expired`.
+//!
+//! Tokens are 256-bit secrets sent only by email; collabd stores their
+//! SHA-256. Every transition is one conditional UPDATE on a pending,
+//! unexpired row, so of many concurrent accepts exactly one succeeds.
+
+mod accept;
+mod lifecycle;
+mod reads;
+mod states;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::accounts::Login;
+use crate::domain::members;
+use crate::domain::organizations::Organization;
+use crate::domain::projects::{GrantRequest, ProjectGrant};
+use crate::domain::roles::Role;
+use crate::domain::{DomainError, DomainResult};
+
+pub use crate::domain::accounts::NewcomerDetails;
+pub use crate::store::kinds::InviteState;
+pub use accept::{accept, decline};
+pub use lifecycle::{create, resend, revoke};
+pub use reads::{details, for_user, list};
+
+/// Who sent an invite.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inviter {
+    pub userid: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// An invitation to join an organization.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invite {
+    pub inviteid: String,
+    pub organizationid: String,
+    pub organizationname: String,
+    /// The invited address, lower case.
+    pub email: String,
+    /// The role the invitee gets on accepting.
+    pub role: Role,
+    pub cancreateprojects: bool,
+    /// The grants the invitee gets on accepting.
+    pub projectpermissions: Vec<ProjectGrant>,
+    /// `expired` once `expiresat` has passed, even before anything touched it.
+    pub state: InviteState,
+    pub invitedby: Inviter,
+    #[schema(format = DateTime)]
+    pub createdat: String,
+    #[schema(format = DateTime)]
+    pub expiresat: String,
+}
+
+/// What `invite/create` asks for.
+pub struct NewInvite {
+    pub email: String,
+    pub role: Role,
+    pub can_create_projects: bool,
+    pub grants: Vec<GrantRequest>,
+}
+
+/// How a call names an invite.
+pub enum InviteRef<'a> {
+    /// By id, with a session whose verified email is the invite's.
+    Id(&'a str),
+    /// By the emailed token, with or without a session.
+    Token(&'a str),
+}
+
+impl<'a> InviteRef<'a> {
+    /// Exactly one of `inviteid` and `token` (422 otherwise).
+    pub fn from_params(
+        invite_id: Option<&'a str>,
+        token: Option<&'a str>,
+    ) -> DomainResult<InviteRef<'a>> {
+        match (invite_id, token) {
+            (Some(id), None) => Ok(InviteRef::Id(id)),
+            (None, Some(token)) => Ok(InviteRef::Token(token)),
+            _ => Err(DomainError::invalid(
+                "inviteid",
+                "give either inviteid or token",
+            )),
+        }
+    }
+}
+
+/// What accepting gives back.
+pub struct Accepted {
+    pub collaborator: members::Collaborator,
+    pub organization: Organization,
+    /// A new session, when the call came without one.
+    pub login: Option<Login>,
+}

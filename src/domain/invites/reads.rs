@@ -1,0 +1,206 @@
+//! Reading invites: by id, by the emailed token, an organization's list and
+//! the invites waiting for a user.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::domain::access::{self, Hold};
+use crate::domain::accounts::load_user;
+use crate::domain::projects::{group_grants, hide_invisible, visible_projects};
+use crate::domain::roles::{Action, Permission};
+use crate::domain::sessions::Caller;
+use crate::domain::tokens::hash_secret;
+use crate::domain::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
+use crate::store::rows::{InviteRow, UserRow};
+use crate::store::schema::{
+    invite_projects, invites, organizations, projects, retired_invite_tokens, users,
+};
+use crate::store::DbConn;
+
+use super::states::{effective_state, ensure_open};
+use super::{Invite, InviteState, Inviter};
+
+pub(super) fn views(
+    conn: &mut DbConn,
+    rows: Vec<InviteRow>,
+    now: i64,
+) -> DomainResult<Vec<Invite>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let org_ids: Vec<String> = rows.iter().map(|r| r.organization_id.clone()).collect();
+    let inviter_ids: Vec<String> = rows.iter().map(|r| r.invited_by.clone()).collect();
+    let org_names: HashMap<String, String> = organizations::table
+        .filter(organizations::id.eq_any(&org_ids))
+        .select((organizations::id, organizations::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let inviters: HashMap<String, UserRow> = users::table
+        .filter(users::id.eq_any(&inviter_ids))
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let grant_rows: Vec<(String, String, String, Permission)> = invite_projects::table
+        .inner_join(projects::table)
+        .filter(invite_projects::invite_id.eq_any(&ids))
+        .order((projects::name.asc(), projects::id.asc()))
+        .select((
+            invite_projects::invite_id,
+            projects::id,
+            projects::name,
+            invite_projects::permission,
+        ))
+        .load(conn)?;
+    let mut grants = group_grants(grant_rows);
+    rows.into_iter()
+        .map(|row| {
+            let state = effective_state(&row, now);
+            let role = row.role;
+            let inviter = inviters
+                .get(&row.invited_by)
+                .ok_or_else(|| DomainError::Internal("invite without inviter".into()))?;
+            Ok(Invite {
+                organizationname: org_names
+                    .get(&row.organization_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                projectpermissions: grants.remove(&row.id).unwrap_or_default(),
+                inviteid: row.id,
+                organizationid: row.organization_id,
+                email: row.email,
+                role,
+                cancreateprojects: row.can_create_projects,
+                state,
+                invitedby: Inviter {
+                    userid: inviter.id.clone(),
+                    name: inviter.name.clone(),
+                    email: inviter.email.clone(),
+                },
+                createdat: rfc3339(row.created_at),
+                expiresat: rfc3339(row.expires_at),
+            })
+        })
+        .collect()
+}
+
+pub(super) fn view(conn: &mut DbConn, row: InviteRow, now: i64) -> DomainResult<Invite> {
+    views(conn, vec![row], now)?
+        .pop()
+        .ok_or_else(|| DomainError::Internal("invite view".into()))
+}
+
+pub(super) fn load_by_id(conn: &mut DbConn, invite_id: &str) -> DomainResult<Option<InviteRow>> {
+    Ok(invites::table
+        .find(invite_id)
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The invite a token names. A token replaced by `invite/resend` answers 410.
+pub(super) fn load_by_token(conn: &mut DbConn, token: &str) -> DomainResult<InviteRow> {
+    let hash = hash_secret(token);
+    if let Some(row) = invites::table
+        .filter(invites::token_hash.eq(&hash))
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()?
+    {
+        return Ok(row);
+    }
+    let retired: i64 = retired_invite_tokens::table
+        .filter(retired_invite_tokens::token_hash.eq(&hash))
+        .count()
+        .get_result(conn)?;
+    if retired > 0 {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Revoked,
+            message:
+                "this invitation link was replaced by a newer one: use the link in the latest email"
+                    .into(),
+        });
+    }
+    Err(DomainError::not_found("invite not found"))
+}
+
+/// The organization's invites, oldest first, optionally in one state.
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+    state: Option<InviteState>,
+) -> DomainResult<Vec<Invite>> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ListInvites,
+            Hold::Nothing,
+        )?;
+        let organization_id = member.organization_id();
+        let visible = visible_projects(conn, &member)?;
+        let mut query = invites::table
+            .filter(invites::organization_id.eq(organization_id))
+            .into_boxed();
+        query = match state {
+            None => query,
+            Some(InviteState::Pending) => query
+                .filter(invites::state.eq(InviteState::Pending))
+                .filter(invites::expires_at.gt(now)),
+            Some(InviteState::Expired) => query.filter(
+                invites::state.eq(InviteState::Expired).or(invites::state
+                    .eq(InviteState::Pending)
+                    .and(invites::expires_at.le(now))),
+            ),
+            Some(other) => query.filter(invites::state.eq(other)),
+        };
+        let rows = query
+            .order(invites::id.asc())
+            .select(InviteRow::as_select())
+            .load(conn)?;
+        let mut list = views(conn, rows, now)?;
+        for invite in &mut list {
+            hide_invisible(&mut invite.projectpermissions, &visible);
+        }
+        Ok(list)
+    })
+}
+
+/// The invite a token names, for the page the email link opens.
+pub fn details(ctx: &Ctx, token: &str) -> DomainResult<Invite> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        let row = load_by_token(conn, token)?;
+        ensure_open(&row, now)?;
+        view(conn, row, now)
+    })
+}
+
+/// Pending, unexpired invites to the caller's verified address, from every
+/// organization, oldest first.
+pub fn for_user(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Invite>> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        let user = load_user(conn, &caller.user_id)?;
+        if !user.email_verified {
+            return Ok(Vec::new());
+        }
+        let mut query = invites::table
+            .filter(invites::email.eq(&user.email))
+            .filter(invites::state.eq(InviteState::Pending))
+            .filter(invites::expires_at.gt(now))
+            .into_boxed();
+        if let Some(bound) = caller.bound_organization() {
+            query = query.filter(invites::organization_id.eq(bound.to_string()));
+        }
+        let rows = query
+            .order(invites::id.asc())
+            .select(InviteRow::as_select())
+            .load(conn)?;
+        views(conn, rows, now)
+    })
+}
