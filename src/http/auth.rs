@@ -1,22 +1,33 @@
-//! Bearer authentication: `Authorization: Bearer <session JWT or API key>`.
+//! Authentication, driven by the endpoint table: [`authenticate_first`] runs
+//! before any extractor of a route, as its table entry's [`Access`] says, so a
+//! bad or missing token answers 401 before parameters are even read. The
+//! extractors [`SignedIn`] and [`MaybeSignedIn`] only take what it found.
+//!
+//! `Authorization: Bearer <session JWT or API key>`.
 
-use actix_web::dev::Payload as BodyStream;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload as BodyStream, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
+use futures_util::future::{ready, Ready};
 
 use super::error::ApiError;
-use super::run;
+use super::{run, Access, Methods};
 use crate::domain::sessions::{authenticate, Caller};
 use crate::domain::Ctx;
 
-/// A signed-in caller; no or a bad token answers 401.
+/// A signed-in caller; no or a bad token answered 401 already.
 pub struct SignedIn(pub Caller);
 
-/// A caller who may be anonymous; a token that is present must be good.
+/// A caller who may be anonymous; a token that was present was good.
 pub struct MaybeSignedIn(pub Option<Caller>);
 
-fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+/// What [`authenticate_first`] found, kept in the request's extensions.
+#[derive(Clone)]
+struct Authenticated(Option<Caller>);
+
+fn bearer(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -36,41 +47,77 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn resolve(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Option<Caller>, ApiError>> {
-    let token = bearer(req);
-    let ctx = req.app_data::<web::Data<Ctx>>().cloned();
-    Box::pin(async move {
-        let Some(token) = token? else {
-            return Ok(None);
-        };
-        let ctx = ctx.ok_or_else(|| ApiError::Internal("no context".into()))?;
-        let caller = run(move || authenticate(&ctx.store, &ctx.keys, &token)).await?;
-        Ok(Some(caller))
-    })
+async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller>, ApiError> {
+    if access == Access::Public {
+        return Ok(None);
+    }
+    let token = match bearer(req)? {
+        Some(token) => token,
+        None if access == Access::Optional => return Ok(None),
+        None => {
+            return Err(ApiError::Unauthenticated(
+                "this endpoint needs 'Authorization: Bearer <token>'".into(),
+            ))
+        }
+    };
+    let ctx = req
+        .app_data::<web::Data<Ctx>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("no context".into()))?;
+    let caller = run(move || authenticate(&ctx.store, &ctx.keys, &token)).await?;
+    Ok(Some(caller))
+}
+
+/// Authenticates a request as `access` asks, before its route's extractors.
+/// A method the endpoint does not take goes straight on to its 405.
+pub async fn authenticate_first(
+    access: Access,
+    methods: Methods,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !methods.takes(req.method()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    match caller_of(&req, access).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(Authenticated(caller));
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => {
+            let response = e.error_response();
+            Ok(req.into_response(response))
+        }
+    }
+}
+
+fn authenticated(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+    req.extensions()
+        .get::<Authenticated>()
+        .map(|a| a.0.clone())
+        .ok_or_else(|| {
+            ApiError::Internal("the endpoint table does not authenticate this route".into())
+        })
 }
 
 impl FromRequest for SignedIn {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut BodyStream) -> Self::Future {
-        let caller = resolve(req);
-        Box::pin(async move {
-            caller.await?.map(SignedIn).ok_or_else(|| {
-                ApiError::Unauthenticated(
-                    "this endpoint needs 'Authorization: Bearer <token>'".into(),
-                )
+        ready(authenticated(req).and_then(|caller| {
+            caller.map(SignedIn).ok_or_else(|| {
+                ApiError::Internal("a route that needs a session is public in the table".into())
             })
-        })
+        }))
     }
 }
 
 impl FromRequest for MaybeSignedIn {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut BodyStream) -> Self::Future {
-        let caller = resolve(req);
-        Box::pin(async move { Ok(MaybeSignedIn(caller.await?)) })
+        ready(authenticated(req).map(MaybeSignedIn))
     }
 }

@@ -23,6 +23,7 @@ pub mod user;
 use std::marker::PhantomData;
 
 use actix_web::dev::Handler;
+use actix_web::middleware::from_fn;
 use actix_web::{web, FromRequest, Responder};
 use futures_util::future::{FutureExt, Map};
 use serde::Serialize;
@@ -57,6 +58,16 @@ pub enum Methods {
 }
 
 impl Methods {
+    /// True when a request with `method` reaches a handler.
+    pub fn takes(self, method: &actix_web::http::Method) -> bool {
+        use actix_web::http::Method;
+        match self {
+            Methods::Post => method == Method::POST,
+            Methods::GetPost => method == Method::POST || method == Method::GET,
+            Methods::Get => method == Method::GET,
+        }
+    }
+
     /// The `Allow` header of a 405.
     pub fn allow(self) -> &'static str {
         match self {
@@ -202,6 +213,7 @@ impl<'a> Api<'a> {
             return;
         };
         let handler = Enveloped(handler);
+        let (access, methods) = (endpoint.access, endpoint.methods);
         let mut resource = web::resource(endpoint.path);
         if endpoint.methods != Methods::Get {
             resource = resource.route(web::post().to(handler.clone()));
@@ -209,7 +221,13 @@ impl<'a> Api<'a> {
         if endpoint.methods != Methods::Post {
             resource = resource.route(web::get().to(handler));
         }
-        config.service(resource.default_service(method_not_allowed(endpoint.methods.allow())));
+        config.service(
+            resource
+                .default_service(method_not_allowed(endpoint.methods.allow()))
+                .wrap(from_fn(move |req, next| {
+                    auth::authenticate_first(access, methods, req, next)
+                })),
+        );
     }
 }
 

@@ -4,6 +4,7 @@ mod contract;
 mod smtp;
 mod support;
 
+mod access;
 mod accounts;
 mod apikeys;
 mod concurrency;

@@ -155,8 +155,10 @@ async function main(base) {
     }));
 
     // "Try it": open the first GET operation, send it, expect an HTTP status back.
+    // Any status will do (Chromium logs a 4xx answer as a console error: not the page's fault).
     const tried = await page.$("details[data-method=get]");
     if (tried) {
+      const before = errors.length;
       await tried.evaluate(d => { d.open = true; });
       const button = await tried.$("button");
       await button.click();
@@ -164,6 +166,8 @@ async function main(base) {
       await page.waitForFunction(d => /^\d{3} /.test(d.querySelector("pre").textContent), { timeout: 10000 }, tried)
         .catch(async () => errors.push(`"Try it" on ${await tried.evaluate(d => d.dataset.path)} got no HTTP answer: ` +
           await tried.evaluate(d => d.querySelector("pre").textContent)));
+      errors.splice(before, Infinity, ...errors.slice(before)
+        .filter(e => !/^console error: Failed to load resource: the server responded with a status of \d+/.test(e)));
     }
 
     const problems = [...compare(spec, rendered), ...errors];
