@@ -1,17 +1,15 @@
 //! Mail that is never lost: SMTP outages, several processes, files without SMTP.
 
-use std::time::{Duration, Instant};
-
-use serde_json::json;
-
 use crate::on_both_backends;
 use crate::smtp::{free_port, SmtpServer};
 use crate::support::{sql_strings, test_config, Backend, TestApp, TestServer};
+use serde_json::json;
+use std::time::{Duration, Instant};
 
 on_both_backends!(
     smtp_outage_delays_but_never_loses_mail,
     several_processes_send_each_email_once,
-    without_smtp_mail_goes_to_files
+    without_smtp_mail_goes_to_files,
 );
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

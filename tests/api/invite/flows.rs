@@ -1,16 +1,12 @@
-//! Whole flows, from first request to last, reading the email from a real
-//! SMTP server the test started.
-
-use serde_json::json;
+//! `invite/*`: the flows of API.md §4, mail read from a real SMTP server.
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
+use serde_json::json;
 
 on_both_backends!(
     newcomer_accepts_by_emailed_token,
     existing_user_accepts_from_listinvites,
-    admin_edits_and_removes_a_collaborator,
-    signup_confirmation_by_email,
 );
 
 fn newcomer_accepts_by_emailed_token(backend: Backend) {
@@ -212,125 +208,4 @@ fn existing_user_accepts_from_listinvites(backend: Backend) {
         )
         .ok();
     assert_eq!(r.get("invites")[0]["inviteid"], invite["inviteid"]);
-}
-
-fn admin_edits_and_removes_a_collaborator(backend: Backend) {
-    let app = TestApp::start(backend);
-    let owner = app.user("owner@example.com");
-    let org = app.organization(&owner, "Acme");
-    let alpha = app.project(&owner, &org, "Alpha");
-    let beta = app.project(&owner, &org, "Beta");
-    let admin = app.member(&owner, &org, "admin@example.com", "admin");
-    let worker = app.member(&owner, &org, "worker@example.com", "collaborator");
-
-    let r = app
-        .post(
-            "/customer/editcollaborator",
-            Some(&admin.token),
-            json!({"collaboratorid": worker.collaboratorid, "cancreateprojects": true,
-                   "projectpermissions": [{"projectid": alpha, "permission": "read"},
-                                          {"projectid": beta, "permission": "full"}]}),
-        )
-        .ok();
-    let c = r.get("collaborator");
-    assert_eq!(c["cancreateprojects"], true);
-    assert_eq!(c["role"], "collaborator");
-    assert_eq!(c["projectpermissions"].as_array().unwrap().len(), 2);
-    // The worker now sees both projects and may create one.
-    let p = app
-        .get(
-            &format!("/customer/listprojects?organizationid={org}"),
-            Some(&worker.token),
-        )
-        .ok();
-    assert_eq!(p.get("projects").as_array().unwrap().len(), 2);
-    app.project(&worker.token, &org, "Worker's");
-    // Replacing the set with one entry drops the other.
-    let r = app
-        .post(
-            "/customer/editcollaborator",
-            Some(&admin.token),
-            json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": beta, "permission": "read"}]}),
-        )
-        .ok();
-    assert_eq!(
-        r.get("collaborator")["projectpermissions"],
-        json!([{"projectid": beta, "projectname": "Beta", "permission": "read"}])
-    );
-
-    app.remove(&admin.token, &worker.collaboratorid).ok();
-    app.get(
-        &format!("/customer/details?organizationid={org}"),
-        Some(&worker.token),
-    )
-    .err(404, "not_found");
-    app.get(
-        &format!("/customer/listprojects?organizationid={org}"),
-        Some(&worker.token),
-    )
-    .err(404, "not_found");
-    assert_eq!(
-        app.get("/user/listorganizations", Some(&worker.token))
-            .ok()
-            .get("organizations"),
-        &json!([])
-    );
-    let list = app
-        .get(
-            &format!("/customer/listcollaborators?organizationid={org}"),
-            Some(&owner),
-        )
-        .ok();
-    assert_eq!(list.get("collaborators").as_array().unwrap().len(), 2);
-
-    // The audit log saw it all.
-    let log = app
-        .get(
-            &format!("/customer/listauditevents?organizationid={org}"),
-            Some(&owner),
-        )
-        .ok();
-    let actions: Vec<&str> = log
-        .get("auditevents")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions[0], "collaborator.removed");
-    assert!(
-        actions.contains(&"collaborator.edited")
-            && actions.contains(&"invite.accepted")
-            && actions.contains(&"invite.created")
-    );
-}
-
-fn signup_confirmation_by_email(backend: Backend) {
-    let app = TestApp::start(backend);
-    let user = app.signup("confirm.me@example.com", "password123", "C");
-    assert_eq!(user["emailverified"], false);
-    let email = app.mail.wait_for("confirm.me@example.com");
-    let token = email.token("confirm").expect("confirmation link");
-    let page = app.send("GET", &format!("/confirm/{token}"), None, None, b"");
-    assert_eq!(page.status, 200);
-    let token_login = app.login("confirm.me@example.com", "password123");
-    assert_eq!(
-        app.get("/user/details", Some(&token_login))
-            .ok()
-            .get("user")["emailverified"],
-        false,
-        "a GET confirms nothing"
-    );
-    let r = app
-        .post("/user/confirm", None, json!({"token": token}))
-        .ok();
-    assert_eq!(r.get("user")["emailverified"], true);
-    app.post("/user/confirm", None, json!({"token": token}))
-        .ok();
-    app.post(
-        "/user/confirm",
-        None,
-        json!({"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
-    )
-    .err(404, "not_found");
 }

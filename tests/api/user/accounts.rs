@@ -1,10 +1,9 @@
-//! Accounts and sessions: signup, login, logout, details, edit, token checks.
-
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use serde_json::json;
+//! `user/*` accounts: sign-up, confirmation, login, sessions, password changes.
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, TEST_JWT_SECRET};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::json;
 
 on_both_backends!(
     signup_login_details,
@@ -15,6 +14,7 @@ on_both_backends!(
     password_change_needs_current_and_ends_other_sessions,
     restart_keeps_sessions_valid,
     anonymous_calls_are_401,
+    signup_confirmation_by_email,
 );
 
 fn signup_login_details(backend: Backend) {
@@ -236,4 +236,34 @@ fn anonymous_calls_are_401(backend: Backend) {
             .err(401, "unauthenticated");
         assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{value}");
     }
+}
+
+fn signup_confirmation_by_email(backend: Backend) {
+    let app = TestApp::start(backend);
+    let user = app.signup("confirm.me@example.com", "password123", "C");
+    assert_eq!(user["emailverified"], false);
+    let email = app.mail.wait_for("confirm.me@example.com");
+    let token = email.token("confirm").expect("confirmation link");
+    let page = app.send("GET", &format!("/confirm/{token}"), None, None, b"");
+    assert_eq!(page.status, 200);
+    let token_login = app.login("confirm.me@example.com", "password123");
+    assert_eq!(
+        app.get("/user/details", Some(&token_login))
+            .ok()
+            .get("user")["emailverified"],
+        false,
+        "a GET confirms nothing"
+    );
+    let r = app
+        .post("/user/confirm", None, json!({"token": token}))
+        .ok();
+    assert_eq!(r.get("user")["emailverified"], true);
+    app.post("/user/confirm", None, json!({"token": token}))
+        .ok();
+    app.post(
+        "/user/confirm",
+        None,
+        json!({"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+    )
+    .err(404, "not_found");
 }

@@ -1,96 +1,20 @@
-//! The rules of API.md §3 and §4: own role, owners, inviting above one's role,
-//! the last owner, duplicates, ended invites, tokens.
-
-use serde_json::json;
+//! `invite/*` rules: ceilings, conflicts, ended invites, tokens, who manages which invite,
+//! and the corners of accepting.
 
 use crate::on_both_backends;
 use crate::support::{sql, sql_strings, Backend, TestApp};
+use serde_json::json;
 
 on_both_backends!(
-    nobody_changes_their_own_role,
-    admins_do_not_touch_owners,
     nobody_invites_above_their_role,
-    the_last_owner_stays,
     members_and_pending_addresses_are_409,
     ended_invites_are_410_saying_which,
     tokens_are_stored_only_as_hashes_and_resend_rotates,
     technical_users_manage_only_their_own_invites,
-    bad_edit_values_are_422,
-    pagination_is_stable,
+    an_unconfirmed_squatter_loses_the_account_to_the_mailbox_owner,
+    granters_below_admin_hand_out_only_what_they_hold,
+    accepting_corners,
 );
-
-fn nobody_changes_their_own_role(backend: Backend) {
-    let app = TestApp::start(backend);
-    let owner = app.user("owner@example.com");
-    let org = app.organization(&owner, "Acme");
-    let admin = app.member(&owner, &org, "admin@example.com", "admin");
-    let second = app.member(&owner, &org, "second@example.com", "owner");
-    for (who, role) in [
-        (&admin, "collaborator"),
-        (&admin, "owner"),
-        (&second, "admin"),
-    ] {
-        let r = app
-            .post(
-                "/customer/editcollaborator",
-                Some(&who.token),
-                json!({"collaboratorid": who.collaboratorid, "role": role}),
-            )
-            .err(403, "forbidden");
-        assert!(r.text().contains("own role"), "{}", r.text());
-    }
-    // Editing oneself without a role change is fine.
-    app.post(
-        "/customer/editcollaborator",
-        Some(&admin.token),
-        json!({"collaboratorid": admin.collaboratorid, "cancreateprojects": true}),
-    )
-    .ok();
-}
-
-fn admins_do_not_touch_owners(backend: Backend) {
-    let app = TestApp::start(backend);
-    let owner = app.user("owner@example.com");
-    let org = app.organization(&owner, "Acme");
-    let admin = app.member(&owner, &org, "admin@example.com", "admin");
-    let owner_id = app.first_collaborator(&owner, &org);
-    app.post(
-        "/customer/editcollaborator",
-        Some(&admin.token),
-        json!({"collaboratorid": owner_id, "cancreateprojects": false}),
-    )
-    .err(403, "forbidden");
-    app.post(
-        "/customer/editcollaborator",
-        Some(&admin.token),
-        json!({"collaboratorid": owner_id, "role": "admin"}),
-    )
-    .err(403, "forbidden");
-    app.remove(&admin.token, &owner_id).err(403, "forbidden");
-    // Nor grant owner to anyone.
-    let worker = app.member(&owner, &org, "worker@example.com", "collaborator");
-    app.post(
-        "/customer/editcollaborator",
-        Some(&admin.token),
-        json!({"collaboratorid": worker.collaboratorid, "role": "owner"}),
-    )
-    .err(403, "forbidden");
-    let r = app
-        .post(
-            "/customer/editcollaborator",
-            Some(&admin.token),
-            json!({"collaboratorid": worker.collaboratorid, "role": "admin"}),
-        )
-        .ok();
-    assert_eq!(r.get("collaborator")["role"], "admin");
-    // Owners may.
-    app.post(
-        "/customer/editcollaborator",
-        Some(&owner),
-        json!({"collaboratorid": worker.collaboratorid, "role": "owner"}),
-    )
-    .ok();
-}
 
 fn nobody_invites_above_their_role(backend: Backend) {
     let app = TestApp::start(backend);
@@ -124,38 +48,6 @@ fn nobody_invites_above_their_role(backend: Backend) {
     assert_eq!(r.get("invite")["role"], "collaborator");
     assert_eq!(r.get("invite")["cancreateprojects"], false);
     assert_eq!(r.get("invite")["projectpermissions"], json!([]));
-}
-
-fn the_last_owner_stays(backend: Backend) {
-    let app = TestApp::start(backend);
-    let owner = app.user("owner@example.com");
-    let org = app.organization(&owner, "Acme");
-    let owner_id = app.first_collaborator(&owner, &org);
-    let r = app
-        .post(
-            "/customer/editcollaborator",
-            Some(&owner),
-            json!({"collaboratorid": owner_id, "role": "admin"}),
-        )
-        .err(409, "conflict");
-    assert_eq!(r.reason(), "last_owner");
-    let r = app.remove(&owner, &owner_id).err(409, "conflict");
-    assert_eq!(r.reason(), "last_owner");
-    // With a second owner, one may leave; then the other is last again.
-    let second = app.member(&owner, &org, "second@example.com", "owner");
-    app.remove(&second.token, &second.collaboratorid).ok();
-    let r = app.remove(&owner, &owner_id).err(409, "conflict");
-    assert_eq!(r.reason(), "last_owner");
-    // Everyone else may leave.
-    let tech = app.member(&owner, &org, "tech@example.com", "technical");
-    app.remove(&tech.token, &tech.collaboratorid).ok();
-    let r = app
-        .get(
-            &format!("/customer/details?organizationid={org}"),
-            Some(&owner),
-        )
-        .ok();
-    assert_eq!(r.get("organization")["membercount"], 1);
 }
 
 fn members_and_pending_addresses_are_409(backend: Backend) {
@@ -373,49 +265,101 @@ fn technical_users_manage_only_their_own_invites(backend: Backend) {
     .ok();
 }
 
-fn bad_edit_values_are_422(backend: Backend) {
+fn an_unconfirmed_squatter_loses_the_account_to_the_mailbox_owner(backend: Backend) {
+    let app = TestApp::start(backend);
+    // Someone signs up with an address that is not theirs and never confirms it.
+    app.signup("victim@example.com", "squatter-password", "Squatter");
+    let squatter = app.login("victim@example.com", "squatter-password");
+    let key = app.api_key(&squatter, json!({"name": "k"}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.invite(&owner, &org, "victim@example.com", "admin");
+    let token = app
+        .mail
+        .wait_for_nth("victim@example.com", 2)
+        .token("invite")
+        .expect("invite link");
+    // The mailbox owner accepts by the emailed token.
+    let r = app
+        .post(
+            "/invite/accept",
+            None,
+            json!({"token": token, "password": "victims-own-password"}),
+        )
+        .ok();
+    assert_eq!(r.get("login")["user"]["emailverified"], true);
+    // The squatter's password, session and key are all gone.
+    app.post(
+        "/user/login",
+        None,
+        json!({"email": "victim@example.com", "password": "squatter-password"}),
+    )
+    .err(401, "unauthenticated");
+    app.get("/user/details", Some(&squatter))
+        .err(401, "unauthenticated");
+    app.get("/user/details", Some(&key))
+        .err(401, "unauthenticated");
+    let victim = app.login("victim@example.com", "victims-own-password");
+    let orgs = app.get("/user/listorganizations", Some(&victim)).ok();
+    assert_eq!(orgs.get("organizations")[0]["role"], "admin");
+}
+
+fn granters_below_admin_hand_out_only_what_they_hold(backend: Backend) {
     let app = TestApp::start(backend);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
-    let other_org = app.organization(&owner, "Other");
-    let foreign = app.project(&owner, &other_org, "Foreign");
-    let mine = app.project(&owner, &org, "Mine");
-    let worker = app.member(&owner, &org, "worker@example.com", "collaborator");
-    let edit = |body: serde_json::Value| app.post("/customer/editcollaborator", Some(&owner), body);
-    let r = edit(json!({"collaboratorid": worker.collaboratorid, "role": "superuser"}))
-        .err(422, "validation_failed");
-    assert!(r.body["response"]["error"]["fields"]["role"].is_array());
-    let r = edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": mine, "permission": "write"}]}))
-        .err(422, "validation_failed");
-    assert!(
-        r.body["response"]["error"]["fields"]["projectpermissions.0.permission"].is_array(),
-        "{}",
-        r.body
-    );
-    // Another organization's project is an id this one does not have: 404.
-    edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": foreign, "permission": "read"}]}))
-        .err(404, "not_found");
-    edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [{"projectid": mine}]})).err(422, "validation_failed");
-    edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": "read"}))
-        .err(400, "invalid_request");
-    // Structured parameters need JSON.
-    app.post_form(
+    let shared = app.project(&owner, &org, "Shared");
+    let secret = app.project(&owner, &org, "Secret");
+    let tech = app.member(&owner, &org, "tech@example.com", "technical");
+    app.post(
         "/customer/editcollaborator",
         Some(&owner),
-        &format!(
-            "collaboratorid={}&projectpermissions=x",
-            worker.collaboratorid
-        ),
+        json!({"collaboratorid": tech.collaboratorid, "projectpermissions": [{"projectid": shared, "permission": "read"}]}),
     )
-    .err(400, "invalid_request");
-    // Nothing was changed by the refused calls.
+    .ok();
+    let invite = |email: &str, extra: serde_json::Value| {
+        let mut body = json!({"organizationid": org, "email": email, "role": "collaborator"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.post("/invite/create", Some(&tech.token), body)
+    };
+    invite(
+        "a@example.com",
+        json!({"projectpermissions": [{"projectid": shared, "permission": "full"}]}),
+    )
+    .err(403, "forbidden");
+    invite(
+        "b@example.com",
+        json!({"projectpermissions": [{"projectid": secret, "permission": "read"}]}),
+    )
+    .err(403, "forbidden");
+    invite("c@example.com", json!({"cancreateprojects": true})).err(403, "forbidden");
+    invite(
+        "d@example.com",
+        json!({"projectpermissions": [{"projectid": shared, "permission": "read"}]}),
+    )
+    .ok();
+
+    // What others hold on projects the technical user cannot see stays hidden.
+    let worker = app.member(&owner, &org, "worker@example.com", "collaborator");
+    app.post(
+        "/customer/editcollaborator",
+        Some(&owner),
+        json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [
+            {"projectid": shared, "permission": "full"}, {"projectid": secret, "permission": "full"}]}),
+    )
+    .ok();
     let list = app
         .get(
             &format!("/customer/listcollaborators?organizationid={org}"),
-            Some(&owner),
+            Some(&tech.token),
         )
         .ok();
-    let w = list
+    let seen = list
         .get("collaborators")
         .as_array()
         .unwrap()
@@ -423,82 +367,101 @@ fn bad_edit_values_are_422(backend: Backend) {
         .find(|c| c["email"] == "worker@example.com")
         .unwrap()
         .clone();
-    assert_eq!(w["role"], "collaborator");
-    assert_eq!(w["projectpermissions"], json!([]));
-    // A project named twice gets the stronger permission, once.
-    let r = edit(
-        json!({"collaboratorid": worker.collaboratorid, "projectpermissions": [
-        {"projectid": mine, "permission": "read"}, {"projectid": mine, "permission": "full"}]}),
-    )
-    .ok();
     assert_eq!(
-        r.get("collaborator")["projectpermissions"],
-        json!([{"projectid": mine, "projectname": "Mine", "permission": "full"}])
+        seen["projectpermissions"],
+        json!([{"projectid": shared, "projectname": "Shared", "permission": "full"}])
     );
-    // An empty list clears the set.
-    let r = edit(json!({"collaboratorid": worker.collaboratorid, "projectpermissions": []})).ok();
-    assert_eq!(r.get("collaborator")["projectpermissions"], json!([]));
-}
-
-fn pagination_is_stable(backend: Backend) {
-    let app = TestApp::start(backend);
-    let owner = app.user("owner@example.com");
-    let org = app.organization(&owner, "Acme");
-    for i in 0..4 {
-        app.member(&owner, &org, &format!("m{i}@example.com"), "collaborator");
-    }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => {
-                format!("/customer/listcollaborators?organizationid={org}&limit=2&cursor={c}")
-            }
-            None => format!("/customer/listcollaborators?organizationid={org}&limit=2"),
-        };
-        let r = app.get(&path, Some(&owner)).ok();
-        let page = r.get("collaborators").as_array().unwrap().clone();
-        assert!(page.len() <= 2);
-        seen.extend(
-            page.into_iter()
-                .map(|c| c["email"].as_str().unwrap().to_string()),
-        );
-        match r.get("nextcursor").as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => break,
-        }
-    }
-    assert_eq!(
-        seen,
-        [
-            "owner@example.com",
-            "m0@example.com",
-            "m1@example.com",
-            "m2@example.com",
-            "m3@example.com"
-        ]
+    let body = list.body.to_string();
+    assert!(
+        !body.contains(&secret) && !body.contains("Secret"),
+        "{body}"
     );
-    app.get(
-        &format!("/customer/listcollaborators?organizationid={org}&limit=0"),
-        Some(&owner),
-    )
-    .err(422, "validation_failed");
-    app.get(
-        &format!("/customer/listcollaborators?organizationid={org}&limit=1001"),
-        Some(&owner),
-    )
-    .err(422, "validation_failed");
-    app.get(
-        &format!("/customer/listcollaborators?organizationid={org}&cursor=%25%25"),
-        Some(&owner),
-    )
-    .err(422, "validation_failed");
-    let log = app
+    // Owners see everything.
+    let list = app
         .get(
-            &format!("/customer/listauditevents?organizationid={org}&limit=3"),
+            &format!("/customer/listcollaborators?organizationid={org}"),
             Some(&owner),
         )
         .ok();
-    assert_eq!(log.get("auditevents").as_array().unwrap().len(), 3);
-    assert!(log.get("nextcursor").is_string());
+    assert!(list.body.to_string().contains(&secret));
+}
+
+fn accepting_corners(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    // By token while signed in as somebody else.
+    app.invite(&owner, &org, "first@example.com", "collaborator");
+    let token = app.invite_token("first@example.com", 1);
+    let stranger = app.user("stranger@example.com");
+    app.post("/invite/accept", Some(&stranger), json!({"token": token}))
+        .err(403, "forbidden");
+    // A newcomer's password works for later logins.
+    app.post(
+        "/invite/accept",
+        None,
+        json!({"token": token, "password": "first-password"}),
+    )
+    .ok();
+    app.login("first@example.com", "first-password");
+
+    // An existing account accepting by token without a session gets a session.
+    app.signup("existing@example.com", "password123", "E");
+    app.invite(&owner, &org, "existing@example.com", "technical");
+    let token = app.invite_token("existing@example.com", 2);
+    let r = app
+        .post("/invite/accept", None, json!({"token": token}))
+        .ok();
+    assert_eq!(r.get("login")["user"]["email"], "existing@example.com");
+
+    // By inviteid from an address that is not confirmed.
+    app.signup("unconfirmed@example.com", "password123", "U");
+    let unconfirmed = app.login("unconfirmed@example.com", "password123");
+    let invite = app.invite(&owner, &org, "unconfirmed@example.com", "collaborator");
+    let r = app
+        .post(
+            "/invite/accept",
+            Some(&unconfirmed),
+            json!({"inviteid": invite["inviteid"]}),
+        )
+        .err(403, "forbidden");
+    assert!(r.text().contains("confirm"), "{}", r.text());
+    assert_eq!(
+        app.get("/user/listinvites", Some(&unconfirmed))
+            .ok()
+            .get("invites"),
+        &json!([])
+    );
+    // Confirmed, it may decline by id; the invite then answers 410 to its token.
+    let confirm = app
+        .mail
+        .wait_for("unconfirmed@example.com")
+        .token("confirm")
+        .unwrap();
+    app.post("/user/confirm", None, json!({"token": confirm}))
+        .ok();
+    assert_eq!(
+        app.get("/user/listinvites", Some(&unconfirmed))
+            .ok()
+            .get("invites")
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.post(
+        "/invite/decline",
+        Some(&unconfirmed),
+        json!({"inviteid": invite["inviteid"]}),
+    )
+    .ok();
+    let token = app.invite_token("unconfirmed@example.com", 2);
+    app.post("/invite/accept", None, json!({"token": token}))
+        .err(410, "gone");
+    app.post(
+        "/invite/resend",
+        Some(&owner),
+        json!({"inviteid": invite["inviteid"]}),
+    )
+    .err(410, "gone");
 }

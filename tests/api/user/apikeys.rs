@@ -1,15 +1,15 @@
-//! API keys: shown once, stored hashed, usable as bearer tokens, revocable,
-//! optionally bound to one organization.
-
-use serde_json::json;
+//! `user/*` API keys: creation, binding to an organization, expiry, deletion.
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
+use serde_json::json;
 
 on_both_backends!(
     api_key_lifecycle,
     bound_keys_stay_in_their_organization,
     expired_keys_are_401,
+    bound_keys_stay_inside_their_organization,
+    keys_follow_the_current_role_and_ended_links_say_so,
 );
 
 fn api_key_lifecycle(backend: Backend) {
@@ -175,4 +175,135 @@ fn expired_keys_are_401(backend: Backend) {
     );
     app.get("/user/details", Some(secret))
         .err(401, "unauthenticated");
+}
+
+fn bound_keys_stay_inside_their_organization(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let mine = app.organization(&owner, "Mine");
+    let other_owner = app.user("other@example.com");
+    let theirs = app.organization(&other_owner, "Theirs");
+    let key = app.api_key(&owner, json!({"name": "bound", "organizationid": mine}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A password change needs a session.
+    app.post(
+        "/user/edit",
+        Some(&key),
+        json!({"password": "new password 1", "currentpassword": "correct horse battery"}),
+    )
+    .err(403, "forbidden");
+    // It may not delete the user's other keys.
+    let unbound = app
+        .post(
+            "/user/createapikey",
+            Some(&owner),
+            json!({"name": "unbound"}),
+        )
+        .ok()
+        .get("apikey")["apikeyid"]
+        .clone();
+    app.post(
+        "/user/deleteapikey",
+        Some(&key),
+        json!({"apikeyid": unbound}),
+    )
+    .err(403, "forbidden");
+    // Another organization's objects look missing, not forbidden.
+    let list = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={theirs}"),
+            Some(&other_owner),
+        )
+        .ok();
+    let foreign = list.get("collaborators")[0]["collaboratorid"].clone();
+    app.remove(&key, foreign.as_str().unwrap())
+        .err(404, "not_found");
+    let foreign_invite = app.invite(&other_owner, &theirs, "someone@example.com", "collaborator");
+    app.post(
+        "/invite/revoke",
+        Some(&key),
+        json!({"inviteid": foreign_invite["inviteid"]}),
+    )
+    .err(404, "not_found");
+    // An invite to another organization cannot be accepted with it.
+    app.invite(&other_owner, &theirs, "owner@example.com", "collaborator");
+    let token = app.invite_token("owner@example.com", 2);
+    let listed = app.get("/user/listinvites", Some(&key)).ok();
+    assert_eq!(
+        listed.get("invites"),
+        &json!([]),
+        "a bound key sees only its organization's invites"
+    );
+    app.post("/invite/accept", Some(&key), json!({"token": token}))
+        .err(403, "forbidden");
+    // With a session it works.
+    app.post("/invite/accept", Some(&owner), json!({"token": token}))
+        .ok();
+}
+
+fn keys_follow_the_current_role_and_ended_links_say_so(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let admin = app.member(&owner, &org, "admin@example.com", "admin");
+    let key = app.api_key(&admin.token, json!({"name": "ops", "organizationid": org}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(
+        &format!("/customer/listauditevents?organizationid={org}"),
+        Some(&key),
+    )
+    .ok();
+    // Demoted to collaborator: the key acts with the new role at once.
+    app.post(
+        "/customer/editcollaborator",
+        Some(&owner),
+        json!({"collaboratorid": admin.collaboratorid, "role": "collaborator"}),
+    )
+    .ok();
+    app.get(
+        &format!("/customer/listauditevents?organizationid={org}"),
+        Some(&key),
+    )
+    .err(403, "forbidden");
+    // Removed: the keys bound to the organization are gone.
+    app.remove(&owner, &admin.collaboratorid).ok();
+    app.get("/user/details", Some(&key))
+        .err(401, "unauthenticated");
+    app.get("/user/details", Some(&admin.token)).ok();
+
+    // Revoking an invite that has expired says so.
+    let late = app.invite(&owner, &org, "late@example.com", "collaborator");
+    crate::support::sql(
+        &app,
+        "UPDATE invites SET expires_at = 1000 WHERE email = 'late@example.com'",
+    );
+    let r = app
+        .post(
+            "/invite/revoke",
+            Some(&owner),
+            json!({"inviteid": late["inviteid"]}),
+        )
+        .err(410, "gone");
+    assert_eq!(r.reason(), "expired");
+    // An expired confirmation link answers 410 and confirms nothing.
+    app.signup("slow@example.com", "password123", "S");
+    let token = app
+        .mail
+        .wait_for("slow@example.com")
+        .token("confirm")
+        .unwrap();
+    crate::support::sql(&app, "UPDATE email_confirmations SET expires_at = 1000");
+    let r = app
+        .post("/user/confirm", None, json!({"token": token}))
+        .err(410, "gone");
+    assert_eq!(r.reason(), "expired");
+    let session = app.login("slow@example.com", "password123");
+    assert_eq!(
+        app.get("/user/details", Some(&session)).ok().get("user")["emailverified"],
+        false
+    );
 }

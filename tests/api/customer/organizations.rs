@@ -1,9 +1,9 @@
-//! Organizations: create, list, details, settings, the per-user limit.
-
-use serde_json::json;
+//! Organizations: `user/createorganization`, `user/listorganizations`, `customer/details`,
+//! `customer/settings`, and projects.
 
 use crate::on_both_backends;
 use crate::support::{in_parallel, Backend, TestApp};
+use serde_json::json;
 
 on_both_backends!(
     create_list_details,
@@ -11,6 +11,7 @@ on_both_backends!(
     other_organizations_are_404,
     organization_limit_is_409,
     server_invite_ttl_is_the_default,
+    organization_invite_lifetime_and_projects,
 );
 
 fn create_list_details(backend: Backend) {
@@ -185,4 +186,71 @@ fn server_invite_ttl_is_the_default(backend: Backend) {
         )
         .ok();
     assert_eq!(r.get("organization")["invitettldays"], 3);
+}
+
+fn organization_invite_lifetime_and_projects(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.post(
+        "/customer/settings",
+        Some(&owner),
+        json!({"organizationid": org, "invitettldays": 2}),
+    )
+    .ok();
+    let invite = app.invite(&owner, &org, "short@example.com", "collaborator");
+    let created =
+        chrono::DateTime::parse_from_rfc3339(invite["createdat"].as_str().unwrap()).unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(invite["expiresat"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - created).num_hours(), 48);
+
+    // A technical user with cancreateprojects creates a project and holds full on it.
+    let tech = app.member(&owner, &org, "tech@example.com", "technical");
+    app.post(
+        "/customer/createproject",
+        Some(&tech.token),
+        json!({"organizationid": org, "name": "Nope"}),
+    )
+    .err(403, "forbidden");
+    app.post(
+        "/customer/editcollaborator",
+        Some(&owner),
+        json!({"collaboratorid": tech.collaboratorid, "cancreateprojects": true}),
+    )
+    .ok();
+    let project = app.project(&tech.token, &org, "Tech's");
+    let list = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    let me = list
+        .get("collaborators")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == "tech@example.com")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        me["projectpermissions"],
+        json!([{"projectid": project, "projectname": "Tech's", "permission": "full"}])
+    );
+    // Another organization's project is not found through this one.
+    let other = app.organization(&owner, "Other");
+    let foreign = app.project(&owner, &other, "Foreign");
+    app.post(
+        "/customer/editproject",
+        Some(&owner),
+        json!({"organizationid": org, "projectid": foreign, "name": "x"}),
+    )
+    .err(404, "not_found");
+    app.post(
+        "/customer/deleteproject",
+        Some(&owner),
+        json!({"organizationid": org, "projectid": foreign}),
+    )
+    .err(404, "not_found");
 }

@@ -1,0 +1,4 @@
+//! Tests of the `customer/*` endpoints.
+
+mod collaborators;
+mod organizations;

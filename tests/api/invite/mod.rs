@@ -1,0 +1,5 @@
+//! Tests of the `invite/*` endpoints.
+
+mod flows;
+mod mail;
+mod rules;

@@ -1,0 +1,4 @@
+//! Tests of the `user/*` endpoints.
+
+mod accounts;
+mod apikeys;
