@@ -134,6 +134,16 @@ pub struct Config {
     )]
     pub db_timeout_secs: u64,
 
+    /// Seconds `serve` waits for the database to answer at start, retrying,
+    /// before it gives up.
+    #[arg(
+        long,
+        env = "COLLABD_DB_WAIT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub db_wait_secs: u64,
+
     /// Login attempts allowed per email address per minute.
     #[arg(
         long,
@@ -142,6 +152,49 @@ pub struct Config {
         global = true
     )]
     pub login_attempts_per_minute: u32,
+
+    /// Password hashes (argon2id, ~19 MiB each) computed at once; 0 means the
+    /// number of CPUs.
+    #[arg(
+        long,
+        env = "COLLABD_HASH_CONCURRENCY",
+        default_value_t = 0,
+        global = true
+    )]
+    pub hash_concurrency: usize,
+
+    /// Password checks that may wait for a turn (up to a second); more answer
+    /// 503 at once.
+    #[arg(long, env = "COLLABD_HASH_QUEUE", default_value_t = 16, global = true)]
+    pub hash_queue: usize,
+
+    /// Days sent and dead mail, ended sessions, used or expired tokens and
+    /// ended invites are kept before a sweep deletes them.
+    #[arg(
+        long,
+        env = "COLLABD_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub retention_days: u32,
+
+    /// Days audit events are kept; 0 keeps them forever.
+    #[arg(
+        long,
+        env = "COLLABD_AUDIT_RETENTION_DAYS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub audit_retention_days: u32,
+
+    /// Seconds between two retention sweeps.
+    #[arg(
+        long,
+        env = "COLLABD_RETENTION_INTERVAL_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub retention_interval_secs: u64,
 
     /// HTTP worker threads; the number of CPUs when unset.
     #[arg(long, env = "COLLABD_WORKERS", global = true)]

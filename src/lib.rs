@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod mail;
+pub mod secrets;
 pub mod store;
 
 use std::net::{SocketAddr, TcpListener};
@@ -19,10 +20,12 @@ use actix_web::{web, App, HttpServer};
 
 use config::Config;
 use domain::accounts::LoginThrottle;
+use domain::passwords::PasswordHashing;
 use domain::sessions::{signing_secret, SessionKeys};
 use domain::{Ctx, Policy};
 use http::envelope::{with_transaction_id, TRANSACTION_HEADER};
 use http::params::BodyLimit;
+use secrets::Sealer;
 use store::Store;
 use tokio::sync::Notify;
 
@@ -34,6 +37,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         config.db_pool_size,
         Duration::from_secs(config.db_timeout_secs.max(1)),
     );
+    wait_for_database(&store, Duration::from_secs(config.db_wait_secs));
     store
         .migrate()
         .map_err(|e| format!("applying migrations: {e}"))?;
@@ -42,6 +46,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
     Ok(Ctx {
         store,
         keys: SessionKeys::new(&secret),
+        outbox_sealer: Sealer::new(&secret, mail::SEALING_PURPOSE),
         policy: Policy {
             invite_ttl_days: config.invite_ttl_days,
             max_orgs_per_user: config.max_orgs_per_user,
@@ -49,8 +54,33 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             public_url: config.public_url(),
         },
         login_throttle: LoginThrottle::new(config.login_attempts_per_minute),
+        passwords: PasswordHashing::new(
+            match config.hash_concurrency {
+                0 => std::thread::available_parallelism().map_or(2, usize::from),
+                n => n,
+            },
+            config.hash_queue,
+            Duration::from_secs(1),
+        ),
         mail_wakeup: Arc::new(Notify::new()),
     })
+}
+
+/// Waits until the database answers, or `limit` has passed, retrying once a
+/// second and logging each retry, so an orchestrator may start collabd before
+/// its database. What follows reports the error if it never came.
+fn wait_for_database(store: &Store, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let mut attempt = 1;
+    while !store.ping() {
+        if std::time::Instant::now() >= deadline {
+            tracing::error!(attempts = attempt, "the database did not answer in time");
+            return;
+        }
+        tracing::warn!(attempt, "the database does not answer yet; retrying in 1 s");
+        std::thread::sleep(Duration::from_secs(1));
+        attempt += 1;
+    }
 }
 
 /// Binds the listener and builds the server; await the `Server` (inside an
@@ -64,6 +94,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         config.mail_retry_base_ms,
         config.mail_max_attempts,
         Duration::from_millis(config.mail_poll_ms.max(10)),
+        ctx.outbox_sealer.clone(),
     )?;
     let listener =
         TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
@@ -135,10 +166,41 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         .listen(listener)
         .map_err(|e| format!("listening: {e}"))?
         .run();
+    actix_web::rt::spawn(sweep_now_and_then(
+        sender_store.clone(),
+        domain::retention::Retention {
+            days: config.retention_days,
+            audit_days: config.audit_retention_days,
+        },
+        Duration::from_secs(config.retention_interval_secs.max(1)),
+    ));
     actix_web::rt::spawn(mail::sender::run(
         sender_store,
         Arc::new(sender),
         sender_wakeup,
     ));
     Ok((server, addr))
+}
+
+/// Runs a retention sweep every `interval` for the life of the server.
+async fn sweep_now_and_then(
+    store: Store,
+    retention: domain::retention::Retention,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let store = store.clone();
+        let swept =
+            web::block(move || domain::retention::sweep(&store, retention, domain::now_ms())).await;
+        match swept {
+            Ok(Ok(swept)) if swept != domain::retention::Swept::default() => {
+                tracing::info!(?swept, "retention: deleted what has ended")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention: sweep failed; next time"),
+            Err(e) => tracing::warn!(error = %e, "retention: sweep did not run"),
+        }
+    }
 }

@@ -1,12 +1,7 @@
 //! Accounts: sign-up, login, logout, details, edit, and password hashing.
 
 use std::num::NonZeroU32;
-use std::sync::OnceLock;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use diesel::prelude::*;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
@@ -92,30 +87,6 @@ impl LoginThrottle {
     }
 }
 
-/// Hashes a password with argon2id and a fresh salt.
-pub fn hash_password(password: &str) -> DomainResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| DomainError::Internal(format!("hashing a password: {e}")))
-}
-
-fn password_matches(password: &str, stored: Option<&str>) -> bool {
-    // Without a stored hash, verify against a fixed one anyway, so that the
-    // time taken does not tell whether an account exists.
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("collabd-dummy-password").unwrap_or_default());
-    let hash_text = stored.unwrap_or(dummy);
-    let Ok(hash) = PasswordHash::new(hash_text) else {
-        return false;
-    };
-    Argon2::default()
-        .verify_password(password.as_bytes(), &hash)
-        .is_ok()
-        && stored.is_some()
-}
-
 pub(crate) fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::email.eq(email))
@@ -144,7 +115,7 @@ pub struct NewAccount<'a> {
 /// taken, in any case, answers 409 `email_taken`.
 pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
     let email = normalize_email(new.email);
-    let password_hash = hash_password(new.password)?;
+    let password_hash = ctx.passwords.hash(new.password)?;
     let row = UserRow {
         id: new_id(),
         email,
@@ -173,7 +144,11 @@ pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
             .values(&confirmation)
             .execute(conn)?;
         let link = format!("{}/confirm/{token}", ctx.policy.public_url);
-        mail::enqueue(conn, templates::verify_email(&row.email, &row.name, &link))?;
+        mail::enqueue(
+            conn,
+            &ctx.outbox_sealer,
+            templates::verify_email(&row.email, &row.name, &link),
+        )?;
         Ok(())
     });
     match result {
@@ -232,10 +207,10 @@ pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
     let user = ctx
         .store
         .read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
-    if !password_matches(
+    if !ctx.passwords.verify(
         password,
         user.as_ref().and_then(|u| u.password_hash.as_deref()),
-    ) {
+    )? {
         return Err(DomainError::Unauthenticated(
             "wrong email or password".into(),
         ));
@@ -332,13 +307,13 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 let current = changes.current_password.ok_or_else(|| {
                     DomainError::invalid("currentpassword", "required to change the password")
                 })?;
-                if !password_matches(current, Some(stored)) {
+                if !ctx.passwords.verify(current, Some(stored))? {
                     return Err(DomainError::forbidden(
                         "currentpassword is not the account's password",
                     ));
                 }
             }
-            Some(hash_password(password)?)
+            Some(ctx.passwords.hash(password)?)
         }
     };
     ctx.store.write(|conn| {
@@ -413,6 +388,7 @@ pub fn take_over_unverified(
 /// Makes the verified account of someone who proved their mailbox with an
 /// invitation to `organization_name`, and queues the email telling them so.
 pub fn provision_invited(
+    ctx: &Ctx,
     conn: &mut DbConn,
     email: &str,
     organization_name: &str,
@@ -442,6 +418,7 @@ pub fn provision_invited(
     };
     mail::enqueue(
         conn,
+        &ctx.outbox_sealer,
         templates::account_created(&user.email, organization_name, hint),
     )?;
     Ok(user)

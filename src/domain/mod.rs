@@ -11,7 +11,9 @@ pub mod invites;
 pub mod members;
 pub mod organizations;
 pub mod paging;
+pub mod passwords;
 pub mod projects;
+pub mod retention;
 pub mod roles;
 pub mod sessions;
 pub mod tokens;
@@ -83,6 +85,9 @@ pub enum DomainError {
     Gone { reason: GoneReason, message: String },
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// Too much of one kind of work at once; nothing was done.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -151,8 +156,12 @@ pub struct Policy {
 pub struct Ctx {
     pub store: crate::store::Store,
     pub keys: sessions::SessionKeys,
+    /// Seals what queued mail must read back (links and bodies).
+    pub outbox_sealer: crate::secrets::Sealer,
     pub policy: Policy,
     pub login_throttle: accounts::LoginThrottle,
+    /// Bounds argon2id work (hashes and verifications) across the process.
+    pub passwords: passwords::PasswordHashing,
     /// Woken after a transaction queued mail, so the sender goes at once.
     pub mail_wakeup: std::sync::Arc<tokio::sync::Notify>,
 }

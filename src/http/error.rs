@@ -42,6 +42,9 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("the database is unavailable; nothing was done")]
     Unavailable(String),
+    /// The server is at its bound for some work; nothing was done.
+    #[error("{0}")]
+    Busy(String),
     /// The cause is logged with the transaction id; the client sees none of it.
     #[error("internal error")]
     Internal(String),
@@ -69,7 +72,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Validation(_) => "validation_failed",
             ApiError::RateLimited(_) => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -119,7 +122,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -143,6 +146,9 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited(seconds) => {
                 builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            ApiError::Busy(_) => {
+                builder.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 builder.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
@@ -174,6 +180,7 @@ impl From<DomainError> for ApiError {
             DomainError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited(retry_after_secs)
             }
+            DomainError::Busy(message) => ApiError::Busy(message),
             DomainError::Store(StoreError::Unavailable(cause)) => ApiError::Unavailable(cause),
             DomainError::Store(StoreError::Query(e)) => ApiError::Internal(e.to_string()),
             DomainError::Internal(cause) => ApiError::Internal(cause),

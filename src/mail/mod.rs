@@ -9,10 +9,14 @@ use diesel::prelude::*;
 use diesel::dsl::count_star;
 
 use crate::clock::{new_id, now_ms};
+use crate::secrets::Sealer;
 use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
 use crate::store::schema::outbox;
 use crate::store::{classify, DbConn, Store, StoreError};
+
+/// The purpose the outbox's sealing key is derived for.
+pub const SEALING_PURPOSE: &str = "collabd outbox v1";
 
 /// One rendered email, ready for the outbox.
 #[derive(Debug, Clone)]
@@ -26,16 +30,17 @@ pub struct Mail {
 }
 
 /// Queues `mail` in the current transaction: it is sent if and only if the
-/// change that caused it commits.
-pub fn enqueue(conn: &mut DbConn, mail: Mail) -> Result<(), StoreError> {
+/// change that caused it commits. Its link and bodies, which carry tokens,
+/// are stored sealed; the sender erases them once the mail is sent or dead.
+pub fn enqueue(conn: &mut DbConn, sealer: &Sealer, mail: Mail) -> Result<(), StoreError> {
     let now = now_ms();
     let row = OutboxRow {
         id: new_id(),
         recipient: mail.to,
         subject: mail.subject,
-        body_text: mail.text,
-        body_html: mail.html,
-        link: mail.link,
+        body_text: sealer.seal(&mail.text),
+        body_html: sealer.seal(&mail.html),
+        link: mail.link.as_deref().map(|link| sealer.seal(link)),
         state: MailState::Pending,
         attempts: 0,
         next_attempt_at: now,

@@ -16,6 +16,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use crate::clock::now_ms;
+use crate::secrets::Sealer;
 use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
 use crate::store::schema::outbox;
@@ -23,12 +24,13 @@ use crate::store::{classify, DbConn, Store, StoreError};
 
 /// Rows claimed per round.
 const BATCH: i64 = 10;
-/// The longest one SMTP delivery may take.
-const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// The longest one SMTP exchange may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claim lasts. It is renewed just before each message is sent, so
-/// it needs to outlast one delivery (a handful of SMTP exchanges, each bounded
-/// by the timeout) with a wide margin.
-const LEASE_MS: i64 = 10 * SEND_TIMEOUT.as_millis() as i64;
+/// it needs to outlast one delivery (a few SMTP exchanges, each bounded by the
+/// timeout); and it is what a crashed process's mail waits for before another
+/// process takes it over, which API.md §4 bounds at a minute.
+const LEASE_MS: i64 = 45_000;
 /// The longest wait between two attempts at one row.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
@@ -49,6 +51,8 @@ pub struct SenderSettings {
     pub max_attempts: i32,
     /// How often due rows are looked for when nothing wakes the sender.
     pub poll: Duration,
+    /// Opens the sealed link and bodies of queued mail.
+    pub sealer: Sealer,
 }
 
 impl SenderSettings {
@@ -60,6 +64,7 @@ impl SenderSettings {
         retry_base_ms: i64,
         max_attempts: i32,
         poll: Duration,
+        sealer: Sealer,
     ) -> Result<SenderSettings, String> {
         let from: Mailbox = from
             .parse()
@@ -79,6 +84,7 @@ impl SenderSettings {
             retry_base_ms: retry_base_ms.max(1),
             max_attempts: max_attempts.max(0),
             poll,
+            sealer,
         })
     }
 }
@@ -242,7 +248,26 @@ fn message(settings: &SenderSettings, row: &OutboxRow) -> Result<Message, String
         .map_err(|e| format!("building the message: {e}"))
 }
 
+/// The row with its link and bodies opened.
+fn opened(settings: &SenderSettings, row: &OutboxRow) -> Result<OutboxRow, String> {
+    let open = |sealed: &str| {
+        settings.sealer.open(sealed).ok_or_else(|| {
+            "the message cannot be opened: it was sealed under another server secret".to_string()
+        })
+    };
+    Ok(OutboxRow {
+        body_text: open(&row.body_text)?,
+        body_html: open(&row.body_html)?,
+        link: row.link.as_deref().map(open).transpose()?,
+        ..row.clone()
+    })
+}
+
 fn deliver(settings: &SenderSettings, row: &OutboxRow) -> Outcome {
+    let row = &match opened(settings, row) {
+        Ok(row) => row,
+        Err(e) => return Outcome::Rejected(e),
+    };
     let message = match message(settings, row) {
         Ok(m) => m,
         Err(e) => return Outcome::Rejected(e),
@@ -274,6 +299,21 @@ fn deliver(settings: &SenderSettings, row: &OutboxRow) -> Outcome {
     }
 }
 
+/// A finished message keeps nothing that carried a token: its bodies and
+/// link are erased (the subject, recipient and outcome stay for operators).
+#[allow(clippy::type_complexity)] // Diesel's assignment types, spelled out once here
+fn erased() -> (
+    diesel::dsl::Eq<outbox::body_text, &'static str>,
+    diesel::dsl::Eq<outbox::body_html, &'static str>,
+    diesel::dsl::Eq<outbox::link, Option<String>>,
+) {
+    (
+        outbox::body_text.eq(""),
+        outbox::body_html.eq(""),
+        outbox::link.eq(None::<String>),
+    )
+}
+
 /// The wait before attempt `attempts + 1`: base · 2^(attempts−1), capped, ±20 %.
 fn backoff_ms(base: i64, attempts: i32) -> i64 {
     let exponent = (attempts - 1).clamp(0, 30) as u32;
@@ -303,6 +343,7 @@ fn record(
                     outbox::sent_at.eq(now),
                     outbox::attempts.eq(attempts),
                     outbox::claimed_until.eq(None::<i64>),
+                    erased(),
                 ))
                 .execute(conn),
             Outcome::Failed(error) if keep_trying => {
@@ -324,6 +365,7 @@ fn record(
                         outbox::attempts.eq(attempts),
                         outbox::last_error.eq(error),
                         outbox::claimed_until.eq(None::<i64>),
+                        erased(),
                     ))
                     .execute(conn)
             }
@@ -342,6 +384,13 @@ fn record(
 mod tests {
     use super::*;
 
+    fn test_sealer() -> Sealer {
+        Sealer::new(
+            b"a test secret of thirty-two bytes",
+            crate::mail::SEALING_PURPOSE,
+        )
+    }
+
     fn store_with_one_mail() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = dir.path().join("t.sqlite3").display().to_string();
@@ -351,6 +400,7 @@ mod tests {
             .write(|conn| {
                 crate::mail::enqueue(
                     conn,
+                    &test_sealer(),
                     crate::mail::Mail {
                         to: "a@example.com".into(),
                         subject: "s".into(),
@@ -390,6 +440,7 @@ mod tests {
             1000,
             0,
             Duration::from_secs(1),
+            test_sealer(),
         )
         .expect("settings");
         record(&store, &settings, &claimed[0], Outcome::Sent).expect("record");

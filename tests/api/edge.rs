@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Client, Process, TestApp, TestDatabase};
 use crate::{on_both_backends, on_postgres};
+use std::time::Duration;
 
 on_both_backends!(
     success_envelope,
@@ -18,7 +19,7 @@ on_both_backends!(
     nul_is_422_on_every_backend,
 );
 
-on_postgres!(unreachable_database_is_503);
+on_postgres!(unreachable_database_is_503, serve_waits_for_the_database);
 
 fn success_envelope(backend: Backend) {
     let app = TestApp::start(backend);
@@ -378,4 +379,45 @@ fn nul_is_422_on_every_backend(backend: Backend) {
         )
         .ok();
     assert!(r.get("auditevents").is_array());
+}
+
+/// `serve` started before its database answers retries until it does
+/// (`COLLABD_DB_WAIT_SECS`), then serves. The database here is reached through
+/// a port nobody listens on until a forwarder to PostgreSQL opens it.
+fn serve_waits_for_the_database(backend: Backend) {
+    use std::io::copy;
+    use std::net::{TcpListener, TcpStream};
+
+    let db = TestDatabase::new(&backend);
+    let (host_port, late_url) = {
+        let rest = db.url.split("://").nth(1).expect("url");
+        let after_at = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let host_port = after_at.split('/').next().expect("host").to_string();
+        let port = crate::smtp::free_port();
+        let late = db.url.replacen(&host_port, &format!("127.0.0.1:{port}"), 1);
+        (host_port, (late, port))
+    };
+    let (late_url, port) = late_url;
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind forwarder");
+        for client in listener.incoming().map_while(Result::ok) {
+            let Ok(upstream) = TcpStream::connect(&host_port) else {
+                continue;
+            };
+            let (mut c_read, mut u_write) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            let (mut u_read, mut c_write) = (upstream, client);
+            std::thread::spawn(move || copy(&mut c_read, &mut u_write));
+            std::thread::spawn(move || copy(&mut u_read, &mut c_write));
+        }
+    });
+    let mail_dir = db.dir().join("mail");
+    let process = Process::spawn(&[
+        ("COLLABD_DATABASE_URL", late_url.as_str()),
+        ("COLLABD_DB_WAIT_SECS", "30"),
+        ("COLLABD_MAIL_DIR", mail_dir.to_str().expect("path")),
+    ]);
+    Client::new(&process.base).get("/readyz", None).ok();
+    drop(opener); // the forwarder thread serves until the test process ends
 }

@@ -5,6 +5,7 @@ mod smtp;
 mod support;
 
 mod access;
+mod at_rest;
 mod concurrency;
 mod customer;
 mod edge;
@@ -14,4 +15,6 @@ mod logs;
 mod matrix;
 mod openapi;
 mod ops;
+mod retention;
+mod text;
 mod user;

@@ -121,7 +121,12 @@ impl SmtpServer {
 
     /// Waits until `n` messages to `address` have arrived; returns the n-th.
     pub fn wait_for_nth(&self, address: &str, n: usize) -> Email {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_within(address, n, Duration::from_secs(30))
+    }
+
+    /// As [`SmtpServer::wait_for_nth`], giving up after `limit`.
+    pub fn wait_within(&self, address: &str, n: usize, limit: Duration) -> Email {
+        let deadline = Instant::now() + limit;
         loop {
             let found: Vec<Email> = self
                 .messages()
@@ -133,7 +138,7 @@ impl SmtpServer {
             }
             assert!(
                 Instant::now() < deadline,
-                "no email #{n} to {address} within 30 s"
+                "no email #{n} to {address} within {limit:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::domain::access::{self, Member};
 use crate::domain::accounts::{
-    find_user_by_email, hash_password, insert_session, load_user, login_for, new_session_row,
-    provision_invited, take_over_unverified,
+    find_user_by_email, insert_session, load_user, login_for, new_session_row, provision_invited,
+    take_over_unverified,
 };
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
@@ -86,7 +86,10 @@ pub fn accept(
     by: InviteRef<'_>,
     newcomer: NewcomerDetails<'_>,
 ) -> DomainResult<Accepted> {
-    let password_hash = newcomer.password.map(hash_password).transpose()?;
+    let password_hash = newcomer
+        .password
+        .map(|password| ctx.passwords.hash(password))
+        .transpose()?;
     let now = now_ms();
     let mut mail_queued = false;
     let result = ctx.store.write(|conn| {
@@ -107,6 +110,7 @@ pub fn accept(
                         .select(OrganizationRow::as_select())
                         .first(conn)?;
                     provision_invited(
+                        ctx,
                         conn,
                         &row.email,
                         &organization.name,

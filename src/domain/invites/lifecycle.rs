@@ -79,7 +79,7 @@ pub(super) fn queue_invitation(
         link: &link,
         expires_at: &expires,
     });
-    Ok(mail::enqueue(conn, mail)?)
+    Ok(mail::enqueue(conn, &ctx.outbox_sealer, mail)?)
 }
 
 /// Invites an address with a role and grants, and queues the email.

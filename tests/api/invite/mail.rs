@@ -2,11 +2,14 @@
 
 use crate::on_both_backends;
 use crate::smtp::{free_port, SmtpServer};
-use crate::support::{sql_strings, test_config, Backend, TestApp, TestServer};
+use crate::support::{
+    sql_strings, test_config, Backend, Client, Process, TestApp, TestDatabase, TestServer,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 on_both_backends!(
+    a_killed_process_mail_goes_out_within_a_minute,
     smtp_outage_delays_but_never_loses_mail,
     several_processes_send_each_email_once,
     without_smtp_mail_goes_to_files,
@@ -142,4 +145,64 @@ fn without_smtp_mail_goes_to_files(backend: Backend) {
     let token = email.token("invite").expect("link in the file");
     app.post("/invite/accept", None, json!({"token": token}))
         .ok();
+}
+
+/// A process killed (SIGKILL) while delivering leaves its claimed mail
+/// behind; another process on the same database sends it once the claim's
+/// lease runs out, within a minute (API.md §4).
+fn a_killed_process_mail_goes_out_within_a_minute(backend: Backend) {
+    let db = TestDatabase::new(&backend);
+    let mail_dir = db.dir().join("mail");
+    let mail_dir = mail_dir.to_str().expect("path");
+    // An SMTP server that accepts and never answers: the sender hangs in
+    // the middle of a delivery.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = hole.local_addr().expect("addr").port();
+    let (connected, delivering) = std::sync::mpsc::channel();
+    let hole_thread = std::thread::spawn(move || {
+        let held = hole.accept().map(|(stream, _)| stream);
+        let _ = connected.send(());
+        // Hold the connection (and the port) until the first process is gone.
+        std::thread::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let env = [
+        ("COLLABD_DATABASE_URL", db.url.as_str()),
+        ("COLLABD_SMTP_URL", smtp_url.as_str()),
+        ("COLLABD_MAIL_DIR", mail_dir),
+        ("COLLABD_MAIL_POLL_MS", "100"),
+    ];
+    let first = Process::spawn(&env);
+    let client = Client::new(&first.base);
+    client
+        .post(
+            "/user/signup",
+            None,
+            json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"}),
+        )
+        .ok();
+    delivering
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first process started delivering");
+    let killed = Instant::now();
+    first.kill();
+    hole_thread.join().expect("hole");
+    let smtp = SmtpServer::start_on(port);
+    let _second = Process::spawn(&env);
+    let email = smtp.wait_within("ada@example.com", 1, Duration::from_secs(75));
+    assert!(email.token("confirm").is_some());
+    eprintln!(
+        "claimed mail delivered {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    // Exactly once.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        smtp.messages()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == "ada@example.com"))
+            .count(),
+        1
+    );
 }

@@ -91,3 +91,63 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The real `collabd` binary, as a separate process (to kill it with SIGKILL).
+pub struct Process {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl Process {
+    /// Starts `collabd serve` on a free port with `env` added to a test's
+    /// quiet defaults, and waits until it serves.
+    pub fn spawn(env: &[(&str, &str)]) -> Process {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(env!("CARGO_BIN_EXE_collabd"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+            .env_remove("COLLABD_SMTP_URL")
+            .env("COLLABD_JWT_SECRET", super::TEST_JWT_SECRET)
+            .env("COLLABD_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start collabd");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Keep reading after the address is known, so the pipe never fills.
+                let _ = tx.send(line);
+            }
+        });
+        let address = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("collabd started serving");
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().unwrap_or("").to_string();
+            }
+        };
+        Process {
+            base: format!("http://{address}"),
+            child,
+        }
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, as a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,189 @@
+//! Password hashing with argon2id, bounded. Each hash or verification holds
+//! tens of MB for a moment; unbounded, a few hundred concurrent logins for
+//! made-up accounts would exhaust the machine. At most `running` run at once;
+//! up to `waiting` more wait up to `wait` for a turn; anything beyond answers
+//! 503 at once. When the last one finishes, the allocator is asked to give
+//! freed memory back, so a burst does not leave the process large.
+
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+use super::{DomainError, DomainResult};
+
+/// How many hashes run at once and how many may queue for a turn.
+pub struct PasswordHashing {
+    state: Mutex<Slots>,
+    freed: Condvar,
+    running: usize,
+    waiting: usize,
+    wait: Duration,
+}
+
+#[derive(Default)]
+struct Slots {
+    running: usize,
+    waiting: usize,
+}
+
+/// One turn; ends when dropped.
+struct Turn<'a>(&'a PasswordHashing);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let idle = {
+            let mut slots = self.0.lock();
+            slots.running -= 1;
+            slots.running == 0 && slots.waiting == 0
+        };
+        self.0.freed.notify_one();
+        if idle {
+            give_back_memory();
+        }
+    }
+}
+
+impl PasswordHashing {
+    /// `running` at once (at least 1), `waiting` more for up to `wait`.
+    pub fn new(running: usize, waiting: usize, wait: Duration) -> PasswordHashing {
+        PasswordHashing {
+            state: Mutex::new(Slots::default()),
+            freed: Condvar::new(),
+            running: running.max(1),
+            waiting,
+            wait,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // A panic while holding this lock leaves plain counters behind.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn busy() -> DomainError {
+        DomainError::Busy("too many password checks at once; retry in a moment".into())
+    }
+
+    fn turn(&self) -> DomainResult<Turn<'_>> {
+        let mut slots = self.lock();
+        if slots.running < self.running {
+            slots.running += 1;
+            return Ok(Turn(self));
+        }
+        if slots.waiting >= self.waiting {
+            return Err(Self::busy());
+        }
+        slots.waiting += 1;
+        let deadline = Instant::now() + self.wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if slots.running < self.running {
+                slots.waiting -= 1;
+                slots.running += 1;
+                return Ok(Turn(self));
+            }
+            if left.is_zero() {
+                slots.waiting -= 1;
+                return Err(Self::busy());
+            }
+            slots = self
+                .freed
+                .wait_timeout(slots, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// An argon2id hash of `password` with a fresh salt.
+    pub fn hash(&self, password: &str) -> DomainResult<String> {
+        let _turn = self.turn()?;
+        hash_now(password)
+    }
+
+    /// True when `password` is the one `stored` was made from. Without a
+    /// stored hash it verifies against a fixed one anyway, so the time taken
+    /// does not tell whether an account (or its password) exists.
+    pub fn verify(&self, password: &str, stored: Option<&str>) -> DomainResult<bool> {
+        static DUMMY: OnceLock<String> = OnceLock::new();
+        let _turn = self.turn()?;
+        let dummy = DUMMY.get_or_init(|| hash_now("collabd-dummy-password").unwrap_or_default());
+        let Ok(hash) = PasswordHash::new(stored.unwrap_or(dummy)) else {
+            return Ok(false);
+        };
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok();
+        Ok(matches && stored.is_some())
+    }
+}
+
+fn hash_now(password: &str) -> DomainResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| DomainError::Internal(format!("hashing a password: {e}")))
+}
+
+/// Returns freed heap to the system (glibc keeps it in its arenas otherwise).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory at the top of glibc's
+    // heaps and in its arenas; it touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_wrong_ones_do_not() {
+        let hashing = PasswordHashing::new(1, 0, Duration::ZERO);
+        let hash = hashing.hash("correct horse").unwrap();
+        assert!(hashing.verify("correct horse", Some(&hash)).unwrap());
+        assert!(!hashing.verify("wrong horse", Some(&hash)).unwrap());
+        assert!(!hashing.verify("correct horse", None).unwrap());
+    }
+
+    #[test]
+    fn beyond_the_queue_is_busy_and_turns_come_back() {
+        let hashing = PasswordHashing::new(1, 1, Duration::from_millis(50));
+        let first = hashing.turn().unwrap();
+        // One may wait; it times out while the first turn is held.
+        assert!(matches!(hashing.turn(), Err(DomainError::Busy(_))));
+        drop(first);
+        let again = hashing.turn().unwrap();
+        drop(again);
+        let slots = hashing.lock();
+        assert_eq!((slots.running, slots.waiting), (0, 0));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once() {
+        let hashing = std::sync::Arc::new(PasswordHashing::new(1, 1, Duration::from_secs(5)));
+        let held = hashing.turn().unwrap();
+        let waiter = {
+            let hashing = hashing.clone();
+            std::thread::spawn(move || hashing.turn().map(|_| ()).is_ok())
+        };
+        while hashing.lock().waiting == 0 {
+            std::thread::yield_now();
+        }
+        // The queue is full: refused without joining it.
+        assert!(matches!(hashing.turn(), Err(DomainError::Busy(_))));
+        assert_eq!(hashing.lock().waiting, 1);
+        drop(held);
+        assert!(
+            waiter.join().unwrap(),
+            "the waiting caller gets the freed turn"
+        );
+    }
+}

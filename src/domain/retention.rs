@@ -1,0 +1,104 @@
+//! Retention (API.md §8): what has ended is deleted once it is older than
+//! `COLLABD_RETENTION_DAYS`: sent and dead mail, ended sessions, used or
+//! expired tokens and ended invites; audit events after
+//! `COLLABD_AUDIT_RETENTION_DAYS` (0 keeps them). Each sweep is a few DELETEs
+//! of rows that nothing can need again, so several processes may sweep at
+//! once: whichever comes second finds nothing left.
+
+use diesel::prelude::*;
+
+use super::MS_PER_DAY;
+use crate::store::kinds::{InviteState, MailState};
+use crate::store::schema::{
+    audit_events, email_confirmations, invites, outbox, retired_invite_tokens, sessions,
+};
+use crate::store::{classify, Store, StoreError};
+
+/// How long ended things are kept, in days.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub days: u32,
+    /// 0 keeps audit events forever.
+    pub audit_days: u32,
+}
+
+/// Rows deleted by one sweep.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub mail: usize,
+    pub sessions: usize,
+    pub tokens: usize,
+    pub invites: usize,
+    pub audit_events: usize,
+}
+
+/// Deletes what has been over for longer than `retention` says, as of `now`.
+pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, StoreError> {
+    let cutoff = now - i64::from(retention.days) * MS_PER_DAY;
+    store.write(|conn| {
+        let mail = diesel::delete(
+            outbox::table.filter(
+                (outbox::state
+                    .eq(MailState::Sent)
+                    .and(outbox::sent_at.lt(cutoff)))
+                .or(outbox::state
+                    .eq(MailState::Dead)
+                    .and(outbox::created_at.lt(cutoff))),
+            ),
+        )
+        .execute(conn)
+        .map_err(classify)?;
+        let sessions = diesel::delete(
+            sessions::table.filter(
+                sessions::revoked_at
+                    .lt(cutoff)
+                    .or(sessions::expires_at.lt(cutoff)),
+            ),
+        )
+        .execute(conn)
+        .map_err(classify)?;
+        let confirmations = diesel::delete(
+            email_confirmations::table.filter(
+                email_confirmations::used_at
+                    .lt(cutoff)
+                    .or(email_confirmations::expires_at.lt(cutoff)),
+            ),
+        )
+        .execute(conn)
+        .map_err(classify)?;
+        let retired = diesel::delete(
+            retired_invite_tokens::table.filter(retired_invite_tokens::retired_at.lt(cutoff)),
+        )
+        .execute(conn)
+        .map_err(classify)?;
+        // A pending invite past its time has ended too, even before anything
+        // marked it expired.
+        let invites = diesel::delete(
+            invites::table.filter(
+                (invites::state
+                    .ne(InviteState::Pending)
+                    .and(invites::ended_at.lt(cutoff)))
+                .or(invites::state
+                    .eq(InviteState::Pending)
+                    .and(invites::expires_at.lt(cutoff))),
+            ),
+        )
+        .execute(conn)
+        .map_err(classify)?;
+        let audit_events = if retention.audit_days == 0 {
+            0
+        } else {
+            let audit_cutoff = now - i64::from(retention.audit_days) * MS_PER_DAY;
+            diesel::delete(audit_events::table.filter(audit_events::created_at.lt(audit_cutoff)))
+                .execute(conn)
+                .map_err(classify)?
+        };
+        Ok(Swept {
+            mail,
+            sessions,
+            tokens: confirmations + retired,
+            invites,
+            audit_events,
+        })
+    })
+}

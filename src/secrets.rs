@@ -1,0 +1,95 @@
+//! What must not rest in the database in clear but must be read back: a
+//! queued email's link and body. They are sealed with ChaCha20-Poly1305 under
+//! a key derived (HKDF-SHA256) from the server's secret, so a copy of the
+//! database alone opens nothing when the secret is configured
+//! (`COLLABD_JWT_SECRET`) rather than kept in the database.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+/// Marks sealed text, so it is never mistaken for clear text.
+const PREFIX: &str = "sealed:v1:";
+const NONCE_LEN: usize = 12;
+
+/// Seals and opens text under one key.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(…)")
+    }
+}
+
+impl Sealer {
+    /// The sealer for `purpose`, keyed from the server's secret.
+    pub fn new(secret: &[u8], purpose: &str) -> Sealer {
+        let mut key = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 255 × 32, so this
+        // cannot fail.
+        let _ = Hkdf::<Sha256>::new(Some(b"collabd"), secret).expand(purpose.as_bytes(), &mut key);
+        Sealer {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+        }
+    }
+
+    /// `text`, sealed with a fresh random nonce.
+    pub fn seal(&self, text: &str) -> String {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        match self.cipher.encrypt(&nonce, text.as_bytes()) {
+            Ok(sealed) => {
+                let mut bytes = nonce.to_vec();
+                bytes.extend_from_slice(&sealed);
+                format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+            }
+            // Encryption fails only for inputs of gigabytes; keep nothing.
+            Err(_) => String::new(),
+        }
+    }
+
+    /// The text sealed in `sealed`, or `None` when it was sealed under
+    /// another key or altered.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed.strip_prefix(PREFIX)?).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, body) = bytes.split_at(NONCE_LEN);
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), body).ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_only_under_its_key() {
+        let sealer = Sealer::new(b"0123456789abcdef0123456789abcdef", "outbox");
+        let sealed = sealer.seal("http://x/invite/SECRET");
+        assert!(!sealed.contains("SECRET"));
+        assert_ne!(
+            sealed,
+            sealer.seal("http://x/invite/SECRET"),
+            "fresh nonce each time"
+        );
+        assert_eq!(
+            sealer.open(&sealed).as_deref(),
+            Some("http://x/invite/SECRET")
+        );
+        let other = Sealer::new(b"another secret, another key.....", "outbox");
+        assert_eq!(other.open(&sealed), None);
+        let purpose = Sealer::new(b"0123456789abcdef0123456789abcdef", "webhooks");
+        assert_eq!(purpose.open(&sealed), None);
+        let mut altered = sealed.clone();
+        altered.pop();
+        assert_eq!(sealer.open(&altered), None);
+    }
+}
