@@ -49,6 +49,7 @@ impl Drop for Turn<'_> {
 impl PasswordHashing {
     /// `running` at once (at least 1), `waiting` more for up to `wait`.
     pub fn new(running: usize, waiting: usize, wait: Duration) -> PasswordHashing {
+        map_large_buffers();
         PasswordHashing {
             state: Mutex::new(Slots::default()),
             freed: Condvar::new(),
@@ -128,6 +129,19 @@ fn hash_now(password: &str) -> DomainResult<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| DomainError::Internal(format!("hashing a password: {e}")))
+}
+
+/// Makes glibc map every buffer of 1 MiB or more on its own and unmap it when
+/// freed. By default glibc raises that threshold to the size of the last
+/// large buffer freed, after which argon2's 19 MiB blocks come from per-thread
+/// arenas that keep them: a burst on many threads then leaves hundreds of MB
+/// resident. With a fixed threshold each block goes back when its hash ends.
+fn map_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; any value is valid.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// Returns freed heap to the system (glibc keeps it in its arenas otherwise).

@@ -9,6 +9,7 @@ mod at_rest;
 mod concurrency;
 mod customer;
 mod edge;
+mod hostile;
 mod indexes;
 mod invite;
 mod logs;

@@ -138,6 +138,18 @@ impl Process {
         }
     }
 
+    /// The most memory the process has held (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM")
+            * 1024
+    }
+
     /// SIGKILL: no shutdown, no cleanup, as a crash.
     pub fn kill(mut self) {
         let _ = self.child.kill();
