@@ -196,6 +196,46 @@ pub struct Config {
     )]
     pub retention_interval_secs: u64,
 
+    /// Unknown tokens per client address per minute on the public calls that
+    /// take an emailed token; past it they answer 429 until the minute is
+    /// over. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "COLLABD_TOKEN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub token_attempts_per_minute: u32,
+
+    /// Sign-ups per client address per hour; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "COLLABD_SIGNUPS_PER_HOUR",
+        default_value_t = 20,
+        global = true
+    )]
+    pub signups_per_hour: u32,
+
+    /// Invites created or resent per organization per hour; 0 turns the
+    /// limit off.
+    #[arg(
+        long,
+        env = "COLLABD_INVITES_PER_HOUR",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub invites_per_hour: u32,
+
+    /// Proxies whose `X-Forwarded-For` names the client: a comma-separated
+    /// list of addresses and CIDR ranges. Empty: the peer is the client.
+    #[arg(
+        long,
+        env = "COLLABD_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: String,
+
     /// HTTP worker threads; the number of CPUs when unset.
     #[arg(long, env = "COLLABD_WORKERS", global = true)]
     pub workers: Option<usize>,

@@ -54,6 +54,11 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             public_url: config.public_url(),
         },
         login_throttle: LoginThrottle::new(config.login_attempts_per_minute),
+        limits: domain::limits::Limits::new(
+            config.token_attempts_per_minute,
+            config.signups_per_hour,
+            config.invites_per_hour,
+        ),
         passwords: PasswordHashing::new(
             match config.hash_concurrency {
                 0 => std::thread::available_parallelism().map_or(2, usize::from),
@@ -103,12 +108,14 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let sender_wakeup = ctx.mail_wakeup.clone();
     let document = web::Data::new(http::openapi::document_json());
     let limit = BodyLimit(config.max_body_bytes);
+    let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(ctx.clone())
             .app_data(document.clone())
             .app_data(limit)
+            .app_data(proxies.clone())
             .app_data(metrics.clone())
             .wrap_fn(move |req, srv| {
                 let id = domain::new_id();

@@ -113,7 +113,10 @@ pub struct NewAccount<'a> {
 
 /// Makes an account with an unverified email. An address that is already
 /// taken, in any case, answers 409 `email_taken`.
-pub fn signup(ctx: &Ctx, new: NewAccount<'_>) -> DomainResult<User> {
+pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> DomainResult<User> {
+    ctx.limits
+        .signups
+        .hit(&super::limits::address_key(client))?;
     let email = normalize_email(new.email);
     let password_hash = ctx.passwords.hash(new.password)?;
     let row = UserRow {

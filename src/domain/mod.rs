@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod apikeys;
 pub mod audit;
 pub mod invites;
+pub mod limits;
 pub mod members;
 pub mod organizations;
 pub mod paging;
@@ -160,6 +161,8 @@ pub struct Ctx {
     pub outbox_sealer: crate::secrets::Sealer,
     pub policy: Policy,
     pub login_throttle: accounts::LoginThrottle,
+    /// Rate limits per client address and per organization.
+    pub limits: limits::Limits,
     /// Bounds argon2id work (hashes and verifications) across the process.
     pub passwords: passwords::PasswordHashing,
     /// Woken after a transaction queued mail, so the sender goes at once.

@@ -7,6 +7,7 @@ use validator::Validate;
 
 use super::answers::*;
 use super::auth::{MaybeSignedIn, SignedIn};
+use super::client::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
@@ -66,9 +67,15 @@ const CREATE: Endpoint<InviteAnswer> = Endpoint {
         same level or lower) and `cancreateprojects` only when one has it (403 otherwise). A \
         project the organization does not have answers 404; a project named twice gets the \
         stronger of its permissions. A \
-        mail outage never fails the call: mail waits in the outbox.",
+        mail outage never fails the call: mail waits in the outbox. Past \
+        `COLLABD_INVITES_PER_HOUR` invites created or resent in one organization it answers 429.",
     params: Some(schema_ref::<CreateInviteParams>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::RateLimited,
+    ],
     answer: PhantomData,
 };
 
@@ -156,14 +163,23 @@ const DETAILS: Endpoint<InviteAnswer> = Endpoint {
     description: "What the invitation page shows: organization, role, inviter and expiry. An \
         unknown token answers 404; an invite that has ended answers 410 with `error.reason` \
         `expired`, `revoked`, `declined` or `accepted` (a token replaced by `invite/resend` \
-        answers `revoked`).",
+        answers `revoked`). Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` unknown tokens from one \
+        client address, token calls from it answer 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),
-    refusals: &[Refusal::NotFound, Refusal::Gone],
+    refusals: &[Refusal::NotFound, Refusal::Gone, Refusal::RateLimited],
     answer: PhantomData,
 };
 
-async fn details(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> Result<InviteAnswer, ApiError> {
-    let invite = run(move || invites::details(&ctx, &p.token)).await?;
+async fn details(
+    ctx: Data<Ctx>,
+    ClientAddress(client): ClientAddress,
+    Params(p): Params<TokenParams>,
+) -> Result<InviteAnswer, ApiError> {
+    let invite = run(move || {
+        ctx.limits
+            .token_call(client, || invites::details(&ctx, &p.token))
+    })
+    .await?;
     Ok(InviteAnswer { invite })
 }
 
@@ -214,6 +230,7 @@ const ACCEPT: Endpoint<AcceptAnswer> = Endpoint {
         Refusal::NotFound,
         Refusal::Conflict,
         Refusal::Gone,
+        Refusal::RateLimited,
     ],
     answer: PhantomData,
 };
@@ -221,6 +238,7 @@ const ACCEPT: Endpoint<AcceptAnswer> = Endpoint {
 async fn accept(
     ctx: Data<Ctx>,
     MaybeSignedIn(caller): MaybeSignedIn,
+    ClientAddress(client): ClientAddress,
     Params(p): Params<AcceptParams>,
 ) -> Result<AcceptAnswer, ApiError> {
     let accepted = run(move || {
@@ -229,7 +247,11 @@ async fn accept(
             name: p.name.as_deref(),
             password: p.password.as_deref(),
         };
-        invites::accept(&ctx, caller.as_ref(), by, newcomer)
+        let accept = || invites::accept(&ctx, caller.as_ref(), by, newcomer);
+        match p.token {
+            Some(_) => ctx.limits.token_call(client, accept),
+            None => accept(),
+        }
     })
     .await?;
     Ok(AcceptAnswer {
@@ -262,18 +284,28 @@ const DECLINE: Endpoint<Nothing> = Endpoint {
     description: "Ends a pending invite as `declined`. Give either `inviteid` (with a session \
         whose verified email is the invite's) or the emailed `token`. An ended invite answers 410.",
     params: Some(schema_ref::<DeclineParams>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Gone],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Gone,
+        Refusal::RateLimited,
+    ],
     answer: PhantomData,
 };
 
 async fn decline(
     ctx: Data<Ctx>,
     MaybeSignedIn(caller): MaybeSignedIn,
+    ClientAddress(client): ClientAddress,
     Params(p): Params<DeclineParams>,
 ) -> Result<Nothing, ApiError> {
     run(move || {
         let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
-        invites::decline(&ctx, caller.as_ref(), by)
+        let decline = || invites::decline(&ctx, caller.as_ref(), by);
+        match p.token {
+            Some(_) => ctx.limits.token_call(client, decline),
+            None => decline(),
+        }
     })
     .await?;
     Ok(Nothing {})
@@ -320,13 +352,15 @@ const RESEND: Endpoint<InviteAnswer> = Endpoint {
     summary: "Send an invite again",
     description: "Issues a new token (the old link answers 410 from then on), restarts the \
         invite's lifetime and queues the email again. Works on pending and expired invites; \
-        accepted, declined and revoked ones answer 410. Who may: as for `invite/revoke`.",
+        accepted, declined and revoked ones answer 410. Who may: as for `invite/revoke`. It \
+        counts toward `COLLABD_INVITES_PER_HOUR` (429 past it).",
     params: Some(schema_ref::<InviteIdParams>),
     refusals: &[
         Refusal::Forbidden,
         Refusal::NotFound,
         Refusal::Conflict,
         Refusal::Gone,
+        Refusal::RateLimited,
     ],
     answer: PhantomData,
 };

@@ -9,6 +9,7 @@
 pub mod answers;
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod customer;
 pub mod envelope;
 pub mod error;

@@ -9,6 +9,7 @@ use validator::Validate;
 use super::answers::*;
 use super::api::NoParams;
 use super::auth::SignedIn;
+use super::client::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::params::{text, valid_email, valid_name, whole_number, Params};
@@ -68,14 +69,23 @@ const CONFIRM: Endpoint<UserAnswer> = Endpoint {
     summary: "Confirm an email address",
     description: "Marks the account's email verified with the token from the sign-up email \
         (link `{public_url}/confirm/{token}`). Confirming twice is harmless; an unknown token \
-        answers 404, an expired one 410 `expired`.",
+        answers 404, an expired one 410 `expired`. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` \
+        unknown tokens from one client address it answers 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),
-    refusals: &[Refusal::NotFound, Refusal::Gone],
+    refusals: &[Refusal::NotFound, Refusal::Gone, Refusal::RateLimited],
     answer: PhantomData,
 };
 
-async fn confirm(ctx: Data<Ctx>, Params(p): Params<TokenParams>) -> Result<UserAnswer, ApiError> {
-    let user = run(move || accounts::confirm(&ctx, &p.token)).await?;
+async fn confirm(
+    ctx: Data<Ctx>,
+    ClientAddress(client): ClientAddress,
+    Params(p): Params<TokenParams>,
+) -> Result<UserAnswer, ApiError> {
+    let user = run(move || {
+        ctx.limits
+            .token_call(client, || accounts::confirm(&ctx, &p.token))
+    })
+    .await?;
     Ok(UserAnswer { user })
 }
 
@@ -106,16 +116,22 @@ const SIGNUP: Endpoint<UserAnswer> = Endpoint {
     access: Access::Public,
     summary: "Create an account",
     description: "Makes an account whose email is not yet verified. An address already in use, \
-        in any letter case, answers 409 with reason `email_taken`.",
+        in any letter case, answers 409 with reason `email_taken`. Past \
+        `COLLABD_SIGNUPS_PER_HOUR` sign-ups from one client address it answers 429.",
     params: Some(schema_ref::<SignupParams>),
-    refusals: &[Refusal::Conflict],
+    refusals: &[Refusal::Conflict, Refusal::RateLimited],
     answer: PhantomData,
 };
 
-async fn signup(ctx: Data<Ctx>, Params(p): Params<SignupParams>) -> Result<UserAnswer, ApiError> {
+async fn signup(
+    ctx: Data<Ctx>,
+    ClientAddress(client): ClientAddress,
+    Params(p): Params<SignupParams>,
+) -> Result<UserAnswer, ApiError> {
     let user = run(move || {
         accounts::signup(
             &ctx,
+            client,
             NewAccount {
                 email: &p.email,
                 password: &p.password,

@@ -12,6 +12,7 @@ mod edge;
 mod hostile;
 mod indexes;
 mod invite;
+mod limits;
 mod logs;
 mod matrix;
 mod openapi;

@@ -97,6 +97,7 @@ pub fn create(
         let member =
             access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
         let organization_id = member.organization_id();
+        ctx.limits.invites.check(&organization_id.to_string())?;
         if !may_assign(member.role, new.role) {
             return Err(DomainError::forbidden(format!(
                 "the role {} may not invite as {}",
@@ -175,6 +176,8 @@ pub fn create(
         Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
         other => other?,
     };
+    // Counted once made: a refused invite uses none of the hour's quota.
+    let _ = ctx.limits.invites.hit(&invite.organizationid);
     ctx.mail_queued();
     Ok(invite)
 }
@@ -239,6 +242,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
     let now = now_ms();
     let result = ctx.store.write(|conn| {
         let (row, user) = manageable(conn, caller, invite_id)?;
+        ctx.limits.invites.check(&row.organization_id)?;
         match effective_state(&row, now) {
             InviteState::Pending | InviteState::Expired => {}
             _ => ensure_open(&row, now)?,
@@ -303,6 +307,8 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
         other => other?,
     };
+    // Counted once made: a refused invite uses none of the hour's quota.
+    let _ = ctx.limits.invites.hit(&invite.organizationid);
     ctx.mail_queued();
     Ok(invite)
 }

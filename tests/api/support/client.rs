@@ -122,6 +122,23 @@ impl Client {
         self.send_raw(method, path, authorization.as_deref(), content_type, body)
     }
 
+    /// POST a JSON body with extra request headers.
+    pub fn post_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Resp {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let mut all: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+        if let Some(value) = authorization.as_deref() {
+            all.push(("Authorization", value));
+        }
+        all.extend_from_slice(headers);
+        self.request("POST", path, &all, body.to_string().as_bytes())
+    }
+
     /// GET with this exact `Authorization` header value.
     pub fn get_authorized_as(&self, path: &str, authorization: &str) -> Resp {
         self.send_raw("GET", path, Some(authorization), None, b"")
@@ -135,14 +152,23 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Resp {
+        let mut headers = Vec::new();
+        if let Some(value) = authorization {
+            headers.push(("Authorization", value));
+        }
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct));
+        }
+        self.request(method, path, &headers, body)
+    }
+
+    /// Any request with these headers.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
         let mut request = self
             .agent
             .request(method, &format!("{}{}", self.base, path));
-        if let Some(value) = authorization {
-            request = request.set("Authorization", value);
-        }
-        if let Some(ct) = content_type {
-            request = request.set("Content-Type", ct);
+        for (name, value) in headers {
+            request = request.set(name, value);
         }
         let result = if body.is_empty() && method == "GET" {
             request.call()

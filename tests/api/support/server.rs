@@ -24,6 +24,11 @@ pub fn test_config(db: &TestDatabase) -> Config {
     config.log = "warn".into();
     config.mail_poll_ms = 50;
     config.mail_retry_base_ms = 100;
+    // Every test signs up and guesses from 127.0.0.1; the limits are tested
+    // on their own (tests/api/limits.rs).
+    config.signups_per_hour = 0;
+    config.token_attempts_per_minute = 0;
+    config.invites_per_hour = 0;
     config
 }
 

@@ -1,0 +1,109 @@
+//! The rate limits of API.md §8 over real HTTP: unknown tokens per client
+//! address (and whose address that is behind a proxy), sign-ups per address,
+//! invites per organization. Each answers 429 with `Retry-After`.
+
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    guessing_tokens_meets_429_per_address,
+    behind_an_untrusted_peer_the_header_is_ignored,
+    signups_and_invites_meet_their_limits,
+);
+
+fn unknown_token(app: &TestApp, from: &str, n: usize) -> crate::support::Resp {
+    let token = format!("UnknownToken{n:04}abcdefghijklmnopqrstuvwxyz");
+    app.post_with(
+        "/invite/details",
+        None,
+        &[("X-Forwarded-For", from)],
+        json!({"token": token}),
+    )
+}
+
+fn retry_after(r: &crate::support::Resp) -> u64 {
+    r.header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds")
+}
+
+fn guessing_tokens_meets_429_per_address(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
+        c.token_attempts_per_minute = 30;
+        c.trusted_proxies = "127.0.0.1".into();
+    });
+    let statuses: Vec<u16> = (0..40)
+        .map(|n| unknown_token(&app, "203.0.113.5", n).status)
+        .collect();
+    assert!(statuses[..30].iter().all(|s| *s == 404), "{statuses:?}");
+    assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+    let r = unknown_token(&app, "203.0.113.5", 99).err(429, "rate_limited");
+    assert!((1..=60).contains(&retry_after(&r)));
+    // Every token call from that address waits, whichever endpoint.
+    app.post_with(
+        "/user/confirm",
+        None,
+        &[("X-Forwarded-For", "203.0.113.5")],
+        json!({"token": "AnotherUnknownToken0123456789"}),
+    )
+    .err(429, "rate_limited");
+    // Another client behind the same proxy is not affected; the proxy's own
+    // address in front of it is skipped.
+    unknown_token(&app, "203.0.113.6, 127.0.0.1", 0).err(404, "not_found");
+}
+
+fn behind_an_untrusted_peer_the_header_is_ignored(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.token_attempts_per_minute = 5);
+    // Each request claims another address; the peer is what counts.
+    let statuses: Vec<u16> = (0..8)
+        .map(|n| unknown_token(&app, &format!("198.51.100.{n}"), n).status)
+        .collect();
+    assert_eq!(&statuses[..5], &[404; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+}
+
+fn signups_and_invites_meet_their_limits(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
+        c.signups_per_hour = 3;
+        c.invites_per_hour = 2;
+        c.trusted_proxies = "127.0.0.0/8".into();
+    });
+    let signup = |email: &str, from: &str| {
+        app.post_with(
+            "/user/signup",
+            None,
+            &[("X-Forwarded-For", from)],
+            json!({"email": email, "password": "correct horse battery", "name": "N"}),
+        )
+    };
+    for n in 0..3 {
+        signup(&format!("s{n}@example.com"), "203.0.113.7").ok();
+    }
+    let r = signup("s3@example.com", "203.0.113.7").err(429, "rate_limited");
+    assert!(retry_after(&r) <= 3600);
+    signup("s3@example.com", "203.0.113.8").ok();
+
+    let owner = app.login("s0@example.com", "correct horse battery");
+    let org = app.organization(&owner, "Acme");
+    let first = app.invite(&owner, &org, "a@example.com", "collaborator");
+    app.invite(&owner, &org, "b@example.com", "collaborator");
+    app.post(
+        "/invite/create",
+        Some(&owner),
+        json!({"organizationid": org, "email": "c@example.com"}),
+    )
+    .err(429, "rate_limited");
+    // A resend counts too.
+    app.post(
+        "/invite/resend",
+        Some(&owner),
+        json!({"inviteid": first["inviteid"]}),
+    )
+    .err(429, "rate_limited");
+    // Another organization has its own hour.
+    let other = app.organization(&owner, "Other");
+    app.invite(&owner, &other, "c@example.com", "collaborator");
+}
