@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod idempotency;
 pub mod invites;
 pub mod limits;
 pub mod members;
@@ -31,6 +32,7 @@ pub enum ConflictReason {
     LastOwner,
     OrganizationLimit,
     EmailTaken,
+    RequestInProgress,
 }
 
 impl ConflictReason {
@@ -41,6 +43,7 @@ impl ConflictReason {
             ConflictReason::LastOwner => "last_owner",
             ConflictReason::OrganizationLimit => "organization_limit",
             ConflictReason::EmailTaken => "email_taken",
+            ConflictReason::RequestInProgress => "request_in_progress",
         }
     }
 }

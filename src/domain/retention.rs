@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use super::MS_PER_DAY;
 use crate::store::kinds::{InviteState, MailState};
 use crate::store::schema::{
-    audit_events, email_confirmations, invites, outbox, retired_invite_tokens, sessions,
+    audit_events, email_confirmations, idempotency_keys, invites, outbox, retired_invite_tokens,
+    sessions,
 };
 use crate::store::{classify, Store, StoreError};
 
@@ -93,6 +94,13 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
                 .execute(conn)
                 .map_err(classify)?
         };
+        // Kept answers to idempotency keys live a day, whatever the setting.
+        diesel::delete(
+            idempotency_keys::table
+                .filter(idempotency_keys::created_at.lt(now - super::idempotency::KEPT_MS)),
+        )
+        .execute(conn)
+        .map_err(classify)?;
         Ok(Swept {
             mail,
             sessions,

@@ -81,8 +81,18 @@ pub async fn authenticate_first(
     }
     match caller_of(&req, access).await {
         Ok(caller) => {
-            req.extensions_mut().insert(Authenticated(caller));
-            Ok(next.call(req).await?.map_into_boxed_body())
+            req.extensions_mut().insert(Authenticated(caller.clone()));
+            let key = match req.method() == actix_web::http::Method::POST {
+                true => super::idempotency::key_of(&req),
+                false => Ok(None),
+            };
+            match key {
+                Ok(Some(key)) => {
+                    super::idempotency::run_once(req, next, caller.as_ref(), key).await
+                }
+                Ok(None) => Ok(next.call(req).await?.map_into_boxed_body()),
+                Err(e) => Ok(req.error_response(e)),
+            }
         }
         Err(e) => {
             let response = e.error_response();

@@ -14,6 +14,7 @@ pub mod customer;
 pub mod envelope;
 pub mod error;
 pub mod grants;
+pub mod idempotency;
 pub mod invite;
 pub mod metrics;
 pub mod openapi;

@@ -44,8 +44,8 @@ pub struct Error {
     #[schema(rename = "type")]
     kind: String,
     /// With 409: `already_member`, `invite_pending`, `last_owner`,
-    /// `organization_limit`, `email_taken`; with 410: `expired`, `revoked`,
-    /// `declined`, `accepted`.
+    /// `organization_limit`, `email_taken`, `request_in_progress`; with 410:
+    /// `expired`, `revoked`, `declined`, `accepted`.
     reason: Option<String>,
     /// With 422: the messages for each parameter that was not acceptable.
     #[schema(value_type = Option<Object>, additional_properties = true)]
@@ -67,7 +67,7 @@ const ERRORS: &[(u16, &str, &str)] = &[
     (422, "ValidationFailed", "`validation_failed`: `error.fields` names each unacceptable parameter."),
     (429, "RateLimited", "`rate_limited`: too many attempts; see `Retry-After`."),
     (500, "Internal", "`internal`: a bug; the body carries no internal details."),
-    (503, "Unavailable", "`unavailable`: the database cannot be reached; the request did nothing."),
+    (503, "Unavailable", "`unavailable`: the database cannot be reached, or the server is at its bound for password checks (with `Retry-After`); the request did nothing."),
 ];
 
 /// The whole document.
@@ -260,7 +260,7 @@ fn error_response(code: u16, description: &str) -> utoipa::openapi::Response {
                     .build(),
             )
         }
-        429 => {
+        429 | 503 => {
             response = response.header(
                 "Retry-After",
                 HeaderBuilder::new()
@@ -274,6 +274,14 @@ fn error_response(code: u16, description: &str) -> utoipa::openapi::Response {
     response.build()
 }
 
+/// How a POST is retried safely; described rather than listed as a header
+/// parameter, so that fuzzers do not reuse one key for different requests.
+const RETRIES: &str = "Retries: send `Idempotency-Key: <1–255 printable ASCII characters>`. The \
+    first answer to a key is kept for 24 hours per caller; the same key with the same \
+    parameters answers it again with `Idempotent-Replayed: true` and changes nothing, other \
+    parameters answer 422, and a repeat while the first still runs answers 409 \
+    `request_in_progress`. Answers of 500 and 503 are not kept.";
+
 fn access_text(access: Access) -> &'static str {
     match access {
         Access::Public => "Public: no token needed.",
@@ -284,12 +292,16 @@ fn access_text(access: Access) -> &'static str {
 }
 
 /// The statuses an operation can answer besides 200: 400, 413 and 422 when it
-/// takes parameters, 401 unless it is public, its rules' refusals, and 500
-/// and 503 always.
-fn error_statuses(endpoint: &Documented) -> Vec<u16> {
+/// takes parameters or is a POST (which takes an `Idempotency-Key`, whose
+/// repeat while the first request runs answers 409), 401 unless it is
+/// public, its rules' refusals, and 500 and 503 always.
+fn error_statuses(endpoint: &Documented, method: &HttpMethod) -> Vec<u16> {
     let mut codes: Vec<u16> = endpoint.refusals.iter().map(|r| r.status()).collect();
-    if endpoint.params.is_some() {
+    if endpoint.params.is_some() || *method == HttpMethod::Post {
         codes.extend([400, 413, 422]);
+    }
+    if *method == HttpMethod::Post {
+        codes.push(409);
     }
     if endpoint.access != Access::Public {
         codes.push(401);
@@ -353,15 +365,17 @@ fn path_item(
         endpoint.description,
         access_text(endpoint.access)
     );
-    let codes = error_statuses(endpoint);
-
     let operation = |method: HttpMethod| {
+        let description = match method {
+            HttpMethod::Post => format!("{description}\n\n{RETRIES}"),
+            _ => description.clone(),
+        };
         let mut op = OperationBuilder::new()
             .tag(endpoint.tag)
             .summary(Some(endpoint.summary))
-            .description(Some(description.clone()))
+            .description(Some(description))
             .response("200", success.clone());
-        for code in &codes {
+        for code in &error_statuses(endpoint, &method) {
             if let Some((_, name, _)) = ERRORS.iter().find(|(c, _, _)| c == code) {
                 op = op.response(code.to_string(), RefOr::Ref(Ref::from_response_name(*name)));
             }

@@ -152,6 +152,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (caller, idempotency_key) {
+        caller -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        body -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -181,4 +192,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_confirmations,
     outbox,
     audit_events,
+    idempotency_keys,
 );

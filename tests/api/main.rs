@@ -10,6 +10,7 @@ mod concurrency;
 mod customer;
 mod edge;
 mod hostile;
+mod idempotency;
 mod indexes;
 mod invite;
 mod limits;

@@ -1,0 +1,108 @@
+//! Idempotency keys (API.md §1 "Retries"): the first answer to a caller's key
+//! is kept for 24 hours in the database, so it holds across processes and
+//! restarts. The first request claims the key (a row without a status);
+//! a repeat meanwhile is told it is in progress; once answered, repeats with
+//! the same request get the kept answer and change nothing; another request
+//! under the same key is refused. Answers of 500 and 503 are not kept.
+
+use diesel::prelude::*;
+
+use super::{ConflictReason, DomainError, DomainResult, MS_PER_HOUR};
+use crate::store::schema::idempotency_keys;
+use crate::store::Store;
+
+/// How long a key's answer is kept.
+pub const KEPT_MS: i64 = 24 * MS_PER_HOUR;
+
+/// What to do with a request that carries a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// The key is now this request's: run it, then [`finish`] or [`abandon`].
+    Run,
+    /// The kept answer: status and body.
+    Replay(u16, String),
+}
+
+/// Claims `key` for `caller`'s request whose fingerprint is `request_hash`,
+/// or says how it was already used.
+pub fn begin(
+    store: &Store,
+    caller: &str,
+    key: &str,
+    request_hash: &str,
+    now: i64,
+) -> DomainResult<Begin> {
+    let result = store.write(|conn| {
+        let kept: Option<(String, Option<i32>, Option<String>, i64)> = idempotency_keys::table
+            .find((caller, key))
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::status,
+                idempotency_keys::body,
+                idempotency_keys::created_at,
+            ))
+            .first(conn)
+            .optional()?;
+        match kept {
+            Some((hash, status, body, created_at)) if created_at > now - KEPT_MS => {
+                if hash != request_hash {
+                    return Err(DomainError::invalid(
+                        "Idempotency-Key",
+                        "was used with other parameters; use a new key for a new request",
+                    ));
+                }
+                match (status, body) {
+                    (Some(status), Some(body)) => Ok(Begin::Replay(status as u16, body)),
+                    _ => Err(in_progress()),
+                }
+            }
+            stale => {
+                if stale.is_some() {
+                    diesel::delete(idempotency_keys::table.find((caller, key))).execute(conn)?;
+                }
+                diesel::insert_into(idempotency_keys::table)
+                    .values((
+                        idempotency_keys::caller.eq(caller),
+                        idempotency_keys::idempotency_key.eq(key),
+                        idempotency_keys::request_hash.eq(request_hash),
+                        idempotency_keys::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                Ok(Begin::Run)
+            }
+        }
+    });
+    match result {
+        // Another process claimed the key between our read and our insert.
+        Err(DomainError::Store(e)) if e.is_unique_violation() => Err(in_progress()),
+        other => other,
+    }
+}
+
+fn in_progress() -> DomainError {
+    DomainError::conflict(
+        ConflictReason::RequestInProgress,
+        "a request with this Idempotency-Key is still running; retry when it has answered",
+    )
+}
+
+/// Keeps the answer to the request that claimed `key`.
+pub fn finish(store: &Store, caller: &str, key: &str, status: u16, body: &str) -> DomainResult<()> {
+    store.write(|conn| {
+        diesel::update(idempotency_keys::table.find((caller, key)))
+            .set((
+                idempotency_keys::status.eq(Some(i32::from(status))),
+                idempotency_keys::body.eq(Some(body)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Lets `key` go: the request failed in a way a retry should run again.
+pub fn abandon(store: &Store, caller: &str, key: &str) -> DomainResult<()> {
+    store.write(|conn| {
+        diesel::delete(idempotency_keys::table.find((caller, key))).execute(conn)?;
+        Ok(())
+    })
+}

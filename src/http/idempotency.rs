@@ -1,0 +1,148 @@
+//! `Idempotency-Key` on POST (API.md §1 "Retries"), around the handler and
+//! after authentication, which names the caller the key belongs to: the
+//! signed-in user, or the client address for public calls. The request's
+//! fingerprint is its path and body; the answer kept is its status and body,
+//! replayed with `Idempotent-Replayed: true`.
+
+use actix_web::body::{to_bytes, BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::HttpResponse;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::params::BodyLimit;
+use super::run;
+use crate::domain::idempotency::{self, Begin};
+use crate::domain::sessions::Caller;
+use crate::domain::Ctx;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+
+/// The key of a POST, if it carries one; 400 when it is not 1–255
+/// printable ASCII characters.
+pub fn key_of(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(ApiError::InvalidRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .copied()
+        .unwrap_or(BodyLimit(64 * 1024))
+        .0;
+    let mut stream = req.parts_mut().1.take();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Runs the request under `key`: claims it, or answers as its first use did.
+pub async fn run_once(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    caller: Option<&Caller>,
+    key: String,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(ctx) = req.app_data::<web::Data<Ctx>>().cloned() else {
+        return Ok(req.error_response(ApiError::Internal("no context".into())));
+    };
+    let owner = match caller {
+        Some(caller) => format!("user:{}", caller.user_id),
+        None => match super::client::client_address(req.request()) {
+            Ok(address) => format!("address:{address}"),
+            Err(e) => return Ok(req.error_response(e)),
+        },
+    };
+    let body = match read_body(&mut req).await {
+        Ok(body) => body,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let mut fingerprint = Sha256::new();
+    fingerprint.update(req.path().as_bytes());
+    fingerprint.update(b"\n");
+    fingerprint.update(&body);
+    let request_hash = format!("{:x}", fingerprint.finalize());
+    req.set_payload(Payload::from(body));
+
+    let begun = {
+        let (ctx, owner, key) = (ctx.clone(), owner.clone(), key.clone());
+        run(move || {
+            idempotency::begin(
+                &ctx.store,
+                &owner,
+                &key,
+                &request_hash,
+                crate::domain::now_ms(),
+            )
+        })
+        .await
+    };
+    match begun {
+        Err(e) => Ok(req.error_response(e)),
+        Ok(Begin::Replay(status, body)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let response = HttpResponse::build(status)
+                .content_type("application/json")
+                .insert_header((REPLAYED, HeaderValue::from_static("true")))
+                .body(body);
+            Ok(req.into_response(response))
+        }
+        Ok(Begin::Run) => {
+            let response = next.call(req).await?;
+            let (request, response) = response.into_parts();
+            let status = response.status();
+            let (head, body) = response.into_parts();
+            let bytes = to_bytes(body)
+                .await
+                .map_err(|e| ApiError::Internal(format!("reading an answer: {}", e.into())))?;
+            let kept = {
+                let bytes = bytes.clone();
+                run(move || match status {
+                    // The request did nothing (503) or failed (500): a retry runs again.
+                    StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE => {
+                        idempotency::abandon(&ctx.store, &owner, &key)
+                    }
+                    _ => idempotency::finish(
+                        &ctx.store,
+                        &owner,
+                        &key,
+                        status.as_u16(),
+                        &String::from_utf8_lossy(&bytes),
+                    ),
+                })
+                .await
+            };
+            if let Err(e) = kept {
+                tracing::warn!(error = %e, "idempotency: the answer could not be kept");
+            }
+            let mut response = head.set_body(BoxBody::new(bytes));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(ServiceResponse::new(request, response))
+        }
+    }
+}
