@@ -154,7 +154,7 @@ mod tests {
     fn a_window_allows_its_limit_then_refuses_with_the_time_left() {
         let window = Window::new(3, Duration::from_secs(60));
         for _ in 0..3 {
-            window.hit(&"a").unwrap();
+            window.hit(&"a").expect("in a test");
         }
         match window.hit(&"a") {
             Err(DomainError::RateLimited { retry_after_secs }) => {
@@ -163,39 +163,39 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(window.check(&"a").is_err());
-        window.hit(&"b").unwrap();
+        window.hit(&"b").expect("in a test");
         let off = Window::new(0, Duration::from_secs(60));
         for _ in 0..10 {
-            off.hit(&"a").unwrap();
+            off.hit(&"a").expect("in a test");
         }
     }
 
     #[test]
     fn windows_end() {
         let window = Window::new(1, Duration::from_millis(20));
-        window.hit(&1).unwrap();
+        window.hit(&1).expect("in a test");
         assert!(window.hit(&1).is_err());
         std::thread::sleep(Duration::from_millis(30));
-        window.hit(&1).unwrap();
+        window.hit(&1).expect("in a test");
     }
 
     #[test]
     fn memory_stays_bounded_whatever_the_number_of_keys() {
         let window = Window::new(5, Duration::from_secs(60));
         for key in 0..(3 * MAX_KEYS) {
-            window.hit(&key).unwrap();
+            window.hit(&key).expect("in a test");
             assert!(window.keys() <= MAX_KEYS);
         }
     }
 
     #[test]
     fn ipv6_counts_by_its_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("in a test");
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("in a test");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("in a test");
         assert_eq!(address_key(a), address_key(b));
         assert_ne!(address_key(a), address_key(c));
-        let v4: IpAddr = "203.0.113.5".parse().unwrap();
+        let v4: IpAddr = "203.0.113.5".parse().expect("in a test");
         assert_eq!(address_key(v4), v4);
     }
 }

@@ -161,20 +161,24 @@ mod tests {
     #[test]
     fn hashes_verify_and_wrong_ones_do_not() {
         let hashing = PasswordHashing::new(1, 0, Duration::ZERO);
-        let hash = hashing.hash("correct horse").unwrap();
-        assert!(hashing.verify("correct horse", Some(&hash)).unwrap());
-        assert!(!hashing.verify("wrong horse", Some(&hash)).unwrap());
-        assert!(!hashing.verify("correct horse", None).unwrap());
+        let hash = hashing.hash("correct horse").expect("in a test");
+        assert!(hashing
+            .verify("correct horse", Some(&hash))
+            .expect("in a test"));
+        assert!(!hashing
+            .verify("wrong horse", Some(&hash))
+            .expect("in a test"));
+        assert!(!hashing.verify("correct horse", None).expect("in a test"));
     }
 
     #[test]
     fn beyond_the_queue_is_busy_and_turns_come_back() {
         let hashing = PasswordHashing::new(1, 1, Duration::from_millis(50));
-        let first = hashing.turn().unwrap();
+        let first = hashing.turn().expect("in a test");
         // One may wait; it times out while the first turn is held.
         assert!(matches!(hashing.turn(), Err(DomainError::Busy(_))));
         drop(first);
-        let again = hashing.turn().unwrap();
+        let again = hashing.turn().expect("in a test");
         drop(again);
         let slots = hashing.lock();
         assert_eq!((slots.running, slots.waiting), (0, 0));
@@ -183,7 +187,7 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_at_once() {
         let hashing = std::sync::Arc::new(PasswordHashing::new(1, 1, Duration::from_secs(5)));
-        let held = hashing.turn().unwrap();
+        let held = hashing.turn().expect("in a test");
         let waiter = {
             let hashing = hashing.clone();
             std::thread::spawn(move || hashing.turn().map(|_| ()).is_ok())
@@ -196,7 +200,7 @@ mod tests {
         assert_eq!(hashing.lock().waiting, 1);
         drop(held);
         assert!(
-            waiter.join().unwrap(),
+            waiter.join().expect("in a test"),
             "the waiting caller gets the freed turn"
         );
     }

@@ -96,12 +96,12 @@ mod tests {
     use super::*;
 
     fn ip(text: &str) -> IpAddr {
-        text.parse().unwrap()
+        text.parse().expect("in a test")
     }
 
     #[test]
     fn only_trusted_peers_are_believed() {
-        let proxies = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").unwrap();
+        let proxies = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").expect("in a test");
         // An untrusted peer: the header is ignored.
         assert_eq!(
             proxies.client(ip("198.51.100.7"), &["203.0.113.5"]),

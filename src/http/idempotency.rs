@@ -9,13 +9,12 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use super::params::BodyLimit;
+use super::params::{read_body, BodyLimit};
 use super::run;
 use crate::domain::idempotency::{self, Begin};
 use crate::domain::sessions::Caller;
@@ -39,25 +38,6 @@ pub fn key_of(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_string()))
 }
 
-async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, ApiError> {
-    let limit = req
-        .app_data::<BodyLimit>()
-        .copied()
-        .unwrap_or(BodyLimit(64 * 1024))
-        .0;
-    let mut stream = req.parts_mut().1.take();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
 /// Runs the request under `key`: claims it, or answers as its first use did.
 pub async fn run_once(
     mut req: ServiceRequest,
@@ -75,8 +55,10 @@ pub async fn run_once(
             Err(e) => return Ok(req.error_response(e)),
         },
     };
-    let body = match read_body(&mut req).await {
-        Ok(body) => body,
+    let limit = BodyLimit::of(req.request());
+    let mut stream = req.parts_mut().1.take();
+    let body = match read_body(&mut stream, limit).await {
+        Ok(body) => Bytes::from(body),
         Err(e) => return Ok(req.error_response(e)),
     };
     let mut fingerprint = Sha256::new();

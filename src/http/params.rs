@@ -18,6 +18,16 @@ use super::error::ApiError;
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimit(pub usize);
 
+impl BodyLimit {
+    /// The limit the app was built with.
+    pub fn of(req: &HttpRequest) -> usize {
+        req.app_data::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit(64 * 1024))
+            .0
+    }
+}
+
 /// Validated parameters of type `T`.
 pub struct Params<T>(pub T);
 
@@ -29,11 +39,7 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut BodyStream) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .copied()
-            .unwrap_or(BodyLimit(64 * 1024))
-            .0;
+        let limit = BodyLimit::of(req);
         let is_get = req.method() == Method::GET;
         let content_type = req
             .headers()
@@ -88,7 +94,8 @@ where
     }
 }
 
-async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The whole body, or 413 past `limit` bytes.
+pub async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk =
