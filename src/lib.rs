@@ -47,6 +47,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         store,
         keys: SessionKeys::new(&secret),
         outbox_sealer: Sealer::new(&secret, mail::SEALING_PURPOSE),
+        answer_sealer: Sealer::new(&secret, domain::idempotency::SEALING_PURPOSE),
         policy: Policy {
             invite_ttl_days: config.invite_ttl_days,
             max_orgs_per_user: config.max_orgs_per_user,

@@ -3,13 +3,18 @@
 //! restarts. The first request claims the key (a row without a status);
 //! a repeat meanwhile is told it is in progress; once answered, repeats with
 //! the same request get the kept answer and change nothing; another request
-//! under the same key is refused. Answers of 500 and 503 are not kept.
+//! under the same key is refused. Answers of 500 and 503 are not kept. A kept
+//! answer may hold a session token (`user/login`), so it rests sealed.
 
 use diesel::prelude::*;
 
 use super::{ConflictReason, DomainError, DomainResult, MS_PER_HOUR};
+use crate::secrets::Sealer;
 use crate::store::schema::idempotency_keys;
-use crate::store::Store;
+use crate::store::{DbConn, Store};
+
+/// The purpose the kept answers' sealing key is derived for.
+pub const SEALING_PURPOSE: &str = "collabd idempotency v1";
 
 /// How long a key's answer is kept.
 pub const KEPT_MS: i64 = 24 * MS_PER_HOUR;
@@ -27,6 +32,7 @@ pub enum Begin {
 /// or says how it was already used.
 pub fn begin(
     store: &Store,
+    sealer: &Sealer,
     caller: &str,
     key: &str,
     request_hash: &str,
@@ -51,24 +57,22 @@ pub fn begin(
                         "was used with other parameters; use a new key for a new request",
                     ));
                 }
-                match (status, body) {
-                    (Some(status), Some(body)) => Ok(Begin::Replay(status as u16, body)),
-                    _ => Err(in_progress()),
+                match (status, body.map(|body| sealer.open(&body))) {
+                    (Some(status), Some(Some(body))) => {
+                        return Ok(Begin::Replay(status as u16, body))
+                    }
+                    (None, _) => return Err(in_progress()),
+                    // Sealed under a secret since changed: run it again.
+                    _ => {}
                 }
+                diesel::delete(idempotency_keys::table.find((caller, key))).execute(conn)?;
+                claim(conn, caller, key, request_hash, now)
             }
             stale => {
                 if stale.is_some() {
                     diesel::delete(idempotency_keys::table.find((caller, key))).execute(conn)?;
                 }
-                diesel::insert_into(idempotency_keys::table)
-                    .values((
-                        idempotency_keys::caller.eq(caller),
-                        idempotency_keys::idempotency_key.eq(key),
-                        idempotency_keys::request_hash.eq(request_hash),
-                        idempotency_keys::created_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                Ok(Begin::Run)
+                claim(conn, caller, key, request_hash, now)
             }
         }
     });
@@ -79,6 +83,24 @@ pub fn begin(
     }
 }
 
+fn claim(
+    conn: &mut DbConn,
+    caller: &str,
+    key: &str,
+    request_hash: &str,
+    now: i64,
+) -> DomainResult<Begin> {
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::caller.eq(caller),
+            idempotency_keys::idempotency_key.eq(key),
+            idempotency_keys::request_hash.eq(request_hash),
+            idempotency_keys::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(Begin::Run)
+}
+
 fn in_progress() -> DomainError {
     DomainError::conflict(
         ConflictReason::RequestInProgress,
@@ -87,12 +109,20 @@ fn in_progress() -> DomainError {
 }
 
 /// Keeps the answer to the request that claimed `key`.
-pub fn finish(store: &Store, caller: &str, key: &str, status: u16, body: &str) -> DomainResult<()> {
+pub fn finish(
+    store: &Store,
+    sealer: &Sealer,
+    caller: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> DomainResult<()> {
+    let sealed = sealer.seal(body);
     store.write(|conn| {
         diesel::update(idempotency_keys::table.find((caller, key)))
             .set((
                 idempotency_keys::status.eq(Some(i32::from(status))),
-                idempotency_keys::body.eq(Some(body)),
+                idempotency_keys::body.eq(Some(sealed)),
             ))
             .execute(conn)?;
         Ok(())

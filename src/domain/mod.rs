@@ -162,6 +162,8 @@ pub struct Ctx {
     pub keys: sessions::SessionKeys,
     /// Seals what queued mail must read back (links and bodies).
     pub outbox_sealer: crate::secrets::Sealer,
+    /// Seals the answers kept for idempotency keys (a login's holds a session).
+    pub answer_sealer: crate::secrets::Sealer,
     pub policy: Policy,
     pub login_throttle: accounts::LoginThrottle,
     /// Rate limits per client address and per organization.

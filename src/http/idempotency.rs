@@ -73,6 +73,7 @@ pub async fn run_once(
         run(move || {
             idempotency::begin(
                 &ctx.store,
+                &ctx.answer_sealer,
                 &owner,
                 &key,
                 &request_hash,
@@ -108,6 +109,7 @@ pub async fn run_once(
                     }
                     _ => idempotency::finish(
                         &ctx.store,
+                        &ctx.answer_sealer,
                         &owner,
                         &key,
                         status.as_u16(),

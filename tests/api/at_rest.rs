@@ -48,7 +48,19 @@ fn a_database_dump_holds_no_working_secret(backend: Backend) {
 
     // Sessions.
     let owner = app.login("owner@example.com", "correct horse battery");
-    let second = app.login("owner@example.com", "correct horse battery");
+    // A login under an Idempotency-Key: its kept answer holds the session.
+    let second = app
+        .post_with(
+            "/user/login",
+            None,
+            &[("Idempotency-Key", "login-1")],
+            json!({"email": "owner@example.com", "password": "correct horse battery"}),
+        )
+        .ok()
+        .get("login")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     seen.push(("session token".into(), owner.clone()));
     seen.push(("session token".into(), second));
 
