@@ -144,7 +144,8 @@ pub struct Config {
     )]
     pub db_wait_secs: u64,
 
-    /// Login attempts allowed per email address per minute.
+    /// Failed logins allowed per email address per minute; past it logins for
+    /// that address answer 429 until the minute is over. 0 turns it off.
     #[arg(
         long,
         env = "COLLABD_LOGIN_ATTEMPTS_PER_MINUTE",

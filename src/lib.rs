@@ -19,7 +19,6 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpServer};
 
 use config::Config;
-use domain::accounts::LoginThrottle;
 use domain::passwords::PasswordHashing;
 use domain::sessions::{signing_secret, SessionKeys};
 use domain::{Ctx, Policy};
@@ -54,8 +53,8 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             session_ttl_hours: config.session_ttl_hours,
             public_url: config.public_url(),
         },
-        login_throttle: LoginThrottle::new(config.login_attempts_per_minute),
         limits: domain::limits::Limits::new(
+            config.login_attempts_per_minute,
             config.token_attempts_per_minute,
             config.signups_per_hour,
             config.invites_per_hour,

@@ -9,16 +9,19 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// Marks sealed text, so it is never mistaken for clear text.
 const PREFIX: &str = "sealed:v1:";
 const NONCE_LEN: usize = 12;
 
-/// Seals and opens text under one key.
+/// Seals and opens text under one key, and fingerprints what must only be
+/// compared (keyed, so a copy of the database cannot test guesses against it).
 #[derive(Clone)]
 pub struct Sealer {
     cipher: ChaCha20Poly1305,
+    fingerprint_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -31,11 +34,18 @@ impl Sealer {
     /// The sealer for `purpose`, keyed from the server's secret.
     pub fn new(secret: &[u8], purpose: &str) -> Sealer {
         let mut key = [0u8; 32];
-        // 32 bytes is far below HKDF-SHA256's limit of 255 × 32, so this
+        let mut fingerprint_key = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 255 × 32, so these
         // cannot fail.
-        let _ = Hkdf::<Sha256>::new(Some(b"collabd"), secret).expand(purpose.as_bytes(), &mut key);
+        let hkdf = Hkdf::<Sha256>::new(Some(b"collabd"), secret);
+        let _ = hkdf.expand(purpose.as_bytes(), &mut key);
+        let _ = hkdf.expand(
+            format!("{purpose} fingerprint").as_bytes(),
+            &mut fingerprint_key,
+        );
         Sealer {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+            fingerprint_key,
         }
     }
 
@@ -51,6 +61,22 @@ impl Sealer {
             // Encryption fails only for inputs of gigabytes; keep nothing.
             Err(_) => String::new(),
         }
+    }
+
+    /// HMAC-SHA256 of `parts` (each length-prefixed), as hex.
+    pub fn fingerprint(&self, parts: &[&[u8]]) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint_key) else {
+            return String::new();
+        };
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The text sealed in `sealed`, or `None` when it was sealed under
@@ -88,6 +114,15 @@ mod tests {
         assert_eq!(other.open(&sealed), None);
         let purpose = Sealer::new(b"0123456789abcdef0123456789abcdef", "webhooks");
         assert_eq!(purpose.open(&sealed), None);
+        assert_eq!(
+            sealer.fingerprint(&[b"a", b"bc"]),
+            sealer.fingerprint(&[b"a", b"bc"])
+        );
+        assert_ne!(
+            sealer.fingerprint(&[b"a", b"bc"]),
+            sealer.fingerprint(&[b"ab", b"c"])
+        );
+        assert_ne!(sealer.fingerprint(&[b"a"]), other.fingerprint(&[b"a"]));
         let mut altered = sealed.clone();
         altered.pop();
         assert_eq!(sealer.open(&altered), None);

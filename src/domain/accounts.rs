@@ -1,9 +1,6 @@
 //! Accounts: sign-up, login, logout, details, edit, and password hashing.
 
-use std::num::NonZeroU32;
-
 use diesel::prelude::*;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -55,36 +52,6 @@ pub struct Login {
     #[schema(format = DateTime)]
     pub expiresat: String,
     pub user: User,
-}
-
-/// Limits login attempts per email address, so passwords cannot be guessed
-/// at speed. Attempts beyond the quota answer 429 with `Retry-After`.
-pub struct LoginThrottle {
-    limiter: DefaultKeyedRateLimiter<String>,
-}
-
-impl LoginThrottle {
-    pub fn new(per_minute: u32) -> LoginThrottle {
-        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        LoginThrottle {
-            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
-        }
-    }
-
-    fn check(&self, email: &str) -> DomainResult<()> {
-        use governor::clock::{Clock, DefaultClock};
-        if self.limiter.len() > 100_000 {
-            self.limiter.retain_recent();
-        }
-        self.limiter
-            .check_key(&email.to_string())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                DomainError::RateLimited {
-                    retry_after_secs: wait.as_secs().max(1),
-                }
-            })
-    }
 }
 
 pub(crate) fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
@@ -206,7 +173,8 @@ fn email_taken() -> DomainError {
 /// Checks email and password and opens a session.
 pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
     let email = normalize_email(email);
-    ctx.login_throttle.check(&email)?;
+    // Failed logins per account (API.md §8); a success counts nothing.
+    ctx.limits.logins.check(&email)?;
     let user = ctx
         .store
         .read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
@@ -214,6 +182,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
         password,
         user.as_ref().and_then(|u| u.password_hash.as_deref()),
     )? {
+        let _ = ctx.limits.logins.hit(&email);
         return Err(DomainError::Unauthenticated(
             "wrong email or password".into(),
         ));

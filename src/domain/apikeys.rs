@@ -96,10 +96,18 @@ pub fn create(
 }
 
 /// The caller's keys, oldest first, without secrets.
+/// A caller using a key bound to an organization sees only the keys bound
+/// there, as it sees only that organization.
 pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<ApiKey>> {
+    let bound = caller.bound_organization().map(str::to_string);
     ctx.store.read(|conn| {
-        let rows = api_keys::table
+        let mut query = api_keys::table
             .filter(api_keys::user_id.eq(&caller.user_id))
+            .into_boxed();
+        if let Some(bound) = &bound {
+            query = query.filter(api_keys::organization_id.eq(bound.clone()));
+        }
+        let rows = query
             .order(api_keys::id.asc())
             .select(ApiKeyRow::as_select())
             .load(conn)?;

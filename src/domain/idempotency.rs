@@ -16,6 +16,10 @@ use crate::store::{DbConn, Store};
 /// The purpose the kept answers' sealing key is derived for.
 pub const SEALING_PURPOSE: &str = "collabd idempotency v1";
 
+/// How long an unanswered claim holds its key: a process that died while
+/// running the request leaves one, and a retry after this runs again.
+pub const CLAIM_MS: i64 = 60_000;
+
 /// How long a key's answer is kept.
 pub const KEPT_MS: i64 = 24 * MS_PER_HOUR;
 
@@ -61,8 +65,9 @@ pub fn begin(
                     (Some(status), Some(Some(body))) => {
                         return Ok(Begin::Replay(status as u16, body))
                     }
-                    (None, _) => return Err(in_progress()),
-                    // Sealed under a secret since changed: run it again.
+                    (None, _) if created_at > now - CLAIM_MS => return Err(in_progress()),
+                    // A claim left by a process that died, or an answer sealed
+                    // under a secret since changed: run it again.
                     _ => {}
                 }
                 diesel::delete(idempotency_keys::table.find((caller, key))).execute(conn)?;

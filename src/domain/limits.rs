@@ -97,8 +97,8 @@ impl<K: Eq + Hash + Clone> Window<K> {
 /// The key a client address counts under: itself, or its /64 for IPv6, where
 /// one host easily holds a whole prefix.
 pub fn address_key(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
+    match address.to_canonical() {
+        v4 @ IpAddr::V4(_) => v4,
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(bits.into())
@@ -108,6 +108,8 @@ pub fn address_key(address: IpAddr) -> IpAddr {
 
 /// The limits of one process.
 pub struct Limits {
+    /// Failed logins per account (email address) per minute.
+    pub logins: Window<String>,
     /// Unknown tokens per client address per minute.
     pub tokens: Window<IpAddr>,
     /// Sign-ups per client address per hour.
@@ -117,10 +119,16 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(tokens_per_minute: u32, signups_per_hour: u32, invites_per_hour: u32) -> Limits {
+    pub fn new(
+        logins_per_minute: u32,
+        tokens_per_minute: u32,
+        signups_per_hour: u32,
+        invites_per_hour: u32,
+    ) -> Limits {
         const MINUTE: Duration = Duration::from_secs(60);
         const HOUR: Duration = Duration::from_secs(3600);
         Limits {
+            logins: Window::new(logins_per_minute, MINUTE),
             tokens: Window::new(tokens_per_minute, MINUTE),
             signups: Window::new(signups_per_hour, HOUR),
             invites: Window::new(invites_per_hour, HOUR),
@@ -197,5 +205,7 @@ mod tests {
         assert_ne!(address_key(a), address_key(c));
         let v4: IpAddr = "203.0.113.5".parse().expect("in a test");
         assert_eq!(address_key(v4), v4);
+        let mapped: IpAddr = "::ffff:203.0.113.5".parse().expect("in a test");
+        assert_eq!(address_key(mapped), v4);
     }
 }

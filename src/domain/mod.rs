@@ -165,7 +165,6 @@ pub struct Ctx {
     /// Seals the answers kept for idempotency keys (a login's holds a session).
     pub answer_sealer: crate::secrets::Sealer,
     pub policy: Policy,
-    pub login_throttle: accounts::LoginThrottle,
     /// Rate limits per client address and per organization.
     pub limits: limits::Limits,
     /// Bounds argon2id work (hashes and verifications) across the process.

@@ -37,8 +37,11 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&address))
     }
 
-    /// The client behind `peer`, given the `X-Forwarded-For` values.
+    /// The client behind `peer`, given the `X-Forwarded-For` values. IPv4
+    /// addresses seen through a dual-stack socket (`::ffff:a.b.c.d`) count as
+    /// IPv4.
     pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        let peer = peer.to_canonical();
         if !self.trusts(peer) {
             return peer;
         }
@@ -50,15 +53,30 @@ impl TrustedProxies {
             .map(str::trim)
             .rev()
         {
-            match entry.parse::<IpAddr>() {
-                Ok(address) if self.trusts(address) => client = address,
-                Ok(address) => return address,
+            match parse_hop(entry) {
+                Some(address) if self.trusts(address) => client = address,
+                Some(address) => return address,
                 // Garbage is where believing stops.
-                Err(_) => return client,
+                None => return client,
             }
         }
         client
     }
+}
+
+/// One `X-Forwarded-For` hop: an address, with or without a port or brackets.
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.strip_suffix(']'))
+                .and_then(|e| e.parse().ok())
+        })
+        .map(|address: IpAddr| address.to_canonical())
 }
 
 /// The client's address, as API.md §8 defines it.

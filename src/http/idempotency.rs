@@ -11,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::params::{read_body, BodyLimit};
@@ -48,7 +47,12 @@ pub async fn run_once(
     let Some(ctx) = req.app_data::<web::Data<Ctx>>().cloned() else {
         return Ok(req.error_response(ApiError::Internal("no context".into())));
     };
+    // A key belongs to one credential: a session's user, or one API key
+    // (a bound key never receives what another key or a session was answered).
     let owner = match caller {
+        Some(Caller {
+            api_key: Some(key), ..
+        }) => format!("apikey:{}", key.id),
         Some(caller) => format!("user:{}", caller.user_id),
         None => match super::client::client_address(req.request()) {
             Ok(address) => format!("address:{address}"),
@@ -61,11 +65,10 @@ pub async fn run_once(
         Ok(body) => Bytes::from(body),
         Err(e) => return Ok(req.error_response(e)),
     };
-    let mut fingerprint = Sha256::new();
-    fingerprint.update(req.path().as_bytes());
-    fingerprint.update(b"\n");
-    fingerprint.update(&body);
-    let request_hash = format!("{:x}", fingerprint.finalize());
+    // Keyed: the body may hold a password.
+    let request_hash = ctx
+        .answer_sealer
+        .fingerprint(&[req.path().as_bytes(), &body]);
     req.set_payload(Payload::from(body));
 
     let begun = {
@@ -103,8 +106,14 @@ pub async fn run_once(
             let kept = {
                 let bytes = bytes.clone();
                 run(move || match status {
-                    // The request did nothing (503) or failed (500): a retry runs again.
-                    StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE => {
+                    // The request did nothing (503), failed (500), or was
+                    // refused for now (401 on credentials, 429 until a window
+                    // ends, whose Retry-After a replay could not carry): a
+                    // retry runs again.
+                    StatusCode::INTERNAL_SERVER_ERROR
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::UNAUTHORIZED
+                    | StatusCode::TOO_MANY_REQUESTS => {
                         idempotency::abandon(&ctx.store, &owner, &key)
                     }
                     _ => idempotency::finish(

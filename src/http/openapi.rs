@@ -280,7 +280,9 @@ const RETRIES: &str = "Retries: send `Idempotency-Key: <1–255 printable ASCII 
     first answer to a key is kept for 24 hours per caller; the same key with the same \
     parameters answers it again with `Idempotent-Replayed: true` and changes nothing, other \
     parameters answer 422, and a repeat while the first still runs answers 409 \
-    `request_in_progress`. Answers of 500 and 503 are not kept.";
+    `request_in_progress` (for at most a minute if the first never answers). Answers of 401, \
+    429, 500 and 503 are not kept: a retry runs again. A key belongs to the credential that \
+    sent it (a session's user, one API key, or the client address when there is none).";
 
 fn access_text(access: Access) -> &'static str {
     match access {

@@ -53,8 +53,13 @@ fn poster(token: &str) -> String {
 }
 
 /// `GET /invite/{token}`: shows the invite and asks.
-pub async fn invite_page(ctx: web::Data<Ctx>, token: web::Path<String>) -> HttpResponse {
+pub async fn invite_page(
+    ctx: web::Data<Ctx>,
+    client: super::client::ClientAddress,
+    token: web::Path<String>,
+) -> HttpResponse {
     let token = token.into_inner();
+    let client = client.0;
     if !well_formed(&token) {
         return page(
             StatusCode::NOT_FOUND,
@@ -63,7 +68,12 @@ pub async fn invite_page(ctx: web::Data<Ctx>, token: web::Path<String>) -> HttpR
         );
     }
     let lookup = token.clone();
-    let invite = match run(move || invites::details(&ctx, &lookup)).await {
+    let invite = match run(move || {
+        ctx.limits
+            .token_call(client, || invites::details(&ctx, &lookup))
+    })
+    .await
+    {
         Ok(invite) => invite,
         Err(e) => {
             let (status, text) = match &e {
@@ -71,6 +81,10 @@ pub async fn invite_page(ctx: web::Data<Ctx>, token: web::Path<String>) -> HttpR
                 super::error::ApiError::NotFound(_) => (
                     StatusCode::NOT_FOUND,
                     "This invitation does not exist.".to_string(),
+                ),
+                super::error::ApiError::RateLimited(seconds) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many unknown links from your address; try again in {seconds} s."),
                 ),
                 _ => (
                     StatusCode::SERVICE_UNAVAILABLE,

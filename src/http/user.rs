@@ -392,7 +392,8 @@ const LIST_API_KEYS: Endpoint<ApiKeysAnswer> = Endpoint {
     methods: Methods::GetPost,
     access: Access::User,
     summary: "The caller's API keys",
-    description: "The caller's keys, oldest first, without their secrets.",
+    description: "The caller's keys, oldest first, without their secrets. A caller using a key \
+        bound to an organization sees only the keys bound there.",
     params: Some(schema_ref::<NoParams>),
     refusals: &[],
     answer: PhantomData,

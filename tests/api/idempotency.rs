@@ -6,9 +6,10 @@
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{in_parallel, Backend, Client, TestApp, TestServer};
+use crate::support::{in_parallel, sql, Backend, Client, TestApp, TestServer};
 
 on_both_backends!(
+    keys_belong_to_a_credential_and_passing_refusals_are_not_kept,
     a_retried_post_changes_nothing,
     concurrent_repeats_run_once,
     keys_hold_across_processes
@@ -167,4 +168,75 @@ fn keys_hold_across_processes(backend: Backend) {
     .err(422, "validation_failed");
     let list = other.get("/user/listorganizations", Some(&owner)).ok();
     assert_eq!(list.get("organizations").as_array().unwrap().len(), 1);
+}
+
+fn keys_belong_to_a_credential_and_passing_refusals_are_not_kept(backend: Backend) {
+    let app = TestApp::start(backend);
+    let session = app.user("owner@example.com");
+    let key = app.api_key(&session, json!({"name": "ci"}));
+    let key = key["secret"].as_str().expect("secret").to_string();
+    let body = json!({"name": "Acme"});
+    keyed(
+        &app,
+        "/user/createorganization",
+        Some(&session),
+        "same",
+        body.clone(),
+    )
+    .ok();
+    // The same user's API key is another credential: it runs, no replay.
+    let by_key = keyed(
+        &app,
+        "/user/createorganization",
+        Some(&key),
+        "same",
+        body.clone(),
+    )
+    .ok();
+    assert_eq!(by_key.header("idempotent-replayed"), None);
+
+    // A wrong password (401) is not kept: the retry runs again.
+    let wrong = json!({"email": "owner@example.com", "password": "wrong password"});
+    for _ in 0..2 {
+        let r =
+            keyed(&app, "/user/login", None, "login", wrong.clone()).err(401, "unauthenticated");
+        assert_eq!(r.header("idempotent-replayed"), None);
+    }
+
+    // A claim whose process died holds its key for a minute, no longer.
+    let stuck = json!({"name": "Stuck"});
+    keyed(
+        &app,
+        "/user/createorganization",
+        Some(&session),
+        "stuck",
+        stuck.clone(),
+    )
+    .ok();
+    sql(
+        &app,
+        "UPDATE idempotency_keys SET status = NULL, body = NULL WHERE idempotency_key = 'stuck'",
+    );
+    let r = keyed(
+        &app,
+        "/user/createorganization",
+        Some(&session),
+        "stuck",
+        stuck.clone(),
+    );
+    assert_eq!((r.status, r.reason()), (409, "request_in_progress"));
+    let old = collabd::domain::now_ms() - 120_000;
+    sql(
+        &app,
+        &format!("UPDATE idempotency_keys SET created_at = {old} WHERE idempotency_key = 'stuck'"),
+    );
+    let r = keyed(
+        &app,
+        "/user/createorganization",
+        Some(&session),
+        "stuck",
+        stuck,
+    )
+    .ok();
+    assert_eq!(r.header("idempotent-replayed"), None);
 }

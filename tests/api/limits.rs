@@ -50,6 +50,14 @@ fn guessing_tokens_meets_429_per_address(backend: Backend) {
         json!({"token": "AnotherUnknownToken0123456789"}),
     )
     .err(429, "rate_limited");
+    // The page the emailed link opens counts and waits the same way.
+    let page = app.request(
+        "GET",
+        "/invite/UnknownToken0123456789abcdefghijklmnop",
+        &[("X-Forwarded-For", "203.0.113.5")],
+        b"",
+    );
+    assert_eq!(page.status, 429);
     // Another client behind the same proxy is not affected; the proxy's own
     // address in front of it is skipped.
     unknown_token(&app, "203.0.113.6, 127.0.0.1", 0).err(404, "not_found");

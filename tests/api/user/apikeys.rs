@@ -8,6 +8,7 @@ on_both_backends!(
     api_key_lifecycle,
     bound_keys_stay_in_their_organization,
     expired_keys_are_401,
+    a_bound_key_lists_only_keys_bound_with_it,
     bound_keys_stay_inside_their_organization,
     keys_follow_the_current_role_and_ended_links_say_so,
 );
@@ -306,4 +307,26 @@ fn keys_follow_the_current_role_and_ended_links_say_so(backend: Backend) {
         app.get("/user/details", Some(&session)).ok().get("user")["emailverified"],
         false
     );
+}
+
+fn a_bound_key_lists_only_keys_bound_with_it(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token = app.user("ops@example.com");
+    let acme = app.organization(&token, "Acme");
+    let other = app.organization(&token, "Other");
+    app.api_key(&token, json!({"name": "unbound"}));
+    app.api_key(&token, json!({"name": "other", "organizationid": other}));
+    let bound = app.api_key(&token, json!({"name": "acme", "organizationid": acme}));
+    let secret = bound["secret"].as_str().expect("secret");
+    let seen = app.get("/user/listapikeys", Some(secret)).ok();
+    let names: Vec<&str> = seen
+        .get("apikeys")
+        .as_array()
+        .expect("apikeys")
+        .iter()
+        .map(|k| k["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["acme"]);
+    let all = app.get("/user/listapikeys", Some(&token)).ok();
+    assert_eq!(all.get("apikeys").as_array().expect("apikeys").len(), 3);
 }
