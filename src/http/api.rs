@@ -5,11 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use std::marker::PhantomData;
-
 use super::error::ApiError;
 use super::params::Params;
-use super::{run, schema_ref, Access, Api, Endpoint, Methods};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation};
 use crate::domain::Ctx;
 
 /// The version of the API contract this server implements.
@@ -58,7 +56,7 @@ pub fn register(api: &mut Api<'_>) {
     api.add(&READYZ, readyz);
 }
 
-const SERVICE_INFO: Endpoint<ServiceInfoAnswer> = Endpoint {
+const SERVICE_INFO: Endpoint<ServiceInfoAnswer> = Endpoint::new(Operation {
     path: "/api/serviceinfo",
     operation_id: "apiServiceinfo",
     tag: "api",
@@ -68,8 +66,7 @@ const SERVICE_INFO: Endpoint<ServiceInfoAnswer> = Endpoint {
     description: "The service name, its release and the API version it implements.",
     params: Some(schema_ref::<NoParams>),
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn service_info(_: Params<NoParams>) -> Result<ServiceInfoAnswer, ApiError> {
     Ok(ServiceInfoAnswer {
@@ -89,7 +86,7 @@ fn healthy() -> HealthAnswer {
     }
 }
 
-const HEALTHZ: Endpoint<HealthAnswer> = Endpoint {
+const HEALTHZ: Endpoint<HealthAnswer> = Endpoint::new(Operation {
     path: "/healthz",
     operation_id: "healthz",
     tag: "operations",
@@ -99,14 +96,13 @@ const HEALTHZ: Endpoint<HealthAnswer> = Endpoint {
     description: "Answers 200 while the process serves requests; it does not touch the database.",
     params: None,
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn healthz() -> Result<HealthAnswer, ApiError> {
     Ok(healthy())
 }
 
-const READYZ: Endpoint<HealthAnswer> = Endpoint {
+const READYZ: Endpoint<HealthAnswer> = Endpoint::new(Operation {
     path: "/readyz",
     operation_id: "readyz",
     tag: "operations",
@@ -116,8 +112,7 @@ const READYZ: Endpoint<HealthAnswer> = Endpoint {
     description: "Answers 200 when the database answers a query, and 503 `unavailable` when it cannot be reached.",
     params: None,
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn readyz(ctx: web::Data<Ctx>) -> Result<HealthAnswer, ApiError> {
     let ready = run(move || Ok(ctx.store.ping())).await?;

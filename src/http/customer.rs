@@ -10,7 +10,7 @@ use super::auth::SignedIn;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{text, valid_name, valid_role, whole_number, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::audit::{self};
 use crate::domain::members::{self, CollaboratorChanges};
 use crate::domain::organizations::{self, SettingsChange};
@@ -18,7 +18,6 @@ use crate::domain::paging::PageRequest;
 use crate::domain::projects::{self};
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
-use std::marker::PhantomData;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&DETAILS, details);
@@ -42,7 +41,7 @@ pub struct OrganizationParams {
     pub organizationid: Option<String>,
 }
 
-const DETAILS: Endpoint<OrganizationAnswer> = Endpoint {
+const DETAILS: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
     path: "/customer/details",
     operation_id: "customerDetails",
     tag: "customer",
@@ -53,8 +52,7 @@ const DETAILS: Endpoint<OrganizationAnswer> = Endpoint {
         lifetime. Any member may call it; anyone else gets 404.",
     params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn details(
     ctx: Data<Ctx>,
@@ -83,7 +81,7 @@ pub struct SettingsParams {
     pub invitettldays: Option<u32>,
 }
 
-const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint {
+const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
     path: "/customer/settings",
     operation_id: "customerSettings",
     tag: "customer",
@@ -94,8 +92,7 @@ const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint {
         `invitettldays` (1–30), the lifetime of invites created from now on.",
     params: Some(schema_ref::<SettingsParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn settings(
     ctx: Data<Ctx>,
@@ -130,7 +127,7 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
-const LIST_COLLABORATORS: Endpoint<CollaboratorsPage> = Endpoint {
+const LIST_COLLABORATORS: Endpoint<CollaboratorsPage> = Endpoint::new(Operation {
     path: "/customer/listcollaborators",
     operation_id: "customerListcollaborators",
     tag: "customer",
@@ -142,8 +139,7 @@ const LIST_COLLABORATORS: Endpoint<CollaboratorsPage> = Endpoint {
         last page). Owners, admins and technical users; collaborators get 403.",
     params: Some(schema_ref::<PageParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn list_collaborators(
     ctx: Data<Ctx>,
@@ -177,7 +173,7 @@ pub struct EditCollaboratorParams {
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
 }
 
-const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint {
+const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint::new(Operation {
     path: "/customer/editcollaborator",
     operation_id: "customerEditcollaborator",
     tag: "customer",
@@ -191,8 +187,7 @@ const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint {
         stronger of its permissions.",
     params: Some(schema_ref::<EditCollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
-    answer: PhantomData,
-};
+});
 
 async fn edit_collaborator(
     ctx: Data<Ctx>,
@@ -219,7 +214,7 @@ pub struct CollaboratorParams {
     pub collaboratorid: String,
 }
 
-const REMOVE_COLLABORATOR: Endpoint<Nothing> = Endpoint {
+const REMOVE_COLLABORATOR: Endpoint<Nothing> = Endpoint::new(Operation {
     path: "/customer/removecollaborator",
     operation_id: "customerRemovecollaborator",
     tag: "customer",
@@ -232,8 +227,7 @@ const REMOVE_COLLABORATOR: Endpoint<Nothing> = Endpoint {
         removed user had bound to the organization are deleted.",
     params: Some(schema_ref::<CollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
-    answer: PhantomData,
-};
+});
 
 async fn remove_collaborator(
     ctx: Data<Ctx>,
@@ -256,7 +250,7 @@ pub struct CreateProjectParams {
     pub name: String,
 }
 
-const CREATE_PROJECT: Endpoint<ProjectAnswer> = Endpoint {
+const CREATE_PROJECT: Endpoint<ProjectAnswer> = Endpoint::new(Operation {
     path: "/customer/createproject",
     operation_id: "customerCreateproject",
     tag: "customer",
@@ -267,8 +261,7 @@ const CREATE_PROJECT: Endpoint<ProjectAnswer> = Endpoint {
         `cancreateprojects` (403 otherwise), and they get `full` on the project they create.",
     params: Some(schema_ref::<CreateProjectParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn create_project(
     ctx: Data<Ctx>,
@@ -280,7 +273,7 @@ async fn create_project(
     Ok(ProjectAnswer { project })
 }
 
-const LIST_PROJECTS: Endpoint<ProjectsAnswer> = Endpoint {
+const LIST_PROJECTS: Endpoint<ProjectsAnswer> = Endpoint::new(Operation {
     path: "/customer/listprojects",
     operation_id: "customerListprojects",
     tag: "customer",
@@ -291,8 +284,7 @@ const LIST_PROJECTS: Endpoint<ProjectsAnswer> = Endpoint {
         for technical users and collaborators. Ordered by name.",
     params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn list_projects(
     ctx: Data<Ctx>,
@@ -316,7 +308,7 @@ pub struct EditProjectParams {
     pub name: String,
 }
 
-const EDIT_PROJECT: Endpoint<ProjectAnswer> = Endpoint {
+const EDIT_PROJECT: Endpoint<ProjectAnswer> = Endpoint::new(Operation {
     path: "/customer/editproject",
     operation_id: "customerEditproject",
     tag: "customer",
@@ -326,8 +318,7 @@ const EDIT_PROJECT: Endpoint<ProjectAnswer> = Endpoint {
     description: "Owners and admins; other members get 403.",
     params: Some(schema_ref::<EditProjectParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn edit_project(
     ctx: Data<Ctx>,
@@ -357,7 +348,7 @@ pub struct ProjectParams {
     pub projectid: String,
 }
 
-const DELETE_PROJECT: Endpoint<Nothing> = Endpoint {
+const DELETE_PROJECT: Endpoint<Nothing> = Endpoint::new(Operation {
     path: "/customer/deleteproject",
     operation_id: "customerDeleteproject",
     tag: "customer",
@@ -368,8 +359,7 @@ const DELETE_PROJECT: Endpoint<Nothing> = Endpoint {
         invites. Owners and admins; other members get 403.",
     params: Some(schema_ref::<ProjectParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn delete_project(
     ctx: Data<Ctx>,
@@ -380,7 +370,7 @@ async fn delete_project(
     Ok(Nothing {})
 }
 
-const LIST_AUDIT_EVENTS: Endpoint<AuditEventsPage> = Endpoint {
+const LIST_AUDIT_EVENTS: Endpoint<AuditEventsPage> = Endpoint::new(Operation {
     path: "/customer/listauditevents",
     operation_id: "customerListauditevents",
     tag: "customer",
@@ -391,8 +381,7 @@ const LIST_AUDIT_EVENTS: Endpoint<AuditEventsPage> = Endpoint {
         admins; other members get 403.",
     params: Some(schema_ref::<PageParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn list_audit_events(
     ctx: Data<Ctx>,

@@ -13,11 +13,10 @@ use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
     text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params,
 };
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
-use std::marker::PhantomData;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&CREATE, create);
@@ -50,7 +49,7 @@ pub struct CreateInviteParams {
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
 }
 
-const CREATE: Endpoint<InviteAnswer> = Endpoint {
+const CREATE: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     path: "/invite/create",
     operation_id: "inviteCreate",
     tag: "invite",
@@ -76,8 +75,7 @@ const CREATE: Endpoint<InviteAnswer> = Endpoint {
         Refusal::Conflict,
         Refusal::RateLimited,
     ],
-    answer: PhantomData,
-};
+});
 
 async fn create(
     ctx: Data<Ctx>,
@@ -117,7 +115,7 @@ pub struct ListInvitesParams {
     pub state: Option<String>,
 }
 
-const LIST: Endpoint<InvitesAnswer> = Endpoint {
+const LIST: Endpoint<InvitesAnswer> = Endpoint::new(Operation {
     path: "/invite/list",
     operation_id: "inviteList",
     tag: "invite",
@@ -128,8 +126,7 @@ const LIST: Endpoint<InvitesAnswer> = Endpoint {
         Owners, admins and technical users; collaborators get 403.",
     params: Some(schema_ref::<ListInvitesParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn list(
     ctx: Data<Ctx>,
@@ -153,7 +150,7 @@ pub struct TokenParams {
     pub token: String,
 }
 
-const DETAILS: Endpoint<InviteAnswer> = Endpoint {
+const DETAILS: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     path: "/invite/details",
     operation_id: "inviteDetails",
     tag: "invite",
@@ -167,8 +164,7 @@ const DETAILS: Endpoint<InviteAnswer> = Endpoint {
         client address, token calls from it answer 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),
     refusals: &[Refusal::NotFound, Refusal::Gone, Refusal::RateLimited],
-    answer: PhantomData,
-};
+});
 
 async fn details(
     ctx: Data<Ctx>,
@@ -204,7 +200,7 @@ pub struct AcceptParams {
     pub password: Option<String>,
 }
 
-const ACCEPT: Endpoint<AcceptAnswer> = Endpoint {
+const ACCEPT: Endpoint<AcceptAnswer> = Endpoint::new(Operation {
     path: "/invite/accept",
     operation_id: "inviteAccept",
     tag: "invite",
@@ -232,8 +228,7 @@ const ACCEPT: Endpoint<AcceptAnswer> = Endpoint {
         Refusal::Gone,
         Refusal::RateLimited,
     ],
-    answer: PhantomData,
-};
+});
 
 async fn accept(
     ctx: Data<Ctx>,
@@ -274,7 +269,7 @@ pub struct DeclineParams {
     pub token: Option<String>,
 }
 
-const DECLINE: Endpoint<Nothing> = Endpoint {
+const DECLINE: Endpoint<Nothing> = Endpoint::new(Operation {
     path: "/invite/decline",
     operation_id: "inviteDecline",
     tag: "invite",
@@ -290,8 +285,7 @@ const DECLINE: Endpoint<Nothing> = Endpoint {
         Refusal::Gone,
         Refusal::RateLimited,
     ],
-    answer: PhantomData,
-};
+});
 
 async fn decline(
     ctx: Data<Ctx>,
@@ -319,7 +313,7 @@ pub struct InviteIdParams {
     pub inviteid: String,
 }
 
-const REVOKE: Endpoint<InviteAnswer> = Endpoint {
+const REVOKE: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     path: "/invite/revoke",
     operation_id: "inviteRevoke",
     tag: "invite",
@@ -331,8 +325,7 @@ const REVOKE: Endpoint<InviteAnswer> = Endpoint {
         ones they sent (403 otherwise). An invite that already ended answers 410.",
     params: Some(schema_ref::<InviteIdParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Gone],
-    answer: PhantomData,
-};
+});
 
 async fn revoke(
     ctx: Data<Ctx>,
@@ -343,7 +336,7 @@ async fn revoke(
     Ok(InviteAnswer { invite })
 }
 
-const RESEND: Endpoint<InviteAnswer> = Endpoint {
+const RESEND: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     path: "/invite/resend",
     operation_id: "inviteResend",
     tag: "invite",
@@ -362,8 +355,7 @@ const RESEND: Endpoint<InviteAnswer> = Endpoint {
         Refusal::Gone,
         Refusal::RateLimited,
     ],
-    answer: PhantomData,
-};
+});
 
 async fn resend(
     ctx: Data<Ctx>,

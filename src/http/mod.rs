@@ -137,9 +137,8 @@ fn inline_schema<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<S
     T::schema()
 }
 
-/// One endpoint: its route and its reference entry. `A` is its answer: the
-/// payload members beside `status`.
-pub struct Endpoint<A> {
+/// An operation's route and reference entry, whatever it answers.
+pub struct Operation {
     pub path: &'static str,
     pub operation_id: &'static str,
     pub tag: &'static str,
@@ -151,22 +150,37 @@ pub struct Endpoint<A> {
     pub params: Option<SchemaFn>,
     /// What its rules can refuse with, beyond the derived statuses.
     pub refusals: &'static [Refusal],
-    pub answer: PhantomData<fn() -> A>,
+}
+
+/// One endpoint: an [`Operation`] that answers `A`, the payload members
+/// beside `status`.
+pub struct Endpoint<A> {
+    pub operation: Operation,
+    answer: PhantomData<fn() -> A>,
+}
+
+impl<A> Endpoint<A> {
+    pub const fn new(operation: Operation) -> Endpoint<A> {
+        Endpoint {
+            operation,
+            answer: PhantomData,
+        }
+    }
 }
 
 /// An endpoint as the document sees it, its answer type erased.
 pub struct Documented {
-    pub path: &'static str,
-    pub operation_id: &'static str,
-    pub tag: &'static str,
-    pub methods: Methods,
-    pub access: Access,
-    pub summary: &'static str,
-    pub description: &'static str,
-    pub params: Option<SchemaFn>,
-    pub refusals: &'static [Refusal],
+    pub operation: &'static Operation,
     /// The answer's object schema, inline.
     pub answer: SchemaFn,
+}
+
+impl std::ops::Deref for Documented {
+    type Target = Operation;
+
+    fn deref(&self) -> &Operation {
+        self.operation
+    }
 }
 
 /// Collects endpoints, and registers their routes when building the app.
@@ -199,16 +213,9 @@ impl<'a> Api<'a> {
         F: Handler<Args, Output = Result<A, ApiError>>,
         Args: FromRequest + 'static,
     {
+        let endpoint = &endpoint.operation;
         self.endpoints.push(Documented {
-            path: endpoint.path,
-            operation_id: endpoint.operation_id,
-            tag: endpoint.tag,
-            methods: endpoint.methods,
-            access: endpoint.access,
-            summary: endpoint.summary,
-            description: endpoint.description,
-            params: endpoint.params,
-            refusals: endpoint.refusals,
+            operation: endpoint,
             answer: inline_schema::<A>,
         });
         let Some(config) = self.config.as_deref_mut() else {

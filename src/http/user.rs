@@ -13,13 +13,12 @@ use super::client::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::params::{text, valid_email, valid_name, whole_number, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Refusal};
+use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::accounts::{self, AccountChanges, NewAccount};
 use crate::domain::apikeys::{self};
 use crate::domain::invites::{self};
 use crate::domain::organizations::{self};
 use crate::domain::Ctx;
-use std::marker::PhantomData;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&SIGNUP, signup);
@@ -36,7 +35,7 @@ pub fn register(api: &mut Api<'_>) {
     api.add(&CONFIRM, confirm);
 }
 
-const LIST_INVITES: Endpoint<InvitesAnswer> = Endpoint {
+const LIST_INVITES: Endpoint<InvitesAnswer> = Endpoint::new(Operation {
     path: "/user/listinvites",
     operation_id: "userListinvites",
     tag: "user",
@@ -48,8 +47,7 @@ const LIST_INVITES: Endpoint<InvitesAnswer> = Endpoint {
         account made by accepting an emailed invite).",
     params: Some(schema_ref::<NoParams>),
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn list_invites(
     ctx: Data<Ctx>,
@@ -60,7 +58,7 @@ async fn list_invites(
     Ok(InvitesAnswer { invites: list })
 }
 
-const CONFIRM: Endpoint<UserAnswer> = Endpoint {
+const CONFIRM: Endpoint<UserAnswer> = Endpoint::new(Operation {
     path: "/user/confirm",
     operation_id: "userConfirm",
     tag: "user",
@@ -73,8 +71,7 @@ const CONFIRM: Endpoint<UserAnswer> = Endpoint {
         unknown tokens from one client address it answers 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),
     refusals: &[Refusal::NotFound, Refusal::Gone, Refusal::RateLimited],
-    answer: PhantomData,
-};
+});
 
 async fn confirm(
     ctx: Data<Ctx>,
@@ -108,7 +105,7 @@ pub struct SignupParams {
     pub name: String,
 }
 
-const SIGNUP: Endpoint<UserAnswer> = Endpoint {
+const SIGNUP: Endpoint<UserAnswer> = Endpoint::new(Operation {
     path: "/user/signup",
     operation_id: "userSignup",
     tag: "user",
@@ -120,8 +117,7 @@ const SIGNUP: Endpoint<UserAnswer> = Endpoint {
         `COLLABD_SIGNUPS_PER_HOUR` sign-ups from one client address it answers 429.",
     params: Some(schema_ref::<SignupParams>),
     refusals: &[Refusal::Conflict, Refusal::RateLimited],
-    answer: PhantomData,
-};
+});
 
 async fn signup(
     ctx: Data<Ctx>,
@@ -155,7 +151,7 @@ pub struct LoginParams {
     pub password: String,
 }
 
-const LOGIN: Endpoint<LoginAnswer> = Endpoint {
+const LOGIN: Endpoint<LoginAnswer> = Endpoint::new(Operation {
     path: "/user/login",
     operation_id: "userLogin",
     tag: "user",
@@ -168,15 +164,14 @@ const LOGIN: Endpoint<LoginAnswer> = Endpoint {
         address answer 429 with `Retry-After`.",
     params: Some(schema_ref::<LoginParams>),
     refusals: &[Refusal::Unauthenticated, Refusal::RateLimited],
-    answer: PhantomData,
-};
+});
 
 async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> Result<LoginAnswer, ApiError> {
     let login = run(move || accounts::login(&ctx, &p.email, &p.password)).await?;
     Ok(LoginAnswer { login })
 }
 
-const LOGOUT: Endpoint<Nothing> = Endpoint {
+const LOGOUT: Endpoint<Nothing> = Endpoint::new(Operation {
     path: "/user/logout",
     operation_id: "userLogout",
     tag: "user",
@@ -187,8 +182,7 @@ const LOGOUT: Endpoint<Nothing> = Endpoint {
         request on. An API key is not a session (403): delete it with `user/deleteapikey`.",
     params: Some(schema_ref::<NoParams>),
     refusals: &[Refusal::Forbidden],
-    answer: PhantomData,
-};
+});
 
 async fn logout(
     ctx: Data<Ctx>,
@@ -199,7 +193,7 @@ async fn logout(
     Ok(Nothing {})
 }
 
-const DETAILS: Endpoint<UserAnswer> = Endpoint {
+const DETAILS: Endpoint<UserAnswer> = Endpoint::new(Operation {
     path: "/user/details",
     operation_id: "userDetails",
     tag: "user",
@@ -209,8 +203,7 @@ const DETAILS: Endpoint<UserAnswer> = Endpoint {
     description: "The account the token belongs to.",
     params: Some(schema_ref::<NoParams>),
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn details(
     ctx: Data<Ctx>,
@@ -238,7 +231,7 @@ pub struct EditParams {
     pub currentpassword: Option<String>,
 }
 
-const EDIT: Endpoint<UserAnswer> = Endpoint {
+const EDIT: Endpoint<UserAnswer> = Endpoint::new(Operation {
     path: "/user/edit",
     operation_id: "userEdit",
     tag: "user",
@@ -251,8 +244,7 @@ const EDIT: Endpoint<UserAnswer> = Endpoint {
         A password change needs a session: with an API key it answers 403.",
     params: Some(schema_ref::<EditParams>),
     refusals: &[Refusal::Forbidden],
-    answer: PhantomData,
-};
+});
 
 async fn edit(
     ctx: Data<Ctx>,
@@ -284,7 +276,7 @@ pub struct CreateOrganizationParams {
     pub name: String,
 }
 
-const CREATE_ORGANIZATION: Endpoint<OrganizationAnswer> = Endpoint {
+const CREATE_ORGANIZATION: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
     path: "/user/createorganization",
     operation_id: "userCreateorganization",
     tag: "user",
@@ -297,8 +289,7 @@ const CREATE_ORGANIZATION: Endpoint<OrganizationAnswer> = Endpoint {
         create organizations (403).",
     params: Some(schema_ref::<CreateOrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::Conflict],
-    answer: PhantomData,
-};
+});
 
 async fn create_organization(
     ctx: Data<Ctx>,
@@ -309,7 +300,7 @@ async fn create_organization(
     Ok(OrganizationAnswer { organization })
 }
 
-const LIST_ORGANIZATIONS: Endpoint<OrganizationsAnswer> = Endpoint {
+const LIST_ORGANIZATIONS: Endpoint<OrganizationsAnswer> = Endpoint::new(Operation {
     path: "/user/listorganizations",
     operation_id: "userListorganizations",
     tag: "user",
@@ -320,8 +311,7 @@ const LIST_ORGANIZATIONS: Endpoint<OrganizationsAnswer> = Endpoint {
         caller's role. A key bound to one organization sees only that one.",
     params: Some(schema_ref::<NoParams>),
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn list_organizations(
     ctx: Data<Ctx>,
@@ -351,7 +341,7 @@ pub struct CreateApiKeyParams {
     pub expiresindays: Option<u32>,
 }
 
-const CREATE_API_KEY: Endpoint<ApiKeyAnswer> = Endpoint {
+const CREATE_API_KEY: Endpoint<ApiKeyAnswer> = Endpoint::new(Operation {
     path: "/user/createapikey",
     operation_id: "userCreateapikey",
     tag: "user",
@@ -364,8 +354,7 @@ const CREATE_API_KEY: Endpoint<ApiKeyAnswer> = Endpoint {
         A caller using a bound key may only create keys bound to the same organization (403).",
     params: Some(schema_ref::<CreateApiKeyParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn create_api_key(
     ctx: Data<Ctx>,
@@ -385,7 +374,7 @@ async fn create_api_key(
     Ok(ApiKeyAnswer { apikey: key })
 }
 
-const LIST_API_KEYS: Endpoint<ApiKeysAnswer> = Endpoint {
+const LIST_API_KEYS: Endpoint<ApiKeysAnswer> = Endpoint::new(Operation {
     path: "/user/listapikeys",
     operation_id: "userListapikeys",
     tag: "user",
@@ -396,8 +385,7 @@ const LIST_API_KEYS: Endpoint<ApiKeysAnswer> = Endpoint {
         bound to an organization sees only the keys bound there.",
     params: Some(schema_ref::<NoParams>),
     refusals: &[],
-    answer: PhantomData,
-};
+});
 
 async fn list_api_keys(
     ctx: Data<Ctx>,
@@ -416,7 +404,7 @@ pub struct DeleteApiKeyParams {
     pub apikeyid: String,
 }
 
-const DELETE_API_KEY: Endpoint<Nothing> = Endpoint {
+const DELETE_API_KEY: Endpoint<Nothing> = Endpoint::new(Operation {
     path: "/user/deleteapikey",
     operation_id: "userDeleteapikey",
     tag: "user",
@@ -428,8 +416,7 @@ const DELETE_API_KEY: Endpoint<Nothing> = Endpoint {
         delete only keys bound to the same organization (403).",
     params: Some(schema_ref::<DeleteApiKeyParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
-    answer: PhantomData,
-};
+});
 
 async fn delete_api_key(
     ctx: Data<Ctx>,
