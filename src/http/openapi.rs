@@ -516,7 +516,36 @@ mod tests {
             let schema = &doc["components"]["schemas"][name];
             assert!(schema.get("if").is_some(), "{name}: {schema}");
         }
-        assert!(!document_json()
-            .contains("\"oneOf\": [\n            {\n              \"type\": \"string\""));
+    }
+
+    #[test]
+    fn no_one_member_one_of_is_left() {
+        fn walk(value: &serde_json::Value, path: &str) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(list) = map.get("oneOf").and_then(|l| l.as_array()) {
+                        assert!(list.len() > 1, "one-member oneOf at {path}");
+                    }
+                    for (key, value) in map {
+                        walk(value, &format!("{path}/{key}"));
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, &format!("{path}/{i}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
+        walk(&doc, "");
+        // The walk sees what it looks for: the raw document has such oneOfs.
+        let raw = serde_json::to_value(document()).expect("JSON");
+        let folded = std::panic::catch_unwind(|| walk(&raw, ""));
+        assert!(
+            folded.is_err(),
+            "the unfolded document has one-member oneOfs"
+        );
     }
 }

@@ -23,8 +23,9 @@ use crate::store::schema::{invite_projects, memberships, organizations, users};
 use crate::store::{lock_user, DbConn};
 
 use super::lifecycle::already_member;
-use super::reads::{load_by_id, load_by_token};
+use super::reads::load_by_token;
 use super::states::close;
+use super::states::load_by_id;
 use super::{Accepted, InviteRef, InviteState, NewcomerDetails};
 
 /// The invite named by `by`, checked against the caller (403 when it is
@@ -42,8 +43,7 @@ pub(super) fn resolve(
                 )
             })?;
             let user = load_user(conn, &caller.user_id)?;
-            let row =
-                load_by_id(conn, id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+            let row = load_by_id(conn, id)?;
             if !user.email_verified {
                 return Err(DomainError::forbidden(
                     "confirm your email address first (user/confirm), or use the link in the invitation email",

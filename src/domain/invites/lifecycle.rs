@@ -24,8 +24,8 @@ use crate::store::schema::{
 };
 use crate::store::DbConn;
 
-use super::reads::{load_by_id, view};
-use super::states::{close, effective_state, ensure_open};
+use super::reads::view;
+use super::states::{close, effective_state, ensure_open, load_by_id};
 use super::{Invite, InviteState, NewInvite};
 
 pub(super) fn is_member_by_email(
@@ -80,6 +80,20 @@ pub(super) fn queue_invitation(
         expires_at: &expires,
     });
     Ok(mail::enqueue(conn, &ctx.outbox_sealer, mail)?)
+}
+
+/// After an invite was written (created or resent) with its email: a
+/// concurrent twin that won the one-pending-invite index is 409; a made
+/// invite counts toward the hour's quota (a refused one uses none) and wakes
+/// the mail sender.
+fn sent(ctx: &Ctx, result: DomainResult<Invite>) -> DomainResult<Invite> {
+    let invite = match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
+        other => other?,
+    };
+    let _ = ctx.limits.invites.hit(&invite.organizationid);
+    ctx.mail_queued();
+    Ok(invite)
 }
 
 /// Invites an address with a role and grants, and queues the email.
@@ -172,14 +186,7 @@ pub fn create(
         )?;
         view(conn, row, now)
     });
-    let invite = match result {
-        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
-        other => other?,
-    };
-    // Counted once made: a refused invite uses none of the hour's quota.
-    let _ = ctx.limits.invites.hit(&invite.organizationid);
-    ctx.mail_queued();
-    Ok(invite)
+    sent(ctx, result)
 }
 
 /// The invite `invite_id`, if the caller may revoke or resend it: any invite
@@ -189,8 +196,7 @@ pub(super) fn manageable(
     caller: &Caller,
     invite_id: &str,
 ) -> DomainResult<(InviteRow, UserRow)> {
-    let not_found = || DomainError::not_found("invite not found");
-    let row = load_by_id(conn, invite_id)?.ok_or_else(not_found)?;
+    let row = load_by_id(conn, invite_id)?;
     let own = row.invited_by == caller.user_id;
     let action = if own {
         Action::ManageOwnInvite
@@ -229,8 +235,7 @@ pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             &row.id,
             json!({"email": row.email}),
         )?;
-        let fresh =
-            load_by_id(conn, &row.id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+        let fresh = load_by_id(conn, &row.id)?;
         view(conn, fresh, now)
     })
 }
@@ -269,8 +274,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         ))
         .execute(conn)?;
         if updated != 1 {
-            let fresh = load_by_id(conn, &row.id)?
-                .ok_or_else(|| DomainError::not_found("invite not found"))?;
+            let fresh = load_by_id(conn, &row.id)?;
             ensure_open(&fresh, now)?;
             return Err(DomainError::conflict(
                 ConflictReason::InvitePending,
@@ -303,12 +307,5 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         )?;
         view(conn, fresh, now)
     });
-    let invite = match result {
-        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
-        other => other?,
-    };
-    // Counted once made: a refused invite uses none of the hour's quota.
-    let _ = ctx.limits.invites.hit(&invite.organizationid);
-    ctx.mail_queued();
-    Ok(invite)
+    sent(ctx, result)
 }

@@ -91,14 +91,6 @@ pub(super) fn view(conn: &mut DbConn, row: InviteRow, now: i64) -> DomainResult<
         .ok_or_else(|| DomainError::Internal("invite view".into()))
 }
 
-pub(super) fn load_by_id(conn: &mut DbConn, invite_id: &str) -> DomainResult<Option<InviteRow>> {
-    Ok(invites::table
-        .find(invite_id)
-        .select(InviteRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
 /// The invite a token names. A token replaced by `invite/resend` answers 410.
 pub(super) fn load_by_token(conn: &mut DbConn, token: &str) -> DomainResult<InviteRow> {
     let hash = hash_secret(token);

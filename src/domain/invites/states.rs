@@ -8,7 +8,6 @@ use crate::store::rows::InviteRow;
 use crate::store::schema::invites;
 use crate::store::DbConn;
 
-use super::reads::load_by_id;
 use super::InviteState;
 
 /// The state an invite is in now: a pending one past its time has expired.
@@ -60,8 +59,17 @@ pub(super) fn close(
     if updated == 1 {
         return Ok(());
     }
-    let fresh =
-        load_by_id(conn, &row.id)?.ok_or_else(|| DomainError::not_found("invite not found"))?;
+    let fresh = load_by_id(conn, &row.id)?;
     ensure_open(&fresh, now)?;
     Err(DomainError::Internal("invite could not be closed".into()))
+}
+
+/// The invite `invite_id`, or 404.
+pub(super) fn load_by_id(conn: &mut DbConn, invite_id: &str) -> DomainResult<InviteRow> {
+    invites::table
+        .find(invite_id)
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("invite not found"))
 }
