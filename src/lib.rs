@@ -42,6 +42,8 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         .map_err(|e| format!("applying migrations: {e}"))?;
     let secret = signing_secret(&store, config.jwt_secret.as_deref())
         .map_err(|e| format!("loading the signing secret: {e}"))?;
+    /// Rendered collaborator pages kept per process.
+    const ROSTER_CACHE_BYTES: usize = 8 << 20;
     Ok(Ctx {
         store,
         keys: SessionKeys::new(&secret),
@@ -67,6 +69,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             config.hash_queue,
             Duration::from_secs(1),
         ),
+        rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
         mail_wakeup: Arc::new(Notify::new()),
     })
 }

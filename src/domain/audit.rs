@@ -111,7 +111,7 @@ pub fn list(
             .limit(page.fetch())
             .select(AuditEventRow::as_select())
             .load(conn)?;
-        let next = page.finish(&mut rows, |r| r.id.as_str());
+        let next = page.finish(&mut rows, |r| r.id.clone());
         Ok((rows.into_iter().map(AuditEvent::from).collect(), next))
     })
 }

@@ -12,10 +12,11 @@ use super::audit;
 use super::audit::AuditAction;
 use super::paging::PageRequest;
 use super::projects::{
-    check_grants, grants_of_members, hide_invisible, replace_grants, visible_projects,
-    GrantRequest, ProjectGrant,
+    check_grants, grants_of_member, grants_of_page, hide_invisible, replace_grants,
+    visible_projects, GrantRequest, ProjectGrant,
 };
-use super::roles::{may_assign, may_manage, Action, Role};
+use super::roles::{allows, may_assign, may_manage, Action, Role};
+use super::rosters::{self, PageKey, RenderedPage};
 use super::sessions::Caller;
 use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, UserRow};
@@ -61,18 +62,18 @@ pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Coll
         .filter(memberships::id.eq(membership_id))
         .select((MembershipRow::as_select(), UserRow::as_select()))
         .first(conn)?;
-    let mut grants = grants_of_members(conn, std::slice::from_ref(&membership.id))?;
-    let mine = grants.remove(&membership.id).unwrap_or_default();
+    let mine = grants_of_member(conn, &membership.id)?;
     Ok(view(membership, user, mine))
 }
 
-/// A page of an organization's collaborators, in the order they joined.
+/// A page of an organization's collaborators, in the order they joined,
+/// rendered as JSON once per version of the organization's roster.
 pub fn list(
     ctx: &Ctx,
     caller: &Caller,
     organization_id: Option<&str>,
     page: &PageRequest,
-) -> DomainResult<(Vec<Collaborator>, Option<String>)> {
+) -> DomainResult<RenderedPage> {
     ctx.store.read(|conn| {
         let member = access::organization(
             conn,
@@ -82,6 +83,19 @@ pub fn list(
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
+        let key = PageKey {
+            organization_id: organization_id.to_string(),
+            after: page.after.clone(),
+            limit: page.limit,
+            restricted_to: (!allows(member.role, Action::SeeAllProjects))
+                .then(|| member.membership.id.clone()),
+        };
+        // The version before the rows: a page is never filed under a version
+        // newer than what it shows.
+        let version = rosters::version(conn, organization_id)?;
+        if let Some(rendered) = ctx.rosters.get(&key, version) {
+            return Ok(rendered);
+        }
         let visible = visible_projects(conn, &member)?;
         let mut query = memberships::table
             .inner_join(users::table)
@@ -95,10 +109,17 @@ pub fn list(
             .limit(page.fetch())
             .select((MembershipRow::as_select(), UserRow::as_select()))
             .load(conn)?;
-        let next = page.finish(&mut rows, |(m, _)| m.id.as_str());
-        let ids: Vec<String> = rows.iter().map(|(m, _)| m.id.clone()).collect();
-        let mut grants = grants_of_members(conn, &ids)?;
-        let list = rows
+        let next = page.finish(&mut rows, |(m, _)| m.id.clone());
+        let mut grants = match rows.last() {
+            Some((last, _)) => grants_of_page(
+                conn,
+                organization_id,
+                page.after.as_deref().unwrap_or(""),
+                &last.id,
+            )?,
+            None => Default::default(),
+        };
+        let list: Vec<Collaborator> = rows
             .into_iter()
             .map(|(m, u)| {
                 let mut g = grants.remove(&m.id).unwrap_or_default();
@@ -106,7 +127,14 @@ pub fn list(
                 view(m, u, g)
             })
             .collect();
-        Ok((list, next))
+        let collaborators = serde_json::value::to_raw_value(&list)
+            .map_err(|e| DomainError::Internal(format!("rendering collaborators: {e}")))?;
+        let rendered = RenderedPage {
+            collaborators: collaborators.into(),
+            nextcursor: next,
+        };
+        ctx.rosters.put(key, version, rendered.clone());
+        Ok(rendered)
     })
 }
 

@@ -17,6 +17,7 @@ pub mod passwords;
 pub mod projects;
 pub mod retention;
 pub mod roles;
+pub mod rosters;
 pub mod sessions;
 pub mod tokens;
 
@@ -169,6 +170,8 @@ pub struct Ctx {
     pub limits: limits::Limits,
     /// Bounds argon2id work (hashes and verifications) across the process.
     pub passwords: passwords::PasswordHashing,
+    /// Collaborator pages rendered at their organization's current version.
+    pub rosters: rosters::RosterCache,
     /// Woken after a transaction queued mail, so the sender goes at once.
     pub mail_wakeup: std::sync::Arc<tokio::sync::Notify>,
 }

@@ -64,11 +64,36 @@ impl PageRequest {
     }
 
     /// Cuts the extra row off and returns the cursor of the next page.
-    pub fn finish<T>(&self, rows: &mut Vec<T>, id_of: impl Fn(&T) -> &str) -> Option<String> {
+    pub fn finish<T, P: AsRef<str>>(
+        &self,
+        rows: &mut Vec<T>,
+        position_of: impl Fn(&T) -> P,
+    ) -> Option<String> {
         if rows.len() as i64 <= self.limit {
             return None;
         }
         rows.truncate(self.limit as usize);
-        rows.last().map(|row| CURSOR.encode(id_of(row)))
+        rows.last()
+            .map(|row| CURSOR.encode(position_of(row).as_ref()))
     }
+
+    /// The position after which this page starts, for a list ordered by a
+    /// name and then the id: (name, id). A cursor without the separator names
+    /// the position before every row of that name.
+    pub fn after_named(&self) -> Option<(String, String)> {
+        let after = self.after.as_deref()?;
+        Some(match after.split_once(NAME_SEPARATOR) {
+            Some((name, id)) => (name.to_string(), id.to_string()),
+            None => (after.to_string(), String::new()),
+        })
+    }
+}
+
+/// Between the name and the id of a position in a list ordered by name.
+/// Names hold no control characters, so it never appears inside one.
+const NAME_SEPARATOR: char = '\u{1f}';
+
+/// The position of a row in a list ordered by name, then id.
+pub fn named_position(name: &str, id: &str) -> String {
+    format!("{name}{NAME_SEPARATOR}{id}")
 }

@@ -11,11 +11,12 @@ use super::access::{self, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
 use super::audit::AuditAction;
+use super::paging::{named_position, PageRequest};
 use super::roles::{allows, Action, Permission};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
-use crate::store::schema::{project_permissions, projects};
+use crate::store::schema::{memberships, project_permissions, projects};
 use crate::store::DbConn;
 
 /// A project of an organization.
@@ -98,15 +99,36 @@ pub fn check_grants(
     Ok(())
 }
 
-/// The grants of many members at once: membership id → grants, by project name.
-pub fn grants_of_members(
-    conn: &mut DbConn,
-    membership_ids: &[String],
-) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
+/// The grants of one member, by project name.
+pub fn grants_of_member(conn: &mut DbConn, membership_id: &str) -> DomainResult<Vec<ProjectGrant>> {
     let rows: Vec<(String, String, String, Permission)> = project_permissions::table
         .inner_join(projects::table)
-        .filter(project_permissions::membership_id.eq_any(membership_ids))
-        .order((projects::name.asc(), projects::id.asc()))
+        .filter(project_permissions::membership_id.eq(membership_id))
+        .select((
+            project_permissions::membership_id,
+            projects::id,
+            projects::name,
+            project_permissions::permission,
+        ))
+        .load(conn)?;
+    Ok(group_grants(rows).remove(membership_id).unwrap_or_default())
+}
+
+/// The grants of the members on one page of an organization's collaborators,
+/// those with ids in `(after, last]`: membership id → grants, by project
+/// name. The statement has one shape whatever the page, so each connection
+/// prepares it once (a list of ids would be parsed again on every call).
+pub fn grants_of_page(
+    conn: &mut DbConn,
+    organization_id: &str,
+    after: &str,
+    last: &str,
+) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
+    let rows: Vec<(String, String, String, Permission)> = memberships::table
+        .inner_join(project_permissions::table.inner_join(projects::table))
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::id.gt(after))
+        .filter(memberships::id.le(last))
         .select((
             project_permissions::membership_id,
             projects::id,
@@ -118,7 +140,9 @@ pub fn grants_of_members(
 }
 
 /// Grant rows `(owner id, project id, project name, permission)`, grouped
-/// by owner (a membership or an invite), in the order given.
+/// by owner (a membership or an invite), each owner's by project name, then
+/// id. (Sorting the few grants of each owner here lets the query follow its
+/// index instead of sorting every row it joined.)
 pub fn group_grants(
     rows: Vec<(String, String, String, Permission)>,
 ) -> HashMap<String, Vec<ProjectGrant>> {
@@ -128,6 +152,11 @@ pub fn group_grants(
             projectid,
             projectname,
             permission,
+        });
+    }
+    for grants in out.values_mut() {
+        grants.sort_unstable_by(|a, b| {
+            (&a.projectname, &a.projectid).cmp(&(&b.projectname, &b.projectid))
         });
     }
     out
@@ -223,13 +252,15 @@ pub fn create(
     })
 }
 
-/// The projects the caller may see: all for owners and admins, the granted
-/// ones for everyone else. Ordered by name, then id.
+/// A page of the projects the caller may see: all for owners and admins, the
+/// granted ones for everyone else. Ordered by name, then id; the cursor names
+/// both, so a page starts where the last ended whatever was added meanwhile.
 pub fn list(
     ctx: &Ctx,
     caller: &Caller,
     organization_id: Option<&str>,
-) -> DomainResult<Vec<Project>> {
+    page: &PageRequest,
+) -> DomainResult<(Vec<Project>, Option<String>)> {
     ctx.store.read(|conn| {
         let member = access::organization(
             conn,
@@ -248,11 +279,20 @@ pub fn list(
                 .select(project_permissions::project_id);
             query = query.filter(projects::id.eq_any(granted));
         }
-        let rows = query
+        if let Some((name, id)) = page.after_named() {
+            // `name >= ?` is the range the index seeks to; the rest skips
+            // the rows of that name up to the id.
+            query = query
+                .filter(projects::name.ge(name.clone()))
+                .filter(projects::name.gt(name).or(projects::id.gt(id)));
+        }
+        let mut rows = query
             .order((projects::name.asc(), projects::id.asc()))
+            .limit(page.fetch())
             .select(ProjectRow::as_select())
             .load(conn)?;
-        Ok(rows.into_iter().map(Project::from).collect())
+        let next = page.finish(&mut rows, |r| named_position(&r.name, &r.id));
+        Ok((rows.into_iter().map(Project::from).collect(), next))
     })
 }
 
@@ -345,16 +385,12 @@ pub fn visible_projects(
     if allows(member.role, Action::SeeAllProjects) {
         return Ok(None);
     }
-    let grants = grants_of_members(conn, std::slice::from_ref(&member.membership.id))?;
+    let grants = grants_of_member(conn, &member.membership.id)?;
     Ok(Some(
         grants
-            .get(&member.membership.id)
-            .map(|list| {
-                list.iter()
-                    .map(|g| (g.projectid.clone(), g.permission))
-                    .collect()
-            })
-            .unwrap_or_default(),
+            .into_iter()
+            .map(|g| (g.projectid, g.permission))
+            .collect(),
     ))
 }
 

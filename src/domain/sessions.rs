@@ -149,7 +149,7 @@ fn unauthenticated() -> DomainError {
 fn authenticate_session(store: &Store, keys: &SessionKeys, token: &str) -> DomainResult<Caller> {
     let claims = keys.verify(token).ok_or_else(unauthenticated)?;
     let now = now_ms();
-    let session: Option<SessionRow> = store.read(|conn| {
+    let session: Option<SessionRow> = store.read_one(|conn| {
         sessions::table
             .find(&claims.sid)
             .select(SessionRow::as_select())
@@ -173,7 +173,7 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Caller> {
     let hash = hash_secret(secret);
     let now = now_ms();
     let key: ApiKeyRow = store
-        .read(|conn| {
+        .read_one(|conn| {
             api_keys::table
                 .filter(api_keys::secret_hash.eq(&hash))
                 .select(ApiKeyRow::as_select())

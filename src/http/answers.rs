@@ -64,7 +64,9 @@ pub struct CollaboratorAnswer {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollaboratorsPage {
-    pub collaborators: Vec<Collaborator>,
+    /// Rendered once per version of the organization's roster.
+    #[schema(value_type = Vec<Collaborator>)]
+    pub collaborators: std::sync::Arc<serde_json::value::RawValue>,
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(required = true)]
     pub nextcursor: Option<String>,
@@ -78,8 +80,11 @@ pub struct ProjectAnswer {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ProjectsAnswer {
+pub struct ProjectsPage {
     pub projects: Vec<Project>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub nextcursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,8 +104,11 @@ pub struct InviteAnswer {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct InvitesAnswer {
+pub struct InvitesPage {
     pub invites: Vec<Invite>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub nextcursor: Option<String>,
 }
 
 /// What accepting an invite gives back.

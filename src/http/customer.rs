@@ -146,14 +146,14 @@ async fn list_collaborators(
     SignedIn(caller): SignedIn,
     Params(p): Params<PageParams>,
 ) -> Result<CollaboratorsPage, ApiError> {
-    let (list, next) = run(move || {
+    let page = run(move || {
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
         members::list(&ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
     Ok(CollaboratorsPage {
-        collaborators: list,
-        nextcursor: next,
+        collaborators: page.collaborators,
+        nextcursor: page.nextcursor,
     })
 }
 
@@ -273,7 +273,7 @@ async fn create_project(
     Ok(ProjectAnswer { project })
 }
 
-const LIST_PROJECTS: Endpoint<ProjectsAnswer> = Endpoint::new(Operation {
+const LIST_PROJECTS: Endpoint<ProjectsPage> = Endpoint::new(Operation {
     path: "/customer/listprojects",
     operation_id: "customerListprojects",
     tag: "customer",
@@ -281,18 +281,26 @@ const LIST_PROJECTS: Endpoint<ProjectsAnswer> = Endpoint::new(Operation {
     access: Access::Member,
     summary: "The projects the caller may see",
     description: "All projects for owners and admins; the projects they hold a permission on \
-        for technical users and collaborators. Ordered by name.",
-    params: Some(schema_ref::<OrganizationParams>),
+        for technical users and collaborators. Ordered by name, then id, a page at a time \
+        (`limit`, `cursor`; `nextcursor` is null on the last page).",
+    params: Some(schema_ref::<PageParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
 
 async fn list_projects(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
-    Params(p): Params<OrganizationParams>,
-) -> Result<ProjectsAnswer, ApiError> {
-    let list = run(move || projects::list(&ctx, &caller, p.organizationid.as_deref())).await?;
-    Ok(ProjectsAnswer { projects: list })
+    Params(p): Params<PageParams>,
+) -> Result<ProjectsPage, ApiError> {
+    let (list, next) = run(move || {
+        let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+        projects::list(&ctx, &caller, p.organizationid.as_deref(), &page)
+    })
+    .await?;
+    Ok(ProjectsPage {
+        projects: list,
+        nextcursor: next,
+    })
 }
 
 /// Parameters of `customer/editproject`.

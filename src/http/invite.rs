@@ -11,10 +11,12 @@ use super::client::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
-    text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, Params,
+    text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, whole_number,
+    Params,
 };
 use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
+use crate::domain::paging::PageRequest;
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
 
@@ -113,17 +115,26 @@ pub struct ListInvitesParams {
     #[validate(custom(function = "valid_invite_state"))]
     #[schema(value_type = Option<InviteState>)]
     pub state: Option<String>,
+    /// Rows per page, 1 to 1000 (default 100).
+    #[validate(range(min = 1, max = 1000, message = "must be 1 to 1000"))]
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub limit: Option<u32>,
+    /// `nextcursor` of the previous page.
+    #[schema(value_type = Option<text::Cursor>, inline)]
+    pub cursor: Option<String>,
 }
 
-const LIST: Endpoint<InvitesAnswer> = Endpoint::new(Operation {
+const LIST: Endpoint<InvitesPage> = Endpoint::new(Operation {
     path: "/invite/list",
     operation_id: "inviteList",
     tag: "invite",
     methods: Methods::GetPost,
     access: Access::Member,
     summary: "The organization's invites",
-    description: "Every invite of the organization, oldest first, optionally in one `state`. \
-        Owners, admins and technical users; collaborators get 403.",
+    description: "Every invite of the organization, oldest first, optionally in one `state`, a \
+        page at a time (`limit`, `cursor`; `nextcursor` is null on the last page). Owners, admins \
+        and technical users; collaborators get 403.",
     params: Some(schema_ref::<ListInvitesParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -132,13 +143,17 @@ async fn list(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<ListInvitesParams>,
-) -> Result<InvitesAnswer, ApiError> {
-    let list = run(move || {
+) -> Result<InvitesPage, ApiError> {
+    let (list, next) = run(move || {
         let state = p.state.as_deref().and_then(InviteState::parse);
-        invites::list(&ctx, &caller, p.organizationid.as_deref(), state)
+        let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+        invites::list(&ctx, &caller, p.organizationid.as_deref(), state, &page)
     })
     .await?;
-    Ok(InvitesAnswer { invites: list })
+    Ok(InvitesPage {
+        invites: list,
+        nextcursor: next,
+    })
 }
 
 /// A token from an email.

@@ -18,6 +18,7 @@ use crate::domain::accounts::{self, AccountChanges, NewAccount};
 use crate::domain::apikeys::{self};
 use crate::domain::invites::{self};
 use crate::domain::organizations::{self};
+use crate::domain::paging::PageRequest;
 use crate::domain::Ctx;
 
 pub fn register(api: &mut Api<'_>) {
@@ -35,7 +36,21 @@ pub fn register(api: &mut Api<'_>) {
     api.add(&CONFIRM, confirm);
 }
 
-const LIST_INVITES: Endpoint<InvitesAnswer> = Endpoint::new(Operation {
+/// Parameters of `user/listinvites`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListMyInvitesParams {
+    /// Rows per page, 1 to 1000 (default 100).
+    #[validate(range(min = 1, max = 1000, message = "must be 1 to 1000"))]
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub limit: Option<u32>,
+    /// `nextcursor` of the previous page.
+    #[schema(value_type = Option<text::Cursor>, inline)]
+    pub cursor: Option<String>,
+}
+
+const LIST_INVITES: Endpoint<InvitesPage> = Endpoint::new(Operation {
     path: "/user/listinvites",
     operation_id: "userListinvites",
     tag: "user",
@@ -43,19 +58,27 @@ const LIST_INVITES: Endpoint<InvitesAnswer> = Endpoint::new(Operation {
     access: Access::User,
     summary: "Invites waiting for the caller",
     description: "The pending, unexpired invites addressed to the caller's email, from every \
-        organization, oldest first. Empty until the address is verified (`user/confirm`, or an \
-        account made by accepting an emailed invite).",
-    params: Some(schema_ref::<NoParams>),
+        organization, oldest first, a page at a time (`limit`, `cursor`; `nextcursor` is null on \
+        the last page). Empty until the address is verified (`user/confirm`, or an account made \
+        by accepting an emailed invite).",
+    params: Some(schema_ref::<ListMyInvitesParams>),
     refusals: &[],
 });
 
 async fn list_invites(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
-    _: Params<NoParams>,
-) -> Result<InvitesAnswer, ApiError> {
-    let list = run(move || invites::for_user(&ctx, &caller)).await?;
-    Ok(InvitesAnswer { invites: list })
+    Params(p): Params<ListMyInvitesParams>,
+) -> Result<InvitesPage, ApiError> {
+    let (list, next) = run(move || {
+        let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
+        invites::for_user(&ctx, &caller, &page)
+    })
+    .await?;
+    Ok(InvitesPage {
+        invites: list,
+        nextcursor: next,
+    })
 }
 
 const CONFIRM: Endpoint<UserAnswer> = Endpoint::new(Operation {

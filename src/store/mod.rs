@@ -280,18 +280,26 @@ impl Store {
     where
         E: From<StoreError> + Unavailability,
     {
-        let run = |conn: &mut Conn| match self.sqlite_writer {
+        self.read_one(|conn| match self.sqlite_writer {
             Some(_) => run_in_transaction(conn, &f),
             None => f(conn),
-        };
-        // A failed checkout is not retried: it already waited its timeout.
+        })
+    }
+
+    /// Runs one statement that reads: as [`Store::read`], without the
+    /// transaction, since a lone statement reads one snapshot anyway (this is
+    /// the bearer-token check of every request, so two statements fewer each).
+    pub fn read_one<T, E>(&self, f: impl Fn(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + Unavailability,
+    {
         let mut conn = self.conn()?;
-        match run(&mut conn) {
+        match f(&mut conn) {
             Err(e) if e.is_unavailable() => {
                 self.forget(&mut conn);
                 drop(conn);
                 let mut conn = self.conn()?;
-                let result = run(&mut conn);
+                let result = f(&mut conn);
                 self.forget_if_unreachable(&mut conn, result)
             }
             other => other,

@@ -163,6 +163,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roster_versions (organization_id) {
+        organization_id -> Text,
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -193,4 +200,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     audit_events,
     idempotency_keys,
+    roster_versions,
 );

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::domain::access::{self, Hold};
 use crate::domain::accounts::load_user;
+use crate::domain::paging::PageRequest;
 use crate::domain::projects::{group_grants, hide_invisible, visible_projects};
 use crate::domain::roles::{Action, Permission};
 use crate::domain::sessions::Caller;
@@ -117,13 +118,14 @@ pub(super) fn load_by_token(conn: &mut DbConn, token: &str) -> DomainResult<Invi
     Err(DomainError::not_found("invite not found"))
 }
 
-/// The organization's invites, oldest first, optionally in one state.
+/// A page of the organization's invites, oldest first, optionally in one state.
 pub fn list(
     ctx: &Ctx,
     caller: &Caller,
     organization_id: Option<&str>,
     state: Option<InviteState>,
-) -> DomainResult<Vec<Invite>> {
+    page: &PageRequest,
+) -> DomainResult<(Vec<Invite>, Option<String>)> {
     let now = now_ms();
     ctx.store.read(|conn| {
         let member = access::organization(
@@ -150,15 +152,20 @@ pub fn list(
             ),
             Some(other) => query.filter(invites::state.eq(other)),
         };
-        let rows = query
+        if let Some(after) = &page.after {
+            query = query.filter(invites::id.gt(after.clone()));
+        }
+        let mut rows = query
             .order(invites::id.asc())
+            .limit(page.fetch())
             .select(InviteRow::as_select())
             .load(conn)?;
+        let next = page.finish(&mut rows, |r| r.id.clone());
         let mut list = views(conn, rows, now)?;
         for invite in &mut list {
             hide_invisible(&mut invite.projectpermissions, &visible);
         }
-        Ok(list)
+        Ok((list, next))
     })
 }
 
@@ -172,14 +179,18 @@ pub fn details(ctx: &Ctx, token: &str) -> DomainResult<Invite> {
     })
 }
 
-/// Pending, unexpired invites to the caller's verified address, from every
-/// organization, oldest first.
-pub fn for_user(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Invite>> {
+/// A page of the pending, unexpired invites to the caller's verified
+/// address, from every organization, oldest first.
+pub fn for_user(
+    ctx: &Ctx,
+    caller: &Caller,
+    page: &PageRequest,
+) -> DomainResult<(Vec<Invite>, Option<String>)> {
     let now = now_ms();
     ctx.store.read(|conn| {
         let user = load_user(conn, &caller.user_id)?;
         if !user.email_verified {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let mut query = invites::table
             .filter(invites::email.eq(&user.email))
@@ -189,10 +200,15 @@ pub fn for_user(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Invite>> {
         if let Some(bound) = caller.bound_organization() {
             query = query.filter(invites::organization_id.eq(bound.to_string()));
         }
-        let rows = query
+        if let Some(after) = &page.after {
+            query = query.filter(invites::id.gt(after.clone()));
+        }
+        let mut rows = query
             .order(invites::id.asc())
+            .limit(page.fetch())
             .select(InviteRow::as_select())
             .load(conn)?;
-        views(conn, rows, now)
+        let next = page.finish(&mut rows, |r| r.id.clone());
+        Ok((views(conn, rows, now)?, next))
     })
 }

@@ -1,0 +1,10 @@
+DROP TRIGGER users_bump ON users;
+DROP TRIGGER projects_bump ON projects;
+DROP TRIGGER grants_bump ON project_permissions;
+DROP TRIGGER memberships_bump ON memberships;
+DROP FUNCTION bump_roster_of_user();
+DROP FUNCTION bump_roster_of_project();
+DROP FUNCTION bump_roster_of_grant();
+DROP FUNCTION bump_roster_of_membership();
+DROP FUNCTION bump_roster(TEXT);
+DROP TABLE roster_versions;

@@ -1,0 +1,10 @@
+DROP TRIGGER users_bump_update;
+DROP TRIGGER projects_bump_delete;
+DROP TRIGGER projects_bump_update;
+DROP TRIGGER grants_bump_delete;
+DROP TRIGGER grants_bump_update;
+DROP TRIGGER grants_bump_insert;
+DROP TRIGGER memberships_bump_delete;
+DROP TRIGGER memberships_bump_update;
+DROP TRIGGER memberships_bump_insert;
+DROP TABLE roster_versions;

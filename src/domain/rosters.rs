@@ -1,0 +1,124 @@
+//! Pages of collaborators, kept rendered while nothing they show has changed.
+//!
+//! Every change to what a collaborator list shows (memberships, their grants,
+//! project names, people's names and addresses) bumps the organization's row
+//! in `roster_versions`, by database triggers in the change's own
+//! transaction, whichever process makes it. A page is rendered once per
+//! version: a request reads the version first and then, on a miss, the page,
+//! so a page is never filed under a version newer than its rows. A request
+//! that finds its page at the current version serves those bytes. Nothing
+//! about who may call is kept: the caller is authenticated and checked
+//! against the organization on every request, so revoked sessions and
+//! changed roles take effect at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
+use serde_json::value::RawValue;
+
+use super::DomainResult;
+use crate::store::schema::roster_versions;
+use crate::store::DbConn;
+
+/// What one page looks like to one kind of viewer.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub organization_id: String,
+    pub after: Option<String>,
+    pub limit: i64,
+    /// The viewer's membership when they see only some projects' grants;
+    /// `None` for everyone who sees them all.
+    pub restricted_to: Option<String>,
+}
+
+/// A rendered page: the JSON array of collaborators and the next cursor.
+#[derive(Clone)]
+pub struct RenderedPage {
+    pub collaborators: Arc<RawValue>,
+    pub nextcursor: Option<String>,
+}
+
+struct Entry {
+    version: i64,
+    page: RenderedPage,
+}
+
+/// The pages rendered in this process, bounded in bytes.
+pub struct RosterCache {
+    entries: Mutex<Cache>,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct Cache {
+    pages: HashMap<PageKey, Entry>,
+    bytes: usize,
+}
+
+impl RosterCache {
+    /// A cache holding at most `budget` bytes of rendered pages (0: none).
+    pub fn new(budget: usize) -> RosterCache {
+        RosterCache {
+            entries: Mutex::new(Cache::default()),
+            budget,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The page rendered at `version`, if it is kept.
+    pub fn get(&self, key: &PageKey, version: i64) -> Option<RenderedPage> {
+        let cache = self.lock();
+        let entry = cache.pages.get(key)?;
+        (entry.version == version).then(|| entry.page.clone())
+    }
+
+    /// Keeps `page`, rendered at `version`, unless a newer one is kept.
+    pub fn put(&self, key: PageKey, version: i64, page: RenderedPage) {
+        let size = entry_size(&key, &page);
+        if size > self.budget / 4 {
+            return;
+        }
+        let mut cache = self.lock();
+        if let Some(old) = cache.pages.remove(&key) {
+            cache.bytes -= entry_size(&key, &old.page);
+            if old.version > version {
+                cache.bytes += entry_size(&key, &old.page);
+                cache.pages.insert(key, old);
+                return;
+            }
+        }
+        if cache.bytes + size > self.budget {
+            // Simple and bounded: start again rather than track recency.
+            cache.pages.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += size;
+        cache.pages.insert(key, Entry { version, page });
+    }
+}
+
+fn entry_size(key: &PageKey, page: &RenderedPage) -> usize {
+    const OVERHEAD: usize = 128;
+    page.collaborators.get().len()
+        + page.nextcursor.as_ref().map_or(0, String::len)
+        + key.organization_id.len()
+        + key.after.as_ref().map_or(0, String::len)
+        + key.restricted_to.as_ref().map_or(0, String::len)
+        + OVERHEAD
+}
+
+/// The organization's current roster version (0 before its first change).
+pub fn version(conn: &mut DbConn, organization_id: &str) -> DomainResult<i64> {
+    Ok(roster_versions::table
+        .find(organization_id)
+        .select(roster_versions::version)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
