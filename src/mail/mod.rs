@@ -2,6 +2,7 @@
 //! transaction, and the sender that delivers it.
 
 pub mod sender;
+pub mod smtp;
 pub mod templates;
 
 use diesel::prelude::*;
@@ -48,6 +49,7 @@ pub fn enqueue(conn: &mut DbConn, sealer: &Sealer, mail: Mail) -> Result<(), Sto
         last_error: None,
         created_at: now,
         sent_at: None,
+        claim: None,
     };
     diesel::insert_into(outbox::table)
         .values(&row)

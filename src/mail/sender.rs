@@ -1,21 +1,31 @@
 //! The sender: claims due outbox rows, delivers them (SMTP, or .eml files when
 //! no SMTP server is configured), and marks each sent, or retries it with
-//! exponential backoff until it is dead. Claims are leases, taken with
-//! `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several collabd processes on one
-//! database never deliver one row twice.
+//! exponential backoff until it is dead.
+//!
+//! Each round claims up to [`BATCH`] due rows under a token of its own, with
+//! a lease of [`LEASE_MS`] taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL,
+//! so several collabd processes on one database never deliver one row twice.
+//! While the round runs, a heartbeat renews its leases every
+//! [`HEARTBEAT`]; a message is sent only while the lease is known to hold
+//! for longer than one send may take. A process that dies holds its rows for
+//! at most one lease: another process takes them over after that. Messages
+//! go out [`PARALLEL`] at a time over SMTP connections that stay open
+//! (`smtp.rs`), and a round records its outcomes in one transaction.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
+use lettre::{FileTransport, Message, Transport as _};
 use rand::Rng;
 use tokio::sync::Notify;
 
-use crate::clock::now_ms;
+use super::smtp::{SmtpPool, SmtpTarget};
+use crate::clock::{new_id, now_ms};
 use crate::secrets::Sealer;
 use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
@@ -23,20 +33,22 @@ use crate::store::schema::outbox;
 use crate::store::{classify, DbConn, Store, StoreError};
 
 /// Rows claimed per round.
-const BATCH: i64 = 10;
-/// The longest one SMTP exchange may take.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a claim lasts. It is renewed just before each message is sent, so
-/// it needs to outlast one delivery (a few SMTP exchanges, each bounded by the
-/// timeout); and it is what a crashed process's mail waits for before another
-/// process takes it over, which API.md §4 bounds at a minute.
-const LEASE_MS: i64 = 45_000;
+const BATCH: i64 = 32;
+/// Messages in flight at once, and SMTP connections kept open.
+const PARALLEL: usize = 4;
+/// The longest one message may take to send, connecting included.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a claim lasts without renewal: what a crashed process's mail
+/// waits before another process takes it over.
+const LEASE_MS: i64 = 15_000;
+/// How often a running round renews its claims.
+const HEARTBEAT: Duration = Duration::from_secs(3);
 /// The longest wait between two attempts at one row.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
 /// Where mail goes.
 pub enum Transport {
-    Smtp(Box<SmtpTransport>),
+    Smtp(Box<SmtpPool>),
     Files(PathBuf),
 }
 
@@ -70,12 +82,11 @@ impl SenderSettings {
             .parse()
             .map_err(|e| format!("COLLABD_MAIL_FROM {from:?}: {e}"))?;
         let transport = match smtp_url {
-            Some(url) => Transport::Smtp(Box::new(
-                SmtpTransport::from_url(url)
-                    .map_err(|e| format!("COLLABD_SMTP_URL: {e}"))?
-                    .timeout(Some(SEND_TIMEOUT))
-                    .build(),
-            )),
+            Some(url) => Transport::Smtp(Box::new(SmtpPool::new(
+                SmtpTarget::parse(url).map_err(|e| format!("COLLABD_SMTP_URL: {e}"))?,
+                PARALLEL,
+                SEND_TIMEOUT,
+            ))),
             None => Transport::Files(mail_dir),
         };
         Ok(SenderSettings {
@@ -93,19 +104,17 @@ impl SenderSettings {
 /// transaction has queued mail, so it goes out at once.
 pub async fn run(store: Store, settings: Arc<SenderSettings>, wakeup: Arc<Notify>) {
     loop {
-        let (store2, settings2) = (store.clone(), settings.clone());
-        let delivered = actix_web::web::block(move || deliver_due(&store2, &settings2)).await;
-        let full_batch = match delivered {
-            Ok(Ok(count)) => count as i64 == BATCH,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "mail: cannot read the outbox");
-                false
-            }
+        let claimed = match blocking(&store, |store| claim(store, &new_id())).await {
+            Ok(claimed) => claimed,
             Err(e) => {
-                tracing::error!(error = %e, "mail: sender task failed");
-                false
+                tracing::warn!(error = %e, "mail: cannot read the outbox");
+                Vec::new()
             }
         };
+        let full_batch = claimed.len() as i64 == BATCH;
+        if !claimed.is_empty() {
+            deliver_round(&store, &settings, claimed).await;
+        }
         if full_batch {
             continue;
         }
@@ -116,49 +125,86 @@ pub async fn run(store: Store, settings: Arc<SenderSettings>, wakeup: Arc<Notify
     }
 }
 
-/// One round: claims due rows and delivers each. Returns how many it claimed.
-pub fn deliver_due(store: &Store, settings: &SenderSettings) -> Result<usize, StoreError> {
-    let claimed = claim(store)?;
-    for row in &claimed {
-        // A fresh lease for each message: a slow round never lets another
-        // process claim a row this one is about to send.
-        let row = match renew(store, row) {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                tracing::warn!(id = %row.id, "mail: claim lost before sending; another process has it");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(id = %row.id, error = %e, "mail: cannot renew the claim");
-                continue;
-            }
-        };
-        let outcome = deliver(settings, &row);
-        if let Err(e) = record(store, settings, &row, outcome) {
-            tracing::error!(id = %row.id, error = %e, "mail: cannot record the delivery");
-        }
-    }
-    Ok(claimed.len())
+async fn blocking<T: Send + 'static>(
+    store: &Store,
+    work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    actix_web::web::block(move || work(&store))
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?
 }
 
-/// Extends the claim on `row` if it is still ours; `None` when it is not.
-fn renew(store: &Store, row: &OutboxRow) -> Result<Option<OutboxRow>, StoreError> {
+/// Delivers one round's rows, renewing their claims meanwhile, and records
+/// every outcome.
+async fn deliver_round(store: &Store, settings: &SenderSettings, claimed: Vec<OutboxRow>) {
+    let Some(token) = claimed[0].claim.clone() else {
+        return;
+    };
+    // Until when the claims are known to hold.
+    let held_until = &AtomicI64::new(claimed[0].claimed_until.unwrap_or(0));
+    let deliveries = async {
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for wave in claimed.chunks(PARALLEL) {
+            let sends = wave.iter().map(|row| async move {
+                // Never start a send the lease might not outlast.
+                let margin = SEND_TIMEOUT.as_millis() as i64 / 2;
+                if held_until.load(Ordering::Acquire) < now_ms() + margin.min(LEASE_MS / 2) {
+                    return None;
+                }
+                Some((row, deliver(settings, row).await))
+            });
+            outcomes.extend(
+                futures_util::future::join_all(sends)
+                    .await
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        outcomes
+    };
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            let token = token.clone();
+            match blocking(store, move |store| renew(store, &token)).await {
+                Ok(until) => held_until.store(until, Ordering::Release),
+                Err(e) => tracing::warn!(error = %e, "mail: cannot renew the claims"),
+            }
+        }
+    };
+    let outcomes = tokio::select! {
+        outcomes = deliveries => outcomes,
+        _ = heartbeat => unreachable!("the heartbeat never ends"),
+    };
+    let records: Vec<(OutboxRow, Outcome)> = outcomes
+        .into_iter()
+        .map(|(row, outcome)| (row.clone(), outcome))
+        .collect();
+    let (retry_base_ms, max_attempts) = (settings.retry_base_ms, settings.max_attempts);
+    if let Err(e) = blocking(store, move |store| {
+        record(store, retry_base_ms, max_attempts, &token, &records)
+    })
+    .await
+    {
+        tracing::error!(error = %e, "mail: cannot record the deliveries");
+    }
+}
+
+/// Extends every pending claim of round `token`; returns the new end.
+fn renew(store: &Store, token: &str) -> Result<i64, StoreError> {
     let until = now_ms() + LEASE_MS;
-    let updated = store.write(|conn| {
+    store.write(|conn| {
         diesel::update(
             outbox::table
-                .filter(outbox::id.eq(&row.id))
-                .filter(outbox::state.eq(MailState::Pending))
-                .filter(outbox::claimed_until.eq(row.claimed_until)),
+                .filter(outbox::claim.eq(token))
+                .filter(outbox::state.eq(MailState::Pending)),
         )
         .set(outbox::claimed_until.eq(until))
         .execute(conn)
         .map_err(classify)
     })?;
-    Ok((updated == 1).then(|| OutboxRow {
-        claimed_until: Some(until),
-        ..row.clone()
-    }))
+    Ok(until)
 }
 
 #[derive(QueryableByName)]
@@ -167,7 +213,8 @@ struct IdRow {
     id: String,
 }
 
-fn claim(store: &Store) -> Result<Vec<OutboxRow>, StoreError> {
+/// Claims up to [`BATCH`] due rows for round `token`.
+fn claim(store: &Store, token: &str) -> Result<Vec<OutboxRow>, StoreError> {
     store.write(|conn| {
         let now = now_ms();
         let ids = due_ids(conn, now)?;
@@ -175,7 +222,10 @@ fn claim(store: &Store) -> Result<Vec<OutboxRow>, StoreError> {
             return Ok(Vec::new());
         }
         diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
-            .set(outbox::claimed_until.eq(now + LEASE_MS))
+            .set((
+                outbox::claimed_until.eq(now + LEASE_MS),
+                outbox::claim.eq(token),
+            ))
             .execute(conn)
             .map_err(classify)?;
         outbox::table
@@ -263,7 +313,7 @@ fn opened(settings: &SenderSettings, row: &OutboxRow) -> Result<OutboxRow, Strin
     })
 }
 
-fn deliver(settings: &SenderSettings, row: &OutboxRow) -> Outcome {
+async fn deliver(settings: &SenderSettings, row: &OutboxRow) -> Outcome {
     let row = &match opened(settings, row) {
         Ok(row) => row,
         Err(e) => return Outcome::Rejected(e),
@@ -273,29 +323,52 @@ fn deliver(settings: &SenderSettings, row: &OutboxRow) -> Outcome {
         Err(e) => return Outcome::Rejected(e),
     };
     match &settings.transport {
-        Transport::Smtp(smtp) => match smtp.send(&message) {
-            Ok(_) => Outcome::Sent,
-            Err(e) if e.is_permanent() => Outcome::Rejected(e.to_string()),
-            Err(e) => Outcome::Failed(e.to_string()),
+        Transport::Smtp(pool) => match pool.send(message.envelope(), &message.formatted()).await {
+            Ok(()) => Outcome::Sent,
+            Err(e) if e.permanent => Outcome::Rejected(e.message),
+            Err(e) => Outcome::Failed(e.message),
         },
         Transport::Files(dir) => {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                return Outcome::Failed(format!("creating {}: {e}", dir.display()));
-            }
-            match FileTransport::new(dir).send(&message) {
-                Ok(id) => {
-                    tracing::info!(
-                        to = %row.recipient,
-                        subject = %row.subject,
-                        link = row.link.as_deref().unwrap_or("-"),
-                        file = %dir.join(format!("{id}.eml")).display(),
-                        "mail written"
-                    );
-                    Outcome::Sent
-                }
-                Err(e) => Outcome::Failed(e.to_string()),
+            let (dir, recipient, subject, link) = (
+                dir.clone(),
+                row.recipient.clone(),
+                row.subject.clone(),
+                row.link.clone(),
+            );
+            let written = actix_web::web::block(move || {
+                write_file(&dir, &message, &recipient, &subject, link.as_deref())
+            })
+            .await;
+            match written {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome::Failed(format!("writing the file: {e}")),
             }
         }
+    }
+}
+
+fn write_file(
+    dir: &std::path::Path,
+    message: &Message,
+    recipient: &str,
+    subject: &str,
+    link: Option<&str>,
+) -> Outcome {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Outcome::Failed(format!("creating {}: {e}", dir.display()));
+    }
+    match FileTransport::new(dir).send(message) {
+        Ok(id) => {
+            tracing::info!(
+                to = %recipient,
+                subject = %subject,
+                link = link.unwrap_or("-"),
+                file = %dir.join(format!("{id}.eml")).display(),
+                "mail written"
+            );
+            Outcome::Sent
+        }
+        Err(e) => Outcome::Failed(e.to_string()),
     }
 }
 
@@ -322,61 +395,66 @@ fn backoff_ms(base: i64, attempts: i32) -> i64 {
     ((wait as f64) * jitter) as i64
 }
 
+/// Records a round's outcomes in one transaction, each only while round
+/// `token` still holds the row's claim.
 fn record(
     store: &Store,
-    settings: &SenderSettings,
-    row: &OutboxRow,
-    outcome: Outcome,
+    retry_base_ms: i64,
+    max_attempts: i32,
+    token: &str,
+    outcomes: &[(OutboxRow, Outcome)],
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let attempts = row.attempts + 1;
-    let keep_trying = settings.max_attempts == 0 || attempts < settings.max_attempts;
     store.write(|conn| {
-        // Only while the claim is still ours.
-        let target = outbox::table
-            .filter(outbox::id.eq(&row.id))
-            .filter(outbox::claimed_until.eq(row.claimed_until));
-        let updated = match &outcome {
-            Outcome::Sent => diesel::update(target)
-                .set((
-                    outbox::state.eq(MailState::Sent),
-                    outbox::sent_at.eq(now),
-                    outbox::attempts.eq(attempts),
-                    outbox::claimed_until.eq(None::<i64>),
-                    erased(),
-                ))
-                .execute(conn),
-            Outcome::Failed(error) if keep_trying => {
-                tracing::warn!(id = %row.id, attempts, error = %error, "mail: delivery failed, will retry");
-                diesel::update(target)
+        for (row, outcome) in outcomes {
+            let attempts = row.attempts + 1;
+            let keep_trying = max_attempts == 0 || attempts < max_attempts;
+            let target = outbox::table
+                .filter(outbox::id.eq(&row.id))
+                .filter(outbox::claim.eq(token))
+                .filter(outbox::state.eq(MailState::Pending));
+            let updated = match outcome {
+                Outcome::Sent => diesel::update(target)
                     .set((
+                        outbox::state.eq(MailState::Sent),
+                        outbox::sent_at.eq(now),
                         outbox::attempts.eq(attempts),
-                        outbox::next_attempt_at.eq(now + backoff_ms(settings.retry_base_ms, attempts)),
-                        outbox::last_error.eq(error),
                         outbox::claimed_until.eq(None::<i64>),
-                    ))
-                    .execute(conn)
-            }
-            Outcome::Failed(error) | Outcome::Rejected(error) => {
-                tracing::error!(id = %row.id, attempts, error = %error, "mail: giving up on this message");
-                diesel::update(target)
-                    .set((
-                        outbox::state.eq(MailState::Dead),
-                        outbox::attempts.eq(attempts),
-                        outbox::last_error.eq(error),
-                        outbox::claimed_until.eq(None::<i64>),
+                        outbox::claim.eq(None::<String>),
                         erased(),
                     ))
-                    .execute(conn)
-            }
-        };
-        match updated.map_err(classify)? {
-            1 => Ok(()),
-            _ => {
+                    .execute(conn),
+                Outcome::Failed(error) if keep_trying => {
+                    tracing::warn!(id = %row.id, attempts, error = %error, "mail: delivery failed, will retry");
+                    diesel::update(target)
+                        .set((
+                            outbox::attempts.eq(attempts),
+                            outbox::next_attempt_at.eq(now + backoff_ms(retry_base_ms, attempts)),
+                            outbox::last_error.eq(error),
+                            outbox::claimed_until.eq(None::<i64>),
+                            outbox::claim.eq(None::<String>),
+                        ))
+                        .execute(conn)
+                }
+                Outcome::Failed(error) | Outcome::Rejected(error) => {
+                    tracing::error!(id = %row.id, attempts, error = %error, "mail: giving up on this message");
+                    diesel::update(target)
+                        .set((
+                            outbox::state.eq(MailState::Dead),
+                            outbox::attempts.eq(attempts),
+                            outbox::last_error.eq(error),
+                            outbox::claimed_until.eq(None::<i64>),
+                            outbox::claim.eq(None::<String>),
+                            erased(),
+                        ))
+                        .execute(conn)
+                }
+            };
+            if updated.map_err(classify)? != 1 {
                 tracing::warn!(id = %row.id, "mail: the claim ran out before the result was recorded");
-                Ok(())
             }
         }
+        Ok(())
     })
 }
 
@@ -415,15 +493,15 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_claim_is_neither_sent_nor_recorded() {
-        let (dir, store) = store_with_one_mail();
-        let claimed = claim(&store).expect("claim");
+    fn a_lost_claim_is_neither_renewed_nor_recorded() {
+        let (_dir, store) = store_with_one_mail();
+        let claimed = claim(&store, "round-1").expect("claim");
         assert_eq!(claimed.len(), 1);
         assert!(
-            claim(&store).expect("claim again").is_empty(),
+            claim(&store, "round-2").expect("claim again").is_empty(),
             "a claimed row is not claimed twice"
         );
-        // Another process took the row over after our lease ran out.
+        // Our lease ran out and another process's round took the row over.
         store
             .write(|conn| {
                 diesel::update(outbox::table)
@@ -431,19 +509,31 @@ mod tests {
                     .execute(conn)
                     .map_err(classify)
             })
-            .expect("steal");
-        assert!(renew(&store, &claimed[0]).expect("renew").is_none());
-        let settings = SenderSettings::new(
-            None,
-            dir.path().join("mail"),
-            "c@example.com",
+            .expect("expire");
+        let taken = claim(&store, "round-3").expect("take over");
+        assert_eq!(taken.len(), 1, "an expired claim is taken over");
+        renew(&store, "round-1").expect("renew");
+        let holder: Option<String> = store
+            .read(|conn| {
+                outbox::table
+                    .select(outbox::claim)
+                    .first(conn)
+                    .map_err(classify)
+            })
+            .expect("claim");
+        assert_eq!(
+            holder.as_deref(),
+            Some("round-3"),
+            "renewing a lost claim changes nothing"
+        );
+        record(
+            &store,
             1000,
             0,
-            Duration::from_secs(1),
-            test_sealer(),
+            "round-1",
+            &[(claimed[0].clone(), Outcome::Sent)],
         )
-        .expect("settings");
-        record(&store, &settings, &claimed[0], Outcome::Sent).expect("record");
+        .expect("record");
         let state: MailState = store
             .read(|conn| {
                 outbox::table
@@ -453,6 +543,23 @@ mod tests {
             })
             .expect("state");
         assert_eq!(state, MailState::Pending, "a stale claim records nothing");
+        record(
+            &store,
+            1000,
+            0,
+            "round-3",
+            &[(taken[0].clone(), Outcome::Sent)],
+        )
+        .expect("record");
+        let state: MailState = store
+            .read(|conn| {
+                outbox::table
+                    .select(outbox::state)
+                    .first(conn)
+                    .map_err(classify)
+            })
+            .expect("state");
+        assert_eq!(state, MailState::Sent, "the holder records its outcome");
     }
 
     #[test]

@@ -280,9 +280,9 @@ impl Store {
     where
         E: From<StoreError> + Unavailability,
     {
-        self.read_one(|conn| match self.sqlite_writer {
-            Some(_) => run_in_transaction(conn, &f),
-            None => f(conn),
+        self.read_one(|conn| match conn {
+            DbConn::Sqlite(_) => read_snapshot(conn, &f),
+            DbConn::Pg(_) => f(conn),
         })
     }
 
@@ -365,6 +365,70 @@ impl Store {
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+}
+
+/// A statement without parameters that each connection prepares once:
+/// `BEGIN` and `COMMIT` of every read on SQLite, which `batch_execute` would
+/// parse again each time.
+struct Fixed<const STATEMENT: u8>;
+
+impl<const STATEMENT: u8> diesel::query_builder::QueryId for Fixed<STATEMENT> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+const BEGIN: u8 = 0;
+const COMMIT: u8 = 1;
+const ROLLBACK: u8 = 2;
+
+impl<const STATEMENT: u8> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+    for Fixed<STATEMENT>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(match STATEMENT {
+            BEGIN => "BEGIN",
+            COMMIT => "COMMIT",
+            _ => "ROLLBACK",
+        });
+        Ok(())
+    }
+}
+
+impl<const STATEMENT: u8, C> RunQueryDsl<C> for Fixed<STATEMENT> {}
+
+fn fixed<const STATEMENT: u8>(conn: &mut DbConn) -> Result<(), StoreError> {
+    match conn {
+        DbConn::Sqlite(c) => Fixed::<STATEMENT>.execute(c).map(drop).map_err(classify),
+        DbConn::Pg(_) => Ok(()),
+    }
+}
+
+/// Runs reads on SQLite in one read transaction: one consistent snapshot.
+/// A read transaction changes nothing, so it ends with COMMIT whatever `f`
+/// returned; if `f` panics, it is rolled back before the panic goes on, so
+/// the connection never returns to the pool inside a transaction.
+fn read_snapshot<T, E>(conn: &mut DbConn, f: impl Fn(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    fixed::<BEGIN>(conn)?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    match result {
+        Ok(result) => match fixed::<COMMIT>(conn) {
+            Ok(()) => result,
+            Err(e) => {
+                let _ = fixed::<ROLLBACK>(conn);
+                Err(e.into())
+            }
+        },
+        Err(panic) => {
+            let _ = fixed::<ROLLBACK>(conn);
+            std::panic::resume_unwind(panic)
+        }
     }
 }
 

@@ -127,6 +127,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+    /// The delivery round that holds the claim.
+    pub claim: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -136,6 +136,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
+        claim -> Nullable<Text>,
     }
 }
 

@@ -110,6 +110,11 @@ impl SmtpServer {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// How many messages have arrived.
+    pub fn count(&self) -> usize {
+        self.messages.lock().unwrap().len()
+    }
+
     pub fn messages(&self) -> Vec<Email> {
         self.messages.lock().unwrap().clone()
     }
