@@ -321,16 +321,13 @@ impl Store {
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
-        let result = run_in_transaction(&mut conn, |conn| {
-            if let DbConn::Sqlite(_) = conn {
-                // Take SQLite's write lock first, as BEGIN IMMEDIATE would:
-                // waiting for it honours busy_timeout, whereas upgrading a read
-                // snapshot that another process has outdated fails at once.
-                conn.batch_execute("UPDATE settings SET value = value WHERE 0")
-                    .map_err(|e| E::from(classify(e)))?;
-            }
-            f(conn)
-        });
+        let result = match &mut *conn {
+            // BEGIN IMMEDIATE takes SQLite's write lock first, waiting for it
+            // as busy_timeout says, whereas upgrading a read snapshot that
+            // another process has outdated fails at once.
+            DbConn::Sqlite(_) => sqlite_transaction::<BEGIN_IMMEDIATE, _, _>(&mut conn, f),
+            DbConn::Pg(_) => run_in_transaction(&mut conn, f),
+        };
         self.forget_if_unreachable(&mut conn, result)
     }
 
@@ -381,6 +378,7 @@ impl<const STATEMENT: u8> diesel::query_builder::QueryId for Fixed<STATEMENT> {
 const BEGIN: u8 = 0;
 const COMMIT: u8 = 1;
 const ROLLBACK: u8 = 2;
+const BEGIN_IMMEDIATE: u8 = 3;
 
 impl<const STATEMENT: u8> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
     for Fixed<STATEMENT>
@@ -391,6 +389,7 @@ impl<const STATEMENT: u8> diesel::query_builder::QueryFragment<diesel::sqlite::S
     ) -> diesel::QueryResult<()> {
         out.push_sql(match STATEMENT {
             BEGIN => "BEGIN",
+            BEGIN_IMMEDIATE => "BEGIN IMMEDIATE",
             COMMIT => "COMMIT",
             _ => "ROLLBACK",
         });
@@ -409,22 +408,48 @@ fn fixed<const STATEMENT: u8>(conn: &mut DbConn) -> Result<(), StoreError> {
 
 /// Runs reads on SQLite in one read transaction: one consistent snapshot.
 /// A read transaction changes nothing, so it ends with COMMIT whatever `f`
-/// returned; if `f` panics, it is rolled back before the panic goes on, so
-/// the connection never returns to the pool inside a transaction.
+/// returned.
 fn read_snapshot<T, E>(conn: &mut DbConn, f: impl Fn(&mut DbConn) -> Result<T, E>) -> Result<T, E>
 where
     E: From<StoreError>,
 {
-    fixed::<BEGIN>(conn)?;
+    let mut result = None;
+    let done = sqlite_transaction::<BEGIN, _, E>(conn, |conn| {
+        result = Some(f(conn));
+        Ok(())
+    });
+    match (done, result) {
+        (Ok(()), Some(result)) => result,
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => unreachable!("the transaction ran its body"),
+    }
+}
+
+/// Runs `f` in an SQLite transaction opened by `BEGIN` (`OPEN`): committed
+/// when `f` succeeds, rolled back when it fails. If `f` panics, the
+/// transaction is rolled back before the panic goes on, so the connection
+/// never returns to the pool inside one.
+fn sqlite_transaction<const OPEN: u8, T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    fixed::<OPEN>(conn)?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
     match result {
-        Ok(result) => match fixed::<COMMIT>(conn) {
-            Ok(()) => result,
+        Ok(Ok(value)) => match fixed::<COMMIT>(conn) {
+            Ok(()) => Ok(value),
             Err(e) => {
                 let _ = fixed::<ROLLBACK>(conn);
                 Err(e.into())
             }
         },
+        Ok(Err(e)) => {
+            fixed::<ROLLBACK>(conn)?;
+            Err(e)
+        }
         Err(panic) => {
             let _ = fixed::<ROLLBACK>(conn);
             std::panic::resume_unwind(panic)

@@ -27,33 +27,49 @@ pub(super) fn views(
     rows: Vec<InviteRow>,
     now: i64,
 ) -> DomainResult<Vec<Invite>> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let org_ids: Vec<String> = rows.iter().map(|r| r.organization_id.clone()).collect();
-    let inviter_ids: Vec<String> = rows.iter().map(|r| r.invited_by.clone()).collect();
-    let org_names: HashMap<String, String> = organizations::table
-        .filter(organizations::id.eq_any(&org_ids))
+    // Each lookup by distinct ids; a lone id is compared with `=`, a
+    // statement each connection prepares once (a list is parsed each time).
+    let distinct = |ids: Vec<&String>| -> Vec<String> {
+        let mut ids: Vec<String> = ids.into_iter().cloned().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let ids = distinct(rows.iter().map(|r| &r.id).collect());
+    let org_ids = distinct(rows.iter().map(|r| &r.organization_id).collect());
+    let inviter_ids = distinct(rows.iter().map(|r| &r.invited_by).collect());
+    let mut orgs = organizations::table
         .select((organizations::id, organizations::name))
-        .load(conn)?
-        .into_iter()
-        .collect();
-    let inviters: HashMap<String, UserRow> = users::table
-        .filter(users::id.eq_any(&inviter_ids))
-        .select(UserRow::as_select())
+        .into_boxed();
+    orgs = match org_ids.as_slice() {
+        [one] => orgs.filter(organizations::id.eq(one.clone())),
+        many => orgs.filter(organizations::id.eq_any(many.to_vec())),
+    };
+    let org_names: HashMap<String, String> = orgs.load(conn)?.into_iter().collect();
+    let mut people = users::table.select(UserRow::as_select()).into_boxed();
+    people = match inviter_ids.as_slice() {
+        [one] => people.filter(users::id.eq(one.clone())),
+        many => people.filter(users::id.eq_any(many.to_vec())),
+    };
+    let inviters: HashMap<String, UserRow> = people
         .load(conn)?
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect();
-    let grant_rows: Vec<(String, String, String, Permission)> = invite_projects::table
+    let mut granted = invite_projects::table
         .inner_join(projects::table)
-        .filter(invite_projects::invite_id.eq_any(&ids))
-        .order((projects::name.asc(), projects::id.asc()))
         .select((
             invite_projects::invite_id,
             projects::id,
             projects::name,
             invite_projects::permission,
         ))
-        .load(conn)?;
+        .into_boxed();
+    granted = match ids.as_slice() {
+        [one] => granted.filter(invite_projects::invite_id.eq(one.clone())),
+        many => granted.filter(invite_projects::invite_id.eq_any(many.to_vec())),
+    };
+    let grant_rows: Vec<(String, String, String, Permission)> = granted.load(conn)?;
     let mut grants = group_grants(grant_rows);
     rows.into_iter()
         .map(|row| {
