@@ -65,6 +65,8 @@ fn decode_quoted_printable(raw: &str) -> String {
 pub struct SmtpServer {
     pub port: u16,
     messages: Arc<Mutex<Vec<Email>>>,
+    /// Every connection accepted, to cut them when the server stops.
+    open: Arc<Mutex<Vec<TcpStream>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -81,13 +83,18 @@ impl SmtpServer {
         let port = listener.local_addr().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Mutex::new(Vec::new()));
         let thread = {
             let messages = messages.clone();
             let stop = stop.clone();
+            let open = open.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
+                            if let Ok(copy) = stream.try_clone() {
+                                open.lock().unwrap().push(copy);
+                            }
                             let messages = messages.clone();
                             std::thread::spawn(move || {
                                 let _ = serve(stream, &messages);
@@ -101,6 +108,7 @@ impl SmtpServer {
         SmtpServer {
             port,
             messages,
+            open,
             stop,
             thread: Some(thread),
         }
@@ -149,7 +157,8 @@ impl SmtpServer {
         }
     }
 
-    /// Stops listening (connections already open finish).
+    /// Stops, as a server that goes down: it stops listening and cuts the
+    /// connections clients keep open.
     pub fn stop(mut self) {
         self.halt();
     }
@@ -158,6 +167,9 @@ impl SmtpServer {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
 }
