@@ -205,4 +205,5 @@ fn a_killed_process_mail_goes_out_within_a_minute(backend: Backend) {
             .count(),
         1
     );
+    assert_eq!(smtp.count(), 1, "one email in all");
 }
