@@ -3,49 +3,64 @@
 -- bump it in the transaction of every change, whichever code path or
 -- process makes it, so a page rendered at version v is served again only
 -- while the version is still v. No foreign key: a deleted organization's
--- cascades still bump it.
+-- cascades still bump it. The triggers run once per statement, over its
+-- transition table, so a statement that changes many rows bumps each
+-- organization once (a row per change would update one version row again
+-- and again inside one transaction).
 CREATE TABLE roster_versions (
     organization_id TEXT PRIMARY KEY NOT NULL,
     version BIGINT NOT NULL
 );
 
-CREATE FUNCTION bump_roster(org TEXT) RETURNS VOID LANGUAGE SQL AS $$
-    INSERT INTO roster_versions (organization_id, version) VALUES (org, 1)
+CREATE FUNCTION bump_rosters_of_memberships() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO roster_versions (organization_id, version)
+        SELECT DISTINCT organization_id, 1 FROM changed
         ON CONFLICT (organization_id) DO UPDATE SET version = roster_versions.version + 1;
-$$;
-
-CREATE FUNCTION bump_roster_of_membership() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN PERFORM bump_roster(OLD.organization_id); END IF;
-    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.organization_id <> OLD.organization_id) THEN
-        PERFORM bump_roster(NEW.organization_id);
-    END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER memberships_bump AFTER INSERT OR UPDATE OR DELETE ON memberships
-    FOR EACH ROW EXECUTE FUNCTION bump_roster_of_membership();
+CREATE TRIGGER memberships_bump_insert AFTER INSERT ON memberships
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_memberships();
+CREATE TRIGGER memberships_bump_update AFTER UPDATE ON memberships
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_memberships();
+CREATE TRIGGER memberships_bump_delete AFTER DELETE ON memberships
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_memberships();
 
-CREATE FUNCTION bump_roster_of_grant() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+CREATE FUNCTION bump_rosters_of_grants() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM bump_roster(m.organization_id) FROM memberships m
-        WHERE m.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.membership_id ELSE NEW.membership_id END;
+    INSERT INTO roster_versions (organization_id, version)
+        SELECT DISTINCT m.organization_id, 1 FROM changed c JOIN memberships m ON m.id = c.membership_id
+        ON CONFLICT (organization_id) DO UPDATE SET version = roster_versions.version + 1;
     RETURN NULL;
 END $$;
-CREATE TRIGGER grants_bump AFTER INSERT OR UPDATE OR DELETE ON project_permissions
-    FOR EACH ROW EXECUTE FUNCTION bump_roster_of_grant();
+CREATE TRIGGER grants_bump_insert AFTER INSERT ON project_permissions
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_grants();
+CREATE TRIGGER grants_bump_update AFTER UPDATE ON project_permissions
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_grants();
+CREATE TRIGGER grants_bump_delete AFTER DELETE ON project_permissions
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_grants();
 
-CREATE FUNCTION bump_roster_of_project() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+CREATE FUNCTION bump_rosters_of_projects() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM bump_roster(OLD.organization_id);
+    INSERT INTO roster_versions (organization_id, version)
+        SELECT DISTINCT organization_id, 1 FROM changed
+        ON CONFLICT (organization_id) DO UPDATE SET version = roster_versions.version + 1;
     RETURN NULL;
 END $$;
-CREATE TRIGGER projects_bump AFTER UPDATE OR DELETE ON projects
-    FOR EACH ROW EXECUTE FUNCTION bump_roster_of_project();
+CREATE TRIGGER projects_bump_update AFTER UPDATE ON projects
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_projects();
+CREATE TRIGGER projects_bump_delete AFTER DELETE ON projects
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_projects();
 
-CREATE FUNCTION bump_roster_of_user() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+CREATE FUNCTION bump_rosters_of_users() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM bump_roster(m.organization_id) FROM memberships m WHERE m.user_id = NEW.id;
+    INSERT INTO roster_versions (organization_id, version)
+        SELECT DISTINCT m.organization_id, 1
+        FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN memberships m ON m.user_id = n.id
+        WHERE n.name IS DISTINCT FROM o.name OR n.email IS DISTINCT FROM o.email
+        ON CONFLICT (organization_id) DO UPDATE SET version = roster_versions.version + 1;
     RETURN NULL;
 END $$;
-CREATE TRIGGER users_bump AFTER UPDATE OF name, email ON users
-    FOR EACH ROW EXECUTE FUNCTION bump_roster_of_user();
+CREATE TRIGGER users_bump_update AFTER UPDATE ON users
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_rosters_of_users();
