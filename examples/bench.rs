@@ -939,6 +939,14 @@ impl ScratchPostgres {
             .map(|i| i + 3)
             .and_then(|start| without_query[start..].find('/').map(|i| i + start))
             .unwrap_or(without_query.len());
+        // Loopback needs no TLS: unless the URL says otherwise, the bench
+        // connects as a same-host deployment would (libpq's default,
+        // `prefer`, would encrypt every round trip).
+        let query = match query.contains("sslmode=") {
+            true => query,
+            false if query.is_empty() => "?sslmode=disable".to_string(),
+            false => format!("{query}&sslmode=disable"),
+        };
         let url = format!("{}/{name}{query}", &without_query[..authority_end]);
         ScratchPostgres {
             admin: admin.to_string(),
