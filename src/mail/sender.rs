@@ -492,6 +492,17 @@ mod tests {
         (dir, store)
     }
 
+    fn state_of_the_mail(store: &Store) -> MailState {
+        store
+            .read(|conn| {
+                outbox::table
+                    .select(outbox::state)
+                    .first(conn)
+                    .map_err(classify)
+            })
+            .expect("state")
+    }
+
     #[test]
     fn a_lost_claim_is_neither_renewed_nor_recorded() {
         let (_dir, store) = store_with_one_mail();
@@ -534,14 +545,7 @@ mod tests {
             &[(claimed[0].clone(), Outcome::Sent)],
         )
         .expect("record");
-        let state: MailState = store
-            .read(|conn| {
-                outbox::table
-                    .select(outbox::state)
-                    .first(conn)
-                    .map_err(classify)
-            })
-            .expect("state");
+        let state = state_of_the_mail(&store);
         assert_eq!(state, MailState::Pending, "a stale claim records nothing");
         record(
             &store,
@@ -551,14 +555,7 @@ mod tests {
             &[(taken[0].clone(), Outcome::Sent)],
         )
         .expect("record");
-        let state: MailState = store
-            .read(|conn| {
-                outbox::table
-                    .select(outbox::state)
-                    .first(conn)
-                    .map_err(classify)
-            })
-            .expect("state");
+        let state = state_of_the_mail(&store);
         assert_eq!(state, MailState::Sent, "the holder records its outcome");
     }
 
