@@ -85,13 +85,15 @@ impl RosterCache {
             return;
         }
         let mut cache = self.lock();
+        if cache
+            .pages
+            .get(&key)
+            .is_some_and(|old| old.version > version)
+        {
+            return;
+        }
         if let Some(old) = cache.pages.remove(&key) {
             cache.bytes -= entry_size(&key, &old.page);
-            if old.version > version {
-                cache.bytes += entry_size(&key, &old.page);
-                cache.pages.insert(key, old);
-                return;
-            }
         }
         if cache.bytes + size > self.budget {
             // Simple and bounded: start again rather than track recency.

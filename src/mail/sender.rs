@@ -104,7 +104,9 @@ impl SenderSettings {
 /// transaction has queued mail, so it goes out at once.
 pub async fn run(store: Store, settings: Arc<SenderSettings>, wakeup: Arc<Notify>) {
     loop {
-        let claimed = match blocking(&store, |store| claim(store, &new_id())).await {
+        let token = new_id();
+        let round = token.clone();
+        let claimed = match blocking(&store, move |store| claim(store, &round)).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "mail: cannot read the outbox");
@@ -113,7 +115,7 @@ pub async fn run(store: Store, settings: Arc<SenderSettings>, wakeup: Arc<Notify
         };
         let full_batch = claimed.len() as i64 == BATCH;
         if !claimed.is_empty() {
-            deliver_round(&store, &settings, claimed).await;
+            deliver_round(&store, &settings, &token, claimed).await;
         }
         if full_batch {
             continue;
@@ -137,10 +139,12 @@ async fn blocking<T: Send + 'static>(
 
 /// Delivers one round's rows, renewing their claims meanwhile, and records
 /// every outcome.
-async fn deliver_round(store: &Store, settings: &SenderSettings, claimed: Vec<OutboxRow>) {
-    let Some(token) = claimed[0].claim.clone() else {
-        return;
-    };
+async fn deliver_round(
+    store: &Store,
+    settings: &SenderSettings,
+    token: &str,
+    claimed: Vec<OutboxRow>,
+) {
     // Until when the claims are known to hold.
     let held_until = &AtomicI64::new(claimed[0].claimed_until.unwrap_or(0));
     let deliveries = async {
@@ -166,7 +170,7 @@ async fn deliver_round(store: &Store, settings: &SenderSettings, claimed: Vec<Ou
     let heartbeat = async {
         loop {
             tokio::time::sleep(HEARTBEAT).await;
-            let token = token.clone();
+            let token = token.to_string();
             match blocking(store, move |store| renew(store, &token)).await {
                 Ok(until) => held_until.store(until, Ordering::Release),
                 Err(e) => tracing::warn!(error = %e, "mail: cannot renew the claims"),
@@ -182,6 +186,7 @@ async fn deliver_round(store: &Store, settings: &SenderSettings, claimed: Vec<Ou
         .map(|(row, outcome)| (row.clone(), outcome))
         .collect();
     let (retry_base_ms, max_attempts) = (settings.retry_base_ms, settings.max_attempts);
+    let token = token.to_string();
     if let Err(e) = blocking(store, move |store| {
         record(store, retry_base_ms, max_attempts, &token, &records)
     })

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use collabd::store::{DbConn, Store};
+use collabd::store::{Conn, DbConn, Store};
 use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 
@@ -122,10 +122,16 @@ const PAGES: &[(&str, &str)] = &[
     ),
 ];
 
-fn every_page_follows_an_index(backend: Backend) {
+/// A server's fresh, migrated database, and one connection to it.
+fn migrated(backend: Backend) -> (TestApp, Conn) {
     let app = TestApp::start(backend);
     let store = Store::open(&app.db.url, 1, Duration::from_secs(5));
-    let mut conn = store.conn().expect("connection");
+    let conn = store.conn().expect("connection");
+    (app, conn)
+}
+
+fn every_page_follows_an_index(backend: Backend) {
+    let (_app, mut conn) = migrated(backend);
     for (list, sql) in PAGES {
         let plan = plan(&mut conn, sql);
         match &*conn {
@@ -147,9 +153,7 @@ fn every_page_follows_an_index(backend: Backend) {
 /// The test can fail: without the index that serves the projects' order,
 /// both planners sort.
 fn a_missing_index_shows(backend: Backend) {
-    let app = TestApp::start(backend);
-    let store = Store::open(&app.db.url, 1, Duration::from_secs(5));
-    let mut conn = store.conn().expect("connection");
+    let (_app, mut conn) = migrated(backend);
     conn.batch_execute("DROP INDEX projects_org_name_id")
         .expect("drop the index");
     let (_, sql) = PAGES
