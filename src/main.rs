@@ -29,10 +29,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Lines go through a channel to a thread of their own, which writes
+    // whatever has queued in one system call: a request never waits on
+    // stdout's lock or on a slow reader of the pipe. Never lossy: when
+    // 128 000 lines wait, logging waits too rather than dropping any. The
+    // guard writes what is left when main returns.
+    let (writer, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("collabd-log")
+        .finish(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(writer)
         .init();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config),

@@ -134,12 +134,36 @@ pub struct ApiKeyScope {
 /// The prefix of every API-key secret, so tokens say what they are.
 pub const API_KEY_PREFIX: &str = "cdk_";
 
-/// Turns a bearer token into a caller, or refuses it (401).
-pub fn authenticate(store: &Store, keys: &SessionKeys, token: &str) -> DomainResult<Caller> {
+/// A bearer token's caller, and whether the API key it used is due a
+/// `lastusedat` write (see [`note_key_use`]).
+pub struct Identified {
+    pub caller: Caller,
+    pub key_use_due: bool,
+}
+
+/// Turns a bearer token into a caller, or refuses it (401). It only reads,
+/// so it may run wherever reads run; a due `lastusedat` is written by
+/// [`note_key_use`] before the request goes on.
+pub fn authenticate(store: &Store, keys: &SessionKeys, token: &str) -> DomainResult<Identified> {
     match token.strip_prefix(API_KEY_PREFIX) {
         Some(_) => authenticate_api_key(store, token),
-        None => authenticate_session(store, keys, token),
+        None => authenticate_session(store, keys, token).map(|caller| Identified {
+            caller,
+            key_use_due: false,
+        }),
     }
+}
+
+/// Records that the API key `key_id` was used now.
+pub fn note_key_use(store: &Store, key_id: &str) -> DomainResult<()> {
+    let now = now_ms();
+    store.write(|conn| {
+        diesel::update(api_keys::table.find(key_id))
+            .set(api_keys::last_used_at.eq(now))
+            .execute(conn)
+            .map(drop)
+            .map_err(DomainError::from)
+    })
 }
 
 fn unauthenticated() -> DomainError {
@@ -169,7 +193,7 @@ fn authenticate_session(store: &Store, keys: &SessionKeys, token: &str) -> Domai
     }
 }
 
-fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Caller> {
+fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified> {
     let hash = hash_secret(secret);
     let now = now_ms();
     let key: ApiKeyRow = store
@@ -185,23 +209,18 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Caller> {
     if key.expires_at.is_some_and(|at| at <= now) {
         return Err(unauthenticated());
     }
-    if key
+    let key_use_due = key
         .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY_MS)
-    {
-        store.write(|conn| {
-            diesel::update(api_keys::table.find(&key.id))
-                .set(api_keys::last_used_at.eq(now))
-                .execute(conn)
-                .map_err(DomainError::from)
-        })?;
-    }
-    Ok(Caller {
-        user_id: key.user_id,
-        session_id: None,
-        api_key: Some(ApiKeyScope {
-            id: key.id,
-            organization_id: key.organization_id,
-        }),
+        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY_MS);
+    Ok(Identified {
+        caller: Caller {
+            user_id: key.user_id,
+            session_id: None,
+            api_key: Some(ApiKeyScope {
+                id: key.id,
+                organization_id: key.organization_id,
+            }),
+        },
+        key_use_due,
     })
 }

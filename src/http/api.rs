@@ -115,7 +115,7 @@ const READYZ: Endpoint<HealthAnswer> = Endpoint::new(Operation {
 });
 
 async fn readyz(ctx: web::Data<Ctx>) -> Result<HealthAnswer, ApiError> {
-    let ready = run(move || Ok(ctx.store.ping())).await?;
+    let ready = run(ctx, move |ctx| Ok(ctx.store.ping())).await?;
     if !ready {
         return Err(ApiError::Unavailable("readiness probe failed".into()));
     }

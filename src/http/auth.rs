@@ -13,8 +13,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use futures_util::future::{ready, Ready};
 
 use super::error::ApiError;
-use super::{run, Access, Methods};
-use crate::domain::sessions::{authenticate, Caller};
+use super::{read, run, Access, Methods};
+use crate::domain::sessions::{authenticate, note_key_use, Caller};
 use crate::domain::Ctx;
 
 /// A signed-in caller; no or a bad token answered 401 already.
@@ -64,7 +64,17 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
         .app_data::<web::Data<Ctx>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("no context".into()))?;
-    let caller = run(move || authenticate(&ctx.store, &ctx.keys, &token)).await?;
+    let identified = read(ctx.clone(), move |ctx| {
+        authenticate(&ctx.store, &ctx.keys, &token)
+    })
+    .await?;
+    let caller = identified.caller;
+    if identified.key_use_due {
+        if let Some(key) = &caller.api_key {
+            let id = key.id.clone();
+            run(ctx, move |ctx| note_key_use(&ctx.store, &id)).await?;
+        }
+    }
     Ok(Some(caller))
 }
 

@@ -10,7 +10,7 @@ use super::auth::SignedIn;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{text, valid_name, valid_role, whole_number, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::audit::{self};
 use crate::domain::members::{self, CollaboratorChanges};
 use crate::domain::organizations::{self, SettingsChange};
@@ -59,8 +59,10 @@ async fn details(
     SignedIn(caller): SignedIn,
     Params(p): Params<OrganizationParams>,
 ) -> Result<OrganizationAnswer, ApiError> {
-    let organization =
-        run(move || organizations::details(&ctx, &caller, p.organizationid.as_deref())).await?;
+    let organization = read(ctx, move |ctx| {
+        organizations::details(ctx, &caller, p.organizationid.as_deref())
+    })
+    .await?;
     Ok(OrganizationAnswer { organization })
 }
 
@@ -99,12 +101,12 @@ async fn settings(
     SignedIn(caller): SignedIn,
     Params(p): Params<SettingsParams>,
 ) -> Result<OrganizationAnswer, ApiError> {
-    let organization = run(move || {
+    let organization = run(ctx, move |ctx| {
         let change = SettingsChange {
             name: p.name.as_deref(),
             invite_ttl_days: p.invitettldays,
         };
-        organizations::settings(&ctx, &caller, p.organizationid.as_deref(), change)
+        organizations::settings(ctx, &caller, p.organizationid.as_deref(), change)
     })
     .await?;
     Ok(OrganizationAnswer { organization })
@@ -146,9 +148,9 @@ async fn list_collaborators(
     SignedIn(caller): SignedIn,
     Params(p): Params<PageParams>,
 ) -> Result<CollaboratorsPage, ApiError> {
-    let page = run(move || {
+    let page = read(ctx, move |ctx| {
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        members::list(&ctx, &caller, p.organizationid.as_deref(), &page)
+        members::list(ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
     Ok(CollaboratorsPage {
@@ -194,13 +196,13 @@ async fn edit_collaborator(
     SignedIn(caller): SignedIn,
     Params(p): Params<EditCollaboratorParams>,
 ) -> Result<CollaboratorAnswer, ApiError> {
-    let collaborator = run(move || {
+    let collaborator = run(ctx, move |ctx| {
         let changes = CollaboratorChanges {
             role: p.role.as_deref().and_then(Role::parse),
             can_create_projects: p.cancreateprojects,
             project_permissions: p.projectpermissions.as_deref().map(grant_requests),
         };
-        members::edit(&ctx, &caller, &p.collaboratorid, changes)
+        members::edit(ctx, &caller, &p.collaboratorid, changes)
     })
     .await?;
     Ok(CollaboratorAnswer { collaborator })
@@ -234,7 +236,10 @@ async fn remove_collaborator(
     SignedIn(caller): SignedIn,
     Params(p): Params<CollaboratorParams>,
 ) -> Result<Nothing, ApiError> {
-    run(move || members::remove(&ctx, &caller, &p.collaboratorid)).await?;
+    run(ctx, move |ctx| {
+        members::remove(ctx, &caller, &p.collaboratorid)
+    })
+    .await?;
     Ok(Nothing {})
 }
 
@@ -268,8 +273,10 @@ async fn create_project(
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateProjectParams>,
 ) -> Result<ProjectAnswer, ApiError> {
-    let project =
-        run(move || projects::create(&ctx, &caller, p.organizationid.as_deref(), &p.name)).await?;
+    let project = run(ctx, move |ctx| {
+        projects::create(ctx, &caller, p.organizationid.as_deref(), &p.name)
+    })
+    .await?;
     Ok(ProjectAnswer { project })
 }
 
@@ -292,9 +299,9 @@ async fn list_projects(
     SignedIn(caller): SignedIn,
     Params(p): Params<PageParams>,
 ) -> Result<ProjectsPage, ApiError> {
-    let (list, next) = run(move || {
+    let (list, next) = read(ctx, move |ctx| {
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        projects::list(&ctx, &caller, p.organizationid.as_deref(), &page)
+        projects::list(ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
     Ok(ProjectsPage {
@@ -333,7 +340,7 @@ async fn edit_project(
     SignedIn(caller): SignedIn,
     Params(p): Params<EditProjectParams>,
 ) -> Result<ProjectAnswer, ApiError> {
-    let project = run(move || {
+    let project = run(ctx, move |ctx| {
         projects::rename(
             &ctx,
             &caller,
@@ -374,7 +381,10 @@ async fn delete_project(
     SignedIn(caller): SignedIn,
     Params(p): Params<ProjectParams>,
 ) -> Result<Nothing, ApiError> {
-    run(move || projects::delete(&ctx, &caller, p.organizationid.as_deref(), &p.projectid)).await?;
+    run(ctx, move |ctx| {
+        projects::delete(ctx, &caller, p.organizationid.as_deref(), &p.projectid)
+    })
+    .await?;
     Ok(Nothing {})
 }
 
@@ -396,9 +406,9 @@ async fn list_audit_events(
     SignedIn(caller): SignedIn,
     Params(p): Params<PageParams>,
 ) -> Result<AuditEventsPage, ApiError> {
-    let (list, next) = run(move || {
+    let (list, next) = read(ctx, move |ctx| {
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        audit::list(&ctx, &caller, p.organizationid.as_deref(), &page)
+        audit::list(ctx, &caller, p.organizationid.as_deref(), &page)
     })
     .await?;
     Ok(AuditEventsPage {

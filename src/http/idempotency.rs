@@ -73,7 +73,7 @@ pub async fn run_once(
 
     let begun = {
         let (ctx, owner, key) = (ctx.clone(), owner.clone(), key.clone());
-        run(move || {
+        run(ctx, move |ctx| {
             idempotency::begin(
                 &ctx.store,
                 &ctx.answer_sealer,
@@ -105,7 +105,7 @@ pub async fn run_once(
                 .map_err(|e| ApiError::Internal(format!("reading an answer: {}", e.into())))?;
             let kept = {
                 let bytes = bytes.clone();
-                run(move || match status {
+                run(ctx, move |ctx| match status {
                     // The request did nothing (503), failed (500), or was
                     // refused for now (401 on credentials, 429 until a window
                     // ends, whose Retry-After a replay could not carry): a

@@ -14,7 +14,7 @@ use super::params::{
     text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, whole_number,
     Params,
 };
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
 use crate::domain::paging::PageRequest;
 use crate::domain::roles::Role;
@@ -84,7 +84,7 @@ async fn create(
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateInviteParams>,
 ) -> Result<InviteAnswer, ApiError> {
-    let invite = run(move || {
+    let invite = run(ctx, move |ctx| {
         let new = NewInvite {
             email: p.email,
             role: p
@@ -99,7 +99,7 @@ async fn create(
                 .map(grant_requests)
                 .unwrap_or_default(),
         };
-        invites::create(&ctx, &caller, p.organizationid.as_deref(), new)
+        invites::create(ctx, &caller, p.organizationid.as_deref(), new)
     })
     .await?;
     Ok(InviteAnswer { invite })
@@ -144,10 +144,10 @@ async fn list(
     SignedIn(caller): SignedIn,
     Params(p): Params<ListInvitesParams>,
 ) -> Result<InvitesPage, ApiError> {
-    let (list, next) = run(move || {
+    let (list, next) = read(ctx, move |ctx| {
         let state = p.state.as_deref().and_then(InviteState::parse);
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        invites::list(&ctx, &caller, p.organizationid.as_deref(), state, &page)
+        invites::list(ctx, &caller, p.organizationid.as_deref(), state, &page)
     })
     .await?;
     Ok(InvitesPage {
@@ -186,9 +186,9 @@ async fn details(
     ClientAddress(client): ClientAddress,
     Params(p): Params<TokenParams>,
 ) -> Result<InviteAnswer, ApiError> {
-    let invite = run(move || {
+    let invite = run(ctx, move |ctx| {
         ctx.limits
-            .token_call(client, || invites::details(&ctx, &p.token))
+            .token_call(client, || invites::details(ctx, &p.token))
     })
     .await?;
     Ok(InviteAnswer { invite })
@@ -251,13 +251,13 @@ async fn accept(
     ClientAddress(client): ClientAddress,
     Params(p): Params<AcceptParams>,
 ) -> Result<AcceptAnswer, ApiError> {
-    let accepted = run(move || {
+    let accepted = run(ctx, move |ctx| {
         let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
         let newcomer = NewcomerDetails {
             name: p.name.as_deref(),
             password: p.password.as_deref(),
         };
-        let accept = || invites::accept(&ctx, caller.as_ref(), by, newcomer);
+        let accept = || invites::accept(ctx, caller.as_ref(), by, newcomer);
         match p.token {
             Some(_) => ctx.limits.token_call(client, accept),
             None => accept(),
@@ -308,9 +308,9 @@ async fn decline(
     ClientAddress(client): ClientAddress,
     Params(p): Params<DeclineParams>,
 ) -> Result<Nothing, ApiError> {
-    run(move || {
+    run(ctx, move |ctx| {
         let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
-        let decline = || invites::decline(&ctx, caller.as_ref(), by);
+        let decline = || invites::decline(ctx, caller.as_ref(), by);
         match p.token {
             Some(_) => ctx.limits.token_call(client, decline),
             None => decline(),
@@ -347,7 +347,7 @@ async fn revoke(
     SignedIn(caller): SignedIn,
     Params(p): Params<InviteIdParams>,
 ) -> Result<InviteAnswer, ApiError> {
-    let invite = run(move || invites::revoke(&ctx, &caller, &p.inviteid)).await?;
+    let invite = run(ctx, move |ctx| invites::revoke(ctx, &caller, &p.inviteid)).await?;
     Ok(InviteAnswer { invite })
 }
 
@@ -377,6 +377,6 @@ async fn resend(
     SignedIn(caller): SignedIn,
     Params(p): Params<InviteIdParams>,
 ) -> Result<InviteAnswer, ApiError> {
-    let invite = run(move || invites::resend(&ctx, &caller, &p.inviteid)).await?;
+    let invite = run(ctx, move |ctx| invites::resend(ctx, &caller, &p.inviteid)).await?;
     Ok(InviteAnswer { invite })
 }

@@ -115,7 +115,7 @@ pub async fn metrics(
     ctx: web::Data<Ctx>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let counts = run(move || {
+    let counts = run(ctx, move |ctx| {
         let counts = crate::mail::queue_depth(&ctx.store)?;
         let (open, idle) = ctx.store.pool_state();
         Ok((counts, open, idle))

@@ -68,9 +68,9 @@ pub async fn invite_page(
         );
     }
     let lookup = token.clone();
-    let invite = match run(move || {
+    let invite = match run(ctx, move |ctx| {
         ctx.limits
-            .token_call(client, || invites::details(&ctx, &lookup))
+            .token_call(client, || invites::details(ctx, &lookup))
     })
     .await
     {

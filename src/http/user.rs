@@ -13,7 +13,7 @@ use super::client::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::params::{text, valid_email, valid_name, whole_number, Params};
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::accounts::{self, AccountChanges, NewAccount};
 use crate::domain::apikeys::{self};
 use crate::domain::invites::{self};
@@ -70,9 +70,9 @@ async fn list_invites(
     SignedIn(caller): SignedIn,
     Params(p): Params<ListMyInvitesParams>,
 ) -> Result<InvitesPage, ApiError> {
-    let (list, next) = run(move || {
+    let (list, next) = read(ctx, move |ctx| {
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        invites::for_user(&ctx, &caller, &page)
+        invites::for_user(ctx, &caller, &page)
     })
     .await?;
     Ok(InvitesPage {
@@ -101,9 +101,9 @@ async fn confirm(
     ClientAddress(client): ClientAddress,
     Params(p): Params<TokenParams>,
 ) -> Result<UserAnswer, ApiError> {
-    let user = run(move || {
+    let user = run(ctx, move |ctx| {
         ctx.limits
-            .token_call(client, || accounts::confirm(&ctx, &p.token))
+            .token_call(client, || accounts::confirm(ctx, &p.token))
     })
     .await?;
     Ok(UserAnswer { user })
@@ -147,7 +147,7 @@ async fn signup(
     ClientAddress(client): ClientAddress,
     Params(p): Params<SignupParams>,
 ) -> Result<UserAnswer, ApiError> {
-    let user = run(move || {
+    let user = run(ctx, move |ctx| {
         accounts::signup(
             &ctx,
             client,
@@ -190,7 +190,7 @@ const LOGIN: Endpoint<LoginAnswer> = Endpoint::new(Operation {
 });
 
 async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> Result<LoginAnswer, ApiError> {
-    let login = run(move || accounts::login(&ctx, &p.email, &p.password)).await?;
+    let login = run(ctx, move |ctx| accounts::login(ctx, &p.email, &p.password)).await?;
     Ok(LoginAnswer { login })
 }
 
@@ -212,7 +212,7 @@ async fn logout(
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
 ) -> Result<Nothing, ApiError> {
-    run(move || accounts::logout(&ctx, &caller)).await?;
+    run(ctx, move |ctx| accounts::logout(ctx, &caller)).await?;
     Ok(Nothing {})
 }
 
@@ -233,7 +233,7 @@ async fn details(
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
 ) -> Result<UserAnswer, ApiError> {
-    let user = run(move || accounts::details(&ctx, &caller)).await?;
+    let user = read(ctx, move |ctx| accounts::details(ctx, &caller)).await?;
     Ok(UserAnswer { user })
 }
 
@@ -274,7 +274,7 @@ async fn edit(
     SignedIn(caller): SignedIn,
     Params(p): Params<EditParams>,
 ) -> Result<UserAnswer, ApiError> {
-    let user = run(move || {
+    let user = run(ctx, move |ctx| {
         accounts::edit(
             &ctx,
             &caller,
@@ -319,7 +319,7 @@ async fn create_organization(
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateOrganizationParams>,
 ) -> Result<OrganizationAnswer, ApiError> {
-    let organization = run(move || organizations::create(&ctx, &caller, &p.name)).await?;
+    let organization = run(ctx, move |ctx| organizations::create(ctx, &caller, &p.name)).await?;
     Ok(OrganizationAnswer { organization })
 }
 
@@ -341,7 +341,7 @@ async fn list_organizations(
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
 ) -> Result<OrganizationsAnswer, ApiError> {
-    let list = run(move || organizations::list(&ctx, &caller)).await?;
+    let list = read(ctx, move |ctx| organizations::list(ctx, &caller)).await?;
     Ok(OrganizationsAnswer {
         organizations: list,
     })
@@ -384,7 +384,7 @@ async fn create_api_key(
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateApiKeyParams>,
 ) -> Result<ApiKeyAnswer, ApiError> {
-    let key = run(move || {
+    let key = run(ctx, move |ctx| {
         apikeys::create(
             &ctx,
             &caller,
@@ -415,7 +415,7 @@ async fn list_api_keys(
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
 ) -> Result<ApiKeysAnswer, ApiError> {
-    let keys = run(move || apikeys::list(&ctx, &caller)).await?;
+    let keys = read(ctx, move |ctx| apikeys::list(ctx, &caller)).await?;
     Ok(ApiKeysAnswer { apikeys: keys })
 }
 
@@ -446,6 +446,6 @@ async fn delete_api_key(
     SignedIn(caller): SignedIn,
     Params(p): Params<DeleteApiKeyParams>,
 ) -> Result<Nothing, ApiError> {
-    run(move || apikeys::delete(&ctx, &caller, &p.apikeyid)).await?;
+    run(ctx, move |ctx| apikeys::delete(ctx, &caller, &p.apikeyid)).await?;
     Ok(Nothing {})
 }

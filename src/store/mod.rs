@@ -180,6 +180,8 @@ pub struct Store {
     /// SQLite allows one writer; serializing writers in the process means a
     /// transaction that reads then writes never meets `SQLITE_BUSY` on upgrade.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// One permit per pooled connection: the fair queue of [`Store::turn`].
+    turns: Arc<tokio::sync::Semaphore>,
     /// Counts the times a query found the database unreachable. Connections
     /// older than the last outage are tested once before they are used again;
     /// otherwise checkouts cost no extra round trip.
@@ -204,10 +206,21 @@ impl Store {
                 outages: outages.clone(),
             });
         Store {
+            turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             pool,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             outages,
         }
+    }
+
+    /// Waits, first come first served, until fewer tasks than the pool has
+    /// connections hold a turn, and holds one until the guard drops. Work
+    /// run on the blocking pool takes a turn first, so it finds a connection
+    /// (or, on SQLite, the writer's lock) with at most as many rivals as
+    /// there are connections.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        // The semaphore is never closed; `None` would only mean no queue.
+        self.turns.clone().acquire_owned().await.ok()
     }
 
     /// A pooled connection, or `Unavailable` when none can be had in time.
@@ -329,6 +342,14 @@ impl Store {
             DbConn::Pg(_) => run_in_transaction(&mut conn, f),
         };
         self.forget_if_unreachable(&mut conn, result)
+    }
+
+    /// True when reads may run on the calling thread rather than the
+    /// blocking pool: the database is SQLite, a local file whose reads never
+    /// wait on a writer (WAL), and a connection is idle, so checking one out
+    /// does not wait either.
+    pub fn reads_inline(&self) -> bool {
+        self.sqlite_writer.is_some() && self.pool.state().idle_connections > 0
     }
 
     /// True when a connection can be had and answers a query.
