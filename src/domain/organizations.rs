@@ -36,7 +36,10 @@ pub struct Organization {
     pub invitettldays: i32,
 }
 
-fn load_organization(conn: &mut DbConn, organization_id: &str) -> DomainResult<OrganizationRow> {
+pub(crate) fn load_organization(
+    conn: &mut DbConn,
+    organization_id: &str,
+) -> DomainResult<OrganizationRow> {
     organizations::table
         .find(organization_id)
         .select(OrganizationRow::as_select())
@@ -59,14 +62,12 @@ fn member_counts(
 
 fn view(ctx: &Ctx, row: OrganizationRow, role: Role, membercount: i64) -> Organization {
     Organization {
-        organizationid: row.id,
-        name: row.name,
+        organizationid: row.id.clone(),
         createdat: rfc3339(row.created_at),
         role,
         membercount,
-        invitettldays: row
-            .invite_ttl_days
-            .unwrap_or(ctx.policy.invite_ttl_days as i32),
+        invitettldays: invite_ttl_days(ctx, &row),
+        name: row.name,
     }
 }
 
@@ -86,11 +87,10 @@ pub fn organization_view(
 }
 
 /// The days an invite of this organization lives.
-pub fn invite_ttl_days(ctx: &Ctx, conn: &mut DbConn, organization_id: &str) -> DomainResult<i32> {
-    let row = load_organization(conn, organization_id)?;
-    Ok(row
+pub fn invite_ttl_days(ctx: &Ctx, organization: &OrganizationRow) -> i32 {
+    organization
         .invite_ttl_days
-        .unwrap_or(ctx.policy.invite_ttl_days as i32))
+        .unwrap_or(ctx.policy.invite_ttl_days as i32)
 }
 
 /// Makes an organization with the caller as its owner. Past

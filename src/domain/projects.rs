@@ -83,6 +83,9 @@ pub fn check_grants(
     organization_id: &str,
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
     let ids: Vec<&str> = grants.iter().map(|g| g.project_id.as_str()).collect();
     let known: HashSet<String> = projects::table
         .filter(projects::organization_id.eq(organization_id))

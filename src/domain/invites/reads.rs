@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::domain::access::{self, Hold};
 use crate::domain::accounts::load_user;
 use crate::domain::paging::PageRequest;
-use crate::domain::projects::{group_grants, hide_invisible, visible_projects};
+use crate::domain::projects::{group_grants, hide_invisible, visible_projects, ProjectGrant};
 use crate::domain::roles::{Action, Permission};
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::hash_secret;
@@ -73,33 +73,44 @@ pub(super) fn views(
     let mut grants = group_grants(grant_rows);
     rows.into_iter()
         .map(|row| {
-            let state = effective_state(&row, now);
-            let role = row.role;
             let inviter = inviters
                 .get(&row.invited_by)
                 .ok_or_else(|| DomainError::Internal("invite without inviter".into()))?;
-            Ok(Invite {
-                organizationname: org_names
-                    .get(&row.organization_id)
-                    .cloned()
-                    .unwrap_or_default(),
-                projectpermissions: grants.remove(&row.id).unwrap_or_default(),
-                inviteid: row.id,
-                organizationid: row.organization_id,
-                email: row.email,
-                role,
-                cancreateprojects: row.can_create_projects,
-                state,
-                invitedby: Inviter {
-                    userid: inviter.id.clone(),
-                    name: inviter.name.clone(),
-                    email: inviter.email.clone(),
-                },
-                createdat: rfc3339(row.created_at),
-                expiresat: rfc3339(row.expires_at),
-            })
+            let organization_name = org_names
+                .get(&row.organization_id)
+                .cloned()
+                .unwrap_or_default();
+            let granted = grants.remove(&row.id).unwrap_or_default();
+            Ok(assemble(row, organization_name, inviter, granted, now))
         })
         .collect()
+}
+
+/// An invite as the API shows it, from its row and what the row names.
+pub(super) fn assemble(
+    row: InviteRow,
+    organizationname: String,
+    inviter: &UserRow,
+    projectpermissions: Vec<ProjectGrant>,
+    now: i64,
+) -> Invite {
+    Invite {
+        state: effective_state(&row, now),
+        organizationname,
+        projectpermissions,
+        inviteid: row.id,
+        organizationid: row.organization_id,
+        email: row.email,
+        role: row.role,
+        cancreateprojects: row.can_create_projects,
+        invitedby: Inviter {
+            userid: inviter.id.clone(),
+            name: inviter.name.clone(),
+            email: inviter.email.clone(),
+        },
+        createdat: rfc3339(row.created_at),
+        expiresat: rfc3339(row.expires_at),
+    }
 }
 
 pub(super) fn view(conn: &mut DbConn, row: InviteRow, now: i64) -> DomainResult<Invite> {
