@@ -109,14 +109,12 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let sender_store = ctx.store.clone();
     let sender_wakeup = ctx.mail_wakeup.clone();
-    let document = web::Data::new(http::openapi::document_json());
     let limit = BodyLimit(config.max_body_bytes);
     let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(ctx.clone())
-            .app_data(document.clone())
             .app_data(limit)
             .app_data(proxies.clone())
             .app_data(metrics.clone())

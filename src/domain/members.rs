@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::access::{self, Hold, Member};
+use super::access::{self, Credential, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
 use super::audit::AuditAction;
@@ -16,7 +16,7 @@ use super::projects::{
     visible_projects, GrantRequest, ProjectGrant,
 };
 use super::roles::{allows, may_assign, may_manage, Action, Role};
-use super::rosters::{self, PageKey, RenderedPage};
+use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
 use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, UserRow};
@@ -70,17 +70,18 @@ pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Coll
 /// rendered as JSON once per version of the organization's roster.
 pub fn list(
     ctx: &Ctx,
-    caller: &Caller,
+    credential: &Credential,
     organization_id: Option<&str>,
     page: &PageRequest,
 ) -> DomainResult<RenderedPage> {
     ctx.store.read(|conn| {
-        let member = access::organization(
+        // The version before the rows: a page is never filed under a version
+        // newer than what it shows.
+        let (_, member, version) = access::organization_for_read(
             conn,
-            caller,
+            credential,
             organization_id,
             Action::ListCollaborators,
-            Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
         let key = PageKey {
@@ -90,9 +91,6 @@ pub fn list(
             restricted_to: (!allows(member.role, Action::SeeAllProjects))
                 .then(|| member.membership.id.clone()),
         };
-        // The version before the rows: a page is never filed under a version
-        // newer than what it shows.
-        let version = rosters::version(conn, organization_id)?;
         if let Some(rendered) = ctx.rosters.get(&key, version) {
             return Ok(rendered);
         }

@@ -1,6 +1,9 @@
 //! Session tokens (JWT) and the bearer-token check that turns a token into a
 //! [`Caller`]: either a live session or a live API key.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -62,6 +65,17 @@ impl SessionKeys {
             .map_err(|e| DomainError::Internal(format!("signing a session token: {e}")))
     }
 
+    /// A session token's claim, if its signature and lifetime hold; the
+    /// session it names is not looked up (see [`SessionClaim`]).
+    pub fn claim(&self, token: &str) -> Option<SessionClaim> {
+        let claims = self.verify(token)?;
+        Some(SessionClaim {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            looked_up: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
     fn verify(&self, token: &str) -> Option<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
@@ -106,6 +120,49 @@ pub fn signing_secret(store: &Store, configured: Option<&str>) -> Result<Vec<u8>
                 .ok_or_else(|| StoreError::Query(diesel::result::Error::NotFound))
         }),
         other => other,
+    }
+}
+
+/// A session token whose signature and lifetime checked out, before its
+/// session is looked up: it may have been revoked since. It is not a
+/// [`Caller`]; the one way to turn it into one is [`SessionClaim::confirm`]
+/// on the session's row, which the hot reads fetch in the statement that
+/// also reads the membership (`access::claimed_organization`), saving a
+/// round trip per request. The HTTP layer looks the session up itself
+/// before answering whenever that did not happen (`looked_up`), so a
+/// revoked token still gets 401 first, whatever else went wrong.
+#[derive(Debug, Clone)]
+pub struct SessionClaim {
+    pub user_id: String,
+    pub session_id: String,
+    looked_up: Arc<AtomicBool>,
+}
+
+impl SessionClaim {
+    /// The caller, if `session` (the row of this claim's id, if any) is
+    /// live and belongs to the claimed user; 401 otherwise.
+    pub fn confirm(&self, session: Option<&SessionRow>, now: i64) -> DomainResult<Caller> {
+        self.looked_up.store(true, Ordering::Release);
+        match session {
+            Some(s)
+                if s.id == self.session_id
+                    && s.user_id == self.user_id
+                    && s.revoked_at.is_none()
+                    && s.expires_at > now =>
+            {
+                Ok(Caller {
+                    user_id: s.user_id.clone(),
+                    session_id: Some(s.id.clone()),
+                    api_key: None,
+                })
+            }
+            _ => Err(unauthenticated()),
+        }
+    }
+
+    /// True once [`SessionClaim::confirm`] has judged the session.
+    pub fn was_looked_up(&self) -> bool {
+        self.looked_up.load(Ordering::Acquire)
     }
 }
 
@@ -171,26 +228,17 @@ fn unauthenticated() -> DomainError {
 }
 
 fn authenticate_session(store: &Store, keys: &SessionKeys, token: &str) -> DomainResult<Caller> {
-    let claims = keys.verify(token).ok_or_else(unauthenticated)?;
+    let claim = keys.claim(token).ok_or_else(unauthenticated)?;
     let now = now_ms();
     let session: Option<SessionRow> = store.read_one(|conn| {
         sessions::table
-            .find(&claims.sid)
+            .find(&claim.session_id)
             .select(SessionRow::as_select())
             .first(conn)
             .optional()
             .map_err(DomainError::from)
     })?;
-    match session {
-        Some(s) if s.user_id == claims.sub && s.revoked_at.is_none() && s.expires_at > now => {
-            Ok(Caller {
-                user_id: s.user_id,
-                session_id: Some(s.id),
-                api_key: None,
-            })
-        }
-        _ => Err(unauthenticated()),
-    }
+    claim.confirm(session.as_ref(), now)
 }
 
 fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified> {

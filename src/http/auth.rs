@@ -14,7 +14,8 @@ use futures_util::future::{ready, Ready};
 
 use super::error::ApiError;
 use super::{read, run, Access, Methods};
-use crate::domain::sessions::{authenticate, note_key_use, Caller};
+use crate::domain::access::Credential;
+use crate::domain::sessions::{authenticate, note_key_use, Caller, SessionClaim, API_KEY_PREFIX};
 use crate::domain::Ctx;
 
 /// A signed-in caller; no or a bad token answered 401 already.
@@ -22,6 +23,30 @@ pub struct SignedIn(pub Caller);
 
 /// A caller who may be anonymous; a token that was present was good.
 pub struct MaybeSignedIn(pub Option<Caller>);
+
+/// The credential of a hot read registered with `Api::add_looking_up`: a
+/// session claim its handler looks up itself, or a caller found here.
+pub struct Credentials(pub Credential);
+
+/// Where a session token's session is looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Here, before the route's extractors: the default.
+    First,
+    /// By the handler, in the statement that reads the membership (see
+    /// [`SessionClaim`]). Only a well-signed, unexpired session token
+    /// without an `Idempotency-Key` goes this way; API keys, bad tokens and
+    /// keyed requests are looked up first as usual. If the handler's answer
+    /// comes back without the session having been looked up (a parameter
+    /// was refused before the handler's statement ran), it is looked up then,
+    /// and a dead session turns the answer into 401: a revoked token never
+    /// learns more than it would have.
+    InHandler,
+}
+
+/// A claim kept in the request's extensions for [`Credentials`].
+#[derive(Clone)]
+struct Claimed(SessionClaim);
 
 /// What [`authenticate_first`] found, kept in the request's extensions.
 #[derive(Clone)]
@@ -78,16 +103,62 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
     Ok(Some(caller))
 }
 
-/// Authenticates a request as `access` asks, before its route's extractors.
+/// A session claim for [`Lookup::InHandler`]: a well-signed session token
+/// on a request without an `Idempotency-Key`.
+fn claim_of(req: &ServiceRequest, ctx: &Ctx) -> Option<(SessionClaim, String)> {
+    if req.headers().contains_key(super::idempotency::HEADER) {
+        return None;
+    }
+    let token = bearer(req).ok()??;
+    if token.starts_with(API_KEY_PREFIX) {
+        return None;
+    }
+    let claim = ctx.keys.claim(&token)?;
+    Some((claim, token))
+}
+
+/// Runs a request whose handler looks its session up (see
+/// [`Lookup::InHandler`]).
+async fn with_claim(
+    ctx: web::Data<Ctx>,
+    claim: SessionClaim,
+    token: String,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    req.extensions_mut().insert(Claimed(claim.clone()));
+    let response = next.call(req).await?.map_into_boxed_body();
+    if claim.was_looked_up() {
+        return Ok(response);
+    }
+    match read(ctx, move |ctx| authenticate(&ctx.store, &ctx.keys, &token)).await {
+        Ok(_) => Ok(response),
+        Err(e) => {
+            let (request, _) = response.into_parts();
+            Ok(ServiceResponse::new(request, e.error_response()))
+        }
+    }
+}
+
+/// Authenticates a request as `access` asks, before its route's extractors
+/// (or, for [`Lookup::InHandler`], in its handler's first statement).
 /// A method the endpoint does not take goes straight on to its 405.
 pub async fn authenticate_first(
     access: Access,
     methods: Methods,
+    lookup: Lookup,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if !methods.takes(req.method()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    if lookup == Lookup::InHandler {
+        if let Some(ctx) = req.app_data::<web::Data<Ctx>>().cloned() {
+            if let Some((claim, token)) = claim_of(&req, &ctx) {
+                return with_claim(ctx, claim, token, req, next).await;
+            }
+        }
     }
     match caller_of(&req, access).await {
         Ok(caller) => {
@@ -129,6 +200,24 @@ impl FromRequest for SignedIn {
             caller.map(SignedIn).ok_or_else(|| {
                 ApiError::Internal("a route that needs a session is public in the table".into())
             })
+        }))
+    }
+}
+
+impl FromRequest for Credentials {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut BodyStream) -> Self::Future {
+        if let Some(Claimed(claim)) = req.extensions().get::<Claimed>() {
+            return ready(Ok(Credentials(Credential::Claim(claim.clone()))));
+        }
+        ready(authenticated(req).and_then(|caller| {
+            caller
+                .map(|caller| Credentials(Credential::Caller(caller)))
+                .ok_or_else(|| {
+                    ApiError::Internal("a route that needs a session is public in the table".into())
+                })
         }))
     }
 }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::answers::*;
-use super::auth::SignedIn;
+use super::auth::{Credentials, SignedIn};
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{text, valid_name, valid_role, whole_number, Params};
@@ -22,7 +22,7 @@ use crate::domain::Ctx;
 pub fn register(api: &mut Api<'_>) {
     api.add(&DETAILS, details);
     api.add(&SETTINGS, settings);
-    api.add(&LIST_COLLABORATORS, list_collaborators);
+    api.add_looking_up(&LIST_COLLABORATORS, list_collaborators);
     api.add(&EDIT_COLLABORATOR, edit_collaborator);
     api.add(&REMOVE_COLLABORATOR, remove_collaborator);
     api.add(&CREATE_PROJECT, create_project);
@@ -145,12 +145,12 @@ const LIST_COLLABORATORS: Endpoint<CollaboratorsPage> = Endpoint::new(Operation 
 
 async fn list_collaborators(
     ctx: Data<Ctx>,
-    SignedIn(caller): SignedIn,
+    Credentials(credential): Credentials,
     Params(p): Params<PageParams>,
 ) -> Result<CollaboratorsPage, ApiError> {
     let page = read(ctx, move |ctx| {
         let page = PageRequest::parse(p.limit, p.cursor.as_deref())?;
-        members::list(ctx, &caller, p.organizationid.as_deref(), &page)
+        members::list(ctx, &credential, p.organizationid.as_deref(), &page)
     })
     .await?;
     Ok(CollaboratorsPage {

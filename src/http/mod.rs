@@ -239,6 +239,31 @@ impl<'a> Api<'a> {
         F: Handler<Args, Output = Result<A, ApiError>>,
         Args: FromRequest + 'static,
     {
+        self.add_with(endpoint, handler, auth::Lookup::First);
+    }
+
+    /// Adds a hot read whose handler looks a session token's session up in
+    /// its own first statement (its parameter is [`auth::Credentials`]), as
+    /// [`auth::Lookup::InHandler`] describes.
+    pub fn add_looking_up<A, F, Args>(&mut self, endpoint: &'static Endpoint<A>, handler: F)
+    where
+        A: Serialize + ToSchema + 'static,
+        F: Handler<Args, Output = Result<A, ApiError>>,
+        Args: FromRequest + 'static,
+    {
+        self.add_with(endpoint, handler, auth::Lookup::InHandler);
+    }
+
+    fn add_with<A, F, Args>(
+        &mut self,
+        endpoint: &'static Endpoint<A>,
+        handler: F,
+        lookup: auth::Lookup,
+    ) where
+        A: Serialize + ToSchema + 'static,
+        F: Handler<Args, Output = Result<A, ApiError>>,
+        Args: FromRequest + 'static,
+    {
         let endpoint = &endpoint.operation;
         self.endpoints.push(Documented {
             operation: endpoint,
@@ -260,7 +285,7 @@ impl<'a> Api<'a> {
             resource
                 .default_service(method_not_allowed(endpoint.methods.allow()))
                 .wrap(from_fn(move |req, next| {
-                    auth::authenticate_first(access, methods, req, next)
+                    auth::authenticate_first(access, methods, lookup, req, next)
                 })),
         );
     }
