@@ -16,6 +16,7 @@ mod invite;
 mod limits;
 mod lists;
 mod logs;
+mod lookups;
 mod matrix;
 mod openapi;
 mod ops;
