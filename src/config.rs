@@ -116,14 +116,12 @@ pub struct Config {
     )]
     pub max_body_bytes: usize,
 
-    /// Database connections in the pool.
-    #[arg(
-        long,
-        env = "COLLABD_DB_POOL_SIZE",
-        default_value_t = 10,
-        global = true
-    )]
-    pub db_pool_size: u32,
+    /// Database connections in the pool; twice the CPUs plus one when unset
+    /// (more connections than that only make the database's processes take
+    /// turns on the CPUs: on two cores, ten connections tripled the list's
+    /// p99 on PostgreSQL without adding throughput).
+    #[arg(long, env = "COLLABD_DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<u32>,
 
     /// Seconds to wait for a database connection before answering 503.
     #[arg(
@@ -266,10 +264,18 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err("COLLABD_MAX_BODY_BYTES must be at least 1024".into());
         }
-        if self.db_pool_size == 0 {
+        if self.db_pool_size == Some(0) {
             return Err("COLLABD_DB_POOL_SIZE must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Connections in the database pool: as set, or twice the CPUs plus one.
+    pub fn pool_size(&self) -> u32 {
+        self.db_pool_size.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+            2 * cpus + 1
+        })
     }
 
     /// The base of links in emails, without a trailing slash.

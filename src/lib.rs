@@ -33,7 +33,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
     config.check()?;
     let store = Store::open(
         &config.database_url,
-        config.db_pool_size,
+        config.pool_size(),
         Duration::from_secs(config.db_timeout_secs.max(1)),
     );
     wait_for_database(&store, Duration::from_secs(config.db_wait_secs));

@@ -46,8 +46,16 @@ where
     T: Send + 'static,
     F: FnOnce(&crate::domain::Ctx) -> DomainResult<T> + Send + 'static,
 {
-    let _turn = ctx.store.turn().await;
-    match web::block(move || work(&ctx)).await {
+    let turn = ctx.store.turn().await;
+    // The turn ends with the work, on the blocking thread: the next in line
+    // may start while this task waits to be resumed.
+    match web::block(move || {
+        let done = work(&ctx);
+        drop(turn);
+        done
+    })
+    .await
+    {
         Ok(result) => result.map_err(ApiError::from),
         Err(e) => Err(ApiError::Internal(format!("blocking task failed: {e}"))),
     }

@@ -107,7 +107,7 @@ fn owners_demoting_each_other_leave_an_owner(backend: Backend) {
 /// Many writers and readers at once on a small pool: nothing is refused,
 /// nothing is lost, every invite is listed once.
 fn mixed_load_on_a_small_pool(backend: Backend) {
-    let app = TestApp::start_with(backend, |c| c.db_pool_size = 2);
+    let app = TestApp::start_with(backend, |c| c.db_pool_size = Some(2));
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     let statuses: Vec<u16> = in_parallel(8, |t| {

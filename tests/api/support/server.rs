@@ -17,7 +17,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
     config.listen = "127.0.0.1:0".into();
     config.database_url = db.url.clone();
     config.workers = Some(2);
-    config.db_pool_size = 4;
+    config.db_pool_size = Some(4);
     config.db_timeout_secs = 2;
     config.jwt_secret = Some(TEST_JWT_SECRET.into());
     config.mail_dir = db.dir().join("mail");
