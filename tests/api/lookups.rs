@@ -96,8 +96,7 @@ fn a_live_session_gets_the_answers_it_earned(backend: Backend) {
     app.get(&format!("{}&bogus=1", list(&org)), Some(&owner))
         .err(400, "invalid_request");
     // Not a member: the organization does not exist for them.
-    app.get(&list(&org), Some(&stranger))
-        .err(404, "not_found");
+    app.get(&list(&org), Some(&stranger)).err(404, "not_found");
     app.get(&list("no-such-organization"), Some(&owner))
         .err(404, "not_found");
     // A role the matrix refuses: 403.
