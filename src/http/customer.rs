@@ -342,7 +342,7 @@ async fn edit_project(
 ) -> Result<ProjectAnswer, ApiError> {
     let project = run(ctx, move |ctx| {
         projects::rename(
-            &ctx,
+            ctx,
             &caller,
             p.organizationid.as_deref(),
             &p.projectid,

@@ -149,7 +149,7 @@ async fn signup(
 ) -> Result<UserAnswer, ApiError> {
     let user = run(ctx, move |ctx| {
         accounts::signup(
-            &ctx,
+            ctx,
             client,
             NewAccount {
                 email: &p.email,
@@ -276,7 +276,7 @@ async fn edit(
 ) -> Result<UserAnswer, ApiError> {
     let user = run(ctx, move |ctx| {
         accounts::edit(
-            &ctx,
+            ctx,
             &caller,
             AccountChanges {
                 name: p.name.as_deref(),
@@ -386,7 +386,7 @@ async fn create_api_key(
 ) -> Result<ApiKeyAnswer, ApiError> {
     let key = run(ctx, move |ctx| {
         apikeys::create(
-            &ctx,
+            ctx,
             &caller,
             &p.name,
             p.organizationid.as_deref(),
