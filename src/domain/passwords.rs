@@ -49,7 +49,7 @@ impl Drop for Turn<'_> {
 impl PasswordHashing {
     /// `running` at once (at least 1), `waiting` more for up to `wait`.
     pub fn new(running: usize, waiting: usize, wait: Duration) -> PasswordHashing {
-        map_large_buffers();
+        tune_allocator();
         PasswordHashing {
             state: Mutex::new(Slots::default()),
             freed: Condvar::new(),
@@ -131,16 +131,23 @@ fn hash_now(password: &str) -> DomainResult<String> {
         .map_err(|e| DomainError::Internal(format!("hashing a password: {e}")))
 }
 
-/// Makes glibc map every buffer of 1 MiB or more on its own and unmap it when
-/// freed. By default glibc raises that threshold to the size of the last
-/// large buffer freed, after which argon2's 19 MiB blocks come from per-thread
-/// arenas that keep them: a burst on many threads then leaves hundreds of MB
-/// resident. With a fixed threshold each block goes back when its hash ends.
-fn map_large_buffers() {
+/// Tunes glibc's allocator for a server of a few busy threads.
+///
+/// - Every buffer of 1 MiB or more is mapped on its own and unmapped when
+///   freed. By default glibc raises that threshold to the size of the last
+///   large buffer freed, after which argon2's 19 MiB blocks come from
+///   per-thread arenas that keep them: a burst on many threads then leaves
+///   hundreds of MB resident. With a fixed threshold each block goes back
+///   when its hash ends.
+/// - At most two arenas, where glibc's default is eight per CPU: each thread
+///   that allocates would otherwise keep an arena of its own, partly
+///   resident, for the handful of blocking threads that come and go.
+fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; any value is valid.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
