@@ -78,9 +78,7 @@ pub fn record(
         details: details.to_string(),
         created_at: now_ms(),
     };
-    diesel::insert_into(audit_events::table)
-        .values(&row)
-        .execute(conn)?;
+    crate::store::execute(conn, diesel::insert_into(audit_events::table).values(&row))?;
     Ok(())
 }
 

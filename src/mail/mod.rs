@@ -51,9 +51,7 @@ pub fn enqueue(conn: &mut DbConn, sealer: &Sealer, mail: Mail) -> Result<(), Sto
         sent_at: None,
         claim: None,
     };
-    diesel::insert_into(outbox::table)
-        .values(&row)
-        .execute(conn)
+    crate::store::execute(conn, diesel::insert_into(outbox::table).values(&row))
         .map_err(classify)?;
     Ok(())
 }

@@ -179,7 +179,7 @@ pub fn create(
             expires_at: now + i64::from(ttl_days) * MS_PER_DAY,
             ended_at: None,
         };
-        diesel::insert_into(invites::table).values(&row).execute(conn)?;
+        crate::store::execute(conn, diesel::insert_into(invites::table).values(&row))?;
         let grant_rows: Vec<InviteProjectRow> = new
             .grants
             .iter()
