@@ -14,7 +14,9 @@ use super::params::{
     text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, whole_number,
     Params,
 };
-use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{
+    read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+};
 use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
 use crate::domain::paging::PageRequest;
 use crate::domain::roles::Role;
@@ -251,7 +253,7 @@ async fn accept(
     ClientAddress(client): ClientAddress,
     Params(p): Params<AcceptParams>,
 ) -> Result<AcceptAnswer, ApiError> {
-    let accepted = run(ctx, move |ctx| {
+    let accepted = run_hashing(ctx, move |ctx| {
         let by = InviteRef::from_params(p.inviteid.as_deref(), p.token.as_deref())?;
         let newcomer = NewcomerDetails {
             name: p.name.as_deref(),

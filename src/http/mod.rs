@@ -36,18 +36,44 @@ use crate::domain::DomainResult;
 use envelope::Answer;
 use error::ApiError;
 
-/// Runs blocking domain work (Diesel, argon2) off the async workers. Work
-/// waits its turn for one of the pool's connections in a fair (first come,
-/// first served) queue before it takes a blocking thread: when more requests
-/// than connections are in flight, they queue here in order instead of
-/// racing each other for the pool, where the unlucky ones waited longest.
+/// Runs blocking domain work (Diesel) off the async workers. Work waits its
+/// turn for one of the pool's connections in a fair (first come, first
+/// served) queue before it takes a blocking thread: when more requests than
+/// connections are in flight, they queue here in order instead of racing
+/// each other for the pool, where the unlucky ones waited longest.
 pub async fn run<T, F>(ctx: web::Data<crate::domain::Ctx>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&crate::domain::Ctx) -> DomainResult<T> + Send + 'static,
 {
     let turn = ctx.store.turn().await;
-    // The turn ends with the work, on the blocking thread: the next in line
+    blocking(ctx, work, turn).await
+}
+
+/// As [`run`], for work that spends most of its time hashing a password
+/// (sign-up, login, a password change, an invite accepted with a password).
+/// It takes no turn: it holds a connection only for its few statements,
+/// and a turn held through a hash, or through the wait for one, would keep
+/// every database call behind it waiting. `PasswordHashing` bounds these on
+/// its own.
+pub async fn run_hashing<T, F>(ctx: web::Data<crate::domain::Ctx>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&crate::domain::Ctx) -> DomainResult<T> + Send + 'static,
+{
+    blocking(ctx, work, None).await
+}
+
+async fn blocking<T, F>(
+    ctx: web::Data<crate::domain::Ctx>,
+    work: F,
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&crate::domain::Ctx) -> DomainResult<T> + Send + 'static,
+{
+    // A turn ends with the work, on the blocking thread: the next in line
     // may start while this task waits to be resumed.
     match web::block(move || {
         let done = work(&ctx);

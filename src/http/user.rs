@@ -13,7 +13,9 @@ use super::client::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::params::{text, valid_email, valid_name, whole_number, Params};
-use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{
+    read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+};
 use crate::domain::accounts::{self, AccountChanges, NewAccount};
 use crate::domain::apikeys::{self};
 use crate::domain::invites::{self};
@@ -147,7 +149,7 @@ async fn signup(
     ClientAddress(client): ClientAddress,
     Params(p): Params<SignupParams>,
 ) -> Result<UserAnswer, ApiError> {
-    let user = run(ctx, move |ctx| {
+    let user = run_hashing(ctx, move |ctx| {
         accounts::signup(
             ctx,
             client,
@@ -190,7 +192,7 @@ const LOGIN: Endpoint<LoginAnswer> = Endpoint::new(Operation {
 });
 
 async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> Result<LoginAnswer, ApiError> {
-    let login = run(ctx, move |ctx| accounts::login(ctx, &p.email, &p.password)).await?;
+    let login = run_hashing(ctx, move |ctx| accounts::login(ctx, &p.email, &p.password)).await?;
     Ok(LoginAnswer { login })
 }
 
@@ -274,7 +276,7 @@ async fn edit(
     SignedIn(caller): SignedIn,
     Params(p): Params<EditParams>,
 ) -> Result<UserAnswer, ApiError> {
-    let user = run(ctx, move |ctx| {
+    let user = run_hashing(ctx, move |ctx| {
         accounts::edit(
             ctx,
             &caller,
