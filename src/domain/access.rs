@@ -25,6 +25,15 @@ impl Member {
     }
 }
 
+impl From<MembershipRow> for Member {
+    fn from(membership: MembershipRow) -> Member {
+        Member {
+            role: membership.role,
+            membership,
+        }
+    }
+}
+
 /// How a write holds the organization's row while it decides (PostgreSQL;
 /// SQLite's write lock already serializes writers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,8 +50,8 @@ pub enum Hold {
 /// The organization a call names, or the one the caller's API key is bound
 /// to. A bound key naming another organization gets 403; naming none without
 /// a bound key is a missing parameter (422).
-fn scope(caller: &Caller, requested: Option<&str>) -> DomainResult<String> {
-    match (caller.bound_organization(), requested) {
+fn scope(bound: Option<&str>, requested: Option<&str>) -> DomainResult<String> {
+    match (bound, requested) {
         (Some(bound), Some(requested)) if bound != requested => Err(DomainError::forbidden(
             "this API key is bound to another organization",
         )),
@@ -72,10 +81,7 @@ pub fn membership(
         .select(MembershipRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(membership.map(|membership| Member {
-        role: membership.role,
-        membership,
-    }))
+    Ok(membership.map(Member::from))
 }
 
 fn permit(member: Member, action: Action) -> DomainResult<Member> {
@@ -98,7 +104,7 @@ pub fn organization(
     action: Action,
     how: Hold,
 ) -> DomainResult<Member> {
-    let organization_id = scope(caller, requested)?;
+    let organization_id = scope(caller.bound_organization(), requested)?;
     hold(conn, &organization_id, how)?;
     let member = membership(conn, &organization_id, &caller.user_id)?
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
@@ -120,14 +126,14 @@ pub fn object(
     hold(conn, organization_id, how)?;
     let member = membership(conn, organization_id, &caller.user_id)?
         .ok_or_else(|| DomainError::not_found(format!("{what} not found")))?;
-    scope(caller, Some(organization_id))?;
+    scope(caller.bound_organization(), Some(organization_id))?;
     permit(member, action)
 }
 
 /// The key-scope rule alone, for calls about an organization that do not need
 /// membership (accepting an invite to it): a key bound elsewhere gets 403.
 pub fn within_scope(caller: &Caller, organization_id: &str) -> DomainResult<()> {
-    scope(caller, Some(organization_id)).map(|_| ())
+    scope(caller.bound_organization(), Some(organization_id)).map(|_| ())
 }
 
 /// What a hot read knows of its caller: a caller the HTTP layer already
@@ -156,10 +162,8 @@ pub fn organization_for_read(
         }
         Credential::Claim(claim) => claim,
     };
-    // A session is bound to no organization: it must name one.
-    let organization_id = requested
-        .ok_or_else(|| DomainError::invalid("organizationid", "required"))?
-        .to_string();
+    // A session is bound to no organization.
+    let organization_id = scope(None, requested)?;
     let now = now_ms();
     // Built once per backend: `as_select` takes its backend from the
     // connection the statement runs on.
@@ -196,13 +200,9 @@ pub fn organization_for_read(
         None => (None, None, None),
     };
     let caller = claim.confirm(session.as_ref(), now)?;
-    let membership = membership.ok_or_else(|| DomainError::not_found("organization not found"))?;
-    let member = permit(
-        Member {
-            role: membership.role,
-            membership,
-        },
-        action,
-    )?;
+    let member = membership
+        .map(Member::from)
+        .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    let member = permit(member, action)?;
     Ok((caller, member, version.unwrap_or(0)))
 }

@@ -191,16 +191,19 @@ fn authenticated(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
         })
 }
 
+/// The caller [`authenticate_first`] found on a route that needs one.
+fn signed_in(req: &HttpRequest) -> Result<Caller, ApiError> {
+    authenticated(req)?.ok_or_else(|| {
+        ApiError::Internal("a route that needs a session is public in the table".into())
+    })
+}
+
 impl FromRequest for SignedIn {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut BodyStream) -> Self::Future {
-        ready(authenticated(req).and_then(|caller| {
-            caller.map(SignedIn).ok_or_else(|| {
-                ApiError::Internal("a route that needs a session is public in the table".into())
-            })
-        }))
+        ready(signed_in(req).map(SignedIn))
     }
 }
 
@@ -212,13 +215,7 @@ impl FromRequest for Credentials {
         if let Some(Claimed(claim)) = req.extensions().get::<Claimed>() {
             return ready(Ok(Credentials(Credential::Claim(claim.clone()))));
         }
-        ready(authenticated(req).and_then(|caller| {
-            caller
-                .map(|caller| Credentials(Credential::Caller(caller)))
-                .ok_or_else(|| {
-                    ApiError::Internal("a route that needs a session is public in the table".into())
-                })
-        }))
+        ready(signed_in(req).map(|caller| Credentials(Credential::Caller(caller))))
     }
 }
 
