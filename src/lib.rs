@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod logs;
 pub mod mail;
 pub mod secrets;
 pub mod store;

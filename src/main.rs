@@ -29,21 +29,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Lines go through a channel to a thread of their own, which writes
-    // whatever has queued in one system call: a request never waits on
-    // stdout's lock or on a slow reader of the pipe. Never lossy: when the
-    // queue is full, logging waits too rather than dropping any. The
-    // guard writes what is left when main returns. The queue is allocated
-    // whole up front, so it is kept short: 4 096 lines (128 KiB, where the
-    // default 128 000 took 4 MiB of a 20 MiB process).
-    let (writer, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(4096)
-        .thread_name("collabd-log")
-        .finish(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ));
+    // Lines are gathered in a buffer that a thread of its own writes out in
+    // batches (`collabd::logs`): a request never waits on stdout or on a
+    // slow reader of the pipe, and never a line is dropped. The guard writes
+    // what is left when main returns.
+    let (writer, _flush_at_exit) = collabd::logs::batched(std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

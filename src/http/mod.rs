@@ -33,6 +33,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
 use crate::domain::DomainResult;
+use crate::store::Unavailability;
 use envelope::Answer;
 use error::ApiError;
 
@@ -87,22 +88,31 @@ where
     }
 }
 
-/// Runs domain work that only reads. On SQLite, while a pooled connection
-/// is idle, it runs right here on the HTTP worker: such a read is a few
-/// microseconds on a local file, and the two thread switches of a trip to
-/// the blocking pool cost more than the read itself (they were most of a
-/// list request's CPU). Otherwise, as on PostgreSQL, where a read waits on
-/// the network, it goes to the blocking pool like [`run`]. A panic is the
-/// same 500 either way.
+/// Runs domain work that only reads. When the database answers from this
+/// machine (SQLite, or PostgreSQL on a Unix socket or loopback) and a pooled
+/// connection is idle, it runs right here on the HTTP worker: such a read
+/// takes microseconds, and the two thread switches of a trip to the blocking
+/// pool cost more than the read itself (they were most of a list request's
+/// CPU). Otherwise, as with a database across a network, whose round trips
+/// would stall the worker, it goes to the blocking pool like [`run`]. A panic
+/// is the same 500 either way.
 pub async fn read<T, F>(ctx: web::Data<crate::domain::Ctx>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&crate::domain::Ctx) -> DomainResult<T> + Send + 'static,
+    F: Fn(&crate::domain::Ctx) -> DomainResult<T> + Send + Sync + 'static,
 {
     if !ctx.store.reads_inline() {
         return run(ctx, work).await;
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx))) {
+    let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ctx.store.inline(|| work(&ctx))
+    }));
+    match inline {
+        // No idle connection after all, or the database went away: the
+        // blocking pool waits for a connection and retries as it does for
+        // every other request. Reads change nothing, so running one twice
+        // is safe.
+        Ok(Err(e)) if e.is_unavailable() => run(ctx, work).await,
         Ok(result) => result.map_err(ApiError::from),
         Err(_) => Err(ApiError::Internal("a read panicked".into())),
     }

@@ -6,6 +6,7 @@ pub mod kinds;
 pub mod rows;
 pub mod schema;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +49,61 @@ impl Target {
             .unwrap_or(url);
         Target::Sqlite(path.to_string())
     }
+
+    /// True when the database answers from this machine: an SQLite file, or
+    /// PostgreSQL over a Unix socket or a loopback address. Anything this
+    /// cannot tell for sure (a URL it cannot read, several hosts of which one
+    /// is remote) counts as remote.
+    pub fn is_local(&self) -> bool {
+        let url = match self {
+            Target::Sqlite(_) => return true,
+            Target::Postgres(url) => url,
+        };
+        let Ok(parsed) = url::Url::parse(url) else {
+            return false;
+        };
+        // libpq's `host` and `hostaddr` parameters win over the URL's host,
+        // and each may list several, comma-separated.
+        let mut hosts: Vec<String> = parsed
+            .query_pairs()
+            .filter(|(key, _)| key == "host" || key == "hostaddr")
+            .flat_map(|(_, value)| {
+                value
+                    .split(',')
+                    .map(|h| h.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if hosts.is_empty() {
+            match parsed.host_str().filter(|h| !h.is_empty()) {
+                Some(host) => hosts.push(host.to_string()),
+                // No host at all: libpq takes PGHOST, else its Unix socket.
+                None => hosts.extend(std::env::var("PGHOST").ok()),
+            }
+        }
+        hosts.iter().all(|host| is_local_host(host))
+    }
+}
+
+/// A Unix socket directory (or Linux's abstract namespace), `localhost`, or a
+/// loopback address.
+fn is_local_host(host: &str) -> bool {
+    if host.is_empty() || host.starts_with('/') || host.starts_with('@') {
+        return true;
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+thread_local! {
+    /// Set while reads run on an HTTP worker ([`Store::inline`]): there a
+    /// checkout takes an idle connection or fails, and never waits.
+    static INLINE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Why the store could not do what was asked.
@@ -180,6 +236,9 @@ pub struct Store {
     /// SQLite allows one writer; serializing writers in the process means a
     /// transaction that reads then writes never meets `SQLITE_BUSY` on upgrade.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// True when the database answers from this machine, so that a read may
+    /// wait on it in place ([`Store::reads_inline`]).
+    local: bool,
     /// One permit per pooled connection: the fair queue of [`Store::turn`].
     turns: Arc<tokio::sync::Semaphore>,
     /// Counts the times a query found the database unreachable. Connections
@@ -195,6 +254,7 @@ impl Store {
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Store {
         let target = Target::parse(url);
         let is_sqlite = matches!(target, Target::Sqlite(_));
+        let local = target.is_local();
         let outages = Arc::new(AtomicU64::new(0));
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
@@ -209,6 +269,7 @@ impl Store {
             turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             pool,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            local,
             outages,
         }
     }
@@ -227,11 +288,16 @@ impl Store {
     pub fn conn(&self) -> Result<Conn, StoreError> {
         let outages = self.outages.load(Ordering::Acquire);
         for _ in 0..=self.pool.max_size() {
-            let mut conn = self
-                .pool
-                .get()
-                .map(Conn)
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let mut conn = if INLINE.get() {
+                self.pool.try_get().map(Conn).ok_or_else(|| {
+                    StoreError::Unavailable("no idle connection for an inline read".into())
+                })?
+            } else {
+                self.pool
+                    .get()
+                    .map(Conn)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            };
             if conn.0.checked_at_outage >= outages {
                 return Ok(conn);
             }
@@ -326,6 +392,7 @@ impl Store {
     where
         E: From<StoreError> + Unavailability,
     {
+        debug_assert!(!INLINE.get(), "a write ran on an HTTP worker");
         // The writer lock comes before the connection: writers queueing for
         // SQLite's one write slot must not hold pooled connections that
         // readers need meanwhile.
@@ -345,11 +412,26 @@ impl Store {
     }
 
     /// True when reads may run on the calling thread rather than the
-    /// blocking pool: the database is SQLite, a local file whose reads never
-    /// wait on a writer (WAL), and a connection is idle, so checking one out
-    /// does not wait either.
+    /// blocking pool: the database answers from this machine (an SQLite file
+    /// in WAL mode, whose reads never wait on a writer, or PostgreSQL on a
+    /// Unix socket or loopback, where a read's round trip costs less than the
+    /// two thread hand-offs of the blocking pool), and a connection is idle.
     pub fn reads_inline(&self) -> bool {
-        self.sqlite_writer.is_some() && self.pool.state().idle_connections > 0
+        self.local && self.pool.state().idle_connections > 0
+    }
+
+    /// Runs `f` on this thread with every checkout made without waiting: an
+    /// idle connection or, at once, `Unavailable` (the caller then moves the
+    /// work to the blocking pool). A connection is never opened here.
+    pub fn inline<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                INLINE.set(self.0);
+            }
+        }
+        let _reset = Reset(INLINE.replace(true));
+        f()
     }
 
     /// True when a connection can be had and answers a query.
@@ -559,4 +641,35 @@ fn lock_row(conn: &mut DbConn, statement: &'static str, id: &str) -> Result<(), 
             .map_err(classify)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn only_a_database_on_this_machine_counts_as_local() {
+        let local = [
+            "sqlite://collabd.db",
+            "collabd.db",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgresql://u:p@localhost/db",
+            "postgres://[::1]:5432/db",
+            "postgres:///db?host=/var/run/postgresql",
+            "postgres://db.example.com/db?host=127.0.0.1",
+        ];
+        for url in local {
+            assert!(Target::parse(url).is_local(), "{url} is local");
+        }
+        let remote = [
+            "postgres://postgres@db.example.com:5432/test",
+            "postgres://10.0.0.5/db",
+            "postgres://127.0.0.1/db?host=127.0.0.1,db.example.com",
+            "postgres://localhost/db?hostaddr=192.0.2.1",
+            "postgres://%zz/db",
+        ];
+        for url in remote {
+            assert!(!Target::parse(url).is_local(), "{url} is not local");
+        }
+    }
 }
