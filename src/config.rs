@@ -107,6 +107,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
     pub session_ttl_hours: u32,
 
+    /// Hours a link to confirm an address works.
+    #[arg(long, env = "COLLABD_CONFIRM_TTL_HOURS", default_value_t = 48,
+          value_parser = clap::value_parser!(u32).range(1..=8760), global = true)]
+    pub confirm_ttl_hours: u32,
+
+    /// Minutes a password-reset link works.
+    #[arg(long, env = "COLLABD_RESET_TTL_MINUTES", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=10080), global = true)]
+    pub reset_ttl_minutes: u32,
+
+    /// Minutes a sign-in link works.
+    #[arg(long, env = "COLLABD_LOGIN_LINK_TTL_MINUTES", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=10080), global = true)]
+    pub login_link_ttl_minutes: u32,
+
     /// Largest request body accepted, in bytes.
     #[arg(
         long,
@@ -224,6 +239,16 @@ pub struct Config {
         global = true
     )]
     pub invites_per_hour: u32,
+
+    /// Reset, sign-in and confirmation mails to one address per hour; 0
+    /// turns the limit off.
+    #[arg(
+        long,
+        env = "COLLABD_MAILS_PER_ADDRESS_PER_HOUR",
+        default_value_t = 5,
+        global = true
+    )]
+    pub mails_per_address_per_hour: u32,
 
     /// Proxies whose `X-Forwarded-For` names the client: a comma-separated
     /// list of addresses and CIDR ranges. Empty: the peer is the client.

@@ -50,17 +50,22 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         keys: SessionKeys::new(&secret),
         outbox_sealer: Sealer::new(&secret, mail::SEALING_PURPOSE),
         answer_sealer: Sealer::new(&secret, domain::idempotency::SEALING_PURPOSE),
+        totp_sealer: Sealer::new(&secret, domain::twofactor::SEALING_PURPOSE),
         policy: Policy {
             invite_ttl_days: config.invite_ttl_days,
             max_orgs_per_user: config.max_orgs_per_user,
             session_ttl_hours: config.session_ttl_hours,
             public_url: config.public_url(),
+            confirm_ttl_hours: config.confirm_ttl_hours,
+            reset_ttl_minutes: config.reset_ttl_minutes,
+            login_link_ttl_minutes: config.login_link_ttl_minutes,
         },
         limits: domain::limits::Limits::new(
             config.login_attempts_per_minute,
             config.token_attempts_per_minute,
             config.signups_per_hour,
             config.invites_per_hour,
+            config.mails_per_address_per_hour,
         ),
         passwords: PasswordHashing::new(
             match config.hash_concurrency {
@@ -164,6 +169,8 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                 http::get_only(cfg, "/docs", http::api::docs);
                 http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
                 http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
+                http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
+                http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
             })
             .default_service(web::to(http::unknown_path))
     })

@@ -7,14 +7,17 @@ use utoipa::ToSchema;
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
-    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
-    MS_PER_DAY, MS_PER_HOUR,
+    audit, new_id, normalize_email, now_ms, rfc3339, twofactor, ConflictReason, Ctx, DomainError,
+    DomainResult, OtpReason, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
-use crate::store::lock_user;
-use crate::store::rows::{EmailConfirmationRow, SessionRow, UserRow};
-use crate::store::schema::{api_keys, email_confirmations, sessions, users};
-use crate::store::DbConn;
+use crate::store::kinds::{AuditAction, Role};
+use crate::store::rows::{EmailConfirmationRow, MembershipRow, SessionRow, UserRow};
+use crate::store::schema::{
+    account_tokens, api_keys, email_confirmations, memberships, organizations, recovery_codes,
+    sessions, users,
+};
+use crate::store::{lock_organization, lock_user, DbConn};
 
 /// A person with an account.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -27,6 +30,12 @@ pub struct User {
     /// True once the address is confirmed (`user/confirm`), or when the account
     /// was made by accepting an emailed invite.
     pub emailverified: bool,
+    /// A new address asked for with `user/edit`, in force once its emailed
+    /// link is confirmed; null when none is waiting.
+    #[schema(value_type = Option<String>, format = Email)]
+    pub pendingemail: Option<String>,
+    /// True when every sign-in also needs `otp` (`user/confirmtwofactor`).
+    pub twofactorenabled: bool,
     #[schema(format = DateTime)]
     pub createdat: String,
 }
@@ -38,6 +47,8 @@ impl From<UserRow> for User {
             email: row.email,
             name: row.name,
             emailverified: row.email_verified,
+            pendingemail: row.pending_email,
+            twofactorenabled: row.totp_enabled,
             createdat: rfc3339(row.created_at),
         }
     }
@@ -86,15 +97,14 @@ pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> Domai
         .hit(&super::limits::address_key(client))?;
     let email = normalize_email(new.email);
     let password_hash = ctx.passwords.hash(new.password)?;
-    let row = UserRow {
-        id: new_id(),
+    let row = UserRow::new(
+        new_id(),
         email,
-        name: new.name.trim().to_string(),
-        password_hash: Some(password_hash),
-        email_verified: false,
-        created_at: now_ms(),
-    };
-    let token = new_secret();
+        new.name.trim().to_string(),
+        Some(password_hash),
+        false,
+        now_ms(),
+    );
     let result = ctx.store.write(|conn| {
         if find_user_by_email(conn, &row.email)?.is_some() {
             return Err(email_taken());
@@ -102,24 +112,7 @@ pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> Domai
         diesel::insert_into(users::table)
             .values(&row)
             .execute(conn)?;
-        let confirmation = EmailConfirmationRow {
-            id: new_id(),
-            user_id: row.id.clone(),
-            token_hash: hash_secret(&token),
-            created_at: row.created_at,
-            expires_at: row.created_at + CONFIRMATION_TTL_DAYS * MS_PER_DAY,
-            used_at: None,
-        };
-        diesel::insert_into(email_confirmations::table)
-            .values(&confirmation)
-            .execute(conn)?;
-        let link = format!("{}/confirm/{token}", ctx.policy.public_url);
-        mail::enqueue(
-            conn,
-            &ctx.outbox_sealer,
-            templates::verify_email(&row.email, &row.name, &link),
-        )?;
-        Ok(())
+        queue_confirmation(ctx, conn, &row, None)
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
@@ -130,37 +123,169 @@ pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> Domai
     }
 }
 
-/// Days a confirmation link works.
-const CONFIRMATION_TTL_DAYS: i64 = 7;
+/// Writes a confirmation link for `user`'s own address (`new_email` None) or
+/// for a new one, ends the earlier links of the same kind, and queues the
+/// email with it, in the caller's transaction.
+fn queue_confirmation(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    user: &UserRow,
+    new_email: Option<&str>,
+) -> DomainResult<()> {
+    let now = now_ms();
+    let token = new_secret();
+    let earlier = email_confirmations::table
+        .filter(email_confirmations::user_id.eq(&user.id))
+        .filter(email_confirmations::used_at.is_null())
+        .filter(email_confirmations::expires_at.gt(now));
+    match new_email {
+        None => diesel::update(earlier.filter(email_confirmations::new_email.is_null()))
+            .set(email_confirmations::expires_at.eq(now))
+            .execute(conn)?,
+        Some(_) => diesel::update(earlier.filter(email_confirmations::new_email.is_not_null()))
+            .set(email_confirmations::expires_at.eq(now))
+            .execute(conn)?,
+    };
+    let confirmation = EmailConfirmationRow {
+        id: new_id(),
+        user_id: user.id.clone(),
+        token_hash: hash_secret(&token),
+        created_at: now,
+        expires_at: now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR,
+        used_at: None,
+        new_email: new_email.map(str::to_string),
+    };
+    diesel::insert_into(email_confirmations::table)
+        .values(&confirmation)
+        .execute(conn)?;
+    let link = format!("{}/confirm/{token}", ctx.policy.public_url);
+    let mail = match new_email {
+        None => templates::verify_email(&user.email, &user.name, &link),
+        Some(address) => templates::confirm_new_address(address, &user.name, &link),
+    };
+    mail::enqueue(conn, &ctx.outbox_sealer, mail)?;
+    Ok(())
+}
 
-/// Confirms an address with the token from the sign-up email. Confirming
-/// twice is harmless; an expired link answers 410.
+/// Confirms an address with the token from its email: the account's own
+/// (sign-up, `user/resendconfirmation`) or a new one asked for with
+/// `user/edit`, which then becomes the account's address. Confirming twice
+/// is harmless; an expired link (or one a newer link replaced) answers 410
+/// `expired`; a new address another account took meanwhile 409
+/// `email_taken`.
 pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
     let hash = hash_secret(token);
     let now = now_ms();
-    ctx.store.write(|conn| {
+    let result = ctx.store.write(|conn| {
         let confirmation: EmailConfirmationRow = email_confirmations::table
             .filter(email_confirmations::token_hash.eq(&hash))
             .select(EmailConfirmationRow::as_select())
             .first(conn)
             .optional()?
             .ok_or_else(|| DomainError::not_found("confirmation link not found"))?;
-        if confirmation.used_at.is_none() {
-            if confirmation.expires_at <= now {
-                return Err(DomainError::Gone {
-                    reason: super::GoneReason::Expired,
-                    message: "this confirmation link has expired".into(),
-                });
+        if confirmation.used_at.is_some() {
+            return load_user(conn, &confirmation.user_id).map(User::from);
+        }
+        if confirmation.expires_at <= now {
+            return Err(DomainError::Gone {
+                reason: super::GoneReason::Expired,
+                message: "this confirmation link has expired or a newer one replaced it".into(),
+            });
+        }
+        lock_user(conn, &confirmation.user_id)?;
+        diesel::update(email_confirmations::table.find(&confirmation.id))
+            .set(email_confirmations::used_at.eq(now))
+            .execute(conn)?;
+        match &confirmation.new_email {
+            None => {
+                diesel::update(users::table.find(&confirmation.user_id))
+                    .set(users::email_verified.eq(true))
+                    .execute(conn)?;
             }
-            diesel::update(email_confirmations::table.find(&confirmation.id))
-                .set(email_confirmations::used_at.eq(now))
+            Some(address) => {
+                let holder = find_user_by_email(conn, address)?;
+                if holder.is_some_and(|h| h.id != confirmation.user_id) {
+                    return Err(email_taken());
+                }
+                diesel::update(users::table.find(&confirmation.user_id))
+                    .set((
+                        users::email.eq(address),
+                        users::email_verified.eq(true),
+                        users::pending_email.eq(None::<String>),
+                    ))
+                    .execute(conn)?;
+                // Links sent to the old address no longer prove anything.
+                diesel::update(
+                    email_confirmations::table
+                        .filter(email_confirmations::user_id.eq(&confirmation.user_id))
+                        .filter(email_confirmations::used_at.is_null())
+                        .filter(email_confirmations::expires_at.gt(now)),
+                )
+                .set(email_confirmations::expires_at.eq(now))
                 .execute(conn)?;
-            diesel::update(users::table.find(&confirmation.user_id))
-                .set(users::email_verified.eq(true))
+                diesel::update(
+                    account_tokens::table
+                        .filter(account_tokens::user_id.eq(&confirmation.user_id))
+                        .filter(account_tokens::used_at.is_null())
+                        .filter(account_tokens::expires_at.gt(now)),
+                )
+                .set(account_tokens::expires_at.eq(now))
                 .execute(conn)?;
+            }
         }
         load_user(conn, &confirmation.user_id).map(User::from)
-    })
+    });
+    match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
+        other => other,
+    }
+}
+
+/// `user/resendconfirmation`: a fresh link to the account's own address;
+/// the older ones stop working.
+pub fn resend_confirmation(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
+    let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
+    if user.email_verified {
+        return Err(DomainError::conflict(
+            ConflictReason::AlreadyVerified,
+            "the address is already confirmed",
+        ));
+    }
+    ctx.limits.mails.hit(&user.email)?;
+    ctx.store.write(|conn| {
+        lock_user(conn, &user.id)?;
+        let user = load_user(conn, &user.id)?;
+        if user.email_verified {
+            return Err(DomainError::conflict(
+                ConflictReason::AlreadyVerified,
+                "the address is already confirmed",
+            ));
+        }
+        queue_confirmation(ctx, conn, &user, None)
+    })?;
+    ctx.mail_queued();
+    Ok(())
+}
+
+/// The account's password, when it has one, must be `current` (422 when
+/// missing, 403 when wrong). An account without a password passes.
+pub(crate) fn check_current_password(
+    ctx: &Ctx,
+    user: &UserRow,
+    current: Option<&str>,
+) -> DomainResult<()> {
+    let Some(stored) = user.password_hash.as_deref() else {
+        return Ok(());
+    };
+    let current = current.ok_or_else(|| {
+        DomainError::invalid("currentpassword", "required: the account has a password")
+    })?;
+    if !ctx.passwords.verify(current, Some(stored))? {
+        return Err(DomainError::forbidden(
+            "currentpassword is not the account's password",
+        ));
+    }
+    Ok(())
 }
 
 fn email_taken() -> DomainError {
@@ -170,8 +295,9 @@ fn email_taken() -> DomainError {
     )
 }
 
-/// Checks email and password and opens a session.
-pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
+/// Checks email, password and, when the account has two-factor on, `otp`,
+/// and opens a session.
+pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> DomainResult<Login> {
     let email = normalize_email(email);
     // Failed logins per account (API.md §8); a success counts nothing.
     ctx.limits.logins.check(&email)?;
@@ -191,7 +317,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
         user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
     let session = new_session_row(ctx, &user.id);
     let verified = user.password_hash.clone();
-    let user = ctx.store.write(|conn| {
+    let result = ctx.store.write(|conn| {
         // The password was checked outside the transaction (argon2 is slow);
         // a change that committed since then wins.
         lock_user(conn, &user.id)?;
@@ -201,10 +327,28 @@ pub fn login(ctx: &Ctx, email: &str, password: &str) -> DomainResult<Login> {
                 "wrong email or password".into(),
             ));
         }
+        twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::unauthenticated)?;
         insert_session(conn, &session)?;
         Ok(current)
-    })?;
+    });
+    let user = count_wrong_otp(ctx, &email, result)?;
     login_for(ctx, &session, user)
+}
+
+/// A wrong second factor counts toward the login limit of `email`.
+pub(crate) fn count_wrong_otp<T>(
+    ctx: &Ctx,
+    email: &str,
+    result: DomainResult<T>,
+) -> DomainResult<T> {
+    if let Err(DomainError::SecondFactor {
+        reason: OtpReason::Invalid,
+        ..
+    }) = &result
+    {
+        let _ = ctx.limits.logins.hit(&email.to_string());
+    }
+    result
 }
 
 pub(crate) fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
@@ -259,40 +403,49 @@ pub fn details(ctx: &Ctx, caller: &Caller) -> DomainResult<User> {
 pub struct AccountChanges<'a> {
     pub name: Option<&'a str>,
     pub password: Option<&'a str>,
+    pub email: Option<&'a str>,
     pub current_password: Option<&'a str>,
 }
 
-/// Changes the caller's name and/or password. A password change needs the
-/// current password (unless the account has none yet, as one made by
-/// accepting an invite) and ends every other session of the user.
+/// Changes the caller's name, password and/or address. A password or address
+/// change needs a session and the current password (unless the account has
+/// none yet, as one made by accepting an invite). A new password ends every
+/// other session of the user; a new address waits, as `pendingemail`, for
+/// its emailed link, and the old address is told.
 pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainResult<User> {
-    if changes.password.is_some() && caller.api_key.is_some() {
+    let sensitive = changes.password.is_some() || changes.email.is_some();
+    if sensitive && caller.api_key.is_some() {
         return Err(DomainError::forbidden(
-            "a password change needs a session, not an API key",
+            "a password or address change needs a session, not an API key",
         ));
     }
     let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
+    if sensitive {
+        check_current_password(ctx, &user, changes.current_password)?;
+    }
+    let new_email = match changes.email.map(normalize_email) {
+        Some(address) if address == user.email => {
+            return Err(DomainError::invalid(
+                "email",
+                "is already the account's address",
+            ));
+        }
+        Some(address) => {
+            ctx.store
+                .read(|conn| ensure_free(conn, &address, &user.id))?;
+            ctx.limits.mails.hit(&address)?;
+            Some(address)
+        }
+        None => None,
+    };
     let new_hash = match changes.password {
         None => None,
-        Some(password) => {
-            if let Some(stored) = user.password_hash.as_deref() {
-                let current = changes.current_password.ok_or_else(|| {
-                    DomainError::invalid("currentpassword", "required to change the password")
-                })?;
-                if !ctx.passwords.verify(current, Some(stored))? {
-                    return Err(DomainError::forbidden(
-                        "currentpassword is not the account's password",
-                    ));
-                }
-            }
-            Some(ctx.passwords.hash(password)?)
-        }
+        Some(password) => Some(ctx.passwords.hash(password)?),
     };
-    ctx.store.write(|conn| {
+    let result = ctx.store.write(|conn| {
         lock_user(conn, &caller.user_id)?;
-        if new_hash.is_some()
-            && load_user(conn, &caller.user_id)?.password_hash != user.password_hash
-        {
+        let current = load_user(conn, &caller.user_id)?;
+        if sensitive && current.password_hash != user.password_hash {
             return Err(DomainError::invalid(
                 "currentpassword",
                 "the password was changed at the same moment; try again",
@@ -314,8 +467,120 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 now_ms(),
             )?;
         }
+        if let Some(address) = &new_email {
+            ensure_free(conn, address, &caller.user_id)?;
+            diesel::update(users::table.find(&caller.user_id))
+                .set(users::pending_email.eq(address))
+                .execute(conn)?;
+            let current = load_user(conn, &caller.user_id)?;
+            queue_confirmation(ctx, conn, &current, Some(address))?;
+            mail::enqueue(
+                conn,
+                &ctx.outbox_sealer,
+                templates::address_change_notice(&current.email, &current.name, address),
+            )?;
+        }
         load_user(conn, &caller.user_id).map(User::from)
-    })
+    })?;
+    if new_email.is_some() {
+        ctx.mail_queued();
+    }
+    Ok(result)
+}
+
+/// 409 `email_taken` when an account other than `user_id` has `address`.
+fn ensure_free(conn: &mut DbConn, address: &str, user_id: &str) -> DomainResult<()> {
+    match find_user_by_email(conn, address)? {
+        Some(holder) if holder.id != user_id => Err(email_taken()),
+        _ => Ok(()),
+    }
+}
+
+/// `user/delete`: closes the caller's account at once: its sessions, API
+/// keys, memberships (each organization's audit log records
+/// `collaborator.left`), links and the invites it sent. Refused with 409
+/// `last_owner`, naming the organizations, while it is the only owner of
+/// one; then nothing is deleted.
+pub fn delete(
+    ctx: &Ctx,
+    caller: &Caller,
+    current_password: Option<&str>,
+    otp: Option<&str>,
+) -> DomainResult<()> {
+    if caller.api_key.is_some() {
+        return Err(DomainError::forbidden(
+            "closing an account needs a session, not an API key",
+        ));
+    }
+    let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
+    check_current_password(ctx, &user, current_password)?;
+    let result = ctx.store.write(|conn| {
+        let owned: Vec<String> = memberships::table
+            .filter(memberships::user_id.eq(&user.id))
+            .filter(memberships::role.eq(Role::Owner))
+            .select(memberships::organization_id)
+            .order(memberships::organization_id)
+            .load(conn)?;
+        // Organization rows first, in id order, as every path that removes
+        // an owner locks them: no two such paths wait on each other.
+        for organization_id in &owned {
+            lock_organization(conn, organization_id)?;
+        }
+        lock_user(conn, &user.id)?;
+        let current = load_user(conn, &user.id)?;
+        if current.password_hash != user.password_hash {
+            return Err(DomainError::invalid(
+                "currentpassword",
+                "the password was changed at the same moment; try again",
+            ));
+        }
+        twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::refused)?;
+        let mut alone = Vec::new();
+        for organization_id in &owned {
+            let owners: i64 = memberships::table
+                .filter(memberships::organization_id.eq(organization_id))
+                .filter(memberships::role.eq(Role::Owner))
+                .count()
+                .get_result(conn)?;
+            if owners <= 1 {
+                let name: String = organizations::table
+                    .find(organization_id)
+                    .select(organizations::name)
+                    .first(conn)?;
+                alone.push(format!("{name} ({organization_id})"));
+            }
+        }
+        if !alone.is_empty() {
+            return Err(DomainError::conflict(
+                ConflictReason::LastOwner,
+                format!(
+                    "the account is the only owner of {}: make someone else an owner or delete                      the organization first",
+                    alone.join(", ")
+                ),
+            ));
+        }
+        let member_of: Vec<MembershipRow> = memberships::table
+            .filter(memberships::user_id.eq(&user.id))
+            .select(MembershipRow::as_select())
+            .load(conn)?;
+        for membership in &member_of {
+            // The roster versions move by trigger when the rows go.
+            audit::record(
+                conn,
+                &membership.organization_id,
+                Some(&current),
+                AuditAction::CollaboratorLeft,
+                &membership.id,
+                serde_json::json!({"userid": current.id, "email": current.email, "accountclosed": true}),
+            )?;
+        }
+        diesel::delete(users::table.find(&user.id)).execute(conn)?;
+        Ok(())
+    });
+    if let Err(DomainError::Forbidden(_)) = &result {
+        let _ = ctx.limits.logins.hit(&user.email);
+    }
+    result
 }
 
 /// For an account made on the spot by accepting an invite.
@@ -326,8 +591,8 @@ pub struct NewcomerDetails<'a> {
 
 /// An account whose address was never confirmed may have been made by
 /// someone else with this address. The emailed token proves the mailbox, so
-/// its holder takes the account over clean: the unproven password, sessions
-/// and API keys are dropped, and the newcomer's password (if any) replaces it.
+/// its holder takes the account over clean: the unproven password, sessions,
+/// API keys, second factor and address change are dropped, and the newcomer's password (if any) replaces it.
 /// Memberships stay: a genuine owner who had not confirmed yet keeps them.
 pub fn take_over_unverified(
     conn: &mut DbConn,
@@ -345,14 +610,24 @@ pub fn take_over_unverified(
             users::password_hash.eq(&password_hash),
             users::name.eq(&name),
             users::email_verified.eq(true),
+            users::pending_email.eq(None::<String>),
+            users::totp_secret.eq(None::<String>),
+            users::totp_enabled.eq(false),
+            users::totp_last_step.eq(None::<i64>),
         ))
         .execute(conn)?;
     end_sessions(conn, &user.id, None, now)?;
     diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&user.id)))
+        .execute(conn)?;
     Ok(UserRow {
         password_hash,
         name,
         email_verified: true,
+        pending_email: None,
+        totp_secret: None,
+        totp_enabled: false,
+        totp_last_step: None,
         ..user
     })
 }
@@ -372,21 +647,16 @@ pub fn provision_invited(
         .name
         .map(|n| n.trim().to_string())
         .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
-    let user = UserRow {
-        id: new_id(),
-        email: email.to_string(),
-        name,
-        password_hash,
-        email_verified: true,
-        created_at: now,
-    };
+    let user = UserRow::new(new_id(), email.to_string(), name, password_hash, true, now);
     diesel::insert_into(users::table)
         .values(&user)
         .execute(conn)?;
     let hint = if user.password_hash.is_some() {
         "Sign in with this address and the password you chose."
     } else {
-        "Your account has no password yet: set one with user/edit while signed in, so you can sign in again later."
+        "Your account has no password yet. To sign in again later, ask for a sign-in link \
+         (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), \
+         each with this address."
     };
     mail::enqueue(
         conn,

@@ -116,6 +116,8 @@ pub struct Limits {
     pub signups: Window<IpAddr>,
     /// Invites created or resent per organization per hour.
     pub invites: Window<String>,
+    /// Reset, sign-in and confirmation mails per address per hour.
+    pub mails: Window<String>,
 }
 
 impl Limits {
@@ -124,6 +126,7 @@ impl Limits {
         tokens_per_minute: u32,
         signups_per_hour: u32,
         invites_per_hour: u32,
+        mails_per_address_per_hour: u32,
     ) -> Limits {
         const MINUTE: Duration = Duration::from_secs(60);
         const HOUR: Duration = Duration::from_secs(3600);
@@ -132,6 +135,7 @@ impl Limits {
             tokens: Window::new(tokens_per_minute, MINUTE),
             signups: Window::new(signups_per_hour, HOUR),
             invites: Window::new(invites_per_hour, HOUR),
+            mails: Window::new(mails_per_address_per_hour, HOUR),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod idempotency;
 pub mod invites;
 pub mod limits;
+pub mod links;
 pub mod members;
 pub mod organizations;
 pub mod paging;
@@ -20,6 +21,7 @@ pub mod roles;
 pub mod rosters;
 pub mod sessions;
 pub mod tokens;
+pub mod twofactor;
 
 use std::collections::BTreeMap;
 
@@ -34,6 +36,8 @@ pub enum ConflictReason {
     OrganizationLimit,
     EmailTaken,
     RequestInProgress,
+    AlreadyVerified,
+    TwoFactorEnabled,
 }
 
 impl ConflictReason {
@@ -45,6 +49,8 @@ impl ConflictReason {
             ConflictReason::OrganizationLimit => "organization_limit",
             ConflictReason::EmailTaken => "email_taken",
             ConflictReason::RequestInProgress => "request_in_progress",
+            ConflictReason::AlreadyVerified => "already_verified",
+            ConflictReason::TwoFactorEnabled => "twofactor_enabled",
         }
     }
 }
@@ -56,6 +62,7 @@ pub enum GoneReason {
     Revoked,
     Declined,
     Accepted,
+    Used,
 }
 
 impl GoneReason {
@@ -65,11 +72,28 @@ impl GoneReason {
             GoneReason::Revoked => "revoked",
             GoneReason::Declined => "declined",
             GoneReason::Accepted => "accepted",
+            GoneReason::Used => "used",
         }
     }
 }
 
 /// Everything a domain function can refuse with.
+/// Why a call that hands out a session wants a second factor (API.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpReason {
+    Required,
+    Invalid,
+}
+
+impl OtpReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtpReason::Required => "otp_required",
+            OtpReason::Invalid => "otp_invalid",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     /// Values that are well-formed but not acceptable, by parameter name.
@@ -77,6 +101,9 @@ pub enum DomainError {
     Invalid(BTreeMap<String, Vec<String>>),
     #[error("{0}")]
     Unauthenticated(String),
+    /// 401 with a reason: the account has two-factor on.
+    #[error("{message}")]
+    SecondFactor { reason: OtpReason, message: String },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -154,6 +181,9 @@ pub struct Policy {
     pub max_orgs_per_user: u32,
     pub session_ttl_hours: u32,
     pub public_url: String,
+    pub confirm_ttl_hours: u32,
+    pub reset_ttl_minutes: u32,
+    pub login_link_ttl_minutes: u32,
 }
 
 /// What every domain function may need: the store, the session keys, the
@@ -165,6 +195,7 @@ pub struct Ctx {
     pub outbox_sealer: crate::secrets::Sealer,
     /// Seals the answers kept for idempotency keys (a login's holds a session).
     pub answer_sealer: crate::secrets::Sealer,
+    pub totp_sealer: crate::secrets::Sealer,
     pub policy: Policy,
     /// Rate limits per client address and per organization.
     pub limits: limits::Limits,

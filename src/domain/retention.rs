@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use super::MS_PER_DAY;
 use crate::store::kinds::{InviteState, MailState};
 use crate::store::schema::{
-    audit_events, email_confirmations, idempotency_keys, invites, outbox, retired_invite_tokens,
-    sessions,
+    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
+    retired_invite_tokens, sessions,
 };
 use crate::store::{classify, Store, StoreError};
 
@@ -67,6 +67,15 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         )
         .execute(conn)
         .map_err(classify)?;
+        let links = diesel::delete(
+            account_tokens::table.filter(
+                account_tokens::used_at
+                    .lt(cutoff)
+                    .or(account_tokens::expires_at.lt(cutoff)),
+            ),
+        )
+        .execute(conn)
+        .map_err(classify)?;
         let retired = diesel::delete(
             retired_invite_tokens::table.filter(retired_invite_tokens::retired_at.lt(cutoff)),
         )
@@ -104,7 +113,7 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         Ok(Swept {
             mail,
             sessions,
-            tokens: confirmations + retired,
+            tokens: confirmations + links + retired,
             invites,
             audit_events,
         })

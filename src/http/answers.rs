@@ -12,6 +12,7 @@ use crate::domain::invites::Invite;
 use crate::domain::members::Collaborator;
 use crate::domain::organizations::Organization;
 use crate::domain::projects::Project;
+use crate::domain::twofactor::{TwoFactorEnabled, TwoFactorSetup};
 
 /// Nothing beside `status`.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -123,4 +124,18 @@ pub struct AcceptAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub login: Option<Login>,
+}
+
+/// What `user/enabletwofactor` gives back.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorSetupAnswer {
+    pub twofactor: TwoFactorSetup,
+}
+
+/// What `user/confirmtwofactor` gives back.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorEnabledAnswer {
+    pub twofactor: TwoFactorEnabled,
 }

@@ -18,6 +18,12 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// 401 with `error.reason` `otp_required` or `otp_invalid`.
+    #[error("{message}")]
+    SecondFactor {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -63,7 +69,7 @@ impl ApiError {
     pub fn kind(&self) -> &'static str {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -79,9 +85,9 @@ impl ApiError {
 
     fn error_object(&self) -> ErrorObject<'_> {
         let (reason, fields) = match self {
-            ApiError::Conflict { reason, .. } | ApiError::Gone { reason, .. } => {
-                (Some(*reason), None)
-            }
+            ApiError::Conflict { reason, .. }
+            | ApiError::Gone { reason, .. }
+            | ApiError::SecondFactor { reason, .. } => (Some(*reason), None),
             ApiError::Validation(fields) => (None, Some(fields)),
             _ => (None, None),
         };
@@ -113,7 +119,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -140,7 +148,7 @@ impl ResponseError for ApiError {
         }
         let mut builder = HttpResponse::build(code);
         match self {
-            ApiError::Unauthenticated(_) => {
+            ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => {
                 builder
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
@@ -167,6 +175,10 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::Invalid(fields) => ApiError::Validation(fields),
             DomainError::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            DomainError::SecondFactor { reason, message } => ApiError::SecondFactor {
+                reason: reason.as_str(),
+                message,
+            },
             DomainError::Forbidden(m) => ApiError::Forbidden(m),
             DomainError::NotFound(m) => ApiError::NotFound(m),
             DomainError::Conflict { reason, message } => ApiError::Conflict {

@@ -11,8 +11,8 @@ use super::client::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
-    text, valid_email, valid_invite_state, valid_name, valid_role, valid_token, whole_number,
-    Params,
+    text, valid_email, valid_invite_state, valid_name, valid_otp, valid_role, valid_token,
+    whole_number, Params,
 };
 use super::{
     read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
@@ -215,6 +215,10 @@ pub struct AcceptParams {
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
     #[schema(value_type = Option<text::NewPassword>, inline)]
     pub password: Option<String>,
+    /// By token without a session, for an existing account with two-factor on.
+    #[validate(custom(function = "valid_otp"))]
+    #[schema(value_type = Option<text::Otp>, inline)]
+    pub otp: Option<String>,
 }
 
 const ACCEPT: Endpoint<AcceptAnswer> = Endpoint::new(Operation {
@@ -233,12 +237,16 @@ const ACCEPT: Endpoint<AcceptAnswer> = Endpoint::new(Operation {
         without a session, the answer carries `login`, a new session for the account that \
         joined. An account whose address was never confirmed is taken over by the token's \
         holder: its old password, sessions and API keys end, and `password` (if given) becomes \
-        its password. A token works once; of concurrent accepts exactly one succeeds. An ended \
+        its password. By token without a session, an existing account with two-factor on also \
+        needs `otp`: without it 401 `otp_required`, wrong 401 `otp_invalid` (counted toward \
+        `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE`), and the invite stays pending. A token works once; \
+        of concurrent accepts exactly one succeeds. An ended \
         invite answers 410 with `error.reason` `expired`, `revoked`, `declined` or `accepted`; \
         an address already a member, 409 `already_member`. An API key bound to another \
         organization answers 403.",
     params: Some(schema_ref::<AcceptParams>),
     refusals: &[
+        Refusal::Unauthenticated,
         Refusal::Forbidden,
         Refusal::NotFound,
         Refusal::Conflict,
@@ -259,7 +267,7 @@ async fn accept(
             name: p.name.as_deref(),
             password: p.password.as_deref(),
         };
-        let accept = || invites::accept(ctx, caller.as_ref(), by, newcomer);
+        let accept = || invites::accept(ctx, caller.as_ref(), by, newcomer, p.otp.as_deref());
         match p.token {
             Some(_) => ctx.limits.token_call(client, accept),
             None => accept(),

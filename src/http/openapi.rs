@@ -43,9 +43,11 @@ pub struct Error {
     /// `validation_failed`, `rate_limited`, `unavailable` or `internal`.
     #[schema(rename = "type")]
     kind: String,
-    /// With 409: `already_member`, `invite_pending`, `last_owner`,
-    /// `organization_limit`, `email_taken`, `request_in_progress`; with 410:
-    /// `expired`, `revoked`, `declined`, `accepted`.
+    /// With 401 from a call that hands out a session: `otp_required`,
+    /// `otp_invalid`. With 409: `already_member`, `invite_pending`,
+    /// `last_owner`, `organization_limit`, `email_taken`,
+    /// `request_in_progress`, `already_verified`, `twofactor_enabled`; with
+    /// 410: `expired`, `revoked`, `declined`, `accepted`, `used`.
     reason: Option<String>,
     /// With 422: the messages for each parameter that was not acceptable.
     #[schema(value_type = Option<Object>, additional_properties = true)]
@@ -57,12 +59,12 @@ const BEARER: &str = "bearer";
 /// The error responses, by status: component name and description.
 const ERRORS: &[(u16, &str, &str)] = &[
     (400, "InvalidRequest", "`invalid_request`: malformed JSON or form, wrong content type, unknown parameter or wrong parameter type."),
-    (401, "Unauthenticated", "`unauthenticated`: the token is missing, malformed, expired or revoked."),
+    (401, "Unauthenticated", "`unauthenticated`: the token is missing, malformed, expired or revoked; on a call that hands out a session, wrong credentials, or a second factor needed (`error.reason` `otp_required`) or wrong (`otp_invalid`)."),
     (403, "Forbidden", "`forbidden`: signed in, but the role does not allow this."),
     (404, "NotFound", "`not_found`: no such object, or one the caller may not see."),
     (405, "MethodNotAllowed", "`method_not_allowed`: GET on an endpoint that writes."),
     (409, "Conflict", "`conflict`, with `error.reason`."),
-    (410, "Gone", "`gone`: the invite has ended; `error.reason` says how."),
+    (410, "Gone", "`gone`: the invite or link has ended; `error.reason` says how."),
     (413, "PayloadTooLarge", "`payload_too_large`: the body is over the limit (64 KiB by default)."),
     (422, "ValidationFailed", "`validation_failed`: `error.fields` names each unacceptable parameter."),
     (429, "RateLimited", "`rate_limited`: too many attempts; see `Retry-After`."),

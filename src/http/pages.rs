@@ -1,14 +1,16 @@
-//! The pages email links open: `GET /invite/{token}` and `GET /confirm/{token}`.
-//! A GET never accepts or confirms anything by itself, because mail scanners
-//! follow links: the page asks, and its button posts to the API.
+//! The pages email links open: `GET /invite/{token}`, `/confirm/{token}`,
+//! `/reset/{token}` and `/signin/{token}`. A GET never acts by itself,
+//! because mail scanners follow links: the page says what the link is for,
+//! asks, and its button posts to the API; then it says what happened and
+//! what to do next.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::run;
-use crate::domain::invites;
-use crate::domain::Ctx;
+use crate::domain::{invites, links, Ctx};
 use crate::mail::templates::escape_html;
+use crate::store::kinds::TokenPurpose;
 
 fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     let html = format!(
@@ -37,19 +39,135 @@ fn well_formed(token: &str) -> bool {
     super::params::valid_token(token).is_ok()
 }
 
-/// The script behind a page's buttons: posts JSON to `path` and shows the answer.
-fn poster(token: &str) -> String {
+/// The script behind a page's buttons: posts JSON to `path` and shows the
+/// answer: on success what `done(answer)` returns (JavaScript, given the
+/// envelope's `response`), else the error's text.
+fn poster_with(token: &str, done: &str) -> String {
     // The token is base64url (checked), so it is safe inside a JS string.
     format!(
         "<script>\nconst token = \"{token}\";\n\
+         const done = {done};\n\
          async function post(path, extra) {{\n\
            const body = Object.assign({{token}}, extra || {{}});\n\
            const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify(body)}});\n\
            const j = await r.json();\n\
-           document.getElementById('result').textContent = j.response.status.code === 200 ? 'Done.' : j.response.status.text;\n\
-           if (j.response.status.code === 200) for (const b of document.querySelectorAll('button')) b.disabled = true;\n\
+           const ok = j.response.status.code === 200;\n\
+           document.getElementById('result').textContent = ok ? done(j.response) : j.response.status.text;\n\
+           if (ok) for (const b of document.querySelectorAll('button')) b.disabled = true;\n\
+           return j.response;\n\
          }}\n</script>"
     )
+}
+
+fn poster(token: &str) -> String {
+    poster_with(token, "() => 'Done.'")
+}
+
+/// The page of a link that cannot be used, from the API's refusal.
+fn refusal_page(title: &str, what: &str, error: &super::error::ApiError) -> HttpResponse {
+    use super::error::ApiError;
+    let (status, text) = match error {
+        ApiError::Gone { message, .. } => (StatusCode::GONE, message.clone()),
+        ApiError::NotFound(_) => (
+            StatusCode::NOT_FOUND,
+            format!("This {what} does not exist."),
+        ),
+        ApiError::RateLimited(seconds) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many unknown links from your address; try again in {seconds} s."),
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again later.".to_string(),
+        ),
+    };
+    page(status, title, &format!("<p>{}</p>", escape_html(&text)))
+}
+
+/// `GET /reset/{token}`: asks for the new password, then says to sign in.
+pub async fn reset_page(
+    ctx: web::Data<Ctx>,
+    client: super::client::ClientAddress,
+    token: web::Path<String>,
+) -> HttpResponse {
+    const TITLE: &str = "Choose a new password";
+    let token = token.into_inner();
+    let client = client.0;
+    if !well_formed(&token) {
+        return page(
+            StatusCode::NOT_FOUND,
+            TITLE,
+            "<p>This link is not valid.</p>",
+        );
+    }
+    let lookup = token.clone();
+    let user = match run(ctx, move |ctx| {
+        ctx.limits
+            .token_call(client, || links::holder(ctx, TokenPurpose::Reset, &lookup))
+    })
+    .await
+    {
+        Ok(user) => user,
+        Err(e) => return refusal_page(TITLE, "password-reset link", &e),
+    };
+    let email = escape_html(&user.email);
+    let body = format!(
+        "<p>This link sets a new password for the collabd account <strong>{email}</strong>. \
+         Every session of the account ends; its API keys stay.</p>\n\
+         <label>New password (8 to 128 characters)<input id=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"128\"></label>\n\
+         <button onclick=\"post('/user/resetpassword', {{password: document.getElementById('password').value}})\">Set the new password</button>\n\
+         <div id=\"result\"></div>\n{script}",
+        script = poster_with(
+            &token,
+            "(r) => 'Your new password is set and every earlier session has ended. Next: sign in as ' + r.user.email + ' with the new password (user/login).'"
+        ),
+    );
+    page(StatusCode::OK, TITLE, &body)
+}
+
+/// `GET /signin/{token}`: asks (and for the code, with two-factor on), then
+/// shows the session.
+pub async fn signin_page(
+    ctx: web::Data<Ctx>,
+    client: super::client::ClientAddress,
+    token: web::Path<String>,
+) -> HttpResponse {
+    const TITLE: &str = "Sign in to collabd";
+    let token = token.into_inner();
+    let client = client.0;
+    if !well_formed(&token) {
+        return page(
+            StatusCode::NOT_FOUND,
+            TITLE,
+            "<p>This link is not valid.</p>",
+        );
+    }
+    let lookup = token.clone();
+    let user = match run(ctx, move |ctx| {
+        ctx.limits
+            .token_call(client, || links::holder(ctx, TokenPurpose::Signin, &lookup))
+    })
+    .await
+    {
+        Ok(user) => user,
+        Err(e) => return refusal_page(TITLE, "sign-in link", &e),
+    };
+    let email = escape_html(&user.email);
+    let otp = if user.twofactorenabled {
+        "<label>Code from your authenticator app, or a recovery code<input id=\"otp\" autocomplete=\"one-time-code\"></label>\n"
+    } else {
+        ""
+    };
+    let body = format!(
+        "<p>This link signs you in to collabd as <strong>{email}</strong>, once.</p>\n{otp}\
+         <button onclick=\"const o=document.getElementById('otp'); post('/user/loginbylink', o&&o.value.trim()?{{otp:o.value.trim()}}:{{}})\">Sign in</button>\n\
+         <div id=\"result\"></div>\n<pre id=\"session\"></pre>\n{script}",
+        script = poster_with(
+            &token,
+            "(r) => { document.getElementById('session').textContent = r.login.token; return 'You are signed in as ' + r.login.user.email + ' until ' + r.login.expiresat + '. Next: use the session token below as Authorization: Bearer <token>; to sign in with a password next time, set one with user/edit or a password reset.'; }"
+        ),
+    );
+    page(StatusCode::OK, TITLE, &body)
 }
 
 /// `GET /invite/{token}`: shows the invite and asks.

@@ -288,6 +288,21 @@ pub fn valid_invite_state(state: &str) -> Result<(), validator::ValidationError>
 }
 
 /// A token from an email: base64url, at most 128 characters.
+/// A TOTP code or a recovery code: 1–32 letters, digits, spaces or dashes.
+pub fn valid_otp(otp: &str) -> Result<(), validator::ValidationError> {
+    if !otp.is_empty()
+        && otp.len() <= 32
+        && otp
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
+    {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("otp")
+            .with_message("a 6-digit code or a recovery code".into()))
+    }
+}
+
 pub fn valid_token(token: &str) -> Result<(), validator::ValidationError> {
     if !token.is_empty()
         && token.len() <= 128
@@ -401,6 +416,11 @@ pub mod text {
         /// [`super::valid_token`]: a token from an email.
         Token => |b| b.pattern(Some("^[A-Za-z0-9_-]{1,128}$"))
             .description(Some("The token from the emailed link."))
+    );
+    text_schema!(
+        /// [`super::valid_otp`]: a second factor.
+        Otp => |b| b.min_length(Some(1)).max_length(Some(32)).pattern(Some("^[0-9A-Za-z -]{1,32}$"))
+            .description(Some("A current 6-digit code from the authenticator app, or one of the account's unused recovery codes."))
     );
     text_schema!(
         /// An opaque id; unknown ids answer 404.

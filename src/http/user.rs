@@ -12,7 +12,7 @@ use super::auth::SignedIn;
 use super::client::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
-use super::params::{text, valid_email, valid_name, whole_number, Params};
+use super::params::{text, valid_email, valid_name, valid_otp, whole_number, Params};
 use super::{
     read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
 };
@@ -90,12 +90,15 @@ const CONFIRM: Endpoint<UserAnswer> = Endpoint::new(Operation {
     methods: Methods::Post,
     access: Access::Public,
     summary: "Confirm an email address",
-    description: "Marks the account's email verified with the token from the sign-up email \
-        (link `{public_url}/confirm/{token}`). Confirming twice is harmless; an unknown token \
-        answers 404, an expired one 410 `expired`. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` \
+    description: "Confirms an address with the token from its email (link \
+        `{public_url}/confirm/{token}`): the account's own, from `user/signup` or \
+        `user/resendconfirmation`, which marks it verified; or a new one asked for with \
+        `user/edit`, which becomes the account's address, verified (409 `email_taken` when \
+        another account has taken it since). Confirming twice is harmless; an unknown token \
+        answers 404, an expired one or one a newer link replaced 410 `expired`. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` \
         unknown tokens from one client address it answers 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),
-    refusals: &[Refusal::NotFound, Refusal::Gone, Refusal::RateLimited],
+    refusals: &[Refusal::NotFound, Refusal::Conflict, Refusal::Gone, Refusal::RateLimited],
 });
 
 async fn confirm(
@@ -174,6 +177,10 @@ pub struct LoginParams {
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
     #[schema(value_type = text::Password, inline)]
     pub password: String,
+    /// Needed when the account has two-factor on.
+    #[validate(custom(function = "valid_otp"))]
+    #[schema(value_type = Option<text::Otp>, inline)]
+    pub otp: Option<String>,
 }
 
 const LOGIN: Endpoint<LoginAnswer> = Endpoint::new(Operation {
@@ -185,14 +192,19 @@ const LOGIN: Endpoint<LoginAnswer> = Endpoint::new(Operation {
     summary: "Sign in",
     description: "Checks email (any letter case) and password and opens a session. The token \
         is a JWT to send as `Authorization: Bearer <token>` until `expiresat` or `user/logout`. \
-        Wrong credentials answer 401; more than the allowed attempts per minute for one \
-        address answer 429 with `Retry-After`.",
+        Wrong credentials answer 401. When the account has two-factor on, `otp` is needed too: \
+        without it 401 `otp_required`, wrong 401 `otp_invalid`, and no session is opened. \
+        Failed passwords and codes count toward `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE` per address; \
+        past it the answer is 429 with `Retry-After`.",
     params: Some(schema_ref::<LoginParams>),
     refusals: &[Refusal::Unauthenticated, Refusal::RateLimited],
 });
 
 async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> Result<LoginAnswer, ApiError> {
-    let login = run_hashing(ctx, move |ctx| accounts::login(ctx, &p.email, &p.password)).await?;
+    let login = run_hashing(ctx, move |ctx| {
+        accounts::login(ctx, &p.email, &p.password, p.otp.as_deref())
+    })
+    .await?;
     Ok(LoginAnswer { login })
 }
 
@@ -250,7 +262,11 @@ pub struct EditParams {
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
     #[schema(value_type = Option<text::NewPassword>, inline)]
     pub password: Option<String>,
-    /// Needed with `password` when the account has one.
+    /// A new address: in force once confirmed by the link mailed to it.
+    #[validate(custom(function = "valid_email"))]
+    #[schema(value_type = Option<text::Email>, inline)]
+    pub email: Option<String>,
+    /// Needed with `password` or `email` when the account has one.
     #[validate(length(max = 128, message = "must be at most 128 characters"))]
     #[schema(value_type = Option<text::Password>, inline)]
     pub currentpassword: Option<String>,
@@ -262,13 +278,19 @@ const EDIT: Endpoint<UserAnswer> = Endpoint::new(Operation {
     tag: "user",
     methods: Methods::Post,
     access: Access::User,
-    summary: "Change name or password",
-    description: "Changes the caller's name and/or password. A new password needs \
-        `currentpassword` (422 when missing, 403 when wrong) unless the account has no password yet, \
-        and ends every other session of the user; the session making the change stays valid. \
-        A password change needs a session: with an API key it answers 403.",
+    summary: "Change name, password or address",
+    description: "Changes the caller's name, password and/or address. A new password or address \
+        needs `currentpassword` (422 when missing, 403 when wrong) unless the account has no \
+        password yet, and a session (with an API key it answers 403). A new password ends every \
+        other session of the user; the session making the change stays valid. A new `email` \
+        keeps the old address in force: `user` shows it as `pendingemail`, a link \
+        `{public_url}/confirm/{token}` goes to it (valid `COLLABD_CONFIRM_TTL_HOURS`; \
+        `user/confirm` with its token makes it the account's address, verified), and the old \
+        address is told. An address of another account answers 409 `email_taken`, here and \
+        again at confirmation; the account's own address, 422. Past \
+        `COLLABD_MAILS_PER_ADDRESS_PER_HOUR` mails to the new address, 429.",
     params: Some(schema_ref::<EditParams>),
-    refusals: &[Refusal::Forbidden],
+    refusals: &[Refusal::Forbidden, Refusal::Conflict, Refusal::RateLimited],
 });
 
 async fn edit(
@@ -283,6 +305,7 @@ async fn edit(
             AccountChanges {
                 name: p.name.as_deref(),
                 password: p.password.as_deref(),
+                email: p.email.as_deref(),
                 current_password: p.currentpassword.as_deref(),
             },
         )

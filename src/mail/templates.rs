@@ -149,6 +149,106 @@ pub fn verify_email(to: &str, name: &str, link: &str) -> Mail {
     }
 }
 
+/// A mail whose point is one link: a greeting, what the link does, how long
+/// it works, and what to do if it was not asked for.
+fn link_mail(
+    to: &str,
+    subject: &str,
+    name: &str,
+    says: &str,
+    link: &str,
+    button: &str,
+    after: &str,
+) -> Mail {
+    let name = one_line(name);
+    let text = format!("Hello {name},\n\n{says}\n{link}\n\n{after}\n");
+    let html = html_page(
+        subject,
+        &[
+            format!("Hello {},", escape_html(&name)),
+            escape_html(says),
+            escape_html(after),
+        ],
+        link,
+        button,
+    );
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        html,
+        link: Some(link.to_string()),
+    }
+}
+
+/// Asks for confirmation of a new address of an account (`user/edit`).
+pub fn confirm_new_address(to: &str, name: &str, link: &str) -> Mail {
+    link_mail(
+        to,
+        "Confirm your new email address for collabd",
+        name,
+        &format!("You asked to make {} the address of your collabd account. Confirm it by opening this link:", one_line(to)),
+        link,
+        "Confirm my new address",
+        "Until you do, your old address stays in force. If you did not ask for this, ignore this email.",
+    )
+}
+
+/// Tells the old address that a change was asked for.
+pub fn address_change_notice(to: &str, name: &str, new_address: &str) -> Mail {
+    let name = one_line(name);
+    let new_address = one_line(new_address);
+    let subject = "The address of your collabd account is being changed".to_string();
+    let says = format!(
+        "Someone signed in to your account asked to change its address from {to} to {new_address}. \
+         The change takes effect when the new address is confirmed."
+    );
+    let after = "If this was not you, sign in, change your password, and turn on two-factor.";
+    Mail {
+        to: to.to_string(),
+        subject: subject.clone(),
+        text: format!("Hello {name},\n\n{says}\n\n{after}\n"),
+        html: format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+             <body style=\"font-family: sans-serif; max-width: 40em\">\n<p>Hello {name},</p>\n<p>{says}</p>\n<p>{after}</p>\n</body></html>\n",
+            title = escape_html(&subject),
+            name = escape_html(&name),
+            says = escape_html(&says),
+            after = escape_html(after),
+        ),
+        link: None,
+    }
+}
+
+/// A link to choose a new password.
+pub fn password_reset(to: &str, name: &str, link: &str, minutes: u32) -> Mail {
+    link_mail(
+        to,
+        "Reset your collabd password",
+        name,
+        &format!("Someone asked to reset the password of the collabd account of {}. To choose a new password, open this link within {minutes} minutes:", one_line(to)),
+        link,
+        "Choose a new password",
+        "The link works once. If you did not ask for it, ignore this email: your password stays as it is.",
+    )
+}
+
+/// A link that signs in without a password.
+pub fn signin_link(to: &str, name: &str, link: &str, minutes: u32) -> Mail {
+    link_mail(
+        to,
+        "Your collabd sign-in link",
+        name,
+        &format!(
+            "To sign in to collabd as {}, open this link within {minutes} minutes:",
+            one_line(to)
+        ),
+        link,
+        "Sign in",
+        "The link works once. If you did not ask for it, ignore this email.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

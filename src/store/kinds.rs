@@ -140,6 +140,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an account token (an emailed link) is for.
+    pub enum TokenPurpose {
+        /// `user/resetpassword`, from `/reset/{token}`.
+        Reset = "reset",
+        /// `user/loginbylink`, from `/signin/{token}`.
+        Signin = "signin",
+    }
+}
+
+text_enum! {
     /// Where a queued email is: waiting (or being retried), delivered, or given up.
     pub enum MailState {
         Pending = "pending",

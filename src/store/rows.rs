@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::kinds::{AuditAction, InviteState, MailState, Permission, Role};
+use super::kinds::{AuditAction, InviteState, MailState, Permission, Role, TokenPurpose};
 use super::schema::*;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -14,6 +14,37 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub email_verified: bool,
     pub created_at: i64,
+    /// An address asked for with `user/edit`, until confirmed.
+    pub pending_email: Option<String>,
+    /// The TOTP seed, sealed.
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+}
+
+impl UserRow {
+    /// A new account's row: no pending address, no second factor.
+    pub fn new(
+        id: String,
+        email: String,
+        name: String,
+        password_hash: Option<String>,
+        email_verified: bool,
+        created_at: i64,
+    ) -> UserRow {
+        UserRow {
+            id,
+            email,
+            name,
+            password_hash,
+            email_verified,
+            created_at,
+            pending_email: None,
+            totp_secret: None,
+            totp_enabled: false,
+            totp_last_step: None,
+        }
+    }
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -105,6 +136,29 @@ pub struct InviteProjectRow {
 pub struct EmailConfirmationRow {
     pub id: String,
     pub user_id: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    /// The new address of a change; `None` confirms the account's own.
+    pub new_email: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = recovery_codes)]
+pub struct RecoveryCodeRow {
+    pub id: String,
+    pub user_id: String,
+    pub code_hash: String,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = account_tokens)]
+pub struct AccountTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub purpose: TokenPurpose,
     pub token_hash: String,
     pub created_at: i64,
     pub expires_at: i64,

@@ -86,6 +86,10 @@ fn every_operation_is_fully_described() {
                 || path == "/user/signup"
                 || path == "/user/login"
                 || path == "/user/confirm"
+                || path == "/user/requestpasswordreset"
+                || path == "/user/resetpassword"
+                || path == "/user/requestloginlink"
+                || path == "/user/loginbylink"
                 || path == "/invite/details";
             if !public {
                 assert!(op["security"].is_array(), "{here}: security");

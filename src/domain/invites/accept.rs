@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::domain::access::{self, Member};
 use crate::domain::accounts::{
-    find_user_by_email, insert_session, load_user, login_for, new_session_row, provision_invited,
-    take_over_unverified,
+    count_wrong_otp, find_user_by_email, insert_session, load_user, login_for, new_session_row,
+    provision_invited, take_over_unverified,
 };
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
@@ -15,7 +15,9 @@ use crate::domain::organizations::organization_view;
 use crate::domain::projects::insert_grants;
 use crate::domain::roles::Permission;
 use crate::domain::sessions::Caller;
-use crate::domain::{members, new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
+use crate::domain::{
+    members, new_id, now_ms, twofactor, ConflictReason, Ctx, DomainError, DomainResult,
+};
 use crate::store::rows::{
     InviteRow, MembershipRow, OrganizationRow, ProjectPermissionRow, UserRow,
 };
@@ -85,6 +87,7 @@ pub fn accept(
     caller: Option<&Caller>,
     by: InviteRef<'_>,
     newcomer: NewcomerDetails<'_>,
+    otp: Option<&str>,
 ) -> DomainResult<Accepted> {
     let password_hash = newcomer
         .password
@@ -102,7 +105,14 @@ pub fn accept(
                     lock_user(conn, &user.id)?;
                     take_over_unverified(conn, user, &newcomer, password_hash.clone())?
                 }
-                Some(user) => user,
+                Some(user) => {
+                    // A session is about to be handed out: the account's
+                    // second factor, when it has one, comes first.
+                    lock_user(conn, &user.id)?;
+                    twofactor::verify(ctx, conn, &user, otp)?
+                        .map_err(twofactor::unauthenticated)?;
+                    user
+                }
                 None => {
                     mail_queued = true;
                     let organization: OrganizationRow = organizations::table
@@ -157,6 +167,18 @@ pub fn accept(
             login,
         })
     });
+    let result = match &result {
+        Err(DomainError::SecondFactor { .. }) => {
+            let email = ctx
+                .store
+                .read(|conn| resolve(conn, None, &by).map(|(row, _)| row.email));
+            match email {
+                Ok(email) => count_wrong_otp(ctx, &email, result),
+                Err(_) => result,
+            }
+        }
+        _ => result,
+    };
     let accepted = match result {
         // A sign-up for the same address committed while this made the
         // account; nothing was changed here.

@@ -26,7 +26,15 @@ fn signup_login_details(backend: Backend) {
     let keys: Vec<&String> = user.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["userid", "email", "name", "emailverified", "createdat"]
+        [
+            "userid",
+            "email",
+            "name",
+            "emailverified",
+            "pendingemail",
+            "twofactorenabled",
+            "createdat"
+        ]
     );
     let r = app
         .post(
@@ -171,7 +179,7 @@ fn password_change_needs_current_and_ends_other_sessions(backend: Backend) {
         .err(422, "validation_failed");
     assert_eq!(
         r.body["response"]["error"]["fields"]["currentpassword"],
-        json!(["required to change the password"])
+        json!(["required: the account has a password"])
     );
     app.post(
         "/user/edit",

@@ -1,0 +1,188 @@
+//! Emailed links that let a person back in (API.md §5): a password reset
+//! (`/reset/{token}`) and a sign-in link (`/signin/{token}`). Each token has
+//! 256 random bits, is stored as its SHA-256 hash, works once, and expires;
+//! a newer link of the same kind ends the older ones. Asking for one reveals
+//! nothing about whether the address has an account: the answer is the
+//! same, and the HTTP layer pads its time.
+
+use diesel::prelude::*;
+
+use super::accounts::{
+    count_wrong_otp, end_sessions, find_user_by_email, insert_session, load_user, login_for,
+    new_session_row, Login, User,
+};
+use super::tokens::{hash_secret, new_secret};
+use super::{
+    new_id, normalize_email, now_ms, twofactor, Ctx, DomainError, DomainResult, GoneReason,
+    MS_PER_HOUR,
+};
+use crate::mail::{self, templates};
+use crate::store::kinds::TokenPurpose;
+use crate::store::lock_user;
+use crate::store::rows::AccountTokenRow;
+use crate::store::schema::{account_tokens, users};
+use crate::store::DbConn;
+
+const MS_PER_MINUTE: i64 = MS_PER_HOUR / 60;
+
+fn minutes(ctx: &Ctx, purpose: TokenPurpose) -> u32 {
+    match purpose {
+        TokenPurpose::Reset => ctx.policy.reset_ttl_minutes,
+        TokenPurpose::Signin => ctx.policy.login_link_ttl_minutes,
+    }
+}
+
+/// `user/requestpasswordreset` and `user/requestloginlink`: when an account
+/// has `email`, and the address is within its mails per hour, a new link of
+/// `purpose` goes to it. Always `Ok` unless the database fails: whether an
+/// account exists is not the caller's to know.
+pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()> {
+    let email = normalize_email(email);
+    // Past the limit the answer is the same; only the mail is not sent.
+    if ctx.limits.mails.hit(&email).is_err() {
+        return Ok(());
+    }
+    let token = new_secret();
+    let now = now_ms();
+    let queued = ctx.store.write(|conn| -> DomainResult<bool> {
+        let Some(user) = find_user_by_email(conn, &email)? else {
+            return Ok(false);
+        };
+        lock_user(conn, &user.id)?;
+        diesel::update(
+            account_tokens::table
+                .filter(account_tokens::user_id.eq(&user.id))
+                .filter(account_tokens::purpose.eq(purpose))
+                .filter(account_tokens::used_at.is_null())
+                .filter(account_tokens::expires_at.gt(now)),
+        )
+        .set(account_tokens::expires_at.eq(now))
+        .execute(conn)?;
+        let ttl = minutes(ctx, purpose);
+        let row = AccountTokenRow {
+            id: new_id(),
+            user_id: user.id.clone(),
+            purpose,
+            token_hash: hash_secret(&token),
+            created_at: now,
+            expires_at: now + i64::from(ttl) * MS_PER_MINUTE,
+            used_at: None,
+        };
+        diesel::insert_into(account_tokens::table)
+            .values(&row)
+            .execute(conn)?;
+        let base = &ctx.policy.public_url;
+        let mail = match purpose {
+            TokenPurpose::Reset => templates::password_reset(
+                &user.email,
+                &user.name,
+                &format!("{base}/reset/{token}"),
+                ttl,
+            ),
+            TokenPurpose::Signin => templates::signin_link(
+                &user.email,
+                &user.name,
+                &format!("{base}/signin/{token}"),
+                ttl,
+            ),
+        };
+        mail::enqueue(conn, &ctx.outbox_sealer, mail)?;
+        Ok(true)
+    })?;
+    if queued {
+        ctx.mail_queued();
+    }
+    Ok(())
+}
+
+/// The token's row when it is of `purpose`, unused and unexpired: else 404
+/// (unknown, or of another kind), 410 `used`, 410 `expired`.
+fn usable(conn: &mut DbConn, purpose: TokenPurpose, token: &str) -> DomainResult<AccountTokenRow> {
+    let row: AccountTokenRow = account_tokens::table
+        .filter(account_tokens::token_hash.eq(hash_secret(token)))
+        .filter(account_tokens::purpose.eq(purpose))
+        .select(AccountTokenRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("link not found"))?;
+    if row.used_at.is_some() {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Used,
+            message: "this link was used already; ask for a new one".into(),
+        });
+    }
+    if row.expires_at <= now_ms() {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Expired,
+            message: "this link has expired or a newer one replaced it; ask for a new one".into(),
+        });
+    }
+    Ok(row)
+}
+
+fn use_up(conn: &mut DbConn, row: &AccountTokenRow, now: i64) -> DomainResult<()> {
+    diesel::update(account_tokens::table.find(&row.id))
+        .set(account_tokens::used_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whose address a usable link of `purpose` is for (the pages show it).
+pub fn holder(ctx: &Ctx, purpose: TokenPurpose, token: &str) -> DomainResult<User> {
+    ctx.store.read(|conn| {
+        let row = usable(conn, purpose, token)?;
+        load_user(conn, &row.user_id).map(User::from)
+    })
+}
+
+/// `user/resetpassword`: sets the password, marks the address verified and
+/// ends every session. API keys stay.
+pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<User> {
+    // Known to be usable before argon2 runs: an unknown token costs no hash.
+    ctx.store
+        .read(|conn| usable(conn, TokenPurpose::Reset, token))?;
+    let hash = ctx.passwords.hash(password)?;
+    let now = now_ms();
+    ctx.store.write(|conn| {
+        let row = usable(conn, TokenPurpose::Reset, token)?;
+        lock_user(conn, &row.user_id)?;
+        // Checked again under the lock: two resets with one link, one wins.
+        let row = usable(conn, TokenPurpose::Reset, token)?;
+        use_up(conn, &row, now)?;
+        diesel::update(users::table.find(&row.user_id))
+            .set((
+                users::password_hash.eq(&hash),
+                users::email_verified.eq(true),
+            ))
+            .execute(conn)?;
+        end_sessions(conn, &row.user_id, None, now)?;
+        load_user(conn, &row.user_id).map(User::from)
+    })
+}
+
+/// `user/loginbylink`: a new session (with `otp` when two-factor is on),
+/// and the address marked verified. A refused second factor leaves the link
+/// unused.
+pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<Login> {
+    let row = ctx
+        .store
+        .read(|conn| usable(conn, TokenPurpose::Signin, token))?;
+    let email = ctx.store.read(|conn| load_user(conn, &row.user_id))?.email;
+    ctx.limits.logins.check(&email)?;
+    let session = new_session_row(ctx, &row.user_id);
+    let now = now_ms();
+    let result = ctx.store.write(|conn| {
+        lock_user(conn, &row.user_id)?;
+        let row = usable(conn, TokenPurpose::Signin, token)?;
+        let user = load_user(conn, &row.user_id)?;
+        twofactor::verify(ctx, conn, &user, otp)?.map_err(twofactor::unauthenticated)?;
+        use_up(conn, &row, now)?;
+        diesel::update(users::table.find(&row.user_id))
+            .set(users::email_verified.eq(true))
+            .execute(conn)?;
+        insert_session(conn, &session)?;
+        load_user(conn, &row.user_id)
+    });
+    let user = count_wrong_otp(ctx, &email, result)?;
+    login_for(ctx, &session, user)
+}
