@@ -574,6 +574,11 @@ pub fn delete(
                 serde_json::json!({"userid": current.id, "email": current.email, "accountclosed": true}),
             )?;
         }
+        // Memberships by a statement of their own, so that their delete
+        // triggers move the roster versions on every backend; the rest
+        // (sessions, keys, links, codes, the invites it sent) by cascade.
+        diesel::delete(memberships::table.filter(memberships::user_id.eq(&user.id)))
+            .execute(conn)?;
         diesel::delete(users::table.find(&user.id)).execute(conn)?;
         Ok(())
     });

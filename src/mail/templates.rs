@@ -270,4 +270,24 @@ mod tests {
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
         assert!(mail.text.contains("http://localhost/invite/abc"));
     }
+
+    #[test]
+    fn account_mails_escape_names_and_addresses() {
+        let name = "<b>Mallory</b>\r\nBcc: x@y";
+        for mail in [
+            password_reset("a@example.com", name, "http://h/reset/t", 60),
+            signin_link("a@example.com", name, "http://h/signin/t", 15),
+            confirm_new_address("new@example.com", name, "http://h/confirm/t"),
+            address_change_notice("a@example.com", name, "<i>new</i>@example.com"),
+        ] {
+            assert!(
+                !mail.html.contains("<b>") && !mail.html.contains("<i>"),
+                "{}",
+                mail.html
+            );
+            assert!(mail.html.contains("&lt;b&gt;Mallory"));
+            assert!(!mail.text.contains('\r'), "no forged lines");
+            assert!(!mail.subject.contains('\n'));
+        }
+    }
 }

@@ -334,8 +334,13 @@ fn two_factor_needs_a_fresh_code_or_an_unused_recovery_code(backend: Backend) {
     let token = app.user("gina@example.com");
     // A confirmed address: an unconfirmed account would be taken over, second
     // factor and all, by whoever holds an invitation to its address.
-    let confirm = app.mail.wait_for("gina@example.com").token("confirm").unwrap();
-    app.post("/user/confirm", None, json!({"token": confirm})).ok();
+    let confirm = app
+        .mail
+        .wait_for("gina@example.com")
+        .token("confirm")
+        .unwrap();
+    app.post("/user/confirm", None, json!({"token": confirm}))
+        .ok();
     let (secret, codes) = enable_two_factor(&app, &token);
     assert_eq!(
         details(&app, &token).ok().get("user")["twofactorenabled"],
@@ -467,6 +472,14 @@ fn a_closed_account_and_its_tokens_are_gone(backend: Backend) {
     let org = app.organization(&owner, "Acme");
     let ivy = app.member(&owner, &org, "ivy@example.com", "admin");
     let key = app.api_key(&ivy.token, json!({"name": "script"}));
+    // The owner's list is rendered (and kept) before Ivy goes.
+    let before = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    assert_eq!(before.get("collaborators").as_array().unwrap().len(), 2);
     let secret = key["secret"].as_str().unwrap().to_string();
     // An API key cannot close the account.
     app.post(

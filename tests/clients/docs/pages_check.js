@@ -1,0 +1,170 @@
+// Drives the pages behind the account emails in headless Chromium, as a
+// person would: the link from the mail is opened, the page must say what it
+// is for (with the address it concerns), act only when its button is
+// pressed, and then say what happened and what to do next. Each result is
+// checked against the API too.
+//
+//   confirm  /confirm/{token}   sign-up confirmation
+//   reset    /reset/{token}     password reset: new password works, old one not
+//   signin   /signin/{token}    sign-in link: the session shown works
+//   signin   /signin/{token}    with two-factor on: the code field, a refusal
+//                               without a code, a recovery code accepted
+//
+// Usage: node pages_check.js BASE_URL MAIL_DIR   (run by scripts/docs-browser)
+// The server writes mail as .eml files to MAIL_DIR (no SMTP URL set).
+// CHROMIUM: the browser to drive (default /usr/bin/chromium).
+import { createHmac } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import puppeteer from "puppeteer-core";
+
+const [base, mailDir] = process.argv.slice(2);
+if (!base || !mailDir) {
+  console.error("usage: node pages_check.js BASE_URL MAIL_DIR");
+  process.exit(2);
+}
+
+const problems = [];
+const check = (ok, what) => { if (!ok) problems.push(what); };
+
+async function api(path, body, token) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body || {}) });
+  return (await r.json()).response;
+}
+
+// Quoted-printable undone, so links can be read.
+const decoded = raw => raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+
+// Waits for a mail to `to` with a `/{kind}/{token}` link that was not in `seen`.
+async function nextToken(to, kind, seen) {
+  for (let i = 0; i < 100; i++) {
+    for (const name of readdirSync(mailDir)) {
+      if (!name.endsWith(".eml") || seen.has(name)) continue;
+      const text = decoded(readFileSync(join(mailDir, name), "utf8"));
+      const match = text.match(new RegExp(`/${kind}/([A-Za-z0-9_-]+)`));
+      if (text.includes(to) && match) {
+        seen.add(name);
+        return match[1];
+      }
+    }
+    await new Promise(r => setTimeout(r, 100));
+  }
+  throw new Error(`no ${kind} mail to ${to} within 10 s`);
+}
+
+// RFC 6238 with SHA-1, 6 digits, 30 s: the code of `secret` (base32) now.
+function totp(secret, offsetSteps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map(b => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offsetSteps));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const at = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+
+// Opens `path`, checks what the page says before anything is pressed.
+async function open(page, path, mustSay) {
+  const response = await page.goto(`${base}${path}`, { waitUntil: "load" });
+  const text = await page.evaluate(() => document.body.innerText);
+  check(response.status() === 200, `${path.split("/")[1]} page answered ${response.status()}`);
+  for (const phrase of mustSay) check(text.includes(phrase), `${path.split("/")[1]} page does not say "${phrase}": ${text.slice(0, 300)}`);
+  return text;
+}
+
+// Presses the button whose text is `label`, waits for the result line.
+async function press(page, label) {
+  const buttons = await page.$$("button");
+  let pressed = false;
+  for (const b of buttons) {
+    if ((await b.evaluate(e => e.textContent)).trim() === label) { await b.click(); pressed = true; break; }
+  }
+  if (!pressed) throw new Error(`no button "${label}" on ${page.url()}`);
+  await page.waitForFunction(() => document.getElementById("result").textContent.trim() !== "", { timeout: 10000 });
+  return page.evaluate(() => document.getElementById("result").textContent);
+}
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage();
+  page.on("pageerror", err => problems.push(`uncaught exception: ${err.message}`));
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener("securitypolicyviolation", e =>
+      console.error(`CSP violation: ${e.violatedDirective}`));
+  });
+  page.on("console", msg => {
+    if (msg.text().startsWith("CSP violation")) problems.push(msg.text());
+  });
+  const seen = new Set(readdirSync(mailDir));
+  const email = `pages-${Date.now()}@example.com`;
+  const first = "first password 1";
+
+  // Confirmation.
+  const signup = await api("/user/signup", { email, password: first, name: "Page Tester" });
+  check(signup.status.code === 200, `signup: ${signup.status.text}`);
+  const confirm = await nextToken(email, "confirm", seen);
+  await open(page, `/confirm/${confirm}`, ["Confirm"]);
+  let session = (await api("/user/login", { email, password: first })).login.token;
+  check((await api("/user/details", {}, session)).user.emailverified === false, "confirm page acted before its button");
+  await press(page, "Confirm my address");
+  check((await api("/user/details", {}, session)).user.emailverified === true, "confirm page did not confirm");
+
+  // Password reset.
+  await api("/user/requestpasswordreset", { email });
+  const reset = await nextToken(email, "reset", seen);
+  await open(page, `/reset/${reset}`, [email, "new password"]);
+  await page.type("#password", "second password 2");
+  const resetSays = await press(page, "Set the new password");
+  check(/sign in/i.test(resetSays), `reset page does not say what to do next: ${resetSays}`);
+  check((await api("/user/login", { email, password: first })).status.code === 401, "the old password still works after a reset");
+  check((await api("/user/details", {}, session)).status.code === 401, "a session survived the reset");
+  session = (await api("/user/login", { email, password: "second password 2" })).login?.token;
+  check(!!session, "the new password does not work");
+  const again = await page.goto(`${base}/reset/${reset}`, { waitUntil: "load" });
+  check(again.status() === 410, `a used reset link's page answered ${again.status()}, not 410`);
+
+  // Sign-in link.
+  await api("/user/requestloginlink", { email });
+  const signin = await nextToken(email, "signin", seen);
+  await open(page, `/signin/${signin}`, [email, "Sign in"]);
+  const signinSays = await press(page, "Sign in");
+  check(/signed in as/i.test(signinSays) && /Next:/.test(signinSays), `sign-in page result: ${signinSays}`);
+  const shown = await page.evaluate(() => document.getElementById("session").textContent.trim());
+  const me = await api("/user/details", {}, shown);
+  check(me.status.code === 200 && me.user.email === email, "the session the sign-in page shows does not work");
+
+  // Sign-in link with two-factor on.
+  const setup = (await api("/user/enabletwofactor", { currentpassword: "second password 2" }, session)).twofactor;
+  const enabled = (await api("/user/confirmtwofactor", { otp: totp(setup.secret) }, session)).twofactor;
+  check(enabled?.recoverycodes?.length === 10, "two-factor did not turn on");
+  await api("/user/requestloginlink", { email });
+  const second = await nextToken(email, "signin", seen);
+  await open(page, `/signin/${second}`, [email]);
+  check(!!(await page.$("#otp")), "the sign-in page of a two-factor account has no code field");
+  const refused = await press(page, "Sign in");
+  check(/two-factor|otp/i.test(refused), `without a code the page says: ${refused}`);
+  await page.evaluate(() => { document.getElementById("result").textContent = ""; });
+  await page.type("#otp", enabled.recoverycodes[0]);
+  const accepted = await press(page, "Sign in");
+  check(/signed in as/i.test(accepted), `with a recovery code the page says: ${accepted}`);
+} catch (e) {
+  problems.push(`error: ${e.message}`);
+} finally {
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error(`pages-browser: FAILED, ${problems.length} problem(s):`);
+  for (const p of problems) console.error(`  - ${p}`);
+  process.exitCode = 1;
+} else {
+  console.log("pages-browser: confirm, reset and sign-in pages (with and without two-factor) work in Chromium");
+}
