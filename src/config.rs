@@ -267,6 +267,10 @@ pub struct Config {
     /// Log filter (tracing's env-filter syntax).
     #[arg(long, env = "COLLABD_LOG", default_value = "info", global = true)]
     pub log: String,
+
+    /// Log lines as text, or as one JSON object per line.
+    #[arg(long, env = "COLLABD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -311,4 +315,13 @@ impl Config {
             .trim_end_matches('/')
             .to_string()
     }
+}
+
+/// How log lines are written (`COLLABD_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-11-24T10:00:00Z  INFO request transactionid=… method=GET …`
+    Text,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
 }

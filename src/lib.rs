@@ -127,11 +127,9 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
             .wrap_fn(move |req, srv| {
                 let id = domain::new_id();
                 let method = req.method().to_string();
-                // The route pattern, not the path: paths such as
-                // /invite/{token} carry secrets that must not reach the log.
-                let path = req
-                    .match_pattern()
-                    .unwrap_or_else(|| req.path().chars().take(200).collect());
+                // The route pattern, never the path: paths such as
+                // /invite/{token} carry secrets that must not reach the log,
+                // and a path that matched no route may carry one too.
                 let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
                 let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
                 let started = Instant::now();
@@ -143,20 +141,16 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                             .headers_mut()
                             .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
                     }
+                    let elapsed = started.elapsed();
                     if let Some(recorder) = recorder {
-                        recorder.observe(
-                            &endpoint,
-                            &method,
-                            response.status().as_u16(),
-                            started.elapsed(),
-                        );
+                        recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
                     }
                     tracing::info!(
                         transactionid = %id,
                         method = %method,
-                        path = %path,
+                        route = %endpoint,
                         status = response.status().as_u16(),
-                        micros = started.elapsed().as_micros() as u64,
+                        duration_ms = elapsed.as_secs_f64() * 1000.0,
                         "request"
                     );
                     Ok(response)

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use collabd::config::Config;
+use collabd::config::{Config, LogFormat};
 
 /// collabd: organizations, collaborators, projects and invitations over JSON/HTTP.
 #[derive(Parser)]
@@ -34,12 +34,23 @@ fn main() -> ExitCode {
     // slow reader of the pipe, and never a line is dropped. The guard writes
     // what is left when main returns.
     let (writer, _flush_at_exit) = collabd::logs::batched(std::io::stdout());
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_writer(writer)
-        .init();
+        .with_writer(writer);
+    match cli.config.log_format {
+        LogFormat::Text => subscriber
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        // One object per line, the event's fields beside timestamp, level
+        // and message, for log pipelines to read as they are.
+        LogFormat::Json => subscriber
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config),
         Command::Migrate => migrate(&cli.config),

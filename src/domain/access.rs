@@ -104,6 +104,7 @@ pub fn organization(
     action: Action,
     how: Hold,
 ) -> DomainResult<Member> {
+    let requested = requested.or(caller.named_organization.as_deref());
     let organization_id = scope(caller.bound_organization(), requested)?;
     hold(conn, &organization_id, how)?;
     let member = membership(conn, &organization_id, &caller.user_id)?

@@ -241,6 +241,33 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
     }
 }
 
+/// What a confirmation link is for, without using it (the page shows it):
+/// the address it proves, and the account's address when it is a change.
+/// Unknown 404, expired 410; a used link still says what it confirmed.
+pub fn confirmation_details(ctx: &Ctx, token: &str) -> DomainResult<(String, Option<String>)> {
+    let hash = hash_secret(token);
+    ctx.store.read(|conn| {
+        let confirmation: EmailConfirmationRow = email_confirmations::table
+            .filter(email_confirmations::token_hash.eq(&hash))
+            .select(EmailConfirmationRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DomainError::not_found("confirmation link not found"))?;
+        if confirmation.used_at.is_none() && confirmation.expires_at <= now_ms() {
+            return Err(DomainError::Gone {
+                reason: super::GoneReason::Expired,
+                message: "this confirmation link has expired or a newer one replaced it".into(),
+            });
+        }
+        let user = load_user(conn, &confirmation.user_id)?;
+        Ok(match confirmation.new_email {
+            Some(new) if confirmation.used_at.is_none() => (new, Some(user.email)),
+            Some(new) => (new, None),
+            None => (user.email, None),
+        })
+    })
+}
+
 /// `user/resendconfirmation`: a fresh link to the account's own address;
 /// the older ones stop working.
 pub fn resend_confirmation(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
@@ -267,8 +294,8 @@ pub fn resend_confirmation(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
     Ok(())
 }
 
-/// The account's password, when it has one, must be `current` (422 when
-/// missing, 403 when wrong). An account without a password passes.
+/// The account's password, when it has one, must be `current` (403 when
+/// missing or wrong). An account without a password passes.
 pub(crate) fn check_current_password(
     ctx: &Ctx,
     user: &UserRow,
@@ -277,8 +304,10 @@ pub(crate) fn check_current_password(
     let Some(stored) = user.password_hash.as_deref() else {
         return Ok(());
     };
+    // Missing is refused like wrong (403), not as a bad parameter: whether
+    // it is needed depends on the account, not on the request.
     let current = current.ok_or_else(|| {
-        DomainError::invalid("currentpassword", "required: the account has a password")
+        DomainError::forbidden("this account has a password: send it as currentpassword")
     })?;
     if !ctx.passwords.verify(current, Some(stored))? {
         return Err(DomainError::forbidden(
@@ -424,12 +453,8 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         check_current_password(ctx, &user, changes.current_password)?;
     }
     let new_email = match changes.email.map(normalize_email) {
-        Some(address) if address == user.email => {
-            return Err(DomainError::invalid(
-                "email",
-                "is already the account's address",
-            ));
-        }
+        // Already the account's address: nothing to confirm.
+        Some(address) if address == user.email => None,
         Some(address) => {
             ctx.store
                 .read(|conn| ensure_free(conn, &address, &user.id))?;

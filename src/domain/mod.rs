@@ -38,6 +38,7 @@ pub enum ConflictReason {
     RequestInProgress,
     AlreadyVerified,
     TwoFactorEnabled,
+    TwoFactorNotStarted,
 }
 
 impl ConflictReason {
@@ -51,6 +52,7 @@ impl ConflictReason {
             ConflictReason::RequestInProgress => "request_in_progress",
             ConflictReason::AlreadyVerified => "already_verified",
             ConflictReason::TwoFactorEnabled => "twofactor_enabled",
+            ConflictReason::TwoFactorNotStarted => "twofactor_not_started",
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::tokens::{hash_secret, new_secret};
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{ApiKeyRow, SessionRow};
-use crate::store::schema::{api_keys, sessions, settings};
+use crate::store::schema::{api_keys, organizations, sessions, settings};
 use crate::store::{Store, StoreError};
 
 const ISSUER: &str = "collabd";
@@ -154,6 +154,7 @@ impl SessionClaim {
                     user_id: s.user_id.clone(),
                     session_id: Some(s.id.clone()),
                     api_key: None,
+                    named_organization: None,
                 })
             }
             _ => Err(unauthenticated()),
@@ -172,6 +173,9 @@ pub struct Caller {
     pub user_id: String,
     pub session_id: Option<String>,
     pub api_key: Option<ApiKeyScope>,
+    /// The organization the user part of HTTP Basic credentials names: the
+    /// `organizationid` of a request that names none.
+    pub named_organization: Option<String>,
 }
 
 impl Caller {
@@ -268,7 +272,35 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified>
                 id: key.id,
                 organization_id: key.organization_id,
             }),
+            named_organization: None,
         },
         key_use_due,
     })
+}
+
+/// HTTP Basic as GleSYS clients send it (API.md §2): the password is an API
+/// key's secret (a session token is refused: 401); the user part may be
+/// anything, and when it is the id of an organization it stands for
+/// `organizationid` where a request names none.
+pub fn authenticate_basic(store: &Store, user: &str, password: &str) -> DomainResult<Identified> {
+    if !password.starts_with(API_KEY_PREFIX) {
+        return Err(DomainError::Unauthenticated(
+            "the Basic password must be an API key; send a session token as 'Bearer <token>'"
+                .into(),
+        ));
+    }
+    let mut identified = authenticate_api_key(store, password)?;
+    if !user.is_empty() && user.len() <= 64 {
+        let named: i64 = store.read_one(|conn| {
+            organizations::table
+                .find(user)
+                .count()
+                .get_result(conn)
+                .map_err(DomainError::from)
+        })?;
+        if named > 0 {
+            identified.caller.named_organization = Some(user.to_string());
+        }
+    }
+    Ok(identified)
 }

@@ -202,7 +202,9 @@ pub fn unauthenticated(problem: OtpProblem) -> DomainError {
 /// off, closing the account): the session is fine, the code is not.
 pub fn refused(problem: OtpProblem) -> DomainError {
     match problem {
-        OtpProblem::Missing => DomainError::invalid("otp", "required while two-factor is on"),
+        OtpProblem::Missing => DomainError::forbidden(
+            "this account has two-factor on: send otp, a current code or a recovery code",
+        ),
         OtpProblem::Wrong => {
             DomainError::forbidden("otp is not a current code nor an unused recovery code")
         }
@@ -274,9 +276,9 @@ pub fn confirm(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<TwoFactorE
             return Err(already_enabled());
         }
         if user.totp_secret.is_none() {
-            return Err(DomainError::invalid(
-                "otp",
-                "call user/enabletwofactor first, then send a code of that secret",
+            return Err(DomainError::conflict(
+                ConflictReason::TwoFactorNotStarted,
+                "no secret to confirm: call user/enabletwofactor first, then send a code of it",
             ));
         }
         let seed = seed_of(ctx, &user)?;

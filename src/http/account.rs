@@ -249,7 +249,7 @@ const ENABLE_TWO_FACTOR: Endpoint<TwoFactorSetupAnswer> = Endpoint::new(Operatio
     description: "Makes a new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) and answers it as \
         base32 and as an `otpauth://` URL for an authenticator app. Nothing changes until \
         `user/confirmtwofactor` with a current code; a later call replaces the secret. Needs \
-        `currentpassword` when the account has one (422 missing, 403 wrong) and a session (an \
+        `currentpassword` when the account has one (403 when missing or wrong) and a session (an \
         API key answers 403). With two-factor already on it answers 409 `twofactor_enabled`.",
     params: Some(schema_ref::<EnableTwoFactorParams>),
     refusals: &[Refusal::Forbidden, Refusal::Conflict],
@@ -288,7 +288,8 @@ const CONFIRM_TWO_FACTOR: Endpoint<TwoFactorEnabledAnswer> = Endpoint::new(Opera
         of `otp`; only their keyed hashes are kept). From then on `user/login`, \
         `user/loginbylink` and `invite/accept` by token without a session need `otp`. A wrong \
         code answers 403 and counts toward `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE`; without a \
-        secret from `user/enabletwofactor`, 422; already on, 409 `twofactor_enabled`. Needs a \
+        secret from `user/enabletwofactor`, 409 `twofactor_not_started`; already on, 409 \
+        `twofactor_enabled`. Needs a \
         session.",
     params: Some(schema_ref::<OtpParams>),
     refusals: &[Refusal::Forbidden, Refusal::Conflict],
@@ -351,7 +352,7 @@ const DELETE: Endpoint<Nothing> = Endpoint::new(Operation {
         tokens answer 401 from the next request on), its memberships (each organization's audit \
         log records `collaborator.left`), its pending links, and the invites it sent. Audit \
         events it was the actor of keep its user id and email. Needs `currentpassword` when the \
-        account has one and `otp` while two-factor is on (422 missing, 403 wrong), and a \
+        account has one and `otp` while two-factor is on (403 when missing or wrong), and a \
         session (an API key answers 403). While it is the only owner of an organization it \
         answers 409 `last_owner`, naming those organizations, and deletes nothing.",
     params: Some(schema_ref::<DeleteAccountParams>),

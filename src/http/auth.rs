@@ -3,7 +3,8 @@
 //! bad or missing token answers 401 before parameters are even read. The
 //! extractors [`SignedIn`] and [`MaybeSignedIn`] only take what it found.
 //!
-//! `Authorization: Bearer <session JWT or API key>`.
+//! `Authorization: Bearer <session JWT or API key>`, or `Basic` with an API
+//! key as the password, as GleSYS clients send it (API.md §2).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload as BodyStream, ServiceRequest, ServiceResponse};
@@ -15,7 +16,9 @@ use futures_util::future::{ready, Ready};
 use super::error::ApiError;
 use super::{read, run, Access, Methods};
 use crate::domain::access::Credential;
-use crate::domain::sessions::{authenticate, note_key_use, Caller, SessionClaim, API_KEY_PREFIX};
+use crate::domain::sessions::{
+    authenticate, authenticate_basic, note_key_use, Caller, SessionClaim, API_KEY_PREFIX,
+};
 use crate::domain::Ctx;
 
 /// A signed-in caller; no or a bad token answered 401 already.
@@ -52,7 +55,14 @@ struct Claimed(SessionClaim);
 #[derive(Clone)]
 struct Authenticated(Option<Caller>);
 
-fn bearer(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
+/// The credentials of a request: `Bearer <session JWT or API key>`, or
+/// `Basic base64(<user>:<API key>)` as GleSYS clients send them.
+enum Presented {
+    Bearer(String),
+    Basic { user: String, key: String },
+}
+
+fn presented(req: &ServiceRequest) -> Result<Option<Presented>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -60,14 +70,32 @@ fn bearer(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
     let mut parts = value.splitn(2, ' ');
-    match (parts.next(), parts.next()) {
+    match (parts.next(), parts.next().map(str::trim)) {
         (Some(scheme), Some(token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() =>
         {
-            Ok(Some(token.trim().to_string()))
+            Ok(Some(Presented::Bearer(token.to_string())))
+        }
+        (Some(scheme), Some(encoded)) if scheme.eq_ignore_ascii_case("basic") => {
+            use base64::Engine;
+            let malformed = || ApiError::Unauthenticated("malformed Basic credentials".into());
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| malformed())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+            let (user, key) = decoded.split_once(':').ok_or_else(malformed)?;
+            if key.is_empty() {
+                return Err(ApiError::Unauthenticated(
+                    "the Basic password must be an API key".into(),
+                ));
+            }
+            Ok(Some(Presented::Basic {
+                user: user.to_string(),
+                key: key.to_string(),
+            }))
         }
         _ => Err(ApiError::Unauthenticated(
-            "the Authorization header must be 'Bearer <token>'".into(),
+            "the Authorization header must be 'Bearer <token>' or 'Basic <user:apikey>'".into(),
         )),
     }
 }
@@ -76,8 +104,8 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
     if access == Access::Public {
         return Ok(None);
     }
-    let token = match bearer(req)? {
-        Some(token) => token,
+    let credentials = match presented(req)? {
+        Some(credentials) => credentials,
         None if access == Access::Optional => return Ok(None),
         None => {
             return Err(ApiError::Unauthenticated(
@@ -89,8 +117,9 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
         .app_data::<web::Data<Ctx>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("no context".into()))?;
-    let identified = read(ctx.clone(), move |ctx| {
-        authenticate(&ctx.store, &ctx.keys, &token)
+    let identified = read(ctx.clone(), move |ctx| match &credentials {
+        Presented::Bearer(token) => authenticate(&ctx.store, &ctx.keys, token),
+        Presented::Basic { user, key } => authenticate_basic(&ctx.store, user, key),
     })
     .await?;
     let caller = identified.caller;
@@ -109,7 +138,9 @@ fn claim_of(req: &ServiceRequest, ctx: &Ctx) -> Option<(SessionClaim, String)> {
     if req.headers().contains_key(super::idempotency::HEADER) {
         return None;
     }
-    let token = bearer(req).ok()??;
+    let Ok(Some(Presented::Bearer(token))) = presented(req) else {
+        return None;
+    };
     if token.starts_with(API_KEY_PREFIX) {
         return None;
     }

@@ -149,8 +149,11 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(code);
         match self {
             ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => {
-                builder
-                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                // Both schemes this server takes (API.md §2).
+                builder.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer, Basic realm=\"collabd\""),
+                ));
             }
             ApiError::RateLimited(seconds) => {
                 builder.insert_header((header::RETRY_AFTER, seconds.to_string()));

@@ -1,9 +1,11 @@
-//! Prometheus metrics at `GET /metrics`: requests and latency by endpoint and
-//! status, the outbox by state, and the database pool.
+//! Prometheus metrics at `GET /metrics`: requests and latency by endpoint,
+//! method and status, the outbox by state, and the database pool. Written
+//! in Prometheus's text format 0.0.4 by default, and as OpenMetrics 1.0 when
+//! the `Accept` header asks for `application/openmetrics-text`.
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,11 +26,6 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EndpointLabels {
-    endpoint: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: String,
 }
@@ -42,7 +39,7 @@ fn latency_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     outbox: Family<StateLabels, Gauge>,
     pool: Family<StateLabels, Gauge>,
 }
@@ -57,7 +54,7 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("collabd");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
         );
         let outbox = Family::<StateLabels, Gauge>::default();
@@ -89,20 +86,18 @@ impl Metrics {
 
     /// Records one answered request.
     pub fn observe(&self, endpoint: &str, method: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                endpoint: endpoint.to_string(),
-                method: method.to_string(),
-                status: status.to_string(),
-            })
-            .inc();
+        let labels = RequestLabels {
+            endpoint: endpoint.to_string(),
+            method: method.to_string(),
+            status: status.to_string(),
+        };
+        self.requests.get_or_create(&labels).inc();
         self.latency
-            .get_or_create(&EndpointLabels {
-                endpoint: endpoint.to_string(),
-            })
+            .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
     }
 
+    /// OpenMetrics 1.0 text, as prometheus-client writes it.
     fn render(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
@@ -110,8 +105,48 @@ impl Metrics {
     }
 }
 
+/// Prometheus text format 0.0.4 from OpenMetrics text. The two differ, for
+/// what collabd exports, in three things: a counter's family is named after
+/// its `_total` sample in 0.0.4 (a classic parser otherwise sees the sample
+/// as untyped), 0.0.4 has no `# UNIT` lines, and no `# EOF`.
+fn classic(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// True when the `Accept` header asks for OpenMetrics.
+fn wants_openmetrics(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(actix_web::http::header::ACCEPT)
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("application/openmetrics-text"))
+}
+
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(
+    req: HttpRequest,
     ctx: web::Data<Ctx>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
@@ -147,7 +182,39 @@ pub async fn metrics(
     let text = metrics
         .render()
         .map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    if wants_openmetrics(&req) {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(text));
+    }
     Ok(HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(text))
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(classic(&text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_classic_format_names_counters_by_their_samples_and_has_no_eof() {
+        let metrics = Metrics::new();
+        metrics.observe("/api/serviceinfo", "GET", 200, Duration::from_millis(3));
+        let open = metrics.render().expect("render");
+        assert!(open.contains("# TYPE collabd_http_requests counter"));
+        assert!(open.ends_with("# EOF\n"));
+        let text = classic(&open);
+        assert!(
+            text.contains("# TYPE collabd_http_requests_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP collabd_http_requests_total "),
+            "{text}"
+        );
+        assert!(text.contains("collabd_http_requests_total{endpoint=\"/api/serviceinfo\",method=\"GET\",status=\"200\"} 1"), "{text}");
+        assert!(text.contains("# TYPE collabd_http_request_duration_seconds histogram"));
+        assert!(text.contains("collabd_http_request_duration_seconds_count{endpoint=\"/api/serviceinfo\",method=\"GET\",status=\"200\"} 1"), "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+    }
 }

@@ -46,7 +46,8 @@ pub struct Error {
     /// With 401 from a call that hands out a session: `otp_required`,
     /// `otp_invalid`. With 409: `already_member`, `invite_pending`,
     /// `last_owner`, `organization_limit`, `email_taken`,
-    /// `request_in_progress`, `already_verified`, `twofactor_enabled`; with
+    /// `request_in_progress`, `already_verified`, `twofactor_enabled`,
+    /// `twofactor_not_started`; with
     /// 410: `expired`, `revoked`, `declined`, `accepted`, `used`.
     reason: Option<String>,
     /// With 422: the messages for each parameter that was not acceptable.

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::run;
-use crate::domain::{invites, links, Ctx};
+use crate::domain::{accounts, invites, links, Ctx};
 use crate::mail::templates::escape_html;
 use crate::store::kinds::TokenPurpose;
 
@@ -46,6 +46,7 @@ fn poster_with(token: &str, done: &str) -> String {
     // The token is base64url (checked), so it is safe inside a JS string.
     format!(
         "<script>\nconst token = \"{token}\";\n\
+         let declining = false;\n\
          const done = {done};\n\
          async function post(path, extra) {{\n\
            const body = Object.assign({{token}}, extra || {{}});\n\
@@ -57,10 +58,6 @@ fn poster_with(token: &str, done: &str) -> String {
            return j.response;\n\
          }}\n</script>"
     )
-}
-
-fn poster(token: &str) -> String {
-    poster_with(token, "() => 'Done.'")
 }
 
 /// The page of a link that cannot be used, from the API's refusal.
@@ -170,6 +167,15 @@ pub async fn signin_page(
     page(StatusCode::OK, TITLE, &body)
 }
 
+/// What the invite page says after its button: joined (with the session
+/// when one was made) or declined, and what to do next.
+const ACCEPTED: &str = "(r) => { \
+    if (declining) return 'You declined the invitation. Nothing else happens; the organization sees it declined.'; \
+    const joined = 'You joined ' + r.organization.name + ' as ' + r.collaborator.role + ' (collaborator id ' + r.collaborator.collaboratorid + '). '; \
+    if (!r.login) return joined + 'Next: open the organization with customer/details?organizationid=' + r.organization.organizationid + '.'; \
+    document.getElementById('session').textContent = r.login.token; \
+    return joined + 'You are signed in as ' + r.login.user.email + ' until ' + r.login.expiresat + ': the session token is below. Next: open the organization with customer/details?organizationid=' + r.organization.organizationid + '. To sign in again later, use your password, or ask for a sign-in link (user/requestloginlink) or a password reset (user/requestpasswordreset) if you chose none.'; }";
+
 /// `GET /invite/{token}`: shows the invite and asks.
 pub async fn invite_page(
     ctx: web::Data<Ctx>,
@@ -222,33 +228,66 @@ pub async fn invite_page(
          <p>If you have no account yet, accepting makes one for this address. Name and password are optional.</p>\n\
          <label>Name<input id=\"name\" autocomplete=\"name\"></label>\n\
          <label>Password<input id=\"password\" type=\"password\" autocomplete=\"new-password\"></label>\n\
-         <button onclick=\"const n=document.getElementById('name').value.trim(), p=document.getElementById('password').value; post('/invite/accept', Object.assign(n?{{name:n}}:{{}}, p?{{password:p}}:{{}}))\">Accept</button>\
-         <button onclick=\"post('/invite/decline')\">Decline</button>\n<div id=\"result\"></div>\n{script}",
+         <label>Code from your authenticator app, if your account has two-factor on<input id=\"otp\" autocomplete=\"one-time-code\"></label>\n\
+         <button onclick=\"const n=document.getElementById('name').value.trim(), p=document.getElementById('password').value, o=document.getElementById('otp').value.trim(); declining=false; post('/invite/accept', Object.assign(n?{{name:n}}:{{}}, p?{{password:p}}:{{}}, o?{{otp:o}}:{{}}))\">Accept</button>\
+         <button onclick=\"declining=true; post('/invite/decline')\">Decline</button>\n<div id=\"result\"></div>\n<pre id=\"session\"></pre>\n{script}",
         inviter = escape_html(&invite.invitedby.name),
         inviter_email = escape_html(&invite.invitedby.email),
         email = escape_html(&invite.email),
         org = escape_html(&invite.organizationname),
         role = invite.role.as_str(),
         expires = escape_html(&invite.expiresat),
-        script = poster(&token),
+        script = poster_with(&token, ACCEPTED),
     );
     page(StatusCode::OK, "Invitation", &body)
 }
 
-/// `GET /confirm/{token}`: asks before confirming the address.
-pub async fn confirm_page(token: web::Path<String>) -> HttpResponse {
+/// `GET /confirm/{token}`: says which address the link confirms, asks,
+/// then says what to do next.
+pub async fn confirm_page(
+    ctx: web::Data<Ctx>,
+    client: super::client::ClientAddress,
+    token: web::Path<String>,
+) -> HttpResponse {
+    const TITLE: &str = "Confirm your address";
     let token = token.into_inner();
+    let client = client.0;
     if !well_formed(&token) {
         return page(
             StatusCode::NOT_FOUND,
-            "Confirm your address",
+            TITLE,
             "<p>This link is not valid.</p>",
         );
     }
+    let lookup = token.clone();
+    let (address, current) = match run(ctx, move |ctx| {
+        ctx.limits
+            .token_call(client, || accounts::confirmation_details(ctx, &lookup))
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(e) => return refusal_page(TITLE, "confirmation link", &e),
+    };
+    let address = escape_html(&address);
+    let says = match current {
+        Some(current) => format!(
+            "This link makes <strong>{address}</strong> the address of your collabd account, \
+             which is now {}. You will then sign in with the new address.",
+            escape_html(&current)
+        ),
+        None => format!(
+            "This link confirms that <strong>{address}</strong> is your address, the one your \
+             collabd account signs in with."
+        ),
+    };
     let body = format!(
-        "<p>Confirm that this email address is yours.</p>\n\
+        "<p>{says}</p>\n\
          <button onclick=\"post('/user/confirm')\">Confirm my address</button>\n<div id=\"result\"></div>\n{}",
-        poster(&token)
+        poster_with(
+            &token,
+            "(r) => r.user.email + ' is confirmed as the address of your account. Next: sign in with it (user/login, or ask for a sign-in link with user/requestloginlink).'"
+        )
     );
-    page(StatusCode::OK, "Confirm your address", &body)
+    page(StatusCode::OK, TITLE, &body)
 }

@@ -280,14 +280,14 @@ const EDIT: Endpoint<UserAnswer> = Endpoint::new(Operation {
     access: Access::User,
     summary: "Change name, password or address",
     description: "Changes the caller's name, password and/or address. A new password or address \
-        needs `currentpassword` (422 when missing, 403 when wrong) unless the account has no \
+        needs `currentpassword` (403 when missing or wrong) unless the account has no \
         password yet, and a session (with an API key it answers 403). A new password ends every \
         other session of the user; the session making the change stays valid. A new `email` \
         keeps the old address in force: `user` shows it as `pendingemail`, a link \
         `{public_url}/confirm/{token}` goes to it (valid `COLLABD_CONFIRM_TTL_HOURS`; \
         `user/confirm` with its token makes it the account's address, verified), and the old \
         address is told. An address of another account answers 409 `email_taken`, here and \
-        again at confirmation; the account's own address, 422. Past \
+        again at confirmation; the account's own address changes nothing. Past \
         `COLLABD_MAILS_PER_ADDRESS_PER_HOUR` mails to the new address, 429.",
     params: Some(schema_ref::<EditParams>),
     refusals: &[Refusal::Forbidden, Refusal::Conflict, Refusal::RateLimited],

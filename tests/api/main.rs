@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod at_rest;
+mod basic;
 mod concurrency;
 mod customer;
 mod edge;

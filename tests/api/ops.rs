@@ -25,9 +25,16 @@ fn metrics_count_requests_and_mail(backend: Backend) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (status, text, content_type) = raw(&app, "/metrics");
     assert_eq!(status, 200);
-    assert!(content_type
-        .unwrap()
-        .starts_with("application/openmetrics-text"));
+    assert_eq!(
+        content_type.as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8"),
+        "Prometheus text 0.0.4 unless OpenMetrics is asked for"
+    );
+    assert!(
+        text.contains("# TYPE collabd_http_requests_total counter"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"));
     assert!(
         text.contains(r#"collabd_http_requests_total{endpoint="/api/serviceinfo",method="GET",status="200"} 2"#),
         "{text}"
@@ -42,6 +49,27 @@ fn metrics_count_requests_and_mail(backend: Backend) {
         "{text}"
     );
     assert!(text.contains("collabd_db_pool_connections"));
+    assert!(
+        text.contains(r#"collabd_http_request_duration_seconds_count{endpoint="/api/serviceinfo",method="GET",status="200"} 2"#),
+        "latency by endpoint and status: {text}"
+    );
+
+    let open = app.request(
+        "GET",
+        "/metrics",
+        &[("Accept", "application/openmetrics-text; version=1.0.0")],
+        b"",
+    );
+    assert!(open
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let open = open.body["raw"].as_str().unwrap();
+    assert!(
+        open.contains("# TYPE collabd_http_requests counter"),
+        "{open}"
+    );
+    assert!(open.ends_with("# EOF\n"));
 }
 
 fn docs_work_offline(backend: Backend) {

@@ -4,7 +4,9 @@
 // pressed, and then say what happened and what to do next. Each result is
 // checked against the API too.
 //
-//   confirm  /confirm/{token}   sign-up confirmation
+//   invite   /invite/{token}    accept (an account made on the spot, its
+//                               session shown and working), and decline
+//   confirm  /confirm/{token}   sign-up confirmation, and an address change
 //   reset    /reset/{token}     password reset: new password works, old one not
 //   signin   /signin/{token}    sign-in link: the session shown works
 //   signin   /signin/{token}    with two-factor on: the code field, a refusal
@@ -111,43 +113,78 @@ try {
   const signup = await api("/user/signup", { email, password: first, name: "Page Tester" });
   check(signup.status.code === 200, `signup: ${signup.status.text}`);
   const confirm = await nextToken(email, "confirm", seen);
-  await open(page, `/confirm/${confirm}`, ["Confirm"]);
+  await open(page, `/confirm/${confirm}`, [email, "is your address"]);
   let session = (await api("/user/login", { email, password: first })).login.token;
   check((await api("/user/details", {}, session)).user.emailverified === false, "confirm page acted before its button");
   await press(page, "Confirm my address");
   check((await api("/user/details", {}, session)).user.emailverified === true, "confirm page did not confirm");
 
+  // Invitations: one accepted by a newcomer, one declined.
+  const org = (await api("/user/createorganization", { name: "Pages & Co" }, session)).organization;
+  const newcomer = `newcomer-${Date.now()}@example.com`;
+  const declined = `decliner-${Date.now()}@example.com`;
+  for (const to of [newcomer, declined]) {
+    const made = await api("/invite/create", { organizationid: org.organizationid, email: to, role: "technical" }, session);
+    check(made.status.code === 200, `invite/create: ${made.status.text}`);
+  }
+  const invite = await nextToken(newcomer, "invite", seen);
+  await open(page, `/invite/${invite}`, [newcomer, "Pages & Co", "technical", email]);
+  check((await api("/invite/details", { token: invite })).invite.state === "pending", "the invite page acted before its button");
+  await page.type("#name", "New Comer");
+  const joined = await press(page, "Accept");
+  check(/You joined Pages & Co as technical/.test(joined) && /Next:/.test(joined), `invite page after accepting: ${joined}`);
+  const newSession = await page.evaluate(() => document.getElementById("session").textContent.trim());
+  const newMe = await api("/user/details", {}, newSession);
+  check(newMe.status.code === 200 && newMe.user.email === newcomer && newMe.user.name === "New Comer",
+    "the session the invite page shows does not work");
+  const declineToken = await nextToken(declined, "invite", seen);
+  await open(page, `/invite/${declineToken}`, [declined, "Pages & Co"]);
+  const declinedSays = await press(page, "Decline");
+  check(/declined/i.test(declinedSays), `invite page after declining: ${declinedSays}`);
+  check((await api("/invite/details", { token: declineToken })).status.code === 410, "the declined invite is not ended");
+
+  // An address change: the page names both addresses.
+  const changed = `changed-${Date.now()}@example.com`;
+  const edit = await api("/user/edit", { email: changed, currentpassword: first }, session);
+  check(edit.user?.pendingemail === changed, `user/edit email: ${edit.status.text}`);
+  const change = await nextToken(changed, "confirm", seen);
+  await open(page, `/confirm/${change}`, [changed, email, "new address"]);
+  const changedSays = await press(page, "Confirm my address");
+  check(changedSays.includes(changed) && /Next:/.test(changedSays), `confirm page after a change: ${changedSays}`);
+  check((await api("/user/details", {}, session)).user.email === changed, "the address did not change");
+  const signedInAs = changed;
+
   // Password reset.
-  await api("/user/requestpasswordreset", { email });
-  const reset = await nextToken(email, "reset", seen);
-  await open(page, `/reset/${reset}`, [email, "new password"]);
+  await api("/user/requestpasswordreset", { email: signedInAs });
+  const reset = await nextToken(signedInAs, "reset", seen);
+  await open(page, `/reset/${reset}`, [signedInAs, "new password"]);
   await page.type("#password", "second password 2");
   const resetSays = await press(page, "Set the new password");
   check(/sign in/i.test(resetSays), `reset page does not say what to do next: ${resetSays}`);
-  check((await api("/user/login", { email, password: first })).status.code === 401, "the old password still works after a reset");
+  check((await api("/user/login", { email: signedInAs, password: first })).status.code === 401, "the old password still works after a reset");
   check((await api("/user/details", {}, session)).status.code === 401, "a session survived the reset");
-  session = (await api("/user/login", { email, password: "second password 2" })).login?.token;
+  session = (await api("/user/login", { email: signedInAs, password: "second password 2" })).login?.token;
   check(!!session, "the new password does not work");
   const again = await page.goto(`${base}/reset/${reset}`, { waitUntil: "load" });
   check(again.status() === 410, `a used reset link's page answered ${again.status()}, not 410`);
 
   // Sign-in link.
-  await api("/user/requestloginlink", { email });
-  const signin = await nextToken(email, "signin", seen);
-  await open(page, `/signin/${signin}`, [email, "Sign in"]);
+  await api("/user/requestloginlink", { email: signedInAs });
+  const signin = await nextToken(signedInAs, "signin", seen);
+  await open(page, `/signin/${signin}`, [signedInAs, "Sign in"]);
   const signinSays = await press(page, "Sign in");
   check(/signed in as/i.test(signinSays) && /Next:/.test(signinSays), `sign-in page result: ${signinSays}`);
   const shown = await page.evaluate(() => document.getElementById("session").textContent.trim());
   const me = await api("/user/details", {}, shown);
-  check(me.status.code === 200 && me.user.email === email, "the session the sign-in page shows does not work");
+  check(me.status.code === 200 && me.user.email === signedInAs, "the session the sign-in page shows does not work");
 
   // Sign-in link with two-factor on.
   const setup = (await api("/user/enabletwofactor", { currentpassword: "second password 2" }, session)).twofactor;
   const enabled = (await api("/user/confirmtwofactor", { otp: totp(setup.secret) }, session)).twofactor;
   check(enabled?.recoverycodes?.length === 10, "two-factor did not turn on");
-  await api("/user/requestloginlink", { email });
-  const second = await nextToken(email, "signin", seen);
-  await open(page, `/signin/${second}`, [email]);
+  await api("/user/requestloginlink", { email: signedInAs });
+  const second = await nextToken(signedInAs, "signin", seen);
+  await open(page, `/signin/${second}`, [signedInAs]);
   check(!!(await page.$("#otp")), "the sign-in page of a two-factor account has no code field");
   const refused = await press(page, "Sign in");
   check(/two-factor|otp/i.test(refused), `without a code the page says: ${refused}`);
@@ -166,5 +203,5 @@ if (problems.length) {
   for (const p of problems) console.error(`  - ${p}`);
   process.exitCode = 1;
 } else {
-  console.log("pages-browser: confirm, reset and sign-in pages (with and without two-factor) work in Chromium");
+  console.log("pages-browser: invite (accept, decline), confirm (sign-up, address change), reset and sign-in (with and without two-factor) pages work in Chromium");
 }
