@@ -139,3 +139,48 @@ pub struct TwoFactorSetupAnswer {
 pub struct TwoFactorEnabledAnswer {
     pub twofactor: TwoFactorEnabled,
 }
+
+/// `error` of one refused row: as the `error` of a whole answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowError {
+    /// As `error.type` of an answer.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub kind: String,
+    /// As `error.reason`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+    /// As `error.fields`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, additional_properties = true, nullable = false)]
+    pub fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+/// One row of `invite/createbulk`: the invite made (`code` 200), or what
+/// `invite/create` would have answered instead.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BulkResult {
+    Made {
+        email: String,
+        /// 200.
+        code: u16,
+        invite: Invite,
+    },
+    Refused {
+        email: String,
+        /// The HTTP status `invite/create` would have answered.
+        code: u16,
+        error: RowError,
+    },
+}
+
+/// What `invite/createbulk` gives back.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAnswer {
+    /// One per row, in the order given.
+    pub results: Vec<BulkResult>,
+}

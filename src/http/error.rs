@@ -83,6 +83,17 @@ impl ApiError {
         }
     }
 
+    /// `error` of this refusal, owned: for answers that carry several (the
+    /// rows of `invite/createbulk`).
+    pub fn to_row_error(&self) -> super::answers::RowError {
+        let object = self.error_object();
+        super::answers::RowError {
+            kind: object.kind.to_string(),
+            reason: object.reason.map(str::to_string),
+            fields: object.fields.cloned(),
+        }
+    }
+
     fn error_object(&self) -> ErrorObject<'_> {
         let (reason, fields) = match self {
             ApiError::Conflict { reason, .. }

@@ -11,8 +11,8 @@ use super::client::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
-    text, valid_email, valid_invite_state, valid_name, valid_otp, valid_role, valid_token,
-    whole_number, Params,
+    judge_json, text, valid_email, valid_invite_state, valid_name, valid_otp, valid_role,
+    valid_token, whole_number, Params,
 };
 use super::{
     read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
@@ -24,6 +24,7 @@ use crate::domain::Ctx;
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&CREATE, create);
+    api.add(&CREATE_BULK, create_bulk);
     api.add(&LIST, list);
     api.add(&DETAILS, details);
     api.add(&ACCEPT, accept);
@@ -105,6 +106,111 @@ async fn create(
     })
     .await?;
     Ok(InviteAnswer { invite })
+}
+
+/// One row of `invite/createbulk`: the parameters of `invite/create`
+/// without `organizationid`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInviteRow {
+    /// The address to invite; trimmed and compared case-insensitively.
+    #[validate(custom(function = "valid_email"))]
+    #[schema(value_type = text::Email, inline)]
+    pub email: String,
+    /// `collaborator` when left out.
+    #[validate(custom(function = "valid_role"))]
+    #[schema(value_type = Option<Role>)]
+    pub role: Option<String>,
+    /// `false` when left out.
+    pub cancreateprojects: Option<bool>,
+    /// Grants the invitee gets on accepting; none when left out.
+    #[validate(nested)]
+    pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
+}
+
+/// Parameters of `invite/createbulk`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBulkParams {
+    #[schema(value_type = text::Id, inline, required = true)]
+    pub organizationid: Option<String>,
+    /// 1 to 100 rows, each judged as `invite/create` would judge it. JSON only.
+    #[validate(length(min = 1, max = 100, message = "must hold 1 to 100 rows"))]
+    #[schema(value_type = Vec<BulkInviteRow>, min_items = 1, max_items = 100)]
+    pub invites: Vec<serde_json::Value>,
+}
+
+const CREATE_BULK: Endpoint<BulkAnswer> = Endpoint::new(Operation {
+    path: "/invite/createbulk",
+    operation_id: "inviteCreatebulk",
+    tag: "invite",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Invite many addresses at once",
+    description: "Invites up to 100 addresses in one call. Each row is judged and made on its \
+        own, exactly as `invite/create` would (its own transaction, rules and email); the answer \
+        is 200 with `results`, one per row in the order given: `{email, code, invite}` for a row \
+        that made an invite (`code` 200), or `{email, code, error}` with the status and `error` \
+        (`type`, `reason`, `fields`) `invite/create` would have answered. A row repeating an \
+        earlier row's address gets 409 `invite_pending`; each row counts toward \
+        `COLLABD_INVITES_PER_HOUR`. Only a malformed call as a whole answers an error status: \
+        `invites` not a list (400), empty or over 100 rows (422), or a caller who may not invite \
+        at all (403; a non-member 404).",
+    params: Some(schema_ref::<CreateBulkParams>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+});
+
+async fn create_bulk(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<CreateBulkParams>,
+) -> Result<BulkAnswer, ApiError> {
+    let organizationid = p.organizationid;
+    let rows = p.invites;
+    let results = run(ctx, move |ctx| {
+        let organization = invites::may_invite(ctx, &caller, organizationid.as_deref())?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let email = row
+                    .get("email")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let made = judge_json::<BulkInviteRow>(row).and_then(|row| {
+                    let new = NewInvite {
+                        email: row.email,
+                        role: row
+                            .role
+                            .as_deref()
+                            .and_then(Role::parse)
+                            .unwrap_or(Role::Collaborator),
+                        can_create_projects: row.cancreateprojects.unwrap_or(false),
+                        grants: row
+                            .projectpermissions
+                            .as_deref()
+                            .map(grant_requests)
+                            .unwrap_or_default(),
+                    };
+                    invites::create(ctx, &caller, Some(&organization), new).map_err(ApiError::from)
+                });
+                match made {
+                    Ok(invite) => BulkResult::Made {
+                        email,
+                        code: 200,
+                        invite,
+                    },
+                    Err(e) => BulkResult::Refused {
+                        email,
+                        code: actix_web::ResponseError::status_code(&e).as_u16(),
+                        error: e.to_row_error(),
+                    },
+                }
+            })
+            .collect())
+    })
+    .await?;
+    Ok(BulkAnswer { results })
 }
 
 /// Parameters of `invite/list`.

@@ -108,6 +108,22 @@ pub async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>,
     Ok(body)
 }
 
+/// One JSON object judged as a request body of `T` would be: 400 for a
+/// wrong shape or type, 422 for an unacceptable value (as the extractor).
+pub fn judge_json<T: DeserializeOwned + Validate>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::InvalidRequest(
+            "each row must be an object".into(),
+        ));
+    }
+    if let Some(field) = nul_in_json(&value, "") {
+        return Err(nul_error(field));
+    }
+    let parsed: T = serde_json::from_value(value).map_err(|e| parameter_error(&e.to_string()))?;
+    parsed.validate().map_err(validation_error)?;
+    Ok(parsed)
+}
+
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::InvalidRequest(format!("malformed JSON: {e}")))?;

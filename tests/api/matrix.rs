@@ -147,6 +147,11 @@ fn every_endpoint_as_every_role(backend: Backend) {
             [200, 200, 200, 403, 404, 401],
         ),
         (
+            "/invite/createbulk",
+            |f| json!({"organizationid": f.org, "invites": [{"email": f.fresh("bulk")}]}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
             "/invite/list",
             |f| json!({"organizationid": f.org}),
             [200, 200, 200, 403, 404, 401],

@@ -136,6 +136,20 @@ fn sent(ctx: &Ctx, result: DomainResult<Invite>) -> DomainResult<Invite> {
 }
 
 /// Invites an address with a role and grants, and queues the email.
+/// The organization `caller` may invite into (named, or the key's): 403 for
+/// a role that may not invite at all, 404 for a non-member. Whether a given
+/// invite is allowed is still judged by [`create`].
+pub fn may_invite(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<String> {
+    ctx.store.read(|conn| {
+        access::organization(conn, caller, organization_id, Action::Invite, Hold::Nothing)
+            .map(|member| member.organization_id().to_string())
+    })
+}
+
 pub fn create(
     ctx: &Ctx,
     caller: &Caller,

@@ -23,7 +23,7 @@ use crate::domain::{DomainError, DomainResult};
 pub use crate::domain::accounts::NewcomerDetails;
 pub use crate::store::kinds::InviteState;
 pub use accept::{accept, decline};
-pub use lifecycle::{create, resend, revoke};
+pub use lifecycle::{create, may_invite, resend, revoke};
 pub use reads::{details, for_user, list};
 
 /// Who sent an invite.
