@@ -15,9 +15,10 @@ use super::audit;
 use super::roles::{Action, Role};
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use crate::mail::{self, templates};
 use crate::store::kinds::AuditAction;
-use crate::store::rows::{MembershipRow, OrganizationRow};
-use crate::store::schema::{memberships, organizations};
+use crate::store::rows::{MembershipRow, OrganizationRow, UserRow};
+use crate::store::schema::{memberships, organizations, roster_versions, users};
 use crate::store::{lock_user, DbConn};
 
 /// An organization as one of its members sees it.
@@ -244,4 +245,58 @@ pub fn settings(
         )?;
         organization_view(ctx, conn, &member)
     })
+}
+
+/// `customer/delete`: deletes the organization and everything it holds
+/// (projects, memberships and their grants, invites, its audit log, API keys
+/// bound to it, its roster version) in one transaction, and tells every
+/// member by email. `name` must be its current name (422 otherwise), a guard
+/// against deleting the wrong one.
+pub fn delete(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+    name: &str,
+) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::DeleteOrganization,
+            Hold::Exclusive,
+        )?;
+        let organization_id = member.organization_id().to_string();
+        let organization = load_organization(conn, &organization_id)?;
+        if name.trim() != organization.name {
+            return Err(DomainError::invalid(
+                "name",
+                "is not the organization's current name",
+            ));
+        }
+        let by = load_user(conn, &caller.user_id)?;
+        let members: Vec<UserRow> = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::organization_id.eq(&organization_id))
+            .select(UserRow::as_select())
+            .load(conn)?;
+        for person in &members {
+            mail::enqueue(
+                conn,
+                &ctx.outbox_sealer,
+                templates::organization_deleted(
+                    &person.email,
+                    &organization.name,
+                    &by.name,
+                    &by.email,
+                ),
+            )?;
+        }
+        diesel::delete(organizations::table.find(&organization_id)).execute(conn)?;
+        // The cascade's membership triggers leave a version row behind.
+        diesel::delete(roster_versions::table.find(&organization_id)).execute(conn)?;
+        Ok(())
+    })?;
+    ctx.mail_queued();
+    Ok(())
 }

@@ -54,6 +54,8 @@ pub enum Action {
     SeeAllProjects,
     EditProject,
     ChangeSettings,
+    /// Delete the organization and all it holds.
+    DeleteOrganization,
     ReadAuditLog,
 }
 
@@ -75,7 +77,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         | Action::SeeAllProjects
         | Action::EditProject
         | Action::ReadAuditLog => matches!(role, Owner | Admin),
-        Action::ChangeSettings => role == Owner,
+        Action::ChangeSettings | Action::DeleteOrganization => role == Owner,
     }
 }
 

@@ -22,6 +22,7 @@ use crate::domain::Ctx;
 pub fn register(api: &mut Api<'_>) {
     api.add(&DETAILS, details);
     api.add(&SETTINGS, settings);
+    api.add(&DELETE, delete);
     api.add_looking_up(&LIST_COLLABORATORS, list_collaborators);
     api.add(&EDIT_COLLABORATOR, edit_collaborator);
     api.add(&REMOVE_COLLABORATOR, remove_collaborator);
@@ -110,6 +111,47 @@ async fn settings(
     })
     .await?;
     Ok(OrganizationAnswer { organization })
+}
+
+/// Parameters of `customer/delete`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOrganizationParams {
+    /// Optional with an API key bound to the organization.
+    #[schema(value_type = text::Id, inline, required = true)]
+    pub organizationid: Option<String>,
+    /// The organization's current name, as a guard against deleting the
+    /// wrong one.
+    #[validate(custom(function = "valid_name"))]
+    #[schema(value_type = text::Name, inline)]
+    pub name: String,
+}
+
+const DELETE: Endpoint<Nothing> = Endpoint::new(Operation {
+    path: "/customer/delete",
+    operation_id: "customerDelete",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Delete the organization",
+    description: "Owners only (403 for other members): deletes the organization and all it holds \
+        (projects, memberships and their grants, invites, its audit log, API keys bound to it) \
+        in one transaction, and tells every member by email. `name` must be its current name \
+        (422 otherwise). Afterwards every id of it answers 404.",
+    params: Some(schema_ref::<DeleteOrganizationParams>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+});
+
+async fn delete(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<DeleteOrganizationParams>,
+) -> Result<Nothing, ApiError> {
+    run(ctx, move |ctx| {
+        organizations::delete(ctx, &caller, p.organizationid.as_deref(), &p.name)
+    })
+    .await?;
+    Ok(Nothing {})
 }
 
 /// An organization and a page of one of its lists.

@@ -249,6 +249,31 @@ pub fn signin_link(to: &str, name: &str, link: &str, minutes: u32) -> Mail {
     )
 }
 
+/// Tells a member that their organization was deleted.
+pub fn organization_deleted(to: &str, organization: &str, by_name: &str, by_email: &str) -> Mail {
+    let organization = one_line(organization);
+    let by = format!("{} ({})", one_line(by_name), one_line(by_email));
+    let subject = format!("{organization} was deleted on collabd");
+    let says = format!(
+        "{by} deleted the organization {organization}, with its projects, members and invites. \
+         Your membership in it has ended; your collabd account stays."
+    );
+    Mail {
+        to: to.to_string(),
+        subject: subject.clone(),
+        text: format!("{says}\n\nIf you did not expect this, ask {by}.\n"),
+        html: format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+             <body style=\"font-family: sans-serif; max-width: 40em\">\n<p>{says}</p>\n\
+             <p>If you did not expect this, ask {by}.</p>\n</body></html>\n",
+            title = escape_html(&subject),
+            says = escape_html(&says),
+            by = escape_html(&by),
+        ),
+        link: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

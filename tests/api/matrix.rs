@@ -147,6 +147,12 @@ fn every_endpoint_as_every_role(backend: Backend) {
             [200, 200, 200, 403, 404, 401],
         ),
         (
+            // A wrong name: the owner passes the gate and meets the guard (422).
+            "/customer/delete",
+            |f| json!({"organizationid": f.org, "name": "Not its name"}),
+            [422, 403, 403, 403, 404, 401],
+        ),
+        (
             "/invite/createbulk",
             |f| json!({"organizationid": f.org, "invites": [{"email": f.fresh("bulk")}]}),
             [200, 200, 200, 403, 404, 401],

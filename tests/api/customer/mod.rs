@@ -1,4 +1,5 @@
 //! Tests of the `customer/*` endpoints.
 
 mod collaborators;
+mod deletion;
 mod organizations;
