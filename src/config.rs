@@ -210,6 +210,16 @@ pub struct Config {
     )]
     pub retention_interval_secs: u64,
 
+    /// Seconds between sweeps of memberships past their end (they count as
+    /// ended at once either way; the sweep records and mails it).
+    #[arg(
+        long,
+        env = "COLLABD_MEMBERSHIP_SWEEP_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub membership_sweep_secs: u64,
+
     /// Unknown tokens per client address per minute on the public calls that
     /// take an emailed token; past it they answer 429 until the minute is
     /// over. 0 turns the limit off.

@@ -101,6 +101,7 @@ fn wait_for_database(store: &Store, limit: Duration) {
 /// actix system) to serve. Returns the bound address (useful with port 0).
 pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let ctx = web::Data::new(build_context(config)?);
+    let expiry_ctx = ctx.clone();
     let sender = mail::sender::SenderSettings::new(
         config.smtp_url.as_deref(),
         config.mail_dir.clone(),
@@ -184,12 +185,31 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         },
         Duration::from_secs(config.retention_interval_secs.max(1)),
     ));
+    actix_web::rt::spawn(expire_now_and_then(
+        expiry_ctx,
+        Duration::from_secs(config.membership_sweep_secs.max(1)),
+    ));
     actix_web::rt::spawn(mail::sender::run(
         sender_store,
         Arc::new(sender),
         sender_wakeup,
     ));
     Ok((server, addr))
+}
+
+/// Removes ended memberships every `every` for the life of the server.
+async fn expire_now_and_then(ctx: web::Data<domain::Ctx>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let ctx = ctx.clone();
+        match web::block(move || domain::expiry::sweep(&ctx)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "memberships past their end removed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "membership sweep failed; next time"),
+            Err(e) => tracing::warn!(error = %e, "membership sweep did not run"),
+        }
+    }
 }
 
 /// Runs a retention sweep every `interval` for the life of the server.

@@ -69,7 +69,21 @@ fn hold(conn: &mut DbConn, organization_id: &str, how: Hold) -> DomainResult<()>
     }
 }
 
-/// The membership of `user_id` in `organization_id`, if any.
+/// A membership still in force at `now`: lasting, or ending later. A
+/// time-limited membership past its end is no membership from that instant,
+/// whether or not the sweep has removed it yet (API.md §6).
+pub type Live = diesel::dsl::Or<
+    diesel::dsl::IsNull<memberships::expires_at>,
+    diesel::dsl::Gt<memberships::expires_at, i64>,
+>;
+
+pub fn live(now: i64) -> Live {
+    memberships::expires_at
+        .is_null()
+        .or(memberships::expires_at.gt(now))
+}
+
+/// The membership of `user_id` in `organization_id`, if any is in force.
 pub fn membership(
     conn: &mut DbConn,
     organization_id: &str,
@@ -78,6 +92,7 @@ pub fn membership(
     let membership = memberships::table
         .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::user_id.eq(user_id))
+        .filter(live(now_ms()))
         .select(MembershipRow::as_select())
         .first(conn)
         .optional()?;
@@ -174,7 +189,8 @@ pub fn organization_for_read(
                 .left_join(
                     memberships::table.on(memberships::user_id
                         .eq(sessions::user_id)
-                        .and(memberships::organization_id.eq(organization_id.clone()))),
+                        .and(memberships::organization_id.eq(organization_id.clone()))
+                        .and(live(now))),
                 )
                 .left_join(
                     roster_versions::table

@@ -1,6 +1,7 @@
 //! Collaborators: listing, editing, removing, leaving, and the last-owner
 //! invariant, which lives in [`ensure_an_owner_remains`] and nowhere else.
 
+use crate::domain::now_ms;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -39,6 +40,48 @@ pub struct Collaborator {
     pub projectpermissions: Vec<ProjectGrant>,
     #[schema(format = DateTime)]
     pub joinedat: String,
+    /// When the membership ends (`membershipexpiresat` of its invite, or
+    /// `customer/editcollaborator`); null for a lasting one.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expiresat: Option<String>,
+}
+
+/// The longest a membership may be time-limited ahead: 5 years.
+const MAX_MEMBERSHIP_AHEAD_MS: i64 = 5 * 366 * super::MS_PER_DAY;
+
+/// A membership's end as given (`membershipexpiresat`, `expiresat`): an RFC
+/// 3339 time in the future, at most 5 years ahead, for any role but owner
+/// (422 otherwise, on `field`). `None` for a lasting membership.
+pub fn membership_end(
+    field: &str,
+    value: Option<&str>,
+    role: Role,
+    now: i64,
+) -> DomainResult<Option<i64>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let at = chrono::DateTime::parse_from_rfc3339(value.trim())
+        .map_err(|_| {
+            DomainError::invalid(
+                field,
+                "must be an RFC 3339 time, such as 2027-01-31T17:00:00Z",
+            )
+        })?
+        .timestamp_millis();
+    if at <= now {
+        return Err(DomainError::invalid(field, "must be in the future"));
+    }
+    if at > now + MAX_MEMBERSHIP_AHEAD_MS {
+        return Err(DomainError::invalid(field, "must be at most 5 years ahead"));
+    }
+    if role == Role::Owner {
+        return Err(DomainError::invalid(
+            field,
+            "owners' memberships cannot be time-limited",
+        ));
+    }
+    Ok(Some(at))
 }
 
 fn view(membership: MembershipRow, user: UserRow, grants: Vec<ProjectGrant>) -> Collaborator {
@@ -52,6 +95,7 @@ fn view(membership: MembershipRow, user: UserRow, grants: Vec<ProjectGrant>) -> 
         cancreateprojects: membership.can_create_projects,
         projectpermissions: grants,
         joinedat: rfc3339(membership.created_at),
+        expiresat: membership.expires_at.map(rfc3339),
     }
 }
 
@@ -91,13 +135,15 @@ pub fn list(
             restricted_to: (!allows(member.role, Action::SeeAllProjects))
                 .then(|| member.membership.id.clone()),
         };
-        if let Some(rendered) = ctx.rosters.get(&key, version) {
+        if let Some(rendered) = ctx.rosters.get(&key, version, now_ms()) {
             return Ok(rendered);
         }
         let visible = visible_projects(conn, &member)?;
+        let now = now_ms();
         let mut query = memberships::table
             .inner_join(users::table)
             .filter(memberships::organization_id.eq(organization_id))
+            .filter(access::live(now))
             .into_boxed();
         if let Some(after) = &page.after {
             query = query.filter(memberships::id.gt(after.clone()));
@@ -108,6 +154,9 @@ pub fn list(
             .select((MembershipRow::as_select(), UserRow::as_select()))
             .load(conn)?;
         let next = page.finish(&mut rows, |(m, _)| m.id.clone());
+        // The page shows these members until the first of them ends: a
+        // membership ends by time, with no write to move the version.
+        let valid_until = rows.iter().filter_map(|(m, _)| m.expires_at).min();
         let mut grants = match rows.last() {
             Some((last, _)) => grants_of_page(
                 conn,
@@ -130,6 +179,7 @@ pub fn list(
         let rendered = RenderedPage {
             collaborators: collaborators.into(),
             nextcursor: next,
+            valid_until,
         };
         ctx.rosters.put(key, version, rendered.clone());
         Ok(rendered)
@@ -178,6 +228,7 @@ fn target_and_actor(
     let read = |conn: &mut DbConn| -> DomainResult<MembershipRow> {
         memberships::table
             .find(collaborator_id)
+            .filter(access::live(now_ms()))
             .select(MembershipRow::as_select())
             .first(conn)
             .optional()?
@@ -203,6 +254,9 @@ pub struct CollaboratorChanges {
     pub can_create_projects: Option<bool>,
     /// Replaces the whole set when given.
     pub project_permissions: Option<Vec<GrantRequest>>,
+    /// `expiresat`: absent (`None`), null to make the membership lasting
+    /// (`Some(None)`), or a new end as given (RFC 3339).
+    pub expires_at: Option<Option<String>>,
 }
 
 /// Edits a collaborator's role, `cancreateprojects` and project grants.
@@ -241,6 +295,23 @@ pub fn edit(
                     .execute(conn)?;
             }
         }
+        let role_after = changes.role.unwrap_or(target_role);
+        let end = match &changes.expires_at {
+            None => target.expires_at,
+            Some(None) => None,
+            Some(Some(value)) => membership_end("expiresat", Some(value), role_after, now_ms())?,
+        };
+        if end.is_some() && role_after == Role::Owner {
+            return Err(DomainError::invalid(
+                "expiresat",
+                "owners' memberships cannot be time-limited: send expiresat null with the new role",
+            ));
+        }
+        if end != target.expires_at {
+            diesel::update(memberships::table.find(&target.id))
+                .set(memberships::expires_at.eq(end))
+                .execute(conn)?;
+        }
         if let Some(flag) = changes.can_create_projects {
             diesel::update(memberships::table.find(&target.id))
                 .set(memberships::can_create_projects.eq(flag))
@@ -264,6 +335,7 @@ pub fn edit(
                 "previousrole": target.role,
                 "cancreateprojects": after.cancreateprojects,
                 "projectpermissions": after.projectpermissions,
+                "expiresat": after.expiresat,
             }),
         )?;
         Ok(after)

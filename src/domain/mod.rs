@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod expiry;
 pub mod idempotency;
 pub mod invites;
 pub mod limits;

@@ -55,6 +55,7 @@ fn member_counts(
 ) -> DomainResult<HashMap<String, i64>> {
     let counts: Vec<(String, i64)> = memberships::table
         .filter(memberships::organization_id.eq_any(organization_ids))
+        .filter(access::live(now_ms()))
         .group_by(memberships::organization_id)
         .select((memberships::organization_id, count_star()))
         .load(conn)?;
@@ -116,6 +117,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
         role: Role::Owner,
         can_create_projects: true,
         created_at: now,
+        expires_at: None,
     };
     ctx.store.write(|conn| {
         lock_user(conn, &caller.user_id)?;
@@ -163,6 +165,7 @@ pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
         let mut query = memberships::table
             .inner_join(organizations::table)
             .filter(memberships::user_id.eq(&caller.user_id))
+            .filter(access::live(now_ms()))
             .into_boxed();
         if let Some(bound) = &bound {
             query = query.filter(organizations::id.eq(bound.clone()));

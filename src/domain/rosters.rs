@@ -37,6 +37,9 @@ pub struct PageKey {
 pub struct RenderedPage {
     pub collaborators: Arc<RawValue>,
     pub nextcursor: Option<String>,
+    /// The end of the first time-limited membership the page shows: from
+    /// then on the page is stale whatever the version says.
+    pub valid_until: Option<i64>,
 }
 
 struct Entry {
@@ -71,11 +74,13 @@ impl RosterCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The page rendered at `version`, if it is kept.
-    pub fn get(&self, key: &PageKey, version: i64) -> Option<RenderedPage> {
+    /// The page rendered at `version`, if it is kept and none of the
+    /// memberships it shows has ended by `now`.
+    pub fn get(&self, key: &PageKey, version: i64, now: i64) -> Option<RenderedPage> {
         let cache = self.lock();
         let entry = cache.pages.get(key)?;
-        (entry.version == version).then(|| entry.page.clone())
+        let fresh = entry.page.valid_until.is_none_or(|end| now < end);
+        (entry.version == version && fresh).then(|| entry.page.clone())
     }
 
     /// Keeps `page`, rendered at `version`, unless a newer one is kept.

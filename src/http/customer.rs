@@ -9,7 +9,7 @@ use super::answers::*;
 use super::auth::{Credentials, SignedIn};
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
-use super::params::{text, valid_name, valid_role, whole_number, Params};
+use super::params::{present, text, valid_name, valid_role, whole_number, Params};
 use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::audit::{self};
 use crate::domain::members::{self, CollaboratorChanges};
@@ -215,6 +215,11 @@ pub struct EditCollaboratorParams {
     /// Replaces the whole set; an empty list clears it. JSON only.
     #[validate(nested)]
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
+    /// When the membership ends: RFC 3339, in the future, at most 5 years
+    /// ahead, not for owners; null makes it lasting. Unchanged when left out.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expiresat: Option<Option<String>>,
 }
 
 const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint::new(Operation {
@@ -228,7 +233,11 @@ const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint::new(Operation 
         replaces the whole set). Owners may edit anyone; admins may edit everyone but owners and \
         cannot grant owner (403). Nobody changes their own role (403). Demoting the last owner \
         answers 409 `last_owner`. A project the organization does not have answers 404; a project named twice gets the \
-        stronger of its permissions.",
+        stronger of its permissions. `expiresat` time-limits the membership (422 when not in the \
+        future, more than 5 years ahead, or for an owner; null makes it lasting): from that \
+        instant the person is a non-member everywhere, and a sweep then removes the membership \
+        (audit event `collaborator.expired`) and tells them by email. A member past their end \
+        answers 404 here as everywhere.",
     params: Some(schema_ref::<EditCollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
 });
@@ -243,6 +252,7 @@ async fn edit_collaborator(
             role: p.role.as_deref().and_then(Role::parse),
             can_create_projects: p.cancreateprojects,
             project_permissions: p.projectpermissions.as_deref().map(grant_requests),
+            expires_at: p.expiresat,
         };
         members::edit(ctx, &caller, &p.collaboratorid, changes)
     })

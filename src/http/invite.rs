@@ -52,6 +52,10 @@ pub struct CreateInviteParams {
     /// Grants the invitee gets on accepting; none when left out. JSON only.
     #[validate(nested)]
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
+    /// When the membership the invite makes ends: RFC 3339, in the future,
+    /// at most 5 years ahead; not for owners. Lasting when left out.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub membershipexpiresat: Option<String>,
 }
 
 const CREATE: Endpoint<InviteAnswer> = Endpoint::new(Operation {
@@ -101,6 +105,7 @@ async fn create(
                 .as_deref()
                 .map(grant_requests)
                 .unwrap_or_default(),
+            membership_expires_at: p.membershipexpiresat,
         };
         invites::create(ctx, &caller, p.organizationid.as_deref(), new)
     })
@@ -126,6 +131,9 @@ pub struct BulkInviteRow {
     /// Grants the invitee gets on accepting; none when left out.
     #[validate(nested)]
     pub projectpermissions: Option<Vec<ProjectPermissionParam>>,
+    /// As in `invite/create`.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub membershipexpiresat: Option<String>,
 }
 
 /// Parameters of `invite/createbulk`.
@@ -191,6 +199,7 @@ async fn create_bulk(
                             .as_deref()
                             .map(grant_requests)
                             .unwrap_or_default(),
+                        membership_expires_at: row.membershipexpiresat,
                     };
                     invites::create(ctx, &caller, Some(&organization), new).map_err(ApiError::from)
                 });

@@ -108,6 +108,16 @@ pub async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>,
     Ok(body)
 }
 
+/// For a parameter where `null` means something (`expiresat: null`: make
+/// it lasting): absent is `None`, null is `Some(None)`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// One JSON object judged as a request body of `T` would be: 400 for a
 /// wrong shape or type, 422 for an unacceptable value (as the extractor).
 pub fn judge_json<T: DeserializeOwned + Validate>(value: serde_json::Value) -> Result<T, ApiError> {

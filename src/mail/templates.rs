@@ -249,6 +249,30 @@ pub fn signin_link(to: &str, name: &str, link: &str, minutes: u32) -> Mail {
     )
 }
 
+/// Tells a person that their time-limited membership has ended.
+pub fn membership_ended(to: &str, name: &str, organization: &str) -> Mail {
+    let name = one_line(name);
+    let organization = one_line(organization);
+    let subject = format!("Your membership in {organization} has ended");
+    let says = format!(
+        "Your membership in {organization} on collabd was given until now, and has ended. \
+         Your collabd account stays; ask the organization to invite you again if you still need access."
+    );
+    Mail {
+        to: to.to_string(),
+        subject: subject.clone(),
+        text: format!("Hello {name},\n\n{says}\n"),
+        html: format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+             <body style=\"font-family: sans-serif; max-width: 40em\">\n<p>Hello {name},</p>\n<p>{says}</p>\n</body></html>\n",
+            title = escape_html(&subject),
+            name = escape_html(&name),
+            says = escape_html(&says),
+        ),
+        link: None,
+    }
+}
+
 /// Tells a member that their organization was deleted.
 pub fn organization_deleted(to: &str, organization: &str, by_name: &str, by_email: &str) -> Mail {
     let organization = one_line(organization);

@@ -88,6 +88,8 @@ pub struct MembershipRow {
     pub role: Role,
     pub can_create_projects: bool,
     pub created_at: i64,
+    /// When the membership ends; `None` for a lasting one.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -121,6 +123,8 @@ pub struct InviteRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// When the membership this invite makes ends; `None` for a lasting one.
+    pub membership_expires_at: Option<i64>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -62,6 +62,7 @@ diesel::table! {
         role -> Text,
         can_create_projects -> Bool,
         created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -95,6 +96,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        membership_expires_at -> Nullable<BigInt>,
     }
 }
 

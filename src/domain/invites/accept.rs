@@ -202,6 +202,20 @@ pub(super) fn join(
     user: &UserRow,
     now: i64,
 ) -> DomainResult<MembershipRow> {
+    if row.membership_expires_at.is_some_and(|end| end <= now) {
+        return Err(DomainError::Gone {
+            reason: crate::domain::GoneReason::Expired,
+            message: "the membership this invite offers has already ended".into(),
+        });
+    }
+    // An ended membership the sweep has not removed yet makes way.
+    diesel::delete(
+        memberships::table
+            .filter(memberships::organization_id.eq(&row.organization_id))
+            .filter(memberships::user_id.eq(&user.id))
+            .filter(memberships::expires_at.le(now)),
+    )
+    .execute(conn)?;
     let membership = MembershipRow {
         id: new_id(),
         organization_id: row.organization_id.clone(),
@@ -209,6 +223,7 @@ pub(super) fn join(
         role: row.role,
         can_create_projects: row.can_create_projects,
         created_at: now,
+        expires_at: row.membership_expires_at,
     };
     diesel::insert_into(memberships::table)
         .values(&membership)

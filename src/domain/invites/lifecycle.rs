@@ -35,6 +35,7 @@ pub(super) fn is_member_by_email(
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(organization_id))
         .filter(users::email.eq(email))
+        .filter(crate::domain::access::live(now_ms()))
         .count()
         .get_result(conn)?;
     Ok(count > 0)
@@ -163,6 +164,12 @@ pub fn create(
         // Checked against the role as it is when the invite is written.
         let member =
             access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
+        let membership_expires_at = crate::domain::members::membership_end(
+            "membershipexpiresat",
+            new.membership_expires_at.as_deref(),
+            new.role,
+            now,
+        )?;
         let organization_id = member.organization_id();
         ctx.limits.invites.check(&organization_id.to_string())?;
         if !may_assign(member.role, new.role) {
@@ -192,6 +199,7 @@ pub fn create(
             created_at: now,
             expires_at: now + i64::from(ttl_days) * MS_PER_DAY,
             ended_at: None,
+            membership_expires_at,
         };
         crate::store::execute(conn, diesel::insert_into(invites::table).values(&row))?;
         let grant_rows: Vec<InviteProjectRow> = new

@@ -56,6 +56,9 @@ pub struct Invite {
     pub createdat: String,
     #[schema(format = DateTime)]
     pub expiresat: String,
+    /// When the membership this invite makes will end; null for a lasting one.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub membershipexpiresat: Option<String>,
 }
 
 /// What `invite/create` asks for.
@@ -64,6 +67,8 @@ pub struct NewInvite {
     pub role: Role,
     pub can_create_projects: bool,
     pub grants: Vec<GrantRequest>,
+    /// `membershipexpiresat` as given (RFC 3339), checked by `create`.
+    pub membership_expires_at: Option<String>,
 }
 
 /// How a call names an invite.

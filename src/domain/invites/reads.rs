@@ -110,6 +110,7 @@ pub(super) fn assemble(
         },
         createdat: rfc3339(row.created_at),
         expiresat: rfc3339(row.expires_at),
+        membershipexpiresat: row.membership_expires_at.map(rfc3339),
     }
 }
 

@@ -2,4 +2,5 @@
 
 mod collaborators;
 mod deletion;
+mod expiry;
 mod organizations;

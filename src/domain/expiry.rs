@@ -1,0 +1,109 @@
+//! Time-limited memberships (API.md §6): the sweep that removes memberships
+//! past their end. Access never waits for it — a membership past its end is
+//! no membership from that instant (`access::live`) — so the sweep only
+//! tidies, records `collaborator.expired`, and tells the person by email.
+//! Each ended membership is removed by one `DELETE` that only one process's
+//! transaction can win, so several processes on one database record and mail
+//! each expiry once.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::accounts::load_user;
+use super::audit;
+use super::{now_ms, rfc3339, Ctx, DomainResult};
+use crate::mail::{self, templates};
+use crate::store::kinds::AuditAction;
+use crate::store::rows::MembershipRow;
+use crate::store::schema::{api_keys, memberships, organizations};
+
+/// Memberships looked at per round of a sweep.
+const BATCH: i64 = 100;
+
+/// Removes every membership that has ended by now; how many this process
+/// removed.
+pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
+    let mut removed = 0;
+    loop {
+        let now = now_ms();
+        let due: Vec<String> = ctx.store.read(|conn| {
+            memberships::table
+                .filter(memberships::expires_at.le(now))
+                .order(memberships::expires_at.asc())
+                .limit(BATCH)
+                .select(memberships::id)
+                .load(conn)
+                .map_err(super::DomainError::from)
+        })?;
+        let mut this_round = 0;
+        for id in &due {
+            if expire(ctx, id, now)? {
+                this_round += 1;
+            }
+        }
+        removed += this_round;
+        if this_round > 0 {
+            ctx.mail_queued();
+        }
+        if (due.len() as i64) < BATCH || this_round == 0 {
+            return Ok(removed);
+        }
+    }
+}
+
+/// Removes the membership `id` if it has ended by `now`, with its audit
+/// event and email, in one transaction. False when another process (or a
+/// change of its end) got there first.
+fn expire(ctx: &Ctx, id: &str, now: i64) -> DomainResult<bool> {
+    ctx.store.write(|conn| {
+        let Some(membership) = memberships::table
+            .find(id)
+            .filter(memberships::expires_at.le(now))
+            .select(MembershipRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        let deleted = diesel::delete(
+            memberships::table
+                .find(id)
+                .filter(memberships::expires_at.le(now)),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Ok(false);
+        }
+        // As on removal: keys the person had bound to the organization go.
+        diesel::delete(
+            api_keys::table
+                .filter(api_keys::user_id.eq(&membership.user_id))
+                .filter(api_keys::organization_id.eq(&membership.organization_id)),
+        )
+        .execute(conn)?;
+        let user = load_user(conn, &membership.user_id)?;
+        let organization: String = organizations::table
+            .find(&membership.organization_id)
+            .select(organizations::name)
+            .first(conn)?;
+        audit::record(
+            conn,
+            &membership.organization_id,
+            None,
+            AuditAction::CollaboratorExpired,
+            &membership.id,
+            json!({
+                "userid": user.id,
+                "email": user.email,
+                "role": membership.role,
+                "expiresat": membership.expires_at.map(rfc3339),
+            }),
+        )?;
+        mail::enqueue(
+            conn,
+            &ctx.outbox_sealer,
+            templates::membership_ended(&user.email, &user.name, &organization),
+        )?;
+        Ok(true)
+    })
+}
