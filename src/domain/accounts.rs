@@ -579,7 +579,7 @@ pub fn delete(
             return Err(DomainError::conflict(
                 ConflictReason::LastOwner,
                 format!(
-                    "the account is the only owner of {}: make someone else an owner or delete                      the organization first",
+                    "the account is the only owner of {}: make someone else an owner or delete the organization first",
                     alone.join(", ")
                 ),
             ));

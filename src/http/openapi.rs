@@ -56,6 +56,7 @@ pub struct Error {
 }
 
 const BEARER: &str = "bearer";
+const BASIC: &str = "basic";
 
 /// The error responses, by status: component name and description.
 const ERRORS: &[(u16, &str, &str)] = &[
@@ -98,6 +99,19 @@ pub fn document() -> OpenApi {
                 .bearer_format("session JWT or API key")
                 .description(Some(
                     "A session token from `user/login` or an API key from `user/createapikey`.",
+                ))
+                .build(),
+        ),
+    );
+    components = components.security_scheme(
+        BASIC,
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Basic)
+                .description(Some(
+                    "As GleSYS API clients send credentials: the password is an API key (a \
+                     session token is refused); the user part may be anything, and when it is an \
+                     organization's id it stands for `organizationid` where a request names none.",
                 ))
                 .build(),
         ),
@@ -259,7 +273,9 @@ fn error_response(code: u16, description: &str) -> utoipa::openapi::Response {
                 "WWW-Authenticate",
                 HeaderBuilder::new()
                     .schema(string())
-                    .description(Some("`Bearer`"))
+                    .description(Some(
+                        "`Bearer, Basic realm=\"collabd\"`: the two schemes accepted",
+                    ))
                     .build(),
             )
         }
@@ -290,8 +306,8 @@ const RETRIES: &str = "Retries: send `Idempotency-Key: <1–255 printable ASCII 
 fn access_text(access: Access) -> &'static str {
     match access {
         Access::Public => "Public: no token needed.",
-        Access::User => "Needs a bearer token.",
-        Access::Member => "Needs a bearer token of a member of the organization, with the role the permission matrix asks for; non-members get 404.",
+        Access::User => "Needs a bearer token (or an API key over HTTP Basic).",
+        Access::Member => "Needs a bearer token (or an API key over HTTP Basic) of a member of the organization, with the role the permission matrix asks for; non-members get 404.",
         Access::Optional => "Public with a token from an email, or signed in.",
     }
 }
@@ -387,11 +403,12 @@ fn path_item(
         }
         op = match endpoint.access {
             Access::Public => op,
-            Access::User | Access::Member => {
-                op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
-            }
+            Access::User | Access::Member => op
+                .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                .security(SecurityRequirement::new(BASIC, Vec::<String>::new())),
             Access::Optional => op
                 .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                .security(SecurityRequirement::new(BASIC, Vec::<String>::new()))
                 .security(SecurityRequirement::default()),
         };
         match (method, &params) {
