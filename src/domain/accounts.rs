@@ -203,6 +203,16 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                     .execute(conn)?;
             }
             Some(address) => {
+                // Only the change the account is still waiting for: a link
+                // from before a reset or a takeover (which clear it), or one
+                // a later change replaced, proves nothing now.
+                let waiting = load_user(conn, &confirmation.user_id)?.pending_email;
+                if waiting.as_deref() != Some(address.as_str()) {
+                    return Err(DomainError::Gone {
+                        reason: super::GoneReason::Expired,
+                        message: "this address change is no longer asked for".into(),
+                    });
+                }
                 let holder = find_user_by_email(conn, address)?;
                 if holder.is_some_and(|h| h.id != confirmation.user_id) {
                     return Err(email_taken());
@@ -304,12 +314,15 @@ pub(crate) fn check_current_password(
     let Some(stored) = user.password_hash.as_deref() else {
         return Ok(());
     };
+    // Guesses at the password count as failed logins do.
+    ctx.limits.logins.check(&user.email)?;
     // Missing is refused like wrong (403), not as a bad parameter: whether
     // it is needed depends on the account, not on the request.
     let current = current.ok_or_else(|| {
         DomainError::forbidden("this account has a password: send it as currentpassword")
     })?;
     if !ctx.passwords.verify(current, Some(stored))? {
+        let _ = ctx.limits.logins.hit(&user.email);
         return Err(DomainError::forbidden(
             "currentpassword is not the account's password",
         ));
@@ -540,24 +553,34 @@ pub fn delete(
     let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
     check_current_password(ctx, &user, current_password)?;
     let result = ctx.store.write(|conn| {
+        // Every organization of the account, locked first and in id order, as
+        // every path that changes a role or removes a member locks them: no
+        // two such paths wait on each other, and no one becomes an owner of
+        // one of them while this runs.
+        let member_of_ids: Vec<String> = memberships::table
+            .filter(memberships::user_id.eq(&user.id))
+            .select(memberships::organization_id)
+            .order(memberships::organization_id)
+            .load(conn)?;
+        for organization_id in &member_of_ids {
+            lock_organization(conn, organization_id)?;
+        }
+        lock_user(conn, &user.id)?;
         let owned: Vec<String> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
             .filter(memberships::role.eq(Role::Owner))
             .select(memberships::organization_id)
             .order(memberships::organization_id)
             .load(conn)?;
-        // Organization rows first, in id order, as every path that removes
-        // an owner locks them: no two such paths wait on each other.
-        for organization_id in &owned {
-            lock_organization(conn, organization_id)?;
-        }
-        lock_user(conn, &user.id)?;
         let current = load_user(conn, &user.id)?;
         if current.password_hash != user.password_hash {
             return Err(DomainError::invalid(
                 "currentpassword",
                 "the password was changed at the same moment; try again",
             ));
+        }
+        if current.totp_enabled {
+            ctx.limits.logins.check(&current.email)?;
         }
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::refused)?;
         let mut alone = Vec::new();
@@ -586,6 +609,7 @@ pub fn delete(
         }
         let member_of: Vec<MembershipRow> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
+            .filter(super::access::live(now_ms()))
             .select(MembershipRow::as_select())
             .load(conn)?;
         for membership in &member_of {
@@ -650,6 +674,7 @@ pub fn take_over_unverified(
     diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&user.id)))
         .execute(conn)?;
+    end_links(conn, &user.id, now)?;
     Ok(UserRow {
         password_hash,
         name,
@@ -694,6 +719,32 @@ pub fn provision_invited(
         templates::account_created(&user.email, organization_name, hint),
     )?;
     Ok(user)
+}
+
+/// Ends every emailed link of `user_id` not yet used: confirmations (of its
+/// address or of a change), resets and sign-in links. For when whoever asked
+/// for them may not be the account's holder (a takeover, a reset).
+pub(crate) fn end_links(conn: &mut DbConn, user_id: &str, now: i64) -> DomainResult<()> {
+    diesel::update(
+        email_confirmations::table
+            .filter(email_confirmations::user_id.eq(user_id))
+            .filter(email_confirmations::used_at.is_null())
+            .filter(email_confirmations::expires_at.gt(now)),
+    )
+    .set(email_confirmations::expires_at.eq(now))
+    .execute(conn)?;
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::used_at.is_null())
+            .filter(account_tokens::expires_at.gt(now)),
+    )
+    .set(account_tokens::expires_at.eq(now))
+    .execute(conn)?;
+    diesel::update(users::table.find(user_id))
+        .set(users::pending_email.eq(None::<String>))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Ends every live session of `user_id` but `except`, at once.

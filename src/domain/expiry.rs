@@ -16,6 +16,7 @@ use crate::mail::{self, templates};
 use crate::store::kinds::AuditAction;
 use crate::store::rows::MembershipRow;
 use crate::store::schema::{api_keys, memberships, organizations};
+use crate::store::{share_organization, DbConn};
 
 /// Memberships looked at per round of a sweep.
 const BATCH: i64 = 100;
@@ -55,55 +56,62 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
 /// event and email, in one transaction. False when another process (or a
 /// change of its end) got there first.
 fn expire(ctx: &Ctx, id: &str, now: i64) -> DomainResult<bool> {
-    ctx.store.write(|conn| {
-        let Some(membership) = memberships::table
+    ctx.store.write(|conn| expire_in(ctx, conn, id, now))
+}
+
+/// [`expire`] in the caller's transaction (accepting a new invite removes an
+/// ended membership the sweep has not reached, the same way).
+pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResult<bool> {
+    let Some(membership) = memberships::table
+        .find(id)
+        .filter(memberships::expires_at.le(now))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    // The organization first, as every path that deletes an organization
+    // or its members locks it: no lock cycle with `customer/delete`.
+    share_organization(conn, &membership.organization_id)?;
+    let deleted = diesel::delete(
+        memberships::table
             .find(id)
-            .filter(memberships::expires_at.le(now))
-            .select(MembershipRow::as_select())
-            .first(conn)
-            .optional()?
-        else {
-            return Ok(false);
-        };
-        let deleted = diesel::delete(
-            memberships::table
-                .find(id)
-                .filter(memberships::expires_at.le(now)),
-        )
-        .execute(conn)?;
-        if deleted == 0 {
-            return Ok(false);
-        }
-        // As on removal: keys the person had bound to the organization go.
-        diesel::delete(
-            api_keys::table
-                .filter(api_keys::user_id.eq(&membership.user_id))
-                .filter(api_keys::organization_id.eq(&membership.organization_id)),
-        )
-        .execute(conn)?;
-        let user = load_user(conn, &membership.user_id)?;
-        let organization: String = organizations::table
-            .find(&membership.organization_id)
-            .select(organizations::name)
-            .first(conn)?;
-        audit::record(
-            conn,
-            &membership.organization_id,
-            None,
-            AuditAction::CollaboratorExpired,
-            &membership.id,
-            json!({
-                "userid": user.id,
-                "email": user.email,
-                "role": membership.role,
-                "expiresat": membership.expires_at.map(rfc3339),
-            }),
-        )?;
-        mail::enqueue(
-            conn,
-            &ctx.outbox_sealer,
-            templates::membership_ended(&user.email, &user.name, &organization),
-        )?;
-        Ok(true)
-    })
+            .filter(memberships::expires_at.le(now)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    // As on removal: keys the person had bound to the organization go.
+    diesel::delete(
+        api_keys::table
+            .filter(api_keys::user_id.eq(&membership.user_id))
+            .filter(api_keys::organization_id.eq(&membership.organization_id)),
+    )
+    .execute(conn)?;
+    let user = load_user(conn, &membership.user_id)?;
+    let organization: String = organizations::table
+        .find(&membership.organization_id)
+        .select(organizations::name)
+        .first(conn)?;
+    audit::record(
+        conn,
+        &membership.organization_id,
+        None,
+        AuditAction::CollaboratorExpired,
+        &membership.id,
+        json!({
+            "userid": user.id,
+            "email": user.email,
+            "role": membership.role,
+            "expiresat": membership.expires_at.map(rfc3339),
+        }),
+    )?;
+    mail::enqueue(
+        conn,
+        &ctx.outbox_sealer,
+        templates::membership_ended(&user.email, &user.name, &organization),
+    )?;
+    Ok(true)
 }

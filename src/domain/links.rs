@@ -8,8 +8,8 @@
 use diesel::prelude::*;
 
 use super::accounts::{
-    count_wrong_otp, end_sessions, find_user_by_email, insert_session, load_user, login_for,
-    new_session_row, Login, User,
+    count_wrong_otp, end_links, end_sessions, find_user_by_email, insert_session, load_user,
+    login_for, new_session_row, Login, User,
 };
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -156,6 +156,9 @@ pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<Us
             ))
             .execute(conn)?;
         end_sessions(conn, &row.user_id, None, now)?;
+        // Links asked for before the reset (by whoever held the account
+        // then, perhaps not its owner) end with it.
+        end_links(conn, &row.user_id, now)?;
         load_user(conn, &row.user_id).map(User::from)
     })
 }

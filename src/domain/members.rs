@@ -295,6 +295,11 @@ pub fn edit(
                     .execute(conn)?;
             }
         }
+        if changes.expires_at.is_some() && target.user_id == caller.user_id {
+            return Err(DomainError::forbidden(
+                "nobody changes when their own membership ends",
+            ));
+        }
         let role_after = changes.role.unwrap_or(target_role);
         let end = match &changes.expires_at {
             None => target.expires_at,

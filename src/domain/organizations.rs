@@ -281,6 +281,7 @@ pub fn delete(
         let members: Vec<UserRow> = memberships::table
             .inner_join(users::table)
             .filter(memberships::organization_id.eq(&organization_id))
+            .filter(access::live(now_ms()))
             .select(UserRow::as_select())
             .load(conn)?;
         for person in &members {

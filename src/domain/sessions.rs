@@ -290,7 +290,10 @@ pub fn authenticate_basic(store: &Store, user: &str, password: &str) -> DomainRe
         ));
     }
     let mut identified = authenticate_api_key(store, password)?;
-    if !user.is_empty() && user.len() <= 64 {
+    // Only something shaped like an id is looked up: a GleSYS account name
+    // or anything else names no organization.
+    let id_like = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    if !user.is_empty() && user.len() <= 64 && user.chars().all(id_like) {
         let named: i64 = store.read_one(|conn| {
             organizations::table
                 .find(user)

@@ -281,6 +281,7 @@ pub fn confirm(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<TwoFactorE
                 "no secret to confirm: call user/enabletwofactor first, then send a code of it",
             ));
         }
+        ctx.limits.logins.check(&user.email)?;
         let seed = seed_of(ctx, &user)?;
         let Some(step) = matching_step(&seed, otp.trim(), now_ms(), user.totp_last_step) else {
             return Err(DomainError::forbidden(
@@ -325,6 +326,7 @@ pub fn disable(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<()> {
         if !user.totp_enabled {
             return Ok(());
         }
+        ctx.limits.logins.check(&user.email)?;
         verify(ctx, conn, &user, Some(otp))?.map_err(refused)?;
         turn_off(conn, &user.id)
     });

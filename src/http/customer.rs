@@ -236,8 +236,8 @@ const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint::new(Operation 
         stronger of its permissions. `expiresat` time-limits the membership (422 when not in the \
         future, more than 5 years ahead, or for an owner; null makes it lasting): from that \
         instant the person is a non-member everywhere, and a sweep then removes the membership \
-        (audit event `collaborator.expired`) and tells them by email. A member past their end \
-        answers 404 here as everywhere.",
+        (audit event `collaborator.expired`) and tells them by email. Nobody changes their own \
+        membership's end (403). A member past their end answers 404 here as everywhere.",
     params: Some(schema_ref::<EditCollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
 });

@@ -485,8 +485,9 @@ const RESEND: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     summary: "Send an invite again",
     description: "Issues a new token (the old link answers 410 from then on), restarts the \
         invite's lifetime and queues the email again. Works on pending and expired invites; \
-        accepted, declined and revoked ones answer 410. Who may: as for `invite/revoke`. It \
-        counts toward `COLLABD_INVITES_PER_HOUR` (429 past it).",
+        accepted, declined and revoked ones answer 410, as does one whose \
+        `membershipexpiresat` has passed (410 `expired`: create a new invite). Who may: as for \
+        `invite/revoke`. It counts toward `COLLABD_INVITES_PER_HOUR` (429 past it).",
     params: Some(schema_ref::<InviteIdParams>),
     refusals: &[
         Refusal::Forbidden,

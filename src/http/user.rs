@@ -94,7 +94,8 @@ const CONFIRM: Endpoint<UserAnswer> = Endpoint::new(Operation {
         `{public_url}/confirm/{token}`): the account's own, from `user/signup` or \
         `user/resendconfirmation`, which marks it verified; or a new one asked for with \
         `user/edit`, which becomes the account's address, verified (409 `email_taken` when \
-        another account has taken it since). Confirming twice is harmless; an unknown token \
+        another account has taken it since; 410 `expired` when the account no longer waits for \
+        that change, as after a password reset). Confirming twice is harmless; an unknown token \
         answers 404, an expired one or one a newer link replaced 410 `expired`. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` \
         unknown tokens from one client address it answers 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),

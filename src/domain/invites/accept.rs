@@ -22,7 +22,7 @@ use crate::store::rows::{
     InviteRow, MembershipRow, OrganizationRow, ProjectPermissionRow, UserRow,
 };
 use crate::store::schema::{invite_projects, memberships, organizations, users};
-use crate::store::{lock_user, DbConn};
+use crate::store::{lock_user, share_organization, DbConn};
 
 use super::lifecycle::already_member;
 use super::reads::load_by_token;
@@ -97,6 +97,9 @@ pub fn accept(
     let mut mail_queued = false;
     let result = ctx.store.write(|conn| {
         let (row, signed_in) = resolve(conn, caller, &by)?;
+        // The organization before the invite's row, as `customer/delete`
+        // locks them: no lock cycle between the two.
+        share_organization(conn, &row.organization_id)?;
         close(conn, &row, InviteState::Accepted, now)?;
         let user = match signed_in {
             Some(user) => user,
@@ -109,6 +112,12 @@ pub fn accept(
                     // A session is about to be handed out: the account's
                     // second factor, when it has one, comes first.
                     lock_user(conn, &user.id)?;
+                    // The row as it is under the lock: a code used meanwhile
+                    // is refused.
+                    let user = load_user(conn, &user.id)?;
+                    if user.totp_enabled {
+                        ctx.limits.logins.check(&user.email)?;
+                    }
                     twofactor::verify(ctx, conn, &user, otp)?
                         .map_err(twofactor::unauthenticated)?;
                     user
@@ -140,7 +149,7 @@ pub fn accept(
         if access::membership(conn, &row.organization_id, &user.id)?.is_some() {
             return Err(already_member());
         }
-        let membership = join(conn, &row, &user, now)?;
+        let membership = join(ctx, conn, &row, &user, now)?;
         audit::record(
             conn,
             &row.organization_id,
@@ -197,6 +206,7 @@ pub fn accept(
 }
 
 pub(super) fn join(
+    ctx: &Ctx,
     conn: &mut DbConn,
     row: &InviteRow,
     user: &UserRow,
@@ -208,14 +218,18 @@ pub(super) fn join(
             message: "the membership this invite offers has already ended".into(),
         });
     }
-    // An ended membership the sweep has not removed yet makes way.
-    diesel::delete(
-        memberships::table
-            .filter(memberships::organization_id.eq(&row.organization_id))
-            .filter(memberships::user_id.eq(&user.id))
-            .filter(memberships::expires_at.le(now)),
-    )
-    .execute(conn)?;
+    // An ended membership the sweep has not removed yet makes way, recorded
+    // and mailed as the sweep would.
+    let ended: Option<String> = memberships::table
+        .filter(memberships::organization_id.eq(&row.organization_id))
+        .filter(memberships::user_id.eq(&user.id))
+        .filter(memberships::expires_at.le(now))
+        .select(memberships::id)
+        .first(conn)
+        .optional()?;
+    if let Some(ended) = ended {
+        crate::domain::expiry::expire_in(ctx, conn, &ended, now)?;
+    }
     let membership = MembershipRow {
         id: new_id(),
         organization_id: row.organization_id.clone(),
@@ -248,6 +262,7 @@ pub fn decline(ctx: &Ctx, caller: Option<&Caller>, by: InviteRef<'_>) -> DomainR
     let now = now_ms();
     ctx.store.write(|conn| {
         let (row, user) = resolve(conn, caller, &by)?;
+        share_organization(conn, &row.organization_id)?;
         close(conn, &row, InviteState::Declined, now)?;
         audit::record(
             conn,

@@ -300,6 +300,13 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         if is_member_by_email(conn, &row.organization_id, &row.email)? {
             return Err(already_member());
         }
+        if row.membership_expires_at.is_some_and(|end| end <= now) {
+            return Err(DomainError::Gone {
+                reason: crate::domain::GoneReason::Expired,
+                message: "the membership this invite offers has already ended: create a new invite"
+                    .into(),
+            });
+        }
         let organization = load_organization(conn, &row.organization_id)?;
         let ttl_days = invite_ttl_days(ctx, &organization);
         let expires_at = now + i64::from(ttl_days) * MS_PER_DAY;

@@ -157,6 +157,15 @@ fn ends_are_in_the_future_within_five_years_and_never_for_owners(backend: Backen
         json!({"collaboratorid": admin.collaboratorid, "role": "owner", "expiresat": from_now(60)}),
     )
     .err(422, "validation_failed");
+    // Nobody moves their own end, not even an admin.
+    edit(json!({"collaboratorid": admin.collaboratorid, "expiresat": from_now(3600)})).ok();
+    app.post(
+        "/customer/editcollaborator",
+        Some(&admin.token),
+        json!({"collaboratorid": admin.collaboratorid, "expiresat": null}),
+    )
+    .err(403, "forbidden");
+    edit(json!({"collaboratorid": admin.collaboratorid, "expiresat": null})).ok();
     let r = edit(json!({"collaboratorid": admin.collaboratorid, "role": "owner"})).ok();
     assert_eq!(r.get("collaborator")["role"], "owner");
     let me = app.first_collaborator(&owner, &org);

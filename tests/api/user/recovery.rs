@@ -22,6 +22,8 @@ on_both_backends!(
     the_last_owner_cannot_close_the_account,
     confirmation_links_are_resent_and_replace_older_ones,
     link_requests_answer_the_same_for_unknown_addresses,
+    a_squatters_address_change_dies_when_the_owner_takes_the_account_back,
+    second_factor_guesses_on_invite_acceptance_meet_the_login_limit,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -673,4 +675,118 @@ fn link_requests_answer_the_same_for_unknown_addresses(backend: Backend) {
         .filter(|m| m.to.iter().any(|t| t.contains("known@example.com")))
         .count();
     assert_eq!(to_known, 1 + 5);
+}
+
+fn a_squatters_address_change_dies_when_the_owner_takes_the_account_back(backend: Backend) {
+    let app = TestApp::start(backend);
+    // Someone signs up with another person's address and asks to move the
+    // account to an address of their own.
+    let squatter = app.user("victim@corp.example.com");
+    app.post(
+        "/user/edit",
+        Some(&squatter),
+        json!({"email": "evil@example.com", "currentpassword": PASSWORD}),
+    )
+    .ok();
+    let change = app
+        .mail
+        .wait_for("evil@example.com")
+        .token("confirm")
+        .unwrap();
+    // The address's real owner takes the account over with a reset.
+    app.post(
+        "/user/requestpasswordreset",
+        None,
+        json!({"email": "victim@corp.example.com"}),
+    )
+    .ok();
+    let reset = app
+        .mail
+        .wait_for_nth("victim@corp.example.com", 3)
+        .token("reset")
+        .unwrap();
+    let r = app
+        .post(
+            "/user/resetpassword",
+            None,
+            json!({"token": reset, "password": "the owner's own password"}),
+        )
+        .ok();
+    assert_eq!(r.get("user")["pendingemail"], Value::Null);
+    let r = app
+        .post("/user/confirm", None, json!({"token": change}))
+        .err(410, "gone");
+    assert_eq!(r.reason(), "expired");
+    login(
+        &app,
+        "victim@corp.example.com",
+        "the owner's own password",
+        None,
+    )
+    .ok();
+    login(&app, "evil@example.com", "the owner's own password", None).err(401, "unauthenticated");
+
+    // The same through an invitation's takeover of an unconfirmed account.
+    let squatter = app.user("second@corp.example.com");
+    app.post(
+        "/user/edit",
+        Some(&squatter),
+        json!({"email": "evil2@example.com", "currentpassword": PASSWORD}),
+    )
+    .ok();
+    let change = app
+        .mail
+        .wait_for("evil2@example.com")
+        .token("confirm")
+        .unwrap();
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.invite(&owner, &org, "second@corp.example.com", "collaborator");
+    let invite = app
+        .mail
+        .wait_for_nth("second@corp.example.com", 3)
+        .token("invite")
+        .unwrap();
+    app.post("/invite/accept", None, json!({"token": invite}))
+        .ok();
+    app.post("/user/confirm", None, json!({"token": change}))
+        .err(410, "gone");
+}
+
+fn second_factor_guesses_on_invite_acceptance_meet_the_login_limit(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.login_attempts_per_minute = 3);
+    let token = app.user("kai@example.com");
+    let confirm = app
+        .mail
+        .wait_for("kai@example.com")
+        .token("confirm")
+        .unwrap();
+    app.post("/user/confirm", None, json!({"token": confirm}))
+        .ok();
+    enable_two_factor(&app, &token);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.invite(&owner, &org, "kai@example.com", "collaborator");
+    let invite = app.invite_token("kai@example.com", 2);
+    for _ in 0..3 {
+        let r = app.post(
+            "/invite/accept",
+            None,
+            json!({"token": invite, "otp": "000000"}),
+        );
+        assert_eq!(r.status, 401);
+    }
+    let r = app.post(
+        "/invite/accept",
+        None,
+        json!({"token": invite, "otp": "111111"}),
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
+    // A wrong current password on a signed-in call counts too.
+    let r = app.post(
+        "/user/edit",
+        Some(&token),
+        json!({"password": "a new password", "currentpassword": "wrong guess"}),
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
 }
