@@ -250,9 +250,10 @@ const ENABLE_TWO_FACTOR: Endpoint<TwoFactorSetupAnswer> = Endpoint::new(Operatio
         base32 and as an `otpauth://` URL for an authenticator app. Nothing changes until \
         `user/confirmtwofactor` with a current code; a later call replaces the secret. Needs \
         `currentpassword` when the account has one (403 when missing or wrong) and a session (an \
-        API key answers 403). With two-factor already on it answers 409 `twofactor_enabled`.",
+        API key answers 403). With two-factor already on it answers 409 `twofactor_enabled`. \
+        Wrong passwords count toward `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE` (429 past it).",
     params: Some(schema_ref::<EnableTwoFactorParams>),
-    refusals: &[Refusal::Forbidden, Refusal::Conflict],
+    refusals: &[Refusal::Forbidden, Refusal::Conflict, Refusal::RateLimited],
 });
 
 async fn enable_two_factor(
@@ -292,7 +293,7 @@ const CONFIRM_TWO_FACTOR: Endpoint<TwoFactorEnabledAnswer> = Endpoint::new(Opera
         `twofactor_enabled`. Needs a \
         session.",
     params: Some(schema_ref::<OtpParams>),
-    refusals: &[Refusal::Forbidden, Refusal::Conflict],
+    refusals: &[Refusal::Forbidden, Refusal::Conflict, Refusal::RateLimited],
 });
 
 async fn confirm_two_factor(
@@ -315,7 +316,7 @@ const DISABLE_TWO_FACTOR: Endpoint<Nothing> = Endpoint::new(Operation {
         forgets the secret and the recovery codes. A wrong code answers 403 and counts toward \
         `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE`. Already off: 200, nothing to do. Needs a session.",
     params: Some(schema_ref::<OtpParams>),
-    refusals: &[Refusal::Forbidden],
+    refusals: &[Refusal::Forbidden, Refusal::RateLimited],
 });
 
 async fn disable_two_factor(
@@ -354,9 +355,10 @@ const DELETE: Endpoint<Nothing> = Endpoint::new(Operation {
         events it was the actor of keep its user id and email. Needs `currentpassword` when the \
         account has one and `otp` while two-factor is on (403 when missing or wrong), and a \
         session (an API key answers 403). While it is the only owner of an organization it \
-        answers 409 `last_owner`, naming those organizations, and deletes nothing.",
+        answers 409 `last_owner`, naming those organizations, and deletes nothing. Wrong \
+        passwords and codes count toward `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE` (429 past it).",
     params: Some(schema_ref::<DeleteAccountParams>),
-    refusals: &[Refusal::Forbidden, Refusal::Conflict],
+    refusals: &[Refusal::Forbidden, Refusal::Conflict, Refusal::RateLimited],
 });
 
 async fn delete(

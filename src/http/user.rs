@@ -288,7 +288,8 @@ const EDIT: Endpoint<UserAnswer> = Endpoint::new(Operation {
         `{public_url}/confirm/{token}` goes to it (valid `COLLABD_CONFIRM_TTL_HOURS`; \
         `user/confirm` with its token makes it the account's address, verified), and the old \
         address is told. An address of another account answers 409 `email_taken`, here and \
-        again at confirmation; the account's own address changes nothing. Past \
+        again at confirmation; the account's own address changes nothing. Wrong passwords count \
+        toward `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE` (429 past it). Past \
         `COLLABD_MAILS_PER_ADDRESS_PER_HOUR` mails to the new address, 429.",
     params: Some(schema_ref::<EditParams>),
     refusals: &[Refusal::Forbidden, Refusal::Conflict, Refusal::RateLimited],
