@@ -134,18 +134,20 @@ fn queue_confirmation(
 ) -> DomainResult<()> {
     let now = now_ms();
     let token = new_secret();
-    let earlier = email_confirmations::table
-        .filter(email_confirmations::user_id.eq(&user.id))
-        .filter(email_confirmations::used_at.is_null())
-        .filter(email_confirmations::expires_at.gt(now));
-    match new_email {
-        None => diesel::update(earlier.filter(email_confirmations::new_email.is_null()))
-            .set(email_confirmations::expires_at.eq(now))
-            .execute(conn)?,
-        Some(_) => diesel::update(earlier.filter(email_confirmations::new_email.is_not_null()))
-            .set(email_confirmations::expires_at.eq(now))
-            .execute(conn)?,
-    };
+    // The earlier links of the same kind (own address, or a change) end.
+    diesel::update(
+        email_confirmations::table
+            .filter(email_confirmations::user_id.eq(&user.id))
+            .filter(email_confirmations::used_at.is_null())
+            .filter(email_confirmations::expires_at.gt(now))
+            .filter(
+                email_confirmations::new_email
+                    .is_null()
+                    .eq(new_email.is_none()),
+            ),
+    )
+    .set(email_confirmations::expires_at.eq(now))
+    .execute(conn)?;
     let confirmation = EmailConfirmationRow {
         id: new_id(),
         user_id: user.id.clone(),

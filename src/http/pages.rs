@@ -81,6 +81,32 @@ fn refusal_page(title: &str, what: &str, error: &super::error::ApiError) -> Http
     page(status, title, &format!("<p>{}</p>", escape_html(&text)))
 }
 
+/// What the emailed `token` of a page stands for, found by `find` (an
+/// unknown token counts toward the client address's limit, as on the API), or
+/// the page that says why there is none.
+async fn look_up<T: Send + 'static>(
+    ctx: web::Data<Ctx>,
+    client: std::net::IpAddr,
+    token: &str,
+    title: &'static str,
+    what: &'static str,
+    find: impl Fn(&Ctx, &str) -> crate::domain::DomainResult<T> + Send + 'static,
+) -> Result<T, HttpResponse> {
+    if !well_formed(token) {
+        return Err(page(
+            StatusCode::NOT_FOUND,
+            title,
+            "<p>This link is not valid.</p>",
+        ));
+    }
+    let lookup = token.to_string();
+    run(ctx, move |ctx| {
+        ctx.limits.token_call(client, || find(ctx, &lookup))
+    })
+    .await
+    .map_err(|e| refusal_page(title, what, &e))
+}
+
 /// `GET /reset/{token}`: asks for the new password, then says to sign in.
 pub async fn reset_page(
     ctx: web::Data<Ctx>,
@@ -89,23 +115,18 @@ pub async fn reset_page(
 ) -> HttpResponse {
     const TITLE: &str = "Choose a new password";
     let token = token.into_inner();
-    let client = client.0;
-    if !well_formed(&token) {
-        return page(
-            StatusCode::NOT_FOUND,
-            TITLE,
-            "<p>This link is not valid.</p>",
-        );
-    }
-    let lookup = token.clone();
-    let user = match run(ctx, move |ctx| {
-        ctx.limits
-            .token_call(client, || links::holder(ctx, TokenPurpose::Reset, &lookup))
-    })
+    let user = match look_up(
+        ctx,
+        client.0,
+        &token,
+        TITLE,
+        "password-reset link",
+        |ctx, t| links::holder(ctx, TokenPurpose::Reset, t),
+    )
     .await
     {
         Ok(user) => user,
-        Err(e) => return refusal_page(TITLE, "password-reset link", &e),
+        Err(page) => return page,
     };
     let email = escape_html(&user.email);
     let body = format!(
@@ -131,23 +152,13 @@ pub async fn signin_page(
 ) -> HttpResponse {
     const TITLE: &str = "Sign in to collabd";
     let token = token.into_inner();
-    let client = client.0;
-    if !well_formed(&token) {
-        return page(
-            StatusCode::NOT_FOUND,
-            TITLE,
-            "<p>This link is not valid.</p>",
-        );
-    }
-    let lookup = token.clone();
-    let user = match run(ctx, move |ctx| {
-        ctx.limits
-            .token_call(client, || links::holder(ctx, TokenPurpose::Signin, &lookup))
+    let user = match look_up(ctx, client.0, &token, TITLE, "sign-in link", |ctx, t| {
+        links::holder(ctx, TokenPurpose::Signin, t)
     })
     .await
     {
         Ok(user) => user,
-        Err(e) => return refusal_page(TITLE, "sign-in link", &e),
+        Err(page) => return page,
     };
     let email = escape_html(&user.email);
     let otp = if user.twofactorenabled {
@@ -183,44 +194,18 @@ pub async fn invite_page(
     token: web::Path<String>,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let client = client.0;
-    if !well_formed(&token) {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Invitation not found",
-            "<p>This link is not valid.</p>",
-        );
-    }
-    let lookup = token.clone();
-    let invite = match run(ctx, move |ctx| {
-        ctx.limits
-            .token_call(client, || invites::details(ctx, &lookup))
-    })
+    let invite = match look_up(
+        ctx,
+        client.0,
+        &token,
+        "Invitation",
+        "invitation",
+        invites::details,
+    )
     .await
     {
         Ok(invite) => invite,
-        Err(e) => {
-            let (status, text) = match &e {
-                super::error::ApiError::Gone { message, .. } => (StatusCode::GONE, message.clone()),
-                super::error::ApiError::NotFound(_) => (
-                    StatusCode::NOT_FOUND,
-                    "This invitation does not exist.".to_string(),
-                ),
-                super::error::ApiError::RateLimited(seconds) => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("Too many unknown links from your address; try again in {seconds} s."),
-                ),
-                _ => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Please try again later.".to_string(),
-                ),
-            };
-            return page(
-                status,
-                "Invitation",
-                &format!("<p>{}</p>", escape_html(&text)),
-            );
-        }
+        Err(page) => return page,
     };
     let body = format!(
         "<p>{inviter} ({inviter_email}) invited <strong>{email}</strong> to join <strong>{org}</strong> as <strong>{role}</strong>.</p>\n\
@@ -251,23 +236,18 @@ pub async fn confirm_page(
 ) -> HttpResponse {
     const TITLE: &str = "Confirm your address";
     let token = token.into_inner();
-    let client = client.0;
-    if !well_formed(&token) {
-        return page(
-            StatusCode::NOT_FOUND,
-            TITLE,
-            "<p>This link is not valid.</p>",
-        );
-    }
-    let lookup = token.clone();
-    let (address, current) = match run(ctx, move |ctx| {
-        ctx.limits
-            .token_call(client, || accounts::confirmation_details(ctx, &lookup))
-    })
+    let (address, current) = match look_up(
+        ctx,
+        client.0,
+        &token,
+        TITLE,
+        "confirmation link",
+        accounts::confirmation_details,
+    )
     .await
     {
         Ok(found) => found,
-        Err(e) => return refusal_page(TITLE, "confirmation link", &e),
+        Err(page) => return page,
     };
     let address = escape_html(&address);
     let says = match current {

@@ -157,6 +157,42 @@ impl SmtpServer {
         }
     }
 
+    /// Waits for a message to `address` that `wanted` picks, whatever the
+    /// order messages arrived in (the sender delivers several at once).
+    pub fn wait_for_matching(&self, address: &str, wanted: impl Fn(&Email) -> bool) -> Email {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self
+                .messages()
+                .into_iter()
+                .find(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)) && wanted(m));
+            if let Some(mail) = found {
+                return mail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such email to {address} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The token of a `/{kind}/` link mailed to `address` that is not in
+    /// `taken`, which it joins: each call gets the next link asked for.
+    pub fn next_link(
+        &self,
+        address: &str,
+        kind: &str,
+        taken: &mut std::collections::HashSet<String>,
+    ) -> String {
+        let mail = self.wait_for_matching(address, |m| {
+            m.token(kind).is_some_and(|token| !taken.contains(&token))
+        });
+        let token = mail.token(kind).unwrap_or_default();
+        taken.insert(token.clone());
+        token
+    }
+
     /// Stops, as a server that goes down: it stops listening and cuts the
     /// connections clients keep open.
     pub fn stop(mut self) {
