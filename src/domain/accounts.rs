@@ -227,22 +227,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                     ))
                     .execute(conn)?;
                 // Links sent to the old address no longer prove anything.
-                diesel::update(
-                    email_confirmations::table
-                        .filter(email_confirmations::user_id.eq(&confirmation.user_id))
-                        .filter(email_confirmations::used_at.is_null())
-                        .filter(email_confirmations::expires_at.gt(now)),
-                )
-                .set(email_confirmations::expires_at.eq(now))
-                .execute(conn)?;
-                diesel::update(
-                    account_tokens::table
-                        .filter(account_tokens::user_id.eq(&confirmation.user_id))
-                        .filter(account_tokens::used_at.is_null())
-                        .filter(account_tokens::expires_at.gt(now)),
-                )
-                .set(account_tokens::expires_at.eq(now))
-                .execute(conn)?;
+                end_links(conn, &confirmation.user_id, now)?;
             }
         }
         load_user(conn, &confirmation.user_id).map(User::from)
