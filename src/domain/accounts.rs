@@ -8,7 +8,7 @@ use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
     audit, new_id, normalize_email, now_ms, rfc3339, twofactor, ConflictReason, Ctx, DomainError,
-    DomainResult, OtpReason, MS_PER_HOUR,
+    DomainResult, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
 use crate::store::kinds::{AuditAction, Role};
@@ -346,7 +346,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
     let session = new_session_row(ctx, &user.id);
     let verified = user.password_hash.clone();
-    let result = ctx.store.write(|conn| {
+    let user = ctx.store.write(|conn| {
         // The password was checked outside the transaction (argon2 is slow);
         // a change that committed since then wins.
         lock_user(conn, &user.id)?;
@@ -359,25 +359,8 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::unauthenticated)?;
         insert_session(conn, &session)?;
         Ok(current)
-    });
-    let user = count_wrong_otp(ctx, &email, result)?;
+    })?;
     login_for(ctx, &session, user)
-}
-
-/// A wrong second factor counts toward the login limit of `email`.
-pub(crate) fn count_wrong_otp<T>(
-    ctx: &Ctx,
-    email: &str,
-    result: DomainResult<T>,
-) -> DomainResult<T> {
-    if let Err(DomainError::SecondFactor {
-        reason: OtpReason::Invalid,
-        ..
-    }) = &result
-    {
-        let _ = ctx.limits.logins.hit(&email.to_string());
-    }
-    result
 }
 
 pub(crate) fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
@@ -539,7 +522,7 @@ pub fn delete(
     }
     let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
     check_current_password(ctx, &user, current_password)?;
-    let result = ctx.store.write(|conn| {
+    ctx.store.write(|conn| {
         // Every organization of the account, locked first and in id order, as
         // every path that changes a role or removes a member locks them: no
         // two such paths wait on each other, and no one becomes an owner of
@@ -565,9 +548,6 @@ pub fn delete(
                 "currentpassword",
                 "the password was changed at the same moment; try again",
             ));
-        }
-        if current.totp_enabled {
-            ctx.limits.logins.check(&current.email)?;
         }
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::refused)?;
         let mut alone = Vec::new();
@@ -617,11 +597,7 @@ pub fn delete(
             .execute(conn)?;
         diesel::delete(users::table.find(&user.id)).execute(conn)?;
         Ok(())
-    });
-    if let Err(DomainError::Forbidden(_)) = &result {
-        let _ = ctx.limits.logins.hit(&user.email);
-    }
-    result
+    })
 }
 
 /// For an account made on the spot by accepting an invite.

@@ -8,8 +8,8 @@
 use diesel::prelude::*;
 
 use super::accounts::{
-    count_wrong_otp, end_links, end_sessions, find_user_by_email, insert_session, load_user,
-    login_for, new_session_row, Login, User,
+    end_links, end_sessions, find_user_by_email, insert_session, load_user, login_for,
+    new_session_row, Login, User,
 };
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -170,11 +170,9 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
     let row = ctx
         .store
         .read(|conn| usable(conn, TokenPurpose::Signin, token))?;
-    let email = ctx.store.read(|conn| load_user(conn, &row.user_id))?.email;
-    ctx.limits.logins.check(&email)?;
     let session = new_session_row(ctx, &row.user_id);
     let now = now_ms();
-    let result = ctx.store.write(|conn| {
+    let user = ctx.store.write(|conn| {
         lock_user(conn, &row.user_id)?;
         let row = usable(conn, TokenPurpose::Signin, token)?;
         let user = load_user(conn, &row.user_id)?;
@@ -185,7 +183,6 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
             .execute(conn)?;
         insert_session(conn, &session)?;
         load_user(conn, &row.user_id)
-    });
-    let user = count_wrong_otp(ctx, &email, result)?;
+    })?;
     login_for(ctx, &session, user)
 }

@@ -144,7 +144,9 @@ fn new_recovery_code() -> String {
 
 /// Checks the second factor of `user` (whose row is locked in this
 /// transaction) and uses it up: a TOTP code's step, or a recovery code. An
-/// account without two-factor passes whatever `otp` says.
+/// account without two-factor passes whatever `otp` says. A code given counts
+/// toward the login limit of the account's address when wrong, and past the
+/// limit is refused (429) unjudged.
 pub fn verify(
     ctx: &Ctx,
     conn: &mut DbConn,
@@ -157,6 +159,9 @@ pub fn verify(
     let Some(otp) = otp.map(str::trim).filter(|o| !o.is_empty()) else {
         return Ok(Err(OtpProblem::Missing));
     };
+    // Guesses meet the login limit here, the one place every code is judged:
+    // past it 429 before the code is looked at, and a wrong one counts.
+    ctx.limits.logins.check(&user.email)?;
     let now = now_ms();
     let seed = seed_of(ctx, user)?;
     if let Some(step) = matching_step(&seed, otp, now, user.totp_last_step) {
@@ -174,11 +179,11 @@ pub fn verify(
     )
     .set(recovery_codes::used_at.eq(now))
     .execute(conn)?;
-    Ok(if used == 1 {
-        Ok(())
-    } else {
-        Err(OtpProblem::Wrong)
-    })
+    if used == 1 {
+        return Ok(Ok(()));
+    }
+    let _ = ctx.limits.logins.hit(&user.email);
+    Ok(Err(OtpProblem::Wrong))
 }
 
 /// The refusal of a call that hands out a session (API.md §2): 401
@@ -284,6 +289,7 @@ pub fn confirm(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<TwoFactorE
         ctx.limits.logins.check(&user.email)?;
         let seed = seed_of(ctx, &user)?;
         let Some(step) = matching_step(&seed, otp.trim(), now_ms(), user.totp_last_step) else {
+            let _ = ctx.limits.logins.hit(&user.email);
             return Err(DomainError::forbidden(
                 "otp is not a current code of the secret from user/enabletwofactor",
             ));
@@ -306,9 +312,6 @@ pub fn confirm(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<TwoFactorE
         }
         Ok(user.email)
     });
-    if let Err(DomainError::Forbidden(_)) = &result {
-        count_failure(ctx, &caller.user_id);
-    }
     result?;
     Ok(TwoFactorEnabled {
         enabled: true,
@@ -320,20 +323,15 @@ pub fn confirm(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<TwoFactorE
 /// and forgets the seed and the codes. Off already: nothing to do.
 pub fn disable(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<()> {
     needs_session(caller)?;
-    let result = ctx.store.write(|conn| {
+    ctx.store.write(|conn| {
         lock_user(conn, &caller.user_id)?;
         let user = load_user(conn, &caller.user_id)?;
         if !user.totp_enabled {
             return Ok(());
         }
-        ctx.limits.logins.check(&user.email)?;
         verify(ctx, conn, &user, Some(otp))?.map_err(refused)?;
         turn_off(conn, &user.id)
-    });
-    if let Err(DomainError::Forbidden(_)) = &result {
-        count_failure(ctx, &caller.user_id);
-    }
-    result
+    })
 }
 
 fn turn_off(conn: &mut DbConn, user_id: &str) -> DomainResult<()> {
@@ -347,17 +345,6 @@ fn turn_off(conn: &mut DbConn, user_id: &str) -> DomainResult<()> {
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
         .execute(conn)?;
     Ok(())
-}
-
-/// A wrong code counts toward the login limit of the account's address.
-pub fn count_failure(ctx: &Ctx, user_id: &str) {
-    let email = ctx
-        .store
-        .read(|conn| load_user(conn, user_id))
-        .map(|user| user.email);
-    if let Ok(email) = email {
-        let _ = ctx.limits.logins.hit(&email);
-    }
 }
 
 #[cfg(test)]

@@ -86,27 +86,38 @@ const CREATE: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     ],
 });
 
+/// An invite as `invite/create` and each `invite/createbulk` row ask for
+/// it, with the defaults of what was left out: role `collaborator`, no
+/// project creation, no grants, a lasting membership.
+fn new_invite(
+    email: String,
+    role: Option<&str>,
+    can_create_projects: Option<bool>,
+    grants: Option<&[ProjectPermissionParam]>,
+    membership_expires_at: Option<String>,
+) -> NewInvite {
+    NewInvite {
+        email,
+        role: role.and_then(Role::parse).unwrap_or(Role::Collaborator),
+        can_create_projects: can_create_projects.unwrap_or(false),
+        grants: grants.map(grant_requests).unwrap_or_default(),
+        membership_expires_at,
+    }
+}
+
 async fn create(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Params(p): Params<CreateInviteParams>,
 ) -> Result<InviteAnswer, ApiError> {
     let invite = run(ctx, move |ctx| {
-        let new = NewInvite {
-            email: p.email,
-            role: p
-                .role
-                .as_deref()
-                .and_then(Role::parse)
-                .unwrap_or(Role::Collaborator),
-            can_create_projects: p.cancreateprojects.unwrap_or(false),
-            grants: p
-                .projectpermissions
-                .as_deref()
-                .map(grant_requests)
-                .unwrap_or_default(),
-            membership_expires_at: p.membershipexpiresat,
-        };
+        let new = new_invite(
+            p.email,
+            p.role.as_deref(),
+            p.cancreateprojects,
+            p.projectpermissions.as_deref(),
+            p.membershipexpiresat,
+        );
         invites::create(ctx, &caller, p.organizationid.as_deref(), new)
     })
     .await?;
@@ -186,21 +197,13 @@ async fn create_bulk(
                     .unwrap_or_default()
                     .to_string();
                 let made = judge_json::<BulkInviteRow>(row).and_then(|row| {
-                    let new = NewInvite {
-                        email: row.email,
-                        role: row
-                            .role
-                            .as_deref()
-                            .and_then(Role::parse)
-                            .unwrap_or(Role::Collaborator),
-                        can_create_projects: row.cancreateprojects.unwrap_or(false),
-                        grants: row
-                            .projectpermissions
-                            .as_deref()
-                            .map(grant_requests)
-                            .unwrap_or_default(),
-                        membership_expires_at: row.membershipexpiresat,
-                    };
+                    let new = new_invite(
+                        row.email,
+                        row.role.as_deref(),
+                        row.cancreateprojects,
+                        row.projectpermissions.as_deref(),
+                        row.membershipexpiresat,
+                    );
                     invites::create(ctx, &caller, Some(&organization), new).map_err(ApiError::from)
                 });
                 match made {

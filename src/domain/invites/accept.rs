@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::domain::access::{self, Member};
 use crate::domain::accounts::{
-    count_wrong_otp, find_user_by_email, insert_session, load_user, login_for, new_session_row,
-    provision_invited, take_over_unverified,
+    find_user_by_email, insert_session, load_user, login_for, new_session_row, provision_invited,
+    take_over_unverified,
 };
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
@@ -115,9 +115,6 @@ pub fn accept(
                     // The row as it is under the lock: a code used meanwhile
                     // is refused.
                     let user = load_user(conn, &user.id)?;
-                    if user.totp_enabled {
-                        ctx.limits.logins.check(&user.email)?;
-                    }
                     twofactor::verify(ctx, conn, &user, otp)?
                         .map_err(twofactor::unauthenticated)?;
                     user
@@ -176,18 +173,6 @@ pub fn accept(
             login,
         })
     });
-    let result = match &result {
-        Err(DomainError::SecondFactor { .. }) => {
-            let email = ctx
-                .store
-                .read(|conn| resolve(conn, None, &by).map(|(row, _)| row.email));
-            match email {
-                Ok(email) => count_wrong_otp(ctx, &email, result),
-                Err(_) => result,
-            }
-        }
-        _ => result,
-    };
     let accepted = match result {
         // A sign-up for the same address committed while this made the
         // account; nothing was changed here.

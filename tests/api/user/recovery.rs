@@ -775,4 +775,11 @@ fn second_factor_guesses_on_invite_acceptance_meet_the_login_limit(backend: Back
         json!({"password": "a new password", "currentpassword": "wrong guess"}),
     );
     assert_eq!(r.status, 429, "{}", r.body);
+    // And codes on the signed-in calls meet the same limit.
+    let r = app.post(
+        "/user/disabletwofactor",
+        Some(&token),
+        json!({"otp": "222222"}),
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
 }
