@@ -69,7 +69,8 @@ pub struct Config {
     )]
     pub mail_max_attempts: i32,
 
-    /// How often the sender looks for due mail when nothing wakes it (ms).
+    /// How often the senders look for due mail and webhook deliveries when
+    /// nothing wakes them (ms).
     #[arg(
         long,
         env = "COLLABD_MAIL_POLL_MS",
@@ -219,6 +220,36 @@ pub struct Config {
         global = true
     )]
     pub membership_sweep_secs: u64,
+
+    /// Attempts at one webhook delivery before it is marked failed.
+    #[arg(
+        long,
+        env = "COLLABD_WEBHOOK_MAX_ATTEMPTS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub webhook_max_attempts: i32,
+
+    /// The first retry of a failed webhook delivery waits this long (ms); each
+    /// further one twice as long, at most an hour (10 attempts span about 3 h).
+    #[arg(
+        long,
+        env = "COLLABD_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 30000,
+        global = true
+    )]
+    pub webhook_retry_base_ms: i64,
+
+    /// Lets webhooks target loopback, private, link-local and unspecified
+    /// addresses (for a receiver on the same machine or network).
+    #[arg(
+        long,
+        env = "COLLABD_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub webhook_allow_private: bool,
 
     /// Unknown tokens per client address per minute on the public calls that
     /// take an emailed token; past it they answer 429 until the minute is

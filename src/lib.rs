@@ -8,8 +8,10 @@ pub mod domain;
 pub mod http;
 pub mod logs;
 pub mod mail;
+pub mod queue;
 pub mod secrets;
 pub mod store;
+pub mod webhook_sender;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -51,6 +53,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         outbox_sealer: Sealer::new(&secret, mail::SEALING_PURPOSE),
         answer_sealer: Sealer::new(&secret, domain::idempotency::SEALING_PURPOSE),
         totp_sealer: Sealer::new(&secret, domain::twofactor::SEALING_PURPOSE),
+        webhook_sealer: Sealer::new(&secret, domain::webhooks::SEALING_PURPOSE),
         policy: Policy {
             invite_ttl_days: config.invite_ttl_days,
             max_orgs_per_user: config.max_orgs_per_user,
@@ -59,6 +62,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             confirm_ttl_hours: config.confirm_ttl_hours,
             reset_ttl_minutes: config.reset_ttl_minutes,
             login_link_ttl_minutes: config.login_link_ttl_minutes,
+            webhook_allow_private: config.webhook_allow_private,
         },
         limits: domain::limits::Limits::new(
             config.login_attempts_per_minute,
@@ -110,6 +114,15 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         config.mail_max_attempts,
         Duration::from_millis(config.mail_poll_ms.max(10)),
         ctx.outbox_sealer.clone(),
+    )?;
+    let webhook_courier = webhook_sender::WebhookCourier::new(
+        ctx.webhook_sealer.clone(),
+        queue::Retry {
+            base_ms: config.webhook_retry_base_ms,
+            max_attempts: config.webhook_max_attempts.max(1),
+        },
+        Duration::from_millis(config.mail_poll_ms.max(10)),
+        config.webhook_allow_private,
     )?;
     let listener =
         TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
@@ -188,6 +201,10 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     actix_web::rt::spawn(expire_now_and_then(
         expiry_ctx,
         Duration::from_secs(config.membership_sweep_secs.max(1)),
+    ));
+    actix_web::rt::spawn(webhook_sender::run(
+        sender_store.clone(),
+        Arc::new(webhook_courier),
     ));
     actix_web::rt::spawn(mail::sender::run(
         sender_store,

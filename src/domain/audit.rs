@@ -79,7 +79,7 @@ pub fn record(
         created_at: now_ms(),
     };
     crate::store::execute(conn, diesel::insert_into(audit_events::table).values(&row))?;
-    Ok(())
+    super::webhooks::queue_deliveries(conn, &row)
 }
 
 /// A page of an organization's audit log, newest first (owners and admins).

@@ -23,6 +23,7 @@ pub mod rosters;
 pub mod sessions;
 pub mod tokens;
 pub mod twofactor;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -187,6 +188,8 @@ pub struct Policy {
     pub confirm_ttl_hours: u32,
     pub reset_ttl_minutes: u32,
     pub login_link_ttl_minutes: u32,
+    /// Webhooks may target loopback and private addresses.
+    pub webhook_allow_private: bool,
 }
 
 /// What every domain function may need: the store, the session keys, the
@@ -199,6 +202,8 @@ pub struct Ctx {
     /// Seals the answers kept for idempotency keys (a login's holds a session).
     pub answer_sealer: crate::secrets::Sealer,
     pub totp_sealer: crate::secrets::Sealer,
+    /// Seals webhook signing secrets.
+    pub webhook_sealer: crate::secrets::Sealer,
     pub policy: Policy,
     /// Rate limits per client address and per organization.
     pub limits: limits::Limits,

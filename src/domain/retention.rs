@@ -1,5 +1,6 @@
 //! Retention (API.md §8): what has ended is deleted once it is older than
-//! `COLLABD_RETENTION_DAYS`: sent and dead mail, ended sessions, used or
+//! `COLLABD_RETENTION_DAYS`: sent and dead mail, delivered and failed webhook
+//! deliveries, ended sessions, used or
 //! expired tokens and ended invites; audit events after
 //! `COLLABD_AUDIT_RETENTION_DAYS` (0 keeps them). Each sweep is a few DELETEs
 //! of rows that nothing can need again, so several processes may sweep at
@@ -8,10 +9,10 @@
 use diesel::prelude::*;
 
 use super::MS_PER_DAY;
-use crate::store::kinds::{InviteState, MailState};
+use crate::store::kinds::{DeliveryState, InviteState, MailState};
 use crate::store::schema::{
     account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
-    retired_invite_tokens, sessions,
+    retired_invite_tokens, sessions, webhook_deliveries,
 };
 use crate::store::{classify, Store, StoreError};
 
@@ -27,6 +28,7 @@ pub struct Retention {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub mail: usize,
+    pub webhook_deliveries: usize,
     pub sessions: usize,
     pub tokens: usize,
     pub invites: usize,
@@ -46,6 +48,13 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
                     .eq(MailState::Dead)
                     .and(outbox::created_at.lt(cutoff))),
             ),
+        )
+        .execute(conn)
+        .map_err(classify)?;
+        let webhook_deliveries = diesel::delete(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::state.ne(DeliveryState::Pending))
+                .filter(webhook_deliveries::last_attempt_at.lt(cutoff)),
         )
         .execute(conn)
         .map_err(classify)?;
@@ -112,6 +121,7 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         .map_err(classify)?;
         Ok(Swept {
             mail,
+            webhook_deliveries,
             sessions,
             tokens: confirmations + links + retired,
             invites,

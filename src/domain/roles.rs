@@ -57,6 +57,11 @@ pub enum Action {
     /// Delete the organization and all it holds.
     DeleteOrganization,
     ReadAuditLog,
+    /// Create, list and delete webhooks, and read their deliveries.
+    ManageWebhooks,
+    /// Add and remove verified domains.
+    ManageDomains,
+    ListDomains,
 }
 
 /// True when `role` may take `action`: the matrix of API.md §3, one arm per
@@ -76,8 +81,12 @@ pub fn allows(role: Role, action: Action) -> bool {
         | Action::CreateProject
         | Action::SeeAllProjects
         | Action::EditProject
-        | Action::ReadAuditLog => matches!(role, Owner | Admin),
-        Action::ChangeSettings | Action::DeleteOrganization => role == Owner,
+        | Action::ReadAuditLog
+        | Action::ManageWebhooks
+        | Action::ListDomains => matches!(role, Owner | Admin),
+        Action::ChangeSettings | Action::DeleteOrganization | Action::ManageDomains => {
+            role == Owner
+        }
     }
 }
 
@@ -115,6 +124,10 @@ mod tests {
             (Action::EditProject, [true, true, false, false]),
             (Action::ChangeSettings, [true, false, false, false]),
             (Action::ReadAuditLog, [true, true, false, false]),
+            (Action::DeleteOrganization, [true, false, false, false]),
+            (Action::ManageWebhooks, [true, true, false, false]),
+            (Action::ManageDomains, [true, false, false, false]),
+            (Action::ListDomains, [true, true, false, false]),
         ];
         let columns = [
             Role::Owner,

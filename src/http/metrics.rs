@@ -41,6 +41,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     outbox: Family<StateLabels, Gauge>,
+    webhooks: Family<StateLabels, Gauge>,
     pool: Family<StateLabels, Gauge>,
 }
 
@@ -58,6 +59,7 @@ impl Metrics {
             latency_histogram,
         );
         let outbox = Family::<StateLabels, Gauge>::default();
+        let webhooks = Family::<StateLabels, Gauge>::default();
         let pool = Family::<StateLabels, Gauge>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
@@ -71,6 +73,11 @@ impl Metrics {
             outbox.clone(),
         );
         registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries, by state",
+            webhooks.clone(),
+        );
+        registry.register(
             "db_pool_connections",
             "Database pool connections, by state",
             pool.clone(),
@@ -80,6 +87,7 @@ impl Metrics {
             requests,
             latency,
             outbox,
+            webhooks,
             pool,
         }
     }
@@ -151,9 +159,10 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     let counts = run(ctx, move |ctx| {
-        let counts = crate::mail::queue_depth(&ctx.store)?;
+        let mail = crate::mail::queue_depth(&ctx.store)?;
+        let webhooks = crate::webhook_sender::queue_depth(&ctx.store)?;
         let (open, idle) = ctx.store.pool_state();
-        Ok((counts, open, idle))
+        Ok(((mail, webhooks), open, idle))
     })
     .await
     .map(|(counts, open, idle)| {
@@ -171,13 +180,15 @@ pub async fn metrics(
             .set(i64::from(idle));
         counts
     })?;
-    for (state, count) in counts {
-        metrics
-            .outbox
-            .get_or_create(&StateLabels {
-                state: state.as_str().into(),
-            })
-            .set(count);
+    let (mail, webhooks) = counts;
+    for (family, counts) in [(&metrics.outbox, mail), (&metrics.webhooks, webhooks)] {
+        for (state, count) in counts {
+            family
+                .get_or_create(&StateLabels {
+                    state: state.into(),
+                })
+                .set(count);
+        }
     }
     let text = metrics
         .render()

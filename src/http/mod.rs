@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod user;
+pub mod webhooks;
 
 use std::marker::PhantomData;
 
@@ -377,6 +378,7 @@ pub fn register_all(api: &mut Api<'_>) {
     user::register(api);
     account::register(api);
     customer::register(api);
+    webhooks::register(api);
     invite::register(api);
 }
 

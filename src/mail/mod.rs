@@ -5,10 +5,6 @@ pub mod sender;
 pub mod smtp;
 pub mod templates;
 
-use diesel::prelude::*;
-
-use diesel::dsl::count_star;
-
 use crate::clock::{new_id, now_ms};
 use crate::secrets::Sealer;
 use crate::store::kinds::MailState;
@@ -57,22 +53,7 @@ pub fn enqueue(conn: &mut DbConn, sealer: &Sealer, mail: Mail) -> Result<(), Sto
 }
 
 /// How many queued emails are in each state, for `/metrics`.
-pub fn queue_depth(store: &Store) -> Result<Vec<(MailState, i64)>, StoreError> {
-    let counts: Vec<(MailState, i64)> = store.read(|conn| {
-        outbox::table
-            .group_by(outbox::state)
-            .select((outbox::state, count_star()))
-            .load(conn)
-            .map_err(classify)
-    })?;
-    Ok(MailState::ALL
-        .iter()
-        .map(|state| {
-            let count = counts
-                .iter()
-                .find(|(s, _)| s == state)
-                .map_or(0, |(_, c)| *c);
-            (*state, count)
-        })
-        .collect())
+pub fn queue_depth(store: &Store) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    let states: Vec<&'static str> = MailState::ALL.iter().map(|s| s.as_str()).collect();
+    crate::queue::depth::<sender::SenderSettings>(store, &states)
 }

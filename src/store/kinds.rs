@@ -159,6 +159,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where a webhook delivery is: waiting (or being retried), answered with
+    /// a 2xx, or given up after the last attempt.
+    pub enum DeliveryState {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+}
+
+text_enum! {
     /// What an audit event records (API.md §6).
     pub enum AuditAction {
         OrganizationCreated = "organization.created",

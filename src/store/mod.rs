@@ -104,6 +104,15 @@ thread_local! {
     /// Set while reads run on an HTTP worker ([`Store::inline`]): there a
     /// checkout takes an idle connection or fails, and never waits.
     static INLINE: Cell<bool> = const { Cell::new(false) };
+    /// Set when the running write transaction queued webhook deliveries
+    /// ([`deliveries_queued`]); once it commits, the sender is woken.
+    static DELIVERIES_QUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that the running write transaction queued webhook deliveries: the
+/// webhook sender is woken when it commits (and not if it rolls back).
+pub fn deliveries_queued() {
+    DELIVERIES_QUEUED.set(true);
 }
 
 /// Why the store could not do what was asked.
@@ -245,6 +254,8 @@ pub struct Store {
     /// older than the last outage are tested once before they are used again;
     /// otherwise checkouts cost no extra round trip.
     outages: Arc<AtomicU64>,
+    /// Notified when a committed transaction queued webhook deliveries.
+    webhook_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -271,7 +282,13 @@ impl Store {
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             local,
             outages,
+            webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// What the webhook sender waits on between rounds.
+    pub fn webhook_wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.webhook_wakeup.clone()
     }
 
     /// Waits, first come first served, until fewer tasks than the pool has
@@ -401,6 +418,7 @@ impl Store {
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
+        DELIVERIES_QUEUED.set(false);
         let result = match &mut *conn {
             // BEGIN IMMEDIATE takes SQLite's write lock first, waiting for it
             // as busy_timeout says, whereas upgrading a read snapshot that
@@ -408,6 +426,9 @@ impl Store {
             DbConn::Sqlite(_) => sqlite_transaction::<BEGIN_IMMEDIATE, _, _>(&mut conn, f),
             DbConn::Pg(_) => run_in_transaction(&mut conn, f),
         };
+        if DELIVERIES_QUEUED.replace(false) && result.is_ok() {
+            self.webhook_wakeup.notify_one();
+        }
         self.forget_if_unreachable(&mut conn, result)
     }
 

@@ -2,7 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::kinds::{AuditAction, InviteState, MailState, Permission, Role, TokenPurpose};
+use super::kinds::{
+    AuditAction, DeliveryState, InviteState, MailState, Permission, Role, TokenPurpose,
+};
 use super::schema::*;
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -199,5 +201,40 @@ pub struct AuditEventRow {
     pub action: AuditAction,
     pub target: String,
     pub details: String,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = webhooks)]
+pub struct WebhookRow {
+    pub id: String,
+    pub organization_id: String,
+    pub url: String,
+    /// A JSON list of audit actions, or `["*"]`.
+    pub events: String,
+    pub description: Option<String>,
+    /// The signing secret, sealed.
+    pub secret: String,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: AuditAction,
+    /// The body sent on every try.
+    pub payload: String,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub claimed_until: Option<i64>,
+    /// The delivery round that holds the claim.
+    pub claim: Option<String>,
+    pub last_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
     pub created_at: i64,
 }

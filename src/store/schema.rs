@@ -169,6 +169,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        organization_id -> Text,
+        url -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        claim -> Nullable<Text>,
+        last_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_attempt_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         organization_id -> Text,
@@ -209,6 +240,8 @@ diesel::joinable!(projects -> organizations (organization_id));
 diesel::joinable!(project_permissions -> memberships (membership_id));
 diesel::joinable!(project_permissions -> projects (project_id));
 diesel::joinable!(invites -> organizations (organization_id));
+diesel::joinable!(webhooks -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(invites -> users (invited_by));
 diesel::joinable!(invite_projects -> invites (invite_id));
 diesel::joinable!(retired_invite_tokens -> invites (invite_id));
@@ -229,6 +262,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     retired_invite_tokens,
     email_confirmations,
     outbox,
+    webhooks,
+    webhook_deliveries,
     audit_events,
     idempotency_keys,
     roster_versions,

@@ -62,11 +62,37 @@ fn hot_lookups_use_indexes() {
         ),
         (
             "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= 5",
-            "SEARCH outbox USING INDEX outbox_due (state=? AND next_attempt_at<?)",
+            "SEARCH outbox USING COVERING INDEX outbox_due (state=? AND next_attempt_at<?)",
         ),
         (
             "SELECT id FROM audit_events WHERE organization_id = 'o' AND id < 'z' ORDER BY id DESC LIMIT 10",
             "SEARCH audit_events USING COVERING INDEX audit_events_org (organization_id=? AND id<?)",
+        ),
+        (
+            "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= 5 \
+             AND (claimed_until IS NULL OR claimed_until < 5) ORDER BY next_attempt_at, id LIMIT 32",
+            "SEARCH webhook_deliveries USING INDEX webhook_deliveries_due (state=? AND next_attempt_at<?)",
+        ),
+        (
+            "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= 5 \
+             AND (claimed_until IS NULL OR claimed_until < 5) ORDER BY next_attempt_at, id LIMIT 32",
+            "SEARCH outbox USING INDEX outbox_due (state=? AND next_attempt_at<?)",
+        ),
+        (
+            "SELECT * FROM webhook_deliveries WHERE claim = 'round' AND state = 'pending'",
+            "SEARCH webhook_deliveries USING INDEX webhook_deliveries_claim (claim=?)",
+        ),
+        (
+            "SELECT * FROM outbox WHERE claim = 'round' AND state = 'pending'",
+            "SEARCH outbox USING INDEX outbox_claim (claim=?)",
+        ),
+        (
+            "SELECT * FROM webhook_deliveries WHERE webhook_id = 'w' AND id < 'z' ORDER BY id DESC LIMIT 101",
+            "SEARCH webhook_deliveries USING INDEX webhook_deliveries_webhook (webhook_id=? AND id<?)",
+        ),
+        (
+            "SELECT id, events FROM webhooks WHERE organization_id = 'o'",
+            "SEARCH webhooks USING INDEX webhooks_org (organization_id=?)",
         ),
     ];
     for (sql, expected) in cases {

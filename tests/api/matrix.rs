@@ -55,6 +55,22 @@ impl Fixture<'_> {
     fn fresh_project(&self) -> String {
         self.app.project(&self.owner, &self.org, "Disposable")
     }
+
+    /// A new webhook of the organization, made by the owner.
+    fn webhook(&self) -> String {
+        self.app
+            .post(
+                "/customer/createwebhook",
+                Some(&self.owner),
+                json!({"organizationid": self.org, "url": "https://93.184.216.34/hook",
+                       "events": ["domain.verified"]}),
+            )
+            .ok()
+            .get("webhook")["webhookid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }
 
 type Params = fn(&Fixture) -> Value;
@@ -151,6 +167,29 @@ fn every_endpoint_as_every_role(backend: Backend) {
             "/customer/delete",
             |f| json!({"organizationid": f.org, "name": "Not its name"}),
             [422, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/createwebhook",
+            |f| {
+                json!({"organizationid": f.org, "url": "https://93.184.216.34/hook",
+                       "events": ["domain.verified"]})
+            },
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listwebhooks",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listwebhookdeliveries",
+            |f| json!({"webhookid": f.webhook()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/deletewebhook",
+            |f| json!({"webhookid": f.webhook()}),
+            [200, 200, 403, 403, 404, 401],
         ),
         (
             "/invite/createbulk",

@@ -4,3 +4,4 @@ mod collaborators;
 mod deletion;
 mod expiry;
 mod organizations;
+mod webhooks;

@@ -4,11 +4,13 @@
 mod app;
 mod backend;
 mod client;
+mod receiver;
 mod server;
 
 pub use app::*;
 pub use backend::*;
 pub use client::*;
+pub use receiver::*;
 pub use server::*;
 
 /// Runs `work(i)` for each i in 0..n, all at once on n threads; the results

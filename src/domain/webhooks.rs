@@ -1,0 +1,462 @@
+//! Webhooks (API.md §6): an organization's endpoints, notified of its audit
+//! events. Registering checks where the URL leads; each event a webhook
+//! subscribes to becomes a delivery row in the event's own transaction
+//! ([`queue_deliveries`]), which the sender (`crate::webhook_sender`)
+//! signs and posts.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use diesel::prelude::*;
+use rand::RngCore;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::access::{self, Hold};
+use super::audit::{AuditAction, AuditEvent};
+use super::paging::PageRequest;
+use super::roles::Action;
+use super::sessions::Caller;
+use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
+use crate::store::kinds::DeliveryState;
+use crate::store::rows::{AuditEventRow, DeliveryRow, WebhookRow};
+use crate::store::schema::{webhook_deliveries, webhooks};
+use crate::store::DbConn;
+
+/// The purpose the key that seals signing secrets is derived for.
+pub const SEALING_PURPOSE: &str = "collabd webhook secrets v1";
+/// What every signing secret starts with (Standard Webhooks).
+pub const SECRET_PREFIX: &str = "whsec_";
+/// Webhooks one organization may have.
+pub const MAX_PER_ORGANIZATION: i64 = 20;
+/// The longest URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+/// Subscribing to this instead of a list of actions means every action.
+pub const ALL_EVENTS: &str = "*";
+
+/// A registered endpoint. `secret` appears only in the answer to
+/// `customer/createwebhook`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub webhookid: String,
+    pub organizationid: String,
+    pub url: String,
+    /// The audit actions delivered, or `["*"]` for every one.
+    pub events: Vec<String>,
+    #[schema(required = true)]
+    pub description: Option<String>,
+    #[schema(format = DateTime)]
+    pub createdat: String,
+    /// The signing secret (`whsec_` and base64 of 32 bytes), shown once on
+    /// creation and never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl From<WebhookRow> for Webhook {
+    fn from(row: WebhookRow) -> Webhook {
+        Webhook {
+            webhookid: row.id,
+            organizationid: row.organization_id,
+            url: row.url,
+            events: serde_json::from_str(&row.events).unwrap_or_default(),
+            description: row.description,
+            createdat: rfc3339(row.created_at),
+            secret: None,
+        }
+    }
+}
+
+/// One event on its way to one webhook.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    pub deliveryid: String,
+    pub webhookid: String,
+    /// The audit event's id, sent as `webhook-id` on every try.
+    pub eventid: String,
+    /// The audit action.
+    #[serde(rename = "type")]
+    pub kind: AuditAction,
+    /// `pending` (waiting or being retried), `delivered` (answered with a
+    /// 2xx) or `failed` (no 2xx after the last attempt).
+    pub state: DeliveryState,
+    pub attempts: i32,
+    /// The HTTP status of the last answer; null before the first attempt or
+    /// when the last one got no answer.
+    #[schema(required = true)]
+    pub lastcode: Option<i32>,
+    #[schema(format = DateTime, required = true)]
+    pub lastattemptat: Option<String>,
+    #[schema(format = DateTime)]
+    pub createdat: String,
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(row: DeliveryRow) -> Delivery {
+        Delivery {
+            deliveryid: row.id,
+            webhookid: row.webhook_id,
+            eventid: row.event_id,
+            kind: row.event_type,
+            state: row.state,
+            attempts: row.attempts,
+            lastcode: row.last_code,
+            lastattemptat: row.last_attempt_at.map(rfc3339),
+            createdat: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// True for an address no webhook may reach unless private targets are
+/// allowed: loopback, private, link-local, unspecified, and the other ranges
+/// that are not the public internet (shared, multicast, broadcast, reserved,
+/// documentation; IPv6 unique-local and site-local; an IPv4 address mapped
+/// or translated into IPv6 is judged as itself).
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared, RFC 6598
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || a >= 240 // reserved
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let segments = v6.segments();
+            // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [.., hi, lo] = segments;
+                let v4 = std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+                return is_private(IpAddr::V4(v4));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (segments[0] & 0xfe00) == 0xfc00 // unique local
+                || (segments[0] & 0xffc0) == 0xfe80 // link-local
+                || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+                || segments[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
+        }
+    }
+}
+
+/// Checks a webhook URL: http or https, a host, no credentials or fragment,
+/// and, unless private targets are allowed, a host that is, and resolves
+/// only to, public addresses (a name that resolves to any private address
+/// is refused: the sender would refuse that address at each try). Blocks
+/// on the resolver: run it off the HTTP workers.
+pub fn check_url(raw: &str, allow_private: bool) -> DomainResult<url::Url> {
+    let invalid = |why: &str| DomainError::invalid("url", why);
+    if raw.len() > MAX_URL_LEN {
+        return Err(invalid("must be at most 2048 characters"));
+    }
+    let url = url::Url::parse(raw.trim()).map_err(|e| invalid(&format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must be an http or https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must not carry credentials (every delivery is signed instead)",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(invalid("must not have a fragment"));
+    }
+    let host = match url.host() {
+        Some(host) => host,
+        None => return Err(invalid("must name a host")),
+    };
+    if allow_private {
+        return Ok(url);
+    }
+    let literal = match host {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    };
+    let private = "must not lead to a loopback, private, link-local or unspecified address";
+    if let Some(ip) = literal {
+        return if is_private(ip) {
+            Err(invalid(private))
+        } else {
+            Ok(url)
+        };
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    let name = url.host_str().unwrap_or_default().to_string();
+    let addresses: Vec<SocketAddr> = (name.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|_| invalid("its host does not resolve"))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(invalid("its host does not resolve"));
+    }
+    if addresses.iter().any(|a| is_private(a.ip())) {
+        return Err(invalid(private));
+    }
+    Ok(url)
+}
+
+/// Checks a subscription: `["*"]`, or one or more audit actions, each once.
+pub fn check_events(events: &[String]) -> DomainResult<Vec<String>> {
+    let invalid = |why: String| DomainError::invalid("events", why);
+    if events.is_empty() {
+        return Err(invalid(
+            "must name at least one audit action, or be [\"*\"]".into(),
+        ));
+    }
+    if events.iter().any(|e| e == ALL_EVENTS) {
+        if events.len() > 1 {
+            return Err(invalid(
+                "\"*\" subscribes to everything; list it alone".into(),
+            ));
+        }
+        return Ok(vec![ALL_EVENTS.to_string()]);
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(events.len());
+    for event in events {
+        let action = AuditAction::ALL
+            .iter()
+            .find(|a| a.as_str() == event)
+            .ok_or_else(|| invalid(format!("{event:?} is not an audit action")))?;
+        if !checked.iter().any(|c| c == action.as_str()) {
+            checked.push(action.as_str().to_string());
+        }
+    }
+    Ok(checked)
+}
+
+/// What `customer/createwebhook` asks for, its URL and events already checked.
+pub struct NewWebhook {
+    pub url: url::Url,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// Registers a webhook (owners and admins); the answer carries the secret.
+pub fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+    new: NewWebhook,
+) -> DomainResult<Webhook> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes));
+    ctx.store.write(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ManageWebhooks,
+            Hold::Exclusive,
+        )?;
+        let organization_id = member.organization_id().to_string();
+        let count: i64 = webhooks::table
+            .filter(webhooks::organization_id.eq(&organization_id))
+            .count()
+            .get_result(conn)?;
+        if count >= MAX_PER_ORGANIZATION {
+            return Err(DomainError::invalid(
+                "organizationid",
+                format!(
+                    "an organization has at most {MAX_PER_ORGANIZATION} webhooks; delete one first"
+                ),
+            ));
+        }
+        let row = WebhookRow {
+            id: new_id(),
+            organization_id: organization_id.clone(),
+            url: new.url.to_string(),
+            events: serde_json::Value::from(new.events.clone()).to_string(),
+            description: new.description.clone(),
+            secret: ctx.webhook_sealer.seal(&secret),
+            created_at: now_ms(),
+        };
+        crate::store::execute(conn, diesel::insert_into(webhooks::table).values(&row))?;
+        let actor = super::accounts::load_user(conn, &caller.user_id)?;
+        super::audit::record(
+            conn,
+            &organization_id,
+            Some(&actor),
+            AuditAction::WebhookCreated,
+            &row.id,
+            serde_json::json!({ "url": row.url, "events": new.events }),
+        )?;
+        let mut webhook = Webhook::from(row);
+        webhook.secret = Some(secret.clone());
+        Ok(webhook)
+    })
+}
+
+/// The organization's webhooks, oldest first (owners and admins).
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<Vec<Webhook>> {
+    ctx.store.read(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ManageWebhooks,
+            Hold::Nothing,
+        )?;
+        let rows: Vec<WebhookRow> = webhooks::table
+            .filter(webhooks::organization_id.eq(member.organization_id()))
+            .order(webhooks::id.asc())
+            .select(WebhookRow::as_select())
+            .load(conn)?;
+        Ok(rows.into_iter().map(Webhook::from).collect())
+    })
+}
+
+/// The webhook `webhook_id` past the gate: 404 for whoever is not a member of
+/// its organization, 403 for a member whose role may not manage webhooks.
+fn gate(
+    conn: &mut DbConn,
+    caller: &Caller,
+    webhook_id: &str,
+    how: Hold,
+) -> DomainResult<WebhookRow> {
+    let row: WebhookRow = webhooks::table
+        .filter(webhooks::id.eq(webhook_id))
+        .select(WebhookRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("webhook not found"))?;
+    access::object(
+        conn,
+        caller,
+        &row.organization_id,
+        Action::ManageWebhooks,
+        how,
+        "webhook",
+    )?;
+    Ok(row)
+}
+
+/// Deletes a webhook and its delivery log; pending deliveries are not sent.
+pub fn delete(ctx: &Ctx, caller: &Caller, webhook_id: &str) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        let row = gate(conn, caller, webhook_id, Hold::Exclusive)?;
+        crate::store::execute(
+            conn,
+            diesel::delete(webhooks::table.filter(webhooks::id.eq(&row.id))),
+        )?;
+        let actor = super::accounts::load_user(conn, &caller.user_id)?;
+        super::audit::record(
+            conn,
+            &row.organization_id,
+            Some(&actor),
+            AuditAction::WebhookDeleted,
+            &row.id,
+            serde_json::json!({ "url": row.url }),
+        )
+    })
+}
+
+/// A page of a webhook's deliveries, newest first.
+pub fn deliveries(
+    ctx: &Ctx,
+    caller: &Caller,
+    webhook_id: &str,
+    page: &PageRequest,
+) -> DomainResult<(Vec<Delivery>, Option<String>)> {
+    ctx.store.read(|conn| {
+        let webhook = gate(conn, caller, webhook_id, Hold::Nothing)?;
+        let mut query = webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq(&webhook.id))
+            .into_boxed();
+        if let Some(before) = &page.after {
+            query = query.filter(webhook_deliveries::id.lt(before.clone()));
+        }
+        let mut rows: Vec<DeliveryRow> = query
+            .order(webhook_deliveries::id.desc())
+            .limit(page.fetch())
+            .select(DeliveryRow::as_select())
+            .load(conn)?;
+        let next = page.finish(&mut rows, |r| r.id.clone());
+        Ok((rows.into_iter().map(Delivery::from).collect(), next))
+    })
+}
+
+/// The body every try of one event's delivery carries.
+fn body(event: &AuditEventRow) -> String {
+    serde_json::json!({
+        "type": event.action.as_str(),
+        "timestamp": rfc3339(event.created_at),
+        "data": AuditEvent::from(event.clone()),
+    })
+    .to_string()
+}
+
+/// Queues the event for each webhook of its organization that subscribes to
+/// it, in the event's own transaction: the deliveries exist if and only if
+/// the event does.
+pub fn queue_deliveries(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()> {
+    let subscribed: Vec<(String, String)> = webhooks::table
+        .filter(webhooks::organization_id.eq(&event.organization_id))
+        .select((webhooks::id, webhooks::events))
+        .load(conn)?;
+    let action = event.action.as_str();
+    let targets: Vec<String> = subscribed
+        .into_iter()
+        .filter(|(_, events)| {
+            serde_json::from_str::<Vec<String>>(events)
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e == ALL_EVENTS || e == action)
+        })
+        .map(|(webhook_id, _)| webhook_id)
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let payload = body(event);
+    let rows: Vec<DeliveryRow> = targets
+        .into_iter()
+        .map(|webhook_id| DeliveryRow {
+            id: new_id(),
+            webhook_id,
+            event_id: event.id.clone(),
+            event_type: event.action,
+            payload: payload.clone(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: event.created_at,
+            claimed_until: None,
+            claim: None,
+            last_code: None,
+            last_error: None,
+            last_attempt_at: None,
+            created_at: event.created_at,
+        })
+        .collect();
+    // One statement per row: Diesel runs a multi-row insert on SQLite as a
+    // transaction of its own, which cannot nest in the event's.
+    for row in &rows {
+        crate::store::execute(
+            conn,
+            diesel::insert_into(webhook_deliveries::table).values(row),
+        )?;
+    }
+    crate::store::deliveries_queued();
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! The webhook courier: signs each pending delivery as the Standard Webhooks
+//! specification says and POSTs it, through the delivery queue mail uses
+//! ([`crate::queue`]: claims across processes, leases, backoff).
+//!
+//! Every connection goes only to an address that passed the private-address
+//! check: names are resolved by [`Guarded`], which drops private addresses
+//! before the client sees them, so a name that changes its answer after
+//! registration (DNS rebinding) reaches nothing private; an address written
+//! in the URL is checked at each try. Redirects are not followed and no
+//! proxy from the environment is used.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use diesel::prelude::*;
+use hmac::{Hmac, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use sha2::Sha256;
+use tokio::sync::Notify;
+
+use crate::domain::webhooks::{is_private, SECRET_PREFIX};
+use crate::queue::{self, Courier, Next, Outcome, Retry};
+use crate::secrets::Sealer;
+use crate::store::kinds::DeliveryState;
+use crate::store::rows::DeliveryRow;
+use crate::store::schema::{webhook_deliveries, webhooks};
+use crate::store::{classify, DbConn, Store, StoreError};
+
+/// Deliveries in flight at once.
+const PARALLEL: usize = 8;
+/// The longest one delivery may take, connecting included (API.md §6).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of an error a delivery row keeps.
+const MAX_ERROR_LEN: usize = 500;
+
+/// A claimed delivery with where it goes and the sealed secret it is signed
+/// with.
+#[derive(Clone)]
+pub struct Outgoing {
+    pub row: DeliveryRow,
+    pub url: String,
+    pub secret: String,
+}
+
+/// How webhooks are sent.
+pub struct WebhookCourier {
+    client: reqwest::Client,
+    sealer: Sealer,
+    retry: Retry,
+    poll: Duration,
+    allow_private: bool,
+}
+
+impl WebhookCourier {
+    pub fn new(
+        sealer: Sealer,
+        retry: Retry,
+        poll: Duration,
+        allow_private: bool,
+    ) -> Result<WebhookCourier, String> {
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .connect_timeout(SEND_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!(
+                "collabd/",
+                env!("CARGO_PKG_VERSION"),
+                " (webhooks)"
+            ))
+            .dns_resolver(Arc::new(Guarded { allow_private }))
+            .build()
+            .map_err(|e| format!("building the webhook client: {e}"))?;
+        Ok(WebhookCourier {
+            client,
+            sealer,
+            retry,
+            poll,
+            allow_private,
+        })
+    }
+}
+
+/// Delivers due webhooks until the runtime stops; the store's webhook wakeup
+/// fires when a committed transaction queued some.
+pub async fn run(store: Store, courier: Arc<WebhookCourier>) {
+    let wakeup: Arc<Notify> = store.webhook_wakeup();
+    queue::run(store, courier, wakeup).await
+}
+
+/// How many deliveries are in each state, for `/metrics`.
+pub fn queue_depth(store: &Store) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    let states: Vec<&'static str> = DeliveryState::ALL.iter().map(|s| s.as_str()).collect();
+    queue::depth::<WebhookCourier>(store, &states)
+}
+
+/// Resolves a host and keeps only the addresses a webhook may reach.
+struct Guarded {
+    allow_private: bool,
+}
+
+impl Resolve for Guarded {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| allow_private || !is_private(a.ip()))
+                .collect();
+            if kept.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            let addrs: Addrs = Box::new(kept.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The `webhook-signature` value for one try: `v1,` and base64 of
+/// HMAC-SHA256 over `{id}.{timestamp}.{body}`, keyed with the decoded part
+/// of `secret` after `whsec_`. `None` for a secret that is not one.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
+    let key = STANDARD.decode(secret.strip_prefix(SECRET_PREFIX)?).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
+}
+
+fn shortened(mut error: String) -> String {
+    if error.len() > MAX_ERROR_LEN {
+        let mut end = MAX_ERROR_LEN;
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        error.truncate(end);
+    }
+    error
+}
+
+impl Courier for WebhookCourier {
+    type Item = Outgoing;
+    /// The status of the answer, if one came.
+    type Report = Option<i32>;
+    const NAME: &'static str = "webhooks";
+    const TABLE: &'static str = "webhook_deliveries";
+    const PARALLEL: usize = PARALLEL;
+    const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
+
+    fn poll(&self) -> Duration {
+        self.poll
+    }
+
+    fn retry(&self) -> Retry {
+        self.retry
+    }
+
+    fn id(item: &Outgoing) -> &str {
+        &item.row.id
+    }
+
+    fn attempts(item: &Outgoing) -> i32 {
+        item.row.attempts
+    }
+
+    fn load(conn: &mut DbConn, token: &str) -> Result<Vec<Outgoing>, StoreError> {
+        let rows: Vec<(DeliveryRow, String, String)> = webhook_deliveries::table
+            .inner_join(webhooks::table)
+            .filter(webhook_deliveries::claim.eq(token))
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending))
+            .order(webhook_deliveries::id.asc())
+            .select((DeliveryRow::as_select(), webhooks::url, webhooks::secret))
+            .load(conn)
+            .map_err(classify)?;
+        Ok(rows
+            .into_iter()
+            .map(|(row, url, secret)| Outgoing { row, url, secret })
+            .collect())
+    }
+
+    async fn deliver(&self, item: &Outgoing) -> (Outcome, Option<i32>) {
+        let url = match reqwest::Url::parse(&item.url) {
+            Ok(url) => url,
+            Err(e) => return (Outcome::Rejected(format!("the URL: {e}")), None),
+        };
+        let literal = url
+            .host_str()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        if let Some(ip) = literal {
+            if !self.allow_private && is_private(ip) {
+                return (
+                    Outcome::Rejected(format!("{ip} is not a public address")),
+                    None,
+                );
+            }
+        }
+        let Some(secret) = self.sealer.open(&item.secret) else {
+            return (
+                Outcome::Rejected(
+                    "the signing secret cannot be opened: it was sealed under another server \
+                     secret"
+                        .into(),
+                ),
+                None,
+            );
+        };
+        let timestamp = chrono::Utc::now().timestamp();
+        let Some(signature) = sign(&secret, &item.row.event_id, timestamp, &item.row.payload)
+        else {
+            return (
+                Outcome::Rejected("the signing secret is malformed".into()),
+                None,
+            );
+        };
+        let sent = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &item.row.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(item.row.payload.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(answer) => {
+                let code = i32::from(answer.status().as_u16());
+                if answer.status().is_success() {
+                    (Outcome::Delivered, Some(code))
+                } else {
+                    (Outcome::Failed(format!("answered {code}")), Some(code))
+                }
+            }
+            // The error's chain says why (timeout, refused, no public address).
+            Err(e) => {
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    why.push_str(": ");
+                    why.push_str(&cause.to_string());
+                    source = cause.source();
+                }
+                (Outcome::Failed(shortened(why)), None)
+            }
+        }
+    }
+
+    fn record(
+        conn: &mut DbConn,
+        token: &str,
+        item: &Outgoing,
+        outcome: &Outcome,
+        code: &Option<i32>,
+        attempts: i32,
+        next: Next,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let target = webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq(&item.row.id))
+            .filter(webhook_deliveries::claim.eq(token))
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending));
+        let error = match outcome {
+            Outcome::Delivered => None,
+            Outcome::Failed(e) | Outcome::Rejected(e) => Some(shortened(e.clone())),
+        };
+        let (state, next_attempt_at) = match next {
+            Next::Done => (DeliveryState::Delivered, item.row.next_attempt_at),
+            Next::RetryAt(at) => (DeliveryState::Pending, at),
+            Next::GiveUp => (DeliveryState::Failed, item.row.next_attempt_at),
+        };
+        diesel::update(target)
+            .set((
+                webhook_deliveries::state.eq(state),
+                webhook_deliveries::attempts.eq(attempts),
+                webhook_deliveries::next_attempt_at.eq(next_attempt_at),
+                webhook_deliveries::last_code.eq(*code),
+                webhook_deliveries::last_error.eq(error),
+                webhook_deliveries::last_attempt_at.eq(now),
+                webhook_deliveries::claimed_until.eq(None::<i64>),
+                webhook_deliveries::claim.eq(None::<String>),
+            ))
+            .execute(conn)
+            .map_err(classify)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of the Standard Webhooks specification's reference
+    /// libraries.
+    #[test]
+    fn signs_as_the_specification_does() {
+        let signature = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(
+            signature.as_deref(),
+            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
+        assert_eq!(sign("not-a-secret", "id", 1, "{}"), None);
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            let ip: IpAddr = private.parse().expect(private);
+            assert!(is_private(ip), "{private} is private");
+        }
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            let ip: IpAddr = public.parse().expect(public);
+            assert!(!is_private(ip), "{public} is public");
+        }
+    }
+}
