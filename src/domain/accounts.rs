@@ -230,7 +230,9 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                 end_links(conn, &confirmation.user_id, now)?;
             }
         }
-        load_user(conn, &confirmation.user_id).map(User::from)
+        let user = load_user(conn, &confirmation.user_id)?;
+        super::domains::join_by_address(conn, &user, now)?;
+        Ok(User::from(user))
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
@@ -358,6 +360,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         }
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::unauthenticated)?;
         insert_session(conn, &session)?;
+        super::domains::join_by_address(conn, &current, now_ms())?;
         Ok(current)
     })?;
     login_for(ctx, &session, user)
@@ -580,6 +583,7 @@ pub fn delete(
             .select(MembershipRow::as_select())
             .load(conn)?;
         for membership in &member_of {
+            super::domains::record_departure(conn, &membership.organization_id, &current, now_ms())?;
             // The roster versions move by trigger when the rows go.
             audit::record(
                 conn,

@@ -182,7 +182,9 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
             .set(users::email_verified.eq(true))
             .execute(conn)?;
         insert_session(conn, &session)?;
-        load_user(conn, &row.user_id)
+        let user = load_user(conn, &row.user_id)?;
+        crate::domain::domains::join_by_address(conn, &user, now)?;
+        Ok::<_, DomainError>(user)
     })?;
     login_for(ctx, &session, user)
 }

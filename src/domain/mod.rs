@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod domains;
 pub mod expiry;
 pub mod idempotency;
 pub mod invites;
@@ -41,6 +42,7 @@ pub enum ConflictReason {
     AlreadyVerified,
     TwoFactorEnabled,
     TwoFactorNotStarted,
+    DomainTaken,
 }
 
 impl ConflictReason {
@@ -55,6 +57,7 @@ impl ConflictReason {
             ConflictReason::AlreadyVerified => "already_verified",
             ConflictReason::TwoFactorEnabled => "twofactor_enabled",
             ConflictReason::TwoFactorNotStarted => "twofactor_not_started",
+            ConflictReason::DomainTaken => "domain_taken",
         }
     }
 }

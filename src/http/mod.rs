@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod customer;
+pub mod domains;
 pub mod envelope;
 pub mod error;
 pub mod grants;
@@ -379,6 +380,7 @@ pub fn register_all(api: &mut Api<'_>) {
     account::register(api);
     customer::register(api);
     webhooks::register(api);
+    domains::register(api);
     invite::register(api);
 }
 

@@ -1,5 +1,6 @@
 //! The pages email links open: `GET /invite/{token}`, `/confirm/{token}`,
-//! `/reset/{token}` and `/signin/{token}`. A GET never acts by itself,
+//! `/reset/{token}` and `/signin/{token}` (and `/domain/{token}`, in
+//! `domains.rs`). A GET never acts by itself,
 //! because mail scanners follow links: the page says what the link is for,
 //! asks, and its button posts to the API; then it says what happened and
 //! what to do next.
@@ -12,7 +13,7 @@ use crate::domain::{accounts, invites, links, Ctx};
 use crate::mail::templates::escape_html;
 use crate::store::kinds::TokenPurpose;
 
-fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -42,7 +43,7 @@ fn well_formed(token: &str) -> bool {
 /// The script behind a page's buttons: posts JSON to `path` and shows the
 /// answer: on success what `done(answer)` returns (JavaScript, given the
 /// envelope's `response`), else the error's text.
-fn poster_with(token: &str, done: &str) -> String {
+pub(super) fn poster_with(token: &str, done: &str) -> String {
     // The token is base64url (checked), so it is safe inside a JS string.
     format!(
         "<script>\nconst token = \"{token}\";\n\
@@ -84,7 +85,7 @@ fn refusal_page(title: &str, what: &str, error: &super::error::ApiError) -> Http
 /// What the emailed `token` of a page stands for, found by `find` (an
 /// unknown token counts toward the client address's limit, as on the API), or
 /// the page that says why there is none.
-async fn look_up<T: Send + 'static>(
+pub(super) async fn look_up<T: Send + 'static>(
     ctx: web::Data<Ctx>,
     client: std::net::IpAddr,
     token: &str,

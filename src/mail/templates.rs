@@ -298,6 +298,38 @@ pub fn organization_deleted(to: &str, organization: &str, by_name: &str, by_emai
     }
 }
 
+/// What a domain verification mail says.
+pub struct DomainClaim<'a> {
+    pub to: &'a str,
+    pub domain: &'a str,
+    pub organization: &'a str,
+    pub by_name: &'a str,
+    pub by_email: &'a str,
+    pub role: &'a str,
+    pub link: &'a str,
+    pub hours: u32,
+}
+
+/// Asks an address at a domain to prove the organization's claim of it.
+pub fn verify_domain(c: &DomainClaim<'_>) -> Mail {
+    let domain = one_line(c.domain);
+    let organization = one_line(c.organization);
+    let by = format!("{} ({})", one_line(c.by_name), one_line(c.by_email));
+    link_mail(
+        c.to,
+        &format!("Verify {domain} for {organization} on collabd"),
+        "there",
+        &format!(
+            "{by} claims the email domain {domain} for the organization {organization} on              collabd. Once verified, everyone who signs in with a verified address at {domain}              joins {organization} as {role}. If you manage {domain}, verify it by opening this              link within {hours} hours:",
+            role = one_line(c.role),
+            hours = c.hours,
+        ),
+        c.link,
+        "Verify the domain",
+        "If you do not know about this, ignore this email: nothing happens unless the link is used.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +350,24 @@ mod tests {
         assert!(mail.html.contains("&quot;&amp;&quot;"));
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
         assert!(mail.text.contains("http://localhost/invite/abc"));
+    }
+
+    #[test]
+    fn the_domain_claim_mail_escapes_what_people_typed() {
+        let mail = verify_domain(&DomainClaim {
+            to: "it@acme.com",
+            domain: "acme.com",
+            organization: "<img src=x>\r\nBcc: y@z",
+            by_name: "<b>Owner</b>",
+            by_email: "owner@example.com",
+            role: "technical",
+            link: "http://h/domain/t",
+            hours: 48,
+        });
+        assert!(!mail.html.contains("<img") && !mail.html.contains("<b>"));
+        assert!(mail.html.contains("&lt;img src=x&gt;"));
+        assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
+        assert!(mail.text.contains("http://h/domain/t") && mail.text.contains("48 hours"));
     }
 
     #[test]

@@ -169,6 +169,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// Whether a claimed domain's verification link was used.
+    pub enum DomainState {
+        Pending = "pending",
+        Verified = "verified",
+    }
+}
+
+text_enum! {
     /// What an audit event records (API.md §6).
     pub enum AuditAction {
         OrganizationCreated = "organization.created",

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::kinds::{
-    AuditAction, DeliveryState, InviteState, MailState, Permission, Role, TokenPurpose,
+    AuditAction, DeliveryState, DomainState, InviteState, MailState, Permission, Role, TokenPurpose,
 };
 use super::schema::*;
 
@@ -237,4 +237,28 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub last_attempt_at: Option<i64>,
     pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = domains)]
+pub struct DomainRow {
+    pub id: String,
+    pub organization_id: String,
+    pub domain: String,
+    pub role: Role,
+    pub state: DomainState,
+    pub verification_email: String,
+    pub token_hash: String,
+    pub token_expires_at: i64,
+    pub created_at: i64,
+    pub verified_at: Option<i64>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = departures)]
+pub struct DepartureRow {
+    pub organization_id: String,
+    pub email: String,
+    pub user_id: String,
+    pub departed_at: i64,
 }

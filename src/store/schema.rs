@@ -200,6 +200,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    domains (id) {
+        id -> Text,
+        organization_id -> Text,
+        domain -> Text,
+        role -> Text,
+        state -> Text,
+        verification_email -> Text,
+        token_hash -> Text,
+        token_expires_at -> BigInt,
+        created_at -> BigInt,
+        verified_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    departures (organization_id, email) {
+        organization_id -> Text,
+        email -> Text,
+        user_id -> Text,
+        departed_at -> BigInt,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         organization_id -> Text,
@@ -241,6 +265,7 @@ diesel::joinable!(project_permissions -> memberships (membership_id));
 diesel::joinable!(project_permissions -> projects (project_id));
 diesel::joinable!(invites -> organizations (organization_id));
 diesel::joinable!(webhooks -> organizations (organization_id));
+diesel::joinable!(domains -> organizations (organization_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(invites -> users (invited_by));
 diesel::joinable!(invite_projects -> invites (invite_id));
@@ -264,6 +289,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     webhooks,
     webhook_deliveries,
+    domains,
+    departures,
     audit_events,
     idempotency_keys,
     roster_versions,

@@ -56,6 +56,24 @@ impl Fixture<'_> {
         self.app.project(&self.owner, &self.org, "Disposable")
     }
 
+    /// A new pending domain claim of the organization, made by the owner.
+    fn domain(&self) -> String {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        self.app
+            .post(
+                "/customer/adddomain",
+                Some(&self.owner),
+                json!({"organizationid": self.org, "domain": format!("d{n}.example.org"),
+                       "verificationemail": format!("it@d{n}.example.org")}),
+            )
+            .ok()
+            .get("domain")["domainid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// A new webhook of the organization, made by the owner.
     fn webhook(&self) -> String {
         self.app
@@ -190,6 +208,29 @@ fn every_endpoint_as_every_role(backend: Backend) {
             "/customer/deletewebhook",
             |f| json!({"webhookid": f.webhook()}),
             [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/adddomain",
+            |f| {
+                let d = f.fresh("d").replace('@', ".");
+                json!({"organizationid": f.org, "domain": d, "verificationemail": format!("it@{d}")})
+            },
+            [200, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listdomains",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/removedomain",
+            |f| json!({"domainid": f.domain()}),
+            [200, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/verifydomain",
+            |_| json!({"token": "not-a-token-it-sent"}),
+            [404, 404, 404, 404, 404, 404],
         ),
         (
             "/invite/createbulk",

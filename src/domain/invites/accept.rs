@@ -155,6 +155,9 @@ pub fn accept(
             &row.id,
             json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
         )?;
+        // The address is verified now: a domain it is at may add it elsewhere.
+        let verified = load_user(conn, &user.id)?;
+        crate::domain::domains::join_by_address(conn, &verified, now)?;
         let collaborator = members::collaborator(conn, &membership.id)?;
         let role = collaborator.role;
         let organization = organization_view(ctx, conn, &Member { membership, role })?;

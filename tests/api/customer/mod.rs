@@ -2,6 +2,7 @@
 
 mod collaborators;
 mod deletion;
+mod domains;
 mod expiry;
 mod organizations;
 mod webhooks;

@@ -1,0 +1,578 @@
+//! Verified domains (API.md §6): an owner claims an email domain, an address
+//! there proves it by an emailed link, and from then on every account whose
+//! verified address is at that domain joins the organization with the
+//! domain's role as it signs in, unless it was removed from the organization
+//! or left it ([`record_departure`]).
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::access::{self, Hold};
+use super::accounts::load_user;
+use super::audit::{self, AuditAction};
+use super::roles::{Action, Role};
+use super::sessions::Caller;
+use super::tokens::{hash_secret, new_secret};
+use super::{
+    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
+    GoneReason, MS_PER_HOUR,
+};
+use crate::mail::{self, templates};
+use crate::store::kinds::DomainState;
+use crate::store::rows::{DepartureRow, DomainRow, MembershipRow, UserRow};
+use crate::store::schema::{departures, domains, memberships, organizations};
+use crate::store::{share_organization, DbConn};
+
+/// Domains one organization may claim.
+pub const MAX_PER_ORGANIZATION: i64 = 50;
+
+/// Domains of public mailbox providers: an address there proves a mailbox,
+/// not control of the domain, so none of them can be claimed.
+const PUBLIC_PROVIDERS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "ymail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "pm.me",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "yandex.com",
+    "yandex.ru",
+    "mail.ru",
+    "zoho.com",
+    "fastmail.com",
+    "tutanota.com",
+    "qq.com",
+    "163.com",
+];
+
+/// A claimed email domain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    pub domainid: String,
+    pub organizationid: String,
+    /// Lower-case, such as `acme.com`.
+    pub domain: String,
+    /// The role an account at the domain joins with.
+    pub role: Role,
+    /// `pending` until the emailed link is used, then `verified`.
+    pub state: DomainState,
+    #[schema(format = DateTime)]
+    pub createdat: String,
+    #[schema(format = DateTime, required = true)]
+    pub verifiedat: Option<String>,
+}
+
+impl From<DomainRow> for Domain {
+    fn from(row: DomainRow) -> Domain {
+        Domain {
+            domainid: row.id,
+            organizationid: row.organization_id,
+            domain: row.domain,
+            role: row.role,
+            state: row.state,
+            createdat: rfc3339(row.created_at),
+            verifiedat: row.verified_at.map(rfc3339),
+        }
+    }
+}
+
+/// `domain` as stored: trimmed, lower-case, without a final dot; or why it
+/// cannot be claimed.
+pub fn normalize_domain(domain: &str) -> Result<String, String> {
+    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    if domain.len() > 253 {
+        return Err("must be at most 253 characters".into());
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err("must be a domain name such as acme.com".into());
+    }
+    for label in &labels {
+        let well_formed = (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !well_formed {
+            return Err(
+                "must be a domain name: labels of letters, digits and inner hyphens (use the \
+                 punycode form of an international name)"
+                    .into(),
+            );
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("must be a domain name, not an address".into());
+    }
+    if PUBLIC_PROVIDERS.contains(&domain.as_str()) {
+        return Err(
+            "belongs to a public email provider: an address there proves a mailbox, not the \
+             domain"
+                .into(),
+        );
+    }
+    Ok(domain)
+}
+
+/// The part of an address after its last `@`, lower-case.
+fn domain_of(email: &str) -> Option<&str> {
+    email.rsplit_once('@').map(|(_, domain)| domain)
+}
+
+/// What `customer/adddomain` asks for.
+pub struct NewDomain<'a> {
+    pub domain: &'a str,
+    pub verification_email: &'a str,
+    pub role: Role,
+}
+
+/// Claims a domain for the organization (owners) and mails the link to the
+/// verification address. Claiming again a domain still pending sends a new
+/// link, and the old one ends.
+pub fn add(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+    new: NewDomain<'_>,
+) -> DomainResult<Domain> {
+    let domain = normalize_domain(new.domain).map_err(|why| DomainError::invalid("domain", why))?;
+    let email = normalize_email(new.verification_email);
+    let at_domain =
+        domain_of(&email).is_some_and(|d| d == domain || d.ends_with(&format!(".{domain}")));
+    if !at_domain {
+        return Err(DomainError::invalid(
+            "verificationemail",
+            format!("must be an address at {domain} or one of its subdomains"),
+        ));
+    }
+    if new.role == Role::Owner {
+        return Err(DomainError::invalid(
+            "role",
+            "must be admin, technical or collaborator: nobody becomes an owner by their address",
+        ));
+    }
+    let token = new_secret();
+    let now = now_ms();
+    let expires_at = now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR;
+    let result = ctx.store.write(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ManageDomains,
+            Hold::Exclusive,
+        )?;
+        let organization_id = member.organization_id().to_string();
+        let verified_elsewhere: Option<String> = domains::table
+            .filter(domains::domain.eq(&domain))
+            .filter(domains::state.eq(DomainState::Verified))
+            .select(domains::organization_id)
+            .first(conn)
+            .optional()?;
+        match verified_elsewhere {
+            Some(holder) if holder == organization_id => {
+                return Err(DomainError::conflict(
+                    ConflictReason::AlreadyVerified,
+                    format!("{domain} is verified for this organization already"),
+                ))
+            }
+            Some(_) => return Err(domain_taken(&domain)),
+            None => {}
+        }
+        let existing: Option<DomainRow> = domains::table
+            .filter(domains::organization_id.eq(&organization_id))
+            .filter(domains::domain.eq(&domain))
+            .select(DomainRow::as_select())
+            .first(conn)
+            .optional()?;
+        let row = match existing {
+            Some(row) => {
+                diesel::update(domains::table.find(&row.id))
+                    .set((
+                        domains::token_hash.eq(hash_secret(&token)),
+                        domains::token_expires_at.eq(expires_at),
+                        domains::verification_email.eq(&email),
+                        domains::role.eq(new.role),
+                    ))
+                    .execute(conn)?;
+                DomainRow {
+                    verification_email: email.clone(),
+                    role: new.role,
+                    ..row
+                }
+            }
+            None => {
+                let count: i64 = domains::table
+                    .filter(domains::organization_id.eq(&organization_id))
+                    .count()
+                    .get_result(conn)?;
+                if count >= MAX_PER_ORGANIZATION {
+                    return Err(DomainError::invalid(
+                        "organizationid",
+                        format!(
+                            "an organization claims at most {MAX_PER_ORGANIZATION} domains; remove one first"
+                        ),
+                    ));
+                }
+                let row = DomainRow {
+                    id: new_id(),
+                    organization_id: organization_id.clone(),
+                    domain: domain.clone(),
+                    role: new.role,
+                    state: DomainState::Pending,
+                    verification_email: email.clone(),
+                    token_hash: hash_secret(&token),
+                    token_expires_at: expires_at,
+                    created_at: now,
+                    verified_at: None,
+                };
+                diesel::insert_into(domains::table)
+                    .values(&row)
+                    .execute(conn)?;
+                row
+            }
+        };
+        let actor = load_user(conn, &caller.user_id)?;
+        let organization: String = organizations::table
+            .find(&organization_id)
+            .select(organizations::name)
+            .first(conn)?;
+        audit::record(
+            conn,
+            &organization_id,
+            Some(&actor),
+            AuditAction::DomainAdded,
+            &row.id,
+            serde_json::json!({
+                "domain": row.domain,
+                "role": row.role,
+                "verificationemail": row.verification_email,
+            }),
+        )?;
+        let link = format!("{}/domain/{token}", ctx.policy.public_url);
+        mail::enqueue(
+            conn,
+            &ctx.outbox_sealer,
+            templates::verify_domain(&templates::DomainClaim {
+                to: &email,
+                domain: &row.domain,
+                organization: &organization,
+                by_name: &actor.name,
+                by_email: &actor.email,
+                role: row.role.as_str(),
+                link: &link,
+                hours: ctx.policy.confirm_ttl_hours,
+            }),
+        )?;
+        Ok(Domain::from(row))
+    });
+    let domain_row = result?;
+    ctx.mail_queued();
+    Ok(domain_row)
+}
+
+fn domain_taken(domain: &str) -> DomainError {
+    DomainError::conflict(
+        ConflictReason::DomainTaken,
+        format!("{domain} is verified for another organization"),
+    )
+}
+
+/// The claim an emailed token stands for: unknown 404, used 410 `used`,
+/// expired (or replaced) 410 `expired`.
+fn claim(conn: &mut DbConn, token: &str) -> DomainResult<DomainRow> {
+    let row: DomainRow = domains::table
+        .filter(domains::token_hash.eq(hash_secret(token)))
+        .select(DomainRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("domain verification link not found"))?;
+    if row.state == DomainState::Verified {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Used,
+            message: format!("{} is verified already; this link was used", row.domain),
+        });
+    }
+    if row.token_expires_at <= now_ms() {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Expired,
+            message: "this verification link has expired; claim the domain again for a new one"
+                .into(),
+        });
+    }
+    Ok(row)
+}
+
+/// What a verification link is about, without using it (the page shows
+/// it): the domain, the organization's name and the role.
+pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<(Domain, String)> {
+    ctx.store.read(|conn| {
+        let row = claim(conn, token)?;
+        let organization: String = organizations::table
+            .find(&row.organization_id)
+            .select(organizations::name)
+            .first(conn)?;
+        Ok((Domain::from(row), organization))
+    })
+}
+
+/// `customer/verifydomain`: the emailed link used.
+pub fn verify(ctx: &Ctx, token: &str) -> DomainResult<Domain> {
+    let result = ctx.store.write(|conn| {
+        let row = claim(conn, token)?;
+        share_organization(conn, &row.organization_id)?;
+        let row = claim(conn, token)?;
+        let taken = domains::table
+            .filter(domains::domain.eq(&row.domain))
+            .filter(domains::state.eq(DomainState::Verified))
+            .count()
+            .get_result::<i64>(conn)?;
+        if taken > 0 {
+            return Err(domain_taken(&row.domain));
+        }
+        let now = now_ms();
+        diesel::update(domains::table.find(&row.id))
+            .set((
+                domains::state.eq(DomainState::Verified),
+                domains::verified_at.eq(now),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            None,
+            AuditAction::DomainVerified,
+            &row.id,
+            serde_json::json!({
+                "domain": row.domain,
+                "verificationemail": row.verification_email,
+            }),
+        )?;
+        Ok(Domain::from(DomainRow {
+            state: DomainState::Verified,
+            verified_at: Some(now),
+            ..row
+        }))
+    });
+    match result {
+        // Verified for another organization at the same moment.
+        Err(DomainError::Store(e)) if e.is_unique_violation() => Err(DomainError::conflict(
+            ConflictReason::DomainTaken,
+            "this domain was verified for another organization at the same moment",
+        )),
+        other => other,
+    }
+}
+
+/// The organization's domains, oldest first (owners and admins).
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<Vec<Domain>> {
+    ctx.store.read(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ListDomains,
+            Hold::Nothing,
+        )?;
+        let rows: Vec<DomainRow> = domains::table
+            .filter(domains::organization_id.eq(member.organization_id()))
+            .order(domains::id.asc())
+            .select(DomainRow::as_select())
+            .load(conn)?;
+        Ok(rows.into_iter().map(Domain::from).collect())
+    })
+}
+
+/// Removes a claim (owners); nobody who joined by it is removed.
+pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        let row: DomainRow = domains::table
+            .find(domain_id)
+            .select(DomainRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DomainError::not_found("domain not found"))?;
+        access::object(
+            conn,
+            caller,
+            &row.organization_id,
+            Action::ManageDomains,
+            Hold::Exclusive,
+            "domain",
+        )?;
+        diesel::delete(domains::table.find(&row.id)).execute(conn)?;
+        let actor = load_user(conn, &caller.user_id)?;
+        audit::record(
+            conn,
+            &row.organization_id,
+            Some(&actor),
+            AuditAction::DomainRemoved,
+            &row.id,
+            serde_json::json!({"domain": row.domain}),
+        )
+    })
+}
+
+/// Notes that `user` is no longer a member of `organization_id` (removed,
+/// left, outlived the membership or closed the account): a verified domain
+/// never adds them again, by account or by address.
+pub fn record_departure(
+    conn: &mut DbConn,
+    organization_id: &str,
+    user: &UserRow,
+    now: i64,
+) -> DomainResult<()> {
+    crate::store::execute(
+        conn,
+        diesel::insert_into(departures::table)
+            .values(DepartureRow {
+                organization_id: organization_id.to_string(),
+                email: user.email.clone(),
+                user_id: user.id.clone(),
+                departed_at: now,
+            })
+            .on_conflict_do_nothing(),
+    )?;
+    Ok(())
+}
+
+/// Adds `user` to the organization that verified the domain of its address,
+/// with the domain's role, when the address is verified, the account is no
+/// member yet, and it never departed from that organization. Runs in the
+/// transaction of a sign-in or a verification, after the account's row is
+/// locked; returns the organization joined, if any.
+pub fn join_by_address(
+    conn: &mut DbConn,
+    user: &UserRow,
+    now: i64,
+) -> DomainResult<Option<String>> {
+    if !user.email_verified {
+        return Ok(None);
+    }
+    let Some(domain) = domain_of(&user.email) else {
+        return Ok(None);
+    };
+    let Some(row) = domains::table
+        .filter(domains::domain.eq(domain))
+        .filter(domains::state.eq(DomainState::Verified))
+        .select(DomainRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let organization_id = row.organization_id.clone();
+    share_organization(conn, &organization_id)?;
+    // Any membership row, even one past its end the sweep has not reached:
+    // that one is a departure about to be recorded.
+    let member: i64 = memberships::table
+        .filter(memberships::organization_id.eq(&organization_id))
+        .filter(memberships::user_id.eq(&user.id))
+        .count()
+        .get_result(conn)?;
+    if member > 0 {
+        return Ok(None);
+    }
+    let departed: i64 = departures::table
+        .filter(departures::organization_id.eq(&organization_id))
+        .filter(
+            departures::user_id
+                .eq(&user.id)
+                .or(departures::email.eq(&user.email)),
+        )
+        .count()
+        .get_result(conn)?;
+    if departed > 0 {
+        return Ok(None);
+    }
+    // Still verified under the organization's lock (a removal commits first).
+    let still: i64 = domains::table
+        .find(&row.id)
+        .filter(domains::state.eq(DomainState::Verified))
+        .count()
+        .get_result(conn)?;
+    if still == 0 {
+        return Ok(None);
+    }
+    let membership = MembershipRow {
+        id: new_id(),
+        organization_id: organization_id.clone(),
+        user_id: user.id.clone(),
+        role: row.role,
+        can_create_projects: false,
+        created_at: now,
+        expires_at: None,
+    };
+    diesel::insert_into(memberships::table)
+        .values(&membership)
+        .execute(conn)?;
+    audit::record(
+        conn,
+        &organization_id,
+        Some(user),
+        AuditAction::CollaboratorJoined,
+        &membership.id,
+        serde_json::json!({
+            "userid": user.id,
+            "email": user.email,
+            "role": row.role,
+            "domain": row.domain,
+            "domainid": row.id,
+        }),
+    )?;
+    Ok(Some(organization_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_normalized_or_refused() {
+        assert_eq!(normalize_domain(" Acme.COM. ").as_deref(), Ok("acme.com"));
+        assert_eq!(
+            normalize_domain("eu.acme-corp.io").as_deref(),
+            Ok("eu.acme-corp.io")
+        );
+        for refused in [
+            "acme",
+            "",
+            "-acme.com",
+            "acme-.com",
+            "ac me.com",
+            "acme..com",
+            "10.0.0.1",
+            "gmail.com",
+            "bücher.de",
+            "user@acme.com",
+        ] {
+            assert!(normalize_domain(refused).is_err(), "{refused}");
+        }
+    }
+}

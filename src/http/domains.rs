@@ -1,0 +1,306 @@
+//! The verified-domain endpoints of the `customer` module (API.md §6), and
+//! the page the verification link opens.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Data};
+use actix_web::HttpResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+use validator::Validate;
+
+use super::answers::Nothing;
+use super::auth::SignedIn;
+use super::client::ClientAddress;
+use super::error::ApiError;
+use super::invite::TokenParams;
+use super::pages::{look_up, page, poster_with};
+use super::params::{text, valid_email, Params};
+use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use crate::domain::domains::{self, Domain, NewDomain};
+use crate::domain::roles::Role;
+use crate::domain::Ctx;
+use crate::mail::templates::escape_html;
+
+pub fn register(api: &mut Api<'_>) {
+    api.add(&ADD, add);
+    api.add(&VERIFY, verify);
+    api.add(&LIST, list);
+    api.add(&REMOVE, remove);
+}
+
+/// The roles a domain may give.
+pub struct DomainRole;
+
+impl PartialSchema for DomainRole {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["admin", "technical", "collaborator"]))
+            .description(Some(
+                "The role accounts at the domain join with (never owner); default `collaborator`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for DomainRole {}
+
+/// A domain name.
+pub struct DomainName;
+
+impl PartialSchema for DomainName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(254))
+            .pattern(Some(
+                "^[\\t-\\r ]*(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9-]{2,63}\\.?[\\t-\\r ]*$",
+            ))
+            .description(Some(
+                "An email domain such as `acme.com` (stored lower-case; punycode for \
+                 international names). The domains of public mail providers (gmail.com, \
+                 outlook.com, …) cannot be claimed (422).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for DomainName {}
+
+fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
+    match Role::parse(role) {
+        Some(Role::Owner) | None => Err(validator::ValidationError::new("role")
+            .with_message("must be admin, technical or collaborator".into())),
+        Some(_) => Ok(()),
+    }
+}
+
+fn valid_domain(domain: &str) -> Result<(), validator::ValidationError> {
+    domains::normalize_domain(domain)
+        .map(|_| ())
+        .map_err(|why| validator::ValidationError::new("domain").with_message(why.into()))
+}
+
+/// Parameters of `customer/adddomain`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddDomainParams {
+    /// Optional with an API key bound to the organization.
+    #[schema(value_type = text::Id, inline, required = true)]
+    pub organizationid: Option<String>,
+    #[validate(custom(function = "valid_domain"))]
+    #[schema(value_type = DomainName, inline)]
+    pub domain: String,
+    /// An address at the domain, or at one of its subdomains, that receives
+    /// the verification link.
+    #[validate(custom(function = "valid_email"))]
+    #[schema(value_type = text::Email, inline)]
+    pub verificationemail: String,
+    #[validate(custom(function = "valid_domain_role"))]
+    #[schema(value_type = Option<DomainRole>, inline)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainAnswer {
+    pub domain: Domain,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainsAnswer {
+    pub domains: Vec<Domain>,
+}
+
+const ADD: Endpoint<DomainAnswer> = Endpoint::new(Operation {
+    path: "/customer/adddomain",
+    operation_id: "customerAdddomain",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Claim an email domain",
+    description: "Owners only. Claims `domain` for the organization and mails the link \
+        `{public_url}/domain/{token}` to `verificationemail`, which must be at the domain or one \
+        of its subdomains (422 otherwise); the link works for `COLLABD_CONFIRM_TTL_HOURS`. \
+        Once verified (`customer/verifydomain`), every account whose verified address is at \
+        exactly that domain joins the organization with `role` when it signs in, confirms its \
+        address or accepts an invite, unless it is a member already or was removed from the \
+        organization, left it, or outlived a time-limited membership. Claiming a domain this \
+        organization has pending again sends a new link (the old one ends) and takes the new \
+        `role`. 409 `domain_taken` when another organization verified it, 409 \
+        `already_verified` when this one did. An organization claims at most 50 domains \
+        (422 naming `organizationid`).",
+    params: Some(schema_ref::<AddDomainParams>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+});
+
+async fn add(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<AddDomainParams>,
+) -> Result<DomainAnswer, ApiError> {
+    let role = p
+        .role
+        .as_deref()
+        .and_then(Role::parse)
+        .unwrap_or(Role::Collaborator);
+    let domain = run(ctx, move |ctx| {
+        domains::add(
+            ctx,
+            &caller,
+            p.organizationid.as_deref(),
+            NewDomain {
+                domain: &p.domain,
+                verification_email: &p.verificationemail,
+                role,
+            },
+        )
+    })
+    .await?;
+    Ok(DomainAnswer { domain })
+}
+
+const VERIFY: Endpoint<DomainAnswer> = Endpoint::new(Operation {
+    path: "/customer/verifydomain",
+    operation_id: "customerVerifydomain",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Public,
+    summary: "Verify a claimed domain",
+    description: "Uses the token from the verification email: the domain becomes `verified` \
+        for the organization that claimed it. Nobody joins at this moment; accounts at the \
+        domain join as they next sign in. An unknown token answers 404, a used one 410 `used`, \
+        an expired or replaced one 410 `expired`; 409 `domain_taken` when another organization \
+        verified the domain first. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` unknown tokens from \
+        one client address it answers 429 until the minute is over.",
+    params: Some(schema_ref::<TokenParams>),
+    refusals: &[
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::Gone,
+        Refusal::RateLimited,
+    ],
+});
+
+async fn verify(
+    ctx: Data<Ctx>,
+    ClientAddress(client): ClientAddress,
+    Params(p): Params<TokenParams>,
+) -> Result<DomainAnswer, ApiError> {
+    let domain = run(ctx, move |ctx| {
+        ctx.limits
+            .token_call(client, || domains::verify(ctx, &p.token))
+    })
+    .await?;
+    Ok(DomainAnswer { domain })
+}
+
+/// Names an organization.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDomainsParams {
+    /// Optional with an API key bound to the organization.
+    #[schema(value_type = text::Id, inline, required = true)]
+    pub organizationid: Option<String>,
+}
+
+const LIST: Endpoint<DomainsAnswer> = Endpoint::new(Operation {
+    path: "/customer/listdomains",
+    operation_id: "customerListdomains",
+    tag: "customer",
+    methods: Methods::GetPost,
+    access: Access::Member,
+    summary: "The organization's domains",
+    description: "Pending and verified, oldest first, at most 50. Owners and admins; other \
+        members get 403.",
+    params: Some(schema_ref::<ListDomainsParams>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+});
+
+async fn list(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<ListDomainsParams>,
+) -> Result<DomainsAnswer, ApiError> {
+    let list = read(ctx, move |ctx| {
+        domains::list(ctx, &caller, p.organizationid.as_deref())
+    })
+    .await?;
+    Ok(DomainsAnswer { domains: list })
+}
+
+/// Names a domain.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainParams {
+    #[schema(value_type = text::Id, inline)]
+    pub domainid: String,
+}
+
+const REMOVE: Endpoint<Nothing> = Endpoint::new(Operation {
+    path: "/customer/removedomain",
+    operation_id: "customerRemovedomain",
+    tag: "customer",
+    methods: Methods::Post,
+    access: Access::Member,
+    summary: "Remove a domain",
+    description: "Ends the claim, pending or verified: accounts at the domain no longer join. \
+        Nobody who joined by it is removed. Owners of its organization; other members get \
+        403, anyone else 404.",
+    params: Some(schema_ref::<DomainParams>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+});
+
+async fn remove(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Params(p): Params<DomainParams>,
+) -> Result<Nothing, ApiError> {
+    run(ctx, move |ctx| domains::remove(ctx, &caller, &p.domainid)).await?;
+    Ok(Nothing {})
+}
+
+/// `GET /domain/{token}`: says which organization claims which domain and
+/// what verifying means, asks, then says what happens next.
+pub async fn domain_page(
+    ctx: web::Data<Ctx>,
+    client: ClientAddress,
+    token: web::Path<String>,
+) -> HttpResponse {
+    const TITLE: &str = "Verify a domain";
+    let token = token.into_inner();
+    let (domain, organization) = match look_up(
+        ctx,
+        client.0,
+        &token,
+        TITLE,
+        "verification link",
+        domains::claim_details,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let name = escape_html(&domain.domain);
+    let body = format!(
+        "<p>The organization <strong>{organization}</strong> on collabd claims the email domain \
+         <strong>{name}</strong>. Once you verify it, everyone who signs in to collabd with a \
+         verified address at {name} joins {organization} as <strong>{role}</strong> (unless \
+         they were removed from it or left it).</p>\n\
+         <p>Verify only if you manage {name} and expect this.</p>\n\
+         <button onclick=\"post('/customer/verifydomain')\">Verify {name}</button>\n\
+         <div id=\"result\"></div>\n{script}",
+        organization = escape_html(&organization),
+        role = domain.role.as_str(),
+        script = poster_with(
+            &token,
+            "(r) => r.domain.domain + ' is verified. Accounts at it join as they next sign in; \
+             nothing more to do here.'"
+        ),
+    );
+    page(StatusCode::OK, TITLE, &body)
+}
