@@ -109,6 +109,12 @@ const PAGES: &[(&str, &str)] = &[
          ORDER BY audit_events.id DESC LIMIT 101",
     ),
     (
+        "customer/listwebhookdeliveries",
+        "SELECT webhook_deliveries.id, webhook_deliveries.state FROM webhook_deliveries \
+         WHERE (webhook_deliveries.webhook_id = 'w') AND (webhook_deliveries.id < 'z') \
+         ORDER BY webhook_deliveries.id DESC LIMIT 101",
+    ),
+    (
         "user/listinvites",
         "SELECT invites.id, invites.organization_id FROM invites \
          WHERE (((invites.email = 'e@example.com') AND (invites.state = 'pending')) AND (invites.expires_at > 5)) \

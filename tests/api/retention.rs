@@ -41,6 +41,29 @@ fn the_sweep_deletes_what_ended_and_keeps_what_is_needed(backend: Backend) {
     app.mail.wait_for("revoked@example.com");
     let two_days_ago = collabd::domain::now_ms() - 2 * DAY_MS;
     let far_ahead = collabd::domain::now_ms() + DAY_MS;
+    // Webhook deliveries: finished ones long ago, and one still pending.
+    let webhook = app
+        .post(
+            "/customer/createwebhook",
+            Some(&owner),
+            json!({"organizationid": org, "url": "https://93.184.216.34/h", "events": ["domain.removed"]}),
+        )
+        .ok();
+    let webhook = webhook.get("webhook")["webhookid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (id, state, next) in [
+        ("d-delivered", "delivered", two_days_ago),
+        ("d-failed", "failed", two_days_ago),
+        ("d-pending", "pending", far_ahead),
+    ] {
+        sql(&app, &format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, state, \
+             attempts, next_attempt_at, last_attempt_at, created_at) VALUES ('{id}', '{webhook}', \
+             'e-{id}', 'domain.removed', '{{}}', '{state}', 1, {next}, {two_days_ago}, {two_days_ago})"
+        ));
+    }
 
     // Age what has ended, and one queued email (held back, so it stays queued).
     sql(
@@ -115,6 +138,11 @@ fn the_sweep_deletes_what_ended_and_keeps_what_is_needed(backend: Backend) {
             "SELECT id AS value FROM outbox WHERE state = 'pending'"
         ),
         queued
+    );
+    assert_eq!(
+        sql_strings(&app, "SELECT id AS value FROM webhook_deliveries"),
+        ["d-pending"],
+        "finished deliveries go, a pending one stays"
     );
     // The audit log is kept (COLLABD_AUDIT_RETENTION_DAYS is 0).
     assert!(count(&app, "SELECT id AS value FROM audit_events") >= 3);

@@ -11,6 +11,8 @@
 //   signin   /signin/{token}    sign-in link: the session shown works
 //   signin   /signin/{token}    with two-factor on: the code field, a refusal
 //                               without a code, a recovery code accepted
+//   domain   /domain/{token}    domain verification: names the domain, the
+//                               organization and the role; verifies on press
 //
 // Usage: node pages_check.js BASE_URL MAIL_DIR   (run by scripts/docs-browser)
 // The server writes mail as .eml files to MAIL_DIR (no SMTP URL set).
@@ -192,6 +194,23 @@ try {
   await page.type("#otp", enabled.recoverycodes[0]);
   const accepted = await press(page, "Sign in");
   check(/signed in as/i.test(accepted), `with a recovery code the page says: ${accepted}`);
+
+  // Domain verification: the page names the domain, the organization and
+  // the role, and verifies only when pressed.
+  const owner = `domain-owner-${Date.now()}@example.com`;
+  await api("/user/signup", { email: owner, password: first, name: "Domain Owner" });
+  const ownerSession = (await api("/user/login", { email: owner, password: first })).login.token;
+  const domainOrg = (await api("/user/createorganization", { name: "Domain & Co" }, ownerSession)).organization;
+  const domain = `d${Date.now()}.example.net`;
+  const claimed = await api("/customer/adddomain", { organizationid: domainOrg.organizationid, domain, verificationemail: `it@${domain}`, role: "technical" }, ownerSession);
+  check(claimed.status.code === 200, `customer/adddomain: ${claimed.status.text}`);
+  const domainToken = await nextToken(`it@${domain}`, "domain", seen);
+  await open(page, `/domain/${domainToken}`, [domain, "Domain & Co", "technical"]);
+  const stateOf = async () => (await api("/customer/listdomains", { organizationid: domainOrg.organizationid }, ownerSession)).domains[0].state;
+  check(await stateOf() === "pending", "the domain page acted before its button");
+  const verified = await press(page, `Verify ${domain}`);
+  check(verified.includes(`${domain} is verified`), `domain page after verifying: ${verified}`);
+  check(await stateOf() === "verified", "the domain page did not verify the domain");
 } catch (e) {
   problems.push(`error: ${e.message}`);
 } finally {
@@ -203,5 +222,5 @@ if (problems.length) {
   for (const p of problems) console.error(`  - ${p}`);
   process.exitCode = 1;
 } else {
-  console.log("pages-browser: invite (accept, decline), confirm (sign-up, address change), reset and sign-in (with and without two-factor) pages work in Chromium");
+  console.log("pages-browser: invite (accept, decline), confirm (sign-up, address change), reset, sign-in (with and without two-factor) and domain verification pages work in Chromium");
 }
