@@ -172,8 +172,8 @@ const VERIFY: Endpoint<DomainAnswer> = Endpoint::new(Operation {
     summary: "Verify a claimed domain",
     description: "Uses the token from the verification email: the domain becomes `verified` \
         for the organization that claimed it. Nobody joins at this moment; accounts at the \
-        domain join as they next sign in. An unknown token answers 404, a used one 410 `used`, \
-        an expired or replaced one 410 `expired`; 409 `domain_taken` when another organization \
+        domain join as they next sign in. An unknown token answers 404, as does one a newer \
+        claim replaced; a used one 410 `used`, an expired one 410 `expired`; 409 `domain_taken` when another organization \
         verified the domain first. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` unknown tokens from \
         one client address it answers 429 until the minute is over.",
     params: Some(schema_ref::<TokenParams>),

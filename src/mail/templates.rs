@@ -320,7 +320,10 @@ pub fn verify_domain(c: &DomainClaim<'_>) -> Mail {
         &format!("Verify {domain} for {organization} on collabd"),
         "there",
         &format!(
-            "{by} claims the email domain {domain} for the organization {organization} on              collabd. Once verified, everyone who signs in with a verified address at {domain}              joins {organization} as {role}. If you manage {domain}, verify it by opening this              link within {hours} hours:",
+            "{by} claims the email domain {domain} for the organization {organization} on \
+             collabd. Once verified, everyone who signs in with a verified address at {domain} \
+             joins {organization} as {role}. If you manage {domain}, verify it by opening this \
+             link within {hours} hours:",
             role = one_line(c.role),
             hours = c.hours,
         ),
@@ -368,6 +371,7 @@ mod tests {
         assert!(mail.html.contains("&lt;img src=x&gt;"));
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
         assert!(mail.text.contains("http://h/domain/t") && mail.text.contains("48 hours"));
+        assert!(!mail.text.contains("  "), "no runs of spaces: {}", mail.text);
     }
 
     #[test]
