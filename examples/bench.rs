@@ -10,8 +10,8 @@
 //!
 //! 1. starts the real `collabd` binary as its own process, seeds organizations
 //!    of 50 members (with projects and grants), 200 and 100 000 members (and
-//!    as many invites, projects, audit events, and invites waiting for one
-//!    address) straight into the database;
+//!    as many invites, projects, audit events, webhook deliveries, and
+//!    invites waiting for one address) straight into the database;
 //! 2. loads `customer/listcollaborators` of the 50-member organization with
 //!    wrk, against an actix-web server (another process) that serves the same
 //!    bytes from memory, and against collabd's own `api/serviceinfo`, reading
@@ -512,6 +512,20 @@ fn seed_organization(sql: &mut Vec<String>, org: &str, tag: &str, n: usize, owne
         "id, organization_id, actor_user_id, actor_email, action, target, details, created_at",
         (0..n).map(|i| format!("('a-{tag}-{i:06}', '{org}', '{owner}', 'owner@bench.example', 'project.created', 'p-{tag}-{i:06}', '{{}}', {NOW_MS})")),
     );
+    // A webhook with one delivery per audit event, every one delivered (the
+    // sender has nothing to do; no last attempt, so retention keeps them),
+    // subscribed to an action the bench never causes, so the invite load
+    // queues no delivery.
+    sql.push(format!(
+        "INSERT INTO webhooks (id, organization_id, url, events, description, secret, created_at) \
+         VALUES ('wh-{tag}', '{org}', 'https://93.184.216.34/hook', '[\"domain.removed\"]', NULL, 'sealed', {NOW_MS})"
+    ));
+    inserts(
+        sql,
+        "webhook_deliveries",
+        "id, webhook_id, event_id, event_type, payload, state, attempts, next_attempt_at, last_code, created_at",
+        (0..n).map(|i| format!("('wd-{tag}-{i:06}', 'wh-{tag}', 'a-{tag}-{i:06}', 'project.created', '{{}}', 'delivered', 1, {NOW_MS}, 200, {NOW_MS})")),
+    );
 }
 
 /// `n` organizations, each with a pending invite to `email`.
@@ -610,44 +624,53 @@ fn run_backend(
 
     // -- page two of every list, 100 000 rows against 200.
     eprintln!("== {label}: pages of 100 from {big} rows against {SMALL}");
-    let lists: [(&str, &str, &str, &str, &str, &str); 5] = [
+    let by_org = |org: &str| format!("organizationid={org}");
+    let lists: [(&str, &str, String, String, &str, &str); 6] = [
         (
             "customer/listcollaborators",
             "collaborators",
-            &org_small,
-            &org_big,
+            by_org(&org_small),
+            by_org(&org_big),
             &owner,
             &owner,
         ),
         (
             "customer/listprojects",
             "projects",
-            &org_small,
-            &org_big,
+            by_org(&org_small),
+            by_org(&org_big),
             &owner,
             &owner,
         ),
         (
             "invite/list",
             "invites",
-            &org_small,
-            &org_big,
+            by_org(&org_small),
+            by_org(&org_big),
             &owner,
             &owner,
         ),
         (
             "customer/listauditevents",
             "auditevents",
-            &org_small,
-            &org_big,
+            by_org(&org_small),
+            by_org(&org_big),
+            &owner,
+            &owner,
+        ),
+        (
+            "customer/listwebhookdeliveries",
+            "deliveries",
+            "webhookid=wh-small".to_string(),
+            "webhookid=wh-big".to_string(),
             &owner,
             &owner,
         ),
         (
             "user/listinvites",
             "invites",
-            "",
-            "",
+            String::new(),
+            String::new(),
             &invitee_small,
             &invitee_big,
         ),
@@ -658,10 +681,10 @@ fn run_backend(
         if invite_only {
             break;
         }
-        let page_two = |org: &str, token: &str| -> String {
-            let query = match org {
+        let page_two = |names: &str, token: &str| -> String {
+            let query = match names {
                 "" => "limit=100".to_string(),
-                org => format!("organizationid={org}&limit=100"),
+                names => format!("{names}&limit=100"),
             };
             let first = format!("{base}/{path}?{query}");
             let answer: Value =
@@ -676,7 +699,7 @@ fn run_backend(
                 .expect("nextcursor");
             format!("{first}&cursor={cursor}")
         };
-        let (small_url, big_url) = (page_two(small, small_token), page_two(big, big_token));
+        let (small_url, big_url) = (page_two(&small, small_token), page_two(&big, big_token));
         let mut small_times = Vec::new();
         let mut big_times = Vec::new();
         for _ in 0..PAGE_SAMPLES {

@@ -372,7 +372,8 @@ mod tests {
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
         assert!(mail.text.contains("http://h/domain/t") && mail.text.contains("48 hours"));
         assert!(
-            mail.text.contains(" on collabd. Once verified, everyone who signs in"),
+            mail.text
+                .contains(" on collabd. Once verified, everyone who signs in"),
             "one line, no runs of spaces: {}",
             mail.text
         );
