@@ -123,7 +123,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         },
         Duration::from_millis(config.mail_poll_ms.max(10)),
         config.webhook_allow_private,
-    )?;
+    );
     let listener =
         TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -3,21 +3,24 @@
 //! done, retried with exponential backoff, or given up.
 //!
 //! Each round claims up to [`BATCH`] due rows under a token of its own, with
-//! a lease of [`LEASE_MS`] taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL,
-//! so several collabd processes on one database never deliver one row twice.
-//! While the round runs, a heartbeat renews its leases every [`HEARTBEAT`];
-//! a row is sent only while the lease is known to hold for longer than one
-//! send may take. A process that dies holds its rows for at most one lease:
-//! another process takes them over after that. Rows go out
+//! a lease of [`Courier::LEASE_MS`] taken with `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, so several collabd processes on one database never deliver
+//! one row twice. Until its outcomes are recorded, a heartbeat renews the
+//! round's leases every [`HEARTBEAT`] and learns which rows it still holds
+//! (after a stall, another process may have taken some over); a row is sent
+//! only while it is still held and its lease is known to outlast the longest
+//! send plus one heartbeat. A process that dies holds its rows for at most
+//! one lease: another process takes them over after that. Rows go out
 //! [`Courier::PARALLEL`] at a time, and a round records its outcomes in one
 //! transaction, each only while the round still holds the row's claim.
 //!
 //! A table served here has the columns `id`, `state` (`'pending'` until
 //! finished), `attempts`, `next_attempt_at`, `claimed_until` and `claim`.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -30,9 +33,6 @@ use crate::store::{classify, DbConn, Store, StoreError};
 
 /// Rows claimed per round.
 pub const BATCH: i64 = 32;
-/// How long a claim lasts without renewal: what a crashed process's rows
-/// wait before another process takes them over.
-pub const LEASE_MS: i64 = 15_000;
 /// How often a running round renews its claims.
 const HEARTBEAT: Duration = Duration::from_secs(3);
 /// The longest wait between two attempts at one row.
@@ -103,6 +103,10 @@ pub trait Courier: Send + Sync + 'static {
     const PARALLEL: usize;
     /// The longest one delivery may take.
     const SEND_TIMEOUT: Duration;
+    /// How long a claim lasts without renewal: what a crashed process's rows
+    /// wait before another process takes them over. More than
+    /// `SEND_TIMEOUT` and two heartbeats, so a started send ends in time.
+    const LEASE_MS: i64;
 
     /// How often due rows are looked for when nothing wakes the sender.
     fn poll(&self) -> Duration;
@@ -167,23 +171,38 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?
 }
 
-/// Delivers one round's rows, renewing their claims meanwhile, and records
-/// every outcome.
+/// Delivers one round's rows and records every outcome, renewing the
+/// round's claims until the record is written.
 async fn deliver_round<C: Courier>(
     store: &Store,
     courier: &Arc<C>,
     token: &str,
     claimed: Claimed<C::Item>,
 ) {
-    // Until when the claims are known to hold.
+    // Until when the claims are known to hold, and the rows they still hold.
     let held_until = &AtomicI64::new(claimed.until);
-    let deliveries = async {
+    let held: &Mutex<HashSet<String>> = &Mutex::new(
+        claimed
+            .items
+            .iter()
+            .map(|item| C::id(item).to_string())
+            .collect(),
+    );
+    let still_held = |id: &str| {
+        held.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(id)
+    };
+    let margin = (C::SEND_TIMEOUT + HEARTBEAT).as_millis() as i64;
+    let work = async {
         let mut outcomes = Vec::with_capacity(claimed.items.len());
         for wave in claimed.items.chunks(C::PARALLEL) {
             let sends = wave.iter().map(|item| async move {
-                // Never start a send the lease might not outlast.
-                let margin = C::SEND_TIMEOUT.as_millis() as i64 / 2;
-                if held_until.load(Ordering::Acquire) < now_ms() + margin.min(LEASE_MS / 2) {
+                // Never start a send the lease might not outlast, nor one of
+                // a row another process has taken over.
+                if held_until.load(Ordering::Acquire) < now_ms() + margin
+                    || !still_held(C::id(item))
+                {
                     return None;
                 }
                 let (outcome, report) = courier.deliver(item).await;
@@ -196,30 +215,33 @@ async fn deliver_round<C: Courier>(
                     .flatten(),
             );
         }
-        outcomes
+        let retry = courier.retry();
+        let token = token.to_string();
+        if let Err(e) = blocking(store, move |store| {
+            record::<C>(store, retry, &token, &outcomes)
+        })
+        .await
+        {
+            tracing::error!(error = %e, queue = C::NAME, "cannot record the deliveries");
+        }
     };
     let heartbeat = async {
         loop {
             tokio::time::sleep(HEARTBEAT).await;
             let token = token.to_string();
             match blocking(store, move |store| renew::<C>(store, &token)).await {
-                Ok(until) => held_until.store(until, Ordering::Release),
+                Ok((until, ids)) => {
+                    let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
+                    held.retain(|id| ids.contains(id));
+                    held_until.store(until, Ordering::Release);
+                }
                 Err(e) => tracing::warn!(error = %e, queue = C::NAME, "cannot renew the claims"),
             }
         }
     };
-    let outcomes = tokio::select! {
-        outcomes = deliveries => outcomes,
+    tokio::select! {
+        _ = work => {}
         _ = heartbeat => unreachable!("the heartbeat never ends"),
-    };
-    let retry = courier.retry();
-    let token = token.to_string();
-    if let Err(e) = blocking(store, move |store| {
-        record::<C>(store, retry, &token, &outcomes)
-    })
-    .await
-    {
-        tracing::error!(error = %e, queue = C::NAME, "cannot record the deliveries");
     }
 }
 
@@ -248,24 +270,48 @@ fn numbered(numbered: bool, sql: &str) -> String {
     out
 }
 
-/// Extends every pending claim of round `token`; returns the new end.
-pub fn renew<C: Courier>(store: &Store, token: &str) -> Result<i64, StoreError> {
-    let until = now_ms() + LEASE_MS;
-    store.write(|conn| {
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Extends every pending claim of round `token`; returns the new end and
+/// the rows the round still holds. Rows are locked in id order, the order
+/// [`record`] writes them in, so a renewal and a record never deadlock.
+pub fn renew<C: Courier>(store: &Store, token: &str) -> Result<(i64, HashSet<String>), StoreError> {
+    let until = now_ms() + C::LEASE_MS;
+    let ids = store.write(|conn| {
+        let lock = match conn {
+            DbConn::Pg(_) => " ORDER BY id COLLATE \"C\" FOR UPDATE",
+            DbConn::Sqlite(_) => "",
+        };
         let sql = placeholders(
             conn,
             &format!(
-                "UPDATE {} SET claimed_until = ? WHERE claim = ? AND state = 'pending'",
-                C::TABLE
+                "UPDATE {table} SET claimed_until = ? WHERE id IN (\
+                 SELECT id FROM {table} WHERE claim = ? AND state = 'pending'{lock})",
+                table = C::TABLE
             ),
         );
         diesel::sql_query(sql)
             .bind::<BigInt, _>(until)
             .bind::<Text, _>(token)
             .execute(conn)
+            .map_err(classify)?;
+        let sql = placeholders(
+            conn,
+            &format!(
+                "SELECT id FROM {} WHERE claim = ? AND state = 'pending'",
+                C::TABLE
+            ),
+        );
+        diesel::sql_query(sql)
+            .bind::<Text, _>(token)
+            .load::<IdRow>(conn)
             .map_err(classify)
     })?;
-    Ok(until)
+    Ok((until, ids.into_iter().map(|r| r.id).collect()))
 }
 
 /// The rows a round claimed, and until when its claims hold.
@@ -278,7 +324,7 @@ pub struct Claimed<T> {
 pub fn claim<C: Courier>(store: &Store, token: &str) -> Result<Claimed<C::Item>, StoreError> {
     store.write(|conn| {
         let now = now_ms();
-        let until = now + LEASE_MS;
+        let until = now + C::LEASE_MS;
         // Rows another process holds are skipped, not waited for (on SQLite
         // the write transaction already excludes every other writer).
         let skip_locked = match conn {
@@ -352,8 +398,11 @@ pub fn record<C: Courier>(
     outcomes: &[(C::Item, Outcome, C::Report)],
 ) -> Result<(), StoreError> {
     let now = now_ms();
+    // In id order, as [`renew`] locks them.
+    let mut ordered: Vec<&(C::Item, Outcome, C::Report)> = outcomes.iter().collect();
+    ordered.sort_by(|a, b| C::id(&a.0).as_bytes().cmp(C::id(&b.0).as_bytes()));
     store.write(|conn| {
-        for (item, outcome, report) in outcomes {
+        for (item, outcome, report) in ordered {
             let attempts = C::attempts(item) + 1;
             let next = retry.next(outcome, attempts, now);
             let id = C::id(item);

@@ -10,7 +10,7 @@
 //! proxy from the environment is used.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -47,7 +47,9 @@ pub struct Outgoing {
 
 /// How webhooks are sent.
 pub struct WebhookCourier {
-    client: reqwest::Client,
+    /// Built at the first delivery: a server with no webhooks never loads
+    /// the TLS roots and connection pool a client holds.
+    client: OnceLock<Result<reqwest::Client, String>>,
     sealer: Sealer,
     retry: Retry,
     poll: Duration,
@@ -60,27 +62,36 @@ impl WebhookCourier {
         retry: Retry,
         poll: Duration,
         allow_private: bool,
-    ) -> Result<WebhookCourier, String> {
-        let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .connect_timeout(SEND_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!(
-                "collabd/",
-                env!("CARGO_PKG_VERSION"),
-                " (webhooks)"
-            ))
-            .dns_resolver(Arc::new(Guarded { allow_private }))
-            .build()
-            .map_err(|e| format!("building the webhook client: {e}"))?;
-        Ok(WebhookCourier {
-            client,
+    ) -> WebhookCourier {
+        WebhookCourier {
+            client: OnceLock::new(),
             sealer,
             retry,
             poll,
             allow_private,
-        })
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        let allow_private = self.allow_private;
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(SEND_TIMEOUT)
+                    .connect_timeout(SEND_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .user_agent(concat!(
+                        "collabd/",
+                        env!("CARGO_PKG_VERSION"),
+                        " (webhooks)"
+                    ))
+                    .dns_resolver(Arc::new(Guarded { allow_private }))
+                    .build()
+                    .map_err(|e| format!("building the webhook client: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -158,6 +169,7 @@ impl Courier for WebhookCourier {
     const TABLE: &'static str = "webhook_deliveries";
     const PARALLEL: usize = PARALLEL;
     const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
+    const LEASE_MS: i64 = 30_000;
 
     fn poll(&self) -> Duration {
         self.poll
@@ -225,8 +237,11 @@ impl Courier for WebhookCourier {
                 None,
             );
         };
-        let sent = self
-            .client
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(e) => return (Outcome::Failed(e), None),
+        };
+        let sent = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("webhook-id", &item.row.event_id)
@@ -244,8 +259,10 @@ impl Courier for WebhookCourier {
                     (Outcome::Failed(format!("answered {code}")), Some(code))
                 }
             }
-            // The error's chain says why (timeout, refused, no public address).
+            // The error's chain says why (timeout, refused, no public
+            // address); not the URL, which may carry a secret of its own.
             Err(e) => {
+                let e = e.without_url();
                 let mut why = e.to_string();
                 let mut source = std::error::Error::source(&e);
                 while let Some(cause) = source {
@@ -335,6 +352,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
+            "::ffff:0:7f00:1",
+            "2002:a00:1::1",
+            "2002:7f00:1::",
+            "64:ff9b:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             let ip: IpAddr = private.parse().expect(private);
             assert!(is_private(ip), "{private} is private");
@@ -344,6 +366,8 @@ mod tests {
             "8.8.8.8",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
         ] {
             let ip: IpAddr = public.parse().expect(public);
             assert!(!is_private(ip), "{public} is public");

@@ -230,12 +230,14 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                 end_links(conn, &confirmation.user_id, now)?;
             }
         }
-        let user = load_user(conn, &confirmation.user_id)?;
-        super::domains::join_by_address(conn, &user, now)?;
-        Ok(User::from(user))
+        load_user(conn, &confirmation.user_id).map(User::from)
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
+        Ok(user) => {
+            super::domains::join_by_domain(ctx, &user.userid);
+            Ok(user)
+        }
         other => other,
     }
 }
@@ -360,9 +362,9 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         }
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::unauthenticated)?;
         insert_session(conn, &session)?;
-        super::domains::join_by_address(conn, &current, now_ms())?;
         Ok(current)
     })?;
+    super::domains::join_by_domain(ctx, &user.id);
     login_for(ctx, &session, user)
 }
 
@@ -582,8 +584,16 @@ pub fn delete(
             .filter(super::access::live(now_ms()))
             .select(MembershipRow::as_select())
             .load(conn)?;
+        // Every membership is a departure, one past its end the sweep has
+        // not reached too.
+        let organizations: Vec<String> = memberships::table
+            .filter(memberships::user_id.eq(&user.id))
+            .select(memberships::organization_id)
+            .load(conn)?;
+        for organization_id in &organizations {
+            super::domains::record_departure(conn, organization_id, &current, now_ms())?;
+        }
         for membership in &member_of {
-            super::domains::record_departure(conn, &membership.organization_id, &current, now_ms())?;
             // The roster versions move by trigger when the rows go.
             audit::record(
                 conn,

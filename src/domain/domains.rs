@@ -28,38 +28,147 @@ use crate::store::{share_organization, DbConn};
 pub const MAX_PER_ORGANIZATION: i64 = 50;
 
 /// Domains of public mailbox providers: an address there proves a mailbox,
-/// not control of the domain, so none of them can be claimed.
+/// not control of the domain, so none of them can be claimed. A list of the
+/// large providers, not of every one: a provider missing here could be
+/// claimed by one of its users (a DNS record as proof would close that).
 const PUBLIC_PROVIDERS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "hotmail.com",
-    "hotmail.co.uk",
-    "live.com",
-    "msn.com",
-    "yahoo.com",
-    "yahoo.co.uk",
-    "ymail.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
+    "126.com",
+    "163.com",
+    "aim.com",
+    "alice.it",
     "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "pm.me",
+    "arcor.de",
+    "att.net",
+    "bellsouth.net",
+    "bigpond.com",
+    "bk.ru",
+    "bluewin.ch",
+    "blueyonder.co.uk",
+    "bol.com.br",
+    "btinternet.com",
+    "charter.net",
+    "comcast.net",
+    "cox.net",
+    "daum.net",
+    "duck.com",
+    "earthlink.net",
+    "fastmail.com",
+    "foxmail.com",
+    "free.fr",
+    "freenet.de",
+    "gmail.com",
+    "gmx.at",
+    "gmx.ch",
     "gmx.com",
     "gmx.de",
+    "gmx.fr",
     "gmx.net",
-    "web.de",
+    "gmx.us",
+    "googlemail.com",
+    "hanmail.net",
+    "hey.com",
+    "hispeed.ch",
+    "home.nl",
+    "hotmail.co.uk",
+    "hotmail.com",
+    "hotmail.de",
+    "hotmail.es",
+    "hotmail.fr",
+    "hotmail.it",
+    "hushmail.com",
+    "icloud.com",
+    "ig.com.br",
+    "inbox.com",
+    "inbox.ru",
+    "interia.pl",
+    "kpnmail.nl",
+    "laposte.net",
+    "libero.it",
+    "list.ru",
+    "live.co.uk",
+    "live.com",
+    "live.com.mx",
+    "live.de",
+    "live.fr",
+    "live.nl",
+    "mac.com",
     "mail.com",
+    "mail.ee",
+    "mail.ru",
+    "mailbox.org",
+    "me.com",
+    "msn.com",
+    "naver.com",
+    "ntlworld.com",
+    "o2.pl",
+    "onet.pl",
+    "optusnet.com.au",
+    "orange.fr",
+    "outlook.com",
+    "outlook.com.br",
+    "outlook.de",
+    "outlook.es",
+    "outlook.fr",
+    "outlook.it",
+    "passport.com",
+    "planet.nl",
+    "pm.me",
+    "posteo.de",
+    "prodigy.net.mx",
+    "proton.me",
+    "protonmail.ch",
+    "protonmail.com",
+    "qq.com",
+    "rambler.ru",
+    "rediffmail.com",
+    "rocketmail.com",
+    "rogers.com",
+    "sbcglobal.net",
+    "seznam.cz",
+    "sfr.fr",
+    "shaw.ca",
+    "sina.com",
+    "sky.com",
+    "skynet.be",
+    "sohu.com",
+    "sympatico.ca",
+    "t-online.de",
+    "talktalk.net",
+    "telenet.be",
+    "terra.com.br",
+    "tiscali.it",
+    "tuta.io",
+    "tutanota.com",
+    "tutanota.de",
+    "ukr.net",
+    "uol.com.br",
+    "verizon.net",
+    "virgilio.it",
+    "virginmedia.com",
+    "wanadoo.fr",
+    "web.de",
+    "windowslive.com",
+    "wp.pl",
+    "ya.ru",
+    "yahoo.ca",
+    "yahoo.co.in",
+    "yahoo.co.jp",
+    "yahoo.co.uk",
+    "yahoo.com",
+    "yahoo.com.au",
+    "yahoo.com.br",
+    "yahoo.de",
+    "yahoo.es",
+    "yahoo.fr",
+    "yahoo.it",
     "yandex.com",
     "yandex.ru",
-    "mail.ru",
+    "yandex.ua",
+    "yeah.net",
+    "ymail.com",
+    "ziggo.nl",
     "zoho.com",
-    "fastmail.com",
-    "tutanota.com",
-    "qq.com",
-    "163.com",
+    "zohomail.com",
 ];
 
 /// A claimed email domain.
@@ -184,6 +293,9 @@ pub fn add(
             Action::ManageDomains,
             Hold::Exclusive,
         )?;
+        // A claim mails an address anyone may name: counted with the other
+        // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR).
+        ctx.limits.mails.hit(&email)?;
         let organization_id = member.organization_id().to_string();
         let verified_elsewhere: Option<String> = domains::table
             .filter(domains::domain.eq(&domain))
@@ -426,7 +538,10 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
             Hold::Exclusive,
             "domain",
         )?;
-        diesel::delete(domains::table.find(&row.id)).execute(conn)?;
+        if diesel::delete(domains::table.find(&row.id)).execute(conn)? == 0 {
+            // Removed by a concurrent call while this one waited for the lock.
+            return Err(DomainError::not_found("domain not found"));
+        }
         let actor = load_user(conn, &caller.user_id)?;
         audit::record(
             conn,
@@ -462,16 +577,11 @@ pub fn record_departure(
     Ok(())
 }
 
-/// Adds `user` to the organization that verified the domain of its address,
-/// with the domain's role, when the address is verified, the account is no
-/// member yet, and it never departed from that organization. Runs in the
-/// transaction of a sign-in or a verification, after the account's row is
-/// locked; returns the organization joined, if any.
-pub fn join_by_address(
-    conn: &mut DbConn,
-    user: &UserRow,
-    now: i64,
-) -> DomainResult<Option<String>> {
+/// The verified domain that would add `user` to its organization now: the
+/// address is verified and at that domain, the account is no member (any
+/// membership row counts, even one past its end the sweep has not reached:
+/// that is a departure about to be recorded), and it never departed.
+fn joinable(conn: &mut DbConn, user: &UserRow) -> DomainResult<Option<DomainRow>> {
     if !user.email_verified {
         return Ok(None);
     }
@@ -487,12 +597,8 @@ pub fn join_by_address(
     else {
         return Ok(None);
     };
-    let organization_id = row.organization_id.clone();
-    share_organization(conn, &organization_id)?;
-    // Any membership row, even one past its end the sweep has not reached:
-    // that one is a departure about to be recorded.
     let member: i64 = memberships::table
-        .filter(memberships::organization_id.eq(&organization_id))
+        .filter(memberships::organization_id.eq(&row.organization_id))
         .filter(memberships::user_id.eq(&user.id))
         .count()
         .get_result(conn)?;
@@ -500,7 +606,7 @@ pub fn join_by_address(
         return Ok(None);
     }
     let departed: i64 = departures::table
-        .filter(departures::organization_id.eq(&organization_id))
+        .filter(departures::organization_id.eq(&row.organization_id))
         .filter(
             departures::user_id
                 .eq(&user.id)
@@ -508,45 +614,82 @@ pub fn join_by_address(
         )
         .count()
         .get_result(conn)?;
-    if departed > 0 {
+    Ok((departed == 0).then_some(row))
+}
+
+/// Adds the account to the organization that verified the domain of its
+/// address, with the domain's role, when [`joinable`] says so; returns the
+/// organization joined. Called once a sign-in, an address confirmation or
+/// an invite acceptance has committed, in a transaction of its own (so it
+/// holds no lock of theirs and cannot fail them): a failure is logged, and
+/// the next sign-in tries again.
+pub fn join_by_domain(ctx: &Ctx, user_id: &str) -> Option<String> {
+    match try_join(ctx, user_id) {
+        Ok(joined) => joined,
+        Err(e) => {
+            tracing::warn!(error = %e, user = user_id, "joining by verified domain failed; the next sign-in tries again");
+            None
+        }
+    }
+}
+
+fn try_join(ctx: &Ctx, user_id: &str) -> DomainResult<Option<String>> {
+    // Without locks first: most accounts are at no verified domain.
+    let found = ctx.store.read(|conn| {
+        let user = load_user(conn, user_id)?;
+        joinable(conn, &user)
+    })?;
+    if found.is_none() {
         return Ok(None);
     }
-    // Still verified under the organization's lock (a removal commits first).
-    let still: i64 = domains::table
-        .find(&row.id)
-        .filter(domains::state.eq(DomainState::Verified))
-        .count()
-        .get_result(conn)?;
-    if still == 0 {
-        return Ok(None);
-    }
-    let membership = MembershipRow {
-        id: new_id(),
-        organization_id: organization_id.clone(),
-        user_id: user.id.clone(),
-        role: row.role,
-        can_create_projects: false,
-        created_at: now,
-        expires_at: None,
-    };
-    diesel::insert_into(memberships::table)
-        .values(&membership)
-        .execute(conn)?;
-    audit::record(
-        conn,
-        &organization_id,
-        Some(user),
-        AuditAction::CollaboratorJoined,
-        &membership.id,
-        serde_json::json!({
-            "userid": user.id,
-            "email": user.email,
-            "role": row.role,
-            "domain": row.domain,
-            "domainid": row.id,
-        }),
-    )?;
-    Ok(Some(organization_id))
+    ctx.store.write(|conn| {
+        let Some(found) = found.as_ref() else {
+            return Ok(None);
+        };
+        // Under the organization's lock, as every membership change takes
+        // it; then everything again (a removal or a claim's end may have
+        // committed meanwhile).
+        share_organization(conn, &found.organization_id)?;
+        let user = load_user(conn, user_id)?;
+        let Some(row) = joinable(conn, &user)? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let membership = MembershipRow {
+            id: new_id(),
+            organization_id: row.organization_id.clone(),
+            user_id: user.id.clone(),
+            role: row.role,
+            can_create_projects: false,
+            created_at: now,
+            expires_at: None,
+        };
+        // A concurrent sign-in of the same account may have added it.
+        let added = crate::store::execute(
+            conn,
+            diesel::insert_into(memberships::table)
+                .values(&membership)
+                .on_conflict_do_nothing(),
+        )?;
+        if added == 0 {
+            return Ok(None);
+        }
+        audit::record(
+            conn,
+            &row.organization_id,
+            Some(&user),
+            AuditAction::CollaboratorJoined,
+            &membership.id,
+            serde_json::json!({
+                "userid": user.id,
+                "email": user.email,
+                "role": row.role,
+                "domain": row.domain,
+                "domainid": row.id,
+            }),
+        )?;
+        Ok(Some(row.organization_id))
+    })
 }
 
 #[cfg(test)]

@@ -182,9 +182,8 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
             .set(users::email_verified.eq(true))
             .execute(conn)?;
         insert_session(conn, &session)?;
-        let user = load_user(conn, &row.user_id)?;
-        crate::domain::domains::join_by_address(conn, &user, now)?;
-        Ok::<_, DomainError>(user)
+        load_user(conn, &row.user_id)
     })?;
+    crate::domain::domains::join_by_domain(ctx, &user.id);
     login_for(ctx, &session, user)
 }

@@ -137,11 +137,26 @@ pub fn is_private(ip: IpAddr) -> bool {
                 return is_private(IpAddr::V4(v4));
             }
             let segments = v6.segments();
-            // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [.., hi, lo] = segments;
-                let v4 = std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-                return is_private(IpAddr::V4(v4));
+            let v4_in = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::from(
+                    (u32::from(hi) << 16) | u32::from(lo),
+                ))
+            };
+            // Forms that reach the IPv4 address inside them: NAT64
+            // (64:ff9b::/96), IPv4-translated (::ffff:0:0:0/96), 6to4
+            // (2002::/16, the address in bits 16–47).
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+            {
+                return is_private(v4_in(segments[6], segments[7]));
+            }
+            if segments[0] == 0x2002 {
+                return is_private(v4_in(segments[1], segments[2]));
+            }
+            // Local-use NAT64 (64:ff9b:1::/48) and Teredo (2001::/32) reach
+            // addresses no check here can see.
+            if segments[..3] == [0x64, 0xff9b, 1] || segments[..2] == [0x2001, 0] {
+                return true;
             }
             v6.is_loopback()
                 || v6.is_unspecified()
@@ -304,6 +319,22 @@ pub fn create(
     })
 }
 
+/// Refuses a caller who may not manage the organization's webhooks (404 for
+/// a non-member, 403 for a role that may not), before its URL is resolved:
+/// no one else learns what a name resolves to.
+pub fn authorize(ctx: &Ctx, caller: &Caller, organization_id: Option<&str>) -> DomainResult<()> {
+    ctx.store.read(|conn| {
+        access::organization(
+            conn,
+            caller,
+            organization_id,
+            Action::ManageWebhooks,
+            Hold::Nothing,
+        )
+        .map(|_| ())
+    })
+}
+
 /// The organization's webhooks, oldest first (owners and admins).
 pub fn list(
     ctx: &Ctx,
@@ -356,10 +387,14 @@ fn gate(
 pub fn delete(ctx: &Ctx, caller: &Caller, webhook_id: &str) -> DomainResult<()> {
     ctx.store.write(|conn| {
         let row = gate(conn, caller, webhook_id, Hold::Exclusive)?;
-        crate::store::execute(
+        let deleted = crate::store::execute(
             conn,
             diesel::delete(webhooks::table.filter(webhooks::id.eq(&row.id))),
         )?;
+        if deleted == 0 {
+            // Deleted by a concurrent call while this one waited for the lock.
+            return Err(DomainError::not_found("webhook not found"));
+        }
         let actor = super::accounts::load_user(conn, &caller.user_id)?;
         super::audit::record(
             conn,
@@ -397,6 +432,14 @@ pub fn deliveries(
     })
 }
 
+#[derive(QueryableByName)]
+struct Subscription {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    events: String,
+}
+
 /// The body every try of one event's delivery carries.
 fn body(event: &AuditEventRow) -> String {
     serde_json::json!({
@@ -411,10 +454,24 @@ fn body(event: &AuditEventRow) -> String {
 /// it, in the event's own transaction: the deliveries exist if and only if
 /// the event does.
 pub fn queue_deliveries(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()> {
-    let subscribed: Vec<(String, String)> = webhooks::table
-        .filter(webhooks::organization_id.eq(&event.organization_id))
-        .select((webhooks::id, webhooks::events))
-        .load(conn)?;
+    let subscribed: Vec<(String, String)> = match conn {
+        // Held against a concurrent `customer/deletewebhook` until this
+        // transaction ends: a webhook deleted first is not seen, one deleted
+        // after waits, and takes these deliveries with it.
+        DbConn::Pg(_) => diesel::sql_query(
+            "SELECT id, events FROM webhooks WHERE organization_id = $1 FOR KEY SHARE",
+        )
+        .bind::<diesel::sql_types::Text, _>(&event.organization_id)
+        .load::<Subscription>(conn)?
+        .into_iter()
+        .map(|s| (s.id, s.events))
+        .collect(),
+        // One writer at a time: nothing can delete in between.
+        DbConn::Sqlite(_) => webhooks::table
+            .filter(webhooks::organization_id.eq(&event.organization_id))
+            .select((webhooks::id, webhooks::events))
+            .load(conn)?,
+    };
     let action = event.action.as_str();
     let targets: Vec<String> = subscribed
         .into_iter()

@@ -132,9 +132,15 @@ const ADD: Endpoint<DomainAnswer> = Endpoint::new(Operation {
         organization has pending again sends a new link (the old one ends) and takes the new \
         `role`. 409 `domain_taken` when another organization verified it, 409 \
         `already_verified` when this one did. An organization claims at most 50 domains \
-        (422 naming `organizationid`).",
+        (422 naming `organizationid`). Each claim counts as a mail to `verificationemail` \
+        under `COLLABD_MAILS_PER_ADDRESS_PER_HOUR` (429 past it).",
     params: Some(schema_ref::<AddDomainParams>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::RateLimited,
+    ],
 });
 
 async fn add(

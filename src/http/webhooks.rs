@@ -167,6 +167,11 @@ async fn create(
     Params(p): Params<CreateWebhookParams>,
 ) -> Result<WebhookAnswer, ApiError> {
     let events = webhooks::check_events(&p.events)?;
+    let (gate_caller, organization) = (caller.clone(), p.organizationid.clone());
+    read(ctx.clone(), move |ctx| {
+        webhooks::authorize(ctx, &gate_caller, organization.as_deref())
+    })
+    .await?;
     // Resolving the host may take seconds: done without a database turn.
     let allow_private = ctx.policy.webhook_allow_private;
     let url = p.url.clone();

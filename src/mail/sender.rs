@@ -94,6 +94,7 @@ impl Courier for SenderSettings {
     const TABLE: &'static str = "outbox";
     const PARALLEL: usize = PARALLEL;
     const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
+    const LEASE_MS: i64 = 45_000;
 
     fn poll(&self) -> Duration {
         self.poll

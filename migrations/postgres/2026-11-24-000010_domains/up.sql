@@ -32,3 +32,13 @@ CREATE TABLE departures (
     PRIMARY KEY (organization_id, email)
 );
 CREATE INDEX departures_user ON departures(organization_id, user_id);
+
+-- The departures before this table existed, from the audit log (what it
+-- still holds): removals, leavings (an account closed included) and ends.
+INSERT INTO departures (organization_id, email, user_id, departed_at)
+SELECT organization_id, lower((details::json ->> 'email')), (details::json ->> 'userid'), MAX(created_at)
+FROM audit_events
+WHERE action IN ('collaborator.removed', 'collaborator.left', 'collaborator.expired')
+  AND (details::json ->> 'email') IS NOT NULL AND (details::json ->> 'userid') IS NOT NULL
+GROUP BY organization_id, lower((details::json ->> 'email')), (details::json ->> 'userid')
+ON CONFLICT DO NOTHING;

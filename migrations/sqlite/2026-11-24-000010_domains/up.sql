@@ -32,3 +32,13 @@ CREATE TABLE departures (
     PRIMARY KEY (organization_id, email)
 );
 CREATE INDEX departures_user ON departures(organization_id, user_id);
+
+-- The departures before this table existed, from the audit log (what it
+-- still holds): removals, leavings (an account closed included) and ends.
+INSERT INTO departures (organization_id, email, user_id, departed_at)
+SELECT organization_id, lower(json_extract(details, '$.email')), json_extract(details, '$.userid'), MAX(created_at)
+FROM audit_events
+WHERE action IN ('collaborator.removed', 'collaborator.left', 'collaborator.expired')
+  AND json_extract(details, '$.email') IS NOT NULL AND json_extract(details, '$.userid') IS NOT NULL
+GROUP BY organization_id, lower(json_extract(details, '$.email')), json_extract(details, '$.userid')
+ON CONFLICT DO NOTHING;

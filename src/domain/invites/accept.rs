@@ -155,9 +155,6 @@ pub fn accept(
             &row.id,
             json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
         )?;
-        // The address is verified now: a domain it is at may add it elsewhere.
-        let verified = load_user(conn, &user.id)?;
-        crate::domain::domains::join_by_address(conn, &verified, now)?;
         let collaborator = members::collaborator(conn, &membership.id)?;
         let role = collaborator.role;
         let organization = organization_view(ctx, conn, &Member { membership, role })?;
@@ -190,6 +187,8 @@ pub fn accept(
     if mail_queued {
         ctx.mail_queued();
     }
+    // The address is verified now: a domain it is at may add it elsewhere.
+    crate::domain::domains::join_by_domain(ctx, &accepted.collaborator.userid);
     Ok(accepted)
 }
 

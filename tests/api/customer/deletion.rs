@@ -21,6 +21,37 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
     let key = key["secret"].as_str().unwrap().to_string();
     let other_key = app.api_key(&owner, json!({"name": "any"}));
     let other_key = other_key["secret"].as_str().unwrap().to_string();
+    // A webhook with a delivery waiting (its target never answers: a
+    // documentation address), a domain claimed, and someone who left.
+    let webhook = app
+        .post(
+            "/customer/createwebhook",
+            Some(&owner),
+            json!({"organizationid": org, "url": "https://93.184.216.34/h", "events": ["*"]}),
+        )
+        .ok();
+    let webhook = webhook.get("webhook")["webhookid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let domain = app
+        .post(
+            "/customer/adddomain",
+            Some(&owner),
+            json!({"organizationid": org, "domain": "acme.example", "verificationemail": "it@acme.example"}),
+        )
+        .ok();
+    let domain = domain.get("domain")["domainid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let leaver = app.member(&owner, &org, "leaver@example.com", "collaborator");
+    app.post(
+        "/customer/removecollaborator",
+        Some(&leaver.token),
+        json!({"collaboratorid": leaver.collaboratorid}),
+    )
+    .ok();
     let delete = |token: &str, name: &str| {
         app.post(
             "/customer/delete",
@@ -28,6 +59,14 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
             json!({"organizationid": org, "name": name}),
         )
     };
+    let queued = sql_strings(
+        &app,
+        &format!("SELECT id AS value FROM webhook_deliveries WHERE webhook_id = '{webhook}'"),
+    );
+    assert!(
+        !queued.is_empty(),
+        "the organization's events were queued for its webhook"
+    );
     delete(&admin.token, "Acme <Inc>").err(403, "forbidden");
     let r = delete(&owner, "Acme").err(422, "validation_failed");
     assert!(r.body["response"]["error"]["fields"]["name"].is_array());
@@ -92,6 +131,21 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
         json!({"inviteid": inviteid}),
     )
     .err(404, "not_found");
+    app.get(
+        &format!("/customer/listwebhookdeliveries?webhookid={webhook}"),
+        Some(&owner),
+    )
+    .err(404, "not_found");
+    app.post(
+        "/customer/removedomain",
+        Some(&owner),
+        json!({"domainid": domain}),
+    )
+    .err(404, "not_found");
+    for path in ["/customer/listwebhooks", "/customer/listdomains"] {
+        app.get(&format!("{path}?organizationid={org}"), Some(&owner))
+            .err(404, "not_found");
+    }
     // Its bound key is gone; others stay, as does the owner's other organization.
     app.get("/user/details", Some(&key))
         .err(401, "unauthenticated");
@@ -114,6 +168,9 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
         "invites",
         "audit_events",
         "roster_versions",
+        "webhooks",
+        "domains",
+        "departures",
     ] {
         let left = sql_strings(
             &app,
@@ -126,4 +183,9 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
             "{table} still holds rows of the deleted organization"
         );
     }
+    let deliveries = sql_strings(
+        &app,
+        &format!("SELECT id AS value FROM webhook_deliveries WHERE webhook_id = '{webhook}'"),
+    );
+    assert!(deliveries.is_empty(), "its webhook deliveries are gone");
 }

@@ -5,13 +5,14 @@
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{sql_strings, Backend, TestApp};
+use crate::support::{sql, sql_strings, Backend, TestApp};
 
 on_both_backends!(
     a_domain_claimed_and_verified_adds_its_people_with_its_role,
     a_domain_verified_elsewhere_is_taken,
     people_who_were_removed_or_left_are_not_added_again,
     domain_claims_are_checked_and_only_owners_make_them,
+    departures_from_before_the_table_are_taken_from_the_audit_log,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -439,4 +440,42 @@ fn domain_claims_are_checked_and_only_owners_make_them(backend: Backend) {
     .ok();
     app.post("/customer/verifydomain", None, json!({"token": second}))
         .err(404, "not_found");
+    // Each claim is a mail to its address: five an hour (the default).
+    let claim = json!({"organizationid": org, "domain": "bulk.example", "verificationemail": "it@bulk.example"});
+    for _ in 0..5 {
+        add(&owner, claim.clone()).ok();
+    }
+    add(&owner, claim).err(429, "rate_limited");
+}
+
+fn departures_from_before_the_table_are_taken_from_the_audit_log(backend: Backend) {
+    let migration = match &backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres(_) => "postgres",
+    };
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let gone = app.member(&owner, &org, "gone@acme.com", "technical");
+    app.remove(&owner, &gone.collaboratorid).ok();
+    // As a database from before departures were kept: the removal is only in
+    // the audit log. The migration's own statement fills the table from it.
+    sql(&app, "DELETE FROM departures");
+    let up = std::fs::read_to_string(format!(
+        "{}/migrations/{migration}/2026-11-24-000010_domains/up.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let backfill = &up[up.find("INSERT INTO departures").expect("the backfill")..];
+    let backfill = &backfill[..=backfill.find(';').unwrap()];
+    sql(&app, backfill);
+    assert_eq!(
+        sql_strings(&app, "SELECT email AS value FROM departures"),
+        ["gone@acme.com"]
+    );
+    let (_, token) = claim(&app, &owner, &org, "acme.com", "it@acme.com", "admin");
+    app.post("/customer/verifydomain", None, json!({"token": token}))
+        .ok();
+    let gone = app.login("gone@acme.com", PASSWORD);
+    assert_eq!(role_in(&app, &gone, &org), None, "not added again");
 }

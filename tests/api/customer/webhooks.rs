@@ -271,6 +271,17 @@ fn only_owners_and_admins_manage_webhooks(backend: Backend) {
     .err(403, "forbidden");
     app.post("/customer/createwebhook", Some(&stranger), body)
         .err(404, "not_found");
+    // Who may not gets 403 or 404 before the URL is looked at: nobody else
+    // learns what a name resolves to.
+    let private = json!({"organizationid": org, "url": "http://localhost/h", "events": ["*"]});
+    app.post(
+        "/customer/createwebhook",
+        Some(&technical.token),
+        private.clone(),
+    )
+    .err(403, "forbidden");
+    app.post("/customer/createwebhook", Some(&stranger), private)
+        .err(404, "not_found");
     for (token, status) in [(&technical.token, 403), (&stranger, 404)] {
         let kind = if status == 403 {
             "forbidden"
