@@ -436,8 +436,6 @@ pub fn deliveries(
 struct Subscription {
     #[diesel(sql_type = diesel::sql_types::Text)]
     id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    events: String,
 }
 
 /// The body every try of one event's delivery carries.
@@ -454,26 +452,12 @@ fn body(event: &AuditEventRow) -> String {
 /// it, in the event's own transaction: the deliveries exist if and only if
 /// the event does.
 pub fn queue_deliveries(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()> {
-    let subscribed: Vec<(String, String)> = match conn {
-        // Held against a concurrent `customer/deletewebhook` until this
-        // transaction ends: a webhook deleted first is not seen, one deleted
-        // after waits, and takes these deliveries with it.
-        DbConn::Pg(_) => diesel::sql_query(
-            "SELECT id, events FROM webhooks WHERE organization_id = $1 FOR KEY SHARE",
-        )
-        .bind::<diesel::sql_types::Text, _>(&event.organization_id)
-        .load::<Subscription>(conn)?
-        .into_iter()
-        .map(|s| (s.id, s.events))
-        .collect(),
-        // One writer at a time: nothing can delete in between.
-        DbConn::Sqlite(_) => webhooks::table
-            .filter(webhooks::organization_id.eq(&event.organization_id))
-            .select((webhooks::id, webhooks::events))
-            .load(conn)?,
-    };
+    let subscribed: Vec<(String, String)> = webhooks::table
+        .filter(webhooks::organization_id.eq(&event.organization_id))
+        .select((webhooks::id, webhooks::events))
+        .load(conn)?;
     let action = event.action.as_str();
-    let targets: Vec<String> = subscribed
+    let mut targets: Vec<String> = subscribed
         .into_iter()
         .filter(|(_, events)| {
             serde_json::from_str::<Vec<String>>(events)
@@ -483,6 +467,23 @@ pub fn queue_deliveries(conn: &mut DbConn, event: &AuditEventRow) -> DomainResul
         })
         .map(|(webhook_id, _)| webhook_id)
         .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    if let DbConn::Pg(pg) = conn {
+        // Held against a concurrent `customer/deletewebhook` until this
+        // transaction ends (the deliveries' foreign key would lock them the
+        // same way): a webhook deleted since the read above drops out here
+        // instead of failing the insert; one deleted later waits, and takes
+        // these deliveries with it. Only webhooks that get a delivery are
+        // locked. (SQLite runs one writer at a time.)
+        let held: Vec<Subscription> = diesel::sql_query(
+            "SELECT id FROM webhooks WHERE id = ANY($1) ORDER BY id FOR KEY SHARE",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&targets)
+        .load(pg)?;
+        targets.retain(|id| held.iter().any(|h| &h.id == id));
+    }
     if targets.is_empty() {
         return Ok(());
     }
