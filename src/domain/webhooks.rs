@@ -452,10 +452,12 @@ fn body(event: &AuditEventRow) -> String {
 /// it, in the event's own transaction: the deliveries exist if and only if
 /// the event does.
 pub fn queue_deliveries(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()> {
-    let subscribed: Vec<(String, String)> = webhooks::table
-        .filter(webhooks::organization_id.eq(&event.organization_id))
-        .select((webhooks::id, webhooks::events))
-        .load(conn)?;
+    let subscribed: Vec<(String, String)> = crate::store::load(
+        conn,
+        webhooks::table
+            .filter(webhooks::organization_id.eq(&event.organization_id))
+            .select((webhooks::id, webhooks::events)),
+    )?;
     let action = event.action.as_str();
     let mut targets: Vec<String> = subscribed
         .into_iter()

@@ -622,6 +622,21 @@ where
     }
 }
 
+/// Runs a query straight on the backend's own connection, as [`execute`]
+/// does for writes: for the reads every audit event runs.
+pub fn load<'query, Q, U>(conn: &mut DbConn, query: Q) -> diesel::QueryResult<Vec<U>>
+where
+    Q: RunQueryDsl<PgConnection>
+        + RunQueryDsl<SqliteConnection>
+        + diesel::query_dsl::LoadQuery<'query, PgConnection, U>
+        + diesel::query_dsl::LoadQuery<'query, SqliteConnection, U>,
+{
+    match conn {
+        DbConn::Pg(c) => RunQueryDsl::<PgConnection>::load(query, c),
+        DbConn::Sqlite(c) => RunQueryDsl::<SqliteConnection>::load(query, c),
+    }
+}
+
 /// Locks an organization's row until the transaction ends, so that rules which
 /// count members (the last owner) see every concurrent change. SQLite already
 /// runs one writer at a time.
