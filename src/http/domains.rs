@@ -13,6 +13,7 @@ use validator::Validate;
 use super::answers::Nothing;
 use super::auth::SignedIn;
 use super::client::ClientAddress;
+use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::pages::{look_up, page, poster_with};
@@ -204,15 +205,6 @@ async fn verify(
     Ok(DomainAnswer { domain })
 }
 
-/// Names an organization.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListDomainsParams {
-    /// Optional with an API key bound to the organization.
-    #[schema(value_type = text::Id, inline, required = true)]
-    pub organizationid: Option<String>,
-}
-
 const LIST: Endpoint<DomainsAnswer> = Endpoint::new(Operation {
     path: "/customer/listdomains",
     operation_id: "customerListdomains",
@@ -222,14 +214,14 @@ const LIST: Endpoint<DomainsAnswer> = Endpoint::new(Operation {
     summary: "The organization's domains",
     description: "Pending and verified, oldest first, at most 50. Owners and admins; other \
         members get 403.",
-    params: Some(schema_ref::<ListDomainsParams>),
+    params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
 
 async fn list(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
-    Params(p): Params<ListDomainsParams>,
+    Params(p): Params<OrganizationParams>,
 ) -> Result<DomainsAnswer, ApiError> {
     let list = read(ctx, move |ctx| {
         domains::list(ctx, &caller, p.organizationid.as_deref())

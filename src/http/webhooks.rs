@@ -8,6 +8,7 @@ use utoipa::{PartialSchema, ToSchema};
 use validator::Validate;
 
 use super::auth::SignedIn;
+use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::params::{text, whole_number, Params};
 use super::{
@@ -191,15 +192,6 @@ async fn create(
     Ok(WebhookAnswer { webhook })
 }
 
-/// Names an organization.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListWebhooksParams {
-    /// Optional with an API key bound to the organization.
-    #[schema(value_type = text::Id, inline, required = true)]
-    pub organizationid: Option<String>,
-}
-
 const LIST: Endpoint<WebhooksAnswer> = Endpoint::new(Operation {
     path: "/customer/listwebhooks",
     operation_id: "customerListwebhooks",
@@ -209,14 +201,14 @@ const LIST: Endpoint<WebhooksAnswer> = Endpoint::new(Operation {
     summary: "The organization's webhooks",
     description: "Oldest first, at most 20, without secrets. Owners and admins; other members \
         get 403.",
-    params: Some(schema_ref::<ListWebhooksParams>),
+    params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
 
 async fn list(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
-    Params(p): Params<ListWebhooksParams>,
+    Params(p): Params<OrganizationParams>,
 ) -> Result<WebhooksAnswer, ApiError> {
     let list = read(ctx, move |ctx| {
         webhooks::list(ctx, &caller, p.organizationid.as_deref())
