@@ -94,7 +94,7 @@ pub trait Courier: Send + Sync + 'static {
     /// A claimed row with what its delivery needs.
     type Item: Clone + Send + Sync + 'static;
     /// What an attempt reports besides its outcome (an HTTP status, say).
-    type Report: Send + 'static;
+    type Report: Default + Send + 'static;
     /// Names the queue in logs.
     const NAME: &'static str;
     /// The table, as written in SQL.
@@ -205,7 +205,20 @@ async fn deliver_round<C: Courier>(
                 {
                     return None;
                 }
-                let (outcome, report) = courier.deliver(item).await;
+                // The courier's own timeouts may not cover every step (an
+                // SMTP server that accepts and never greets): the lease
+                // arithmetic holds only if a send really ends in time.
+                let (outcome, report) =
+                    match tokio::time::timeout(C::SEND_TIMEOUT, courier.deliver(item)).await {
+                        Ok(done) => done,
+                        Err(_) => (
+                            Outcome::Failed(format!(
+                                "no outcome within {} s",
+                                C::SEND_TIMEOUT.as_secs()
+                            )),
+                            C::Report::default(),
+                        ),
+                    };
                 Some((item.clone(), outcome, report))
             });
             outcomes.extend(
@@ -424,6 +437,19 @@ pub fn record<C: Courier>(
                 );
             }
         }
+        // Rows of the round not sent (their lease was too short to start
+        // one) go back at once rather than when the lease runs out.
+        let sql = placeholders(
+            conn,
+            &format!(
+                "UPDATE {} SET claim = NULL, claimed_until = NULL WHERE claim = ? AND state = 'pending'",
+                C::TABLE
+            ),
+        );
+        diesel::sql_query(sql)
+            .bind::<Text, _>(token)
+            .execute(conn)
+            .map_err(classify)?;
         Ok(())
     })
 }

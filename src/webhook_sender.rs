@@ -10,7 +10,7 @@
 //! proxy from the environment is used.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -49,7 +49,7 @@ pub struct Outgoing {
 pub struct WebhookCourier {
     /// Built at the first delivery: a server with no webhooks never loads
     /// the TLS roots and connection pool a client holds.
-    client: OnceLock<Result<reqwest::Client, String>>,
+    client: Mutex<Option<reqwest::Client>>,
     sealer: Sealer,
     retry: Retry,
     poll: Duration,
@@ -64,7 +64,7 @@ impl WebhookCourier {
         allow_private: bool,
     ) -> WebhookCourier {
         WebhookCourier {
-            client: OnceLock::new(),
+            client: Mutex::new(None),
             sealer,
             retry,
             poll,
@@ -72,26 +72,30 @@ impl WebhookCourier {
         }
     }
 
-    fn client(&self) -> Result<&reqwest::Client, String> {
-        let allow_private = self.allow_private;
-        self.client
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .timeout(SEND_TIMEOUT)
-                    .connect_timeout(SEND_TIMEOUT)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .no_proxy()
-                    .user_agent(concat!(
-                        "collabd/",
-                        env!("CARGO_PKG_VERSION"),
-                        " (webhooks)"
-                    ))
-                    .dns_resolver(Arc::new(Guarded { allow_private }))
-                    .build()
-                    .map_err(|e| format!("building the webhook client: {e}"))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    /// The client, built at the first delivery (a failure to build is not
+    /// kept: the next delivery tries again).
+    fn client(&self) -> Result<reqwest::Client, String> {
+        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .connect_timeout(SEND_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!(
+                "collabd/",
+                env!("CARGO_PKG_VERSION"),
+                " (webhooks)"
+            ))
+            .dns_resolver(Arc::new(Guarded {
+                allow_private: self.allow_private,
+            }))
+            .build()
+            .map_err(|e| format!("building the webhook client: {e}"))?;
+        *slot = Some(client.clone());
+        Ok(client)
     }
 }
 

@@ -186,7 +186,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
             .optional()?
             .ok_or_else(|| DomainError::not_found("confirmation link not found"))?;
         if confirmation.used_at.is_some() {
-            return load_user(conn, &confirmation.user_id).map(User::from);
+            return load_user(conn, &confirmation.user_id);
         }
         if confirmation.expires_at <= now {
             return Err(DomainError::Gone {
@@ -230,15 +230,15 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                 end_links(conn, &confirmation.user_id, now)?;
             }
         }
-        load_user(conn, &confirmation.user_id).map(User::from)
+        load_user(conn, &confirmation.user_id)
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
         Ok(user) => {
-            super::domains::join_by_domain(ctx, &user.userid);
-            Ok(user)
+            super::domains::join_by_domain(ctx, &user);
+            Ok(User::from(user))
         }
-        other => other,
+        Err(e) => Err(e),
     }
 }
 
@@ -364,7 +364,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         insert_session(conn, &session)?;
         Ok(current)
     })?;
-    super::domains::join_by_domain(ctx, &user.id);
+    super::domains::join_by_domain(ctx, &user);
     login_for(ctx, &session, user)
 }
 

@@ -293,9 +293,6 @@ pub fn add(
             Action::ManageDomains,
             Hold::Exclusive,
         )?;
-        // A claim mails an address anyone may name: counted with the other
-        // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR).
-        ctx.limits.mails.hit(&email)?;
         let organization_id = member.organization_id().to_string();
         let verified_elsewhere: Option<String> = domains::table
             .filter(domains::domain.eq(&domain))
@@ -383,6 +380,10 @@ pub fn add(
                 "verificationemail": row.verification_email,
             }),
         )?;
+        // A claim mails an address anyone may name: counted with the other
+        // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
+        // is known to be mailed.
+        ctx.limits.mails.hit(&email)?;
         let link = format!("{}/domain/{token}", ctx.policy.public_url);
         mail::enqueue(
             conn,
@@ -623,37 +624,39 @@ fn joinable(conn: &mut DbConn, user: &UserRow) -> DomainResult<Option<DomainRow>
 /// an invite acceptance has committed, in a transaction of its own (so it
 /// holds no lock of theirs and cannot fail them): a failure is logged, and
 /// the next sign-in tries again.
-pub fn join_by_domain(ctx: &Ctx, user_id: &str) -> Option<String> {
-    match try_join(ctx, user_id) {
+pub fn join_by_domain(ctx: &Ctx, user: &UserRow) -> Option<String> {
+    match try_join(ctx, user) {
         Ok(joined) => joined,
         Err(e) => {
-            tracing::warn!(error = %e, user = user_id, "joining by verified domain failed; the next sign-in tries again");
+            tracing::warn!(error = %e, user = %user.id, "joining by verified domain failed; the next sign-in tries again");
             None
         }
     }
 }
 
-fn try_join(ctx: &Ctx, user_id: &str) -> DomainResult<Option<String>> {
-    // Without locks first: most accounts are at no verified domain.
-    let found = ctx.store.read(|conn| {
-        let user = load_user(conn, user_id)?;
-        joinable(conn, &user)
-    })?;
-    if found.is_none() {
+fn try_join(ctx: &Ctx, user: &UserRow) -> DomainResult<Option<String>> {
+    if !user.email_verified {
         return Ok(None);
     }
+    // Without locks first: most accounts are at no verified domain.
+    let found = ctx.store.read(|conn| joinable(conn, user))?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
     ctx.store.write(|conn| {
-        let Some(found) = found.as_ref() else {
-            return Ok(None);
-        };
         // Under the organization's lock, as every membership change takes
         // it; then everything again (a removal or a claim's end may have
         // committed meanwhile).
         share_organization(conn, &found.organization_id)?;
-        let user = load_user(conn, user_id)?;
+        let user = load_user(conn, &user.id)?;
         let Some(row) = joinable(conn, &user)? else {
             return Ok(None);
         };
+        if row.organization_id != found.organization_id {
+            // The domain moved to another organization meanwhile, whose
+            // lock this does not hold: the next sign-in joins that one.
+            return Ok(None);
+        }
         let now = now_ms();
         let membership = MembershipRow {
             id: new_id(),

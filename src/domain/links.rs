@@ -184,6 +184,6 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
         insert_session(conn, &session)?;
         load_user(conn, &row.user_id)
     })?;
-    crate::domain::domains::join_by_domain(ctx, &user.id);
+    crate::domain::domains::join_by_domain(ctx, &user);
     login_for(ctx, &session, user)
 }

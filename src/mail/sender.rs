@@ -404,4 +404,41 @@ mod tests {
         let state = state_of_the_mail(&store);
         assert_eq!(state, MailState::Sent, "the holder records its outcome");
     }
+
+    #[test]
+    fn rows_a_round_did_not_send_go_back_when_it_records() {
+        let (_dir, store) = store_with_one_mail();
+        store
+            .write(|conn| {
+                crate::mail::enqueue(
+                    conn,
+                    &test_sealer(),
+                    crate::mail::Mail {
+                        to: "b@example.com".into(),
+                        subject: "s".into(),
+                        text: "t".into(),
+                        html: "h".into(),
+                        link: None,
+                    },
+                )
+            })
+            .expect("enqueue");
+        let claimed = queue::claim::<SenderSettings>(&store, "round-1")
+            .expect("claim")
+            .items;
+        assert_eq!(claimed.len(), 2);
+        // Only the first was sent (the lease was too short for the second).
+        queue::record::<SenderSettings>(
+            &store,
+            RETRY,
+            "round-1",
+            &[(claimed[0].clone(), Outcome::Delivered, ())],
+        )
+        .expect("record");
+        let again = queue::claim::<SenderSettings>(&store, "round-2")
+            .expect("claim again")
+            .items;
+        assert_eq!(again.len(), 1, "the unsent row is free at once");
+        assert_eq!(again[0].id, claimed[1].id);
+    }
 }

@@ -188,7 +188,12 @@ pub fn accept(
         ctx.mail_queued();
     }
     // The address is verified now: a domain it is at may add it elsewhere.
-    crate::domain::domains::join_by_domain(ctx, &accepted.collaborator.userid);
+    if let Ok(user) = ctx
+        .store
+        .read(|conn| load_user(conn, &accepted.collaborator.userid))
+    {
+        crate::domain::domains::join_by_domain(ctx, &user);
+    }
     Ok(accepted)
 }
 
