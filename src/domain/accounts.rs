@@ -579,21 +579,24 @@ pub fn delete(
                 ),
             ));
         }
+        let now = now_ms();
         let member_of: Vec<MembershipRow> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
-            .filter(super::access::live(now_ms()))
             .select(MembershipRow::as_select())
             .load(conn)?;
-        // Every membership is a departure, one past its end the sweep has
-        // not reached too.
-        let organizations: Vec<String> = memberships::table
-            .filter(memberships::user_id.eq(&user.id))
-            .select(memberships::organization_id)
-            .load(conn)?;
-        for organization_id in &organizations {
-            super::domains::record_departure(conn, organization_id, &current, now_ms())?;
-        }
         for membership in &member_of {
+            // Every membership is a departure, one past its end the sweep
+            // has not reached too; only those in force are left.
+            super::domains::record_departure(
+                conn,
+                &membership.organization_id,
+                &current.id,
+                &current.email,
+                now,
+            )?;
+            if membership.expires_at.is_some_and(|end| end <= now) {
+                continue;
+            }
             // The roster versions move by trigger when the rows go.
             audit::record(
                 conn,

@@ -555,13 +555,14 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
     })
 }
 
-/// Notes that `user` is no longer a member of `organization_id` (removed,
-/// left, outlived the membership or closed the account): a verified domain
-/// never adds them again, by account or by address.
+/// Notes that the account `user_id` at `email` is no longer a member of
+/// `organization_id` (removed, left, outlived the membership or closed the
+/// account): a verified domain never adds it again, by account or by address.
 pub fn record_departure(
     conn: &mut DbConn,
     organization_id: &str,
-    user: &UserRow,
+    user_id: &str,
+    email: &str,
     now: i64,
 ) -> DomainResult<()> {
     crate::store::execute(
@@ -569,8 +570,8 @@ pub fn record_departure(
         diesel::insert_into(departures::table)
             .values(DepartureRow {
                 organization_id: organization_id.to_string(),
-                email: user.email.clone(),
-                user_id: user.id.clone(),
+                email: email.to_string(),
+                user_id: user_id.to_string(),
                 departed_at: now,
             })
             .on_conflict_do_nothing(),

@@ -91,7 +91,13 @@ pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResu
     )
     .execute(conn)?;
     let user = load_user(conn, &membership.user_id)?;
-    super::domains::record_departure(conn, &membership.organization_id, &user, now)?;
+    super::domains::record_departure(
+        conn,
+        &membership.organization_id,
+        &user.id,
+        &user.email,
+        now,
+    )?;
     let organization: String = organizations::table
         .find(&membership.organization_id)
         .select(organizations::name)

@@ -366,8 +366,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
         ensure_an_owner_remains(conn, &org, &target)?;
         let removed = collaborator(conn, &target.id)?;
         diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
-        let departed = load_user(conn, &target.user_id)?;
-        super::domains::record_departure(conn, &org, &departed, now_ms())?;
+        super::domains::record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
         diesel::delete(
             api_keys::table
                 .filter(api_keys::user_id.eq(&target.user_id))

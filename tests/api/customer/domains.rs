@@ -419,6 +419,17 @@ fn domain_claims_are_checked_and_only_owners_make_them(backend: Backend) {
     );
     app.get(&list, Some(&technical.token)).err(403, "forbidden");
     app.get(&list, Some(&stranger)).err(404, "not_found");
+    // Past its time the link answers 410 expired, on the API and its page.
+    sql(&app, "UPDATE domains SET token_expires_at = 1");
+    let r = app
+        .post("/customer/verifydomain", None, json!({"token": second}))
+        .err(410, "gone");
+    assert_eq!(r.reason(), "expired");
+    let base = &app.server.as_ref().unwrap().base;
+    match ureq::get(&format!("{base}/domain/{second}")).call() {
+        Err(ureq::Error::Status(status, _)) => assert_eq!(status, 410),
+        other => panic!("the page of an expired link: {other:?}"),
+    }
     let id = domain["domainid"].as_str().unwrap();
     app.post(
         "/customer/removedomain",
