@@ -93,8 +93,11 @@ pub struct Config {
     )]
     pub max_orgs_per_user: u32,
 
-    /// Secret that signs session tokens (at least 32 bytes); generated once and
-    /// kept in the database when unset.
+    /// The server's secret (at least 32 bytes): it signs session tokens and
+    /// keys what is sealed in the database, and never rests there. When
+    /// neither this nor COLLABD_SECRET_FILE is set, an SQLite server keeps a
+    /// generated one in `<database>.key` (mode 0600) and a PostgreSQL server
+    /// refuses to start.
     #[arg(
         long,
         env = "COLLABD_JWT_SECRET",
@@ -102,6 +105,13 @@ pub struct Config {
         global = true
     )]
     pub jwt_secret: Option<String>,
+
+    /// A file holding the server's secret (at least 32 bytes; surrounding
+    /// white space ignored), for when it should not sit in the environment.
+    /// With SQLite a missing file is made with a new secret; with PostgreSQL
+    /// it must exist, the same for every process.
+    #[arg(long, env = "COLLABD_SECRET_FILE", global = true)]
+    pub secret_file: Option<std::path::PathBuf>,
 
     /// Hours a session lasts.
     #[arg(long, env = "COLLABD_SESSION_TTL_HOURS", default_value_t = 24,

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod mail;
 pub mod queue;
 pub mod secrets;
+pub mod server_secret;
 pub mod store;
 pub mod webhook_sender;
 
@@ -23,7 +24,7 @@ use actix_web::{web, App, HttpServer};
 
 use config::Config;
 use domain::passwords::PasswordHashing;
-use domain::sessions::{signing_secret, SessionKeys};
+use domain::sessions::SessionKeys;
 use domain::{Ctx, Policy};
 use http::envelope::{with_transaction_id, TRANSACTION_HEADER};
 use http::params::BodyLimit;
@@ -43,8 +44,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
     store
         .migrate()
         .map_err(|e| format!("applying migrations: {e}"))?;
-    let secret = signing_secret(&store, config.jwt_secret.as_deref())
-        .map_err(|e| format!("loading the signing secret: {e}"))?;
+    let secret = server_secret::load(config, &store)?;
     /// Rendered collaborator pages kept per process.
     const ROSTER_CACHE_BYTES: usize = 8 << 20;
     Ok(Ctx {

@@ -617,17 +617,24 @@ pub fn delete(
     })
 }
 
-/// For an account made on the spot by accepting an invite.
+/// What the person who proved the mailbox chose for the account: by
+/// accepting an invite, a name and password; by a reset or sign-in link,
+/// nothing (the reset sets its password itself).
+#[derive(Default)]
 pub struct NewcomerDetails<'a> {
     pub name: Option<&'a str>,
     pub password: Option<&'a str>,
 }
 
 /// An account whose address was never confirmed may have been made by
-/// someone else with this address. The emailed token proves the mailbox, so
+/// someone else with this address (API.md §8 "Proving a mailbox takes an
+/// account over"). An emailed token the registrant did not necessarily ask
+/// for (a reset, a sign-in link, an invite by token) proves the mailbox, so
 /// its holder takes the account over clean: the unproven password, sessions,
-/// API keys, second factor and address change are dropped, and the newcomer's password (if any) replaces it.
-/// Memberships stay: a genuine owner who had not confirmed yet keeps them.
+/// API keys, second factor, recovery codes, pending links and address change
+/// are dropped, and `password_hash` (if any) replaces the password. Every
+/// path that proves a mailbox calls this one function. Memberships stay: a
+/// genuine owner who had not confirmed yet keeps them.
 pub fn take_over_unverified(
     conn: &mut DbConn,
     user: UserRow,

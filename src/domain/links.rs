@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::accounts::{
     end_links, end_sessions, find_user_by_email, insert_session, load_user, login_for,
-    new_session_row, Login, User,
+    new_session_row, take_over_unverified, Login, NewcomerDetails, User,
 };
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -136,7 +136,9 @@ pub fn holder(ctx: &Ctx, purpose: TokenPurpose, token: &str) -> DomainResult<Use
 }
 
 /// `user/resetpassword`: sets the password, marks the address verified and
-/// ends every session. API keys stay.
+/// ends every session. API keys stay, unless the address was never
+/// confirmed: then the reset proves a mailbox whoever registered it may not
+/// read, and their hold on the account ends ([`take_over_unverified`]).
 pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<User> {
     // Known to be usable before argon2 runs: an unknown token costs no hash.
     ctx.store
@@ -149,11 +151,13 @@ pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<Us
         // Checked again under the lock: two resets with one link, one wins.
         let row = usable(conn, TokenPurpose::Reset, token)?;
         use_up(conn, &row, now)?;
+        let user = load_user(conn, &row.user_id)?;
+        if !user.email_verified {
+            return take_over_unverified(conn, user, &NewcomerDetails::default(), Some(hash))
+                .map(User::from);
+        }
         diesel::update(users::table.find(&row.user_id))
-            .set((
-                users::password_hash.eq(&hash),
-                users::email_verified.eq(true),
-            ))
+            .set(users::password_hash.eq(&hash))
             .execute(conn)?;
         end_sessions(conn, &row.user_id, None, now)?;
         // Links asked for before the reset (by whoever held the account
@@ -165,24 +169,28 @@ pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<Us
 
 /// `user/loginbylink`: a new session (with `otp` when two-factor is on),
 /// and the address marked verified. A refused second factor leaves the link
-/// unused.
+/// unused. An account whose address was never confirmed is taken over by the
+/// link's reader ([`take_over_unverified`]): whoever registered it loses its
+/// password, sessions, keys and second factor, which is then not asked.
 pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<Login> {
     let row = ctx
         .store
         .read(|conn| usable(conn, TokenPurpose::Signin, token))?;
     let session = new_session_row(ctx, &row.user_id);
     let now = now_ms();
-    let user = ctx.store.write(|conn| {
+    let user = ctx.store.write(|conn| -> DomainResult<_> {
         lock_user(conn, &row.user_id)?;
         let row = usable(conn, TokenPurpose::Signin, token)?;
         let user = load_user(conn, &row.user_id)?;
-        twofactor::verify(ctx, conn, &user, otp)?.map_err(twofactor::unauthenticated)?;
+        let user = if user.email_verified {
+            twofactor::verify(ctx, conn, &user, otp)?.map_err(twofactor::unauthenticated)?;
+            user
+        } else {
+            take_over_unverified(conn, user, &NewcomerDetails::default(), None)?
+        };
         use_up(conn, &row, now)?;
-        diesel::update(users::table.find(&row.user_id))
-            .set(users::email_verified.eq(true))
-            .execute(conn)?;
         insert_session(conn, &session)?;
-        load_user(conn, &row.user_id)
+        Ok(user)
     })?;
     crate::domain::domains::join_by_domain(ctx, &user);
     login_for(ctx, &session, user)

@@ -20,8 +20,9 @@ use super::roles::{allows, may_assign, may_manage, Action, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
 use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
-use crate::store::rows::{MembershipRow, UserRow};
-use crate::store::schema::{api_keys, memberships, users};
+use crate::store::kinds::InviteState;
+use crate::store::rows::{InviteRow, MembershipRow, UserRow};
+use crate::store::schema::{api_keys, invites, memberships, users};
 use crate::store::{lock_organization, DbConn};
 
 /// A member of an organization. `collaboratorid` is the membership's id.
@@ -214,6 +215,63 @@ pub fn ensure_an_owner_remains(
     Ok(())
 }
 
+/// How someone else's change took authority from a member.
+#[derive(Clone, Copy)]
+enum AuthorityLost {
+    /// Now holding this role.
+    Demoted(Role),
+    Removed,
+}
+
+/// An invite carries its inviter's authority (API.md §4): when someone else
+/// demotes or removes `member`, their pending invites with a role they can no
+/// longer grant are revoked in the same transaction, each with the audit
+/// event `invite.revoked` and `reason` `inviter_demoted` or
+/// `inviter_removed`. (Leaving and closing the account keep them.)
+fn revoke_invites_beyond_authority(
+    conn: &mut DbConn,
+    member: &MembershipRow,
+    lost: AuthorityLost,
+    caller: &Caller,
+) -> DomainResult<()> {
+    let (role_left, reason) = match lost {
+        AuthorityLost::Demoted(role) => (Some(role), "inviter_demoted"),
+        AuthorityLost::Removed => (None, "inviter_removed"),
+    };
+    let pending: Vec<InviteRow> = invites::table
+        .filter(invites::organization_id.eq(&member.organization_id))
+        .filter(invites::invited_by.eq(&member.user_id))
+        .filter(invites::state.eq(InviteState::Pending))
+        .select(InviteRow::as_select())
+        .load(conn)?;
+    let beyond: Vec<InviteRow> = pending
+        .into_iter()
+        .filter(|invite| role_left.is_none_or(|role| !may_assign(role, invite.role)))
+        .collect();
+    if beyond.is_empty() {
+        return Ok(());
+    }
+    let actor = load_user(conn, &caller.user_id)?;
+    let now = now_ms();
+    for invite in beyond {
+        diesel::update(invites::table.find(&invite.id))
+            .set((
+                invites::state.eq(InviteState::Revoked),
+                invites::ended_at.eq(now),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &member.organization_id,
+            Some(&actor),
+            AuditAction::InviteRevoked,
+            &invite.id,
+            json!({"email": invite.email, "reason": reason}),
+        )?;
+    }
+    Ok(())
+}
+
 /// The membership `collaborator_id` names, re-read once its organization is
 /// locked, and the caller past the gate for `action`. Anyone who is not a
 /// member there gets 404. `action` may depend on the target (leaving is not
@@ -293,6 +351,12 @@ pub fn edit(
                 diesel::update(memberships::table.find(&target.id))
                     .set(memberships::role.eq(new_role))
                     .execute(conn)?;
+                revoke_invites_beyond_authority(
+                    conn,
+                    &target,
+                    AuthorityLost::Demoted(new_role),
+                    caller,
+                )?;
             }
         }
         if changes.expires_at.is_some() && target.user_id == caller.user_id {
@@ -365,6 +429,9 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
         }
         ensure_an_owner_remains(conn, &org, &target)?;
         let removed = collaborator(conn, &target.id)?;
+        if !leaving {
+            revoke_invites_beyond_authority(conn, &target, AuthorityLost::Removed, caller)?;
+        }
         diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
         super::domains::record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
         diesel::delete(

@@ -8,15 +8,14 @@ use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::tokens::{hash_secret, new_secret};
+use super::tokens::hash_secret;
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{ApiKeyRow, SessionRow};
-use crate::store::schema::{api_keys, organizations, sessions, settings};
-use crate::store::{Store, StoreError};
+use crate::store::schema::{api_keys, organizations, sessions};
+use crate::store::Store;
 
 const ISSUER: &str = "collabd";
 const AUDIENCE: &str = "collabd-api";
-const SECRET_SETTING: &str = "jwt_secret";
 /// `lastusedat` is kept to the minute, so a busy key does not write per request.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
@@ -80,46 +79,6 @@ impl SessionKeys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
             .map(|data| data.claims)
-    }
-}
-
-/// The configured secret, or the one kept in the database (made on first
-/// start), so that restarts keep sessions valid.
-pub fn signing_secret(store: &Store, configured: Option<&str>) -> Result<Vec<u8>, StoreError> {
-    if let Some(secret) = configured {
-        return Ok(secret.as_bytes().to_vec());
-    }
-    let stored = |conn: &mut crate::store::DbConn| {
-        settings::table
-            .find(SECRET_SETTING)
-            .select(settings::value)
-            .first::<String>(conn)
-            .optional()
-    };
-    let result = store.write(|conn| {
-        let secret = match stored(conn)? {
-            Some(secret) => secret,
-            None => {
-                let secret = new_secret();
-                diesel::insert_into(settings::table)
-                    .values((
-                        settings::key.eq(SECRET_SETTING),
-                        settings::value.eq(&secret),
-                    ))
-                    .execute(conn)?;
-                secret
-            }
-        };
-        Ok::<_, StoreError>(secret.into_bytes())
-    });
-    match result {
-        // Another process starting at the same moment made it first: use theirs.
-        Err(e) if e.is_unique_violation() => store.read(|conn| {
-            stored(conn)?
-                .map(String::into_bytes)
-                .ok_or_else(|| StoreError::Query(diesel::result::Error::NotFound))
-        }),
-        other => other,
     }
 }
 

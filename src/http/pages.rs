@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 
 use super::run;
 use crate::domain::{accounts, invites, links, Ctx};
-use crate::mail::templates::escape_html;
+use crate::mail::templates::{self, escape_html};
 use crate::store::kinds::TokenPurpose;
 
 pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
@@ -209,7 +209,7 @@ pub async fn invite_page(
         Err(page) => return page,
     };
     let body = format!(
-        "<p>{inviter} ({inviter_email}) invited <strong>{email}</strong> to join <strong>{org}</strong> as <strong>{role}</strong>.</p>\n\
+        "<p>{inviter} invited <strong>{email}</strong> to join <strong>{org}</strong> as <strong>{role}</strong>.</p>\n\
          <p>The invitation is valid until {expires} (UTC).</p>\n\
          <p>If you have no account yet, accepting makes one for this address. Name and password are optional.</p>\n\
          <label>Name<input id=\"name\" autocomplete=\"name\"></label>\n\
@@ -217,8 +217,11 @@ pub async fn invite_page(
          <label>Code from your authenticator app, if your account has two-factor on<input id=\"otp\" autocomplete=\"one-time-code\"></label>\n\
          <button onclick=\"const n=document.getElementById('name').value.trim(), p=document.getElementById('password').value, o=document.getElementById('otp').value.trim(); declining=false; post('/invite/accept', Object.assign(n?{{name:n}}:{{}}, p?{{password:p}}:{{}}, o?{{otp:o}}:{{}}))\">Accept</button>\
          <button onclick=\"declining=true; post('/invite/decline')\">Decline</button>\n<div id=\"result\"></div>\n<pre id=\"session\"></pre>\n{script}",
-        inviter = escape_html(&invite.invitedby.name),
-        inviter_email = escape_html(&invite.invitedby.email),
+        inviter = escape_html(&templates::sender(
+            &invite.invitedby.name,
+            &invite.invitedby.email,
+            invite.invitedby.confirmed,
+        )),
         email = escape_html(&invite.email),
         org = escape_html(&invite.organizationname),
         role = invite.role.as_str(),

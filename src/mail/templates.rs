@@ -50,21 +50,35 @@ pub struct Invitation<'a> {
     pub organization: &'a str,
     pub inviter_name: &'a str,
     pub inviter_email: &'a str,
+    /// Whether the inviter confirmed `inviter_email`.
+    pub inviter_confirmed: bool,
     pub role: &'a str,
     pub link: &'a str,
     /// RFC 3339.
     pub expires_at: &'a str,
 }
 
+/// How an invitation names its sender: "Name (address)", or, for an
+/// account that never confirmed its address, "Name (address not
+/// confirmed)": an address nobody proved is never shown as the sender's.
+pub fn sender(name: &str, email: &str, confirmed: bool) -> String {
+    let name = one_line(name);
+    if confirmed {
+        format!("{name} ({})", one_line(email))
+    } else {
+        format!("{name} (address not confirmed)")
+    }
+}
+
 pub fn invitation(i: &Invitation<'_>) -> Mail {
     let organization = one_line(i.organization);
     let inviter = one_line(i.inviter_name);
+    let from = sender(i.inviter_name, i.inviter_email, i.inviter_confirmed);
     let subject = format!("{inviter} invited you to {organization} on collabd");
     let text = format!(
-        "{inviter} ({inviter_email}) invited you to join {organization} as {role}.\n\n\
+        "{from} invited you to join {organization} as {role}.\n\n\
          Open this link to accept or decline:\n{link}\n\n\
          The invitation is valid until {expires} (UTC). If you did not expect it, ignore this email.\n",
-        inviter_email = one_line(i.inviter_email),
         role = i.role,
         link = i.link,
         expires = i.expires_at,
@@ -73,9 +87,8 @@ pub fn invitation(i: &Invitation<'_>) -> Mail {
         &subject,
         &[
             format!(
-                "{} ({}) invited you to join <strong>{}</strong> as <strong>{}</strong>.",
-                escape_html(&inviter),
-                escape_html(i.inviter_email),
+                "{} invited you to join <strong>{}</strong> as <strong>{}</strong>.",
+                escape_html(&from),
                 escape_html(&organization),
                 escape_html(i.role)
             ),
@@ -344,6 +357,7 @@ mod tests {
             organization: "<script>alert(1)</script>",
             inviter_name: "Eve \"&\" co\r\nBcc: x@y",
             inviter_email: "eve@example.com",
+            inviter_confirmed: true,
             role: "admin",
             link: "http://localhost/invite/abc",
             expires_at: "2026-11-30T00:00:00Z",

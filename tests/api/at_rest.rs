@@ -3,14 +3,22 @@
 //! session tokens the clients saw: not in the tables of record (hashes only),
 //! not in queued or sent mail (sealed, then erased).
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::json;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
 
-use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{sql, sql_strings, Backend, TestApp};
+use crate::{on_both_backends, on_postgres};
 
-on_both_backends!(a_database_dump_holds_no_working_secret);
+on_both_backends!(
+    a_database_dump_holds_no_working_secret,
+    a_token_signed_with_anything_a_dump_holds_is_401,
+    an_earlier_versions_stored_secret_is_moved_out_and_erased,
+);
+on_postgres!(postgresql_without_a_secret_refuses_to_start);
 
 /// The whole database as text, from the backend's own dump tool.
 fn dump(app: &TestApp) -> String {
@@ -105,4 +113,148 @@ fn a_database_dump_holds_no_working_secret(backend: Backend) {
             "the database holds a {what} in clear"
         );
     }
+}
+
+/// A server given no `COLLABD_JWT_SECRET`, as an operator would run it: on
+/// SQLite the key file beside its database, made at start; on PostgreSQL a
+/// secret file the operator wrote (it must be given one). Returns the app and
+/// where its secret lives.
+fn start_without_a_configured_secret(backend: Backend, dir: &std::path::Path) -> (TestApp, PathBuf) {
+    let file = dir.join("secret");
+    let postgres = matches!(backend, Backend::Postgres(_));
+    if postgres {
+        std::fs::write(&file, format!("{}\n", "k".repeat(20) + "operator-chosen-secret")).unwrap();
+    }
+    let app = TestApp::start_with(backend, |c| {
+        c.jwt_secret = None;
+        if postgres {
+            c.secret_file = Some(file.clone());
+        }
+    });
+    let path = if postgres {
+        file
+    } else {
+        PathBuf::from(format!("{}.key", app.db.url))
+    };
+    (app, path)
+}
+
+/// The claims of a session token the server issued.
+fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+fn forge(claims: &Value, secret: &[u8]) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("signing")
+}
+
+fn a_token_signed_with_anything_a_dump_holds_is_401(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, secret_path) = start_without_a_configured_secret(backend, dir.path());
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.invite(&owner, &org, "invitee@example.com", "admin");
+    let claims = claims_of(&owner);
+
+    // The forgery itself is sound: signed with the real secret, it works.
+    let real = std::fs::read_to_string(&secret_path).expect("the secret file");
+    let forged = forge(&claims, real.trim().as_bytes());
+    app.get(
+        &format!("/customer/listcollaborators?organizationid={org}"),
+        Some(&forged),
+    )
+    .ok();
+
+    // Everything the database holds that could be a secret: every run of
+    // secret-like characters of 16 or more, and every whole value.
+    let dump = dump(&app);
+    assert!(dump.contains("owner@example.com"), "the dump is real");
+    assert!(!dump.contains(real.trim()), "the secret rests in the database");
+    let mut candidates: BTreeSet<String> = dump
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "_-+/=:.$".contains(c)))
+        .filter(|run| run.len() >= 16)
+        .map(str::to_string)
+        .collect();
+    candidates.extend(
+        dump.split(['\'', '\t', '\n', ','])
+            .filter(|value| value.len() >= 16)
+            .map(str::to_string),
+    );
+    assert!(candidates.len() > 20, "{} candidates", candidates.len());
+    for candidate in &candidates {
+        let forged = forge(&claims, candidate.as_bytes());
+        app.get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&forged),
+        )
+        .err(401, "unauthenticated");
+    }
+}
+
+fn an_earlier_versions_stored_secret_is_moved_out_and_erased(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, secret_path) = start_without_a_configured_secret(backend, dir.path());
+    let token = app.user("kept@example.com");
+    let claims = claims_of(&token);
+    // As an earlier version left it: the secret in the settings table, and no
+    // file (a PostgreSQL operator names where it should go).
+    let old = "an-earlier-versions-secret-kept-in-the-database";
+    std::fs::remove_file(&secret_path).unwrap();
+    sql(
+        &app,
+        &format!("INSERT INTO settings (key, value) VALUES ('jwt_secret', '{old}')"),
+    );
+    app.restart(|_| {});
+
+    assert_eq!(
+        std::fs::read_to_string(&secret_path).unwrap().trim(),
+        old,
+        "moved into the file"
+    );
+    assert!(
+        sql_strings(&app, "SELECT value FROM settings WHERE key = 'jwt_secret'").is_empty(),
+        "erased from the database"
+    );
+    assert!(!dump(&app).contains(old), "no copy left in the database");
+    if app.db.name().is_none() {
+        let file = std::fs::read(&app.db.url).unwrap();
+        assert!(
+            !file.windows(old.len()).any(|w| w == old.as_bytes()),
+            "no copy left in the SQLite file's free pages"
+        );
+    }
+    // Sessions it signed stay valid: it is the server's secret still.
+    let forged = forge(&claims, old.as_bytes());
+    app.get("/user/details", Some(&forged)).ok();
+    app.restart(|_| {});
+    app.get("/user/details", Some(&forged)).ok();
+}
+
+fn postgresql_without_a_secret_refuses_to_start(backend: Backend) {
+    let db = crate::support::TestDatabase::new(&backend);
+    let mut config = crate::support::test_config(&db);
+    config.jwt_secret = None;
+    let refusal = collabd::build_context(&config)
+        .err()
+        .expect("a PostgreSQL server with no secret refuses to start");
+    assert!(
+        refusal.contains("COLLABD_JWT_SECRET") && refusal.contains("COLLABD_SECRET_FILE"),
+        "{refusal}"
+    );
+    // An operator's secret file it cannot find is refused too, naming it.
+    config.secret_file = Some(db.dir().join("missing"));
+    let refusal = collabd::build_context(&config)
+        .err()
+        .expect("a missing secret file is refused");
+    assert!(refusal.contains("missing"), "{refusal}");
 }

@@ -9,7 +9,7 @@ use crate::domain::accounts::load_user;
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
 use crate::domain::organizations::{invite_ttl_days, load_organization};
-use crate::domain::projects::{check_granter_holds, check_grants};
+use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
 use crate::domain::roles::{allows, may_assign, Action};
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
@@ -115,6 +115,7 @@ pub(super) fn queue_invitation(
         organization: &organization.name,
         inviter_name: &inviter.name,
         inviter_email: &inviter.email,
+        inviter_confirmed: inviter.email_verified,
         role: row.role.as_str(),
         link: &link,
         expires_at: &expires,
@@ -240,7 +241,7 @@ pub(super) fn manageable(
     conn: &mut DbConn,
     caller: &Caller,
     invite_id: &str,
-) -> DomainResult<(InviteRow, UserRow)> {
+) -> DomainResult<(InviteRow, UserRow, access::Member)> {
     let row = load_by_id(conn, invite_id)?;
     let own = row.invited_by == caller.user_id;
     let action = if own {
@@ -263,14 +264,44 @@ pub(super) fn manageable(
         )));
     }
     let user = load_user(conn, &caller.user_id)?;
-    Ok((row, user))
+    Ok((row, user, member))
+}
+
+/// A resend gives the invite new life under the resender's authority, so
+/// they must be able to send it today (API.md §4): its role within theirs
+/// (rule 4 of §3) and its grants and `cancreateprojects` ones they hold; 403
+/// otherwise. Whoever sent it first, and whatever they could grant then, no
+/// longer counts.
+fn judge_as_new_invite(
+    conn: &mut DbConn,
+    resender: &access::Member,
+    row: &InviteRow,
+) -> DomainResult<()> {
+    if !may_assign(resender.role, row.role) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not invite as {}, so it may not resend this invite",
+            resender.role.as_str(),
+            row.role.as_str()
+        )));
+    }
+    let grants: Vec<GrantRequest> = invite_projects::table
+        .filter(invite_projects::invite_id.eq(&row.id))
+        .select((invite_projects::project_id, invite_projects::permission))
+        .load::<(String, crate::store::kinds::Permission)>(conn)?
+        .into_iter()
+        .map(|(project_id, permission)| GrantRequest {
+            project_id,
+            permission,
+        })
+        .collect();
+    check_granter_holds(conn, resender, &grants, row.can_create_projects)
 }
 
 /// Revokes a pending invite; its token answers 410 from now on.
 pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invite> {
     let now = now_ms();
     ctx.store.write(|conn| {
-        let (row, user) = manageable(conn, caller, invite_id)?;
+        let (row, user, _) = manageable(conn, caller, invite_id)?;
         close(conn, &row, InviteState::Revoked, now)?;
         audit::record(
             conn,
@@ -286,12 +317,14 @@ pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
 }
 
 /// Issues a new token for a pending or expired invite (the old one answers
-/// 410), restarts its lifetime and queues the email again.
+/// 410), restarts its lifetime and queues the email again. A resend is
+/// judged as a new invite by the resender ([`judge_as_new_invite`]).
 pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invite> {
     let token = new_secret();
     let now = now_ms();
     let result = ctx.store.write(|conn| {
-        let (row, user) = manageable(conn, caller, invite_id)?;
+        let (row, user, member) = manageable(conn, caller, invite_id)?;
+        judge_as_new_invite(conn, &member, &row)?;
         ctx.limits.invites.check(&row.organization_id)?;
         match effective_state(&row, now) {
             InviteState::Pending | InviteState::Expired => {}

@@ -33,6 +33,10 @@ pub struct Inviter {
     pub userid: String,
     pub name: String,
     pub email: String,
+    /// Whether the inviter has confirmed `email`: the mail and the page
+    /// name an unconfirmed sender by name only (API.md §4).
+    #[serde(skip)]
+    pub confirmed: bool,
 }
 
 /// An invitation to join an organization.

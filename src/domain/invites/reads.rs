@@ -107,6 +107,7 @@ pub(super) fn assemble(
             userid: inviter.id.clone(),
             name: inviter.name.clone(),
             email: inviter.email.clone(),
+            confirmed: inviter.email_verified,
         },
         createdat: rfc3339(row.created_at),
         expiresat: rfc3339(row.expires_at),

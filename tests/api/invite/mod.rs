@@ -1,5 +1,6 @@
 //! Tests of the `invite/*` endpoints.
 
+mod authority;
 mod bulk;
 mod flows;
 mod mail;

@@ -210,8 +210,18 @@ fn password_change_needs_current_and_ends_other_sessions(backend: Backend) {
 }
 
 fn restart_keeps_sessions_valid(backend: Backend) {
-    // No configured secret: the generated one must be kept in the database.
-    let mut app = TestApp::start_with(backend, |c| c.jwt_secret = None);
+    // No secret in the environment: on SQLite the generated key file beside
+    // the database keeps it; PostgreSQL reads the operator's secret file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    let postgres = matches!(backend, Backend::Postgres(_));
+    if postgres {
+        std::fs::write(&file, "s".repeat(40)).unwrap();
+    }
+    let mut app = TestApp::start_with(backend, |c| {
+        c.jwt_secret = None;
+        c.secret_file = postgres.then_some(file.clone());
+    });
     let token = app.user("grace@example.com");
     app.get("/user/details", Some(&token)).ok();
     app.restart(|_| {});

@@ -24,6 +24,8 @@ on_both_backends!(
     link_requests_answer_the_same_for_unknown_addresses,
     a_squatters_address_change_dies_when_the_owner_takes_the_account_back,
     second_factor_guesses_on_invite_acceptance_meet_the_login_limit,
+    a_squatter_loses_everything_when_the_owner_resets_the_password,
+    a_squatter_loses_everything_when_the_owner_signs_in_by_link,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -43,6 +45,15 @@ fn login(app: &TestApp, email: &str, password: &str, otp: Option<&str>) -> crate
 fn a_forgotten_password_is_reset_and_every_session_ends(backend: Backend) {
     let app = TestApp::start(backend);
     let first = app.user("alice@example.com");
+    // A confirmed account: its holder is its owner, whose keys a reset keeps
+    // (an unconfirmed one is taken over, see the squatter tests below).
+    let confirm = app
+        .mail
+        .wait_for("alice@example.com")
+        .token("confirm")
+        .expect("confirmation link");
+    app.post("/user/confirm", None, json!({"token": confirm}))
+        .ok();
     let second = app.login("alice@example.com", PASSWORD);
     let key = app.api_key(&first, json!({"name": "ci"}));
     let secret = key["secret"].as_str().unwrap().to_string();
@@ -782,4 +793,110 @@ fn second_factor_guesses_on_invite_acceptance_meet_the_login_limit(backend: Back
         json!({"otp": "222222"}),
     );
     assert_eq!(r.status, 429, "{}", r.body);
+}
+
+/// A squatter registers the victim's address (never confirming it), signs in,
+/// makes an API key and turns two-factor on; an owner invites the victim's
+/// address as admin. Returns the squatter's session and key, and the org.
+fn a_squatter_holds(app: &TestApp, victim: &str) -> (String, String, String) {
+    let session = app.user(victim);
+    let key = app.api_key(&session, json!({"name": "mine now"}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    enable_two_factor(app, &session);
+    let boss = app.user("boss@corp.example.com");
+    let org = app.organization(&boss, "Corp");
+    app.invite(&boss, &org, victim, "admin");
+    // Before the owner proves the address, the squatter sees nothing of it.
+    let invites = app.get("/user/listinvites", Some(&key)).ok();
+    assert_eq!(invites.get("invites").as_array().unwrap().len(), 0);
+    (session, key, org)
+}
+
+/// Nothing of the squatter's works any more, the invite is the owner's and
+/// the squatter could not take it.
+fn the_squatter_is_out(app: &TestApp, victim: &str, session: &str, key: &str, owner: &str) {
+    details(app, session).err(401, "unauthenticated");
+    details(app, key).err(401, "unauthenticated");
+    app.get("/user/listinvites", Some(key))
+        .err(401, "unauthenticated");
+    login(app, victim, PASSWORD, None).err(401, "unauthenticated");
+    let me = details(app, owner).ok();
+    assert_eq!(me.get("user")["twofactorenabled"], false);
+    assert_eq!(me.get("user")["emailverified"], true);
+    let invites = app.get("/user/listinvites", Some(owner)).ok();
+    let invites = invites.get("invites").as_array().unwrap().clone();
+    assert_eq!(invites.len(), 1);
+    assert_eq!(invites[0]["role"], "admin");
+    assert_eq!(
+        app.get("/user/listapikeys", Some(owner))
+            .ok()
+            .get("apikeys")
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "the squatter's keys are gone"
+    );
+}
+
+fn a_squatter_loses_everything_when_the_owner_resets_the_password(backend: Backend) {
+    let app = TestApp::start(backend);
+    let victim = "victim@corp.example.com";
+    let (session, key, _org) = a_squatter_holds(&app, victim);
+
+    app.post("/user/requestpasswordreset", None, json!({"email": victim}))
+        .ok();
+    let reset = app
+        .mail
+        .wait_for_matching(victim, |m| m.token("reset").is_some())
+        .token("reset")
+        .unwrap();
+    app.post(
+        "/user/resetpassword",
+        None,
+        json!({"token": reset, "password": "the owner's own password"}),
+    )
+    .ok();
+    // The real owner signs in with the new password and no second factor.
+    let owner = login(&app, victim, "the owner's own password", None)
+        .ok()
+        .get("login")["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    the_squatter_is_out(&app, victim, &session, &key, &owner);
+}
+
+fn a_squatter_loses_everything_when_the_owner_signs_in_by_link(backend: Backend) {
+    let app = TestApp::start(backend);
+    let victim = "victim@corp.example.com";
+    let (session, key, _org) = a_squatter_holds(&app, victim);
+
+    app.post("/user/requestloginlink", None, json!({"email": victim}))
+        .ok();
+    let link = app
+        .mail
+        .wait_for_matching(victim, |m| m.token("signin").is_some())
+        .token("signin")
+        .unwrap();
+    // No second factor asked: the squatter's is not the owner's.
+    let owner = app
+        .post("/user/loginbylink", None, json!({"token": link}))
+        .ok()
+        .get("login")["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    the_squatter_is_out(&app, victim, &session, &key, &owner);
+    // The squatter's password is gone, not only refused with a code.
+    assert!(
+        sql_strings(
+            &app,
+            &format!("SELECT id AS value FROM users WHERE email = '{victim}' AND password_hash IS NOT NULL")
+        )
+        .is_empty(),
+        "the squatter's password was dropped"
+    );
 }
