@@ -44,16 +44,18 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
     store
         .migrate()
         .map_err(|e| format!("applying migrations: {e}"))?;
-    let secret = server_secret::load(config, &store)?;
+    let secrets = server_secret::load(config, &store)?;
+    let (secret, previous) = (&secrets.current, &secrets.previous);
+    let sealer = |purpose: &str| Sealer::rotating(secret, previous, purpose);
     /// Rendered collaborator pages kept per process.
     const ROSTER_CACHE_BYTES: usize = 8 << 20;
-    Ok(Ctx {
+    let ctx = Ctx {
         store,
-        keys: SessionKeys::new(&secret),
-        outbox_sealer: Sealer::new(&secret, mail::SEALING_PURPOSE),
-        answer_sealer: Sealer::new(&secret, domain::idempotency::SEALING_PURPOSE),
-        totp_sealer: Sealer::new(&secret, domain::twofactor::SEALING_PURPOSE),
-        webhook_sealer: Sealer::new(&secret, domain::webhooks::SEALING_PURPOSE),
+        keys: SessionKeys::rotating(secret, previous),
+        outbox_sealer: sealer(mail::SEALING_PURPOSE),
+        answer_sealer: sealer(domain::idempotency::SEALING_PURPOSE),
+        totp_sealer: sealer(domain::twofactor::SEALING_PURPOSE),
+        webhook_sealer: sealer(domain::webhooks::SEALING_PURPOSE),
         policy: Policy {
             invite_ttl_days: config.invite_ttl_days,
             max_orgs_per_user: config.max_orgs_per_user,
@@ -81,7 +83,17 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         ),
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
         mail_wakeup: Arc::new(Notify::new()),
-    })
+    };
+    if !previous.is_empty() {
+        let count = server_secret::reseal_under_current(&ctx)
+            .map_err(|e| format!("sealing again under the current secret: {e}"))?;
+        tracing::info!(
+            resealed = count,
+            previous = previous.len(),
+            "previous secrets still verify the sessions they signed; what they sealed is sealed under the current one"
+        );
+    }
+    Ok(ctx)
 }
 
 /// Waits until the database answers, or `limit` has passed, retrying once a

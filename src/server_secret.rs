@@ -8,6 +8,13 @@
 //! must share one secret the operator gives them, so without one it refuses
 //! to start. A secret an earlier version kept in the `settings` table is
 //! moved into the file (when the file does not exist yet) and erased.
+//!
+//! A secret file may hold several secrets, one per line: the first signs and
+//! seals; the others are previous secrets, which still verify the sessions
+//! they signed, and what they sealed is sealed again under the first at
+//! start ([`reseal_under_current`]). That is how a secret is rotated without
+//! ending sessions or losing second factors and webhook secrets (README,
+//! "The server's secret").
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -17,7 +24,9 @@ use diesel::prelude::*;
 
 use crate::config::Config;
 use crate::domain::tokens::new_secret;
-use crate::store::schema::settings;
+use crate::domain::Ctx;
+use crate::secrets::Sealer;
+use crate::store::schema::{idempotency_keys, outbox, settings, users, webhooks};
 use crate::store::{DbConn, Store, StoreError, Target};
 
 /// The `settings` key under which earlier versions kept the secret.
@@ -74,9 +83,17 @@ pub fn key_file_beside(database: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The server's secret, after moving an earlier version's stored secret out
+/// The server's secret, and the previous ones still accepted while it is
+/// rotated (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    pub current: Vec<u8>,
+    pub previous: Vec<Vec<u8>>,
+}
+
+/// The server's secrets, after moving an earlier version's stored secret out
 /// of the database and erasing it there.
-pub fn load(config: &Config, store: &Store) -> Result<Vec<u8>, String> {
+pub fn load(config: &Config, store: &Store) -> Result<Secrets, String> {
     let source = source(config)?;
     let stored = store
         .read(legacy_secret)
@@ -110,14 +127,167 @@ pub fn load(config: &Config, store: &Store) -> Result<Vec<u8>, String> {
             .write(erase_legacy_secret)
             .and_then(|()| truncate_sqlite_log(store))
             .map_err(|e| format!("erasing the secret kept in the database: {e}"))?;
-        tracing::info!("the secret an earlier version kept in the database was moved out and erased");
+        tracing::info!(
+            "the secret an earlier version kept in the database was moved out and erased"
+        );
     }
-    if secret.len() < MIN_SECRET_BYTES {
+    let mut lines = secret
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    let current = lines.next().unwrap_or_default().as_bytes().to_vec();
+    let previous: Vec<Vec<u8>> = lines.map(|line| line.as_bytes().to_vec()).collect();
+    if std::iter::once(&current)
+        .chain(&previous)
+        .any(|s| s.len() < MIN_SECRET_BYTES)
+    {
         return Err(format!(
-            "the server's secret must be at least {MIN_SECRET_BYTES} bytes"
+            "the server's secret must be at least {MIN_SECRET_BYTES} bytes (each line of a secret file)"
         ));
     }
-    Ok(secret.into_bytes())
+    Ok(Secrets { current, previous })
+}
+
+/// Seals again, under the current secret, every value a previous secret
+/// sealed: queued mail, second-factor seeds, webhook secrets and kept
+/// answers. Run at start while previous secrets are configured; once it has
+/// run (and the sessions they signed have expired) they may be removed.
+/// Each row is rewritten only if it still holds what was read, so a
+/// concurrent change by another process wins. Returns how many were
+/// sealed again.
+pub fn reseal_under_current(ctx: &Ctx) -> Result<usize, StoreError> {
+    let mut count = 0;
+    count += reseal_column(
+        &ctx.store,
+        &ctx.totp_sealer,
+        |conn| {
+            users::table
+                .filter(users::totp_secret.is_not_null())
+                .select((users::id, users::totp_secret.assume_not_null()))
+                .load::<(String, String)>(conn)
+        },
+        |conn, id, old, new| {
+            diesel::update(users::table.find(id).filter(users::totp_secret.eq(old)))
+                .set(users::totp_secret.eq(new))
+                .execute(conn)
+        },
+    )?;
+    count += reseal_column(
+        &ctx.store,
+        &ctx.webhook_sealer,
+        |conn| {
+            webhooks::table
+                .select((webhooks::id, webhooks::secret))
+                .load::<(String, String)>(conn)
+        },
+        |conn, id, old, new| {
+            diesel::update(webhooks::table.find(id).filter(webhooks::secret.eq(old)))
+                .set(webhooks::secret.eq(new))
+                .execute(conn)
+        },
+    )?;
+    for column in [OutboxColumn::Text, OutboxColumn::Html, OutboxColumn::Link] {
+        count += reseal_column(
+            &ctx.store,
+            &ctx.outbox_sealer,
+            |conn| column.load(conn),
+            |conn, id, old, new| column.store(conn, id, old, new),
+        )?;
+    }
+    count += reseal_column(
+        &ctx.store,
+        &ctx.answer_sealer,
+        |conn| {
+            idempotency_keys::table
+                .filter(idempotency_keys::body.is_not_null())
+                .select((
+                    idempotency_keys::caller
+                        .concat("\n")
+                        .concat(idempotency_keys::idempotency_key),
+                    idempotency_keys::body.assume_not_null(),
+                ))
+                .load::<(String, String)>(conn)
+        },
+        |conn, id, old, new| {
+            let (caller, key) = id.split_once('\n').unwrap_or((id, ""));
+            diesel::update(
+                idempotency_keys::table
+                    .find((caller, key))
+                    .filter(idempotency_keys::body.eq(old)),
+            )
+            .set(idempotency_keys::body.eq(new))
+            .execute(conn)
+        },
+    )?;
+    Ok(count)
+}
+
+#[derive(Clone, Copy)]
+enum OutboxColumn {
+    Text,
+    Html,
+    Link,
+}
+
+impl OutboxColumn {
+    fn load(self, conn: &mut DbConn) -> diesel::QueryResult<Vec<(String, String)>> {
+        // Sent and dead mail has its bodies erased (empty), and no link.
+        let rows = outbox::table.filter(outbox::body_text.ne(""));
+        match self {
+            OutboxColumn::Text => rows.select((outbox::id, outbox::body_text)).load(conn),
+            OutboxColumn::Html => rows.select((outbox::id, outbox::body_html)).load(conn),
+            OutboxColumn::Link => outbox::table
+                .filter(outbox::link.is_not_null())
+                .select((outbox::id, outbox::link.assume_not_null()))
+                .load(conn),
+        }
+    }
+
+    fn store(
+        self,
+        conn: &mut DbConn,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> diesel::QueryResult<usize> {
+        let row = outbox::table.find(id);
+        match self {
+            OutboxColumn::Text => diesel::update(row.filter(outbox::body_text.eq(old)))
+                .set(outbox::body_text.eq(new))
+                .execute(conn),
+            OutboxColumn::Html => diesel::update(row.filter(outbox::body_html.eq(old)))
+                .set(outbox::body_html.eq(new))
+                .execute(conn),
+            OutboxColumn::Link => diesel::update(row.filter(outbox::link.eq(old)))
+                .set(outbox::link.eq(new))
+                .execute(conn),
+        }
+    }
+}
+
+/// Reads `(id, sealed)` pairs with `load` and writes back, with `store`,
+/// each one a previous secret sealed, sealed under the current one.
+fn reseal_column(
+    store: &Store,
+    sealer: &Sealer,
+    load: impl Fn(&mut DbConn) -> diesel::QueryResult<Vec<(String, String)>>,
+    write: impl Fn(&mut DbConn, &str, &str, &str) -> diesel::QueryResult<usize>,
+) -> Result<usize, StoreError> {
+    let rows = store.read(|conn| Ok::<_, StoreError>(load(conn)?))?;
+    let stale: Vec<(String, String, String)> = rows
+        .into_iter()
+        .filter_map(|(id, old)| sealer.reseal(&old).map(|new| (id, old, new)))
+        .collect();
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    store.write(|conn| {
+        let mut written = 0;
+        for (id, old, new) in &stale {
+            written += write(conn, id, old, new)?;
+        }
+        Ok::<_, StoreError>(written)
+    })
 }
 
 fn legacy_secret(conn: &mut DbConn) -> Result<Option<String>, StoreError> {
@@ -197,8 +367,9 @@ fn write_new_file(path: &Path, secret: &str) -> Result<String, String> {
             tracing::info!(file = %path.display(), "the server's secret is kept in this file");
             Ok(secret.to_string())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_file(path)?
-            .ok_or_else(|| format!("the secret file {} vanished", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_file(path)?.ok_or_else(|| format!("the secret file {} vanished", path.display()))
+        }
         Err(e) => Err(fail(e)),
     }
 }

@@ -32,16 +32,18 @@ pub enum Begin {
     Replay(u16, String),
 }
 
-/// Claims `key` for `caller`'s request whose fingerprint is `request_hash`,
-/// or says how it was already used.
+/// Claims `key` for `caller`'s request whose fingerprints are
+/// `request_hashes` (the current secret's first, then those of previous
+/// secrets while one is rotated), or says how it was already used.
 pub fn begin(
     store: &Store,
     sealer: &Sealer,
     caller: &str,
     key: &str,
-    request_hash: &str,
+    request_hashes: &[String],
     now: i64,
 ) -> DomainResult<Begin> {
+    let request_hash = request_hashes.first().map_or("", String::as_str);
     let result = store.write(|conn| {
         let kept: Option<(String, Option<i32>, Option<String>, i64)> = idempotency_keys::table
             .find((caller, key))
@@ -55,7 +57,7 @@ pub fn begin(
             .optional()?;
         match kept {
             Some((hash, status, body, created_at)) if created_at > now - KEPT_MS => {
-                if hash != request_hash {
+                if !request_hashes.contains(&hash) {
                     return Err(DomainError::invalid(
                         "Idempotency-Key",
                         "was used with other parameters; use a new key for a new request",

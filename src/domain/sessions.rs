@@ -32,12 +32,19 @@ struct Claims {
 /// The keys that sign and check session tokens, with one fixed algorithm.
 pub struct SessionKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current secret's first, then the previous secrets': tokens they
+    /// signed stay valid while a secret is rotated.
+    decoding: Vec<DecodingKey>,
     validation: Validation,
 }
 
 impl SessionKeys {
     pub fn new(secret: &[u8]) -> SessionKeys {
+        SessionKeys::rotating(secret, &[])
+    }
+
+    /// Signs with `secret`; also accepts what the `previous` secrets signed.
+    pub fn rotating(secret: &[u8], previous: &[Vec<u8>]) -> SessionKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
@@ -45,7 +52,10 @@ impl SessionKeys {
         validation.leeway = 0;
         SessionKeys {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            decoding: std::iter::once(secret)
+                .chain(previous.iter().map(Vec::as_slice))
+                .map(DecodingKey::from_secret)
+                .collect(),
             validation,
         }
     }
@@ -76,9 +86,11 @@ impl SessionKeys {
     }
 
     fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        self.decoding.iter().find_map(|key| {
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                .ok()
+                .map(|data| data.claims)
+        })
     }
 }
 

@@ -128,6 +128,13 @@ fn code_hash(ctx: &Ctx, user_id: &str, code: &str) -> String {
         .fingerprint(&[b"recovery code", user_id.as_bytes(), code.as_bytes()])
 }
 
+/// The hashes `code` may be stored under: the current secret's, and those
+/// of previous secrets still accepted while it is rotated.
+fn code_hashes(ctx: &Ctx, user_id: &str, code: &str) -> Vec<String> {
+    ctx.totp_sealer
+        .fingerprints(&[b"recovery code", user_id.as_bytes(), code.as_bytes()])
+}
+
 fn new_recovery_code() -> String {
     let mut bytes = [0u8; CODE_SYMBOLS];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -170,11 +177,11 @@ pub fn verify(
             .execute(conn)?;
         return Ok(Ok(()));
     }
-    let hash = code_hash(ctx, &user.id, &normalized_code(otp));
+    let hashes = code_hashes(ctx, &user.id, &normalized_code(otp));
     let used = diesel::update(
         recovery_codes::table
             .filter(recovery_codes::user_id.eq(&user.id))
-            .filter(recovery_codes::code_hash.eq(&hash))
+            .filter(recovery_codes::code_hash.eq_any(&hashes))
             .filter(recovery_codes::used_at.is_null()),
     )
     .set(recovery_codes::used_at.eq(now))

@@ -66,9 +66,9 @@ pub async fn run_once(
         Err(e) => return Ok(req.error_response(e)),
     };
     // Keyed: the body may hold a password.
-    let request_hash = ctx
+    let request_hashes = ctx
         .answer_sealer
-        .fingerprint(&[req.path().as_bytes(), &body]);
+        .fingerprints(&[req.path().as_bytes(), &body]);
     req.set_payload(Payload::from(body));
 
     let begun = {
@@ -79,7 +79,7 @@ pub async fn run_once(
                 &ctx.answer_sealer,
                 &owner,
                 &key,
-                &request_hash,
+                &request_hashes,
                 crate::domain::now_ms(),
             )
         })

@@ -10,13 +10,14 @@ use std::process::Command;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::support::{sql, sql_strings, Backend, TestApp};
+use crate::support::{sql, sql_strings, Backend, Receiver, TestApp};
 use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
     a_database_dump_holds_no_working_secret,
     a_token_signed_with_anything_a_dump_holds_is_401,
     an_earlier_versions_stored_secret_is_moved_out_and_erased,
+    a_rotated_secret_keeps_sessions_second_factors_and_webhooks,
 );
 on_postgres!(postgresql_without_a_secret_refuses_to_start);
 
@@ -119,11 +120,18 @@ fn a_database_dump_holds_no_working_secret(backend: Backend) {
 /// SQLite the key file beside its database, made at start; on PostgreSQL a
 /// secret file the operator wrote (it must be given one). Returns the app and
 /// where its secret lives.
-fn start_without_a_configured_secret(backend: Backend, dir: &std::path::Path) -> (TestApp, PathBuf) {
+fn start_without_a_configured_secret(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> (TestApp, PathBuf) {
     let file = dir.join("secret");
     let postgres = matches!(backend, Backend::Postgres(_));
     if postgres {
-        std::fs::write(&file, format!("{}\n", "k".repeat(20) + "operator-chosen-secret")).unwrap();
+        std::fs::write(
+            &file,
+            format!("{}\n", "k".repeat(20) + "operator-chosen-secret"),
+        )
+        .unwrap();
     }
     let app = TestApp::start_with(backend, |c| {
         c.jwt_secret = None;
@@ -179,7 +187,10 @@ fn a_token_signed_with_anything_a_dump_holds_is_401(backend: Backend) {
     // secret-like characters of 16 or more, and every whole value.
     let dump = dump(&app);
     assert!(dump.contains("owner@example.com"), "the dump is real");
-    assert!(!dump.contains(real.trim()), "the secret rests in the database");
+    assert!(
+        !dump.contains(real.trim()),
+        "the secret rests in the database"
+    );
     let mut candidates: BTreeSet<String> = dump
         .split(|c: char| !(c.is_ascii_alphanumeric() || "_-+/=:.$".contains(c)))
         .filter(|run| run.len() >= 16)
@@ -257,4 +268,113 @@ fn postgresql_without_a_secret_refuses_to_start(backend: Backend) {
         .err()
         .expect("a missing secret file is refused");
     assert!(refusal.contains("missing"), "{refusal}");
+}
+
+/// The code of a base32 TOTP `secret`, `steps` 30-second steps from now.
+fn totp(secret: &str, steps: u64) -> String {
+    use totp_rs::{Algorithm as TotpAlgorithm, Secret, TOTP};
+    let bytes = Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    TOTP::new_unchecked(TotpAlgorithm::SHA1, 6, 1, 30, bytes, None, String::new())
+        .generate(now + 30 * steps)
+}
+
+fn a_rotated_secret_keeps_sessions_second_factors_and_webhooks(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    let old = "the-secret-before-rotation-0123456789";
+    let new = "the-secret-after-rotation-9876543210";
+    std::fs::write(&file, format!("{old}\n")).unwrap();
+    let mut app = TestApp::start_with(backend, |c| {
+        c.jwt_secret = None;
+        c.secret_file = Some(file.clone());
+        c.webhook_allow_private = true;
+    });
+    let token = app.user("rotate@example.com");
+    let setup = app
+        .post(
+            "/user/enabletwofactor",
+            Some(&token),
+            json!({"currentpassword": "correct horse battery"}),
+        )
+        .ok();
+    let seed = setup.get("twofactor")["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let enabled = app
+        .post(
+            "/user/confirmtwofactor",
+            Some(&token),
+            json!({"otp": totp(&seed, 0)}),
+        )
+        .ok();
+    let recovery = enabled.get("twofactor")["recoverycodes"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let org = app.organization(&token, "Acme");
+    let receiver = Receiver::start(&[]);
+    let webhook = app
+        .post(
+            "/customer/createwebhook",
+            Some(&token),
+            json!({"organizationid": org, "url": receiver.url, "events": ["project.created"]}),
+        )
+        .ok();
+    let webhook_secret = webhook.get("webhook")["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sealed_before = sql_strings(&app, "SELECT totp_secret AS value FROM users");
+
+    // Rotation, step one: the new secret first, the old one after it.
+    std::fs::write(&file, format!("{new}\n{old}\n")).unwrap();
+    app.restart(|_| {});
+    app.get("/user/details", Some(&token)).ok();
+    let sealed_after = sql_strings(&app, "SELECT totp_secret AS value FROM users");
+    assert_ne!(
+        sealed_before, sealed_after,
+        "sealed again under the new secret"
+    );
+    // A recovery code hashed under the old secret still matches meanwhile.
+    app.post(
+        "/user/login",
+        None,
+        json!({"email": "rotate@example.com", "password": "correct horse battery", "otp": recovery}),
+    )
+    .ok();
+    // Step two, once sessions of the old secret have run out: it goes.
+    std::fs::write(&file, format!("{new}\n")).unwrap();
+    app.restart(|_| {});
+    app.get("/user/details", Some(&token))
+        .err(401, "unauthenticated");
+    // The second factor and the webhook secret survived the rotation (the
+    // next step's code: this step's was used to turn it on).
+    let session = app
+        .post(
+            "/user/login",
+            None,
+            json!({"email": "rotate@example.com", "password": "correct horse battery", "otp": totp(&seed, 1)}),
+        )
+        .ok()
+        .get("login")["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/customer/createproject",
+        Some(&session),
+        json!({"organizationid": org, "name": "After rotation"}),
+    )
+    .ok();
+    let delivered = receiver.wait_for(1, std::time::Duration::from_secs(20));
+    delivered[0].assert_signed_with(&webhook_secret);
+    // And a token signed with the old secret is 401 now.
+    let forged = forge(&claims_of(&session), old.as_bytes());
+    app.get("/user/details", Some(&forged))
+        .err(401, "unauthenticated");
 }

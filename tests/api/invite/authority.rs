@@ -109,7 +109,10 @@ fn a_demoted_owner_cannot_make_an_owner_through_an_invite(backend: Backend) {
     accept_by_token(&app, &kept_token).ok();
     assert_eq!(kept["role"], "admin");
     let members = emails_of_members(&app, &owner, &org);
-    assert!(!members.iter().any(|m| m.starts_with("puppet")), "{members:?}");
+    assert!(
+        !members.iter().any(|m| m.starts_with("puppet")),
+        "{members:?}"
+    );
     // An owner may still resend the expired one: the resender's authority.
     app.post(
         "/invite/resend",
@@ -176,10 +179,7 @@ fn a_removed_admins_invites_die_with_the_membership(backend: Backend) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["details"]["reason"], "inviter_removed");
     let listed = app
-        .get(
-            &format!("/invite/list?organizationid={org}"),
-            Some(&owner),
-        )
+        .get(&format!("/invite/list?organizationid={org}"), Some(&owner))
         .ok();
     let listed: Vec<&Value> = listed
         .get("invites")
@@ -212,7 +212,11 @@ fn invites_of_someone_who_leaves_stay_valid(backend: Backend) {
 fn an_unconfirmed_sender_is_named_without_the_address(backend: Backend) {
     let app = TestApp::start(backend);
     // Anyone may sign up with an address they do not read, and invite.
-    app.signup("ceo@bigcorp.example.com", "correct horse battery", "BigCorp CEO");
+    app.signup(
+        "ceo@bigcorp.example.com",
+        "correct horse battery",
+        "BigCorp CEO",
+    );
     let ceo = app.login("ceo@bigcorp.example.com", "correct horse battery");
     let org = app.organization(&ceo, "BigCorp");
     app.invite(&ceo, &org, "staff@example.com", "collaborator");
@@ -226,7 +230,10 @@ fn an_unconfirmed_sender_is_named_without_the_address(backend: Backend) {
     let token = mail.token("invite").unwrap();
     let page = app.get(&format!("/invite/{token}"), None);
     let html = page.body["raw"].as_str().unwrap();
-    assert!(html.contains("BigCorp CEO (address not confirmed)"), "{html}");
+    assert!(
+        html.contains("BigCorp CEO (address not confirmed)"),
+        "{html}"
+    );
     assert!(!html.contains("ceo@bigcorp.example.com"), "{html}");
 
     // Once confirmed, the address is the sender's, and shown.

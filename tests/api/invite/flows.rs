@@ -12,6 +12,9 @@ on_both_backends!(
 fn newcomer_accepts_by_emailed_token(backend: Backend) {
     let app = TestApp::start(backend);
     let owner = app.user("owner@example.com");
+    // A confirmed sender is named with the address (an unconfirmed one by
+    // name only: invite::authority).
+    app.confirm("owner@example.com");
     let org = app.organization(&owner, "Acme");
     let web = app.project(&owner, &org, "Website");
     let _other = app.project(&owner, &org, "Billing");

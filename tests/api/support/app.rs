@@ -89,6 +89,17 @@ impl TestApp {
         self.login(email, "correct horse battery")
     }
 
+    /// Confirms `email`'s address with the link its sign-up mailed.
+    pub fn confirm(&self, email: &str) {
+        let token = self
+            .mail
+            .wait_for_matching(email, |m| m.token("confirm").is_some())
+            .token("confirm")
+            .expect("confirmation link");
+        self.post("/user/confirm", None, json!({"token": token}))
+            .ok();
+    }
+
     /// A new organization owned by `token`'s user: its id.
     pub fn organization(&self, token: &str, name: &str) -> String {
         self.post(
