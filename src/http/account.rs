@@ -131,7 +131,9 @@ const RESET_PASSWORD: Endpoint<UserAnswer> = Endpoint::new(Operation {
     description:
         "Sets the password of the account the emailed token (`{public_url}/reset/{token}`) \
         belongs to, marks its address verified, and ends every session of the account (their \
-        tokens answer 401 from the next request on); API keys stay. Answers `user` and no \
+        tokens answer 401 from the next request on); API keys stay. When the address was never \
+        confirmed, the link proves a mailbox its registrant may not read, and the registrant's \
+        hold ends too: API keys, second factor, recovery codes and pending links go. Answers `user` and no \
         session: sign in with `user/login` (and `otp` when two-factor is on). The link works \
         once: used, it answers 410 `used`; expired or replaced by a newer one, 410 `expired`; \
         unknown, 404. Past `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` unknown tokens from one client \
@@ -201,8 +203,10 @@ const LOGIN_BY_LINK: Endpoint<LoginAnswer> = Endpoint::new(Operation {
     access: Access::Public,
     summary: "Sign in with a sign-in link",
     description: "Opens a session for the account the emailed token \
-        (`{public_url}/signin/{token}`) belongs to, and marks its address verified. With \
-        two-factor on it also needs `otp`: without it 401 `otp_required`, wrong 401 \
+        (`{public_url}/signin/{token}`) belongs to, and marks its address verified. When the address was \
+        never confirmed, the link's reader takes the account over: the registrant's password, \
+        sessions, API keys, second factor and pending links end, and no `otp` is asked. With \
+        two-factor on (on a confirmed account) it also needs `otp`: without it 401 `otp_required`, wrong 401 \
         `otp_invalid` (counted toward `COLLABD_LOGIN_ATTEMPTS_PER_MINUTE`), and the link stays \
         unused. The link works once: used, 410 `used`; expired or replaced, 410 `expired`; \
         unknown, 404 (counted toward `COLLABD_TOKEN_ATTEMPTS_PER_MINUTE` per client address).",

@@ -237,7 +237,9 @@ const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint::new(Operation 
         future, more than 5 years ahead, or for an owner; null makes it lasting): from that \
         instant the person is a non-member everywhere, and a sweep then removes the membership \
         (audit event `collaborator.expired`) and tells them by email. Nobody changes their own \
-        membership's end (403). A member past their end answers 404 here as everywhere.",
+        membership's end (403). A member past their end answers 404 here as everywhere. A \
+        demotion revokes, in the same transaction, the member's pending invites with a role \
+        they can no longer grant (audit `invite.revoked`, `reason` `inviter_demoted`).",
     params: Some(schema_ref::<EditCollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
 });
@@ -278,7 +280,9 @@ const REMOVE_COLLABORATOR: Endpoint<Nothing> = Endpoint::new(Operation {
     description: "Removes a member from the organization; removing one's own membership is \
         leaving, which every role may do. Owners may remove anyone, admins everyone but owners \
         (403). The last owner cannot be removed or leave (409 `last_owner`). API keys the \
-        removed user had bound to the organization are deleted.",
+        removed user had bound to the organization are deleted. A removal revokes the member's \
+        pending invites (audit `invite.revoked`, `reason` `inviter_removed`); invites of someone \
+        who leaves stay valid.",
     params: Some(schema_ref::<CollaboratorParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
 });

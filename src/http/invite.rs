@@ -490,7 +490,9 @@ const RESEND: Endpoint<InviteAnswer> = Endpoint::new(Operation {
         invite's lifetime and queues the email again. Works on pending and expired invites; \
         accepted, declined and revoked ones answer 410, as does one whose \
         `membershipexpiresat` has passed (410 `expired`: create a new invite). Who may: as for \
-        `invite/revoke`. It counts toward `COLLABD_INVITES_PER_HOUR` (429 past it).",
+        `invite/revoke`, and it is judged as a new invite by the resender: their role today must \
+        allow inviting with the invite's role, project grants and `cancreateprojects` (403 \
+        otherwise), whoever sent it first. It counts toward `COLLABD_INVITES_PER_HOUR` (429 past it).",
     params: Some(schema_ref::<InviteIdParams>),
     refusals: &[
         Refusal::Forbidden,
