@@ -176,6 +176,10 @@ pub use crate::clock::{new_id, now_ms, rfc3339};
 
 pub use emails::normalize_email;
 
+/// The most characters a name (of a project, an organization, a person, a
+/// key) may have once trimmed.
+pub const MAX_NAME_CHARS: usize = 200;
+
 pub const MS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
 pub const MS_PER_HOUR: i64 = 60 * 60 * 1000;
 

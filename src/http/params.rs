@@ -282,7 +282,7 @@ pub fn valid_login_email(email: &str) -> Result<(), validator::ValidationError> 
 pub fn valid_name(name: &str) -> Result<(), validator::ValidationError> {
     let trimmed = name.trim();
     let length = trimmed.chars().count();
-    if length == 0 || length > 200 {
+    if length == 0 || length > crate::domain::MAX_NAME_CHARS {
         return Err(validator::ValidationError::new("length")
             .with_message("must be 1 to 200 characters".into()));
     }
@@ -469,7 +469,10 @@ pub mod text {
     );
     text_schema!(
         /// `nextcursor` of a previous page: base64url without padding.
-        Cursor => |b| b.pattern(Some("^(?:[A-Za-z0-9_-]{4}){0,21}(?:[A-Za-z0-9_-]{2,3})?$"))
+        Cursor => |b| b.pattern(Some(format!(
+            "^(?:[A-Za-z0-9_-]{{4}}){{0,{}}}(?:[A-Za-z0-9_-]{{2,3}})?$",
+            crate::domain::paging::CURSOR_QUADS
+        )))
             .description(Some("`nextcursor` of the previous page."))
     );
 }
