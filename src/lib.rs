@@ -32,6 +32,17 @@ use secrets::Sealer;
 use store::Store;
 use tokio::sync::Notify;
 
+/// Applies the pending migrations, then the rewrites of stored data they
+/// mark for Rust to do; returns how many migrations were applied.
+pub fn migrate(store: &Store) -> Result<usize, String> {
+    let applied = store
+        .migrate()
+        .map_err(|e| format!("applying migrations: {e}"))?;
+    domain::emails::rewrite_stored_forms(store)
+        .map_err(|e| format!("rewriting stored addresses: {e}"))?;
+    Ok(applied)
+}
+
 /// Opens the store, applies migrations and loads the signing secret.
 pub fn build_context(config: &Config) -> Result<Ctx, String> {
     config.check()?;
@@ -41,9 +52,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         Duration::from_secs(config.db_timeout_secs.max(1)),
     );
     wait_for_database(&store, Duration::from_secs(config.db_wait_secs));
-    store
-        .migrate()
-        .map_err(|e| format!("applying migrations: {e}"))?;
+    migrate(&store)?;
     let secrets = server_secret::load(config, &store)?;
     let (secret, previous) = (&secrets.current, &secrets.previous);
     let sealer = |purpose: &str| Sealer::rotating(secret, previous, purpose);

@@ -84,7 +84,7 @@ fn migrate(config: &Config) -> Result<(), String> {
         1,
         std::time::Duration::from_secs(config.db_timeout_secs.max(1)),
     );
-    let applied = store.migrate()?;
+    let applied = collabd::migrate(&store)?;
     println!("applied {applied} migration(s)");
     Ok(())
 }

@@ -15,8 +15,8 @@ use super::roles::{Action, Role};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
-    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
-    GoneReason, MS_PER_HOUR,
+    emails, new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError,
+    DomainResult, GoneReason, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
 use crate::store::kinds::DomainState;
@@ -203,10 +203,17 @@ impl From<DomainRow> for Domain {
     }
 }
 
-/// `domain` as stored: trimmed, lower-case, without a final dot; or why it
-/// cannot be claimed.
+/// `domain` as stored: trimmed, without a final dot, in IDNA ASCII form
+/// (lower-case, punycode for an international name), as the domains of
+/// addresses are kept; or why it cannot be claimed.
 pub fn normalize_domain(domain: &str) -> Result<String, String> {
-    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    let domain = domain.trim().trim_end_matches('.');
+    if domain.chars().any(emails::is_invisible) {
+        return Err(emails::INVISIBLE.into());
+    }
+    let Ok(domain) = idna::domain_to_ascii(domain) else {
+        return Err("must be a domain name such as acme.com".into());
+    };
     if domain.len() > 253 {
         return Err("must be at most 253 characters".into());
     }
@@ -223,9 +230,7 @@ pub fn normalize_domain(domain: &str) -> Result<String, String> {
             && !label.ends_with('-');
         if !well_formed {
             return Err(
-                "must be a domain name: labels of letters, digits and inner hyphens (use the \
-                 punycode form of an international name)"
-                    .into(),
+                "must be a domain name: labels of letters, digits and inner hyphens".into(),
             );
         }
     }
@@ -703,6 +708,17 @@ mod tests {
     #[test]
     fn domains_are_normalized_or_refused() {
         assert_eq!(normalize_domain(" Acme.COM. ").as_deref(), Ok("acme.com"));
+        for spelling in [
+            "bücher.de",
+            "BÜCHER.de",
+            "xn--bcher-kva.de",
+            "bu\u{308}cher.de",
+        ] {
+            assert_eq!(
+                normalize_domain(spelling).as_deref(),
+                Ok("xn--bcher-kva.de")
+            );
+        }
         assert_eq!(
             normalize_domain("eu.acme-corp.io").as_deref(),
             Ok("eu.acme-corp.io")
@@ -716,7 +732,10 @@ mod tests {
             "acme..com",
             "10.0.0.1",
             "gmail.com",
-            "bücher.de",
+            "GMAIL.com",
+            "exa\u{200B}mple.org",
+            "exa\u{202E}mple.org",
+            "xn--abc.org",
             "user@acme.com",
         ] {
             assert!(normalize_domain(refused).is_err(), "{refused}");

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod apikeys;
 pub mod audit;
 pub mod domains;
+pub mod emails;
 pub mod expiry;
 pub mod idempotency;
 pub mod invites;
@@ -173,10 +174,11 @@ pub type DomainResult<T> = Result<T, DomainError>;
 
 pub use crate::clock::{new_id, now_ms, rfc3339};
 
-/// Emails are one person whatever their case or surrounding spaces.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use emails::normalize_email;
+
+/// The most characters a name (of a project, an organization, a person, a
+/// key) may have once trimmed.
+pub const MAX_NAME_CHARS: usize = 200;
 
 pub const MS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
 pub const MS_PER_HOUR: i64 = 60 * 60 * 1000;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::tokens::hash_secret;
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{ApiKeyRow, SessionRow};
-use crate::store::schema::{api_keys, organizations, sessions};
+use crate::store::schema::{api_keys, sessions};
 use crate::store::Store;
 
 const ISSUER: &str = "collabd";
@@ -251,8 +251,11 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified>
 
 /// HTTP Basic as GleSYS clients send it (API.md §2): the password is an API
 /// key's secret (a session token is refused: 401); the user part may be
-/// anything, and when it is the id of an organization it stands for
-/// `organizationid` where a request names none.
+/// anything, and when it has the form of an organization id it stands for
+/// `organizationid` where a request names none. It is taken on its form
+/// alone, never looked up: an organization that does not exist then answers
+/// exactly as one the caller may not see (404, or 403 for a key bound
+/// elsewhere), so the user part tells nobody which ids exist.
 pub fn authenticate_basic(store: &Store, user: &str, password: &str) -> DomainResult<Identified> {
     if !password.starts_with(API_KEY_PREFIX) {
         return Err(DomainError::Unauthenticated(
@@ -261,20 +264,15 @@ pub fn authenticate_basic(store: &Store, user: &str, password: &str) -> DomainRe
         ));
     }
     let mut identified = authenticate_api_key(store, password)?;
-    // Only something shaped like an id is looked up: a GleSYS account name
-    // or anything else names no organization.
-    let id_like = |c: char| c.is_ascii_alphanumeric() || c == '-';
-    if !user.is_empty() && user.len() <= 64 && user.chars().all(id_like) {
-        let named: i64 = store.read_one(|conn| {
-            organizations::table
-                .find(user)
-                .count()
-                .get_result(conn)
-                .map_err(DomainError::from)
-        })?;
-        if named > 0 {
-            identified.caller.named_organization = Some(user.to_string());
-        }
+    if has_id_form(user) {
+        identified.caller.named_organization = Some(user.to_string());
     }
     Ok(identified)
+}
+
+/// True for text of the form the server's ids have: a UUID, hyphenated
+/// (`new_id`). A GleSYS account name (`cl12345`) or anything else is a name,
+/// and names no organization.
+pub fn has_id_form(text: &str) -> bool {
+    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
 }

@@ -346,9 +346,9 @@ const ACCEPT: Endpoint<AcceptAnswer> = Endpoint::new(Operation {
     methods: Methods::Post,
     access: Access::Optional,
     summary: "Accept an invite",
-    description: "Give either `inviteid` (with a session whose verified email is the invite's, \
-        else 403) or the emailed `token` (with or without a session; a session of another user \
-        answers 403). By token, an existing account with the invite's address joins; without \
+    description: "Give either `inviteid` (with a session whose verified email is the invite's; \
+        any other answers 404, exactly as an unknown id) or the emailed `token` (with or without \
+        a session; a session of another user answers 403). By token, an existing account with the invite's address joins; without \
         one, an account is made on the spot with a verified email (`name` and `password` are \
         optional and used only then) and its owner is told by email. The membership gets the \
         invite's role, project permissions and `cancreateprojects` in one transaction. Called \
@@ -420,7 +420,8 @@ const DECLINE: Endpoint<Nothing> = Endpoint::new(Operation {
     access: Access::Optional,
     summary: "Decline an invite",
     description: "Ends a pending invite as `declined`. Give either `inviteid` (with a session \
-        whose verified email is the invite's) or the emailed `token`. An ended invite answers 410.",
+        whose verified email is the invite's; any other answers 404, exactly as an unknown id) \
+        or the emailed `token`. An ended invite answers 410.",
     params: Some(schema_ref::<DeclineParams>),
     refusals: &[
         Refusal::Forbidden,

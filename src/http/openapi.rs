@@ -110,8 +110,11 @@ pub fn document() -> OpenApi {
                 .scheme(HttpAuthScheme::Basic)
                 .description(Some(
                     "As GleSYS API clients send credentials: the password is an API key (a \
-                     session token is refused); the user part may be anything, and when it is an \
-                     organization's id it stands for `organizationid` where a request names none.",
+                     session token is refused); the user part may be anything, and when it has the \
+                     form of an organization id (a UUID) it stands for `organizationid` where a \
+                     request names none, answering exactly as that parameter would (404 for an \
+                     organization the caller may not see, or 403 for a key bound to another one, \
+                     whether or not it exists).",
                 ))
                 .build(),
         ),

@@ -256,23 +256,33 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut BTreeMap<String, V
     }
 }
 
-/// Checks an email address after trimming, as the domain stores it.
+/// Checks an email address as the domain keeps it ([`crate::domain::emails`]).
 pub fn valid_email(email: &str) -> Result<(), validator::ValidationError> {
-    use validator::ValidateEmail;
-    let trimmed = email.trim();
-    if trimmed.len() <= 254 && trimmed.validate_email() {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("email")
-            .with_message("not a valid email address".into()))
+    crate::domain::emails::check_email(email)
+        .map_err(|why| validator::ValidationError::new("email").with_message(why.into()))
+}
+
+/// The address `user/login` takes: 1–254 characters, none invisible or a
+/// control character. Anything else is only looked up: an address that is no
+/// account's answers 401 like a wrong password.
+pub fn valid_login_email(email: &str) -> Result<(), validator::ValidationError> {
+    use crate::domain::emails::{is_invisible, INVISIBLE};
+    let length = email.chars().count();
+    if length == 0 || length > 254 {
+        return Err(validator::ValidationError::new("length")
+            .with_message("must be 1 to 254 characters".into()));
     }
+    if email.trim().chars().any(is_invisible) {
+        return Err(validator::ValidationError::new("email").with_message(INVISIBLE.into()));
+    }
+    Ok(())
 }
 
 /// A name: 1–200 characters once trimmed, no control characters.
 pub fn valid_name(name: &str) -> Result<(), validator::ValidationError> {
     let trimmed = name.trim();
     let length = trimmed.chars().count();
-    if length == 0 || length > 200 {
+    if length == 0 || length > crate::domain::MAX_NAME_CHARS {
         return Err(validator::ValidationError::new("length")
             .with_message("must be 1 to 200 characters".into()));
     }
@@ -424,7 +434,10 @@ pub mod text {
         /// [`super::valid_email`].
         Email => |b| b.format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
             .max_length(Some(254))
-            .description(Some("An email address; trimmed and compared case-insensitively."))
+            .description(Some("An email address; trimmed and compared case-insensitively, NFC-normalised, \
+                its domain in IDNA ASCII form (`bob@exämple.org` is `bob@xn--exmple-cua.org`). One holding \
+                an invisible or control character (U+200B, bidirectional marks, other format characters) \
+                answers 422."))
     );
     text_schema!(
         /// A password being set: 8–128 characters.
@@ -435,8 +448,10 @@ pub mod text {
         Password => |b| b.min_length(Some(1)).max_length(Some(128)).pattern(Some("^[^\\u0000]*$"))
     );
     text_schema!(
-        /// The address `user/login` takes: 1–254 characters.
+        /// [`super::valid_login_email`]: the address `user/login` takes, 1–254 characters.
         LoginEmail => |b| b.min_length(Some(1)).max_length(Some(254)).pattern(Some("^[^\\u0000]*$"))
+            .description(Some("The account's address, compared as `email` elsewhere is. One holding an \
+                invisible or control character answers 422."))
     );
     text_schema!(
         /// [`super::valid_token`]: a token from an email.
@@ -454,7 +469,10 @@ pub mod text {
     );
     text_schema!(
         /// `nextcursor` of a previous page: base64url without padding.
-        Cursor => |b| b.pattern(Some("^(?:[A-Za-z0-9_-]{4}){0,21}(?:[A-Za-z0-9_-]{2,3})?$"))
+        Cursor => |b| b.pattern(Some(format!(
+            "^(?:[A-Za-z0-9_-]{{4}}){{0,{}}}(?:[A-Za-z0-9_-]{{2,3}})?$",
+            crate::domain::paging::CURSOR_QUADS
+        )))
             .description(Some("`nextcursor` of the previous page."))
     );
 }

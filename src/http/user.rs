@@ -12,7 +12,9 @@ use super::auth::SignedIn;
 use super::client::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
-use super::params::{text, valid_email, valid_name, valid_otp, whole_number, Params};
+use super::params::{
+    text, valid_email, valid_login_email, valid_name, valid_otp, whole_number, Params,
+};
 use super::{
     read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
 };
@@ -172,7 +174,7 @@ async fn signup(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginParams {
-    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    #[validate(custom(function = "valid_login_email"))]
     #[schema(value_type = text::LoginEmail, inline)]
     pub email: String,
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]

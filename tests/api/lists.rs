@@ -9,6 +9,7 @@ use crate::support::{Backend, Client, Process, TestApp};
 
 on_both_backends!(
     every_list_pages_to_its_end,
+    every_cursor_handed_out_is_taken_back_whatever_the_names,
     a_rendered_page_follows_changes_made_elsewhere,
 );
 
@@ -125,6 +126,52 @@ fn every_list_pages_to_its_end(backend: Backend) {
         Some(&owner),
     )
     .err(422, "validation_failed");
+}
+
+/// API.md §1 "Lists": every `nextcursor` is accepted back, whatever the
+/// rows it points past hold. Projects are listed by name, so their cursors
+/// carry names: here of the most characters a name may have (200), of one
+/// to four bytes each in UTF-8, some alike, some sharing long beginnings.
+fn every_cursor_handed_out_is_taken_back_whatever_the_names(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let mut made = vec![app.project(&owner, &org, "Alpha project for the quarterly numbers")];
+    for unit in ["a", "é", "€", "😀"] {
+        for end in ["1", "2", "2", "\u{10FFFD}"] {
+            let name = format!("{}{end}", unit.repeat(199));
+            assert_eq!(name.chars().count(), 200);
+            made.push(app.project(&owner, &org, &name));
+        }
+    }
+    // One longer is refused: 200 is the longest a cursor must carry.
+    app.post(
+        "/customer/createproject",
+        Some(&owner),
+        json!({"organizationid": org, "name": "😀".repeat(201)}),
+    )
+    .err(422, "validation_failed");
+    made.sort();
+    for limit in [1, 7] {
+        let rows = walk(
+            &app,
+            &owner,
+            "/customer/listprojects",
+            &format!("&organizationid={org}"),
+            "projects",
+            limit,
+        );
+        let mut seen = field(&rows, "projectid");
+        seen.sort();
+        assert_eq!(seen, made, "limit {limit}: each project exactly once");
+        let names = field(&rows, "name");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.chars().count() == 200 || n.starts_with("Alpha")),
+            "names come back whole"
+        );
+    }
 }
 
 fn a_rendered_page_follows_changes_made_elsewhere(backend: Backend) {

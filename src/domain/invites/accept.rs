@@ -27,11 +27,12 @@ use crate::store::{lock_user, share_organization, DbConn};
 use super::lifecycle::already_member;
 use super::reads::load_by_token;
 use super::states::close;
-use super::states::load_by_id;
+use super::states::{load_by_id, not_found};
 use super::{Accepted, InviteRef, InviteState, NewcomerDetails};
 
-/// The invite named by `by`, checked against the caller (403 when it is
-/// addressed to someone else).
+/// The invite named by `by`, checked against the caller: by id, one not
+/// addressed to the caller's verified address is not found (404); by token,
+/// which proves the mailbox, a session of someone else answers 403.
 pub(super) fn resolve(
     conn: &mut DbConn,
     caller: Option<&Caller>,
@@ -46,15 +47,11 @@ pub(super) fn resolve(
             })?;
             let user = load_user(conn, &caller.user_id)?;
             let row = load_by_id(conn, id)?;
-            if !user.email_verified {
-                return Err(DomainError::forbidden(
-                    "confirm your email address first (user/confirm), or use the link in the invitation email",
-                ));
-            }
-            if user.email != row.email {
-                return Err(DomainError::forbidden(
-                    "this invite is addressed to another email",
-                ));
+            // An invite is the caller's to see only when addressed to their
+            // verified address; any other answers exactly as an unknown id,
+            // so ids tell nobody which invites exist (API.md §4).
+            if !user.email_verified || user.email != row.email {
+                return Err(not_found());
             }
             access::within_scope(caller, &row.organization_id)?;
             Ok((row, Some(user)))

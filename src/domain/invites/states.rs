@@ -71,5 +71,10 @@ pub(super) fn load_by_id(conn: &mut DbConn, invite_id: &str) -> DomainResult<Inv
         .select(InviteRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| DomainError::not_found("invite not found"))
+        .ok_or_else(not_found)
+}
+
+/// What an invite the caller may not see answers, exactly as an unknown one.
+pub(super) fn not_found() -> DomainError {
+    DomainError::not_found("invite not found")
 }

@@ -168,14 +168,14 @@ fn existing_user_accepts_from_listinvites(backend: Backend) {
     assert_eq!(invites[0]["inviteid"], invite["inviteid"]);
     assert_eq!(invites[0]["organizationname"], "Acme");
 
-    // Someone else cannot accept it by id.
+    // Someone else cannot accept it by id, nor learn that it exists.
     let stranger = app.user("stranger@example.com");
     app.post(
         "/invite/accept",
         Some(&stranger),
         json!({"inviteid": invite["inviteid"]}),
     )
-    .err(403, "forbidden");
+    .err(404, "not_found");
     // By id needs a session.
     app.post(
         "/invite/accept",
