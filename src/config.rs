@@ -261,6 +261,29 @@ pub struct Config {
     )]
     pub webhook_allow_private: bool,
 
+    /// Webhook deliveries in flight at once in one process, each on its own
+    /// (none waits for another).
+    #[arg(
+        long,
+        env = "COLLABD_WEBHOOK_CONCURRENCY",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=1024),
+        global = true
+    )]
+    pub webhook_concurrency: u32,
+
+    /// Of those, the most one organization's deliveries may take: its fair
+    /// share, so while its endpoints are slow or dead the other
+    /// organizations' deliveries still go out at once.
+    #[arg(
+        long,
+        env = "COLLABD_WEBHOOK_CONCURRENCY_PER_ORGANIZATION",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=1024),
+        global = true
+    )]
+    pub webhook_concurrency_per_organization: u32,
+
     /// Unknown tokens per client address per minute on the public calls that
     /// take an emailed token; past it they answer 429 until the minute is
     /// over. 0 turns the limit off.

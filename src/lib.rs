@@ -144,6 +144,10 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         },
         Duration::from_millis(config.mail_poll_ms.max(10)),
         config.webhook_allow_private,
+        webhook_sender::Concurrency {
+            in_all: config.webhook_concurrency as usize,
+            per_organization: config.webhook_concurrency_per_organization as usize,
+        },
     );
     let listener =
         TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;

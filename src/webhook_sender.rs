@@ -1,6 +1,9 @@
 //! The webhook courier: signs each pending delivery as the Standard Webhooks
 //! specification says and POSTs it, through the delivery queue mail uses
-//! ([`crate::queue`]: claims across processes, leases, backoff).
+//! ([`crate::queue`]: claims across processes, leases, backoff). Each
+//! delivery goes out on its own as soon as it is claimed, and each
+//! organization has a fair share of the sender ([`Concurrency`]), so a slow
+//! or dead endpoint holds back only its own organization's deliveries.
 //!
 //! Every connection goes only to an address that passed the private-address
 //! check: names are resolved by [`Guarded`], which drops private addresses
@@ -29,12 +32,19 @@ use crate::store::rows::DeliveryRow;
 use crate::store::schema::{webhook_deliveries, webhooks};
 use crate::store::{classify, DbConn, Store, StoreError};
 
-/// Deliveries in flight at once.
-const PARALLEL: usize = 8;
 /// The longest one delivery may take, connecting included (API.md §6).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an error a delivery row keeps.
 const MAX_ERROR_LEN: usize = 500;
+
+/// How many deliveries go out at once: in all, and of one organization (its
+/// fair share, so one organization's slow endpoints never hold the others'
+/// deliveries back).
+#[derive(Debug, Clone, Copy)]
+pub struct Concurrency {
+    pub in_all: usize,
+    pub per_organization: usize,
+}
 
 /// A claimed delivery with where it goes and the sealed secret it is signed
 /// with.
@@ -54,6 +64,9 @@ pub struct WebhookCourier {
     retry: Retry,
     poll: Duration,
     allow_private: bool,
+    /// Deliveries in flight at once, and of one organization.
+    parallel: usize,
+    share: usize,
 }
 
 impl WebhookCourier {
@@ -62,6 +75,7 @@ impl WebhookCourier {
         retry: Retry,
         poll: Duration,
         allow_private: bool,
+        concurrency: Concurrency,
     ) -> WebhookCourier {
         WebhookCourier {
             client: Mutex::new(None),
@@ -69,6 +83,8 @@ impl WebhookCourier {
             retry,
             poll,
             allow_private,
+            parallel: concurrency.in_all.max(1),
+            share: concurrency.per_organization.max(1),
         }
     }
 
@@ -171,9 +187,19 @@ impl Courier for WebhookCourier {
     type Report = Option<i32>;
     const NAME: &'static str = "webhooks";
     const TABLE: &'static str = "webhook_deliveries";
-    const PARALLEL: usize = PARALLEL;
+    /// The organization of the delivery's webhook.
+    const GROUP: Option<&'static str> =
+        Some("(SELECT w.organization_id FROM webhooks w WHERE w.id = q.webhook_id)");
     const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
     const LEASE_MS: i64 = 30_000;
+
+    fn parallel(&self) -> usize {
+        self.parallel
+    }
+
+    fn share(&self) -> usize {
+        self.share
+    }
 
     fn poll(&self) -> Duration {
         self.poll

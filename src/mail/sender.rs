@@ -92,9 +92,18 @@ impl Courier for SenderSettings {
     type Report = ();
     const NAME: &'static str = "mail";
     const TABLE: &'static str = "outbox";
-    const PARALLEL: usize = PARALLEL;
+    /// Mail is one group: the SMTP server is the one endpoint.
+    const GROUP: Option<&'static str> = None;
     const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
     const LEASE_MS: i64 = 45_000;
+
+    fn parallel(&self) -> usize {
+        PARALLEL
+    }
+
+    fn share(&self) -> usize {
+        PARALLEL
+    }
 
     fn poll(&self) -> Duration {
         self.poll
@@ -310,13 +319,18 @@ mod tests {
         let url = dir.path().join("t.sqlite3").display().to_string();
         let store = Store::open(&url, 2, Duration::from_secs(5));
         store.migrate().expect("migrate");
+        enqueue(&store, "a@example.com");
+        (dir, store)
+    }
+
+    fn enqueue(store: &Store, to: &str) {
         store
             .write(|conn| {
                 crate::mail::enqueue(
                     conn,
                     &test_sealer(),
                     crate::mail::Mail {
-                        to: "a@example.com".into(),
+                        to: to.into(),
                         subject: "s".into(),
                         text: "t".into(),
                         html: "h".into(),
@@ -325,7 +339,6 @@ mod tests {
                 )
             })
             .expect("enqueue");
-        (dir, store)
     }
 
     const RETRY: Retry = Retry {
@@ -344,21 +357,30 @@ mod tests {
             .expect("state")
     }
 
+    fn claim(store: &Store, token: &str) -> Vec<OutboxRow> {
+        queue::claim::<SenderSettings>(store, token, &queue::Quota::open(32))
+            .expect("claim")
+            .items
+    }
+
+    fn sent(token: &str, row: &OutboxRow) -> queue::Attempt<SenderSettings> {
+        queue::Attempt {
+            token: token.into(),
+            item: row.clone(),
+            result: Some((Outcome::Delivered, ())),
+        }
+    }
+
     #[test]
     fn a_lost_claim_is_neither_renewed_nor_recorded() {
         let (_dir, store) = store_with_one_mail();
-        let claimed = queue::claim::<SenderSettings>(&store, "round-1")
-            .expect("claim")
-            .items;
+        let claimed = claim(&store, "round-1");
         assert_eq!(claimed.len(), 1);
         assert!(
-            queue::claim::<SenderSettings>(&store, "round-2")
-                .expect("claim again")
-                .items
-                .is_empty(),
+            claim(&store, "round-2").is_empty(),
             "a claimed row is not claimed twice"
         );
-        // Our lease ran out and another process's round took the row over.
+        // Our lease ran out and another process's claim took the row over.
         store
             .write(|conn| {
                 diesel::update(outbox::table)
@@ -367,11 +389,10 @@ mod tests {
                     .map_err(classify)
             })
             .expect("expire");
-        let taken = queue::claim::<SenderSettings>(&store, "round-3")
-            .expect("take over")
-            .items;
+        let taken = claim(&store, "round-3");
         assert_eq!(taken.len(), 1, "an expired claim is taken over");
-        queue::renew::<SenderSettings>(&store, "round-1").expect("renew");
+        let (_, held) = queue::renew::<SenderSettings>(&store, &["round-1".into()]).expect("renew");
+        assert!(held.is_empty(), "the lost row is no longer held");
         let holder: Option<String> = store
             .read(|conn| {
                 outbox::table
@@ -385,60 +406,48 @@ mod tests {
             Some("round-3"),
             "renewing a lost claim changes nothing"
         );
-        queue::record::<SenderSettings>(
-            &store,
-            RETRY,
-            "round-1",
-            &[(claimed[0].clone(), Outcome::Delivered, ())],
-        )
-        .expect("record");
+        queue::record::<SenderSettings>(&store, RETRY, &[sent("round-1", &claimed[0])])
+            .expect("record");
         let state = state_of_the_mail(&store);
         assert_eq!(state, MailState::Pending, "a stale claim records nothing");
-        queue::record::<SenderSettings>(
-            &store,
-            RETRY,
-            "round-3",
-            &[(taken[0].clone(), Outcome::Delivered, ())],
-        )
-        .expect("record");
+        queue::record::<SenderSettings>(&store, RETRY, &[sent("round-3", &taken[0])])
+            .expect("record");
         let state = state_of_the_mail(&store);
         assert_eq!(state, MailState::Sent, "the holder records its outcome");
     }
 
     #[test]
-    fn rows_a_round_did_not_send_go_back_when_it_records() {
+    fn a_row_not_sent_goes_back_when_it_is_recorded() {
         let (_dir, store) = store_with_one_mail();
-        store
-            .write(|conn| {
-                crate::mail::enqueue(
-                    conn,
-                    &test_sealer(),
-                    crate::mail::Mail {
-                        to: "b@example.com".into(),
-                        subject: "s".into(),
-                        text: "t".into(),
-                        html: "h".into(),
-                        link: None,
-                    },
-                )
-            })
-            .expect("enqueue");
-        let claimed = queue::claim::<SenderSettings>(&store, "round-1")
-            .expect("claim")
-            .items;
+        enqueue(&store, "b@example.com");
+        let claimed = claim(&store, "round-1");
         assert_eq!(claimed.len(), 2);
+        let (_, held) = queue::renew::<SenderSettings>(&store, &["round-1".into()]).expect("renew");
+        assert_eq!(held.len(), 2, "both rows are held");
         // Only the first was sent (the lease was too short for the second).
-        queue::record::<SenderSettings>(
-            &store,
-            RETRY,
-            "round-1",
-            &[(claimed[0].clone(), Outcome::Delivered, ())],
-        )
-        .expect("record");
-        let again = queue::claim::<SenderSettings>(&store, "round-2")
-            .expect("claim again")
-            .items;
+        let not_sent = queue::Attempt {
+            token: "round-1".into(),
+            item: claimed[1].clone(),
+            result: None,
+        };
+        queue::record::<SenderSettings>(&store, RETRY, &[sent("round-1", &claimed[0]), not_sent])
+            .expect("record");
+        let again = claim(&store, "round-2");
         assert_eq!(again.len(), 1, "the unsent row is free at once");
         assert_eq!(again[0].id, claimed[1].id);
+        assert_eq!(again[0].attempts, 0, "and no attempt is counted");
+    }
+
+    #[test]
+    fn a_claim_takes_no_more_than_its_room() {
+        let (_dir, store) = store_with_one_mail();
+        enqueue(&store, "b@example.com");
+        let first = queue::claim::<SenderSettings>(&store, "round-1", &queue::Quota::open(1))
+            .expect("claim");
+        assert_eq!(first.items.len(), 1);
+        let none = queue::claim::<SenderSettings>(&store, "round-2", &queue::Quota::open(0))
+            .expect("claim");
+        assert!(none.items.is_empty(), "no room, no claim");
+        assert_eq!(claim(&store, "round-3").len(), 1, "the other row is left");
     }
 }

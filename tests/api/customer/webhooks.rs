@@ -2,11 +2,11 @@
 //! every signature checked independently of the server.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{sql_strings, Backend, Receiver, TestApp, TestServer};
+use crate::support::{sql_strings, Backend, Receiver, Silent, TestApp, TestServer};
 use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
@@ -15,6 +15,8 @@ on_both_backends!(
     only_owners_and_admins_manage_webhooks,
     a_name_that_resolves_to_a_private_address_is_not_reached,
     deliveries_page_newest_first_and_deleting_a_webhook_ends_them,
+    a_dead_endpoint_does_not_hold_back_another_organizations_delivery,
+    a_freed_slot_takes_the_next_delivery_at_once,
 );
 on_postgres!(several_processes_deliver_each_event_once);
 
@@ -420,6 +422,95 @@ fn deliveries_page_newest_first_and_deleting_a_webhook_ends_them(backend: Backen
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(receiver.received().len(), 5);
     assert!(sql_strings(&app, "SELECT id AS value FROM webhook_deliveries").is_empty());
+}
+
+/// Ten webhooks of one organization at an endpoint that never answers take
+/// only that organization's share of the sender: another organization's
+/// delivery still arrives within 2 s of its event (API.md §6).
+fn a_dead_endpoint_does_not_hold_back_another_organizations_delivery(backend: Backend) {
+    // Bounds small enough that the slow organization's backlog alone would
+    // fill the sender: only its share keeps room for the others.
+    const IN_ALL: u32 = 8;
+    const SHARE: u32 = 4;
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.webhook_concurrency = IN_ALL;
+        c.webhook_concurrency_per_organization = SHARE;
+        // Events wake the sender: its poll plays no part.
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let slow = app.organization(&owner, "Slow");
+    let other = app.organization(&owner, "Other");
+    let silent = Silent::start();
+    for i in 0..10 {
+        let url = format!("{}/{i}", silent.url);
+        create_webhook(&app, &owner, &slow, &url, json!(["project.created"]));
+    }
+    let receiver = Receiver::start(&[]);
+    create_webhook(
+        &app,
+        &owner,
+        &other,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    // Thirty deliveries that will each wait out the 10 s timeout, due before
+    // the other organization's.
+    for i in 0..3 {
+        app.project(&owner, &slow, &format!("P{i}"));
+    }
+    silent.wait_for_connections(SHARE as usize, Duration::from_secs(10));
+    // Time for the sender to take more of them, were it going to.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let event = Instant::now();
+    app.project(&owner, &other, "Website");
+    let got = receiver.wait_for(1, Duration::from_secs(15));
+    let waited = event.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "the other organization's delivery arrived {:.1} s after its event",
+        waited.as_secs_f64()
+    );
+    assert_eq!(got[0].json()["type"], "project.created");
+    assert_eq!(got[0].json()["data"]["organizationid"], other.as_str());
+    assert_eq!(
+        silent.connections(),
+        SHARE as usize,
+        "the slow organization kept to its share"
+    );
+}
+
+/// One delivery at a time: each next one goes out as the one before is
+/// recorded, not at the sender's next poll.
+fn a_freed_slot_takes_the_next_delivery_at_once(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.webhook_concurrency = 1;
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let receiver = Receiver::start(&[]);
+    let webhook = create_webhook(
+        &app,
+        &owner,
+        &org,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    let webhook_id = webhook["webhookid"].as_str().unwrap().to_string();
+    for i in 0..5 {
+        app.project(&owner, &org, &format!("P{i}"));
+    }
+    // Were the poll needed, the last would come four minutes from now.
+    receiver.wait_for(5, Duration::from_secs(20));
+    wait_for("all recorded", Duration::from_secs(10), || {
+        deliveries(&app, &owner, &webhook_id)
+            .iter()
+            .all(|d| d["state"] == "delivered")
+    });
 }
 
 fn several_processes_deliver_each_event_once(backend: Backend) {

@@ -1,6 +1,7 @@
 //! A real HTTP server standing in for a customer's webhook endpoint: it
 //! keeps every request it is sent and answers each with the next status of
-//! its script (then 200), closing the connection after each answer.
+//! its script (then 200), closing the connection after each answer. And
+//! [`Silent`], an endpoint that takes connections and never answers.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -118,6 +119,47 @@ impl Receiver {
                 got.len()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// An endpoint that accepts every connection and never answers: each
+/// request sent to it waits out the sender's timeout.
+pub struct Silent {
+    pub url: String,
+    accepted: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/hooks/silent", listener.local_addr().unwrap());
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let kept = accepted.clone();
+        std::thread::spawn(move || {
+            // Each held open, unread and unanswered.
+            for stream in listener.incoming().flatten() {
+                kept.lock().unwrap().push(stream);
+            }
+        });
+        Silent { url, accepted }
+    }
+
+    /// Connections taken so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+
+    /// Waits until `n` connections came (panics after `limit`).
+    pub fn wait_for_connections(&self, n: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.connections() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} connections came",
+                self.connections()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
