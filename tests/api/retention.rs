@@ -66,6 +66,27 @@ fn the_sweep_deletes_what_ended_and_keeps_what_is_needed(backend: Backend) {
     }
 
     // Age what has ended, and one queued email (held back, so it stays queued).
+    // The queued email first: once sent mail is aged, a sweep (every second)
+    // may delete it before it is held back. It is held back once its first
+    // send is recorded, so that the sender's outcome cannot overwrite it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sql_strings(
+        &app,
+        "SELECT id AS value FROM outbox WHERE recipient = 'pending@example.com' AND state = 'sent'",
+    )
+    .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the invitation was never sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let queued = sql_strings(
+        &app,
+        "SELECT id AS value FROM outbox WHERE recipient = 'pending@example.com'",
+    );
+    sql(&app, &format!(
+        "UPDATE outbox SET state = 'pending', created_at = {two_days_ago}, next_attempt_at = {far_ahead} \
+         WHERE id = '{}'", queued[0]
+    ));
     sql(
         &app,
         &format!("UPDATE sessions SET revoked_at = {two_days_ago} WHERE revoked_at IS NOT NULL"),
@@ -79,14 +100,6 @@ fn the_sweep_deletes_what_ended_and_keeps_what_is_needed(backend: Backend) {
         &app,
         &format!("UPDATE email_confirmations SET used_at = {two_days_ago}"),
     );
-    let queued = sql_strings(
-        &app,
-        "SELECT id AS value FROM outbox WHERE recipient = 'pending@example.com'",
-    );
-    sql(&app, &format!(
-        "UPDATE outbox SET state = 'pending', created_at = {two_days_ago}, next_attempt_at = {far_ahead} \
-         WHERE id = '{}'", queued[0]
-    ));
     // The pending invite is old too, but not past its expiry: it is kept.
     sql(
         &app,

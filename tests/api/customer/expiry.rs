@@ -185,7 +185,10 @@ fn several_processes_sweep_each_ended_membership_once(backend: Backend) {
     let app = TestApp::start_with(backend, |c| c.membership_sweep_secs = 3600);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
-    let end = from_now(2);
+    // Far enough ahead that six invites are made and accepted before it,
+    // however loaded the machine.
+    let ends = Instant::now() + Duration::from_secs(10);
+    let end = from_now(10);
     let guests: Vec<String> = (0..6).map(|i| format!("guest{i}@example.com")).collect();
     for guest in &guests {
         app.post(
@@ -198,7 +201,7 @@ fn several_processes_sweep_each_ended_membership_once(backend: Backend) {
         app.post("/invite/accept", None, json!({"token": token}))
             .ok();
     }
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep((ends + Duration::from_millis(500)).saturating_duration_since(Instant::now()));
     let mut config = app.config.clone();
     config.membership_sweep_secs = 1;
     let others: Vec<TestServer> = (0..3).map(|_| TestServer::start(config.clone())).collect();
