@@ -291,6 +291,18 @@ pub struct Config {
     )]
     pub mails_per_address_per_hour: u32,
 
+    /// Keys (client addresses, email addresses, organizations) each rate
+    /// limit keeps counts for; when full, the windows with the fewest counts
+    /// are forgotten first, never all at once.
+    #[arg(
+        long,
+        env = "COLLABD_RATE_LIMIT_KEYS",
+        default_value_t = crate::domain::limits::DEFAULT_MAX_KEYS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..),
+        global = true
+    )]
+    pub rate_limit_keys: usize,
+
     /// Proxies whose `X-Forwarded-For` names the client: a comma-separated
     /// list of addresses and CIDR ranges. Empty: the peer is the client.
     #[arg(

@@ -70,6 +70,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             config.signups_per_hour,
             config.invites_per_hour,
             config.mails_per_address_per_hour,
+            config.rate_limit_keys,
         ),
         passwords: PasswordHashing::new(
             match config.hash_concurrency {
