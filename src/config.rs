@@ -324,6 +324,29 @@ pub struct Config {
     )]
     pub mails_per_address_per_hour: u32,
 
+    /// Keys (client addresses, email addresses, organizations) each rate
+    /// limit keeps counts for; when full, the windows with the fewest counts
+    /// are forgotten first, never all at once.
+    #[arg(
+        long,
+        env = "COLLABD_RATE_LIMIT_KEYS",
+        default_value_t = crate::domain::limits::DEFAULT_MAX_KEYS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..),
+        global = true
+    )]
+    pub rate_limit_keys: usize,
+
+    /// Seconds a request's body may take to arrive once its headers have;
+    /// a slower one answers 408 and its connection is closed.
+    #[arg(
+        long,
+        env = "COLLABD_BODY_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub body_timeout_secs: u64,
+
     /// Proxies whose `X-Forwarded-For` names the client: a comma-separated
     /// list of addresses and CIDR ranges. Empty: the peer is the client.
     #[arg(

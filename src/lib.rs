@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpMessage};
 
 use config::Config;
 use domain::passwords::PasswordHashing;
 use domain::sessions::SessionKeys;
 use domain::{Ctx, Policy};
 use http::envelope::{with_transaction_id, TRANSACTION_HEADER};
-use http::params::BodyLimit;
+use http::params::{Arrival, BodyLimit, BodyTimeout};
 use secrets::Sealer;
 use store::Store;
 use tokio::sync::Notify;
@@ -81,6 +81,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             config.signups_per_hour,
             config.invites_per_hour,
             config.mails_per_address_per_hour,
+            config.rate_limit_keys,
         ),
         passwords: PasswordHashing::new(
             match config.hash_concurrency {
@@ -157,13 +158,18 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let limit = BodyLimit(config.max_body_bytes);
     let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
-    let mut server = HttpServer::new(move || {
+    let body_timeout = BodyTimeout(Duration::from_secs(config.body_timeout_secs.max(1)));
+    let app = move || {
         App::new()
             .app_data(ctx.clone())
             .app_data(limit)
+            .app_data(body_timeout)
             .app_data(proxies.clone())
             .app_data(metrics.clone())
             .wrap_fn(move |req, srv| {
+                let serving = http::slow::arrived(req.request());
+                req.extensions_mut()
+                    .insert(Arrival(tokio::time::Instant::now()));
                 let id = domain::new_id();
                 let method = req.method().to_string();
                 // The route pattern, never the path: paths such as
@@ -175,6 +181,9 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                 let call = srv.call(req);
                 with_transaction_id(id.clone(), async move {
                     let mut response = call.await?;
+                    // Answered: the connection's next request is timed
+                    // from its first byte.
+                    drop(serving);
                     if let Ok(value) = HeaderValue::from_str(&id) {
                         response
                             .headers_mut()
@@ -207,15 +216,9 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                 http::get_only(cfg, "/domain/{token}", http::domains::domain_page);
             })
             .default_service(web::to(http::unknown_path))
-    })
-    .shutdown_timeout(10);
-    if let Some(workers) = config.workers {
-        server = server.workers(workers.max(1));
-    }
-    let server = server
-        .listen(listener)
-        .map_err(|e| format!("listening: {e}"))?
-        .run();
+    };
+    let server =
+        http::slow::serve(listener, config.workers, app).map_err(|e| format!("listening: {e}"))?;
     actix_web::rt::spawn(sweep_now_and_then(
         sender_store.clone(),
         domain::retention::Retention {

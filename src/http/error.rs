@@ -42,6 +42,12 @@ pub enum ApiError {
     },
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 408: the body did not all arrive within the body timeout (in
+    /// seconds). API.md §1 has no row for it; `error.type` is
+    /// `invalid_request` (the request never became whole), and the
+    /// connection is closed after the answer.
+    #[error("the body did not arrive within {0} s")]
+    RequestTimeout(u64),
     #[error("{}", validation_text(.0))]
     Validation(BTreeMap<String, Vec<String>>),
     #[error("too many attempts; retry in {0} s")]
@@ -68,7 +74,7 @@ impl ApiError {
     /// The `error.type` of API.md §1.
     pub fn kind(&self) -> &'static str {
         match self {
-            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::InvalidRequest(_) | ApiError::RequestTimeout(_) => "invalid_request",
             ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -139,6 +145,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -174,6 +181,11 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 builder.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::RequestTimeout(_) => {
+                // The rest of the body may still be on its way: the
+                // connection cannot carry another request.
+                builder.force_close();
             }
             _ => {}
         }

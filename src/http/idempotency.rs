@@ -13,7 +13,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
 
 use super::error::ApiError;
-use super::params::{read_body, BodyLimit};
+use super::params::{read_body, BodyRules};
 use super::run;
 use crate::domain::idempotency::{self, Begin};
 use crate::domain::sessions::Caller;
@@ -59,9 +59,9 @@ pub async fn run_once(
             Err(e) => return Ok(req.error_response(e)),
         },
     };
-    let limit = BodyLimit::of(req.request());
+    let rules = BodyRules::of(req.request());
     let mut stream = req.parts_mut().1.take();
-    let body = match read_body(&mut stream, limit).await {
+    let body = match read_body(&mut stream, rules).await {
         Ok(body) => Bytes::from(body),
         Err(e) => return Ok(req.error_response(e)),
     };

@@ -2,6 +2,12 @@
 //! method and status, the outbox by state, and the database pool. Written
 //! in Prometheus's text format 0.0.4 by default, and as OpenMetrics 1.0 when
 //! the `Accept` header asks for `application/openmetrics-text`.
+//!
+//! Every label takes a bounded set of values, whatever clients send: the
+//! endpoint is a route pattern or `unmatched`, the method one of those HTTP
+//! defines or `other`, the status one the server answers with. A label fed
+//! from the request as sent (a made-up method, a path) would add a series
+//! per distinct request, kept for the life of the process.
 
 use std::time::Duration;
 
@@ -19,10 +25,28 @@ use crate::domain::Ctx;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    /// The route pattern, so unknown paths cannot blow up the label set.
+    /// The route pattern, or `unmatched`.
     endpoint: String,
-    method: String,
-    status: String,
+    /// [`method_label`].
+    method: &'static str,
+    status: u16,
+}
+
+/// The method as a label: one of the methods HTTP defines (RFC 9110, and
+/// PATCH), else `other`.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => "other",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,12 +116,13 @@ impl Metrics {
         }
     }
 
-    /// Records one answered request.
+    /// Records one answered request. `endpoint` must be a route pattern or
+    /// `unmatched`, never the path as sent.
     pub fn observe(&self, endpoint: &str, method: &str, status: u16, elapsed: Duration) {
         let labels = RequestLabels {
             endpoint: endpoint.to_string(),
-            method: method.to_string(),
-            status: status.to_string(),
+            method: method_label(method),
+            status,
         };
         self.requests.get_or_create(&labels).inc();
         self.latency
@@ -227,5 +252,18 @@ mod tests {
         assert!(text.contains("# TYPE collabd_http_request_duration_seconds histogram"));
         assert!(text.contains("collabd_http_request_duration_seconds_count{endpoint=\"/api/serviceinfo\",method=\"GET\",status=\"200\"} 1"), "{text}");
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_series() {
+        let metrics = Metrics::new();
+        for n in 0..100 {
+            metrics.observe("/user/login", &format!("MFOO{n}"), 405, Duration::ZERO);
+        }
+        metrics.observe("/user/login", "PATCH", 405, Duration::ZERO);
+        let text = classic(&metrics.render().expect("render"));
+        assert!(text.contains("collabd_http_requests_total{endpoint=\"/user/login\",method=\"other\",status=\"405\"} 100"), "{text}");
+        assert!(text.contains("method=\"PATCH\""), "{text}");
+        assert!(!text.contains("MFOO"), "{text}");
     }
 }

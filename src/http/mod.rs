@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod params;
+pub mod slow;
 pub mod user;
 pub mod webhooks;
 
@@ -168,7 +169,7 @@ pub enum Access {
 }
 
 /// The statuses an endpoint's rules can answer. Everything else is derived:
-/// 400, 413 and 422 from taking parameters, 401 from [`Access`], 500 and 503
+/// 400, 408, 413 and 422 from taking parameters, 401 from [`Access`], 500 and 503
 /// everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {

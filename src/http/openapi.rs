@@ -67,6 +67,7 @@ const ERRORS: &[(u16, &str, &str)] = &[
     (405, "MethodNotAllowed", "`method_not_allowed`: GET on an endpoint that writes."),
     (409, "Conflict", "`conflict`, with `error.reason`."),
     (410, "Gone", "`gone`: the invite or link has ended; `error.reason` says how."),
+    (408, "RequestTimeout", "`invalid_request`: the body did not all arrive within `COLLABD_BODY_TIMEOUT_SECS` (10) of the headers. The connection is closed after this answer. (Headers that take over 5 s get a bare 408, or the connection closed, before any endpoint is reached.)"),
     (413, "PayloadTooLarge", "`payload_too_large`: the body is over the limit (64 KiB by default)."),
     (422, "ValidationFailed", "`validation_failed`: `error.fields` names each unacceptable parameter."),
     (429, "RateLimited", "`rate_limited`: too many attempts; see `Retry-After`."),
@@ -315,14 +316,14 @@ fn access_text(access: Access) -> &'static str {
     }
 }
 
-/// The statuses an operation can answer besides 200: 400, 413 and 422 when it
-/// takes parameters or is a POST (which takes an `Idempotency-Key`, whose
+/// The statuses an operation can answer besides 200: 400, 408, 413 and 422
+/// when it takes parameters or is a POST (which takes an `Idempotency-Key`, whose
 /// repeat while the first request runs answers 409), 401 unless it is
 /// public, its rules' refusals, and 500 and 503 always.
 fn error_statuses(endpoint: &Documented, method: &HttpMethod) -> Vec<u16> {
     let mut codes: Vec<u16> = endpoint.refusals.iter().map(|r| r.status()).collect();
     if endpoint.params.is_some() || *method == HttpMethod::Post {
-        codes.extend([400, 413, 422]);
+        codes.extend([400, 408, 413, 422]);
     }
     if *method == HttpMethod::Post {
         codes.push(409);

@@ -1,12 +1,14 @@
 //! One extractor for parameters, whether they come as JSON, as a form or as a
 //! query string. It rejects unknown parameters and wrong types (400), bodies
-//! over the limit (413) and unacceptable values (422, naming each field).
+//! over the limit (413), bodies that arrive too slowly (408) and unacceptable
+//! values (422, naming each field).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use actix_web::dev::Payload as BodyStream;
 use actix_web::http::{header, Method};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -28,6 +30,45 @@ impl BodyLimit {
     }
 }
 
+/// How long a body may take to arrive once the request has
+/// (`COLLABD_BODY_TIMEOUT_SECS`).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub Duration);
+
+/// When a request reached the app (its headers had all arrived); its body
+/// is timed from then.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival(pub tokio::time::Instant);
+
+/// What a request's body must keep to: at most `limit` bytes, all arrived
+/// by `deadline`.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyRules {
+    pub limit: usize,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+}
+
+impl BodyRules {
+    /// The rules of the app `req` came to, timed from its [`Arrival`].
+    pub fn of(req: &HttpRequest) -> BodyRules {
+        let timeout = req
+            .app_data::<BodyTimeout>()
+            .copied()
+            .unwrap_or(BodyTimeout(Duration::from_secs(10)))
+            .0;
+        let arrival = req
+            .extensions()
+            .get::<Arrival>()
+            .map_or_else(tokio::time::Instant::now, |a| a.0);
+        BodyRules {
+            limit: BodyLimit::of(req),
+            timeout,
+            deadline: arrival + timeout,
+        }
+    }
+}
+
 /// Validated parameters of type `T`.
 pub struct Params<T>(pub T);
 
@@ -39,7 +80,8 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut BodyStream) -> Self::Future {
-        let limit = BodyLimit::of(req);
+        let rules = BodyRules::of(req);
+        let limit = rules.limit;
         let is_get = req.method() == Method::GET;
         let content_type = req
             .headers()
@@ -69,7 +111,7 @@ where
                     "a POST takes its parameters in the body, not in the query string".into(),
                 ));
             }
-            let body = read_body(&mut stream, limit).await?;
+            let body = read_body(&mut stream, rules).await?;
             let params: T = if is_get || body.iter().all(u8::is_ascii_whitespace) {
                 parse_form(query.as_bytes())?
             } else {
@@ -94,18 +136,25 @@ where
     }
 }
 
-/// The whole body, or 413 past `limit` bytes.
-pub async fn read_body(stream: &mut BodyStream, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
+/// The whole body; 413 past the limit, 408 when it has not all arrived by
+/// the deadline (a client trickling it would otherwise hold its connection
+/// and this request for as long as it likes).
+pub async fn read_body(stream: &mut BodyStream, rules: BodyRules) -> Result<Vec<u8>, ApiError> {
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::InvalidRequest(format!("reading the body: {e}")))?;
+            if body.len() + chunk.len() > rules.limit {
+                return Err(ApiError::PayloadTooLarge(rules.limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout_at(rules.deadline, read)
+        .await
+        .unwrap_or(Err(ApiError::RequestTimeout(rules.timeout.as_secs())))
 }
 
 /// For a parameter where `null` means something (`expiresat: null`: make

@@ -1,16 +1,18 @@
 //! The rate limits of API.md §8 over real HTTP: unknown tokens per client
 //! address (and whose address that is behind a proxy), sign-ups per address,
-//! invites per organization. Each answers 429 with `Retry-After`.
+//! invites per organization. Each answers 429 with `Retry-After`. A flood of
+//! distinct keys does not reset another key's window.
 
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{in_parallel, Backend, TestApp};
 
 on_both_backends!(
     guessing_tokens_meets_429_per_address,
     behind_an_untrusted_peer_the_header_is_ignored,
     signups_and_invites_meet_their_limits,
+    a_flood_of_addresses_does_not_reset_anothers_mail_limit,
 );
 
 fn unknown_token(app: &TestApp, from: &str, n: usize) -> crate::support::Resp {
@@ -114,4 +116,50 @@ fn signups_and_invites_meet_their_limits(backend: Backend) {
     // Another organization has its own hour.
     let other = app.organization(&owner, "Other");
     app.invite(&owner, &other, "c@example.com", "collaborator");
+}
+
+/// The mails per address per hour hold through a flood of other addresses,
+/// more than the limits keep counts for: the victim gets no further mail.
+fn a_flood_of_addresses_does_not_reset_anothers_mail_limit(backend: Backend) {
+    const KEYS: usize = 1000;
+    let app = TestApp::start_with(backend, |c| {
+        c.rate_limit_keys = KEYS;
+        c.mails_per_address_per_hour = 5;
+    });
+    app.signup("victim@example.com", "correct horse battery", "Victim");
+    app.signup(
+        "bystander@example.com",
+        "correct horse battery",
+        "Bystander",
+    );
+    let reset = |email: &str| {
+        app.post("/user/requestpasswordreset", None, json!({"email": email}))
+            .ok();
+    };
+    let to = |address: &str| {
+        app.mail
+            .messages()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == address))
+            .count()
+    };
+    // The confirmation and five resets: the hour's limit.
+    for _ in 0..6 {
+        reset("victim@example.com");
+    }
+    app.mail.wait_for_nth("victim@example.com", 6);
+    // More distinct addresses than the limits keep counts for.
+    in_parallel(24, |t| {
+        for n in (t..KEYS + 200).step_by(24) {
+            reset(&format!("flood{n}@example.com"));
+        }
+    });
+    for _ in 0..3 {
+        reset("victim@example.com");
+    }
+    // A mail asked for after those is delivered; none came to the victim.
+    reset("bystander@example.com");
+    app.mail.wait_for_nth("bystander@example.com", 2);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(to("victim@example.com"), 6, "no mail past the limit");
 }

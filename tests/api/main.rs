@@ -23,5 +23,6 @@ mod openapi;
 mod ops;
 mod pages;
 mod retention;
+mod slow;
 mod text;
 mod user;

@@ -1,9 +1,13 @@
 //! Operations: metrics and the offline reference.
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{in_parallel, Backend, Client, Process, RawConnection, TestApp, TestDatabase};
 
-on_both_backends!(metrics_count_requests_and_mail, docs_work_offline);
+on_both_backends!(
+    metrics_count_requests_and_mail,
+    docs_work_offline,
+    made_up_methods_grow_neither_metrics_nor_memory,
+);
 
 fn raw(app: &TestApp, path: &str) -> (u16, String, Option<String>) {
     let r = app.get(path, None);
@@ -81,5 +85,60 @@ fn docs_work_offline(backend: Backend) {
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "the page loads nothing from elsewhere"
+    );
+}
+
+/// Every metrics label takes a bounded set of values (API.md §8): requests
+/// with 50 000 made-up methods (each answered 405) leave `/metrics` small
+/// and the server's memory where it was. Each used to add a series, never
+/// freed.
+fn made_up_methods_grow_neither_metrics_nor_memory(backend: Backend) {
+    let db = TestDatabase::new(&backend);
+    let mail_dir = db.dir().join("mail");
+    let server = Process::spawn(&[
+        ("COLLABD_DATABASE_URL", db.url.as_str()),
+        ("COLLABD_MAIL_DIR", mail_dir.to_str().expect("path")),
+    ]);
+    // `connections` kept-alive connections, each sending `each` requests
+    // with methods never sent before.
+    let made_up = |connections: usize, each: usize, first: usize| {
+        in_parallel(connections, |c| {
+            let mut connection = RawConnection::open(&server.base);
+            for i in 0..each {
+                let n = first + c * each + i;
+                let request = format!(
+                    "MFOO{n:07} /user/login HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+                );
+                assert!(connection.send(request.as_bytes()), "closed at {n}");
+                let answer = connection.answer();
+                assert_eq!(answer.status, 405, "{}", answer.head);
+            }
+        });
+    };
+    // Warmed up first, so the allocator's first growth is not counted.
+    made_up(4, 1_250, 0);
+    let before = server.rss();
+    made_up(4, 12_500, 1_000_000);
+    let after = server.rss();
+    let metrics = Client::new(&server.base).get("/metrics", None);
+    assert_eq!(metrics.status, 200);
+    let text = metrics.body["raw"].as_str().expect("text");
+    eprintln!(
+        "made-up methods: /metrics {} bytes; RSS {} kB before, {} kB after",
+        text.len(),
+        before / 1024,
+        after / 1024
+    );
+    assert!(
+        text.contains(r#"collabd_http_requests_total{endpoint="/user/login",method="other",status="405"} 55000"#),
+        "{text}"
+    );
+    assert!(!text.contains("MFOO"), "no made-up method is a label");
+    assert!(text.len() < 64 * 1024, "/metrics is {} bytes", text.len());
+    assert!(
+        after < before + 10 * 1024 * 1024,
+        "RSS grew from {} kB to {} kB",
+        before / 1024,
+        after / 1024
     );
 }

@@ -1,15 +1,17 @@
 //! The test harness, by job: databases per backend, the real server, the
-//! contract-checking client, the app with its helpers.
+//! contract-checking client, a bare connection, the app with its helpers.
 
 mod app;
 mod backend;
 mod client;
+mod raw;
 mod receiver;
 mod server;
 
 pub use app::*;
 pub use backend::*;
 pub use client::*;
+pub use raw::*;
 pub use receiver::*;
 pub use server::*;
 
