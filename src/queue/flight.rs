@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::Quota;
+use super::rows::Quota;
 
 /// One claim's rows still held, and until when the claim is known to hold.
 struct Lease {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::{Courier, Next, Outcome, Retry};
+use super::courier::{Courier, Next, Outcome, Retry};
 use crate::clock::now_ms;
 use crate::store::{classify, DbConn, MultiBackend, Store, StoreError};
 
