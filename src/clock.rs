@@ -17,3 +17,6 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+pub const MS_PER_HOUR: i64 = 60 * 60 * 1000;
+pub const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;

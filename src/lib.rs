@@ -30,7 +30,6 @@ use http::envelope::{with_transaction_id, TRANSACTION_HEADER};
 use http::params::{Arrival, BodyLimit, BodyTimeout};
 use secrets::Sealer;
 use store::Store;
-use tokio::sync::Notify;
 
 /// Applies the pending migrations, then the rewrites of stored data they
 /// mark for Rust to do; returns how many migrations were applied.
@@ -92,7 +91,6 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             Duration::from_secs(1),
         ),
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
-        mail_wakeup: Arc::new(Notify::new()),
     };
     if !previous.is_empty() {
         let count = server_secret::reseal_under_current(&ctx)
@@ -154,7 +152,6 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let sender_store = ctx.store.clone();
-    let sender_wakeup = ctx.mail_wakeup.clone();
     let limit = BodyLimit(config.max_body_bytes);
     let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
@@ -235,11 +232,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         sender_store.clone(),
         Arc::new(webhook_courier),
     ));
-    actix_web::rt::spawn(mail::sender::run(
-        sender_store,
-        Arc::new(sender),
-        sender_wakeup,
-    ));
+    actix_web::rt::spawn(mail::sender::run(sender_store, Arc::new(sender)));
     Ok((server, addr))
 }
 
@@ -249,7 +242,7 @@ async fn expire_now_and_then(ctx: web::Data<domain::Ctx>, every: Duration) {
     loop {
         ticks.tick().await;
         let ctx = ctx.clone();
-        match web::block(move || domain::expiry::sweep(&ctx)).await {
+        match web::block(move || domain::kernel::expiry::sweep(&ctx)).await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => tracing::info!(removed, "memberships past their end removed"),
             Ok(Err(e)) => tracing::warn!(error = %e, "membership sweep failed; next time"),

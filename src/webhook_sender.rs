@@ -16,21 +16,81 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::queue::{self, Courier, Next, Outcome, Retry};
+use crate::secrets::Sealer;
+use crate::store::kinds::DeliveryState;
+use crate::store::rows::DeliveryRow;
+use crate::store::schema::{webhook_deliveries, webhooks};
+use crate::store::{classify, DbConn, Outbox, Store, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sha2::Sha256;
-use tokio::sync::Notify;
 
-use crate::domain::webhooks::{is_private, SECRET_PREFIX};
-use crate::queue::{self, Courier, Next, Outcome, Retry};
-use crate::secrets::Sealer;
-use crate::store::kinds::DeliveryState;
-use crate::store::rows::DeliveryRow;
-use crate::store::schema::{webhook_deliveries, webhooks};
-use crate::store::{classify, DbConn, Store, StoreError};
+/// What every signing secret starts with (Standard Webhooks).
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// True for an address no webhook may reach unless private targets are
+/// allowed: loopback, private, link-local, unspecified, and the other ranges
+/// that are not the public internet (shared, multicast, broadcast, reserved,
+/// documentation; IPv6 unique-local and site-local; an IPv4 address mapped
+/// or translated into IPv6 is judged as itself).
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared, RFC 6598
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || a >= 240 // reserved
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let segments = v6.segments();
+            let v4_in = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::from(
+                    (u32::from(hi) << 16) | u32::from(lo),
+                ))
+            };
+            // Forms that reach the IPv4 address inside them: NAT64
+            // (64:ff9b::/96), IPv4-translated (::ffff:0:0:0/96), 6to4
+            // (2002::/16, the address in bits 16–47).
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+            {
+                return is_private(v4_in(segments[6], segments[7]));
+            }
+            if segments[0] == 0x2002 {
+                return is_private(v4_in(segments[1], segments[2]));
+            }
+            // Local-use NAT64 (64:ff9b:1::/48) and Teredo (2001::/32) reach
+            // addresses no check here can see.
+            if segments[..3] == [0x64, 0xff9b, 1] || segments[..2] == [0x2001, 0] {
+                return true;
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (segments[0] & 0xfe00) == 0xfc00 // unique local
+                || (segments[0] & 0xffc0) == 0xfe80 // link-local
+                || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+                || segments[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
+        }
+    }
+}
 
 /// The longest one delivery may take, connecting included (API.md §6).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,10 +175,10 @@ impl WebhookCourier {
     }
 }
 
-/// Delivers due webhooks until the runtime stops; the store's webhook wakeup
-/// fires when a committed transaction queued some.
+/// Delivers due webhooks until the runtime stops; the store wakes it when a
+/// committed transaction queued some.
 pub async fn run(store: Store, courier: Arc<WebhookCourier>) {
-    let wakeup: Arc<Notify> = store.webhook_wakeup();
+    let wakeup = store.wakeup(Outbox::Webhooks);
     queue::run(store, courier, wakeup).await
 }
 

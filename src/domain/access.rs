@@ -11,7 +11,9 @@ use super::sessions::{Caller, SessionClaim};
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, SessionRow};
 use crate::store::schema::{memberships, roster_versions, sessions};
-use crate::store::{lock_organization, share_organization, DbConn};
+use crate::store::{DbConn, Lookups};
+
+pub use crate::store::lookups::{live, Live};
 
 /// A caller's membership in an organization, past the gate.
 pub struct Member {
@@ -64,23 +66,9 @@ fn scope(bound: Option<&str>, requested: Option<&str>) -> DomainResult<String> {
 fn hold(conn: &mut DbConn, organization_id: &str, how: Hold) -> DomainResult<()> {
     match how {
         Hold::Nothing => Ok(()),
-        Hold::Shared => Ok(share_organization(conn, organization_id)?),
-        Hold::Exclusive => Ok(lock_organization(conn, organization_id)?),
+        Hold::Shared => Ok(conn.share_organization(organization_id)?),
+        Hold::Exclusive => Ok(conn.lock_organization(organization_id)?),
     }
-}
-
-/// A membership still in force at `now`: lasting, or ending later. A
-/// time-limited membership past its end is no membership from that instant,
-/// whether or not the sweep has removed it yet (API.md §6).
-pub type Live = diesel::dsl::Or<
-    diesel::dsl::IsNull<memberships::expires_at>,
-    diesel::dsl::Gt<memberships::expires_at, i64>,
->;
-
-pub fn live(now: i64) -> Live {
-    memberships::expires_at
-        .is_null()
-        .or(memberships::expires_at.gt(now))
 }
 
 /// The membership of `user_id` in `organization_id`, if any is in force.
@@ -89,13 +77,7 @@ pub fn membership(
     organization_id: &str,
     user_id: &str,
 ) -> DomainResult<Option<Member>> {
-    let membership = memberships::table
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::user_id.eq(user_id))
-        .filter(live(now_ms()))
-        .select(MembershipRow::as_select())
-        .first(conn)
-        .optional()?;
+    let membership = conn.membership(organization_id, user_id, now_ms())?;
     Ok(membership.map(Member::from))
 }
 

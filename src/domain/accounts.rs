@@ -1,86 +1,25 @@
-//! Accounts: sign-up, login, logout, details, edit, and password hashing.
+//! Accounts: sign-up, confirming an address, login, logout, details, edit
+//! and closing the account.
 
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 
+use super::kernel::events::{self, after_commit, AfterCommit, By, CollaboratorLeft};
+use super::kernel::membership::record_departure;
+use super::kernel::second_factor;
+use super::kernel::signin::{end_links, end_sessions, insert_session, login_for, new_session_row};
+use super::limits::address_key;
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
-    audit, new_id, normalize_email, now_ms, rfc3339, twofactor, ConflictReason, Ctx, DomainError,
-    DomainResult, MS_PER_HOUR,
+    new_id, normalize_email, now_ms, ConflictReason, Ctx, DomainError, DomainResult, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
-use crate::store::kinds::{AuditAction, Role};
-use crate::store::rows::{EmailConfirmationRow, MembershipRow, SessionRow, UserRow};
-use crate::store::schema::{
-    account_tokens, api_keys, email_confirmations, memberships, organizations, recovery_codes,
-    sessions, users,
-};
-use crate::store::{lock_organization, lock_user, DbConn};
+use crate::store::kinds::Role;
+use crate::store::rows::{EmailConfirmationRow, MembershipRow, UserRow};
+use crate::store::schema::{email_confirmations, memberships, sessions, users};
+use crate::store::{DbConn, Lookups};
 
-/// A person with an account.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct User {
-    pub userid: String,
-    /// Lower case; emails are compared case-insensitively.
-    pub email: String,
-    pub name: String,
-    /// True once the address is confirmed (`user/confirm`), or when the account
-    /// was made by accepting an emailed invite.
-    pub emailverified: bool,
-    /// A new address asked for with `user/edit`, in force once its emailed
-    /// link is confirmed; null when none is waiting.
-    #[schema(value_type = Option<String>, format = Email)]
-    pub pendingemail: Option<String>,
-    /// True when every sign-in also needs `otp` (`user/confirmtwofactor`).
-    pub twofactorenabled: bool,
-    #[schema(format = DateTime)]
-    pub createdat: String,
-}
-
-impl From<UserRow> for User {
-    fn from(row: UserRow) -> User {
-        User {
-            userid: row.id,
-            email: row.email,
-            name: row.name,
-            emailverified: row.email_verified,
-            pendingemail: row.pending_email,
-            twofactorenabled: row.totp_enabled,
-            createdat: rfc3339(row.created_at),
-        }
-    }
-}
-
-/// A new session.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    /// The bearer token for `Authorization: Bearer …`.
-    pub token: String,
-    #[schema(format = DateTime)]
-    pub expiresat: String,
-    pub user: User,
-}
-
-pub(crate) fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
-    users::table
-        .filter(users::email.eq(email))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub(crate) fn load_user(conn: &mut DbConn, user_id: &str) -> DomainResult<UserRow> {
-    users::table
-        .find(user_id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| DomainError::Unauthenticated("the account no longer exists".into()))
-}
+pub use super::kernel::signin::{Login, User};
 
 /// The account made by `user/signup`, before it is written.
 pub struct NewAccount<'a> {
@@ -92,9 +31,7 @@ pub struct NewAccount<'a> {
 /// Makes an account with an unverified email. An address that is already
 /// taken, in any case, answers 409 `email_taken`.
 pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> DomainResult<User> {
-    ctx.limits
-        .signups
-        .hit(&super::limits::address_key(client))?;
+    ctx.limits.signups.hit(&address_key(client))?;
     let email = normalize_email(new.email);
     let password_hash = ctx.passwords.hash(new.password)?;
     let row = UserRow::new(
@@ -106,7 +43,7 @@ pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> Domai
         now_ms(),
     );
     let result = ctx.store.write(|conn| {
-        if find_user_by_email(conn, &row.email)?.is_some() {
+        if conn.user_by_email(&row.email)?.is_some() {
             return Err(email_taken());
         }
         diesel::insert_into(users::table)
@@ -116,10 +53,7 @@ pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> Domai
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
-        other => other.map(|()| {
-            ctx.mail_queued();
-            User::from(row)
-        }),
+        other => other.map(|()| User::from(row)),
     }
 }
 
@@ -186,7 +120,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
             .optional()?
             .ok_or_else(|| DomainError::not_found("confirmation link not found"))?;
         if confirmation.used_at.is_some() {
-            return load_user(conn, &confirmation.user_id);
+            return Ok(conn.user(&confirmation.user_id)?);
         }
         if confirmation.expires_at <= now {
             return Err(DomainError::Gone {
@@ -194,7 +128,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                 message: "this confirmation link has expired or a newer one replaced it".into(),
             });
         }
-        lock_user(conn, &confirmation.user_id)?;
+        conn.lock_user(&confirmation.user_id)?;
         diesel::update(email_confirmations::table.find(&confirmation.id))
             .set(email_confirmations::used_at.eq(now))
             .execute(conn)?;
@@ -208,14 +142,14 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                 // Only the change the account is still waiting for: a link
                 // from before a reset or a takeover (which clear it), or one
                 // a later change replaced, proves nothing now.
-                let waiting = load_user(conn, &confirmation.user_id)?.pending_email;
+                let waiting = conn.user(&confirmation.user_id)?.pending_email;
                 if waiting.as_deref() != Some(address.as_str()) {
                     return Err(DomainError::Gone {
                         reason: super::GoneReason::Expired,
                         message: "this address change is no longer asked for".into(),
                     });
                 }
-                let holder = find_user_by_email(conn, address)?;
+                let holder = conn.user_by_email(address)?;
                 if holder.is_some_and(|h| h.id != confirmation.user_id) {
                     return Err(email_taken());
                 }
@@ -230,12 +164,12 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
                 end_links(conn, &confirmation.user_id, now)?;
             }
         }
-        load_user(conn, &confirmation.user_id)
+        Ok(conn.user(&confirmation.user_id)?)
     });
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
         Ok(user) => {
-            super::domains::join_by_domain(ctx, &user);
+            after_commit(ctx, AfterCommit::SignedIn(&user));
             Ok(User::from(user))
         }
         Err(e) => Err(e),
@@ -260,7 +194,7 @@ pub fn confirmation_details(ctx: &Ctx, token: &str) -> DomainResult<(String, Opt
                 message: "this confirmation link has expired or a newer one replaced it".into(),
             });
         }
-        let user = load_user(conn, &confirmation.user_id)?;
+        let user = conn.user(&confirmation.user_id)?;
         Ok(match confirmation.new_email {
             Some(new) if confirmation.used_at.is_none() => (new, Some(user.email)),
             Some(new) => (new, None),
@@ -272,7 +206,7 @@ pub fn confirmation_details(ctx: &Ctx, token: &str) -> DomainResult<(String, Opt
 /// `user/resendconfirmation`: a fresh link to the account's own address;
 /// the older ones stop working.
 pub fn resend_confirmation(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
-    let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
+    let user = ctx.store.read(|conn| caller.account(conn))?;
     if user.email_verified {
         return Err(DomainError::conflict(
             ConflictReason::AlreadyVerified,
@@ -281,8 +215,8 @@ pub fn resend_confirmation(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
     }
     ctx.limits.mails.hit(&user.email)?;
     ctx.store.write(|conn| {
-        lock_user(conn, &user.id)?;
-        let user = load_user(conn, &user.id)?;
+        conn.lock_user(&user.id)?;
+        let user = conn.user(&user.id)?;
         if user.email_verified {
             return Err(DomainError::conflict(
                 ConflictReason::AlreadyVerified,
@@ -290,35 +224,7 @@ pub fn resend_confirmation(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
             ));
         }
         queue_confirmation(ctx, conn, &user, None)
-    })?;
-    ctx.mail_queued();
-    Ok(())
-}
-
-/// The account's password, when it has one, must be `current` (403 when
-/// missing or wrong). An account without a password passes.
-pub(crate) fn check_current_password(
-    ctx: &Ctx,
-    user: &UserRow,
-    current: Option<&str>,
-) -> DomainResult<()> {
-    let Some(stored) = user.password_hash.as_deref() else {
-        return Ok(());
-    };
-    // Guesses at the password count as failed logins do.
-    ctx.limits.logins.check(&user.email)?;
-    // Missing is refused like wrong (403), not as a bad parameter: whether
-    // it is needed depends on the account, not on the request.
-    let current = current.ok_or_else(|| {
-        DomainError::forbidden("this account has a password: send it as currentpassword")
-    })?;
-    if !ctx.passwords.verify(current, Some(stored))? {
-        let _ = ctx.limits.logins.hit(&user.email);
-        return Err(DomainError::forbidden(
-            "currentpassword is not the account's password",
-        ));
-    }
-    Ok(())
+    })
 }
 
 fn email_taken() -> DomainError {
@@ -336,7 +242,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
     ctx.limits.logins.check(&email)?;
     let user = ctx
         .store
-        .read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
+        .read(|conn| conn.user_by_email(&email).map_err(DomainError::from))?;
     if !ctx.passwords.verify(
         password,
         user.as_ref().and_then(|u| u.password_hash.as_deref()),
@@ -353,45 +259,19 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
     let user = ctx.store.write(|conn| {
         // The password was checked outside the transaction (argon2 is slow);
         // a change that committed since then wins.
-        lock_user(conn, &user.id)?;
-        let current = load_user(conn, &user.id)?;
+        conn.lock_user(&user.id)?;
+        let current = conn.user(&user.id)?;
         if current.password_hash != verified {
             return Err(DomainError::Unauthenticated(
                 "wrong email or password".into(),
             ));
         }
-        twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::unauthenticated)?;
+        second_factor::verify(ctx, conn, &current, otp)?.map_err(second_factor::unauthenticated)?;
         insert_session(conn, &session)?;
         Ok(current)
     })?;
-    super::domains::join_by_domain(ctx, &user);
+    after_commit(ctx, AfterCommit::SignedIn(&user));
     login_for(ctx, &session, user)
-}
-
-pub(crate) fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
-    let now = now_ms();
-    SessionRow {
-        id: new_id(),
-        user_id: user_id.to_string(),
-        created_at: now,
-        expires_at: now + i64::from(ctx.policy.session_ttl_hours) * MS_PER_HOUR,
-        revoked_at: None,
-    }
-}
-
-pub(crate) fn insert_session(conn: &mut DbConn, session: &SessionRow) -> DomainResult<()> {
-    diesel::insert_into(sessions::table)
-        .values(session)
-        .execute(conn)?;
-    Ok(())
-}
-
-pub(crate) fn login_for(ctx: &Ctx, session: &SessionRow, user: UserRow) -> DomainResult<Login> {
-    Ok(Login {
-        token: ctx.keys.issue(session)?,
-        expiresat: rfc3339(session.expires_at),
-        user: User::from(user),
-    })
 }
 
 /// Revokes the caller's session at once.
@@ -411,9 +291,7 @@ pub fn logout(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
 
 /// The caller's own account.
 pub fn details(ctx: &Ctx, caller: &Caller) -> DomainResult<User> {
-    ctx.store
-        .read(|conn| load_user(conn, &caller.user_id))
-        .map(User::from)
+    ctx.store.read(|conn| caller.account(conn)).map(User::from)
 }
 
 /// What `user/edit` may change.
@@ -436,9 +314,10 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
             "a password or address change needs a session, not an API key",
         ));
     }
-    let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
+    let user = ctx.store.read(|conn| caller.account(conn))?;
     if sensitive {
-        check_current_password(ctx, &user, changes.current_password)?;
+        ctx.passwords
+            .check_current(&ctx.limits.logins, &user, changes.current_password)?;
     }
     let new_email = match changes.email.map(normalize_email) {
         // Already the account's address: nothing to confirm.
@@ -455,9 +334,9 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         None => None,
         Some(password) => Some(ctx.passwords.hash(password)?),
     };
-    let result = ctx.store.write(|conn| {
-        lock_user(conn, &caller.user_id)?;
-        let current = load_user(conn, &caller.user_id)?;
+    ctx.store.write(|conn| {
+        conn.lock_user(&caller.user_id)?;
+        let current = caller.account(conn)?;
         if sensitive && current.password_hash != user.password_hash {
             return Err(DomainError::invalid(
                 "currentpassword",
@@ -485,7 +364,7 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
             diesel::update(users::table.find(&caller.user_id))
                 .set(users::pending_email.eq(address))
                 .execute(conn)?;
-            let current = load_user(conn, &caller.user_id)?;
+            let current = caller.account(conn)?;
             queue_confirmation(ctx, conn, &current, Some(address))?;
             mail::enqueue(
                 conn,
@@ -493,17 +372,13 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 templates::address_change_notice(&current.email, &current.name, address),
             )?;
         }
-        load_user(conn, &caller.user_id).map(User::from)
-    })?;
-    if new_email.is_some() {
-        ctx.mail_queued();
-    }
-    Ok(result)
+        caller.account(conn).map(User::from)
+    })
 }
 
 /// 409 `email_taken` when an account other than `user_id` has `address`.
 fn ensure_free(conn: &mut DbConn, address: &str, user_id: &str) -> DomainResult<()> {
-    match find_user_by_email(conn, address)? {
+    match conn.user_by_email(address)? {
         Some(holder) if holder.id != user_id => Err(email_taken()),
         _ => Ok(()),
     }
@@ -525,8 +400,9 @@ pub fn delete(
             "closing an account needs a session, not an API key",
         ));
     }
-    let user = ctx.store.read(|conn| load_user(conn, &caller.user_id))?;
-    check_current_password(ctx, &user, current_password)?;
+    let user = ctx.store.read(|conn| caller.account(conn))?;
+    ctx.passwords
+        .check_current(&ctx.limits.logins, &user, current_password)?;
     ctx.store.write(|conn| {
         // Every organization of the account, locked first and in id order, as
         // every path that changes a role or removes a member locks them: no
@@ -538,23 +414,23 @@ pub fn delete(
             .order(memberships::organization_id)
             .load(conn)?;
         for organization_id in &member_of_ids {
-            lock_organization(conn, organization_id)?;
+            conn.lock_organization(organization_id)?;
         }
-        lock_user(conn, &user.id)?;
+        conn.lock_user(&user.id)?;
         let owned: Vec<String> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
             .filter(memberships::role.eq(Role::Owner))
             .select(memberships::organization_id)
             .order(memberships::organization_id)
             .load(conn)?;
-        let current = load_user(conn, &user.id)?;
+        let current = conn.user(&user.id)?;
         if current.password_hash != user.password_hash {
             return Err(DomainError::invalid(
                 "currentpassword",
                 "the password was changed at the same moment; try again",
             ));
         }
-        twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::refused)?;
+        second_factor::verify(ctx, conn, &current, otp)?.map_err(second_factor::refused)?;
         let mut alone = Vec::new();
         for organization_id in &owned {
             let owners: i64 = memberships::table
@@ -563,10 +439,7 @@ pub fn delete(
                 .count()
                 .get_result(conn)?;
             if owners <= 1 {
-                let name: String = organizations::table
-                    .find(organization_id)
-                    .select(organizations::name)
-                    .first(conn)?;
+                let name = conn.organization(organization_id)?.name;
                 alone.push(format!("{name} ({organization_id})"));
             }
         }
@@ -587,7 +460,7 @@ pub fn delete(
         for membership in &member_of {
             // Every membership is a departure, one past its end the sweep
             // has not reached too; only those in force are left.
-            super::domains::record_departure(
+            record_departure(
                 conn,
                 &membership.organization_id,
                 &current.id,
@@ -598,13 +471,17 @@ pub fn delete(
                 continue;
             }
             // The roster versions move by trigger when the rows go.
-            audit::record(
+            events::record(
                 conn,
                 &membership.organization_id,
-                Some(&current),
-                AuditAction::CollaboratorLeft,
+                By::Account(&current),
                 &membership.id,
-                serde_json::json!({"userid": current.id, "email": current.email, "accountclosed": true}),
+                CollaboratorLeft {
+                    userid: &current.id,
+                    email: &current.email,
+                    role: None,
+                    accountclosed: true,
+                },
             )?;
         }
         // Memberships by a statement of their own, so that their delete
@@ -615,142 +492,4 @@ pub fn delete(
         diesel::delete(users::table.find(&user.id)).execute(conn)?;
         Ok(())
     })
-}
-
-/// What the person who proved the mailbox chose for the account: by
-/// accepting an invite, a name and password; by a reset or sign-in link,
-/// nothing (the reset sets its password itself).
-#[derive(Default)]
-pub struct NewcomerDetails<'a> {
-    pub name: Option<&'a str>,
-    pub password: Option<&'a str>,
-}
-
-/// An account whose address was never confirmed may have been made by
-/// someone else with this address (API.md §8 "Proving a mailbox takes an
-/// account over"). An emailed token the registrant did not necessarily ask
-/// for (a reset, a sign-in link, an invite by token) proves the mailbox, so
-/// its holder takes the account over clean: the unproven password, sessions,
-/// API keys, second factor, recovery codes, pending links and address change
-/// are dropped, and `password_hash` (if any) replaces the password. Every
-/// path that proves a mailbox calls this one function. Memberships stay: a
-/// genuine owner who had not confirmed yet keeps them.
-pub fn take_over_unverified(
-    conn: &mut DbConn,
-    user: UserRow,
-    newcomer: &NewcomerDetails<'_>,
-    password_hash: Option<String>,
-) -> DomainResult<UserRow> {
-    let now = now_ms();
-    let name = newcomer
-        .name
-        .map(|n| n.trim().to_string())
-        .unwrap_or(user.name.clone());
-    diesel::update(users::table.find(&user.id))
-        .set((
-            users::password_hash.eq(&password_hash),
-            users::name.eq(&name),
-            users::email_verified.eq(true),
-            users::pending_email.eq(None::<String>),
-            users::totp_secret.eq(None::<String>),
-            users::totp_enabled.eq(false),
-            users::totp_last_step.eq(None::<i64>),
-        ))
-        .execute(conn)?;
-    end_sessions(conn, &user.id, None, now)?;
-    diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
-    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&user.id)))
-        .execute(conn)?;
-    end_links(conn, &user.id, now)?;
-    Ok(UserRow {
-        password_hash,
-        name,
-        email_verified: true,
-        pending_email: None,
-        totp_secret: None,
-        totp_enabled: false,
-        totp_last_step: None,
-        ..user
-    })
-}
-
-/// Makes the verified account of someone who proved their mailbox with an
-/// invitation to `organization_name`, and queues the email telling them so.
-pub fn provision_invited(
-    ctx: &Ctx,
-    conn: &mut DbConn,
-    email: &str,
-    organization_name: &str,
-    newcomer: &NewcomerDetails<'_>,
-    password_hash: Option<String>,
-    now: i64,
-) -> DomainResult<UserRow> {
-    let name = newcomer
-        .name
-        .map(|n| n.trim().to_string())
-        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
-    let user = UserRow::new(new_id(), email.to_string(), name, password_hash, true, now);
-    diesel::insert_into(users::table)
-        .values(&user)
-        .execute(conn)?;
-    let hint = if user.password_hash.is_some() {
-        "Sign in with this address and the password you chose."
-    } else {
-        "Your account has no password yet. To sign in again later, ask for a sign-in link \
-         (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), \
-         each with this address."
-    };
-    mail::enqueue(
-        conn,
-        &ctx.outbox_sealer,
-        templates::account_created(&user.email, organization_name, hint),
-    )?;
-    Ok(user)
-}
-
-/// Ends every emailed link of `user_id` not yet used: confirmations (of its
-/// address or of a change), resets and sign-in links. For when whoever asked
-/// for them may not be the account's holder (a takeover, a reset).
-pub(crate) fn end_links(conn: &mut DbConn, user_id: &str, now: i64) -> DomainResult<()> {
-    diesel::update(
-        email_confirmations::table
-            .filter(email_confirmations::user_id.eq(user_id))
-            .filter(email_confirmations::used_at.is_null())
-            .filter(email_confirmations::expires_at.gt(now)),
-    )
-    .set(email_confirmations::expires_at.eq(now))
-    .execute(conn)?;
-    diesel::update(
-        account_tokens::table
-            .filter(account_tokens::user_id.eq(user_id))
-            .filter(account_tokens::used_at.is_null())
-            .filter(account_tokens::expires_at.gt(now)),
-    )
-    .set(account_tokens::expires_at.eq(now))
-    .execute(conn)?;
-    diesel::update(users::table.find(user_id))
-        .set(users::pending_email.eq(None::<String>))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Ends every live session of `user_id` but `except`, at once.
-pub fn end_sessions(
-    conn: &mut DbConn,
-    user_id: &str,
-    except: Option<&str>,
-    now: i64,
-) -> DomainResult<()> {
-    let live = sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null());
-    match except {
-        Some(keep) => diesel::update(live.filter(sessions::id.ne(keep)))
-            .set(sessions::revoked_at.eq(now))
-            .execute(conn)?,
-        None => diesel::update(live)
-            .set(sessions::revoked_at.eq(now))
-            .execute(conn)?,
-    };
-    Ok(())
 }

@@ -1,86 +1,18 @@
 //! The audit log: one event per change to an organization, written in the
-//! change's own transaction.
+//! change's own transaction by `kernel::events`, and read here.
 
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::access::{self, Hold};
 use super::paging::PageRequest;
 use super::roles::Action;
 use super::sessions::Caller;
-use super::{new_id, now_ms, rfc3339, Ctx, DomainResult};
-pub use crate::store::kinds::AuditAction;
-use crate::store::rows::{AuditEventRow, UserRow};
+use super::{Ctx, DomainResult};
+use crate::store::rows::AuditEventRow;
 use crate::store::schema::audit_events;
-use crate::store::DbConn;
 
-/// Who did something.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Actor {
-    pub userid: String,
-    pub email: String,
-}
-
-/// One recorded change.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuditEvent {
-    pub eventid: String,
-    pub organizationid: String,
-    #[schema(required = true)]
-    pub actor: Option<Actor>,
-    /// What happened, such as `invite.created` or `collaborator.edited`.
-    pub action: AuditAction,
-    /// The id of the object acted on.
-    pub target: String,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    #[schema(format = DateTime)]
-    pub createdat: String,
-}
-
-impl From<AuditEventRow> for AuditEvent {
-    fn from(row: AuditEventRow) -> AuditEvent {
-        let actor = match (row.actor_user_id, row.actor_email) {
-            (Some(userid), Some(email)) => Some(Actor { userid, email }),
-            _ => None,
-        };
-        AuditEvent {
-            eventid: row.id,
-            organizationid: row.organization_id,
-            actor,
-            action: row.action,
-            target: row.target,
-            details: serde_json::from_str(&row.details).unwrap_or(serde_json::Value::Null),
-            createdat: rfc3339(row.created_at),
-        }
-    }
-}
-
-/// Records one event in the current transaction.
-pub fn record(
-    conn: &mut DbConn,
-    organization_id: &str,
-    actor: Option<&UserRow>,
-    action: AuditAction,
-    target: &str,
-    details: serde_json::Value,
-) -> DomainResult<()> {
-    let row = AuditEventRow {
-        id: new_id(),
-        organization_id: organization_id.to_string(),
-        actor_user_id: actor.map(|u| u.id.clone()),
-        actor_email: actor.map(|u| u.email.clone()),
-        action,
-        target: target.to_string(),
-        details: details.to_string(),
-        created_at: now_ms(),
-    };
-    crate::store::execute(conn, diesel::insert_into(audit_events::table).values(&row))?;
-    super::webhooks::queue_deliveries(conn, &row)
-}
+pub use super::kernel::events::{Actor, AuditEvent};
+pub use crate::store::kinds::AuditAction;
 
 /// A page of an organization's audit log, newest first (owners and admins).
 pub fn list(

@@ -1,28 +1,29 @@
 //! Verified domains (API.md §6): an owner claims an email domain, an address
 //! there proves it by an emailed link, and from then on every account whose
 //! verified address is at that domain joins the organization with the
-//! domain's role as it signs in, unless it was removed from the organization
-//! or left it ([`record_departure`]).
+//! domain's role as it signs in (`kernel::events::after_commit`), unless it
+//! was removed from the organization or left it
+//! (`kernel::membership::record_departure`).
 
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::{self, Hold};
-use super::accounts::load_user;
-use super::audit::{self, AuditAction};
+use super::emails::{self, domain_of};
+use super::kernel::events::{self, By, DomainAdded, DomainRemoved, DomainVerified};
 use super::roles::{Action, Role};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
-    emails, new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError,
-    DomainResult, GoneReason, MS_PER_HOUR,
+    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
+    GoneReason, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
 use crate::store::kinds::DomainState;
-use crate::store::rows::{DepartureRow, DomainRow, MembershipRow, UserRow};
-use crate::store::schema::{departures, domains, memberships, organizations};
-use crate::store::{share_organization, DbConn};
+use crate::store::rows::DomainRow;
+use crate::store::schema::domains;
+use crate::store::{DbConn, Lookups};
 
 /// Domains one organization may claim.
 pub const MAX_PER_ORGANIZATION: i64 = 50;
@@ -250,11 +251,6 @@ pub fn normalize_domain(domain: &str) -> Result<String, String> {
     Ok(domain)
 }
 
-/// The part of an address after its last `@`, lower-case.
-fn domain_of(email: &str) -> Option<&str> {
-    email.rsplit_once('@').map(|(_, domain)| domain)
-}
-
 /// What `customer/adddomain` asks for.
 pub struct NewDomain<'a> {
     pub domain: &'a str,
@@ -290,7 +286,7 @@ pub fn add(
     let token = new_secret();
     let now = now_ms();
     let expires_at = now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR;
-    let result = ctx.store.write(|conn| {
+    ctx.store.write(|conn| {
         let member = access::organization(
             conn,
             caller,
@@ -368,22 +364,18 @@ pub fn add(
                 row
             }
         };
-        let actor = load_user(conn, &caller.user_id)?;
-        let organization: String = organizations::table
-            .find(&organization_id)
-            .select(organizations::name)
-            .first(conn)?;
-        audit::record(
+        let actor = caller.account(conn)?;
+        let organization = conn.organization(&organization_id)?.name;
+        events::record(
             conn,
             &organization_id,
-            Some(&actor),
-            AuditAction::DomainAdded,
+            By::Account(&actor),
             &row.id,
-            serde_json::json!({
-                "domain": row.domain,
-                "role": row.role,
-                "verificationemail": row.verification_email,
-            }),
+            DomainAdded {
+                domain: &row.domain,
+                role: row.role,
+                verificationemail: &row.verification_email,
+            },
         )?;
         // A claim mails an address anyone may name: counted with the other
         // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
@@ -405,10 +397,7 @@ pub fn add(
             }),
         )?;
         Ok(Domain::from(row))
-    });
-    let domain_row = result?;
-    ctx.mail_queued();
-    Ok(domain_row)
+    })
 }
 
 fn domain_taken(domain: &str) -> DomainError {
@@ -448,10 +437,7 @@ fn claim(conn: &mut DbConn, token: &str) -> DomainResult<DomainRow> {
 pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<(Domain, String)> {
     ctx.store.read(|conn| {
         let row = claim(conn, token)?;
-        let organization: String = organizations::table
-            .find(&row.organization_id)
-            .select(organizations::name)
-            .first(conn)?;
+        let organization = conn.organization(&row.organization_id)?.name;
         Ok((Domain::from(row), organization))
     })
 }
@@ -460,7 +446,7 @@ pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<(Domain, String)> {
 pub fn verify(ctx: &Ctx, token: &str) -> DomainResult<Domain> {
     let result = ctx.store.write(|conn| {
         let row = claim(conn, token)?;
-        share_organization(conn, &row.organization_id)?;
+        conn.share_organization(&row.organization_id)?;
         let row = claim(conn, token)?;
         let taken = domains::table
             .filter(domains::domain.eq(&row.domain))
@@ -477,16 +463,15 @@ pub fn verify(ctx: &Ctx, token: &str) -> DomainResult<Domain> {
                 domains::verified_at.eq(now),
             ))
             .execute(conn)?;
-        audit::record(
+        events::record(
             conn,
             &row.organization_id,
-            None,
-            AuditAction::DomainVerified,
+            By::Nobody,
             &row.id,
-            serde_json::json!({
-                "domain": row.domain,
-                "verificationemail": row.verification_email,
-            }),
+            DomainVerified {
+                domain: &row.domain,
+                verificationemail: &row.verification_email,
+            },
         )?;
         Ok(Domain::from(DomainRow {
             state: DomainState::Verified,
@@ -548,156 +533,15 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
             // Removed by a concurrent call while this one waited for the lock.
             return Err(DomainError::not_found("domain not found"));
         }
-        let actor = load_user(conn, &caller.user_id)?;
-        audit::record(
+        events::record(
             conn,
             &row.organization_id,
-            Some(&actor),
-            AuditAction::DomainRemoved,
+            By::Caller(caller),
             &row.id,
-            serde_json::json!({"domain": row.domain}),
+            DomainRemoved {
+                domain: &row.domain,
+            },
         )
-    })
-}
-
-/// Notes that the account `user_id` at `email` is no longer a member of
-/// `organization_id` (removed, left, outlived the membership or closed the
-/// account): a verified domain never adds it again, by account or by address.
-pub fn record_departure(
-    conn: &mut DbConn,
-    organization_id: &str,
-    user_id: &str,
-    email: &str,
-    now: i64,
-) -> DomainResult<()> {
-    crate::store::execute(
-        conn,
-        diesel::insert_into(departures::table)
-            .values(DepartureRow {
-                organization_id: organization_id.to_string(),
-                email: email.to_string(),
-                user_id: user_id.to_string(),
-                departed_at: now,
-            })
-            .on_conflict_do_nothing(),
-    )?;
-    Ok(())
-}
-
-/// The verified domain that would add `user` to its organization now: the
-/// address is verified and at that domain, the account is no member (any
-/// membership row counts, even one past its end the sweep has not reached:
-/// that is a departure about to be recorded), and it never departed.
-fn joinable(conn: &mut DbConn, user: &UserRow) -> DomainResult<Option<DomainRow>> {
-    if !user.email_verified {
-        return Ok(None);
-    }
-    let Some(domain) = domain_of(&user.email) else {
-        return Ok(None);
-    };
-    let Some(row) = domains::table
-        .filter(domains::domain.eq(domain))
-        .filter(domains::state.eq(DomainState::Verified))
-        .select(DomainRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let member: i64 = memberships::table
-        .filter(memberships::organization_id.eq(&row.organization_id))
-        .filter(memberships::user_id.eq(&user.id))
-        .count()
-        .get_result(conn)?;
-    if member > 0 {
-        return Ok(None);
-    }
-    let departed: i64 = departures::table
-        .filter(departures::organization_id.eq(&row.organization_id))
-        .filter(
-            departures::user_id
-                .eq(&user.id)
-                .or(departures::email.eq(&user.email)),
-        )
-        .count()
-        .get_result(conn)?;
-    Ok((departed == 0).then_some(row))
-}
-
-/// Adds the account to the organization that verified the domain of its
-/// address, with the domain's role, when [`joinable`] says so; returns the
-/// organization joined. Called once a sign-in, an address confirmation or
-/// an invite acceptance has committed, in a transaction of its own (so it
-/// holds no lock of theirs and cannot fail them): a failure is logged, and
-/// the next sign-in tries again.
-pub fn join_by_domain(ctx: &Ctx, user: &UserRow) -> Option<String> {
-    match try_join(ctx, user) {
-        Ok(joined) => joined,
-        Err(e) => {
-            tracing::warn!(error = %e, user = %user.id, "joining by verified domain failed; the next sign-in tries again");
-            None
-        }
-    }
-}
-
-fn try_join(ctx: &Ctx, user: &UserRow) -> DomainResult<Option<String>> {
-    if !user.email_verified {
-        return Ok(None);
-    }
-    // Without locks first: most accounts are at no verified domain.
-    let found = ctx.store.read(|conn| joinable(conn, user))?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    ctx.store.write(|conn| {
-        // Under the organization's lock, as every membership change takes
-        // it; then everything again (a removal or a claim's end may have
-        // committed meanwhile).
-        share_organization(conn, &found.organization_id)?;
-        let user = load_user(conn, &user.id)?;
-        let Some(row) = joinable(conn, &user)? else {
-            return Ok(None);
-        };
-        if row.organization_id != found.organization_id {
-            // The domain moved to another organization meanwhile, whose
-            // lock this does not hold: the next sign-in joins that one.
-            return Ok(None);
-        }
-        let now = now_ms();
-        let membership = MembershipRow {
-            id: new_id(),
-            organization_id: row.organization_id.clone(),
-            user_id: user.id.clone(),
-            role: row.role,
-            can_create_projects: false,
-            created_at: now,
-            expires_at: None,
-        };
-        // A concurrent sign-in of the same account may have added it.
-        let added = crate::store::execute(
-            conn,
-            diesel::insert_into(memberships::table)
-                .values(&membership)
-                .on_conflict_do_nothing(),
-        )?;
-        if added == 0 {
-            return Ok(None);
-        }
-        audit::record(
-            conn,
-            &row.organization_id,
-            Some(&user),
-            AuditAction::CollaboratorJoined,
-            &membership.id,
-            serde_json::json!({
-                "userid": user.id,
-                "email": user.email,
-                "role": row.role,
-                "domain": row.domain,
-                "domainid": row.id,
-            }),
-        )?;
-        Ok(Some(row.organization_id))
     })
 }
 

@@ -62,6 +62,11 @@ pub fn normalize_email(email: &str) -> String {
     }
 }
 
+/// The part of an address after its last `@`, as stored (lower-case).
+pub fn domain_of(email: &str) -> Option<&str> {
+    email.rsplit_once('@').map(|(_, domain)| domain)
+}
+
 /// Checks an address as it comes in: no invisible or control character, and
 /// well-formed (HTML's rule for addresses, with an international domain
 /// judged in its ASCII form) in at most [`MAX_EMAIL_BYTES`] once kept.

@@ -7,21 +7,21 @@
 
 use diesel::prelude::*;
 
-use super::accounts::{
-    end_links, end_sessions, find_user_by_email, insert_session, load_user, login_for,
-    new_session_row, take_over_unverified, Login, NewcomerDetails, User,
+use super::kernel::events::{after_commit, AfterCommit};
+use super::kernel::second_factor;
+use super::kernel::signin::{
+    end_links, end_sessions, insert_session, login_for, new_session_row, take_over_unverified,
+    Login, NewcomerDetails, User,
 };
 use super::tokens::{hash_secret, new_secret};
 use super::{
-    new_id, normalize_email, now_ms, twofactor, Ctx, DomainError, DomainResult, GoneReason,
-    MS_PER_HOUR,
+    new_id, normalize_email, now_ms, Ctx, DomainError, DomainResult, GoneReason, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
 use crate::store::kinds::TokenPurpose;
-use crate::store::lock_user;
 use crate::store::rows::AccountTokenRow;
 use crate::store::schema::{account_tokens, users};
-use crate::store::DbConn;
+use crate::store::{DbConn, Lookups};
 
 const MS_PER_MINUTE: i64 = MS_PER_HOUR / 60;
 
@@ -44,11 +44,11 @@ pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()
     }
     let token = new_secret();
     let now = now_ms();
-    let queued = ctx.store.write(|conn| -> DomainResult<bool> {
-        let Some(user) = find_user_by_email(conn, &email)? else {
-            return Ok(false);
+    ctx.store.write(|conn| -> DomainResult<()> {
+        let Some(user) = conn.user_by_email(&email)? else {
+            return Ok(());
         };
-        lock_user(conn, &user.id)?;
+        conn.lock_user(&user.id)?;
         diesel::update(
             account_tokens::table
                 .filter(account_tokens::user_id.eq(&user.id))
@@ -87,12 +87,8 @@ pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()
             ),
         };
         mail::enqueue(conn, &ctx.outbox_sealer, mail)?;
-        Ok(true)
-    })?;
-    if queued {
-        ctx.mail_queued();
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The token's row when it is of `purpose`, unused and unexpired: else 404
@@ -131,7 +127,7 @@ fn use_up(conn: &mut DbConn, row: &AccountTokenRow, now: i64) -> DomainResult<()
 pub fn holder(ctx: &Ctx, purpose: TokenPurpose, token: &str) -> DomainResult<User> {
     ctx.store.read(|conn| {
         let row = usable(conn, purpose, token)?;
-        load_user(conn, &row.user_id).map(User::from)
+        Ok(User::from(conn.user(&row.user_id)?))
     })
 }
 
@@ -147,11 +143,11 @@ pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<Us
     let now = now_ms();
     ctx.store.write(|conn| {
         let row = usable(conn, TokenPurpose::Reset, token)?;
-        lock_user(conn, &row.user_id)?;
+        conn.lock_user(&row.user_id)?;
         // Checked again under the lock: two resets with one link, one wins.
         let row = usable(conn, TokenPurpose::Reset, token)?;
         use_up(conn, &row, now)?;
-        let user = load_user(conn, &row.user_id)?;
+        let user = conn.user(&row.user_id)?;
         if !user.email_verified {
             return take_over_unverified(conn, user, &NewcomerDetails::default(), Some(hash))
                 .map(User::from);
@@ -163,7 +159,7 @@ pub fn reset_password(ctx: &Ctx, token: &str, password: &str) -> DomainResult<Us
         // Links asked for before the reset (by whoever held the account
         // then, perhaps not its owner) end with it.
         end_links(conn, &row.user_id, now)?;
-        load_user(conn, &row.user_id).map(User::from)
+        Ok(User::from(conn.user(&row.user_id)?))
     })
 }
 
@@ -179,11 +175,12 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
     let session = new_session_row(ctx, &row.user_id);
     let now = now_ms();
     let user = ctx.store.write(|conn| -> DomainResult<_> {
-        lock_user(conn, &row.user_id)?;
+        conn.lock_user(&row.user_id)?;
         let row = usable(conn, TokenPurpose::Signin, token)?;
-        let user = load_user(conn, &row.user_id)?;
+        let user = conn.user(&row.user_id)?;
         let user = if user.email_verified {
-            twofactor::verify(ctx, conn, &user, otp)?.map_err(twofactor::unauthenticated)?;
+            second_factor::verify(ctx, conn, &user, otp)?
+                .map_err(second_factor::unauthenticated)?;
             user
         } else {
             take_over_unverified(conn, user, &NewcomerDetails::default(), None)?
@@ -192,6 +189,6 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
         insert_session(conn, &session)?;
         Ok(user)
     })?;
-    crate::domain::domains::join_by_domain(ctx, &user);
+    after_commit(ctx, AfterCommit::SignedIn(&user));
     login_for(ctx, &session, user)
 }

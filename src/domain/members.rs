@@ -1,115 +1,27 @@
 //! Collaborators: listing, editing, removing, leaving, and the last-owner
 //! invariant, which lives in [`ensure_an_owner_remains`] and nowhere else.
 
-use crate::domain::now_ms;
 use diesel::prelude::*;
-use serde::Serialize;
-use serde_json::json;
-use utoipa::ToSchema;
 
 use super::access::{self, Credential, Hold, Member};
-use super::accounts::load_user;
-use super::audit;
-use super::audit::AuditAction;
-use super::paging::PageRequest;
-use super::projects::{
-    check_grants, grants_of_member, grants_of_page, hide_invisible, replace_grants,
-    visible_projects, GrantRequest, ProjectGrant,
+use super::kernel::events::{
+    self, By, CollaboratorEdited, CollaboratorLeft, CollaboratorRemoved, InviteRevoked, Revocation,
 };
+use super::kernel::grants::{
+    check_grants, grants_of_page, hide_invisible, replace_grants, visible_projects, GrantRequest,
+};
+use super::kernel::membership::{collaborator, membership_end, record_departure, view};
+use super::paging::PageRequest;
 use super::roles::{allows, may_assign, may_manage, Action, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
-use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use super::{now_ms, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
 use crate::store::schema::{api_keys, invites, memberships, users};
-use crate::store::{lock_organization, DbConn};
+use crate::store::{DbConn, Lookups};
 
-/// A member of an organization. `collaboratorid` is the membership's id.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Collaborator {
-    pub collaboratorid: String,
-    pub organizationid: String,
-    pub userid: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    /// Whether a technical user or collaborator may create projects.
-    pub cancreateprojects: bool,
-    /// Grants on projects; owners and admins have `full` everywhere anyway.
-    pub projectpermissions: Vec<ProjectGrant>,
-    #[schema(format = DateTime)]
-    pub joinedat: String,
-    /// When the membership ends (`membershipexpiresat` of its invite, or
-    /// `customer/editcollaborator`); null for a lasting one.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub expiresat: Option<String>,
-}
-
-/// The longest a membership may be time-limited ahead: 5 years.
-const MAX_MEMBERSHIP_AHEAD_MS: i64 = 5 * 366 * super::MS_PER_DAY;
-
-/// A membership's end as given (`membershipexpiresat`, `expiresat`): an RFC
-/// 3339 time in the future, at most 5 years ahead, for any role but owner
-/// (422 otherwise, on `field`). `None` for a lasting membership.
-pub fn membership_end(
-    field: &str,
-    value: Option<&str>,
-    role: Role,
-    now: i64,
-) -> DomainResult<Option<i64>> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let at = chrono::DateTime::parse_from_rfc3339(value.trim())
-        .map_err(|_| {
-            DomainError::invalid(
-                field,
-                "must be an RFC 3339 time, such as 2027-01-31T17:00:00Z",
-            )
-        })?
-        .timestamp_millis();
-    if at <= now {
-        return Err(DomainError::invalid(field, "must be in the future"));
-    }
-    if at > now + MAX_MEMBERSHIP_AHEAD_MS {
-        return Err(DomainError::invalid(field, "must be at most 5 years ahead"));
-    }
-    if role == Role::Owner {
-        return Err(DomainError::invalid(
-            field,
-            "owners' memberships cannot be time-limited",
-        ));
-    }
-    Ok(Some(at))
-}
-
-fn view(membership: MembershipRow, user: UserRow, grants: Vec<ProjectGrant>) -> Collaborator {
-    Collaborator {
-        collaboratorid: membership.id,
-        organizationid: membership.organization_id,
-        userid: user.id,
-        email: user.email,
-        name: user.name,
-        role: membership.role,
-        cancreateprojects: membership.can_create_projects,
-        projectpermissions: grants,
-        joinedat: rfc3339(membership.created_at),
-        expiresat: membership.expires_at.map(rfc3339),
-    }
-}
-
-/// One collaborator as the API shows it.
-pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Collaborator> {
-    let (membership, user): (MembershipRow, UserRow) = memberships::table
-        .inner_join(users::table)
-        .filter(memberships::id.eq(membership_id))
-        .select((MembershipRow::as_select(), UserRow::as_select()))
-        .first(conn)?;
-    let mine = grants_of_member(conn, &membership.id)?;
-    Ok(view(membership, user, mine))
-}
+pub use super::kernel::membership::Collaborator;
 
 /// A page of an organization's collaborators, in the order they joined,
 /// rendered as JSON once per version of the organization's roster.
@@ -199,7 +111,7 @@ pub fn ensure_an_owner_remains(
     if leaving.role != Role::Owner {
         return Ok(());
     }
-    lock_organization(conn, organization_id)?;
+    conn.lock_organization(organization_id)?;
     let other_owners: i64 = memberships::table
         .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::role.eq(Role::Owner))
@@ -235,8 +147,8 @@ fn revoke_invites_beyond_authority(
     caller: &Caller,
 ) -> DomainResult<()> {
     let (role_left, reason) = match lost {
-        AuthorityLost::Demoted(role) => (Some(role), "inviter_demoted"),
-        AuthorityLost::Removed => (None, "inviter_removed"),
+        AuthorityLost::Demoted(role) => (Some(role), Revocation::InviterDemoted),
+        AuthorityLost::Removed => (None, Revocation::InviterRemoved),
     };
     let pending: Vec<InviteRow> = invites::table
         .filter(invites::organization_id.eq(&member.organization_id))
@@ -251,7 +163,7 @@ fn revoke_invites_beyond_authority(
     if beyond.is_empty() {
         return Ok(());
     }
-    let actor = load_user(conn, &caller.user_id)?;
+    let actor = caller.account(conn)?;
     let now = now_ms();
     for invite in beyond {
         diesel::update(invites::table.find(&invite.id))
@@ -260,13 +172,15 @@ fn revoke_invites_beyond_authority(
                 invites::ended_at.eq(now),
             ))
             .execute(conn)?;
-        audit::record(
+        events::record(
             conn,
             &member.organization_id,
-            Some(&actor),
-            AuditAction::InviteRevoked,
+            By::Account(&actor),
             &invite.id,
-            json!({"email": invite.email, "reason": reason}),
+            InviteRevoked {
+                email: &invite.email,
+                reason: Some(reason),
+            },
         )?;
     }
     Ok(())
@@ -390,22 +304,20 @@ pub fn edit(
             check_grants(conn, &org, grants)?;
             replace_grants(conn, &target.id, grants)?;
         }
-        let user = load_user(conn, &caller.user_id)?;
         let after = collaborator(conn, &target.id)?;
-        audit::record(
+        events::record(
             conn,
             &org,
-            Some(&user),
-            AuditAction::CollaboratorEdited,
+            By::Caller(caller),
             &target.id,
-            json!({
-                "userid": after.userid,
-                "role": after.role,
-                "previousrole": target.role,
-                "cancreateprojects": after.cancreateprojects,
-                "projectpermissions": after.projectpermissions,
-                "expiresat": after.expiresat,
-            }),
+            CollaboratorEdited {
+                userid: &after.userid,
+                role: after.role,
+                previousrole: target.role,
+                cancreateprojects: after.cancreateprojects,
+                projectpermissions: &after.projectpermissions,
+                expiresat: after.expiresat.as_deref(),
+            },
         )?;
         Ok(after)
     })
@@ -433,27 +345,29 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
             revoke_invites_beyond_authority(conn, &target, AuthorityLost::Removed, caller)?;
         }
         diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
-        super::domains::record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
+        record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
         diesel::delete(
             api_keys::table
                 .filter(api_keys::user_id.eq(&target.user_id))
                 .filter(api_keys::organization_id.eq(&org)),
         )
         .execute(conn)?;
-        let user = load_user(conn, &caller.user_id)?;
-        let action = if leaving {
-            AuditAction::CollaboratorLeft
+        let (userid, email, role) = (&removed.userid, &removed.email, removed.role);
+        if leaving {
+            let left = CollaboratorLeft {
+                userid,
+                email,
+                role: Some(role),
+                accountclosed: false,
+            };
+            events::record(conn, &org, By::Caller(caller), &target.id, left)
         } else {
-            AuditAction::CollaboratorRemoved
-        };
-        audit::record(
-            conn,
-            &org,
-            Some(&user),
-            action,
-            &target.id,
-            json!({"userid": removed.userid, "email": removed.email, "role": removed.role}),
-        )?;
-        Ok(())
+            let removal = CollaboratorRemoved {
+                userid,
+                email,
+                role,
+            };
+            events::record(conn, &org, By::Caller(caller), &target.id, removal)
+        }
     })
 }

@@ -1,99 +1,21 @@
-//! Organizations: creating them, seeing them, their settings, and the access
-//! check every organization endpoint starts with.
+//! Organizations: creating them, seeing them, their settings, and deleting
+//! them.
 
-use std::collections::HashMap;
-
-use diesel::dsl::count_star;
 use diesel::prelude::*;
-use serde::Serialize;
-use serde_json::json;
-use utoipa::ToSchema;
 
-use super::access::{self, Hold, Member};
-use super::accounts::load_user;
-use super::audit;
+use super::access::{self, Hold};
+use super::kernel::events::{self, By, OrganizationCreated, OrganizationSettingsChanged};
+use super::kernel::membership::{self, NewMember};
+use super::kernel::organization::{member_counts, organization_view, view};
 use super::roles::{Action, Role};
 use super::sessions::Caller;
-use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use super::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::mail::{self, templates};
-use crate::store::kinds::AuditAction;
-use crate::store::rows::{MembershipRow, OrganizationRow, UserRow};
+use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::schema::{memberships, organizations, roster_versions, users};
-use crate::store::{lock_user, DbConn};
+use crate::store::Lookups;
 
-/// An organization as one of its members sees it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Organization {
-    pub organizationid: String,
-    pub name: String,
-    #[schema(format = DateTime)]
-    pub createdat: String,
-    /// The caller's role in this organization.
-    pub role: Role,
-    pub membercount: i64,
-    /// Days an invite stays valid: the organization's own setting, or the
-    /// server's default (`COLLABD_INVITE_TTL_DAYS`) when it has none.
-    pub invitettldays: i32,
-}
-
-pub(crate) fn load_organization(
-    conn: &mut DbConn,
-    organization_id: &str,
-) -> DomainResult<OrganizationRow> {
-    organizations::table
-        .find(organization_id)
-        .select(OrganizationRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| DomainError::not_found("organization not found"))
-}
-
-fn member_counts(
-    conn: &mut DbConn,
-    organization_ids: &[String],
-) -> DomainResult<HashMap<String, i64>> {
-    let counts: Vec<(String, i64)> = memberships::table
-        .filter(memberships::organization_id.eq_any(organization_ids))
-        .filter(access::live(now_ms()))
-        .group_by(memberships::organization_id)
-        .select((memberships::organization_id, count_star()))
-        .load(conn)?;
-    Ok(counts.into_iter().collect())
-}
-
-fn view(ctx: &Ctx, row: OrganizationRow, role: Role, membercount: i64) -> Organization {
-    Organization {
-        organizationid: row.id.clone(),
-        createdat: rfc3339(row.created_at),
-        role,
-        membercount,
-        invitettldays: invite_ttl_days(ctx, &row),
-        name: row.name,
-    }
-}
-
-/// One organization as `member` sees it.
-pub fn organization_view(
-    ctx: &Ctx,
-    conn: &mut DbConn,
-    member: &Member,
-) -> DomainResult<Organization> {
-    let org_id = &member.membership.organization_id;
-    let row = load_organization(conn, org_id)?;
-    let count = member_counts(conn, std::slice::from_ref(org_id))?
-        .get(org_id)
-        .copied()
-        .unwrap_or(0);
-    Ok(view(ctx, row, member.role, count))
-}
-
-/// The days an invite of this organization lives.
-pub fn invite_ttl_days(ctx: &Ctx, organization: &OrganizationRow) -> i32 {
-    organization
-        .invite_ttl_days
-        .unwrap_or(ctx.policy.invite_ttl_days as i32)
-}
+pub use super::kernel::organization::Organization;
 
 /// Makes an organization with the caller as its owner. Past
 /// `COLLABD_MAX_ORGS_PER_USER` owned organizations it answers 409.
@@ -110,18 +32,9 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
         invite_ttl_days: None,
         created_at: now,
     };
-    let membership = MembershipRow {
-        id: new_id(),
-        organization_id: org.id.clone(),
-        user_id: caller.user_id.clone(),
-        role: Role::Owner,
-        can_create_projects: true,
-        created_at: now,
-        expires_at: None,
-    };
     ctx.store.write(|conn| {
-        lock_user(conn, &caller.user_id)?;
-        let user = load_user(conn, &caller.user_id)?;
+        conn.lock_user(&caller.user_id)?;
+        let user = caller.account(conn)?;
         if ctx.policy.max_orgs_per_user > 0 {
             let owned: i64 = memberships::table
                 .filter(memberships::user_id.eq(&caller.user_id))
@@ -141,18 +54,24 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
         diesel::insert_into(organizations::table)
             .values(&org)
             .execute(conn)?;
-        diesel::insert_into(memberships::table)
-            .values(&membership)
-            .execute(conn)?;
-        audit::record(
+        let owner = NewMember {
+            organization_id: &org.id,
+            user_id: &user.id,
+            role: Role::Owner,
+            can_create_projects: true,
+            expires_at: None,
+            grants: Vec::new(),
+        };
+        membership::add(conn, owner, now)?.ok_or_else(|| {
+            DomainError::Internal("a new organization already had a member".into())
+        })?;
+        events::record(
             conn,
             &org.id,
-            Some(&user),
-            AuditAction::OrganizationCreated,
+            By::Account(&user),
             &org.id,
-            json!({"name": org.name}),
-        )?;
-        Ok(())
+            OrganizationCreated { name: &org.name },
+        )
     })?;
     Ok(view(ctx, org, Role::Owner, 1))
 }
@@ -227,7 +146,6 @@ pub fn settings(
         )?;
         let organization_id = member.organization_id().to_string();
         let organization_id = organization_id.as_str();
-        let user = load_user(conn, &caller.user_id)?;
         if let Some(name) = change.name {
             diesel::update(organizations::table.find(organization_id))
                 .set(organizations::name.eq(name.trim()))
@@ -238,13 +156,15 @@ pub fn settings(
                 .set(organizations::invite_ttl_days.eq(Some(days as i32)))
                 .execute(conn)?;
         }
-        audit::record(
+        events::record(
             conn,
             organization_id,
-            Some(&user),
-            AuditAction::OrganizationSettingsChanged,
+            By::Caller(caller),
             organization_id,
-            json!({"name": change.name, "invitettldays": change.invite_ttl_days}),
+            OrganizationSettingsChanged {
+                name: change.name,
+                invitettldays: change.invite_ttl_days,
+            },
         )?;
         organization_view(ctx, conn, &member)
     })
@@ -270,14 +190,14 @@ pub fn delete(
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
-        let organization = load_organization(conn, &organization_id)?;
+        let organization = conn.organization(&organization_id)?;
         if name.trim() != organization.name {
             return Err(DomainError::invalid(
                 "name",
                 "is not the organization's current name",
             ));
         }
-        let by = load_user(conn, &caller.user_id)?;
+        let by = caller.account(conn)?;
         let members: Vec<UserRow> = memberships::table
             .inner_join(users::table)
             .filter(memberships::organization_id.eq(&organization_id))
@@ -300,7 +220,5 @@ pub fn delete(
         // The cascade's membership triggers leave a version row behind.
         diesel::delete(roster_versions::table.find(&organization_id)).execute(conn)?;
         Ok(())
-    })?;
-    ctx.mail_queued();
-    Ok(())
+    })
 }

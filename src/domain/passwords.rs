@@ -12,7 +12,9 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
-use super::{DomainError, DomainResult};
+use super::kernel::error::{DomainError, DomainResult};
+use super::limits::Window;
+use crate::store::rows::UserRow;
 
 /// How many hashes run at once and how many may queue for a turn.
 pub struct PasswordHashing {
@@ -120,6 +122,35 @@ impl PasswordHashing {
             .verify_password(password.as_bytes(), &hash)
             .is_ok();
         Ok(matches && stored.is_some())
+    }
+
+    /// The password of `user`, when it has one, must be `current` (403 when
+    /// missing or wrong): every change that needs the holder's say-so (a new
+    /// password or address, two-factor, closing the account) asks this. An
+    /// account without a password passes. Guesses count against `logins` as
+    /// failed logins do.
+    pub fn check_current(
+        &self,
+        logins: &Window<String>,
+        user: &UserRow,
+        current: Option<&str>,
+    ) -> DomainResult<()> {
+        let Some(stored) = user.password_hash.as_deref() else {
+            return Ok(());
+        };
+        logins.check(&user.email)?;
+        // Missing is refused like wrong (403), not as a bad parameter:
+        // whether it is needed depends on the account, not on the request.
+        let current = current.ok_or_else(|| {
+            DomainError::forbidden("this account has a password: send it as currentpassword")
+        })?;
+        if !self.verify(current, Some(stored))? {
+            let _ = logins.hit(&user.email);
+            return Err(DomainError::forbidden(
+                "currentpassword is not the account's password",
+            ));
+        }
+        Ok(())
     }
 }
 

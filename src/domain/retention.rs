@@ -8,6 +8,7 @@
 
 use diesel::prelude::*;
 
+use super::idempotency::KEPT_MS;
 use super::MS_PER_DAY;
 use crate::store::kinds::{DeliveryState, InviteState, MailState};
 use crate::store::schema::{
@@ -114,8 +115,7 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         };
         // Kept answers to idempotency keys live a day, whatever the setting.
         diesel::delete(
-            idempotency_keys::table
-                .filter(idempotency_keys::created_at.lt(now - super::idempotency::KEPT_MS)),
+            idempotency_keys::table.filter(idempotency_keys::created_at.lt(now - KEPT_MS)),
         )
         .execute(conn)
         .map_err(classify)?;

@@ -8,11 +8,12 @@ use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::kernel::error::{DomainError, DomainResult};
 use super::tokens::hash_secret;
-use super::{now_ms, DomainError, DomainResult};
-use crate::store::rows::{ApiKeyRow, SessionRow};
+use crate::clock::now_ms;
+use crate::store::rows::{ApiKeyRow, SessionRow, UserRow};
 use crate::store::schema::{api_keys, sessions};
-use crate::store::Store;
+use crate::store::{DbConn, Lookups, Store};
 
 const ISSUER: &str = "collabd";
 const AUDIENCE: &str = "collabd-api";
@@ -150,6 +151,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller's account as it is now; 401 when it no longer exists.
+    pub fn account(&self, conn: &mut DbConn) -> DomainResult<UserRow> {
+        Ok(conn.user(&self.user_id)?)
+    }
+
     /// The organization the caller's API key is bound to, if it is.
     pub fn bound_organization(&self) -> Option<&str> {
         self.api_key.as_ref()?.organization_id.as_deref()

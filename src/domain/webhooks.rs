@@ -1,8 +1,8 @@
 //! Webhooks (API.md §6): an organization's endpoints, notified of its audit
 //! events. Registering checks where the URL leads; each event a webhook
 //! subscribes to becomes a delivery row in the event's own transaction
-//! ([`queue_deliveries`]), which the sender (`crate::webhook_sender`)
-//! signs and posts.
+//! (`kernel::events`), which the sender (`crate::webhook_sender`) signs and
+//! posts.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -14,26 +14,25 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::{self, Hold};
-use super::audit::{AuditAction, AuditEvent};
+use super::kernel::events::{self, By, WebhookCreated, WebhookDeleted};
 use super::paging::PageRequest;
 use super::roles::Action;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
-use crate::store::kinds::DeliveryState;
-use crate::store::rows::{AuditEventRow, DeliveryRow, WebhookRow};
+use crate::store::kinds::{AuditAction, DeliveryState};
+use crate::store::rows::{DeliveryRow, WebhookRow};
 use crate::store::schema::{webhook_deliveries, webhooks};
 use crate::store::DbConn;
+use crate::webhook_sender::{is_private, SECRET_PREFIX};
+
+pub use super::kernel::events::ALL_EVENTS;
 
 /// The purpose the key that seals signing secrets is derived for.
 pub const SEALING_PURPOSE: &str = "collabd webhook secrets v1";
-/// What every signing secret starts with (Standard Webhooks).
-pub const SECRET_PREFIX: &str = "whsec_";
 /// Webhooks one organization may have.
 pub const MAX_PER_ORGANIZATION: i64 = 20;
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
-/// Subscribing to this instead of a list of actions means every action.
-pub const ALL_EVENTS: &str = "*";
 
 /// A registered endpoint. `secret` appears only in the answer to
 /// `customer/createwebhook`.
@@ -106,66 +105,6 @@ impl From<DeliveryRow> for Delivery {
             lastcode: row.last_code,
             lastattemptat: row.last_attempt_at.map(rfc3339),
             createdat: rfc3339(row.created_at),
-        }
-    }
-}
-
-/// True for an address no webhook may reach unless private targets are
-/// allowed: loopback, private, link-local, unspecified, and the other ranges
-/// that are not the public internet (shared, multicast, broadcast, reserved,
-/// documentation; IPv6 unique-local and site-local; an IPv4 address mapped
-/// or translated into IPv6 is judged as itself).
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared, RFC 6598
-                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking
-                || a >= 240 // reserved
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let segments = v6.segments();
-            let v4_in = |hi: u16, lo: u16| {
-                IpAddr::V4(std::net::Ipv4Addr::from(
-                    (u32::from(hi) << 16) | u32::from(lo),
-                ))
-            };
-            // Forms that reach the IPv4 address inside them: NAT64
-            // (64:ff9b::/96), IPv4-translated (::ffff:0:0:0/96), 6to4
-            // (2002::/16, the address in bits 16–47).
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-                || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
-            {
-                return is_private(v4_in(segments[6], segments[7]));
-            }
-            if segments[0] == 0x2002 {
-                return is_private(v4_in(segments[1], segments[2]));
-            }
-            // Local-use NAT64 (64:ff9b:1::/48) and Teredo (2001::/32) reach
-            // addresses no check here can see.
-            if segments[..3] == [0x64, 0xff9b, 1] || segments[..2] == [0x2001, 0] {
-                return true;
-            }
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00 // unique local
-                || (segments[0] & 0xffc0) == 0xfe80 // link-local
-                || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-                || segments[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
         }
     }
 }
@@ -304,14 +243,15 @@ pub fn create(
             created_at: now_ms(),
         };
         crate::store::execute(conn, diesel::insert_into(webhooks::table).values(&row))?;
-        let actor = super::accounts::load_user(conn, &caller.user_id)?;
-        super::audit::record(
+        events::record(
             conn,
             &organization_id,
-            Some(&actor),
-            AuditAction::WebhookCreated,
+            By::Caller(caller),
             &row.id,
-            serde_json::json!({ "url": row.url, "events": new.events }),
+            WebhookCreated {
+                url: &row.url,
+                events: &new.events,
+            },
         )?;
         let mut webhook = Webhook::from(row);
         webhook.secret = Some(secret.clone());
@@ -395,14 +335,12 @@ pub fn delete(ctx: &Ctx, caller: &Caller, webhook_id: &str) -> DomainResult<()> 
             // Deleted by a concurrent call while this one waited for the lock.
             return Err(DomainError::not_found("webhook not found"));
         }
-        let actor = super::accounts::load_user(conn, &caller.user_id)?;
-        super::audit::record(
+        events::record(
             conn,
             &row.organization_id,
-            Some(&actor),
-            AuditAction::WebhookDeleted,
+            By::Caller(caller),
             &row.id,
-            serde_json::json!({ "url": row.url }),
+            WebhookDeleted { url: &row.url },
         )
     })
 }
@@ -430,93 +368,4 @@ pub fn deliveries(
         let next = page.finish(&mut rows, |r| r.id.clone());
         Ok((rows.into_iter().map(Delivery::from).collect(), next))
     })
-}
-
-#[derive(QueryableByName)]
-struct Subscription {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-}
-
-/// The body every try of one event's delivery carries.
-fn body(event: &AuditEventRow) -> String {
-    serde_json::json!({
-        "type": event.action.as_str(),
-        "timestamp": rfc3339(event.created_at),
-        "data": AuditEvent::from(event.clone()),
-    })
-    .to_string()
-}
-
-/// Queues the event for each webhook of its organization that subscribes to
-/// it, in the event's own transaction: the deliveries exist if and only if
-/// the event does.
-pub fn queue_deliveries(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()> {
-    let subscribed: Vec<(String, String)> = crate::store::load(
-        conn,
-        webhooks::table
-            .filter(webhooks::organization_id.eq(&event.organization_id))
-            .select((webhooks::id, webhooks::events)),
-    )?;
-    let action = event.action.as_str();
-    let mut targets: Vec<String> = subscribed
-        .into_iter()
-        .filter(|(_, events)| {
-            serde_json::from_str::<Vec<String>>(events)
-                .unwrap_or_default()
-                .iter()
-                .any(|e| e == ALL_EVENTS || e == action)
-        })
-        .map(|(webhook_id, _)| webhook_id)
-        .collect();
-    if targets.is_empty() {
-        return Ok(());
-    }
-    if let DbConn::Pg(pg) = conn {
-        // Held against a concurrent `customer/deletewebhook` until this
-        // transaction ends (the deliveries' foreign key would lock them the
-        // same way): a webhook deleted since the read above drops out here
-        // instead of failing the insert; one deleted later waits, and takes
-        // these deliveries with it. Only webhooks that get a delivery are
-        // locked. (SQLite runs one writer at a time.)
-        let held: Vec<Subscription> = diesel::sql_query(
-            "SELECT id FROM webhooks WHERE id = ANY($1) ORDER BY id FOR KEY SHARE",
-        )
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&targets)
-        .load(pg)?;
-        targets.retain(|id| held.iter().any(|h| &h.id == id));
-    }
-    if targets.is_empty() {
-        return Ok(());
-    }
-    let payload = body(event);
-    let rows: Vec<DeliveryRow> = targets
-        .into_iter()
-        .map(|webhook_id| DeliveryRow {
-            id: new_id(),
-            webhook_id,
-            event_id: event.id.clone(),
-            event_type: event.action,
-            payload: payload.clone(),
-            state: DeliveryState::Pending,
-            attempts: 0,
-            next_attempt_at: event.created_at,
-            claimed_until: None,
-            claim: None,
-            last_code: None,
-            last_error: None,
-            last_attempt_at: None,
-            created_at: event.created_at,
-        })
-        .collect();
-    // One statement per row: Diesel runs a multi-row insert on SQLite as a
-    // transaction of its own, which cannot nest in the event's.
-    for row in &rows {
-        crate::store::execute(
-            conn,
-            diesel::insert_into(webhook_deliveries::table).values(row),
-        )?;
-    }
-    crate::store::deliveries_queued();
-    Ok(())
 }

@@ -10,7 +10,7 @@ use crate::secrets::Sealer;
 use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
 use crate::store::schema::outbox;
-use crate::store::{classify, DbConn, Store, StoreError};
+use crate::store::{classify, execute, filled, DbConn, Outbox, Store, StoreError};
 
 /// The purpose the outbox's sealing key is derived for.
 pub const SEALING_PURPOSE: &str = "collabd outbox v1";
@@ -27,8 +27,9 @@ pub struct Mail {
 }
 
 /// Queues `mail` in the current transaction: it is sent if and only if the
-/// change that caused it commits. Its link and bodies, which carry tokens,
-/// are stored sealed; the sender erases them once the mail is sent or dead.
+/// change that caused it commits, and the sender is woken once it has
+/// ([`Outbox`]). Its link and bodies, which carry tokens, are stored sealed;
+/// the sender erases them once the mail is sent or dead.
 pub fn enqueue(conn: &mut DbConn, sealer: &Sealer, mail: Mail) -> Result<(), StoreError> {
     let now = now_ms();
     let row = OutboxRow {
@@ -47,8 +48,8 @@ pub fn enqueue(conn: &mut DbConn, sealer: &Sealer, mail: Mail) -> Result<(), Sto
         sent_at: None,
         claim: None,
     };
-    crate::store::execute(conn, diesel::insert_into(outbox::table).values(&row))
-        .map_err(classify)?;
+    execute(conn, diesel::insert_into(outbox::table).values(&row)).map_err(classify)?;
+    filled(Outbox::Mail);
     Ok(())
 }
 

@@ -12,7 +12,6 @@ use diesel::prelude::*;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{FileTransport, Message, Transport as _};
-use tokio::sync::Notify;
 
 use super::smtp::{SmtpPool, SmtpTarget};
 use crate::queue::{self, Courier, Next, Outcome, Retry};
@@ -20,7 +19,7 @@ use crate::secrets::Sealer;
 use crate::store::kinds::MailState;
 use crate::store::rows::OutboxRow;
 use crate::store::schema::outbox;
-use crate::store::{classify, DbConn, Store, StoreError};
+use crate::store::{classify, DbConn, Outbox, Store, StoreError};
 
 /// Messages in flight at once, and SMTP connections kept open.
 const PARALLEL: usize = 4;
@@ -81,9 +80,10 @@ impl SenderSettings {
     }
 }
 
-/// Delivers due mail until the runtime stops. `wakeup` is notified when a
-/// transaction has queued mail, so it goes out at once.
-pub async fn run(store: Store, settings: Arc<SenderSettings>, wakeup: Arc<Notify>) {
+/// Delivers due mail until the runtime stops; the store wakes it when a
+/// committed transaction queued some, so it goes out at once.
+pub async fn run(store: Store, settings: Arc<SenderSettings>) {
+    let wakeup = store.wakeup(Outbox::Mail);
     queue::run(store, settings, wakeup).await
 }
 

@@ -2,33 +2,30 @@
 //! when needed) or declining.
 
 use diesel::prelude::*;
-use serde_json::json;
-
-use crate::domain::access::{self, Member};
-use crate::domain::accounts::{
-    find_user_by_email, insert_session, load_user, login_for, new_session_row, provision_invited,
-    take_over_unverified,
-};
-use crate::domain::audit;
-use crate::domain::audit::AuditAction;
-use crate::domain::organizations::organization_view;
-use crate::domain::projects::insert_grants;
-use crate::domain::roles::Permission;
-use crate::domain::sessions::Caller;
-use crate::domain::{
-    members, new_id, now_ms, twofactor, ConflictReason, Ctx, DomainError, DomainResult,
-};
-use crate::store::rows::{
-    InviteRow, MembershipRow, OrganizationRow, ProjectPermissionRow, UserRow,
-};
-use crate::store::schema::{invite_projects, memberships, organizations, users};
-use crate::store::{lock_user, share_organization, DbConn};
 
 use super::lifecycle::already_member;
 use super::reads::load_by_token;
-use super::states::close;
-use super::states::{load_by_id, not_found};
-use super::{Accepted, InviteRef, InviteState, NewcomerDetails};
+use super::states::{close, load_by_id, not_found};
+use super::values::{Accepted, InviteRef};
+use crate::domain::access::{self, Member};
+use crate::domain::kernel::events::{
+    self, after_commit, AfterCommit, By, InviteAccepted, InviteDeclined,
+};
+use crate::domain::kernel::expiry::expire_in;
+use crate::domain::kernel::membership::{self, collaborator, NewMember};
+use crate::domain::kernel::organization::organization_view;
+use crate::domain::kernel::second_factor;
+use crate::domain::kernel::signin::{
+    insert_session, login_for, new_session_row, take_over_unverified, NewcomerDetails,
+};
+use crate::domain::roles::Permission;
+use crate::domain::sessions::Caller;
+use crate::domain::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult, GoneReason};
+use crate::mail::{self, templates};
+use crate::store::kinds::InviteState;
+use crate::store::rows::{InviteRow, MembershipRow, UserRow};
+use crate::store::schema::{invite_projects, memberships, users};
+use crate::store::{DbConn, Lookups};
 
 /// The invite named by `by`, checked against the caller: by id, one not
 /// addressed to the caller's verified address is not found (404); by token,
@@ -45,7 +42,7 @@ pub(super) fn resolve(
                     "an inviteid needs a session; without one, use the token from the email".into(),
                 )
             })?;
-            let user = load_user(conn, &caller.user_id)?;
+            let user = caller.account(conn)?;
             let row = load_by_id(conn, id)?;
             // An invite is the caller's to see only when addressed to their
             // verified address; any other answers exactly as an unknown id,
@@ -60,7 +57,7 @@ pub(super) fn resolve(
             let row = load_by_token(conn, token)?;
             let user = match caller {
                 Some(caller) => {
-                    let user = load_user(conn, &caller.user_id)?;
+                    let user = caller.account(conn)?;
                     if user.email != row.email {
                         return Err(DomainError::forbidden(
                             "this invite is addressed to another email than the signed-in user's",
@@ -91,37 +88,32 @@ pub fn accept(
         .map(|password| ctx.passwords.hash(password))
         .transpose()?;
     let now = now_ms();
-    let mut mail_queued = false;
     let result = ctx.store.write(|conn| {
         let (row, signed_in) = resolve(conn, caller, &by)?;
         // The organization before the invite's row, as `customer/delete`
         // locks them: no lock cycle between the two.
-        share_organization(conn, &row.organization_id)?;
+        conn.share_organization(&row.organization_id)?;
         close(conn, &row, InviteState::Accepted, now)?;
         let user = match signed_in {
             Some(user) => user,
-            None => match find_user_by_email(conn, &row.email)? {
+            None => match conn.user_by_email(&row.email)? {
                 Some(user) if !user.email_verified => {
-                    lock_user(conn, &user.id)?;
+                    conn.lock_user(&user.id)?;
                     take_over_unverified(conn, user, &newcomer, password_hash.clone())?
                 }
                 Some(user) => {
                     // A session is about to be handed out: the account's
                     // second factor, when it has one, comes first.
-                    lock_user(conn, &user.id)?;
+                    conn.lock_user(&user.id)?;
                     // The row as it is under the lock: a code used meanwhile
                     // is refused.
-                    let user = load_user(conn, &user.id)?;
-                    twofactor::verify(ctx, conn, &user, otp)?
-                        .map_err(twofactor::unauthenticated)?;
+                    let user = conn.user(&user.id)?;
+                    second_factor::verify(ctx, conn, &user, otp)?
+                        .map_err(second_factor::unauthenticated)?;
                     user
                 }
                 None => {
-                    mail_queued = true;
-                    let organization: OrganizationRow = organizations::table
-                        .find(&row.organization_id)
-                        .select(OrganizationRow::as_select())
-                        .first(conn)?;
+                    let organization = conn.organization(&row.organization_id)?;
                     provision_invited(
                         ctx,
                         conn,
@@ -144,15 +136,18 @@ pub fn accept(
             return Err(already_member());
         }
         let membership = join(ctx, conn, &row, &user, now)?;
-        audit::record(
+        events::record(
             conn,
             &row.organization_id,
-            Some(&user),
-            AuditAction::InviteAccepted,
+            By::Account(&user),
             &row.id,
-            json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
+            InviteAccepted {
+                email: &row.email,
+                role: row.role,
+                collaboratorid: &membership.id,
+            },
         )?;
-        let collaborator = members::collaborator(conn, &membership.id)?;
+        let collaborator = collaborator(conn, &membership.id)?;
         let role = collaborator.role;
         let organization = organization_view(ctx, conn, &Member { membership, role })?;
         let login = match caller {
@@ -160,7 +155,7 @@ pub fn accept(
             None => {
                 let session = new_session_row(ctx, &user.id);
                 insert_session(conn, &session)?;
-                let fresh = load_user(conn, &user.id)?;
+                let fresh = conn.user(&user.id)?;
                 Some(login_for(ctx, &session, fresh)?)
             }
         };
@@ -173,28 +168,66 @@ pub fn accept(
     let accepted = match result {
         // A sign-up for the same address committed while this made the
         // account; nothing was changed here.
-        Err(DomainError::Store(e)) if e.is_unique_violation() => {
-            return Err(DomainError::conflict(
-                ConflictReason::EmailTaken,
-                "an account with this email was created at the same moment; accept again",
-            ))
-        }
+        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(created_meanwhile()),
         other => other?,
     };
-    if mail_queued {
-        ctx.mail_queued();
-    }
     // The address is verified now: a domain it is at may add it elsewhere.
+    let userid = &accepted.collaborator.userid;
     if let Ok(user) = ctx
         .store
-        .read(|conn| load_user(conn, &accepted.collaborator.userid))
+        .read(|conn| conn.user(userid).map_err(DomainError::from))
     {
-        crate::domain::domains::join_by_domain(ctx, &user);
+        after_commit(ctx, AfterCommit::SignedIn(&user));
     }
     Ok(accepted)
 }
 
-pub(super) fn join(
+/// A concurrent change (a sign-up for the address, another way in to the
+/// organization) committed while this accept made the account or the
+/// membership; nothing was changed here.
+fn created_meanwhile() -> DomainError {
+    DomainError::conflict(
+        ConflictReason::EmailTaken,
+        "an account with this email was created at the same moment; accept again",
+    )
+}
+
+/// Makes the verified account of someone who proved their mailbox with an
+/// invitation to `organization_name`, and queues the email telling them so.
+fn provision_invited(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    email: &str,
+    organization_name: &str,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+    now: i64,
+) -> DomainResult<UserRow> {
+    let name = newcomer
+        .name
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
+    let user = UserRow::new(new_id(), email.to_string(), name, password_hash, true, now);
+    diesel::insert_into(users::table)
+        .values(&user)
+        .execute(conn)?;
+    let hint = if user.password_hash.is_some() {
+        "Sign in with this address and the password you chose."
+    } else {
+        "Your account has no password yet. To sign in again later, ask for a sign-in link \
+         (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), \
+         each with this address."
+    };
+    mail::enqueue(
+        conn,
+        &ctx.outbox_sealer,
+        templates::account_created(&user.email, organization_name, hint),
+    )?;
+    Ok(user)
+}
+
+/// Makes `user` a member as `row` offers, with the invite's grants.
+fn join(
     ctx: &Ctx,
     conn: &mut DbConn,
     row: &InviteRow,
@@ -203,7 +236,7 @@ pub(super) fn join(
 ) -> DomainResult<MembershipRow> {
     if row.membership_expires_at.is_some_and(|end| end <= now) {
         return Err(DomainError::Gone {
-            reason: crate::domain::GoneReason::Expired,
+            reason: GoneReason::Expired,
             message: "the membership this invite offers has already ended".into(),
         });
     }
@@ -217,33 +250,21 @@ pub(super) fn join(
         .first(conn)
         .optional()?;
     if let Some(ended) = ended {
-        crate::domain::expiry::expire_in(ctx, conn, &ended, now)?;
+        expire_in(ctx, conn, &ended, now)?;
     }
-    let membership = MembershipRow {
-        id: new_id(),
-        organization_id: row.organization_id.clone(),
-        user_id: user.id.clone(),
-        role: row.role,
-        can_create_projects: row.can_create_projects,
-        created_at: now,
-        expires_at: row.membership_expires_at,
-    };
-    diesel::insert_into(memberships::table)
-        .values(&membership)
-        .execute(conn)?;
-    let grants: Vec<ProjectPermissionRow> = invite_projects::table
+    let grants: Vec<(String, Permission)> = invite_projects::table
         .filter(invite_projects::invite_id.eq(&row.id))
         .select((invite_projects::project_id, invite_projects::permission))
-        .load::<(String, Permission)>(conn)?
-        .into_iter()
-        .map(|(project_id, permission)| ProjectPermissionRow {
-            membership_id: membership.id.clone(),
-            project_id,
-            permission,
-        })
-        .collect();
-    insert_grants(conn, &grants)?;
-    Ok(membership)
+        .load(conn)?;
+    let new = NewMember {
+        organization_id: &row.organization_id,
+        user_id: &user.id,
+        role: row.role,
+        can_create_projects: row.can_create_projects,
+        expires_at: row.membership_expires_at,
+        grants,
+    };
+    membership::add(conn, new, now)?.ok_or_else(created_meanwhile)
 }
 
 /// Declines an invite (by id with a session, or by token).
@@ -251,15 +272,14 @@ pub fn decline(ctx: &Ctx, caller: Option<&Caller>, by: InviteRef<'_>) -> DomainR
     let now = now_ms();
     ctx.store.write(|conn| {
         let (row, user) = resolve(conn, caller, &by)?;
-        share_organization(conn, &row.organization_id)?;
+        conn.share_organization(&row.organization_id)?;
         close(conn, &row, InviteState::Declined, now)?;
-        audit::record(
+        events::record(
             conn,
             &row.organization_id,
-            user.as_ref(),
-            AuditAction::InviteDeclined,
+            By::from(user.as_ref()),
             &row.id,
-            json!({"email": row.email}),
+            InviteDeclined { email: &row.email },
         )
     })
 }

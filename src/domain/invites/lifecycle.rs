@@ -2,29 +2,28 @@
 //! it again with a new token.
 
 use diesel::prelude::*;
-use serde_json::json;
 
+use super::reads::{assemble, view};
+use super::states::{close, effective_state, ensure_open, load_by_id};
+use super::values::{Invite, NewInvite};
 use crate::domain::access::{self, Hold};
-use crate::domain::accounts::load_user;
-use crate::domain::audit;
-use crate::domain::audit::AuditAction;
-use crate::domain::organizations::{invite_ttl_days, load_organization};
-use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
+use crate::domain::kernel::events::{self, By, InviteCreated, InviteResent, InviteRevoked};
+use crate::domain::kernel::grants::{check_granter_holds, check_grants, GrantRequest};
+use crate::domain::kernel::membership::membership_end;
+use crate::domain::kernel::organization::invite_ttl_days;
 use crate::domain::roles::{allows, may_assign, Action};
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
 use crate::domain::{
     new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
-    MS_PER_DAY,
+    GoneReason, MS_PER_DAY,
 };
 use crate::mail::{self, templates};
+use crate::store::kinds::InviteState;
+use crate::store::lookups::live;
 use crate::store::rows::{InviteProjectRow, InviteRow, OrganizationRow, UserRow};
 use crate::store::schema::{invite_projects, invites, memberships, retired_invite_tokens, users};
-use crate::store::DbConn;
-
-use super::reads::{assemble, view};
-use super::states::{close, effective_state, ensure_open, load_by_id};
-use super::{Invite, InviteState, NewInvite};
+use crate::store::{execute, DbConn, Lookups};
 
 pub(super) fn is_member_by_email(
     conn: &mut DbConn,
@@ -35,7 +34,7 @@ pub(super) fn is_member_by_email(
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(organization_id))
         .filter(users::email.eq(email))
-        .filter(crate::domain::access::live(now_ms()))
+        .filter(live(now_ms()))
         .count()
         .get_result(conn)?;
     Ok(count > 0)
@@ -125,15 +124,13 @@ pub(super) fn queue_invitation(
 
 /// After an invite was written (created or resent) with its email: a
 /// concurrent twin that won the one-pending-invite index is 409; a made
-/// invite counts toward the hour's quota (a refused one uses none) and wakes
-/// the mail sender.
+/// invite counts toward the hour's quota (a refused one uses none).
 fn sent(ctx: &Ctx, result: DomainResult<Invite>) -> DomainResult<Invite> {
     let invite = match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
         other => other?,
     };
     let _ = ctx.limits.invites.hit(&invite.organizationid);
-    ctx.mail_queued();
     Ok(invite)
 }
 
@@ -165,7 +162,7 @@ pub fn create(
         // Checked against the role as it is when the invite is written.
         let member =
             access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
-        let membership_expires_at = crate::domain::members::membership_end(
+        let membership_expires_at = membership_end(
             "membershipexpiresat",
             new.membership_expires_at.as_deref(),
             new.role,
@@ -186,7 +183,7 @@ pub fn create(
         ensure_none_pending(conn, organization_id, &email, now)?;
         check_grants(conn, organization_id, &new.grants)?;
         check_granter_holds(conn, &member, &new.grants, new.can_create_projects)?;
-        let organization = load_organization(conn, organization_id)?;
+        let organization = conn.organization(organization_id)?;
         let ttl_days = invite_ttl_days(ctx, &organization);
         let row = InviteRow {
             id: new_id(),
@@ -202,7 +199,7 @@ pub fn create(
             ended_at: None,
             membership_expires_at,
         };
-        crate::store::execute(conn, diesel::insert_into(invites::table).values(&row))?;
+        execute(conn, diesel::insert_into(invites::table).values(&row))?;
         let grant_rows: Vec<InviteProjectRow> = new
             .grants
             .iter()
@@ -214,17 +211,22 @@ pub fn create(
             .collect();
         // One statement per row: batch inserts are not portable over both backends.
         for grant in &grant_rows {
-            diesel::insert_into(invite_projects::table).values(grant).execute(conn)?;
+            diesel::insert_into(invite_projects::table)
+                .values(grant)
+                .execute(conn)?;
         }
-        let inviter = load_user(conn, &caller.user_id)?;
+        let inviter = caller.account(conn)?;
         queue_invitation(ctx, conn, &organization, &row, &token, &inviter)?;
-        audit::record(
+        events::record(
             conn,
             organization_id,
-            Some(&inviter),
-            AuditAction::InviteCreated,
+            By::Account(&inviter),
             &row.id,
-            json!({"email": row.email, "role": row.role, "cancreateprojects": row.can_create_projects}),
+            InviteCreated {
+                email: &row.email,
+                role: row.role,
+                cancreateprojects: row.can_create_projects,
+            },
         )?;
         if grant_rows.is_empty() {
             // Everything the answer names is at hand.
@@ -263,7 +265,7 @@ pub(super) fn manageable(
             member.role.as_str()
         )));
     }
-    let user = load_user(conn, &caller.user_id)?;
+    let user = caller.account(conn)?;
     Ok((row, user, member))
 }
 
@@ -303,13 +305,15 @@ pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
     ctx.store.write(|conn| {
         let (row, user, _) = manageable(conn, caller, invite_id)?;
         close(conn, &row, InviteState::Revoked, now)?;
-        audit::record(
+        events::record(
             conn,
             &row.organization_id,
-            Some(&user),
-            AuditAction::InviteRevoked,
+            By::Account(&user),
             &row.id,
-            json!({"email": row.email}),
+            InviteRevoked {
+                email: &row.email,
+                reason: None,
+            },
         )?;
         let fresh = load_by_id(conn, &row.id)?;
         view(conn, fresh, now)
@@ -335,12 +339,12 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         }
         if row.membership_expires_at.is_some_and(|end| end <= now) {
             return Err(DomainError::Gone {
-                reason: crate::domain::GoneReason::Expired,
+                reason: GoneReason::Expired,
                 message: "the membership this invite offers has already ended: create a new invite"
                     .into(),
             });
         }
-        let organization = load_organization(conn, &row.organization_id)?;
+        let organization = conn.organization(&row.organization_id)?;
         let ttl_days = invite_ttl_days(ctx, &organization);
         let expires_at = now + i64::from(ttl_days) * MS_PER_DAY;
         let token_hash = hash_secret(&token);
@@ -381,15 +385,16 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             ended_at: None,
             ..row
         };
-        let inviter = load_user(conn, &fresh.invited_by)?;
+        let inviter = conn.user(&fresh.invited_by)?;
         queue_invitation(ctx, conn, &organization, &fresh, &token, &inviter)?;
-        audit::record(
+        events::record(
             conn,
             &fresh.organization_id,
-            Some(&user),
-            AuditAction::InviteResent,
+            By::Account(&user),
             &fresh.id,
-            json!({"email": fresh.email}),
+            InviteResent {
+                email: &fresh.email,
+            },
         )?;
         view(conn, fresh, now)
     });

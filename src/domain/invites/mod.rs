@@ -4,106 +4,19 @@
 //! Tokens are 256-bit secrets sent only by email; collabd stores their
 //! SHA-256. Every transition is one conditional UPDATE on a pending,
 //! unexpired row, so of many concurrent accepts exactly one succeeds.
+//!
+//! The submodules import each other directly; this file only names what
+//! the layers above use.
 
 mod accept;
 mod lifecycle;
 mod reads;
 mod states;
+mod values;
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
-use crate::domain::accounts::Login;
-use crate::domain::members;
-use crate::domain::organizations::Organization;
-use crate::domain::projects::{GrantRequest, ProjectGrant};
-use crate::domain::roles::Role;
-use crate::domain::{DomainError, DomainResult};
-
-pub use crate::domain::accounts::NewcomerDetails;
+pub use crate::domain::kernel::signin::NewcomerDetails;
 pub use crate::store::kinds::InviteState;
 pub use accept::{accept, decline};
 pub use lifecycle::{create, may_invite, resend, revoke};
 pub use reads::{details, for_user, list};
-
-/// Who sent an invite.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Inviter {
-    pub userid: String,
-    pub name: String,
-    pub email: String,
-    /// Whether the inviter has confirmed `email`: the mail and the page
-    /// name an unconfirmed sender by name only (API.md §4).
-    #[serde(skip)]
-    pub confirmed: bool,
-}
-
-/// An invitation to join an organization.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Invite {
-    pub inviteid: String,
-    pub organizationid: String,
-    pub organizationname: String,
-    /// The invited address, lower case.
-    pub email: String,
-    /// The role the invitee gets on accepting.
-    pub role: Role,
-    pub cancreateprojects: bool,
-    /// The grants the invitee gets on accepting.
-    pub projectpermissions: Vec<ProjectGrant>,
-    /// `expired` once `expiresat` has passed, even before anything touched it.
-    pub state: InviteState,
-    pub invitedby: Inviter,
-    #[schema(format = DateTime)]
-    pub createdat: String,
-    #[schema(format = DateTime)]
-    pub expiresat: String,
-    /// When the membership this invite makes will end; null for a lasting one.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub membershipexpiresat: Option<String>,
-}
-
-/// What `invite/create` asks for.
-pub struct NewInvite {
-    pub email: String,
-    pub role: Role,
-    pub can_create_projects: bool,
-    pub grants: Vec<GrantRequest>,
-    /// `membershipexpiresat` as given (RFC 3339), checked by `create`.
-    pub membership_expires_at: Option<String>,
-}
-
-/// How a call names an invite.
-pub enum InviteRef<'a> {
-    /// By id, with a session whose verified email is the invite's.
-    Id(&'a str),
-    /// By the emailed token, with or without a session.
-    Token(&'a str),
-}
-
-impl<'a> InviteRef<'a> {
-    /// Exactly one of `inviteid` and `token` (422 otherwise).
-    pub fn from_params(
-        invite_id: Option<&'a str>,
-        token: Option<&'a str>,
-    ) -> DomainResult<InviteRef<'a>> {
-        match (invite_id, token) {
-            (Some(id), None) => Ok(InviteRef::Id(id)),
-            (None, Some(token)) => Ok(InviteRef::Token(token)),
-            _ => Err(DomainError::invalid(
-                "inviteid",
-                "give either inviteid or token",
-            )),
-        }
-    }
-}
-
-/// What accepting gives back.
-pub struct Accepted {
-    pub collaborator: members::Collaborator,
-    pub organization: Organization,
-    /// A new session, when the call came without one.
-    pub login: Option<Login>,
-}
+pub use values::{Accepted, Invite, InviteRef, Inviter, NewInvite};

@@ -5,22 +5,21 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use super::states::{effective_state, ensure_open};
+use super::values::{Invite, Inviter};
 use crate::domain::access::{self, Hold};
-use crate::domain::accounts::load_user;
+use crate::domain::kernel::grants::{group_grants, hide_invisible, visible_projects, ProjectGrant};
 use crate::domain::paging::PageRequest;
-use crate::domain::projects::{group_grants, hide_invisible, visible_projects, ProjectGrant};
 use crate::domain::roles::{Action, Permission};
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::hash_secret;
 use crate::domain::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
+use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, UserRow};
 use crate::store::schema::{
     invite_projects, invites, organizations, projects, retired_invite_tokens, users,
 };
 use crate::store::DbConn;
-
-use super::states::{effective_state, ensure_open};
-use super::{Invite, InviteState, Inviter};
 
 pub(super) fn views(
     conn: &mut DbConn,
@@ -217,7 +216,7 @@ pub fn for_user(
 ) -> DomainResult<(Vec<Invite>, Option<String>)> {
     let now = now_ms();
     ctx.store.read(|conn| {
-        let user = load_user(conn, &caller.user_id)?;
+        let user = caller.account(conn)?;
         if !user.email_verified {
             return Ok((Vec::new(), None));
         }

@@ -4,11 +4,10 @@
 use diesel::prelude::*;
 
 use crate::domain::{rfc3339, DomainError, DomainResult, GoneReason};
+use crate::store::kinds::InviteState;
 use crate::store::rows::InviteRow;
 use crate::store::schema::invites;
 use crate::store::DbConn;
-
-use super::InviteState;
 
 /// The state an invite is in now: a pending one past its time has expired.
 pub(super) fn effective_state(row: &InviteRow, now: i64) -> InviteState {

@@ -7,16 +7,16 @@
 //! each expiry once.
 
 use diesel::prelude::*;
-use serde_json::json;
 
-use super::accounts::load_user;
-use super::audit;
-use super::{now_ms, rfc3339, Ctx, DomainResult};
+use super::context::Ctx;
+use super::error::{DomainError, DomainResult};
+use super::events::{self, By, CollaboratorExpired};
+use super::membership::record_departure;
+use crate::clock::{now_ms, rfc3339};
 use crate::mail::{self, templates};
-use crate::store::kinds::AuditAction;
 use crate::store::rows::MembershipRow;
-use crate::store::schema::{api_keys, memberships, organizations};
-use crate::store::{share_organization, DbConn};
+use crate::store::schema::{api_keys, memberships};
+use crate::store::{DbConn, Lookups};
 
 /// Memberships looked at per round of a sweep.
 const BATCH: i64 = 100;
@@ -34,7 +34,7 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
                 .limit(BATCH)
                 .select(memberships::id)
                 .load(conn)
-                .map_err(super::DomainError::from)
+                .map_err(DomainError::from)
         })?;
         let mut this_round = 0;
         for id in &due {
@@ -43,9 +43,6 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
             }
         }
         removed += this_round;
-        if this_round > 0 {
-            ctx.mail_queued();
-        }
         if (due.len() as i64) < BATCH || this_round == 0 {
             return Ok(removed);
         }
@@ -73,7 +70,7 @@ pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResu
     };
     // The organization first, as every path that deletes an organization
     // or its members locks it: no lock cycle with `customer/delete`.
-    share_organization(conn, &membership.organization_id)?;
+    conn.share_organization(&membership.organization_id)?;
     let deleted = diesel::delete(
         memberships::table
             .find(id)
@@ -90,35 +87,31 @@ pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResu
             .filter(api_keys::organization_id.eq(&membership.organization_id)),
     )
     .execute(conn)?;
-    let user = load_user(conn, &membership.user_id)?;
-    super::domains::record_departure(
+    let user = conn.user(&membership.user_id)?;
+    record_departure(
         conn,
         &membership.organization_id,
         &user.id,
         &user.email,
         now,
     )?;
-    let organization: String = organizations::table
-        .find(&membership.organization_id)
-        .select(organizations::name)
-        .first(conn)?;
-    audit::record(
+    let organization = conn.organization(&membership.organization_id)?;
+    events::record(
         conn,
         &membership.organization_id,
-        None,
-        AuditAction::CollaboratorExpired,
+        By::Nobody,
         &membership.id,
-        json!({
-            "userid": user.id,
-            "email": user.email,
-            "role": membership.role,
-            "expiresat": membership.expires_at.map(rfc3339),
-        }),
+        CollaboratorExpired {
+            userid: &user.id,
+            email: &user.email,
+            role: membership.role,
+            expiresat: membership.expires_at.map(rfc3339),
+        },
     )?;
     mail::enqueue(
         conn,
         &ctx.outbox_sealer,
-        templates::membership_ended(&user.email, &user.name, &organization),
+        templates::membership_ended(&user.email, &user.name, &organization.name),
     )?;
     Ok(true)
 }

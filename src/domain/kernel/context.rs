@@ -1,0 +1,48 @@
+//! What every domain function is given: the store, the keys and sealers,
+//! the server's policy and the process-wide limits and caches ([`Ctx`]).
+
+use crate::domain::limits::Limits;
+use crate::domain::passwords::PasswordHashing;
+use crate::domain::rosters::RosterCache;
+use crate::domain::sessions::SessionKeys;
+use crate::secrets::Sealer;
+use crate::store::Store;
+
+/// The most characters a name (of a project, an organization, a person, a
+/// key) may have once trimmed.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Server-wide rules taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub invite_ttl_days: u32,
+    pub max_orgs_per_user: u32,
+    pub session_ttl_hours: u32,
+    pub public_url: String,
+    pub confirm_ttl_hours: u32,
+    pub reset_ttl_minutes: u32,
+    pub login_link_ttl_minutes: u32,
+    /// Webhooks may target loopback and private addresses.
+    pub webhook_allow_private: bool,
+}
+
+/// What every domain function may need: the store, the session keys, the
+/// policy and the login throttle. One per process, shared by all workers.
+pub struct Ctx {
+    pub store: Store,
+    pub keys: SessionKeys,
+    /// Seals what queued mail must read back (links and bodies).
+    pub outbox_sealer: Sealer,
+    /// Seals the answers kept for idempotency keys (a login's holds a session).
+    pub answer_sealer: Sealer,
+    pub totp_sealer: Sealer,
+    /// Seals webhook signing secrets.
+    pub webhook_sealer: Sealer,
+    pub policy: Policy,
+    /// Rate limits per client address and per organization.
+    pub limits: Limits,
+    /// Bounds argon2id work (hashes and verifications) across the process.
+    pub passwords: PasswordHashing,
+    /// Collaborator pages rendered at their organization's current version.
+    pub rosters: RosterCache,
+}
