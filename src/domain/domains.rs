@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use super::access::{self, Hold};
 use super::accounts::load_user;
 use super::audit::{self, AuditAction};
-use super::roles::{Action, Role};
+use super::permissions::Permission;
+use super::roles::Role;
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -295,7 +296,7 @@ pub fn add(
             conn,
             caller,
             organization_id,
-            Action::ManageDomains,
+            Permission::DomainsManage,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
@@ -515,7 +516,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ListDomains,
+            Permission::DomainsRead,
             Hold::Nothing,
         )?;
         let rows: Vec<DomainRow> = domains::table
@@ -540,7 +541,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
             conn,
             caller,
             &row.organization_id,
-            Action::ManageDomains,
+            Permission::DomainsManage,
             Hold::Exclusive,
             "domain",
         )?;

@@ -153,8 +153,7 @@ pub fn accept(
             json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
         )?;
         let collaborator = members::collaborator(conn, &membership.id)?;
-        let role = collaborator.role;
-        let organization = organization_view(ctx, conn, &Member { membership, role })?;
+        let organization = organization_view(ctx, conn, &Member::from(membership))?;
         let login = match caller {
             Some(_) => None,
             None => {

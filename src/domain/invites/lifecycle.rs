@@ -9,8 +9,9 @@ use crate::domain::accounts::load_user;
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
 use crate::domain::organizations::{invite_ttl_days, load_organization};
+use crate::domain::permissions::Permission;
 use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
-use crate::domain::roles::{allows, may_assign, Action};
+use crate::domain::roles::may_assign;
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
 use crate::domain::{
@@ -147,8 +148,14 @@ pub fn may_invite(
     organization_id: Option<&str>,
 ) -> DomainResult<String> {
     ctx.store.read(|conn| {
-        access::organization(conn, caller, organization_id, Action::Invite, Hold::Nothing)
-            .map(|member| member.organization_id().to_string())
+        access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::MembersInvite,
+            Hold::Nothing,
+        )
+        .map(|member| member.organization_id().to_string())
     })
 }
 
@@ -164,7 +171,7 @@ pub fn create(
     let result = ctx.store.write(|conn| {
         // Checked against the role as it is when the invite is written.
         let member =
-            access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
+            access::organization(conn, caller, organization_id, Permission::MembersInvite, Hold::Shared)?;
         let membership_expires_at = crate::domain::members::membership_end(
             "membershipexpiresat",
             new.membership_expires_at.as_deref(),
@@ -245,9 +252,9 @@ pub(super) fn manageable(
     let row = load_by_id(conn, invite_id)?;
     let own = row.invited_by == caller.user_id;
     let action = if own {
-        Action::ManageOwnInvite
+        Permission::MembersInvite
     } else {
-        Action::ManageAnyInvite
+        Permission::InvitesManage
     };
     let member = access::object(
         conn,
@@ -257,7 +264,7 @@ pub(super) fn manageable(
         Hold::Shared,
         "invite",
     )?;
-    if !(allows(member.role, Action::ManageAnyInvite) || own) {
+    if !(member.holds(Permission::InvitesManage) || own) {
         return Err(DomainError::forbidden(format!(
             "the role {} may not manage this invite",
             member.role.as_str()
