@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::access::{self, Hold};
 use super::paging::PageRequest;
-use super::roles::Action;
+use super::permissions::Permission;
 use super::sessions::Caller;
 use super::{Ctx, DomainResult};
 use crate::store::rows::AuditEventRow;
@@ -26,7 +26,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ReadAuditLog,
+            Permission::AuditRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use super::access::{self, Hold};
 use super::emails::{self, domain_of};
 use super::kernel::events::{self, By, DomainAdded, DomainRemoved, DomainVerified};
-use super::roles::{Action, Role};
+use super::permissions::Permission;
+use super::roles::Role;
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -291,7 +292,7 @@ pub fn add(
             conn,
             caller,
             organization_id,
-            Action::ManageDomains,
+            Permission::DomainsManage,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
@@ -500,7 +501,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ListDomains,
+            Permission::DomainsRead,
             Hold::Nothing,
         )?;
         let rows: Vec<DomainRow> = domains::table
@@ -525,7 +526,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
             conn,
             caller,
             &row.organization_id,
-            Action::ManageDomains,
+            Permission::DomainsManage,
             Hold::Exclusive,
             "domain",
         )?;

@@ -12,7 +12,8 @@ use super::kernel::grants::{
 };
 use super::kernel::membership::{collaborator, membership_end, record_departure, view};
 use super::paging::PageRequest;
-use super::roles::{allows, may_assign, may_manage, Action, Role};
+use super::permissions::{Need, Permission};
+use super::roles::{may_assign, may_manage, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
 use super::{now_ms, ConflictReason, Ctx, DomainError, DomainResult};
@@ -38,14 +39,14 @@ pub fn list(
             conn,
             credential,
             organization_id,
-            Action::ListCollaborators,
+            Permission::MembersRead,
         )?;
         let organization_id = member.organization_id();
         let key = PageKey {
             organization_id: organization_id.to_string(),
             after: page.after.clone(),
             limit: page.limit,
-            restricted_to: (!allows(member.role, Action::SeeAllProjects))
+            restricted_to: (!member.holds(Permission::ProjectsRead))
                 .then(|| member.membership.id.clone()),
         };
         if let Some(rendered) = ctx.rosters.get(&key, version, now_ms()) {
@@ -194,7 +195,7 @@ fn target_and_actor(
     conn: &mut DbConn,
     caller: &Caller,
     collaborator_id: &str,
-    action: impl Fn(&MembershipRow) -> Action,
+    action: impl Fn(&MembershipRow) -> Need,
 ) -> DomainResult<(MembershipRow, Member)> {
     let not_found = || DomainError::not_found("collaborator not found");
     let read = |conn: &mut DbConn| -> DomainResult<MembershipRow> {
@@ -239,8 +240,9 @@ pub fn edit(
     changes: CollaboratorChanges,
 ) -> DomainResult<Collaborator> {
     ctx.store.write(|conn| {
-        let (target, actor) =
-            target_and_actor(conn, caller, collaborator_id, |_| Action::EditCollaborator)?;
+        let (target, actor) = target_and_actor(conn, caller, collaborator_id, |_| {
+            Need::from(Permission::MembersManage)
+        })?;
         let org = target.organization_id.clone();
         let actor_role = actor.role;
         let target_role = target.role;
@@ -329,9 +331,9 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
     ctx.store.write(|conn| {
         let (target, actor) = target_and_actor(conn, caller, collaborator_id, |target| {
             if target.user_id == caller.user_id {
-                Action::Leave
+                Need::Membership
             } else {
-                Action::RemoveCollaborator
+                Need::from(Permission::MembersManage)
             }
         })?;
         let org = target.organization_id.clone();

@@ -40,6 +40,7 @@ pub mod members;
 pub mod organizations;
 pub mod paging;
 pub mod passwords;
+pub mod permissions;
 pub mod projects;
 pub mod retention;
 pub mod roles;

@@ -7,7 +7,8 @@ use super::access::{self, Hold};
 use super::kernel::events::{self, By, OrganizationCreated, OrganizationSettingsChanged};
 use super::kernel::membership::{self, NewMember};
 use super::kernel::organization::{member_counts, organization_view, view};
-use super::roles::{Action, Role};
+use super::permissions::{Need, Permission};
+use super::roles::Role;
 use super::sessions::Caller;
 use super::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::mail::{self, templates};
@@ -116,7 +117,7 @@ pub fn details(
             conn,
             caller,
             organization_id,
-            Action::SeeOrganization,
+            Permission::OrganizationRead,
             Hold::Nothing,
         )?;
         organization_view(ctx, conn, &member)
@@ -141,7 +142,7 @@ pub fn settings(
             conn,
             caller,
             organization_id,
-            Action::ChangeSettings,
+            Permission::OrganizationManage,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
@@ -186,7 +187,7 @@ pub fn delete(
             conn,
             caller,
             organization_id,
-            Action::DeleteOrganization,
+            Need::OwnerRole,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();

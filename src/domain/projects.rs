@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use super::access::{self, Hold, Member};
 use super::kernel::events::{self, By, ProjectCreated, ProjectDeleted, ProjectRenamed};
 use super::paging::{named_position, PageRequest};
-use super::roles::{allows, Action, Permission};
+use super::permissions;
+use super::roles::Permission;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
@@ -40,7 +41,7 @@ impl From<ProjectRow> for Project {
 }
 
 fn may_create(member: &Member) -> bool {
-    allows(member.role, Action::CreateProject) || member.membership.can_create_projects
+    member.holds(permissions::Permission::ProjectsCreate)
 }
 
 /// Makes a project. Owners and admins always may; technical users and
@@ -56,7 +57,7 @@ pub fn create(
             conn,
             caller,
             organization_id,
-            Action::SeeOrganization,
+            permissions::Permission::OrganizationRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
@@ -75,7 +76,7 @@ pub fn create(
         diesel::insert_into(projects::table)
             .values(&row)
             .execute(conn)?;
-        if !allows(member.role, Action::SeeAllProjects) {
+        if !member.holds(permissions::Permission::ProjectsRead) {
             diesel::insert_into(project_permissions::table)
                 .values(&ProjectPermissionRow {
                     membership_id: member.membership.id.clone(),
@@ -109,14 +110,14 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::SeeOrganization,
+            permissions::Permission::OrganizationRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
         let mut query = projects::table
             .filter(projects::organization_id.eq(organization_id))
             .into_boxed();
-        if !allows(member.role, Action::SeeAllProjects) {
+        if !member.holds(permissions::Permission::ProjectsRead) {
             let granted = project_permissions::table
                 .filter(project_permissions::membership_id.eq(member.membership.id.clone()))
                 .select(project_permissions::project_id);
@@ -166,7 +167,7 @@ pub fn rename(
             conn,
             caller,
             organization_id,
-            Action::EditProject,
+            permissions::Permission::ProjectsManage,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
@@ -201,7 +202,7 @@ pub fn delete(
             conn,
             caller,
             organization_id,
-            Action::EditProject,
+            permissions::Permission::ProjectsManage,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use super::access::{self, Hold};
 use super::kernel::events::{self, By, WebhookCreated, WebhookDeleted};
 use super::paging::PageRequest;
-use super::roles::Action;
+use super::permissions::Permission;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::kinds::{AuditAction, DeliveryState};
@@ -217,7 +217,7 @@ pub fn create(
             conn,
             caller,
             organization_id,
-            Action::ManageWebhooks,
+            Permission::WebhooksManage,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
@@ -268,7 +268,7 @@ pub fn authorize(ctx: &Ctx, caller: &Caller, organization_id: Option<&str>) -> D
             conn,
             caller,
             organization_id,
-            Action::ManageWebhooks,
+            Permission::WebhooksManage,
             Hold::Nothing,
         )
         .map(|_| ())
@@ -286,7 +286,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ManageWebhooks,
+            Permission::WebhooksManage,
             Hold::Nothing,
         )?;
         let rows: Vec<WebhookRow> = webhooks::table
@@ -316,7 +316,7 @@ fn gate(
         conn,
         caller,
         &row.organization_id,
-        Action::ManageWebhooks,
+        Permission::WebhooksManage,
         how,
         "webhook",
     )?;

@@ -1,6 +1,7 @@
 //! The verified-domain endpoints of the `customer` module (API.md §6), and
 //! the page the verification link opens.
 
+use crate::domain::permissions::{Need, Permission};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data};
 use actix_web::HttpResponse;
@@ -121,9 +122,9 @@ const ADD: Endpoint<DomainAnswer> = Endpoint::new(Operation {
     operation_id: "customerAdddomain",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::DomainsManage)),
     summary: "Claim an email domain",
-    description: "Owners only. Claims `domain` for the organization and mails the link \
+    description: "Claims `domain` for the organization and mails the link \
         `{public_url}/domain/{token}` to `verificationemail`, which must be at the domain or one \
         of its subdomains (422 otherwise); the link works for `COLLABD_CONFIRM_TTL_HOURS`. \
         Once verified (`customer/verifydomain`), every account whose verified address is at \
@@ -210,10 +211,9 @@ const LIST: Endpoint<DomainsAnswer> = Endpoint::new(Operation {
     operation_id: "customerListdomains",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::DomainsRead)),
     summary: "The organization's domains",
-    description: "Pending and verified, oldest first, at most 50. Owners and admins; other \
-        members get 403.",
+    description: "Pending and verified, oldest first, at most 50.",
     params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -243,11 +243,11 @@ const REMOVE: Endpoint<Nothing> = Endpoint::new(Operation {
     operation_id: "customerRemovedomain",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::DomainsManage)),
     summary: "Remove a domain",
     description: "Ends the claim, pending or verified: accounts at the domain no longer join. \
-        Nobody who joined by it is removed. Owners of its organization; other members get \
-        403, anyone else 404.",
+        Nobody who joined by it is removed. Anyone who is not a member of its organization \
+        gets 404.",
     params: Some(schema_ref::<DomainParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });

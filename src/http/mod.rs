@@ -162,8 +162,10 @@ pub enum Access {
     Public,
     /// Any signed-in user.
     User,
-    /// A member of the organization, with the role API.md §3 asks for.
-    Member,
+    /// A member of the organization who meets the [`Need`] (a permission of
+    /// their role's set, API.md §10): the gate refuses others with 403. An
+    /// endpoint cannot be declared without it.
+    Member(crate::domain::permissions::Need),
     /// Signed in, or public with a token from an email.
     Optional,
 }

@@ -148,8 +148,7 @@ pub fn accept(
             },
         )?;
         let collaborator = collaborator(conn, &membership.id)?;
-        let role = collaborator.role;
-        let organization = organization_view(ctx, conn, &Member { membership, role })?;
+        let organization = organization_view(ctx, conn, &Member::from(membership))?;
         let login = match caller {
             Some(_) => None,
             None => {

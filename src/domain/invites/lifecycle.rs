@@ -11,7 +11,8 @@ use crate::domain::kernel::events::{self, By, InviteCreated, InviteResent, Invit
 use crate::domain::kernel::grants::{check_granter_holds, check_grants, GrantRequest};
 use crate::domain::kernel::membership::membership_end;
 use crate::domain::kernel::organization::invite_ttl_days;
-use crate::domain::roles::{allows, may_assign, Action};
+use crate::domain::permissions::Permission;
+use crate::domain::roles::may_assign;
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
 use crate::domain::{
@@ -144,8 +145,14 @@ pub fn may_invite(
     organization_id: Option<&str>,
 ) -> DomainResult<String> {
     ctx.store.read(|conn| {
-        access::organization(conn, caller, organization_id, Action::Invite, Hold::Nothing)
-            .map(|member| member.organization_id().to_string())
+        access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::MembersInvite,
+            Hold::Nothing,
+        )
+        .map(|member| member.organization_id().to_string())
     })
 }
 
@@ -160,8 +167,13 @@ pub fn create(
     let now = now_ms();
     let result = ctx.store.write(|conn| {
         // Checked against the role as it is when the invite is written.
-        let member =
-            access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::MembersInvite,
+            Hold::Shared,
+        )?;
         let membership_expires_at = membership_end(
             "membershipexpiresat",
             new.membership_expires_at.as_deref(),
@@ -247,9 +259,9 @@ pub(super) fn manageable(
     let row = load_by_id(conn, invite_id)?;
     let own = row.invited_by == caller.user_id;
     let action = if own {
-        Action::ManageOwnInvite
+        Permission::MembersInvite
     } else {
-        Action::ManageAnyInvite
+        Permission::InvitesManage
     };
     let member = access::object(
         conn,
@@ -259,7 +271,7 @@ pub(super) fn manageable(
         Hold::Shared,
         "invite",
     )?;
-    if !(allows(member.role, Action::ManageAnyInvite) || own) {
+    if !(member.holds(Permission::InvitesManage) || own) {
         return Err(DomainError::forbidden(format!(
             "the role {} may not manage this invite",
             member.role.as_str()

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::error::{DomainError, DomainResult};
 use crate::domain::access::Member;
-use crate::domain::roles::{allows, Action, Permission};
+use crate::domain::permissions;
+use crate::domain::roles::Permission;
 use crate::store::rows::ProjectPermissionRow;
 use crate::store::schema::{memberships, project_permissions, projects};
 use crate::store::DbConn;
@@ -177,7 +178,7 @@ pub fn visible_projects(
     conn: &mut DbConn,
     member: &Member,
 ) -> DomainResult<Option<HashMap<String, Permission>>> {
-    if allows(member.role, Action::SeeAllProjects) {
+    if member.holds(permissions::Permission::ProjectsRead) {
         return Ok(None);
     }
     let grants = grants_of_member(conn, &member.membership.id)?;
