@@ -15,7 +15,8 @@
 //! - the [`kernel`]: the context and errors, events, membership, and the
 //!   views and checks several features share;
 //! - the shared modules the kernel builds on: [`access`] (the gate),
-//!   [`roles`], [`sessions`] (who is calling), [`passwords`], [`limits`],
+//!   [`permissions`] (what each role may do, as data), [`roles`],
+//!   [`sessions`] (who is calling), [`passwords`], [`limits`],
 //!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
 //!   [`idempotency`] and [`retention`]; below them `store`, `mail`, `clock`
 //!   and `secrets`.

@@ -34,6 +34,7 @@ pub struct Organization {
     pub invitettldays: i32,
 }
 
+/// How many memberships in force each of `organization_ids` has.
 pub fn member_counts(
     conn: &mut DbConn,
     organization_ids: &[String],
@@ -47,6 +48,7 @@ pub fn member_counts(
     Ok(counts.into_iter().collect())
 }
 
+/// `row` as a member with `role` sees it.
 pub fn view(ctx: &Ctx, row: OrganizationRow, role: Role, membercount: i64) -> Organization {
     Organization {
         organizationid: row.id.clone(),

@@ -18,6 +18,9 @@ macro_rules! events {
         }
 
         impl Event<'_> {
+            /// The audit actions there are events for, one each.
+            pub const ACTIONS: &'static [AuditAction] = &[$(AuditAction::$action,)*];
+
             /// The audit action this event is recorded as.
             pub fn action(&self) -> AuditAction {
                 match self {
@@ -226,249 +229,220 @@ pub struct DomainRemoved<'a> {
 
 #[cfg(test)]
 mod tests {
+    //! The details each event writes, against the JSON each call site wrote
+    //! before events were typed (the `json!` literals here are those call
+    //! sites'): the audit log and the webhook payloads show the same bytes.
+
     use std::collections::HashSet;
 
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::store::kinds::Permission;
 
-    /// The details each event writes, against the JSON each call site wrote
-    /// before events were typed (the `json!` literals below are those call
-    /// sites'): the audit log and the webhook payloads show the same bytes.
+    fn writes<'a>(event: impl Into<Event<'a>>, before: Value) {
+        let event = event.into();
+        let written = serde_json::to_string(&event).expect("details serialize");
+        assert_eq!(written, before.to_string(), "{}", event.action().as_str());
+    }
+
     #[test]
-    fn each_event_writes_the_details_it_always_wrote() {
+    fn every_audit_action_has_one_event() {
+        let events: HashSet<&str> = Event::ACTIONS.iter().map(|a| a.as_str()).collect();
+        let all: HashSet<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(events, all);
+        assert_eq!(Event::ACTIONS.len(), AuditAction::ALL.len());
+    }
+
+    #[test]
+    fn organization_and_project_events_write_what_they_wrote() {
+        writes(
+            OrganizationCreated { name: "Acme" },
+            json!({"name": "Acme"}),
+        );
+        let renamed = OrganizationSettingsChanged {
+            name: Some("Acme"),
+            invitettldays: None,
+        };
+        writes(
+            renamed,
+            json!({"name": Some("Acme"), "invitettldays": None::<u32>}),
+        );
+        let ttl = OrganizationSettingsChanged {
+            name: None,
+            invitettldays: Some(7),
+        };
+        writes(
+            ttl,
+            json!({"name": None::<&str>, "invitettldays": Some(7u32)}),
+        );
+        writes(ProjectCreated { name: "Web" }, json!({"name": "Web"}));
+        let renamed = ProjectRenamed {
+            from: "Web",
+            to: "Site",
+        };
+        writes(renamed, json!({"from": "Web", "to": "Site"}));
+        writes(ProjectDeleted { name: "Web" }, json!({"name": "Web"}));
+    }
+
+    #[test]
+    fn invite_events_write_what_they_wrote() {
+        let email = "a@example.com";
+        let created = InviteCreated {
+            email,
+            role: Role::Technical,
+            cancreateprojects: true,
+        };
+        writes(
+            created,
+            json!({"email": email, "role": Role::Technical, "cancreateprojects": true}),
+        );
+        writes(InviteResent { email }, json!({"email": email}));
+        let revoked = |reason| InviteRevoked { email, reason };
+        writes(revoked(None), json!({"email": email}));
+        writes(
+            revoked(Some(Revocation::InviterDemoted)),
+            json!({"email": email, "reason": "inviter_demoted"}),
+        );
+        writes(
+            revoked(Some(Revocation::InviterRemoved)),
+            json!({"email": email, "reason": "inviter_removed"}),
+        );
+        let accepted = InviteAccepted {
+            email,
+            role: Role::Admin,
+            collaboratorid: "m1",
+        };
+        writes(
+            accepted,
+            json!({"email": email, "role": Role::Admin, "collaboratorid": "m1"}),
+        );
+        writes(InviteDeclined { email }, json!({"email": email}));
+    }
+
+    #[test]
+    fn joining_and_editing_events_write_what_they_wrote() {
+        let joined = CollaboratorJoined {
+            userid: "u1",
+            email: "a@acme.com",
+            role: Role::Collaborator,
+            domain: "acme.com",
+            domainid: "d1",
+        };
+        writes(
+            joined,
+            json!({
+                "userid": "u1",
+                "email": "a@acme.com",
+                "role": Role::Collaborator,
+                "domain": "acme.com",
+                "domainid": "d1",
+            }),
+        );
         let grants = vec![ProjectGrant {
             projectid: "p1".into(),
             projectname: "Web".into(),
             permission: Permission::Read,
         }];
-        let webhook_events = vec!["invite.created".to_string()];
-        let expired = Some("2030-01-02T03:04:05Z".to_string());
-        let cases: Vec<(Event, serde_json::Value)> = vec![
-            (
-                OrganizationCreated { name: "Acme" }.into(),
-                json!({"name": "Acme"}),
-            ),
-            (
-                OrganizationSettingsChanged {
-                    name: Some("Acme"),
-                    invitettldays: None,
-                }
-                .into(),
-                json!({"name": Some("Acme"), "invitettldays": None::<u32>}),
-            ),
-            (
-                OrganizationSettingsChanged {
-                    name: None,
-                    invitettldays: Some(7),
-                }
-                .into(),
-                json!({"name": None::<&str>, "invitettldays": Some(7u32)}),
-            ),
-            (
-                ProjectCreated { name: "Web" }.into(),
-                json!({"name": "Web"}),
-            ),
-            (
-                ProjectRenamed {
-                    from: "Web",
-                    to: "Site",
-                }
-                .into(),
-                json!({"from": "Web", "to": "Site"}),
-            ),
-            (
-                ProjectDeleted { name: "Web" }.into(),
-                json!({"name": "Web"}),
-            ),
-            (
-                InviteCreated {
-                    email: "a@example.com",
-                    role: Role::Technical,
-                    cancreateprojects: true,
-                }
-                .into(),
-                json!({"email": "a@example.com", "role": Role::Technical, "cancreateprojects": true}),
-            ),
-            (
-                InviteResent {
-                    email: "a@example.com",
-                }
-                .into(),
-                json!({"email": "a@example.com"}),
-            ),
-            (
-                InviteRevoked {
-                    email: "a@example.com",
-                    reason: None,
-                }
-                .into(),
-                json!({"email": "a@example.com"}),
-            ),
-            (
-                InviteRevoked {
-                    email: "a@example.com",
-                    reason: Some(Revocation::InviterDemoted),
-                }
-                .into(),
-                json!({"email": "a@example.com", "reason": "inviter_demoted"}),
-            ),
-            (
-                InviteRevoked {
-                    email: "a@example.com",
-                    reason: Some(Revocation::InviterRemoved),
-                }
-                .into(),
-                json!({"email": "a@example.com", "reason": "inviter_removed"}),
-            ),
-            (
-                InviteAccepted {
-                    email: "a@example.com",
-                    role: Role::Admin,
-                    collaboratorid: "m1",
-                }
-                .into(),
-                json!({"email": "a@example.com", "role": Role::Admin, "collaboratorid": "m1"}),
-            ),
-            (
-                InviteDeclined {
-                    email: "a@example.com",
-                }
-                .into(),
-                json!({"email": "a@example.com"}),
-            ),
-            (
-                CollaboratorJoined {
-                    userid: "u1",
-                    email: "a@acme.com",
-                    role: Role::Collaborator,
-                    domain: "acme.com",
-                    domainid: "d1",
-                }
-                .into(),
-                json!({
-                    "userid": "u1",
-                    "email": "a@acme.com",
-                    "role": Role::Collaborator,
-                    "domain": "acme.com",
-                    "domainid": "d1",
-                }),
-            ),
-            (
-                CollaboratorEdited {
-                    userid: "u1",
-                    role: Role::Admin,
-                    previousrole: Role::Technical,
-                    cancreateprojects: false,
-                    projectpermissions: &grants,
-                    expiresat: expired.as_deref(),
-                }
-                .into(),
-                json!({
-                    "userid": "u1",
-                    "role": Role::Admin,
-                    "previousrole": Role::Technical,
-                    "cancreateprojects": false,
-                    "projectpermissions": grants,
-                    "expiresat": expired,
-                }),
-            ),
-            (
-                CollaboratorRemoved {
-                    userid: "u1",
-                    email: "a@example.com",
-                    role: Role::Owner,
-                }
-                .into(),
-                json!({"userid": "u1", "email": "a@example.com", "role": Role::Owner}),
-            ),
-            (
-                CollaboratorLeft {
-                    userid: "u1",
-                    email: "a@example.com",
-                    role: Some(Role::Admin),
-                    accountclosed: false,
-                }
-                .into(),
-                json!({"userid": "u1", "email": "a@example.com", "role": Role::Admin}),
-            ),
-            (
-                CollaboratorLeft {
-                    userid: "u1",
-                    email: "a@example.com",
-                    role: None,
-                    accountclosed: true,
-                }
-                .into(),
-                json!({"userid": "u1", "email": "a@example.com", "accountclosed": true}),
-            ),
-            (
-                CollaboratorExpired {
-                    userid: "u1",
-                    email: "a@example.com",
-                    role: Role::Technical,
-                    expiresat: expired.clone(),
-                }
-                .into(),
-                json!({
-                    "userid": "u1",
-                    "email": "a@example.com",
-                    "role": Role::Technical,
-                    "expiresat": expired,
-                }),
-            ),
-            (
-                WebhookCreated {
-                    url: "https://hooks.example.com/x",
-                    events: &webhook_events,
-                }
-                .into(),
-                json!({ "url": "https://hooks.example.com/x", "events": webhook_events }),
-            ),
-            (
-                WebhookDeleted {
-                    url: "https://hooks.example.com/x",
-                }
-                .into(),
-                json!({ "url": "https://hooks.example.com/x" }),
-            ),
-            (
-                DomainAdded {
-                    domain: "acme.com",
-                    role: Role::Admin,
-                    verificationemail: "it@acme.com",
-                }
-                .into(),
-                json!({
-                    "domain": "acme.com",
-                    "role": Role::Admin,
-                    "verificationemail": "it@acme.com",
-                }),
-            ),
-            (
-                DomainVerified {
-                    domain: "acme.com",
-                    verificationemail: "it@acme.com",
-                }
-                .into(),
-                json!({
-                    "domain": "acme.com",
-                    "verificationemail": "it@acme.com",
-                }),
-            ),
-            (
-                DomainRemoved { domain: "acme.com" }.into(),
-                json!({"domain": "acme.com"}),
-            ),
-        ];
-        let mut actions = HashSet::new();
-        for (event, before) in &cases {
-            let written = serde_json::to_string(event).expect("details serialize");
-            assert_eq!(written, before.to_string(), "{}", event.action().as_str());
-            actions.insert(event.action().as_str());
-        }
-        let all: HashSet<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
-        assert_eq!(actions, all, "every audit action has its event");
+        let ends = Some("2030-01-02T03:04:05Z".to_string());
+        let edited = CollaboratorEdited {
+            userid: "u1",
+            role: Role::Admin,
+            previousrole: Role::Technical,
+            cancreateprojects: false,
+            projectpermissions: &grants,
+            expiresat: ends.as_deref(),
+        };
+        writes(
+            edited,
+            json!({
+                "userid": "u1",
+                "role": Role::Admin,
+                "previousrole": Role::Technical,
+                "cancreateprojects": false,
+                "projectpermissions": grants,
+                "expiresat": ends,
+            }),
+        );
+    }
+
+    #[test]
+    fn departure_events_write_what_they_wrote() {
+        let (userid, email) = ("u1", "a@example.com");
+        let removed = CollaboratorRemoved {
+            userid,
+            email,
+            role: Role::Owner,
+        };
+        writes(
+            removed,
+            json!({"userid": userid, "email": email, "role": Role::Owner}),
+        );
+        let left = CollaboratorLeft {
+            userid,
+            email,
+            role: Some(Role::Admin),
+            accountclosed: false,
+        };
+        writes(
+            left,
+            json!({"userid": userid, "email": email, "role": Role::Admin}),
+        );
+        let closed = CollaboratorLeft {
+            userid,
+            email,
+            role: None,
+            accountclosed: true,
+        };
+        writes(
+            closed,
+            json!({"userid": userid, "email": email, "accountclosed": true}),
+        );
+        let ends = Some("2030-01-02T03:04:05Z".to_string());
+        let expired = CollaboratorExpired {
+            userid,
+            email,
+            role: Role::Technical,
+            expiresat: ends.clone(),
+        };
+        writes(
+            expired,
+            json!({"userid": userid, "email": email, "role": Role::Technical, "expiresat": ends}),
+        );
+    }
+
+    #[test]
+    fn webhook_and_domain_events_write_what_they_wrote() {
+        let url = "https://hooks.example.com/x";
+        let events = vec!["invite.created".to_string()];
+        let created = WebhookCreated {
+            url,
+            events: &events,
+        };
+        writes(created, json!({ "url": url, "events": events }));
+        writes(WebhookDeleted { url }, json!({ "url": url }));
+        let (domain, verificationemail) = ("acme.com", "it@acme.com");
+        let added = DomainAdded {
+            domain,
+            role: Role::Admin,
+            verificationemail,
+        };
+        writes(
+            added,
+            json!({
+                "domain": domain,
+                "role": Role::Admin,
+                "verificationemail": verificationemail,
+            }),
+        );
+        let verified = DomainVerified {
+            domain,
+            verificationemail,
+        };
+        writes(
+            verified,
+            json!({"domain": domain, "verificationemail": verificationemail}),
+        );
+        writes(DomainRemoved { domain }, json!({"domain": domain}));
     }
 }
