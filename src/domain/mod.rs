@@ -18,8 +18,9 @@
 //!   [`permissions`] (what each role may do, as data), [`roles`],
 //!   [`sessions`] (who is calling), [`passwords`], [`limits`],
 //!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
-//!   [`idempotency`] and [`retention`]; below them `store`, `mail`, `clock`
-//!   and `secrets`.
+//!   [`idempotency`] and [`retention`], which import of the kernel only its
+//!   errors ([`kernel::error`]); below them `store`, `mail`, `clock` and
+//!   `secrets`.
 //!
 //! The names re-exported below are what every layer above and every
 //! feature uses; they are defined in the kernel and in `clock`, and a

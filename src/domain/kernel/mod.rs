@@ -7,8 +7,9 @@
 //! the second factor, an ended membership's expiry).
 //!
 //! The kernel imports the store and the shared modules beside it in
-//! `domain` (access, roles, sessions, passwords, limits, tokens, rosters,
-//! emails), never a feature. Each module here imports its siblings
+//! `domain` (access, permissions, roles, sessions, passwords, limits,
+//! tokens, rosters, emails), never a feature; of the kernel, those shared
+//! modules import only [`error`]. Each module here imports its siblings
 //! directly; this file declares them and holds nothing they use.
 
 pub mod context;
