@@ -8,10 +8,10 @@
 use diesel::prelude::*;
 
 use super::kernel::events::{after_commit, AfterCommit};
+use super::kernel::newcomers::{take_over_unverified, NewcomerDetails};
 use super::kernel::second_factor;
 use super::kernel::signin::{
-    end_links, end_sessions, insert_session, login_for, new_session_row, take_over_unverified,
-    Login, NewcomerDetails, User,
+    end_links, end_sessions, insert_session, login_for, new_session_row, Login, User,
 };
 use super::tokens::{hash_secret, new_secret};
 use super::{

@@ -13,15 +13,13 @@ use crate::domain::kernel::events::{
 };
 use crate::domain::kernel::expiry::expire_in;
 use crate::domain::kernel::membership::{self, collaborator, NewMember};
+use crate::domain::kernel::newcomers::{provision_invited, take_over_unverified, NewcomerDetails};
 use crate::domain::kernel::organization::organization_view;
 use crate::domain::kernel::second_factor;
-use crate::domain::kernel::signin::{
-    insert_session, login_for, new_session_row, take_over_unverified, NewcomerDetails,
-};
+use crate::domain::kernel::signin::{insert_session, login_for, new_session_row};
 use crate::domain::roles::Permission;
 use crate::domain::sessions::Caller;
-use crate::domain::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult, GoneReason};
-use crate::mail::{self, templates};
+use crate::domain::{now_ms, ConflictReason, Ctx, DomainError, DomainResult, GoneReason};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
 use crate::store::schema::{invite_projects, memberships, users};
@@ -189,40 +187,6 @@ fn created_meanwhile() -> DomainError {
         ConflictReason::EmailTaken,
         "an account with this email was created at the same moment; accept again",
     )
-}
-
-/// Makes the verified account of someone who proved their mailbox with an
-/// invitation to `organization_name`, and queues the email telling them so.
-fn provision_invited(
-    ctx: &Ctx,
-    conn: &mut DbConn,
-    email: &str,
-    organization_name: &str,
-    newcomer: &NewcomerDetails<'_>,
-    password_hash: Option<String>,
-    now: i64,
-) -> DomainResult<UserRow> {
-    let name = newcomer
-        .name
-        .map(|n| n.trim().to_string())
-        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
-    let user = UserRow::new(new_id(), email.to_string(), name, password_hash, true, now);
-    diesel::insert_into(users::table)
-        .values(&user)
-        .execute(conn)?;
-    let hint = if user.password_hash.is_some() {
-        "Sign in with this address and the password you chose."
-    } else {
-        "Your account has no password yet. To sign in again later, ask for a sign-in link \
-         (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), \
-         each with this address."
-    };
-    mail::enqueue(
-        conn,
-        &ctx.outbox_sealer,
-        templates::account_created(&user.email, organization_name, hint),
-    )?;
-    Ok(user)
 }
 
 /// Makes `user` a member as `row` offers, with the invite's grants.

@@ -14,7 +14,7 @@ mod reads;
 mod states;
 mod values;
 
-pub use crate::domain::kernel::signin::NewcomerDetails;
+pub use crate::domain::kernel::newcomers::NewcomerDetails;
 pub use crate::store::kinds::InviteState;
 pub use accept::{accept, decline};
 pub use lifecycle::{create, may_invite, resend, revoke};

@@ -1,8 +1,7 @@
 //! Signing in, as every path that hands out a session does it (a password,
 //! an emailed link, an accepted invite): the session written and signed
-//! ([`Login`]), and what proving a mailbox does to an account whose address
-//! was never confirmed ([`take_over_unverified`]); and the ends of
-//! sessions and emailed links that follow a change of who holds an account.
+//! ([`Login`]); and the ends of sessions and emailed links that follow a
+//! change of who holds an account.
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -12,9 +11,7 @@ use super::context::Ctx;
 use super::error::DomainResult;
 use crate::clock::{new_id, now_ms, rfc3339, MS_PER_HOUR};
 use crate::store::rows::{SessionRow, UserRow};
-use crate::store::schema::{
-    account_tokens, api_keys, email_confirmations, recovery_codes, sessions, users,
-};
+use crate::store::schema::{account_tokens, email_confirmations, sessions, users};
 use crate::store::DbConn;
 
 /// A person with an account.
@@ -89,63 +86,6 @@ pub fn login_for(ctx: &Ctx, session: &SessionRow, user: UserRow) -> DomainResult
         token: ctx.keys.issue(session)?,
         expiresat: rfc3339(session.expires_at),
         user: User::from(user),
-    })
-}
-
-/// What the person who proved the mailbox chose for the account: by
-/// accepting an invite, a name and password; by a reset or sign-in link,
-/// nothing (the reset sets its password itself).
-#[derive(Default)]
-pub struct NewcomerDetails<'a> {
-    pub name: Option<&'a str>,
-    pub password: Option<&'a str>,
-}
-
-/// An account whose address was never confirmed may have been made by
-/// someone else with this address (API.md §8 "Proving a mailbox takes an
-/// account over"). An emailed token the registrant did not necessarily ask
-/// for (a reset, a sign-in link, an invite by token) proves the mailbox, so
-/// its holder takes the account over clean: the unproven password, sessions,
-/// API keys, second factor, recovery codes, pending links and address change
-/// are dropped, and `password_hash` (if any) replaces the password. Every
-/// path that proves a mailbox calls this one function. Memberships stay: a
-/// genuine owner who had not confirmed yet keeps them.
-pub fn take_over_unverified(
-    conn: &mut DbConn,
-    user: UserRow,
-    newcomer: &NewcomerDetails<'_>,
-    password_hash: Option<String>,
-) -> DomainResult<UserRow> {
-    let now = now_ms();
-    let name = newcomer
-        .name
-        .map(|n| n.trim().to_string())
-        .unwrap_or(user.name.clone());
-    diesel::update(users::table.find(&user.id))
-        .set((
-            users::password_hash.eq(&password_hash),
-            users::name.eq(&name),
-            users::email_verified.eq(true),
-            users::pending_email.eq(None::<String>),
-            users::totp_secret.eq(None::<String>),
-            users::totp_enabled.eq(false),
-            users::totp_last_step.eq(None::<i64>),
-        ))
-        .execute(conn)?;
-    end_sessions(conn, &user.id, None, now)?;
-    diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
-    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&user.id)))
-        .execute(conn)?;
-    end_links(conn, &user.id, now)?;
-    Ok(UserRow {
-        password_hash,
-        name,
-        email_verified: true,
-        pending_email: None,
-        totp_secret: None,
-        totp_enabled: false,
-        totp_last_step: None,
-        ..user
     })
 }
 
