@@ -54,3 +54,42 @@ pub(super) fn take_filled() -> impl Iterator<Item = Outbox> {
         .into_iter()
         .filter(move |outbox| filled & outbox.bit() != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::store::{Store, StoreError};
+
+    fn woken(store: &Store, outbox: Outbox) -> bool {
+        store.wakeup(outbox).notified().now_or_never().is_some()
+    }
+
+    #[test]
+    fn a_commit_wakes_the_senders_of_the_outboxes_it_filled_and_a_rollback_none() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("t.sqlite3").display().to_string();
+        let store = Store::open(&url, 2, Duration::from_secs(5));
+        store
+            .write(|_| {
+                filled(Outbox::Mail);
+                Ok::<_, StoreError>(())
+            })
+            .expect("committed");
+        assert!(woken(&store, Outbox::Mail));
+        assert!(!woken(&store, Outbox::Webhooks));
+        let rolled_back = store.write(|_| {
+            filled(Outbox::Webhooks);
+            Err::<(), _>(StoreError::Unavailable("no".into()))
+        });
+        assert!(rolled_back.is_err());
+        assert!(!woken(&store, Outbox::Webhooks));
+        // What a rolled-back write filled is not woken by the next one.
+        store.write(|_| Ok::<_, StoreError>(())).expect("committed");
+        assert!(!woken(&store, Outbox::Webhooks));
+        assert!(!woken(&store, Outbox::Mail));
+    }
+}
