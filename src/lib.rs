@@ -126,6 +126,16 @@ fn wait_for_database(store: &Store, limit: Duration) {
 /// Binds the listener and builds the server; await the `Server` (inside an
 /// actix system) to serve. Returns the bound address (useful with port 0).
 pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
+    start_with(config, None)
+}
+
+/// As [`start`], serving the endpoints `extra` adds besides collabd's own,
+/// routed and documented (in `/openapi.json`) from the same table: how a
+/// test serves endpoints of its own.
+pub fn start_with(
+    config: &Config,
+    extra: Option<http::Extra>,
+) -> Result<(Server, SocketAddr), String> {
     let ctx = web::Data::new(build_context(config)?);
     let expiry_ctx = ctx.clone();
     let sender = mail::sender::SenderSettings::new(
@@ -159,9 +169,11 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let body_timeout = BodyTimeout(Duration::from_secs(config.body_timeout_secs.max(1)));
+    let document = web::Data::new(http::openapi::Served::new(extra));
     let app = move || {
         App::new()
             .app_data(ctx.clone())
+            .app_data(document.clone())
             .app_data(limit)
             .app_data(body_timeout)
             .app_data(proxies.clone())
@@ -205,7 +217,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                 })
             })
             .configure(|cfg| {
-                http::register_all(&mut http::Api::routes(cfg));
+                http::register_served(&mut http::Api::routes(cfg), extra);
                 http::get_only(cfg, "/openapi.json", http::api::openapi_json);
                 http::get_only(cfg, "/metrics", http::metrics::metrics);
                 http::get_only(cfg, "/docs", http::api::docs);

@@ -25,10 +25,12 @@ pub mod params;
 pub mod slow;
 pub mod user;
 pub mod webhooks;
+pub mod wire;
 
 use std::marker::PhantomData;
 
 use actix_web::dev::Handler;
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, FromRequest, Responder};
 use futures_util::future::{FutureExt, Map};
@@ -129,29 +131,61 @@ pub enum Methods {
     Post,
     /// Reads: GET with a query string, or POST.
     GetPost,
-    /// Probes: GET only.
+    /// Probes, and reads of a resource: GET only.
     Get,
+    /// A resource replaced (outside the envelope, as SCIM's are).
+    Put,
+    /// A resource changed in part.
+    Patch,
+    /// A resource removed.
+    Delete,
 }
 
 impl Methods {
-    /// True when a request with `method` reaches a handler.
-    pub fn takes(self, method: &actix_web::http::Method) -> bool {
-        use actix_web::http::Method;
+    /// The HTTP methods, in `Allow`'s order.
+    pub fn list(self) -> &'static [Method] {
+        const GET: &[Method] = &[Method::GET];
+        const POST: &[Method] = &[Method::POST];
+        const GET_POST: &[Method] = &[Method::GET, Method::POST];
+        const PUT: &[Method] = &[Method::PUT];
+        const PATCH: &[Method] = &[Method::PATCH];
+        const DELETE: &[Method] = &[Method::DELETE];
         match self {
-            Methods::Post => method == Method::POST,
-            Methods::GetPost => method == Method::POST || method == Method::GET,
-            Methods::Get => method == Method::GET,
+            Methods::Post => POST,
+            Methods::GetPost => GET_POST,
+            Methods::Get => GET,
+            Methods::Put => PUT,
+            Methods::Patch => PATCH,
+            Methods::Delete => DELETE,
         }
     }
 
-    /// The `Allow` header of a 405.
-    pub fn allow(self) -> &'static str {
-        match self {
-            Methods::Post => "POST",
-            Methods::GetPost => "GET, POST",
-            Methods::Get => "GET",
-        }
+    /// True when a request with `method` reaches a handler.
+    pub fn takes(self, method: &Method) -> bool {
+        self.list().contains(method)
     }
+
+    /// The `Allow` header of a 405.
+    pub fn allow(self) -> String {
+        allow(self.list())
+    }
+}
+
+/// `Allow`: the methods `taken`, in a fixed order.
+fn allow(taken: &[Method]) -> String {
+    const ORDER: [Method; 5] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    ORDER
+        .iter()
+        .filter(|m| taken.contains(m))
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Who may call an endpoint. The document derives 401 from it, so a handler
@@ -226,15 +260,20 @@ pub struct Operation {
     pub refusals: &'static [Refusal],
 }
 
-/// One endpoint: an [`Operation`] that answers `A`, the payload members
-/// beside `status`.
-pub struct Endpoint<A> {
+/// One endpoint: an [`Operation`] that answers `A`. In the envelope (`W`
+/// left out), `A` is the payload members beside `status`; outside it, `W`
+/// is the [`wire::Wire`] its family answers in and `A` its
+/// [`wire::Reply`].
+pub struct Endpoint<A, W = InEnvelope> {
     pub operation: Operation,
-    answer: PhantomData<fn() -> A>,
+    answer: PhantomData<fn() -> (A, W)>,
 }
 
-impl<A> Endpoint<A> {
-    pub const fn new(operation: Operation) -> Endpoint<A> {
+/// The wire of an endpoint inside the envelope (API.md §1).
+pub struct InEnvelope;
+
+impl<A, W> Endpoint<A, W> {
+    pub const fn new(operation: Operation) -> Endpoint<A, W> {
         Endpoint {
             operation,
             answer: PhantomData,
@@ -245,8 +284,15 @@ impl<A> Endpoint<A> {
 /// An endpoint as the document sees it, its answer type erased.
 pub struct Documented {
     pub operation: &'static Operation,
-    /// The answer's object schema, inline.
-    pub answer: SchemaFn,
+    pub answer: Answers,
+}
+
+/// What an endpoint answers, for the document.
+pub enum Answers {
+    /// The envelope, with this object schema's members beside `status`.
+    Envelope(SchemaFn),
+    /// Its own media type, success and error body.
+    Own(wire::Own),
 }
 
 impl std::ops::Deref for Documented {
@@ -257,11 +303,28 @@ impl std::ops::Deref for Documented {
     }
 }
 
-/// Collects endpoints, and registers their routes when building the app.
+/// The routes of one path, registered together so that its 405 names
+/// every method the path takes.
+struct Resource {
+    path: &'static str,
+    routes: Vec<actix_web::Route>,
+    methods: Vec<Method>,
+    /// The 405 for the other methods, in the path's answer shape.
+    not_allowed: fn(String) -> actix_web::Route,
+}
+
+/// Collects endpoints, and registers their routes when building the app:
+/// each path's routes once the `Api` is dropped, after every endpoint of
+/// the path was added.
 pub struct Api<'a> {
     config: Option<&'a mut web::ServiceConfig>,
     pub endpoints: Vec<Documented>,
+    resources: Vec<Resource>,
 }
+
+/// Endpoints added to collabd's own, to the routes and to the document
+/// alike: what a test serves besides them (see [`crate::start_with`]).
+pub type Extra = fn(&mut Api<'_>);
 
 impl<'a> Api<'a> {
     /// Collects only the reference entries (for the OpenAPI document).
@@ -269,6 +332,7 @@ impl<'a> Api<'a> {
         Api {
             config: None,
             endpoints: Vec::new(),
+            resources: Vec::new(),
         }
     }
 
@@ -277,6 +341,7 @@ impl<'a> Api<'a> {
         Api {
             config: Some(config),
             endpoints: Vec::new(),
+            resources: Vec::new(),
         }
     }
 
@@ -315,27 +380,98 @@ impl<'a> Api<'a> {
         let endpoint = &endpoint.operation;
         self.endpoints.push(Documented {
             operation: endpoint,
-            answer: inline_schema::<A>,
+            answer: Answers::Envelope(inline_schema::<A>),
         });
+        if self.config.is_some() {
+            self.route(endpoint, Enveloped(handler), lookup, |r| r, method_not_allowed);
+        }
+    }
+
+    /// Adds `endpoint`, outside the envelope: served by `handler`, which
+    /// must answer its [`wire::Reply`] `R`; its answers and refusals go out
+    /// as `W` says, and are documented so.
+    pub fn add_own<R, W, F, Args>(&mut self, endpoint: &'static Endpoint<R, W>, handler: F)
+    where
+        R: wire::Reply,
+        W: wire::Wire,
+        F: Handler<Args, Output = Result<R, ApiError>>,
+        Args: FromRequest + 'static,
+    {
+        let endpoint = &endpoint.operation;
+        self.endpoints.push(Documented {
+            operation: endpoint,
+            answer: Answers::Own(wire::Own::of::<W, R>()),
+        });
+        if self.config.is_some() {
+            let handler = wire::Replying::<W, F> {
+                handler,
+                wire: PhantomData,
+            };
+            self.route(
+                endpoint,
+                handler,
+                auth::Lookup::First,
+                wire::wrap_route::<W>,
+                wire::method_not_allowed::<W>,
+            );
+        }
+    }
+
+    /// Adds the routes of `endpoint` to its path's resource: each
+    /// authenticated as its table entry says, then shaped by `shape`.
+    fn route<H, Args>(
+        &mut self,
+        endpoint: &'static Operation,
+        handler: H,
+        lookup: auth::Lookup,
+        shape: fn(actix_web::Route) -> actix_web::Route,
+        not_allowed: fn(String) -> actix_web::Route,
+    ) where
+        H: Handler<Args> + Clone,
+        H::Output: Responder + 'static,
+        Args: FromRequest + 'static,
+    {
+        let index = match self.resources.iter().position(|r| r.path == endpoint.path) {
+            Some(index) => index,
+            None => {
+                self.resources.push(Resource {
+                    path: endpoint.path,
+                    routes: Vec::new(),
+                    methods: Vec::new(),
+                    not_allowed,
+                });
+                self.resources.len() - 1
+            }
+        };
+        let resource = &mut self.resources[index];
+        let (access, methods) = (endpoint.access, endpoint.methods);
+        for method in methods.list() {
+            let route = web::route()
+                .method(method.clone())
+                .to(handler.clone())
+                .wrap(from_fn(move |req, next| {
+                    auth::authenticate_first(access, methods, lookup, req, next)
+                }));
+            resource.routes.push(shape(route));
+            resource.methods.push(method.clone());
+        }
+    }
+}
+
+impl Drop for Api<'_> {
+    /// Registers each path's routes, with the 405 that lists them all.
+    fn drop(&mut self) {
         let Some(config) = self.config.as_deref_mut() else {
             return;
         };
-        let handler = Enveloped(handler);
-        let (access, methods) = (endpoint.access, endpoint.methods);
-        let mut resource = web::resource(endpoint.path);
-        if endpoint.methods != Methods::Get {
-            resource = resource.route(web::post().to(handler.clone()));
+        for resource in self.resources.drain(..) {
+            let allow = allow(&resource.methods);
+            let mut served = web::resource(resource.path);
+            for route in resource.routes {
+                served = served.route(route);
+            }
+            config.service(served.default_service((resource.not_allowed)(allow)));
         }
-        if endpoint.methods != Methods::Post {
-            resource = resource.route(web::get().to(handler));
-        }
-        config.service(
-            resource
-                .default_service(method_not_allowed(endpoint.methods.allow()))
-                .wrap(from_fn(move |req, next| {
-                    auth::authenticate_first(access, methods, lookup, req, next)
-                })),
-        );
     }
 }
 
@@ -385,13 +521,24 @@ pub fn register_all(api: &mut Api<'_>) {
     invite::register(api);
 }
 
+/// Every endpoint served: collabd's, then those `extra` adds.
+pub fn register_served(api: &mut Api<'_>, extra: Option<Extra>) {
+    register_all(api);
+    if let Some(extra) = extra {
+        extra(api);
+    }
+}
+
 /// Answers 405 naming the methods the resource takes.
-fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    web::to(move |req: actix_web::HttpRequest| async move {
-        Err::<actix_web::HttpResponse, ApiError>(ApiError::MethodNotAllowed {
-            method: req.method().to_string(),
-            allow,
-        })
+fn method_not_allowed(allow: String) -> actix_web::Route {
+    web::to(move |req: actix_web::HttpRequest| {
+        let allow = allow.clone();
+        async move {
+            Err::<actix_web::HttpResponse, ApiError>(ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow,
+            })
+        }
     })
 }
 

@@ -100,6 +100,11 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let query = req.query_string().to_string();
+        // An endpoint outside the envelope takes its own media type as JSON.
+        let own_media = req
+            .extensions()
+            .get::<super::wire::BodyMedia>()
+            .map(|media| media.0);
         let mut stream = payload.take();
         Box::pin(async move {
             if declared_length.is_some_and(|len| len > limit) {
@@ -117,6 +122,7 @@ where
             } else {
                 match content_type.as_deref() {
                     Some("application/json") => parse_json(&body)?,
+                    Some(media) if Some(media) == own_media => parse_json(&body)?,
                     Some("application/x-www-form-urlencoded") => parse_form(&body)?,
                     Some(other) => {
                         return Err(ApiError::InvalidRequest(format!(

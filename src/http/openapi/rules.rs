@@ -1,0 +1,112 @@
+//! What the derived schemas cannot state: rules between parameters, added
+//! to the parameter objects by name, and the tidying of what utoipa writes.
+
+/// Rules between parameters that the derived schemas cannot state, added to
+/// the parameter objects by name (JSON Schema): the server refuses (422)
+/// whatever breaks them, so the document says so too.
+const PARAMETER_RULES: &[(&str, &str)] = &[
+    // Exactly one of `inviteid` and `token`.
+    ("AcceptParams", ONE_OF_INVITE_OR_TOKEN),
+    ("DeclineParams", ONE_OF_INVITE_OR_TOKEN),
+    // A new password needs the current one.
+    (
+        "EditParams",
+        r#"{"if": {"required": ["password"], "properties": {"password": {"type": "string"}}},
+            "then": {"required": ["currentpassword"],
+                     "properties": {"currentpassword": {"type": "string"}}}}"#,
+    ),
+];
+
+/// Stated with `if`/`then`/`else` rather than `oneOf`, which generators turn
+/// into one class per branch and lose the other parameters.
+const ONE_OF_INVITE_OR_TOKEN: &str = r#"{
+    "if": {"required": ["inviteid"], "properties": {"inviteid": {"type": "string"}}},
+    "then": {"properties": {"token": {"type": "null"}}},
+    "else": {"required": ["token"], "properties": {"token": {"type": "string"}}}
+}"#;
+
+/// Adds [`PARAMETER_RULES`] and folds the one-member `oneOf` utoipa writes
+/// around an inline schema with its own description into that schema.
+pub(super) fn refine(doc: &mut serde_json::Value) {
+    for (name, rule) in PARAMETER_RULES {
+        let (Some(target), Ok(serde_json::Value::Object(rule))) = (
+            doc.pointer_mut(&format!("/components/schemas/{name}")),
+            serde_json::from_str::<serde_json::Value>(rule),
+        ) else {
+            continue;
+        };
+        if let Some(target) = target.as_object_mut() {
+            target.extend(rule);
+        }
+    }
+    fold_single_one_of(doc);
+}
+
+fn fold_single_one_of(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let single = match map.get("oneOf") {
+                Some(serde_json::Value::Array(items)) if items.len() == 1 => items[0]
+                    .as_object()
+                    .filter(|o| !o.contains_key("$ref"))
+                    .cloned(),
+                _ => None,
+            };
+            if let Some(inner) = single {
+                map.remove("oneOf");
+                for (key, value) in inner {
+                    map.entry(key).or_insert(value);
+                }
+            }
+            map.values_mut().for_each(fold_single_one_of);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fold_single_one_of),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::openapi::{document, document_json};
+
+    #[test]
+    fn every_parameter_rule_lands_on_its_schema() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
+        for (name, _) in PARAMETER_RULES {
+            let schema = &doc["components"]["schemas"][name];
+            assert!(schema.get("if").is_some(), "{name}: {schema}");
+        }
+    }
+
+    #[test]
+    fn no_one_member_one_of_is_left() {
+        fn walk(value: &serde_json::Value, path: &str) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(list) = map.get("oneOf").and_then(|l| l.as_array()) {
+                        assert!(list.len() > 1, "one-member oneOf at {path}");
+                    }
+                    for (key, value) in map {
+                        walk(value, &format!("{path}/{key}"));
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, &format!("{path}/{i}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
+        walk(&doc, "");
+        // The walk sees what it looks for: the raw document has such oneOfs.
+        let raw = serde_json::to_value(document()).expect("JSON");
+        let folded = std::panic::catch_unwind(|| walk(&raw, ""));
+        assert!(
+            folded.is_err(),
+            "the unfolded document has one-member oneOfs"
+        );
+    }
+}
