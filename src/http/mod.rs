@@ -383,7 +383,13 @@ impl<'a> Api<'a> {
             answer: Answers::Envelope(inline_schema::<A>),
         });
         if self.config.is_some() {
-            self.route(endpoint, Enveloped(handler), lookup, |r| r, method_not_allowed);
+            self.route(
+                endpoint,
+                Enveloped(handler),
+                lookup,
+                |r| r,
+                method_not_allowed,
+            );
         }
     }
 
@@ -545,4 +551,35 @@ fn method_not_allowed(allow: String) -> actix_web::Route {
 /// The answer for paths that name no endpoint.
 pub async fn unknown_path() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such endpoint".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two entries for one method of one path would leave the second
+    /// unreachable (and document only one of them).
+    #[test]
+    fn each_path_takes_each_method_from_one_entry() {
+        let mut api = Api::document();
+        register_all(&mut api);
+        let mut seen: Vec<(&str, &Method)> = Vec::new();
+        for endpoint in &api.endpoints {
+            for method in endpoint.methods.list() {
+                let entry = (endpoint.path, method);
+                assert!(!seen.contains(&entry), "{method} {} twice", endpoint.path);
+                seen.push(entry);
+            }
+        }
+        assert!(seen.len() > 60);
+    }
+
+    #[test]
+    fn allow_lists_methods_in_one_order() {
+        assert_eq!(Methods::GetPost.allow(), "GET, POST");
+        assert_eq!(
+            allow(&[Method::DELETE, Method::PATCH, Method::GET, Method::PUT]),
+            "GET, PUT, PATCH, DELETE"
+        );
+    }
 }

@@ -246,9 +246,10 @@ fn error_response(
     media_type: &str,
     schema: RefOr<Schema>,
 ) -> utoipa::openapi::Response {
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content(media_type, ContentBuilder::new().schema(Some(schema)).build());
+    let mut response = ResponseBuilder::new().description(description).content(
+        media_type,
+        ContentBuilder::new().schema(Some(schema)).build(),
+    );
     let string = || ObjectBuilder::new().schema_type(Type::String).build();
     match code {
         401 => {
@@ -338,7 +339,8 @@ fn path_item(
             .summary(Some(endpoint.summary))
             .description(Some(description))
             .response(code.clone(), success.clone());
-        for (code, response) in answers::errors(endpoint, error_statuses(endpoint, &method), schemas)
+        for (code, response) in
+            answers::errors(endpoint, error_statuses(endpoint, &method), schemas)
         {
             op = op.response(code, response);
         }
@@ -410,9 +412,7 @@ fn request_body(
             ContentBuilder::new().schema(Some(schema.clone())).build(),
         )
         .extensions(Some(
-            ExtensionsBuilder::new()
-                .add("x-also-accepts", also)
-                .build(),
+            ExtensionsBuilder::new().add("x-also-accepts", also).build(),
         ))
         .build()
 }

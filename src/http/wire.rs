@@ -52,10 +52,7 @@ pub trait Wire: 'static {
 pub fn refuse<W: Wire>(error: &ApiError) -> HttpResponse {
     let status = W::status(error.status_code());
     match serde_json::to_vec(&W::error(error, status)) {
-        Ok(body) => error
-            .builder(status)
-            .content_type(W::MEDIA_TYPE)
-            .body(body),
+        Ok(body) => error.builder(status).content_type(W::MEDIA_TYPE).body(body),
         Err(e) => {
             tracing::error!(cause = %e, "serializing an error body");
             HttpResponse::InternalServerError().finish()
@@ -231,11 +228,14 @@ impl Reply for Redirect {
     }
 }
 
+/// Documents a [`Reply`] in a media type: its status and response.
+pub type DocumentFn = fn(&'static str, &mut Vec<(String, RefOr<Schema>)>) -> (StatusCode, Response);
+
 /// The documentation of an endpoint outside the envelope, its types erased.
 pub struct Own {
     pub media_type: &'static str,
     /// Its success response and status.
-    pub success: fn(&'static str, &mut Vec<(String, RefOr<Schema>)>) -> (StatusCode, Response),
+    pub success: DocumentFn,
     /// Its error body's schema.
     pub error: SchemaFn,
     /// The status a refusal answers with (see [`Wire::status`]).

@@ -10,6 +10,7 @@ mod basic;
 mod concurrency;
 mod customer;
 mod edge;
+mod edge_routes;
 mod hostile;
 mod idempotency;
 mod indexes;

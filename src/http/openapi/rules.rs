@@ -25,9 +25,12 @@ const ONE_OF_INVITE_OR_TOKEN: &str = r#"{
     "else": {"required": ["token"], "properties": {"token": {"type": "string"}}}
 }"#;
 
-/// Adds [`PARAMETER_RULES`] and folds the one-member `oneOf` utoipa writes
-/// around an inline schema with its own description into that schema.
+/// Adds [`PARAMETER_RULES`], folds the one-member `oneOf` utoipa writes
+/// around an inline schema with its own description into that schema, and
+/// marks `Location` required wherever a response documents it (utoipa's
+/// headers cannot say so): a redirect or a creation always carries it.
 pub(super) fn refine(doc: &mut serde_json::Value) {
+    location_required(doc);
     for (name, rule) in PARAMETER_RULES {
         let (Some(target), Ok(serde_json::Value::Object(rule))) = (
             doc.pointer_mut(&format!("/components/schemas/{name}")),
@@ -40,6 +43,24 @@ pub(super) fn refine(doc: &mut serde_json::Value) {
         }
     }
     fold_single_one_of(doc);
+}
+
+fn location_required(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    let responses = operations
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        if let Some(location) = response.pointer_mut("/headers/Location") {
+            location["required"] = serde_json::Value::Bool(true);
+        }
+    }
 }
 
 fn fold_single_one_of(value: &mut serde_json::Value) {
