@@ -55,13 +55,15 @@ impl PartialSchema for DomainName {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .max_length(Some(254))
+            .max_length(Some(253))
             .pattern(Some(
-                "^[\\t-\\r ]*(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9-]{2,63}\\.?[\\t-\\r ]*$",
+                "^[\\t-\\r ]*(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])\\.?[\\t-\\r ]*$",
             ))
             .description(Some(
-                "An email domain such as `acme.com` (stored lower-case; punycode for \
-                 international names). The domains of public mail providers (gmail.com, \
+                "An email domain, a host name such as `acme.com`: labels of letters, digits \
+                 and inner hyphens, of at most 63 characters, ending in a top-level label \
+                 that starts with a letter (stored lower-case; international names in their \
+                 punycode form). The domains of public mail providers (gmail.com, \
                  outlook.com, …) cannot be claimed (422).",
             ))
             .into()

@@ -8,6 +8,14 @@ const PARAMETER_RULES: &[(&str, &str)] = &[
     // Exactly one of `inviteid` and `token`.
     ("AcceptParams", ONE_OF_INVITE_OR_TOKEN),
     ("DeclineParams", ONE_OF_INVITE_OR_TOKEN),
+    // Owners' memberships are never time-limited (API.md §6).
+    ("CreateInviteParams", OWNER_LASTS_INVITED),
+    ("BulkInviteRow", OWNER_LASTS_INVITED),
+    (
+        "EditCollaboratorParams",
+        r#"{"if": {"required": ["role"], "properties": {"role": {"const": "owner"}}},
+            "then": {"properties": {"expiresat": {"type": "null"}}}}"#,
+    ),
     // A new password needs the current one.
     (
         "EditParams",
@@ -16,6 +24,12 @@ const PARAMETER_RULES: &[(&str, &str)] = &[
                      "properties": {"currentpassword": {"type": "string"}}}}"#,
     ),
 ];
+
+/// An invite as owner makes a lasting membership.
+const OWNER_LASTS_INVITED: &str = r#"{
+    "if": {"required": ["role"], "properties": {"role": {"const": "owner"}}},
+    "then": {"properties": {"membershipexpiresat": {"type": "null"}}}
+}"#;
 
 /// Stated with `if`/`then`/`else` rather than `oneOf`, which generators turn
 /// into one class per branch and lose the other parameters.
