@@ -21,6 +21,7 @@ mod logs;
 mod lookups;
 mod matrix;
 mod openapi;
+mod openapi_constraints;
 mod ops;
 mod pages;
 mod retention;

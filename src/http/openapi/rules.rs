@@ -25,6 +25,10 @@ const PARAMETER_RULES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Parameter objects whose rules above ask for a member, though none is
+/// required on its own: a request to their operations needs a body.
+const BODY_REQUIRED: &[&str] = &["AcceptParams", "DeclineParams"];
+
 /// An invite as owner makes a lasting membership.
 const OWNER_LASTS_INVITED: &str = r#"{
     "if": {"required": ["role"], "properties": {"role": {"const": "owner"}}},
@@ -45,6 +49,7 @@ const ONE_OF_INVITE_OR_TOKEN: &str = r#"{
 /// headers cannot say so): a redirect or a creation always carries it.
 pub(super) fn refine(doc: &mut serde_json::Value) {
     location_required(doc);
+    body_required(doc);
     for (name, rule) in PARAMETER_RULES {
         let (Some(target), Ok(serde_json::Value::Object(rule))) = (
             doc.pointer_mut(&format!("/components/schemas/{name}")),
@@ -73,6 +78,32 @@ fn location_required(doc: &mut serde_json::Value) {
     for response in responses {
         if let Some(location) = response.pointer_mut("/headers/Location") {
             location["required"] = serde_json::Value::Bool(true);
+        }
+    }
+}
+
+/// Marks the request bodies of [`BODY_REQUIRED`] required.
+fn body_required(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let bodies = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("requestBody"));
+    for body in bodies {
+        let names = body
+            .get("content")
+            .and_then(|c| c.as_object())
+            .into_iter()
+            .flat_map(|content| content.values())
+            .filter_map(|media| media.pointer("/schema/$ref")?.as_str());
+        let needed = names
+            .filter_map(|reference| reference.rsplit('/').next())
+            .any(|name| BODY_REQUIRED.contains(&name));
+        if needed {
+            body["required"] = serde_json::Value::Bool(true);
         }
     }
 }
@@ -111,6 +142,15 @@ mod tests {
         for (name, _) in PARAMETER_RULES {
             let schema = &doc["components"]["schemas"][name];
             assert!(schema.get("if").is_some(), "{name}: {schema}");
+        }
+    }
+
+    #[test]
+    fn bodies_their_rules_need_are_required() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
+        for path in ["/invite/accept", "/invite/decline"] {
+            let body = &doc["paths"][path]["post"]["requestBody"];
+            assert_eq!(body["required"], true, "{path}: {body}");
         }
     }
 
