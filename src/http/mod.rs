@@ -313,6 +313,12 @@ struct Resource {
     not_allowed: fn(String) -> actix_web::Route,
 }
 
+/// The 404 of the paths under `prefix` that no endpoint takes.
+struct Fallback {
+    prefix: &'static str,
+    not_found: fn() -> actix_web::Route,
+}
+
 /// Collects endpoints, and registers their routes when building the app:
 /// each path's routes once the `Api` is dropped, after every endpoint of
 /// the path was added.
@@ -320,6 +326,8 @@ pub struct Api<'a> {
     config: Option<&'a mut web::ServiceConfig>,
     pub endpoints: Vec<Documented>,
     resources: Vec<Resource>,
+    /// Path prefixes whose unknown paths answer in a family's own shape.
+    fallbacks: Vec<Fallback>,
 }
 
 /// Endpoints added to collabd's own, to the routes and to the document
@@ -333,6 +341,7 @@ impl<'a> Api<'a> {
             config: None,
             endpoints: Vec::new(),
             resources: Vec::new(),
+            fallbacks: Vec::new(),
         }
     }
 
@@ -342,6 +351,7 @@ impl<'a> Api<'a> {
             config: Some(config),
             endpoints: Vec::new(),
             resources: Vec::new(),
+            fallbacks: Vec::new(),
         }
     }
 
@@ -423,6 +433,16 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// Answers every path under `prefix` that no endpoint takes with a 404
+    /// in `W`'s shape rather than the envelope's (SCIM's unknown paths under
+    /// `/scim/v2`).
+    pub fn fallback<W: wire::Wire>(&mut self, prefix: &'static str) {
+        self.fallbacks.push(Fallback {
+            prefix,
+            not_found: wire::not_found::<W>,
+        });
+    }
+
     /// Adds the routes of `endpoint` to its path's resource: each
     /// authenticated as its table entry says, then shaped by `shape`.
     fn route<H, Args>(
@@ -477,6 +497,11 @@ impl Drop for Api<'_> {
                 served = served.route(route);
             }
             config.service(served.default_service((resource.not_allowed)(allow)));
+        }
+        // After the resources, which take their paths first.
+        for fallback in self.fallbacks.drain(..) {
+            let not_found = (fallback.not_found)();
+            config.service(web::scope(fallback.prefix).default_service(not_found));
         }
     }
 }

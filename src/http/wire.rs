@@ -95,7 +95,6 @@ fn api_error(error: &actix_web::Error) -> ApiError {
     let text = error.to_string();
     match error.as_response_error().status_code() {
         StatusCode::NOT_FOUND => ApiError::NotFound(text),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(0),
         status if status.is_client_error() => ApiError::InvalidRequest(text),
         _ => ApiError::Internal(text),
     }
@@ -300,6 +299,13 @@ where
         let wrap: Wrap<W, R> = |result| result.map(|r| Replied(r, std::marker::PhantomData));
         self.handler.call(args).map(wrap)
     }
+}
+
+/// The 404 of a path under a family's prefix that no endpoint takes.
+pub(super) fn not_found<W: Wire>() -> actix_web::Route {
+    wrap_route::<W>(actix_web::web::to(|| async {
+        Err::<HttpResponse, ApiError>(ApiError::NotFound("no such endpoint".into()))
+    }))
 }
 
 /// The 405 of a resource outside the envelope.

@@ -2,7 +2,9 @@
 //! `/test/v1/things` and `/test/v1/things/{id}` with POST, GET, PUT, PATCH
 //! and DELETE, answering outside the envelope in `application/scim+json`
 //! with SCIM's error body (as API.md §11 asks of SCIM), and
-//! `/test/v1/signin/{id}`, a redirect (as §9's `GET /sso/{organizationid}`).
+//! `/test/v1/signin/{id}`, a redirect (as §9's `GET /sso/{organizationid}`);
+//! any other path under `/test/v1` answers SCIM's 404 (as §11 asks under
+//! `/scim/v2`).
 //! The app serves them from the same table as collabd's own endpoints, so
 //! its `/openapi.json` documents them, and the client checks every answer
 //! against that document. The production document has none of them.
@@ -188,6 +190,7 @@ fn things(api: &mut Api<'_>) {
     api.add_own(&PATCH, patch);
     api.add_own(&DELETE, delete);
     api.add_own(&SIGN_IN, sign_in);
+    api.fallback::<ScimLike>("/test/v1");
 }
 
 fn unknown(id: &str) -> ApiError {
@@ -399,6 +402,14 @@ fn refusals_come_in_the_resources_own_error_body(backend: Backend) {
     assert_scim_error(&r, 400, Some("invalidSyntax"));
     let r = app.send("PUT", &path, Some(&token), Some("text/plain"), b"name=x");
     assert_scim_error(&r, 400, Some("invalidSyntax"));
+
+    // A path under the family's prefix that nothing takes: its 404, too;
+    // elsewhere, the envelope's.
+    for method in ["GET", "PUT"] {
+        let r = app.send(method, "/test/v1/nothing/here", Some(&token), None, b"");
+        assert_scim_error(&r, 404, None);
+    }
+    app.get("/test/v2/things", None).err(404, "not_found");
 
     // collabd's own endpoints still refuse in the envelope, even in that
     // media type.
