@@ -100,6 +100,58 @@ pub fn document_with(extra: Option<Extra>) -> OpenApi {
         paths = paths.path(endpoint.path, path_item(endpoint, &status, &mut schemas));
     }
 
+    let components = components(schemas);
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("collabd")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Organizations, their collaborators, projects and invitations, over JSON. \
+                     Every endpoint takes POST with a JSON body, or the same parameters as an \
+                     `application/x-www-form-urlencoded` form (lists and objects need JSON; \
+                     `x-also-accepts` on each request body says so); endpoints that only \
+                     read also take GET with a query string. Every answer is the envelope \
+                     `{\"response\": {\"status\": …, <payload>}}`; errors add `response.error`.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components))
+        .tags(Some(tags()))
+        .build()
+}
+
+/// The tags operations are grouped by.
+fn tags() -> Vec<utoipa::openapi::tag::Tag> {
+    [
+                ("api", "About the service."),
+                (
+                    "user",
+                    "The caller: account, sessions, API keys, organizations, invites.",
+                ),
+                (
+                    "customer",
+                    "One organization: details, settings, collaborators, projects.",
+                ),
+                (
+                    "invite",
+                    "Invitations: create, list, the emailed link's details, accept, decline, revoke, resend.",
+                ),
+                ("operations", "Probes for orchestrators."),
+            ]
+            .map(|(name, description)| {
+                TagBuilder::new()
+                    .name(name)
+                    .description(Some(description))
+                    .build()
+            })
+            .into()
+}
+
+/// The security schemes, the shared error responses and every schema the
+/// operations registered.
+fn components(mut schemas: Vec<(String, RefOr<Schema>)>) -> utoipa::openapi::Components {
     let mut components = ComponentsBuilder::new().security_scheme(
         BEARER,
         SecurityScheme::Http(
@@ -140,49 +192,7 @@ pub fn document_with(extra: Option<Extra>) -> OpenApi {
     for (name, schema) in schemas {
         components = components.schema(name, schema);
     }
-
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("collabd")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "Organizations, their collaborators, projects and invitations, over JSON. \
-                     Every endpoint takes POST with a JSON body, or the same parameters as an \
-                     `application/x-www-form-urlencoded` form (lists and objects need JSON; \
-                     `x-also-accepts` on each request body says so); endpoints that only \
-                     read also take GET with a query string. Every answer is the envelope \
-                     `{\"response\": {\"status\": …, <payload>}}`; errors add `response.error`.",
-                ))
-                .build(),
-        )
-        .paths(paths.build())
-        .components(Some(components.build()))
-        .tags(Some(
-            [
-                ("api", "About the service."),
-                (
-                    "user",
-                    "The caller: account, sessions, API keys, organizations, invites.",
-                ),
-                (
-                    "customer",
-                    "One organization: details, settings, collaborators, projects.",
-                ),
-                (
-                    "invite",
-                    "Invitations: create, list, the emailed link's details, accept, decline, revoke, resend.",
-                ),
-                ("operations", "Probes for orchestrators."),
-            ]
-            .map(|(name, description)| {
-                TagBuilder::new()
-                    .name(name)
-                    .description(Some(description))
-                    .build()
-            }),
-        ))
-        .build()
+    components.build()
 }
 
 /// The document as the server serves it and `collabd openapi` prints it.
