@@ -9,7 +9,7 @@
 //! media type, error body, redirects and other methods given by a
 //! [`wire::Wire`] and a [`wire::Reply`], from the same table: routed,
 //! documented and contract-checked alike. Each path's routes are registered
-//! together ([`table`]), so a 405 lists every method the path takes.
+//! together (`table.rs`), so a 405 lists every method the path takes.
 
 pub mod account;
 pub mod answers;

@@ -96,7 +96,11 @@ fn api_error(error: &actix_web::Error) -> ApiError {
     match error.as_response_error().status_code() {
         StatusCode::NOT_FOUND => ApiError::NotFound(text),
         status if status.is_client_error() => ApiError::InvalidRequest(text),
-        _ => ApiError::Internal(text),
+        _ => {
+            let id = super::envelope::transaction_id();
+            tracing::error!(transactionid = %id, cause = %text, "internal error");
+            ApiError::Internal(text)
+        }
     }
 }
 
