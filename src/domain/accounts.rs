@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ownership::{ensure_an_owner_remains, Leaving};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -11,11 +12,10 @@ use super::{
     DomainResult, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
-use crate::store::kinds::{AuditAction, Role};
+use crate::store::kinds::AuditAction;
 use crate::store::rows::{EmailConfirmationRow, MembershipRow, SessionRow, UserRow};
 use crate::store::schema::{
-    account_tokens, api_keys, email_confirmations, memberships, organizations, recovery_codes,
-    sessions, users,
+    account_tokens, api_keys, email_confirmations, memberships, recovery_codes, sessions, users,
 };
 use crate::store::{lock_organization, lock_user, DbConn};
 
@@ -541,10 +541,9 @@ pub fn delete(
             lock_organization(conn, organization_id)?;
         }
         lock_user(conn, &user.id)?;
-        let owned: Vec<String> = memberships::table
+        let member_of: Vec<MembershipRow> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
-            .filter(memberships::role.eq(Role::Owner))
-            .select(memberships::organization_id)
+            .select(MembershipRow::as_select())
             .order(memberships::organization_id)
             .load(conn)?;
         let current = load_user(conn, &user.id)?;
@@ -555,35 +554,8 @@ pub fn delete(
             ));
         }
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::refused)?;
-        let mut alone = Vec::new();
-        for organization_id in &owned {
-            let owners: i64 = memberships::table
-                .filter(memberships::organization_id.eq(organization_id))
-                .filter(memberships::role.eq(Role::Owner))
-                .count()
-                .get_result(conn)?;
-            if owners <= 1 {
-                let name: String = organizations::table
-                    .find(organization_id)
-                    .select(organizations::name)
-                    .first(conn)?;
-                alone.push(format!("{name} ({organization_id})"));
-            }
-        }
-        if !alone.is_empty() {
-            return Err(DomainError::conflict(
-                ConflictReason::LastOwner,
-                format!(
-                    "the account is the only owner of {}: make someone else an owner or delete the organization first",
-                    alone.join(", ")
-                ),
-            ));
-        }
+        ensure_an_owner_remains(conn, Leaving::Account(&member_of))?;
         let now = now_ms();
-        let member_of: Vec<MembershipRow> = memberships::table
-            .filter(memberships::user_id.eq(&user.id))
-            .select(MembershipRow::as_select())
-            .load(conn)?;
         for membership in &member_of {
             // Every membership is a departure, one past its end the sweep
             // has not reached too; only those in force are left.

@@ -281,12 +281,7 @@ pub fn add(
             format!("must be an address at {domain} or one of its subdomains"),
         ));
     }
-    if new.role == Role::Owner {
-        return Err(DomainError::invalid(
-            "role",
-            "must be admin, technical or collaborator: nobody becomes an owner by their address",
-        ));
-    }
+    super::ownership::domain_may_give(new.role).map_err(|why| DomainError::invalid("role", why))?;
     let token = new_secret();
     let now = now_ms();
     let expires_at = now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR;

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod links;
 pub mod members;
 pub mod organizations;
+pub mod ownership;
 pub mod paging;
 pub mod passwords;
 pub mod projects;

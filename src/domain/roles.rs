@@ -66,7 +66,7 @@ pub enum Action {
 
 /// True when `role` may take `action`: the matrix of API.md §3, one arm per
 /// action, so an action without a row does not compile. `Leave` is open to
-/// every role here; the last-owner rule is `members::ensure_an_owner_remains`.
+/// every role here; the last-owner rule is `ownership::ensure_an_owner_remains`.
 pub fn allows(role: Role, action: Action) -> bool {
     use Role::{Admin, Owner, Technical};
     match action {

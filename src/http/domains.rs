@@ -20,6 +20,7 @@ use super::pages::{look_up, page, poster_with};
 use super::params::{text, valid_email, Params};
 use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
 use crate::domain::domains::{self, Domain, NewDomain};
+use crate::domain::ownership;
 use crate::domain::roles::Role;
 use crate::domain::Ctx;
 use crate::mail::templates::escape_html;
@@ -71,11 +72,10 @@ impl PartialSchema for DomainName {
 impl ToSchema for DomainName {}
 
 fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
-    match Role::parse(role) {
-        Some(Role::Owner) | None => Err(validator::ValidationError::new("role")
-            .with_message("must be admin, technical or collaborator".into())),
-        Some(_) => Ok(()),
-    }
+    Role::parse(role)
+        .ok_or(ownership::ROLES_A_DOMAIN_GIVES)
+        .and_then(ownership::domain_may_give)
+        .map_err(|why| validator::ValidationError::new("role").with_message(why.into()))
 }
 
 fn valid_domain(domain: &str) -> Result<(), validator::ValidationError> {

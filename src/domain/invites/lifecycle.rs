@@ -9,8 +9,9 @@ use crate::domain::accounts::load_user;
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
 use crate::domain::organizations::{invite_ttl_days, load_organization};
+use crate::domain::ownership::{ensure_owners_last, EndFrom};
 use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
-use crate::domain::roles::{allows, may_assign, Action};
+use crate::domain::roles::{may_assign, Action};
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
 use crate::domain::{
@@ -168,8 +169,13 @@ pub fn create(
         let membership_expires_at = crate::domain::members::membership_end(
             "membershipexpiresat",
             new.membership_expires_at.as_deref(),
-            new.role,
             now,
+        )?;
+        ensure_owners_last(
+            "membershipexpiresat",
+            new.role,
+            membership_expires_at,
+            EndFrom::Request,
         )?;
         let organization_id = member.organization_id();
         ctx.limits.invites.check(&organization_id.to_string())?;
@@ -235,34 +241,35 @@ pub fn create(
     sent(ctx, result)
 }
 
-/// The invite `invite_id`, if the caller may revoke or resend it: any invite
-/// for owners and admins, their own for technical users. Non-members get 404.
+/// Who may manage (revoke or resend) an invite, as the action the gate
+/// asks for: whoever may manage any invite of its organization, and its
+/// sender when they may manage their own (owners and admins, and technical
+/// users for their own, API.md §3). Decided here and answered by the gate
+/// alone.
+fn managing(row: &InviteRow, caller: &Caller) -> Action {
+    if row.invited_by == caller.user_id {
+        Action::ManageOwnInvite
+    } else {
+        Action::ManageAnyInvite
+    }
+}
+
+/// The invite `invite_id`, if the caller may revoke or resend it
+/// ([`managing`]; 403 otherwise). Non-members get 404.
 pub(super) fn manageable(
     conn: &mut DbConn,
     caller: &Caller,
     invite_id: &str,
 ) -> DomainResult<(InviteRow, UserRow, access::Member)> {
     let row = load_by_id(conn, invite_id)?;
-    let own = row.invited_by == caller.user_id;
-    let action = if own {
-        Action::ManageOwnInvite
-    } else {
-        Action::ManageAnyInvite
-    };
     let member = access::object(
         conn,
         caller,
         &row.organization_id,
-        action,
+        managing(&row, caller),
         Hold::Shared,
         "invite",
     )?;
-    if !(allows(member.role, Action::ManageAnyInvite) || own) {
-        return Err(DomainError::forbidden(format!(
-            "the role {} may not manage this invite",
-            member.role.as_str()
-        )));
-    }
     let user = load_user(conn, &caller.user_id)?;
     Ok((row, user, member))
 }
