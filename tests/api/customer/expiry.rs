@@ -201,7 +201,9 @@ fn several_processes_sweep_each_ended_membership_once(backend: Backend) {
         app.post("/invite/accept", None, json!({"token": token}))
             .ok();
     }
-    std::thread::sleep((ends + Duration::from_millis(500)).saturating_duration_since(Instant::now()));
+    std::thread::sleep(
+        (ends + Duration::from_millis(500)).saturating_duration_since(Instant::now()),
+    );
     let mut config = app.config.clone();
     config.membership_sweep_secs = 1;
     let others: Vec<TestServer> = (0..3).map(|_| TestServer::start(config.clone())).collect();
