@@ -285,7 +285,7 @@ pub fn add(
     let token = new_secret();
     let now = now_ms();
     let expires_at = now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR;
-    let result = ctx.store.write(|conn| {
+    let result: DomainResult<Domain> = ctx.store.write(|conn| {
         let member = access::organization(
             conn,
             caller,
@@ -294,75 +294,22 @@ pub fn add(
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
-        let verified_elsewhere: Option<String> = domains::table
-            .filter(domains::domain.eq(&domain))
-            .filter(domains::state.eq(DomainState::Verified))
-            .select(domains::organization_id)
-            .first(conn)
-            .optional()?;
-        match verified_elsewhere {
-            Some(holder) if holder == organization_id => {
-                return Err(DomainError::conflict(
-                    ConflictReason::AlreadyVerified,
-                    format!("{domain} is verified for this organization already"),
-                ))
-            }
-            Some(_) => return Err(domain_taken(&domain)),
-            None => {}
-        }
-        let existing: Option<DomainRow> = domains::table
-            .filter(domains::organization_id.eq(&organization_id))
-            .filter(domains::domain.eq(&domain))
-            .select(DomainRow::as_select())
-            .first(conn)
-            .optional()?;
-        let row = match existing {
-            Some(row) => {
-                diesel::update(domains::table.find(&row.id))
-                    .set((
-                        domains::token_hash.eq(hash_secret(&token)),
-                        domains::token_expires_at.eq(expires_at),
-                        domains::verification_email.eq(&email),
-                        domains::role.eq(new.role),
-                    ))
-                    .execute(conn)?;
-                DomainRow {
-                    verification_email: email.clone(),
-                    role: new.role,
-                    ..row
-                }
-            }
-            None => {
-                let count: i64 = domains::table
-                    .filter(domains::organization_id.eq(&organization_id))
-                    .count()
-                    .get_result(conn)?;
-                if count >= MAX_PER_ORGANIZATION {
-                    return Err(DomainError::invalid(
-                        "organizationid",
-                        format!(
-                            "an organization claims at most {MAX_PER_ORGANIZATION} domains; remove one first"
-                        ),
-                    ));
-                }
-                let row = DomainRow {
-                    id: new_id(),
-                    organization_id: organization_id.clone(),
-                    domain: domain.clone(),
-                    role: new.role,
-                    state: DomainState::Pending,
-                    verification_email: email.clone(),
-                    token_hash: hash_secret(&token),
-                    token_expires_at: expires_at,
-                    created_at: now,
-                    verified_at: None,
-                };
-                diesel::insert_into(domains::table)
-                    .values(&row)
-                    .execute(conn)?;
-                row
-            }
-        };
+        ensure_unverified(conn, &domain, &organization_id)?;
+        let row = write_claim(
+            conn,
+            DomainRow {
+                id: new_id(),
+                organization_id: organization_id.clone(),
+                domain: domain.clone(),
+                role: new.role,
+                state: DomainState::Pending,
+                verification_email: email.clone(),
+                token_hash: hash_secret(&token),
+                token_expires_at: expires_at,
+                created_at: now,
+                verified_at: None,
+            },
+        )?;
         let actor = load_user(conn, &caller.user_id)?;
         let organization: String = organizations::table
             .find(&organization_id)
@@ -384,26 +331,103 @@ pub fn add(
         // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
         // is known to be mailed.
         ctx.limits.mails.hit(&email)?;
-        let link = format!("{}/domain/{token}", ctx.policy.public_url);
-        mail::enqueue(
-            conn,
-            &ctx.outbox_sealer,
-            templates::verify_domain(&templates::DomainClaim {
-                to: &email,
-                domain: &row.domain,
-                organization: &organization,
-                by_name: &actor.name,
-                by_email: &actor.email,
-                role: row.role.as_str(),
-                link: &link,
-                hours: ctx.policy.confirm_ttl_hours,
-            }),
-        )?;
+        queue_claim_mail(ctx, conn, &row, &token, &actor, &organization)?;
         Ok(Domain::from(row))
     });
     let domain_row = result?;
     ctx.mail_queued();
     Ok(domain_row)
+}
+
+/// Queues the mail with the link of claim `row` (its fresh `token`) to its
+/// verification address, naming `actor`, who claimed it for `organization`.
+fn queue_claim_mail(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    row: &DomainRow,
+    token: &str,
+    actor: &UserRow,
+    organization: &str,
+) -> DomainResult<()> {
+    let link = format!("{}/domain/{token}", ctx.policy.public_url);
+    mail::enqueue(
+        conn,
+        &ctx.outbox_sealer,
+        templates::verify_domain(&templates::DomainClaim {
+            to: &row.verification_email,
+            domain: &row.domain,
+            organization,
+            by_name: &actor.name,
+            by_email: &actor.email,
+            role: row.role.as_str(),
+            link: &link,
+            hours: ctx.policy.confirm_ttl_hours,
+        }),
+    )?;
+    Ok(())
+}
+
+/// Refuses a claim of `domain` when an organization verified it: this one
+/// (409 `already_verified`) or another (409 `domain_taken`).
+fn ensure_unverified(conn: &mut DbConn, domain: &str, organization_id: &str) -> DomainResult<()> {
+    let verified_elsewhere: Option<String> = domains::table
+        .filter(domains::domain.eq(domain))
+        .filter(domains::state.eq(DomainState::Verified))
+        .select(domains::organization_id)
+        .first(conn)
+        .optional()?;
+    match verified_elsewhere {
+        Some(holder) if holder == organization_id => Err(DomainError::conflict(
+            ConflictReason::AlreadyVerified,
+            format!("{domain} is verified for this organization already"),
+        )),
+        Some(_) => Err(domain_taken(domain)),
+        None => Ok(()),
+    }
+}
+
+/// Writes the claim `claim` stands for: over the organization's pending
+/// claim of the same domain (its new token, address and role; the old link
+/// ends), or as a new claim within [`MAX_PER_ORGANIZATION`] (422 past it).
+/// The row as written.
+fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
+    let existing: Option<DomainRow> = domains::table
+        .filter(domains::organization_id.eq(&claim.organization_id))
+        .filter(domains::domain.eq(&claim.domain))
+        .select(DomainRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = existing {
+        diesel::update(domains::table.find(&row.id))
+            .set((
+                domains::token_hash.eq(&claim.token_hash),
+                domains::token_expires_at.eq(claim.token_expires_at),
+                domains::verification_email.eq(&claim.verification_email),
+                domains::role.eq(claim.role),
+            ))
+            .execute(conn)?;
+        return Ok(DomainRow {
+            verification_email: claim.verification_email,
+            role: claim.role,
+            ..row
+        });
+    }
+    let count: i64 = domains::table
+        .filter(domains::organization_id.eq(&claim.organization_id))
+        .count()
+        .get_result(conn)?;
+    if count >= MAX_PER_ORGANIZATION {
+        return Err(DomainError::invalid(
+            "organizationid",
+            format!(
+                "an organization claims at most {MAX_PER_ORGANIZATION} domains; remove one first"
+            ),
+        ));
+    }
+    diesel::insert_into(domains::table)
+        .values(&claim)
+        .execute(conn)?;
+    Ok(claim)
 }
 
 fn domain_taken(domain: &str) -> DomainError {
