@@ -209,19 +209,7 @@ pub fn create(
             membership_expires_at,
         };
         crate::store::execute(conn, diesel::insert_into(invites::table).values(&row))?;
-        let grant_rows: Vec<InviteProjectRow> = new
-            .grants
-            .iter()
-            .map(|g| InviteProjectRow {
-                invite_id: row.id.clone(),
-                project_id: g.project_id.clone(),
-                permission: g.permission,
-            })
-            .collect();
-        // One statement per row: batch inserts are not portable over both backends.
-        for grant in &grant_rows {
-            diesel::insert_into(invite_projects::table).values(grant).execute(conn)?;
-        }
+        insert_invite_grants(conn, &row.id, &new.grants)?;
         let inviter = load_user(conn, &caller.user_id)?;
         queue_invitation(ctx, conn, &organization, &row, &token, &inviter)?;
         audit::record(
@@ -232,7 +220,7 @@ pub fn create(
             &row.id,
             json!({"email": row.email, "role": row.role, "cancreateprojects": row.can_create_projects}),
         )?;
-        if grant_rows.is_empty() {
+        if new.grants.is_empty() {
             // Everything the answer names is at hand.
             return Ok(assemble(row, organization.name, &inviter, Vec::new(), now));
         }
@@ -252,6 +240,29 @@ fn managing(row: &InviteRow, caller: &Caller) -> Action {
     } else {
         Action::ManageAnyInvite
     }
+}
+
+/// Writes the grants an invite gives on accepting.
+fn insert_invite_grants(
+    conn: &mut DbConn,
+    invite_id: &str,
+    grants: &[GrantRequest],
+) -> DomainResult<()> {
+    let grant_rows: Vec<InviteProjectRow> = grants
+        .iter()
+        .map(|g| InviteProjectRow {
+            invite_id: invite_id.to_string(),
+            project_id: g.project_id.clone(),
+            permission: g.permission,
+        })
+        .collect();
+    // One statement per row: batch inserts are not portable over both backends.
+    for grant in &grant_rows {
+        diesel::insert_into(invite_projects::table)
+            .values(grant)
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The invite `invite_id`, if the caller may revoke or resend it
