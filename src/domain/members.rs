@@ -280,6 +280,34 @@ pub struct CollaboratorChanges {
     pub expires_at: Option<Option<String>>,
 }
 
+/// Gives `target` the role `new_role`, as `actor_role` asks, and revokes the
+/// invites it sent that the new role may not grant.
+fn change_role(
+    conn: &mut DbConn,
+    caller: &Caller,
+    target: &MembershipRow,
+    actor_role: Role,
+    new_role: Role,
+) -> DomainResult<()> {
+    // The last owner hears why first: even their own demotion
+    // would leave the organization without an owner.
+    ensure_an_owner_remains(conn, Leaving::Member(target))?;
+    if target.user_id == caller.user_id {
+        return Err(DomainError::forbidden("nobody changes their own role"));
+    }
+    if !may_assign(actor_role, new_role) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not grant the role {}",
+            actor_role.as_str(),
+            new_role.as_str()
+        )));
+    }
+    diesel::update(memberships::table.find(&target.id))
+        .set(memberships::role.eq(new_role))
+        .execute(conn)?;
+    revoke_invites_beyond_authority(conn, target, AuthorityLost::Demoted(new_role), caller)
+}
+
 /// Edits a collaborator's role, `cancreateprojects` and project grants.
 pub fn edit(
     ctx: &Ctx,
@@ -298,28 +326,7 @@ pub fn edit(
         }
         if let Some(new_role) = changes.role {
             if new_role != target_role {
-                // The last owner hears why first: even their own demotion
-                // would leave the organization without an owner.
-                ensure_an_owner_remains(conn, Leaving::Member(&target))?;
-                if target.user_id == caller.user_id {
-                    return Err(DomainError::forbidden("nobody changes their own role"));
-                }
-                if !may_assign(actor_role, new_role) {
-                    return Err(DomainError::forbidden(format!(
-                        "the role {} may not grant the role {}",
-                        actor_role.as_str(),
-                        new_role.as_str()
-                    )));
-                }
-                diesel::update(memberships::table.find(&target.id))
-                    .set(memberships::role.eq(new_role))
-                    .execute(conn)?;
-                revoke_invites_beyond_authority(
-                    conn,
-                    &target,
-                    AuthorityLost::Demoted(new_role),
-                    caller,
-                )?;
+                change_role(conn, caller, &target, actor_role, new_role)?;
             }
         }
         if changes.expires_at.is_some() && target.user_id == caller.user_id {
