@@ -21,6 +21,7 @@ use super::{
 use crate::domain::accounts::{self, AccountChanges, NewAccount};
 use crate::domain::apikeys::{self};
 use crate::domain::invites::{self};
+use crate::domain::logins;
 use crate::domain::organizations::{self};
 use crate::domain::paging::PageRequest;
 use crate::domain::Ctx;
@@ -205,7 +206,7 @@ const LOGIN: Endpoint<LoginAnswer> = Endpoint::new(Operation {
 
 async fn login(ctx: Data<Ctx>, Params(p): Params<LoginParams>) -> Result<LoginAnswer, ApiError> {
     let login = run_hashing(ctx, move |ctx| {
-        accounts::login(ctx, &p.email, &p.password, p.otp.as_deref())
+        logins::login(ctx, &p.email, &p.password, p.otp.as_deref())
     })
     .await?;
     Ok(LoginAnswer { login })
@@ -229,7 +230,7 @@ async fn logout(
     SignedIn(caller): SignedIn,
     _: Params<NoParams>,
 ) -> Result<Nothing, ApiError> {
-    run(ctx, move |ctx| accounts::logout(ctx, &caller)).await?;
+    run(ctx, move |ctx| logins::logout(ctx, &caller)).await?;
     Ok(Nothing {})
 }
 

@@ -5,12 +5,11 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::domain::access::{self, Member};
-use crate::domain::accounts::{
-    find_user_by_email, insert_session, load_user, login_for, new_session_row, provision_invited,
-    take_over_unverified,
-};
+use crate::domain::accounts::{find_user_by_email, load_user};
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
+use crate::domain::logins::{insert_session, login_for, new_session_row};
+use crate::domain::newcomers::{provision_invited, take_over_unverified};
 use crate::domain::organizations::organization_view;
 use crate::domain::projects::insert_grants;
 use crate::domain::roles::Permission;
