@@ -177,7 +177,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                 http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
                 http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
                 http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
-                http::get_only(cfg, "/domain/{token}", http::domains::domain_page);
+                http::get_only(cfg, "/domain/{token}", http::verified_domains::domain_page);
             })
             .default_service(web::to(http::unknown_path))
     };

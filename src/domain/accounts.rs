@@ -225,7 +225,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
         Ok(user) => {
-            super::domains::join_by_domain(ctx, &user);
+            super::verified_domains::join_by_domain(ctx, &user);
             Ok(User::from(user))
         }
         Err(e) => Err(e),
@@ -468,7 +468,7 @@ pub fn delete(
         for membership in &member_of {
             // Every membership is a departure, one past its end the sweep
             // has not reached too; only those in force are left.
-            super::domains::record_departure(
+            super::verified_domains::record_departure(
                 conn,
                 &membership.organization_id,
                 &current.id,

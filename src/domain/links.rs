@@ -191,6 +191,6 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
         insert_session(conn, &session)?;
         Ok(user)
     })?;
-    crate::domain::domains::join_by_domain(ctx, &user);
+    crate::domain::verified_domains::join_by_domain(ctx, &user);
     login_for(ctx, &session, user)
 }

@@ -63,7 +63,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         insert_session(conn, &session)?;
         Ok(current)
     })?;
-    super::domains::join_by_domain(ctx, &user);
+    super::verified_domains::join_by_domain(ctx, &user);
     login_for(ctx, &session, user)
 }
 

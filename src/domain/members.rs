@@ -401,7 +401,13 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
             revoke_invites_beyond_authority(conn, &target, AuthorityLost::Removed, caller)?;
         }
         diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
-        super::domains::record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
+        super::verified_domains::record_departure(
+            conn,
+            &org,
+            &removed.userid,
+            &removed.email,
+            now_ms(),
+        )?;
         diesel::delete(
             api_keys::table
                 .filter(api_keys::user_id.eq(&target.user_id))

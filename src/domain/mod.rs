@@ -7,7 +7,6 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
-pub mod domains;
 pub mod emails;
 pub mod expiry;
 pub mod idempotency;
@@ -28,6 +27,7 @@ pub mod rosters;
 pub mod sessions;
 pub mod tokens;
 pub mod twofactor;
+pub mod verified_domains;
 pub mod webhooks;
 
 use std::collections::BTreeMap;

@@ -12,7 +12,6 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod customer;
-pub mod domains;
 pub mod envelope;
 pub mod error;
 pub mod grants;
@@ -24,6 +23,7 @@ pub mod pages;
 pub mod params;
 pub mod slow;
 pub mod user;
+pub mod verified_domains;
 pub mod webhooks;
 
 use std::marker::PhantomData;
@@ -381,7 +381,7 @@ pub fn register_all(api: &mut Api<'_>) {
     account::register(api);
     customer::register(api);
     webhooks::register(api);
-    domains::register(api);
+    verified_domains::register(api);
     invite::register(api);
 }
 

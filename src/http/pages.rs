@@ -1,6 +1,6 @@
 //! The pages email links open: `GET /invite/{token}`, `/confirm/{token}`,
 //! `/reset/{token}` and `/signin/{token}` (and `/domain/{token}`, in
-//! `domains.rs`). A GET never acts by itself,
+//! `verified_domains.rs`). A GET never acts by itself,
 //! because mail scanners follow links: the page says what the link is for,
 //! asks, and its button posts to the API; then it says what happened and
 //! what to do next.

@@ -145,7 +145,7 @@ pub fn accept(
         .store
         .read(|conn| load_user(conn, &accepted.collaborator.userid))
     {
-        crate::domain::domains::join_by_domain(ctx, &user);
+        crate::domain::verified_domains::join_by_domain(ctx, &user);
     }
     Ok(accepted)
 }
