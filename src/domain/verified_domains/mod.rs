@@ -2,7 +2,12 @@
 //! there proves it by an emailed link, and from then on every account whose
 //! verified address is at that domain joins the organization with the
 //! domain's role as it signs in, unless it was removed from the organization
-//! or left it ([`record_departure`]).
+//! or left it ([`record_departure`]). Claims (adding, verifying, listing,
+//! removing) are here; the names a claim may take in `names.rs`; joining and
+//! departures in `joining.rs`.
+
+mod joining;
+mod names;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -15,161 +20,21 @@ use super::roles::{Action, Role};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
-    emails, new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError,
-    DomainResult, GoneReason, MS_PER_HOUR,
+    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
+    GoneReason, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
 use crate::store::kinds::DomainState;
-use crate::store::rows::{DepartureRow, DomainRow, MembershipRow, UserRow};
-use crate::store::schema::{departures, domains, memberships, organizations};
+use crate::store::rows::{DomainRow, UserRow};
+use crate::store::schema::{domains, organizations};
 use crate::store::{share_organization, DbConn};
+
+pub use joining::{join_by_domain, record_departure};
+use names::domain_of;
+pub use names::normalize_domain;
 
 /// Domains one organization may claim.
 pub const MAX_PER_ORGANIZATION: i64 = 50;
-
-/// Domains of public mailbox providers: an address there proves a mailbox,
-/// not control of the domain, so none of them can be claimed. A list of the
-/// large providers, not of every one: a provider missing here could be
-/// claimed by one of its users (a DNS record as proof would close that).
-const PUBLIC_PROVIDERS: &[&str] = &[
-    "126.com",
-    "163.com",
-    "aim.com",
-    "alice.it",
-    "aol.com",
-    "arcor.de",
-    "att.net",
-    "bellsouth.net",
-    "bigpond.com",
-    "bk.ru",
-    "bluewin.ch",
-    "blueyonder.co.uk",
-    "bol.com.br",
-    "btinternet.com",
-    "charter.net",
-    "comcast.net",
-    "cox.net",
-    "daum.net",
-    "duck.com",
-    "earthlink.net",
-    "fastmail.com",
-    "foxmail.com",
-    "free.fr",
-    "freenet.de",
-    "gmail.com",
-    "gmx.at",
-    "gmx.ch",
-    "gmx.com",
-    "gmx.de",
-    "gmx.fr",
-    "gmx.net",
-    "gmx.us",
-    "googlemail.com",
-    "hanmail.net",
-    "hey.com",
-    "hispeed.ch",
-    "home.nl",
-    "hotmail.co.uk",
-    "hotmail.com",
-    "hotmail.de",
-    "hotmail.es",
-    "hotmail.fr",
-    "hotmail.it",
-    "hushmail.com",
-    "icloud.com",
-    "ig.com.br",
-    "inbox.com",
-    "inbox.ru",
-    "interia.pl",
-    "kpnmail.nl",
-    "laposte.net",
-    "libero.it",
-    "list.ru",
-    "live.co.uk",
-    "live.com",
-    "live.com.mx",
-    "live.de",
-    "live.fr",
-    "live.nl",
-    "mac.com",
-    "mail.com",
-    "mail.ee",
-    "mail.ru",
-    "mailbox.org",
-    "me.com",
-    "msn.com",
-    "naver.com",
-    "ntlworld.com",
-    "o2.pl",
-    "onet.pl",
-    "optusnet.com.au",
-    "orange.fr",
-    "outlook.com",
-    "outlook.com.br",
-    "outlook.de",
-    "outlook.es",
-    "outlook.fr",
-    "outlook.it",
-    "passport.com",
-    "planet.nl",
-    "pm.me",
-    "posteo.de",
-    "prodigy.net.mx",
-    "proton.me",
-    "protonmail.ch",
-    "protonmail.com",
-    "qq.com",
-    "rambler.ru",
-    "rediffmail.com",
-    "rocketmail.com",
-    "rogers.com",
-    "sbcglobal.net",
-    "seznam.cz",
-    "sfr.fr",
-    "shaw.ca",
-    "sina.com",
-    "sky.com",
-    "skynet.be",
-    "sohu.com",
-    "sympatico.ca",
-    "t-online.de",
-    "talktalk.net",
-    "telenet.be",
-    "terra.com.br",
-    "tiscali.it",
-    "tuta.io",
-    "tutanota.com",
-    "tutanota.de",
-    "ukr.net",
-    "uol.com.br",
-    "verizon.net",
-    "virgilio.it",
-    "virginmedia.com",
-    "wanadoo.fr",
-    "web.de",
-    "windowslive.com",
-    "wp.pl",
-    "ya.ru",
-    "yahoo.ca",
-    "yahoo.co.in",
-    "yahoo.co.jp",
-    "yahoo.co.uk",
-    "yahoo.com",
-    "yahoo.com.au",
-    "yahoo.com.br",
-    "yahoo.de",
-    "yahoo.es",
-    "yahoo.fr",
-    "yahoo.it",
-    "yandex.com",
-    "yandex.ru",
-    "yandex.ua",
-    "yeah.net",
-    "ymail.com",
-    "ziggo.nl",
-    "zoho.com",
-    "zohomail.com",
-];
 
 /// A claimed email domain.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -201,58 +66,6 @@ impl From<DomainRow> for Domain {
             verifiedat: row.verified_at.map(rfc3339),
         }
     }
-}
-
-/// `domain` as stored: trimmed, without a final dot, in IDNA ASCII form
-/// (lower-case, punycode for an international name), as the domains of
-/// addresses are kept; or why it cannot be claimed.
-pub fn normalize_domain(domain: &str) -> Result<String, String> {
-    let domain = domain.trim().trim_end_matches('.');
-    if domain.chars().any(emails::is_invisible) {
-        return Err(emails::INVISIBLE.into());
-    }
-    let Ok(domain) = idna::domain_to_ascii(domain) else {
-        return Err("must be a domain name such as acme.com".into());
-    };
-    if domain.len() > 253 {
-        return Err("must be at most 253 characters".into());
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 {
-        return Err("must be a domain name such as acme.com".into());
-    }
-    for label in &labels {
-        let well_formed = (1..=63).contains(&label.len())
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-');
-        if !well_formed {
-            return Err(
-                "must be a domain name: labels of letters, digits and inner hyphens".into(),
-            );
-        }
-    }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err("must be a domain name, not an address".into());
-    }
-    if PUBLIC_PROVIDERS.contains(&domain.as_str()) {
-        return Err(
-            "belongs to a public email provider: an address there proves a mailbox, not the \
-             domain"
-                .into(),
-        );
-    }
-    Ok(domain)
-}
-
-/// The part of an address after its last `@`, lower-case.
-fn domain_of(email: &str) -> Option<&str> {
-    email.rsplit_once('@').map(|(_, domain)| domain)
 }
 
 /// What `customer/adddomain` asks for.
@@ -577,187 +390,4 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
             serde_json::json!({"domain": row.domain}),
         )
     })
-}
-
-/// Notes that the account `user_id` at `email` is no longer a member of
-/// `organization_id` (removed, left, outlived the membership or closed the
-/// account): a verified domain never adds it again, by account or by address.
-pub fn record_departure(
-    conn: &mut DbConn,
-    organization_id: &str,
-    user_id: &str,
-    email: &str,
-    now: i64,
-) -> DomainResult<()> {
-    crate::store::execute(
-        conn,
-        diesel::insert_into(departures::table)
-            .values(DepartureRow {
-                organization_id: organization_id.to_string(),
-                email: email.to_string(),
-                user_id: user_id.to_string(),
-                departed_at: now,
-            })
-            .on_conflict_do_nothing(),
-    )?;
-    Ok(())
-}
-
-/// The verified domain that would add `user` to its organization now: the
-/// address is verified and at that domain, the account is no member (any
-/// membership row counts, even one past its end the sweep has not reached:
-/// that is a departure about to be recorded), and it never departed.
-fn joinable(conn: &mut DbConn, user: &UserRow) -> DomainResult<Option<DomainRow>> {
-    if !user.email_verified {
-        return Ok(None);
-    }
-    let Some(domain) = domain_of(&user.email) else {
-        return Ok(None);
-    };
-    let Some(row) = domains::table
-        .filter(domains::domain.eq(domain))
-        .filter(domains::state.eq(DomainState::Verified))
-        .select(DomainRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let member: i64 = memberships::table
-        .filter(memberships::organization_id.eq(&row.organization_id))
-        .filter(memberships::user_id.eq(&user.id))
-        .count()
-        .get_result(conn)?;
-    if member > 0 {
-        return Ok(None);
-    }
-    let departed: i64 = departures::table
-        .filter(departures::organization_id.eq(&row.organization_id))
-        .filter(
-            departures::user_id
-                .eq(&user.id)
-                .or(departures::email.eq(&user.email)),
-        )
-        .count()
-        .get_result(conn)?;
-    Ok((departed == 0).then_some(row))
-}
-
-/// Adds the account to the organization that verified the domain of its
-/// address, with the domain's role, when [`joinable`] says so; returns the
-/// organization joined. Called once a sign-in, an address confirmation or
-/// an invite acceptance has committed, in a transaction of its own (so it
-/// holds no lock of theirs and cannot fail them): a failure is logged, and
-/// the next sign-in tries again.
-pub fn join_by_domain(ctx: &Ctx, user: &UserRow) -> Option<String> {
-    match try_join(ctx, user) {
-        Ok(joined) => joined,
-        Err(e) => {
-            tracing::warn!(error = %e, user = %user.id, "joining by verified domain failed; the next sign-in tries again");
-            None
-        }
-    }
-}
-
-fn try_join(ctx: &Ctx, user: &UserRow) -> DomainResult<Option<String>> {
-    if !user.email_verified {
-        return Ok(None);
-    }
-    // Without locks first: most accounts are at no verified domain.
-    let found = ctx.store.read(|conn| joinable(conn, user))?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    ctx.store.write(|conn| {
-        // Under the organization's lock, as every membership change takes
-        // it; then everything again (a removal or a claim's end may have
-        // committed meanwhile).
-        share_organization(conn, &found.organization_id)?;
-        let user = load_user(conn, &user.id)?;
-        let Some(row) = joinable(conn, &user)? else {
-            return Ok(None);
-        };
-        if row.organization_id != found.organization_id {
-            // The domain moved to another organization meanwhile, whose
-            // lock this does not hold: the next sign-in joins that one.
-            return Ok(None);
-        }
-        let now = now_ms();
-        let membership = MembershipRow {
-            id: new_id(),
-            organization_id: row.organization_id.clone(),
-            user_id: user.id.clone(),
-            role: row.role,
-            can_create_projects: false,
-            created_at: now,
-            expires_at: None,
-        };
-        // A concurrent sign-in of the same account may have added it.
-        let added = crate::store::execute(
-            conn,
-            diesel::insert_into(memberships::table)
-                .values(&membership)
-                .on_conflict_do_nothing(),
-        )?;
-        if added == 0 {
-            return Ok(None);
-        }
-        audit::record(
-            conn,
-            &row.organization_id,
-            Some(&user),
-            AuditAction::CollaboratorJoined,
-            &membership.id,
-            serde_json::json!({
-                "userid": user.id,
-                "email": user.email,
-                "role": row.role,
-                "domain": row.domain,
-                "domainid": row.id,
-            }),
-        )?;
-        Ok(Some(row.organization_id))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn domains_are_normalized_or_refused() {
-        assert_eq!(normalize_domain(" Acme.COM. ").as_deref(), Ok("acme.com"));
-        for spelling in [
-            "bücher.de",
-            "BÜCHER.de",
-            "xn--bcher-kva.de",
-            "bu\u{308}cher.de",
-        ] {
-            assert_eq!(
-                normalize_domain(spelling).as_deref(),
-                Ok("xn--bcher-kva.de")
-            );
-        }
-        assert_eq!(
-            normalize_domain("eu.acme-corp.io").as_deref(),
-            Ok("eu.acme-corp.io")
-        );
-        for refused in [
-            "acme",
-            "",
-            "-acme.com",
-            "acme-.com",
-            "ac me.com",
-            "acme..com",
-            "10.0.0.1",
-            "gmail.com",
-            "GMAIL.com",
-            "exa\u{200B}mple.org",
-            "exa\u{202E}mple.org",
-            "xn--abc.org",
-            "user@acme.com",
-        ] {
-            assert!(normalize_domain(refused).is_err(), "{refused}");
-        }
-    }
 }
