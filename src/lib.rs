@@ -157,7 +157,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let sender_store = ctx.store.clone();
     let sender_wakeup = ctx.mail_wakeup.clone();
     let limit = BodyLimit(config.max_body_bytes);
-    let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
+    let proxies = http::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let body_timeout = BodyTimeout(Duration::from_secs(config.body_timeout_secs.max(1)));
     let app = move || {

@@ -13,7 +13,7 @@ use validator::Validate;
 use super::answers::*;
 use super::api::NoParams;
 use super::auth::SignedIn;
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::params::{text, valid_email, valid_otp, valid_token, Params};
 use super::{run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};

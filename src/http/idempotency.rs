@@ -54,7 +54,7 @@ pub async fn run_once(
             api_key: Some(key), ..
         }) => format!("apikey:{}", key.id),
         Some(caller) => format!("user:{}", caller.user_id),
-        None => match super::client::client_address(req.request()) {
+        None => match super::client_address::client_address(req.request()) {
             Ok(address) => format!("address:{address}"),
             Err(e) => return Ok(req.error_response(e)),
         },

@@ -10,7 +10,7 @@ pub mod account;
 pub mod answers;
 pub mod api;
 pub mod auth;
-pub mod client;
+pub mod client_address;
 pub mod customer;
 pub mod envelope;
 pub mod error;

@@ -9,7 +9,7 @@ use validator::Validate;
 use super::answers::*;
 use super::api::NoParams;
 use super::auth::SignedIn;
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::params::{

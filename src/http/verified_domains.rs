@@ -12,7 +12,7 @@ use validator::Validate;
 
 use super::answers::Nothing;
 use super::auth::SignedIn;
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::invite::TokenParams;
