@@ -6,7 +6,6 @@
 //! the document takes the payload keys and their schemas from `A` itself, so
 //! what is served and what is documented are one type.
 
-pub mod account;
 pub mod answers;
 pub mod api;
 pub mod auth;
@@ -378,7 +377,6 @@ where
 pub fn register_all(api: &mut Api<'_>) {
     api::register(api);
     user::register(api);
-    account::register(api);
     customer::register(api);
     webhooks::register(api);
     verified_domains::register(api);
