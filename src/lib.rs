@@ -14,11 +14,12 @@ pub mod server_secret;
 pub mod store;
 pub mod webhook_sender;
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpMessage};
 
@@ -156,7 +157,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let sender_store = ctx.store.clone();
     let sender_wakeup = ctx.mail_wakeup.clone();
     let limit = BodyLimit(config.max_body_bytes);
-    let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
+    let proxies = http::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let body_timeout = BodyTimeout(Duration::from_secs(config.body_timeout_secs.max(1)));
     let app = move || {
@@ -166,44 +167,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
             .app_data(body_timeout)
             .app_data(proxies.clone())
             .app_data(metrics.clone())
-            .wrap_fn(move |req, srv| {
-                let serving = http::slow::arrived(req.request());
-                req.extensions_mut()
-                    .insert(Arrival(tokio::time::Instant::now()));
-                let id = domain::new_id();
-                let method = req.method().to_string();
-                // The route pattern, never the path: paths such as
-                // /invite/{token} carry secrets that must not reach the log,
-                // and a path that matched no route may carry one too.
-                let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
-                let started = Instant::now();
-                let call = srv.call(req);
-                with_transaction_id(id.clone(), async move {
-                    let mut response = call.await?;
-                    // Answered: the connection's next request is timed
-                    // from its first byte.
-                    drop(serving);
-                    if let Ok(value) = HeaderValue::from_str(&id) {
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
-                    }
-                    let elapsed = started.elapsed();
-                    if let Some(recorder) = recorder {
-                        recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
-                    }
-                    tracing::info!(
-                        transactionid = %id,
-                        method = %method,
-                        route = %endpoint,
-                        status = response.status().as_u16(),
-                        duration_ms = elapsed.as_secs_f64() * 1000.0,
-                        "request"
-                    );
-                    Ok(response)
-                })
-            })
+            .wrap_fn(observed)
             .configure(|cfg| {
                 http::register_all(&mut http::Api::routes(cfg));
                 http::get_only(cfg, "/openapi.json", http::api::openapi_json);
@@ -213,7 +177,7 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
                 http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
                 http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
                 http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
-                http::get_only(cfg, "/domain/{token}", http::domains::domain_page);
+                http::get_only(cfg, "/domain/{token}", http::verified_domains::domain_page);
             })
             .default_service(web::to(http::unknown_path))
     };
@@ -241,6 +205,54 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
         sender_wakeup,
     ));
     Ok((server, addr))
+}
+
+/// Gives each request its transaction id (its header, its log line's
+/// field), times it, counts it in the metrics by route pattern, and logs
+/// one line when it is answered.
+fn observed<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let serving = http::slow::arrived(req.request());
+    req.extensions_mut()
+        .insert(Arrival(tokio::time::Instant::now()));
+    let id = domain::new_id();
+    let method = req.method().to_string();
+    // The route pattern, never the path: paths such as
+    // /invite/{token} carry secrets that must not reach the log,
+    // and a path that matched no route may carry one too.
+    let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
+    let started = Instant::now();
+    let call = srv.call(req);
+    with_transaction_id(id.clone(), async move {
+        let mut response = call.await?;
+        // Answered: the connection's next request is timed
+        // from its first byte.
+        drop(serving);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
+        }
+        let elapsed = started.elapsed();
+        if let Some(recorder) = recorder {
+            recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
+        }
+        tracing::info!(
+            transactionid = %id,
+            method = %method,
+            route = %endpoint,
+            status = response.status().as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        Ok(response)
+    })
 }
 
 /// Removes ended memberships every `every` for the life of the server.

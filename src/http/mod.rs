@@ -6,13 +6,11 @@
 //! the document takes the payload keys and their schemas from `A` itself, so
 //! what is served and what is documented are one type.
 
-pub mod account;
 pub mod answers;
 pub mod api;
 pub mod auth;
-pub mod client;
+pub mod client_address;
 pub mod customer;
-pub mod domains;
 pub mod envelope;
 pub mod error;
 pub mod grants;
@@ -24,6 +22,7 @@ pub mod pages;
 pub mod params;
 pub mod slow;
 pub mod user;
+pub mod verified_domains;
 pub mod webhooks;
 
 use std::marker::PhantomData;
@@ -380,10 +379,9 @@ where
 pub fn register_all(api: &mut Api<'_>) {
     api::register(api);
     user::register(api);
-    account::register(api);
     customer::register(api);
     webhooks::register(api);
-    domains::register(api);
+    verified_domains::register(api);
     invite::register(api);
 }
 

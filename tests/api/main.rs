@@ -23,6 +23,7 @@ mod openapi;
 mod ops;
 mod pages;
 mod retention;
+mod rules;
 mod slow;
 mod text;
 mod user;

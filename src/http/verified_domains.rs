@@ -13,15 +13,16 @@ use validator::Validate;
 
 use super::answers::Nothing;
 use super::auth::SignedIn;
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::pages::{look_up, page, poster_with};
 use super::params::{text, valid_email, Params};
 use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
-use crate::domain::domains::{self, Domain, NewDomain};
+use crate::domain::ownership;
 use crate::domain::roles::Role;
+use crate::domain::verified_domains::{self, Domain, NewDomain};
 use crate::domain::Ctx;
 use crate::mail::templates::escape_html;
 
@@ -72,15 +73,14 @@ impl PartialSchema for DomainName {
 impl ToSchema for DomainName {}
 
 fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
-    match Role::parse(role) {
-        Some(Role::Owner) | None => Err(validator::ValidationError::new("role")
-            .with_message("must be admin, technical or collaborator".into())),
-        Some(_) => Ok(()),
-    }
+    Role::parse(role)
+        .ok_or(ownership::ROLES_A_DOMAIN_GIVES)
+        .and_then(ownership::domain_may_give)
+        .map_err(|why| validator::ValidationError::new("role").with_message(why.into()))
 }
 
 fn valid_domain(domain: &str) -> Result<(), validator::ValidationError> {
-    domains::normalize_domain(domain)
+    verified_domains::normalize_domain(domain)
         .map(|_| ())
         .map_err(|why| validator::ValidationError::new("domain").with_message(why.into()))
 }
@@ -156,7 +156,7 @@ async fn add(
         .and_then(Role::parse)
         .unwrap_or(Role::Collaborator);
     let domain = run(ctx, move |ctx| {
-        domains::add(
+        verified_domains::add(
             ctx,
             &caller,
             p.organizationid.as_deref(),
@@ -200,7 +200,7 @@ async fn verify(
 ) -> Result<DomainAnswer, ApiError> {
     let domain = run(ctx, move |ctx| {
         ctx.limits
-            .token_call(client, || domains::verify(ctx, &p.token))
+            .token_call(client, || verified_domains::verify(ctx, &p.token))
     })
     .await?;
     Ok(DomainAnswer { domain })
@@ -224,7 +224,7 @@ async fn list(
     Params(p): Params<OrganizationParams>,
 ) -> Result<DomainsAnswer, ApiError> {
     let list = read(ctx, move |ctx| {
-        domains::list(ctx, &caller, p.organizationid.as_deref())
+        verified_domains::list(ctx, &caller, p.organizationid.as_deref())
     })
     .await?;
     Ok(DomainsAnswer { domains: list })
@@ -257,7 +257,10 @@ async fn remove(
     SignedIn(caller): SignedIn,
     Params(p): Params<DomainParams>,
 ) -> Result<Nothing, ApiError> {
-    run(ctx, move |ctx| domains::remove(ctx, &caller, &p.domainid)).await?;
+    run(ctx, move |ctx| {
+        verified_domains::remove(ctx, &caller, &p.domainid)
+    })
+    .await?;
     Ok(Nothing {})
 }
 
@@ -276,7 +279,7 @@ pub async fn domain_page(
         &token,
         TITLE,
         "verification link",
-        domains::claim_details,
+        verified_domains::claim_details,
     )
     .await
     {
