@@ -10,8 +10,8 @@ use crate::domain::audit;
 use crate::domain::audit::AuditAction;
 use crate::domain::organizations::{invite_ttl_days, load_organization};
 use crate::domain::ownership::{ensure_owners_last, EndFrom};
-use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
 use crate::domain::permissions::Permission;
+use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
 use crate::domain::roles::may_assign;
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
@@ -149,8 +149,14 @@ pub fn may_invite(
     organization_id: Option<&str>,
 ) -> DomainResult<String> {
     ctx.store.read(|conn| {
-        access::organization(conn, caller, organization_id, Permission::MembersInvite, Hold::Nothing)
-            .map(|member| member.organization_id().to_string())
+        access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::MembersInvite,
+            Hold::Nothing,
+        )
+        .map(|member| member.organization_id().to_string())
     })
 }
 
