@@ -4,14 +4,17 @@
 //! up.
 //!
 //! No delivery waits for another. The sender keeps up to
-//! [`Courier::parallel`] rows in flight, each on its own task, and at most
-//! [`Courier::share`] of one group (a webhook's organization, say): a claim
-//! passes over the rows of groups at their share and takes the others' in
-//! due order, so a slow or dead endpoint holds only its own rows and its
-//! group's share, and one group's backlog never starves another. Each
-//! outcome is recorded as soon as its send ends (outcomes that end together
-//! share a transaction); its slot is then free and the sender claims again
-//! at once, without waiting for its poll.
+//! [`Courier::parallel`] rows in flight, each on its own task, and shares
+//! them out fairly ([`claim`]): at most [`Courier::share`] of one group (a
+//! webhook's organization), at most half that of one target within it (a
+//! webhook), the least busy groups and targets first, and half the slots
+//! kept for each group's first row. So a slow or dead endpoint holds only
+//! its own rows and part of its group's share, and however many groups have
+//! backlogs at dead endpoints, a group with nothing in flight finds a slot
+//! unless as many others as the kept slots each have rows in flight.
+//! Each outcome is recorded as soon as its send ends (outcomes that end
+//! together share a transaction); its slot is then free and the sender
+//! claims again at once, without waiting for its poll.
 //!
 //! Each claim takes due rows under a token of its own, with a lease of
 //! [`Courier::LEASE_MS`] taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL,
@@ -27,6 +30,7 @@
 //! A table served here has the columns `id`, `state` (`'pending'` until
 //! finished), `attempts`, `next_attempt_at`, `claimed_until` and `claim`.
 
+mod claim;
 mod flight;
 mod rows;
 
@@ -39,8 +43,10 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::clock::{new_id, now_ms};
 use crate::store::{DbConn, Store, StoreError};
+use claim::Shares;
+pub use claim::{claim, Claimed, Quota};
 use flight::{Flight, Slot};
-pub use rows::{claim, depth, record, renew, Attempt, Claimed, Quota};
+pub use rows::{depth, record, renew, Attempt};
 
 /// How often the claims of rows in flight are renewed.
 const HEARTBEAT: Duration = Duration::from_secs(3);
@@ -112,6 +118,10 @@ pub trait Courier: Send + Sync + 'static {
     /// SQL expression over the table aliased `q` (a webhook's organization);
     /// `None` when all rows are one group.
     const GROUP: Option<&'static str>;
+    /// Where a row goes within its group, for its share of the group's, as
+    /// an SQL expression over `q` (a delivery's webhook); `None` when a
+    /// group's rows all go to one place.
+    const TARGET: Option<&'static str>;
     /// The longest one delivery may take.
     const SEND_TIMEOUT: Duration;
     /// How long a claim lasts without renewal: what a crashed process's rows
@@ -121,7 +131,8 @@ pub trait Courier: Send + Sync + 'static {
 
     /// Rows in flight at once in this process.
     fn parallel(&self) -> usize;
-    /// Rows of one group in flight at once in this process.
+    /// Rows of one group in flight at once in this process (one target's
+    /// are half that, at least one).
     fn share(&self) -> usize;
     /// How often due rows are looked for when nothing wakes the sender.
     fn poll(&self) -> Duration;
@@ -167,9 +178,15 @@ async fn dispatch<C: Courier>(
     wakeup: &Notify,
     finished: mpsc::UnboundedSender<Finished<C>>,
 ) {
+    let shares = Shares::of(
+        courier.parallel(),
+        courier.share(),
+        C::GROUP.is_some(),
+        C::TARGET.is_some(),
+    );
     loop {
         loop {
-            let quota = flight.quota(courier.parallel(), courier.share());
+            let quota = flight.quota(shares);
             if quota.room == 0 {
                 break;
             }
@@ -191,8 +208,8 @@ async fn dispatch<C: Courier>(
                 .iter()
                 .map(|item| {
                     let id = C::id(item).to_string();
-                    let group = claimed.groups.get(&id).cloned().unwrap_or_default();
-                    (id, group)
+                    let lane = claimed.lanes.get(&id).cloned().unwrap_or_default();
+                    (id, lane)
                 })
                 .collect();
             let slots = flight.hold(&token, claimed.until, rows);
@@ -226,7 +243,7 @@ async fn attempt<C: Courier>(
     let margin = (C::SEND_TIMEOUT + HEARTBEAT).as_millis() as i64;
     // Never start a send the lease might not outlast, nor one of a row
     // another process has taken over.
-    let result = if flight.may_send(&slot.token, C::id(&item), now_ms() + margin) {
+    let result = if flight.holds(&slot.token, C::id(&item), now_ms() + margin) {
         Some(send(&*courier, &item).await)
     } else {
         None

@@ -17,6 +17,8 @@ on_both_backends!(
     deliveries_page_newest_first_and_deleting_a_webhook_ends_them,
     a_dead_endpoint_does_not_hold_back_another_organizations_delivery,
     a_freed_slot_takes_the_next_delivery_at_once,
+    organizations_whose_shares_fill_the_sender_leave_a_slot_for_another,
+    a_dead_webhook_does_not_hold_back_its_organizations_others,
 );
 on_postgres!(several_processes_deliver_each_event_once);
 
@@ -563,4 +565,111 @@ fn several_processes_deliver_each_event_once(backend: Backend) {
     for server in others {
         server.stop();
     }
+}
+
+/// More organizations than it takes for their shares to fill the sender
+/// (in all ÷ share), each with a backlog at an endpoint that never answers:
+/// they hold only part of it, and another organization's delivery still
+/// arrives within 2 s of its event (API.md §6).
+fn organizations_whose_shares_fill_the_sender_leave_a_slot_for_another(backend: Backend) {
+    const IN_ALL: u32 = 8;
+    const SHARE: u32 = 4;
+    const SLOW: usize = 3;
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.webhook_concurrency = IN_ALL;
+        c.webhook_concurrency_per_organization = SHARE;
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let silent = Silent::start();
+    for i in 0..SLOW {
+        let org = app.organization(&owner, &format!("Slow {i}"));
+        // Two webhooks each, so that each could reach its share (one
+        // webhook holds at most half its organization's).
+        for w in 0..2 {
+            let url = format!("{}/{i}/{w}", silent.url);
+            create_webhook(&app, &owner, &org, &url, json!(["project.created"]));
+        }
+        for p in 0..3 {
+            app.project(&owner, &org, &format!("P{p}"));
+        }
+    }
+    // Each slow organization's first delivery, and beyond those half the
+    // sender: the other half is kept for first deliveries.
+    let held = SLOW + IN_ALL as usize / 2;
+    silent.wait_for_connections(held, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(silent.connections(), held, "the slow organizations' part");
+
+    let other = app.organization(&owner, "Other");
+    let receiver = Receiver::start(&[]);
+    create_webhook(
+        &app,
+        &owner,
+        &other,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    let event = Instant::now();
+    app.project(&owner, &other, "Website");
+    let got = receiver.wait_for(1, Duration::from_secs(15));
+    let waited = event.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "the other organization's delivery arrived {:.1} s after its event",
+        waited.as_secs_f64()
+    );
+    assert_eq!(got[0].json()["data"]["organizationid"], other.as_str());
+    assert_eq!(silent.connections(), held);
+}
+
+/// One webhook at an endpoint that never answers, with a backlog, takes at
+/// most half its organization's share: the organization's other webhook
+/// still gets each delivery within 2 s of its event.
+fn a_dead_webhook_does_not_hold_back_its_organizations_others(backend: Backend) {
+    const SHARE: u32 = 4;
+    const BACKLOG: usize = 6;
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.webhook_concurrency = 8;
+        c.webhook_concurrency_per_organization = SHARE;
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let silent = Silent::start();
+    create_webhook(&app, &owner, &org, &silent.url, json!(["project.created"]));
+    let receiver = Receiver::start(&[]);
+    create_webhook(
+        &app,
+        &owner,
+        &org,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    for p in 0..BACKLOG {
+        app.project(&owner, &org, &format!("P{p}"));
+    }
+    // The healthy webhook has them all while the dead one's wait.
+    receiver.wait_for(BACKLOG, Duration::from_secs(5));
+    let webhook_share = SHARE as usize / 2;
+    silent.wait_for_connections(webhook_share, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        silent.connections(),
+        webhook_share,
+        "the dead webhook's part"
+    );
+
+    let event = Instant::now();
+    let project = app.project(&owner, &org, "Website");
+    let got = receiver.wait_for(BACKLOG + 1, Duration::from_secs(15));
+    let waited = event.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "the healthy webhook's delivery arrived {:.1} s after its event",
+        waited.as_secs_f64()
+    );
+    assert_eq!(got[BACKLOG].json()["data"]["target"], project.as_str());
 }
