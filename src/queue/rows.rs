@@ -1,6 +1,7 @@
 //! The queue's SQL besides claims: renewing claims, recording outcomes,
 //! counting rows by state.
 
+use std::borrow::Borrow;
 use std::collections::HashSet;
 
 use diesel::prelude::*;
@@ -141,11 +142,11 @@ pub struct Attempt<C: Courier> {
 pub fn record<C: Courier>(
     store: &Store,
     retry: Retry,
-    attempts: &[Attempt<C>],
+    attempts: &[impl Borrow<Attempt<C>>],
 ) -> Result<(), StoreError> {
     let now = now_ms();
     // In id order, as [`renew`] locks them.
-    let mut ordered: Vec<&Attempt<C>> = attempts.iter().collect();
+    let mut ordered: Vec<&Attempt<C>> = attempts.iter().map(Borrow::borrow).collect();
     ordered.sort_by(|a, b| C::id(&a.item).as_bytes().cmp(C::id(&b.item).as_bytes()));
     store.write(|conn| {
         for attempt in ordered {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{sql_strings, Backend, Receiver, Silent, TestApp, TestServer};
+use crate::support::{sql, sql_strings, Backend, Receiver, Silent, TestApp, TestServer};
 use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
@@ -19,6 +19,7 @@ on_both_backends!(
     a_freed_slot_takes_the_next_delivery_at_once,
     organizations_whose_shares_fill_the_sender_leave_a_slot_for_another,
     a_dead_webhook_does_not_hold_back_its_organizations_others,
+    a_record_that_fails_is_tried_again_while_the_claim_is_renewed,
 );
 on_postgres!(several_processes_deliver_each_event_once);
 
@@ -672,4 +673,77 @@ fn a_dead_webhook_does_not_hold_back_its_organizations_others(backend: Backend) 
         waited.as_secs_f64()
     );
     assert_eq!(got[BACKLOG].json()["data"]["target"], project.as_str());
+}
+
+/// A record that fails (here a trigger refuses it) loses nothing: the
+/// claim is still renewed meanwhile, and once the database takes it the
+/// outcome is recorded, without the delivery being sent again.
+fn a_record_that_fails_is_tried_again_while_the_claim_is_renewed(backend: Backend) {
+    let postgres = matches!(backend, Backend::Postgres(_));
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let receiver = Receiver::start(&[]);
+    let webhook = create_webhook(
+        &app,
+        &owner,
+        &org,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    let webhook_id = webhook["webhookid"].as_str().unwrap().to_string();
+    if postgres {
+        sql(
+            &app,
+            "CREATE FUNCTION hold_back_records() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'held back by the test'; END $$",
+        );
+        sql(
+            &app,
+            "CREATE TRIGGER hold_back_records BEFORE UPDATE ON webhook_deliveries \
+             FOR EACH ROW WHEN (NEW.state = 'delivered') EXECUTE PROCEDURE hold_back_records()",
+        );
+    } else {
+        sql(
+            &app,
+            "CREATE TRIGGER hold_back_records BEFORE UPDATE OF state ON webhook_deliveries \
+             WHEN NEW.state = 'delivered' BEGIN SELECT RAISE(ABORT, 'held back by the test'); END",
+        );
+    }
+    app.project(&owner, &org, "Website");
+    receiver.wait_for(1, Duration::from_secs(10));
+    let claimed_until = || {
+        sql_strings(
+            &app,
+            "SELECT CAST(claimed_until AS TEXT) AS value FROM webhook_deliveries",
+        )
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let before = claimed_until();
+    // More than a heartbeat.
+    std::thread::sleep(Duration::from_millis(3_500));
+    let after = claimed_until();
+    let [before, after] = [&before, &after].map(|v| {
+        assert_eq!(v.len(), 1, "one claimed delivery: {v:?}");
+        v[0].parse::<i64>().expect("a time")
+    });
+    assert!(
+        after > before,
+        "the claim is renewed while the record waits"
+    );
+    assert_eq!(deliveries(&app, &owner, &webhook_id)[0]["state"], "pending");
+
+    if postgres {
+        sql(&app, "DROP TRIGGER hold_back_records ON webhook_deliveries");
+    } else {
+        sql(&app, "DROP TRIGGER hold_back_records");
+    }
+    wait_for("the record", Duration::from_secs(5), || {
+        deliveries(&app, &owner, &webhook_id)[0]["state"] == "delivered"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.received().len(), 1, "sent once");
 }
