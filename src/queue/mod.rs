@@ -424,11 +424,9 @@ mod tests {
     use crate::store::{classify, Store};
     use diesel::prelude::*;
 
-    /// A write that fails is tried again row by row: the rows that can be
-    /// written are, their slots freed, and one that keeps failing holds no
-    /// other back; it is given up once its claim is no longer known to last.
-    #[test]
-    fn a_failed_record_is_tried_again_row_by_row_while_its_claim_lasts() {
+    /// A store whose outbox holds one mail to each of `recipients`, and
+    /// the sealer it was sealed with.
+    fn store_with_mail_to(recipients: &[&str]) -> (tempfile::TempDir, Store, Sealer) {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = dir.path().join("t.sqlite3").display().to_string();
         let store = Store::open(&url, 2, Duration::from_secs(5));
@@ -437,9 +435,9 @@ mod tests {
             b"a test secret of thirty-two bytes",
             crate::mail::SEALING_PURPOSE,
         );
-        for to in ["a@example.com", "b@example.com", "c@example.com"] {
+        for to in recipients {
             let mail = crate::mail::Mail {
-                to: to.into(),
+                to: to.to_string(),
                 subject: "s".into(),
                 text: "t".into(),
                 html: "h".into(),
@@ -449,6 +447,16 @@ mod tests {
                 .write(|conn| crate::mail::enqueue(conn, &sealer, mail))
                 .expect("enqueue");
         }
+        (dir, store, sealer)
+    }
+
+    /// A write that fails is tried again row by row: the rows that can be
+    /// written are, their slots freed, and one that keeps failing holds no
+    /// other back; it is given up once its claim is no longer known to last.
+    #[test]
+    fn a_failed_record_is_tried_again_row_by_row_while_its_claim_lasts() {
+        let (dir, store, sealer) =
+            store_with_mail_to(&["a@example.com", "b@example.com", "c@example.com"]);
         // The database refuses to record b's outcome, however it is written.
         store
             .write(|conn| {
