@@ -14,11 +14,12 @@ pub mod server_secret;
 pub mod store;
 pub mod webhook_sender;
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpMessage};
 
@@ -166,7 +167,7 @@ pub fn start_with(
     let sender_store = ctx.store.clone();
     let sender_wakeup = ctx.mail_wakeup.clone();
     let limit = BodyLimit(config.max_body_bytes);
-    let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
+    let proxies = http::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let body_timeout = BodyTimeout(Duration::from_secs(config.body_timeout_secs.max(1)));
     let document = web::Data::new(http::openapi::Served::new(extra));
@@ -178,55 +179,8 @@ pub fn start_with(
             .app_data(body_timeout)
             .app_data(proxies.clone())
             .app_data(metrics.clone())
-            .wrap_fn(move |req, srv| {
-                let serving = http::slow::arrived(req.request());
-                req.extensions_mut()
-                    .insert(Arrival(tokio::time::Instant::now()));
-                let id = domain::new_id();
-                let method = req.method().to_string();
-                // The route pattern, never the path: paths such as
-                // /invite/{token} carry secrets that must not reach the log,
-                // and a path that matched no route may carry one too.
-                let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
-                let started = Instant::now();
-                let call = srv.call(req);
-                with_transaction_id(id.clone(), async move {
-                    let mut response = call.await?;
-                    // Answered: the connection's next request is timed
-                    // from its first byte.
-                    drop(serving);
-                    if let Ok(value) = HeaderValue::from_str(&id) {
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
-                    }
-                    let elapsed = started.elapsed();
-                    if let Some(recorder) = recorder {
-                        recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
-                    }
-                    tracing::info!(
-                        transactionid = %id,
-                        method = %method,
-                        route = %endpoint,
-                        status = response.status().as_u16(),
-                        duration_ms = elapsed.as_secs_f64() * 1000.0,
-                        "request"
-                    );
-                    Ok(response)
-                })
-            })
-            .configure(|cfg| {
-                http::register_served(&mut http::Api::routes(cfg), extra);
-                http::get_only(cfg, "/openapi.json", http::api::openapi_json);
-                http::get_only(cfg, "/metrics", http::metrics::metrics);
-                http::get_only(cfg, "/docs", http::api::docs);
-                http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
-                http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
-                http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
-                http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
-                http::get_only(cfg, "/domain/{token}", http::domains::domain_page);
-            })
+            .wrap_fn(observed)
+            .configure(|cfg| routes(cfg, extra))
             .default_service(web::to(http::unknown_path))
     };
     let server =
@@ -253,6 +207,68 @@ pub fn start_with(
         sender_wakeup,
     ));
     Ok((server, addr))
+}
+
+/// Every route: the endpoint table's (and `extra`'s), then the documents,
+/// probes and pages that are not API operations.
+fn routes(cfg: &mut web::ServiceConfig, extra: Option<http::Extra>) {
+    http::register_served(&mut http::Api::routes(cfg), extra);
+    http::get_only(cfg, "/openapi.json", http::api::openapi_json);
+    http::get_only(cfg, "/metrics", http::metrics::metrics);
+    http::get_only(cfg, "/docs", http::api::docs);
+    http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
+    http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
+    http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
+    http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
+    http::get_only(cfg, "/domain/{token}", http::verified_domains::domain_page);
+}
+
+/// Gives each request its transaction id (its header, its log line's
+/// field), times it, counts it in the metrics by route pattern, and logs
+/// one line when it is answered.
+fn observed<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let serving = http::slow::arrived(req.request());
+    req.extensions_mut()
+        .insert(Arrival(tokio::time::Instant::now()));
+    let id = domain::new_id();
+    let method = req.method().to_string();
+    // The route pattern, never the path: paths such as
+    // /invite/{token} carry secrets that must not reach the log,
+    // and a path that matched no route may carry one too.
+    let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
+    let started = Instant::now();
+    let call = srv.call(req);
+    with_transaction_id(id.clone(), async move {
+        let mut response = call.await?;
+        // Answered: the connection's next request is timed
+        // from its first byte.
+        drop(serving);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
+        }
+        let elapsed = started.elapsed();
+        if let Some(recorder) = recorder {
+            recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
+        }
+        tracing::info!(
+            transactionid = %id,
+            method = %method,
+            route = %endpoint,
+            status = response.status().as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        Ok(response)
+    })
 }
 
 /// Removes ended memberships every `every` for the life of the server.

@@ -1,11 +1,12 @@
 //! The one gate every organization-scoped call passes: the caller's API-key
 //! scope, then membership (404 for anyone who is not a member, so an
-//! organization's existence is never revealed), then the matrix of
-//! [`roles::allows`] (403).
+//! organization's existence is never revealed), then what the call needs,
+//! answered from the member's permission set (403).
 
 use diesel::prelude::*;
 
-use super::roles::{allows, Action, Role};
+use super::permissions::{system_role, Need, Permission, PermissionSet};
+use super::roles::Role;
 use super::rosters;
 use super::sessions::{Caller, SessionClaim};
 use super::{now_ms, DomainError, DomainResult};
@@ -17,11 +18,17 @@ use crate::store::{lock_organization, share_organization, DbConn};
 pub struct Member {
     pub membership: MembershipRow,
     pub role: Role,
+    /// What the role (with `cancreateprojects`) lets the member do.
+    pub permissions: PermissionSet,
 }
 
 impl Member {
     pub fn organization_id(&self) -> &str {
         &self.membership.organization_id
+    }
+
+    pub fn holds(&self, permission: Permission) -> bool {
+        self.permissions.contains(permission)
     }
 }
 
@@ -29,6 +36,7 @@ impl From<MembershipRow> for Member {
     fn from(membership: MembershipRow) -> Member {
         Member {
             role: membership.role,
+            permissions: system_role(membership.role, membership.can_create_projects),
             membership,
         }
     }
@@ -99,8 +107,8 @@ pub fn membership(
     Ok(membership.map(Member::from))
 }
 
-fn permit(member: Member, action: Action) -> DomainResult<Member> {
-    if allows(member.role, action) {
+fn permit(member: Member, need: Need) -> DomainResult<Member> {
+    if need.met_by(member.role, member.permissions) {
         Ok(member)
     } else {
         Err(DomainError::forbidden(format!(
@@ -116,7 +124,7 @@ pub fn organization(
     conn: &mut DbConn,
     caller: &Caller,
     requested: Option<&str>,
-    action: Action,
+    need: impl Into<Need>,
     how: Hold,
 ) -> DomainResult<Member> {
     let requested = requested.or(caller.named_organization.as_deref());
@@ -124,7 +132,7 @@ pub fn organization(
     hold(conn, &organization_id, how)?;
     let member = membership(conn, &organization_id, &caller.user_id)?
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
-    permit(member, action)
+    permit(member, need.into())
 }
 
 /// The gate for a call that names an object of an organization (a
@@ -135,7 +143,7 @@ pub fn object(
     conn: &mut DbConn,
     caller: &Caller,
     organization_id: &str,
-    action: Action,
+    need: impl Into<Need>,
     how: Hold,
     what: &str,
 ) -> DomainResult<Member> {
@@ -143,7 +151,7 @@ pub fn object(
     let member = membership(conn, organization_id, &caller.user_id)?
         .ok_or_else(|| DomainError::not_found(format!("{what} not found")))?;
     scope(caller.bound_organization(), Some(organization_id))?;
-    permit(member, action)
+    permit(member, need.into())
 }
 
 /// The key-scope rule alone, for calls about an organization that do not need
@@ -168,11 +176,12 @@ pub fn organization_for_read(
     conn: &mut DbConn,
     credential: &Credential,
     requested: Option<&str>,
-    action: Action,
+    need: impl Into<Need>,
 ) -> DomainResult<(Caller, Member, i64)> {
+    let need = need.into();
     let claim = match credential {
         Credential::Caller(caller) => {
-            let member = organization(conn, caller, requested, action, Hold::Nothing)?;
+            let member = organization(conn, caller, requested, need, Hold::Nothing)?;
             let version = rosters::version(conn, member.organization_id())?;
             return Ok((caller.clone(), member, version));
         }
@@ -220,6 +229,6 @@ pub fn organization_for_read(
     let member = membership
         .map(Member::from)
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
-    let member = permit(member, action)?;
+    let member = permit(member, need)?;
     Ok((caller, member, version.unwrap_or(0)))
 }

@@ -1,9 +1,13 @@
-//! Accounts: sign-up, login, logout, details, edit, and password hashing.
+//! Accounts: sign-up, confirming the address (or a new one), details, edit
+//! and closing, and the sessions and links that end with a change. Signing
+//! in is [`super::logins`]; accounts made or taken over by a proven mailbox
+//! are [`super::newcomers`].
 
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ownership::{ensure_an_owner_remains, Leaving};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -11,12 +15,9 @@ use super::{
     DomainResult, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
-use crate::store::kinds::{AuditAction, Role};
-use crate::store::rows::{EmailConfirmationRow, MembershipRow, SessionRow, UserRow};
-use crate::store::schema::{
-    account_tokens, api_keys, email_confirmations, memberships, organizations, recovery_codes,
-    sessions, users,
-};
+use crate::store::kinds::AuditAction;
+use crate::store::rows::{EmailConfirmationRow, MembershipRow, UserRow};
+use crate::store::schema::{account_tokens, email_confirmations, memberships, sessions, users};
 use crate::store::{lock_organization, lock_user, DbConn};
 
 /// A person with an account.
@@ -52,17 +53,6 @@ impl From<UserRow> for User {
             createdat: rfc3339(row.created_at),
         }
     }
-}
-
-/// A new session.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    /// The bearer token for `Authorization: Bearer …`.
-    pub token: String,
-    #[schema(format = DateTime)]
-    pub expiresat: String,
-    pub user: User,
 }
 
 pub(crate) fn find_user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
@@ -235,7 +225,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
     match result {
         Err(DomainError::Store(e)) if e.is_unique_violation() => Err(email_taken()),
         Ok(user) => {
-            super::domains::join_by_domain(ctx, &user);
+            super::verified_domains::join_by_domain(ctx, &user);
             Ok(User::from(user))
         }
         Err(e) => Err(e),
@@ -326,87 +316,6 @@ fn email_taken() -> DomainError {
         ConflictReason::EmailTaken,
         "an account with this email already exists",
     )
-}
-
-/// Checks email, password and, when the account has two-factor on, `otp`,
-/// and opens a session.
-pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> DomainResult<Login> {
-    let email = normalize_email(email);
-    // Failed logins per account (API.md §8); a success counts nothing.
-    ctx.limits.logins.check(&email)?;
-    let user = ctx
-        .store
-        .read(|conn| find_user_by_email(conn, &email).map_err(DomainError::from))?;
-    if !ctx.passwords.verify(
-        password,
-        user.as_ref().and_then(|u| u.password_hash.as_deref()),
-    )? {
-        let _ = ctx.limits.logins.hit(&email);
-        return Err(DomainError::Unauthenticated(
-            "wrong email or password".into(),
-        ));
-    }
-    let user =
-        user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
-    let session = new_session_row(ctx, &user.id);
-    let verified = user.password_hash.clone();
-    let user = ctx.store.write(|conn| {
-        // The password was checked outside the transaction (argon2 is slow);
-        // a change that committed since then wins.
-        lock_user(conn, &user.id)?;
-        let current = load_user(conn, &user.id)?;
-        if current.password_hash != verified {
-            return Err(DomainError::Unauthenticated(
-                "wrong email or password".into(),
-            ));
-        }
-        twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::unauthenticated)?;
-        insert_session(conn, &session)?;
-        Ok(current)
-    })?;
-    super::domains::join_by_domain(ctx, &user);
-    login_for(ctx, &session, user)
-}
-
-pub(crate) fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
-    let now = now_ms();
-    SessionRow {
-        id: new_id(),
-        user_id: user_id.to_string(),
-        created_at: now,
-        expires_at: now + i64::from(ctx.policy.session_ttl_hours) * MS_PER_HOUR,
-        revoked_at: None,
-    }
-}
-
-pub(crate) fn insert_session(conn: &mut DbConn, session: &SessionRow) -> DomainResult<()> {
-    diesel::insert_into(sessions::table)
-        .values(session)
-        .execute(conn)?;
-    Ok(())
-}
-
-pub(crate) fn login_for(ctx: &Ctx, session: &SessionRow, user: UserRow) -> DomainResult<Login> {
-    Ok(Login {
-        token: ctx.keys.issue(session)?,
-        expiresat: rfc3339(session.expires_at),
-        user: User::from(user),
-    })
-}
-
-/// Revokes the caller's session at once.
-pub fn logout(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
-    let Some(session_id) = &caller.session_id else {
-        return Err(DomainError::forbidden(
-            "an API key is not a session: delete it with user/deleteapikey",
-        ));
-    };
-    ctx.store.write(|conn| {
-        diesel::update(sessions::table.find(session_id))
-            .set(sessions::revoked_at.eq(now_ms()))
-            .execute(conn)?;
-        Ok(())
-    })
 }
 
 /// The caller's own account.
@@ -541,10 +450,9 @@ pub fn delete(
             lock_organization(conn, organization_id)?;
         }
         lock_user(conn, &user.id)?;
-        let owned: Vec<String> = memberships::table
+        let member_of: Vec<MembershipRow> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
-            .filter(memberships::role.eq(Role::Owner))
-            .select(memberships::organization_id)
+            .select(MembershipRow::as_select())
             .order(memberships::organization_id)
             .load(conn)?;
         let current = load_user(conn, &user.id)?;
@@ -555,39 +463,12 @@ pub fn delete(
             ));
         }
         twofactor::verify(ctx, conn, &current, otp)?.map_err(twofactor::refused)?;
-        let mut alone = Vec::new();
-        for organization_id in &owned {
-            let owners: i64 = memberships::table
-                .filter(memberships::organization_id.eq(organization_id))
-                .filter(memberships::role.eq(Role::Owner))
-                .count()
-                .get_result(conn)?;
-            if owners <= 1 {
-                let name: String = organizations::table
-                    .find(organization_id)
-                    .select(organizations::name)
-                    .first(conn)?;
-                alone.push(format!("{name} ({organization_id})"));
-            }
-        }
-        if !alone.is_empty() {
-            return Err(DomainError::conflict(
-                ConflictReason::LastOwner,
-                format!(
-                    "the account is the only owner of {}: make someone else an owner or delete the organization first",
-                    alone.join(", ")
-                ),
-            ));
-        }
+        ensure_an_owner_remains(conn, Leaving::Account(&member_of))?;
         let now = now_ms();
-        let member_of: Vec<MembershipRow> = memberships::table
-            .filter(memberships::user_id.eq(&user.id))
-            .select(MembershipRow::as_select())
-            .load(conn)?;
         for membership in &member_of {
             // Every membership is a departure, one past its end the sweep
             // has not reached too; only those in force are left.
-            super::domains::record_departure(
+            super::verified_domains::record_departure(
                 conn,
                 &membership.organization_id,
                 &current.id,
@@ -615,97 +496,6 @@ pub fn delete(
         diesel::delete(users::table.find(&user.id)).execute(conn)?;
         Ok(())
     })
-}
-
-/// What the person who proved the mailbox chose for the account: by
-/// accepting an invite, a name and password; by a reset or sign-in link,
-/// nothing (the reset sets its password itself).
-#[derive(Default)]
-pub struct NewcomerDetails<'a> {
-    pub name: Option<&'a str>,
-    pub password: Option<&'a str>,
-}
-
-/// An account whose address was never confirmed may have been made by
-/// someone else with this address (API.md §8 "Proving a mailbox takes an
-/// account over"). An emailed token the registrant did not necessarily ask
-/// for (a reset, a sign-in link, an invite by token) proves the mailbox, so
-/// its holder takes the account over clean: the unproven password, sessions,
-/// API keys, second factor, recovery codes, pending links and address change
-/// are dropped, and `password_hash` (if any) replaces the password. Every
-/// path that proves a mailbox calls this one function. Memberships stay: a
-/// genuine owner who had not confirmed yet keeps them.
-pub fn take_over_unverified(
-    conn: &mut DbConn,
-    user: UserRow,
-    newcomer: &NewcomerDetails<'_>,
-    password_hash: Option<String>,
-) -> DomainResult<UserRow> {
-    let now = now_ms();
-    let name = newcomer
-        .name
-        .map(|n| n.trim().to_string())
-        .unwrap_or(user.name.clone());
-    diesel::update(users::table.find(&user.id))
-        .set((
-            users::password_hash.eq(&password_hash),
-            users::name.eq(&name),
-            users::email_verified.eq(true),
-            users::pending_email.eq(None::<String>),
-            users::totp_secret.eq(None::<String>),
-            users::totp_enabled.eq(false),
-            users::totp_last_step.eq(None::<i64>),
-        ))
-        .execute(conn)?;
-    end_sessions(conn, &user.id, None, now)?;
-    diesel::delete(api_keys::table.filter(api_keys::user_id.eq(&user.id))).execute(conn)?;
-    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&user.id)))
-        .execute(conn)?;
-    end_links(conn, &user.id, now)?;
-    Ok(UserRow {
-        password_hash,
-        name,
-        email_verified: true,
-        pending_email: None,
-        totp_secret: None,
-        totp_enabled: false,
-        totp_last_step: None,
-        ..user
-    })
-}
-
-/// Makes the verified account of someone who proved their mailbox with an
-/// invitation to `organization_name`, and queues the email telling them so.
-pub fn provision_invited(
-    ctx: &Ctx,
-    conn: &mut DbConn,
-    email: &str,
-    organization_name: &str,
-    newcomer: &NewcomerDetails<'_>,
-    password_hash: Option<String>,
-    now: i64,
-) -> DomainResult<UserRow> {
-    let name = newcomer
-        .name
-        .map(|n| n.trim().to_string())
-        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
-    let user = UserRow::new(new_id(), email.to_string(), name, password_hash, true, now);
-    diesel::insert_into(users::table)
-        .values(&user)
-        .execute(conn)?;
-    let hint = if user.password_hash.is_some() {
-        "Sign in with this address and the password you chose."
-    } else {
-        "Your account has no password yet. To sign in again later, ask for a sign-in link \
-         (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), \
-         each with this address."
-    };
-    mail::enqueue(
-        conn,
-        &ctx.outbox_sealer,
-        templates::account_created(&user.email, organization_name, hint),
-    )?;
-    Ok(user)
 }
 
 /// Ends every emailed link of `user_id` not yet used: confirmations (of its

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::{self, Hold};
-use super::roles::Action;
+use super::permissions::Permission;
 use super::sessions::{Caller, API_KEY_PREFIX};
 use super::tokens::{hash_secret, new_secret};
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult, MS_PER_DAY};
@@ -68,7 +68,7 @@ pub fn create(
                 conn,
                 caller,
                 organization_id,
-                Action::SeeOrganization,
+                Permission::OrganizationRead,
                 Hold::Nothing,
             )?;
             Some(member.organization_id().to_string())

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::access::{self, Hold};
 use super::paging::PageRequest;
-use super::roles::Action;
+use super::permissions::Permission;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainResult};
 pub use crate::store::kinds::AuditAction;
@@ -94,7 +94,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ReadAuditLog,
+            Permission::AuditRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();

@@ -91,7 +91,7 @@ pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResu
     )
     .execute(conn)?;
     let user = load_user(conn, &membership.user_id)?;
-    super::domains::record_departure(
+    super::verified_domains::record_departure(
         conn,
         &membership.organization_id,
         &user.id,

@@ -7,10 +7,9 @@
 
 use diesel::prelude::*;
 
-use super::accounts::{
-    end_links, end_sessions, find_user_by_email, insert_session, load_user, login_for,
-    new_session_row, take_over_unverified, Login, NewcomerDetails, User,
-};
+use super::accounts::{end_links, end_sessions, find_user_by_email, load_user, User};
+use super::logins::{insert_session, login_for, new_session_row, Login};
+use super::newcomers::{take_over_unverified, NewcomerDetails};
 use super::tokens::{hash_secret, new_secret};
 use super::{
     new_id, normalize_email, now_ms, twofactor, Ctx, DomainError, DomainResult, GoneReason,
@@ -192,6 +191,6 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
         insert_session(conn, &session)?;
         Ok(user)
     })?;
-    crate::domain::domains::join_by_domain(ctx, &user);
+    crate::domain::verified_domains::join_by_domain(ctx, &user);
     login_for(ctx, &session, user)
 }

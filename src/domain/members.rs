@@ -1,5 +1,5 @@
-//! Collaborators: listing, editing, removing, leaving, and the last-owner
-//! invariant, which lives in [`ensure_an_owner_remains`] and nowhere else.
+//! Collaborators: listing, editing, removing and leaving. The rules that
+//! keep an organization owned are in [`super::ownership`].
 
 use crate::domain::now_ms;
 use diesel::prelude::*;
@@ -11,19 +11,21 @@ use super::access::{self, Credential, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
 use super::audit::AuditAction;
+use super::ownership::{ensure_an_owner_remains, ensure_owners_last, EndFrom, Leaving};
 use super::paging::PageRequest;
+use super::permissions::{Need, Permission};
 use super::projects::{
     check_grants, grants_of_member, grants_of_page, hide_invisible, replace_grants,
     visible_projects, GrantRequest, ProjectGrant,
 };
-use super::roles::{allows, may_assign, may_manage, Action, Role};
+use super::roles::{may_assign, may_manage, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
-use super::{rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
+use super::{rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
 use crate::store::schema::{api_keys, invites, memberships, users};
-use crate::store::{lock_organization, DbConn};
+use crate::store::DbConn;
 
 /// A member of an organization. `collaboratorid` is the membership's id.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -51,14 +53,10 @@ pub struct Collaborator {
 const MAX_MEMBERSHIP_AHEAD_MS: i64 = 5 * 366 * super::MS_PER_DAY;
 
 /// A membership's end as given (`membershipexpiresat`, `expiresat`): an RFC
-/// 3339 time in the future, at most 5 years ahead, for any role but owner
-/// (422 otherwise, on `field`). `None` for a lasting membership.
-pub fn membership_end(
-    field: &str,
-    value: Option<&str>,
-    role: Role,
-    now: i64,
-) -> DomainResult<Option<i64>> {
+/// 3339 time in the future, at most 5 years ahead (422 otherwise, on
+/// `field`). `None` for a lasting membership. Whether the role may have an
+/// end is [`ensure_owners_last`]'s to say.
+pub fn membership_end(field: &str, value: Option<&str>, now: i64) -> DomainResult<Option<i64>> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -75,12 +73,6 @@ pub fn membership_end(
     }
     if at > now + MAX_MEMBERSHIP_AHEAD_MS {
         return Err(DomainError::invalid(field, "must be at most 5 years ahead"));
-    }
-    if role == Role::Owner {
-        return Err(DomainError::invalid(
-            field,
-            "owners' memberships cannot be time-limited",
-        ));
     }
     Ok(Some(at))
 }
@@ -126,14 +118,14 @@ pub fn list(
             conn,
             credential,
             organization_id,
-            Action::ListCollaborators,
+            Permission::MembersRead,
         )?;
         let organization_id = member.organization_id();
         let key = PageKey {
             organization_id: organization_id.to_string(),
             after: page.after.clone(),
             limit: page.limit,
-            restricted_to: (!allows(member.role, Action::SeeAllProjects))
+            restricted_to: (!member.holds(Permission::ProjectsRead))
                 .then(|| member.membership.id.clone()),
         };
         if let Some(rendered) = ctx.rosters.get(&key, version, now_ms()) {
@@ -185,34 +177,6 @@ pub fn list(
         ctx.rosters.put(key, version, rendered.clone());
         Ok(rendered)
     })
-}
-
-/// Refuses (409 `last_owner`) when `leaving` is the organization's only
-/// owner. Every path that demotes or removes an owner calls this inside its
-/// transaction, after locking the organization, so concurrent demotions are
-/// seen one after the other.
-pub fn ensure_an_owner_remains(
-    conn: &mut DbConn,
-    organization_id: &str,
-    leaving: &MembershipRow,
-) -> DomainResult<()> {
-    if leaving.role != Role::Owner {
-        return Ok(());
-    }
-    lock_organization(conn, organization_id)?;
-    let other_owners: i64 = memberships::table
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::role.eq(Role::Owner))
-        .filter(memberships::id.ne(&leaving.id))
-        .count()
-        .get_result(conn)?;
-    if other_owners == 0 {
-        return Err(DomainError::conflict(
-            ConflictReason::LastOwner,
-            "the organization's last owner cannot be demoted, removed or leave; make another owner first",
-        ));
-    }
-    Ok(())
 }
 
 /// How someone else's change took authority from a member.
@@ -280,7 +244,7 @@ fn target_and_actor(
     conn: &mut DbConn,
     caller: &Caller,
     collaborator_id: &str,
-    action: impl Fn(&MembershipRow) -> Action,
+    action: impl Fn(&MembershipRow) -> Need,
 ) -> DomainResult<(MembershipRow, Member)> {
     let not_found = || DomainError::not_found("collaborator not found");
     let read = |conn: &mut DbConn| -> DomainResult<MembershipRow> {
@@ -317,6 +281,34 @@ pub struct CollaboratorChanges {
     pub expires_at: Option<Option<String>>,
 }
 
+/// Gives `target` the role `new_role`, as `actor_role` asks, and revokes the
+/// invites it sent that the new role may not grant.
+fn change_role(
+    conn: &mut DbConn,
+    caller: &Caller,
+    target: &MembershipRow,
+    actor_role: Role,
+    new_role: Role,
+) -> DomainResult<()> {
+    // The last owner hears why first: even their own demotion
+    // would leave the organization without an owner.
+    ensure_an_owner_remains(conn, Leaving::Member(target))?;
+    if target.user_id == caller.user_id {
+        return Err(DomainError::forbidden("nobody changes their own role"));
+    }
+    if !may_assign(actor_role, new_role) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not grant the role {}",
+            actor_role.as_str(),
+            new_role.as_str()
+        )));
+    }
+    diesel::update(memberships::table.find(&target.id))
+        .set(memberships::role.eq(new_role))
+        .execute(conn)?;
+    revoke_invites_beyond_authority(conn, target, AuthorityLost::Demoted(new_role), caller)
+}
+
 /// Edits a collaborator's role, `cancreateprojects` and project grants.
 pub fn edit(
     ctx: &Ctx,
@@ -325,8 +317,9 @@ pub fn edit(
     changes: CollaboratorChanges,
 ) -> DomainResult<Collaborator> {
     ctx.store.write(|conn| {
-        let (target, actor) =
-            target_and_actor(conn, caller, collaborator_id, |_| Action::EditCollaborator)?;
+        let (target, actor) = target_and_actor(conn, caller, collaborator_id, |_| {
+            Need::from(Permission::MembersManage)
+        })?;
         let org = target.organization_id.clone();
         let actor_role = actor.role;
         let target_role = target.role;
@@ -335,28 +328,7 @@ pub fn edit(
         }
         if let Some(new_role) = changes.role {
             if new_role != target_role {
-                // The last owner hears why first: even their own demotion
-                // would leave the organization without an owner.
-                ensure_an_owner_remains(conn, &org, &target)?;
-                if target.user_id == caller.user_id {
-                    return Err(DomainError::forbidden("nobody changes their own role"));
-                }
-                if !may_assign(actor_role, new_role) {
-                    return Err(DomainError::forbidden(format!(
-                        "the role {} may not grant the role {}",
-                        actor_role.as_str(),
-                        new_role.as_str()
-                    )));
-                }
-                diesel::update(memberships::table.find(&target.id))
-                    .set(memberships::role.eq(new_role))
-                    .execute(conn)?;
-                revoke_invites_beyond_authority(
-                    conn,
-                    &target,
-                    AuthorityLost::Demoted(new_role),
-                    caller,
-                )?;
+                change_role(conn, caller, &target, actor_role, new_role)?;
             }
         }
         if changes.expires_at.is_some() && target.user_id == caller.user_id {
@@ -365,17 +337,15 @@ pub fn edit(
             ));
         }
         let role_after = changes.role.unwrap_or(target_role);
-        let end = match &changes.expires_at {
-            None => target.expires_at,
-            Some(None) => None,
-            Some(Some(value)) => membership_end("expiresat", Some(value), role_after, now_ms())?,
+        let (end, from) = match &changes.expires_at {
+            None => (target.expires_at, EndFrom::Membership),
+            Some(None) => (None, EndFrom::Request),
+            Some(Some(value)) => (
+                membership_end("expiresat", Some(value), now_ms())?,
+                EndFrom::Request,
+            ),
         };
-        if end.is_some() && role_after == Role::Owner {
-            return Err(DomainError::invalid(
-                "expiresat",
-                "owners' memberships cannot be time-limited: send expiresat null with the new role",
-            ));
-        }
+        ensure_owners_last("expiresat", role_after, end, from)?;
         if end != target.expires_at {
             diesel::update(memberships::table.find(&target.id))
                 .set(memberships::expires_at.eq(end))
@@ -417,9 +387,9 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
     ctx.store.write(|conn| {
         let (target, actor) = target_and_actor(conn, caller, collaborator_id, |target| {
             if target.user_id == caller.user_id {
-                Action::Leave
+                Need::Membership
             } else {
-                Action::RemoveCollaborator
+                Need::from(Permission::MembersManage)
             }
         })?;
         let org = target.organization_id.clone();
@@ -427,13 +397,19 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
         if !leaving && !may_manage(actor.role, target.role) {
             return Err(DomainError::forbidden("only owners may remove owners"));
         }
-        ensure_an_owner_remains(conn, &org, &target)?;
+        ensure_an_owner_remains(conn, Leaving::Member(&target))?;
         let removed = collaborator(conn, &target.id)?;
         if !leaving {
             revoke_invites_beyond_authority(conn, &target, AuthorityLost::Removed, caller)?;
         }
         diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
-        super::domains::record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
+        super::verified_domains::record_departure(
+            conn,
+            &org,
+            &removed.userid,
+            &removed.email,
+            now_ms(),
+        )?;
         diesel::delete(
             api_keys::table
                 .filter(api_keys::user_id.eq(&target.user_id))

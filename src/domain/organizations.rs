@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use super::access::{self, Hold, Member};
 use super::accounts::load_user;
 use super::audit;
-use super::roles::{Action, Role};
+use super::permissions::{Need, Permission};
+use super::roles::Role;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::mail::{self, templates};
@@ -197,7 +198,7 @@ pub fn details(
             conn,
             caller,
             organization_id,
-            Action::SeeOrganization,
+            Permission::OrganizationRead,
             Hold::Nothing,
         )?;
         organization_view(ctx, conn, &member)
@@ -222,7 +223,7 @@ pub fn settings(
             conn,
             caller,
             organization_id,
-            Action::ChangeSettings,
+            Permission::OrganizationManage,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
@@ -266,7 +267,7 @@ pub fn delete(
             conn,
             caller,
             organization_id,
-            Action::DeleteOrganization,
+            Need::OwnerRole,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();

@@ -12,7 +12,8 @@ use super::accounts::load_user;
 use super::audit;
 use super::audit::AuditAction;
 use super::paging::{named_position, PageRequest};
-use super::roles::{allows, Action, Permission};
+use super::permissions;
+use super::roles::Permission;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
@@ -198,7 +199,7 @@ pub fn insert_grants(conn: &mut DbConn, rows: &[ProjectPermissionRow]) -> Domain
 }
 
 fn may_create(member: &Member) -> bool {
-    allows(member.role, Action::CreateProject) || member.membership.can_create_projects
+    member.holds(permissions::Permission::ProjectsCreate)
 }
 
 /// Makes a project. Owners and admins always may; technical users and
@@ -214,7 +215,7 @@ pub fn create(
             conn,
             caller,
             organization_id,
-            Action::SeeOrganization,
+            permissions::Permission::OrganizationRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
@@ -234,7 +235,7 @@ pub fn create(
         diesel::insert_into(projects::table)
             .values(&row)
             .execute(conn)?;
-        if !allows(member.role, Action::SeeAllProjects) {
+        if !member.holds(permissions::Permission::ProjectsRead) {
             diesel::insert_into(project_permissions::table)
                 .values(&ProjectPermissionRow {
                     membership_id: member.membership.id.clone(),
@@ -269,14 +270,14 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::SeeOrganization,
+            permissions::Permission::OrganizationRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
         let mut query = projects::table
             .filter(projects::organization_id.eq(organization_id))
             .into_boxed();
-        if !allows(member.role, Action::SeeAllProjects) {
+        if !member.holds(permissions::Permission::ProjectsRead) {
             let granted = project_permissions::table
                 .filter(project_permissions::membership_id.eq(member.membership.id.clone()))
                 .select(project_permissions::project_id);
@@ -326,7 +327,7 @@ pub fn rename(
             conn,
             caller,
             organization_id,
-            Action::EditProject,
+            permissions::Permission::ProjectsManage,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
@@ -360,7 +361,7 @@ pub fn delete(
             conn,
             caller,
             organization_id,
-            Action::EditProject,
+            permissions::Permission::ProjectsManage,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();
@@ -385,7 +386,7 @@ pub fn visible_projects(
     conn: &mut DbConn,
     member: &Member,
 ) -> DomainResult<Option<HashMap<String, Permission>>> {
-    if allows(member.role, Action::SeeAllProjects) {
+    if member.holds(permissions::Permission::ProjectsRead) {
         return Ok(None);
     }
     let grants = grants_of_member(conn, &member.membership.id)?;

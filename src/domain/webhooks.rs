@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use super::access::{self, Hold};
 use super::audit::{AuditAction, AuditEvent};
 use super::paging::PageRequest;
-use super::roles::Action;
+use super::permissions::Permission;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::kinds::DeliveryState;
@@ -278,7 +278,7 @@ pub fn create(
             conn,
             caller,
             organization_id,
-            Action::ManageWebhooks,
+            Permission::WebhooksManage,
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
@@ -328,7 +328,7 @@ pub fn authorize(ctx: &Ctx, caller: &Caller, organization_id: Option<&str>) -> D
             conn,
             caller,
             organization_id,
-            Action::ManageWebhooks,
+            Permission::WebhooksManage,
             Hold::Nothing,
         )
         .map(|_| ())
@@ -346,7 +346,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ManageWebhooks,
+            Permission::WebhooksManage,
             Hold::Nothing,
         )?;
         let rows: Vec<WebhookRow> = webhooks::table
@@ -376,7 +376,7 @@ fn gate(
         conn,
         caller,
         &row.organization_id,
-        Action::ManageWebhooks,
+        Permission::WebhooksManage,
         how,
         "webhook",
     )?;

@@ -1,5 +1,6 @@
 //! The `customer/*` endpoints: one organization and what is in it.
 
+use crate::domain::permissions::{Need, Permission};
 use actix_web::web::Data;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -47,7 +48,7 @@ const DETAILS: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
     operation_id: "customerDetails",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::OrganizationRead)),
     summary: "One organization",
     description: "The organization with the caller's role, its member count and its invite \
         lifetime. Any member may call it; anyone else gets 404.",
@@ -89,9 +90,9 @@ const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
     operation_id: "customerSettings",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::OrganizationManage)),
     summary: "Change organization settings",
-    description: "Owners only (403 for other members): the organization's `name` and \
+    description: "The organization's `name` and \
         `invitettldays` (1–30), the lifetime of invites created from now on.",
     params: Some(schema_ref::<SettingsParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
@@ -132,9 +133,9 @@ const DELETE: Endpoint<Nothing> = Endpoint::new(Operation {
     operation_id: "customerDelete",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::OwnerRole),
     summary: "Delete the organization",
-    description: "Owners only (403 for other members): deletes the organization and all it holds \
+    description: "Deletes the organization and all it holds \
         (projects, memberships and their grants, invites, its audit log, API keys bound to it) \
         in one transaction, and tells every member by email. `name` must be its current name \
         (422 otherwise). Afterwards every id of it answers 404.",
@@ -176,11 +177,11 @@ const LIST_COLLABORATORS: Endpoint<CollaboratorsPage> = Endpoint::new(Operation 
     operation_id: "customerListcollaborators",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::MembersRead)),
     summary: "The organization's collaborators",
     description: "Every member with their role, `cancreateprojects` and project permissions, in \
         the order they joined, a page at a time (`limit`, `cursor`; `nextcursor` is null on the \
-        last page). Owners, admins and technical users; collaborators get 403.",
+        last page).",
     params: Some(schema_ref::<PageParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -227,7 +228,7 @@ const EDIT_COLLABORATOR: Endpoint<CollaboratorAnswer> = Endpoint::new(Operation 
     operation_id: "customerEditcollaborator",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::MembersManage)),
     summary: "Change a collaborator",
     description: "Changes a member's `role`, `cancreateprojects` and `projectpermissions` (which \
         replaces the whole set). Owners may edit anyone; admins may edit everyone but owners and \
@@ -275,7 +276,7 @@ const REMOVE_COLLABORATOR: Endpoint<Nothing> = Endpoint::new(Operation {
     operation_id: "customerRemovecollaborator",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::MembersManage)),
     summary: "Remove a collaborator, or leave",
     description: "Removes a member from the organization; removing one's own membership is \
         leaving, which every role may do. Owners may remove anyone, admins everyone but owners \
@@ -316,10 +317,10 @@ const CREATE_PROJECT: Endpoint<ProjectAnswer> = Endpoint::new(Operation {
     operation_id: "customerCreateproject",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::ProjectsCreate)),
     summary: "Create a project",
-    description: "Owners and admins may always; technical users and collaborators only with \
-        `cancreateprojects` (403 otherwise), and they get `full` on the project they create.",
+    description: "Technical users and collaborators who may (with `cancreateprojects`) get \
+        `full` on the project they create.",
     params: Some(schema_ref::<CreateProjectParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -341,7 +342,7 @@ const LIST_PROJECTS: Endpoint<ProjectsPage> = Endpoint::new(Operation {
     operation_id: "customerListprojects",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::OrganizationRead)),
     summary: "The projects the caller may see",
     description: "All projects for owners and admins; the projects they hold a permission on \
         for technical users and collaborators. Ordered by name, then id, a page at a time \
@@ -384,9 +385,9 @@ const EDIT_PROJECT: Endpoint<ProjectAnswer> = Endpoint::new(Operation {
     operation_id: "customerEditproject",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::ProjectsManage)),
     summary: "Rename a project",
-    description: "Owners and admins; other members get 403.",
+    description: "Renames a project.",
     params: Some(schema_ref::<EditProjectParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -424,10 +425,10 @@ const DELETE_PROJECT: Endpoint<Nothing> = Endpoint::new(Operation {
     operation_id: "customerDeleteproject",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::ProjectsManage)),
     summary: "Delete a project",
     description: "Deletes the project and every permission on it, including those pending in \
-        invites. Owners and admins; other members get 403.",
+        invites.",
     params: Some(schema_ref::<ProjectParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -449,10 +450,9 @@ const LIST_AUDIT_EVENTS: Endpoint<AuditEventsPage> = Endpoint::new(Operation {
     operation_id: "customerListauditevents",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::AuditRead)),
     summary: "The organization's audit log",
-    description: "Every change to the organization, newest first, a page at a time. Owners and \
-        admins; other members get 403.",
+    description: "Every change to the organization, newest first, a page at a time.",
     params: Some(schema_ref::<PageParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });

@@ -1,5 +1,6 @@
 //! The `invite/*` endpoints: the invitation lifecycle of API.md §4.
 
+use crate::domain::permissions::{Need, Permission};
 use actix_web::web::Data;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -7,7 +8,7 @@ use validator::Validate;
 
 use super::answers::*;
 use super::auth::{MaybeSignedIn, SignedIn};
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
@@ -63,7 +64,7 @@ const CREATE: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     operation_id: "inviteCreate",
     tag: "invite",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::MembersInvite)),
     summary: "Invite someone",
     description: "Makes a pending invite for one address and queues the invitation email, \
         whose link `{public_url}/invite/{token}` carries a single-use token (only its hash is \
@@ -164,7 +165,7 @@ const CREATE_BULK: Endpoint<BulkAnswer> = Endpoint::new(Operation {
     operation_id: "inviteCreatebulk",
     tag: "invite",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::MembersInvite)),
     summary: "Invite many addresses at once",
     description: "Invites up to 100 addresses in one call. Each row is judged and made on its \
         own, exactly as `invite/create` would (its own transaction, rules and email); the answer \
@@ -250,11 +251,10 @@ const LIST: Endpoint<InvitesPage> = Endpoint::new(Operation {
     operation_id: "inviteList",
     tag: "invite",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::MembersRead)),
     summary: "The organization's invites",
     description: "Every invite of the organization, oldest first, optionally in one `state`, a \
-        page at a time (`limit`, `cursor`; `nextcursor` is null on the last page). Owners, admins \
-        and technical users; collaborators get 403.",
+        page at a time (`limit`, `cursor`; `nextcursor` is null on the last page).",
     params: Some(schema_ref::<ListInvitesParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -462,11 +462,11 @@ const REVOKE: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     operation_id: "inviteRevoke",
     tag: "invite",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::InvitesManage)),
     summary: "Revoke an invite",
     description: "Ends a pending invite from the organization's side; its token answers 410 \
-        `revoked` from then on. Owners and admins may revoke any invite, technical users the \
-        ones they sent (403 otherwise). An invite that already ended answers 410.",
+        `revoked` from then on. Members without `invites:manage` may revoke the invites they \
+        sent when they hold `members:invite` (technical users). An invite that already ended answers 410.",
     params: Some(schema_ref::<InviteIdParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Gone],
 });
@@ -485,7 +485,7 @@ const RESEND: Endpoint<InviteAnswer> = Endpoint::new(Operation {
     operation_id: "inviteResend",
     tag: "invite",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::InvitesManage)),
     summary: "Send an invite again",
     description: "Issues a new token (the old link answers 410 from then on), restarts the \
         invite's lifetime and queues the email again. Works on pending and expired invites; \

@@ -11,13 +11,11 @@
 //! documented and contract-checked alike. Each path's routes are registered
 //! together (`table.rs`), so a 405 lists every method the path takes.
 
-pub mod account;
 pub mod answers;
 pub mod api;
 pub mod auth;
-pub mod client;
+pub mod client_address;
 pub mod customer;
-pub mod domains;
 pub mod envelope;
 pub mod error;
 pub mod grants;
@@ -30,6 +28,7 @@ pub mod params;
 pub mod slow;
 mod table;
 pub mod user;
+pub mod verified_domains;
 pub mod webhooks;
 pub mod wire;
 
@@ -199,8 +198,10 @@ pub enum Access {
     Public,
     /// Any signed-in user.
     User,
-    /// A member of the organization, with the role API.md §3 asks for.
-    Member,
+    /// A member of the organization who meets the [`Need`] (a permission of
+    /// their role's set, API.md §10): the gate refuses others with 403. An
+    /// endpoint cannot be declared without it.
+    Member(crate::domain::permissions::Need),
     /// Signed in, or public with a token from an email.
     Optional,
 }
@@ -325,10 +326,9 @@ where
 pub fn register_all(api: &mut Api<'_>) {
     api::register(api);
     user::register(api);
-    account::register(api);
     customer::register(api);
     webhooks::register(api);
-    domains::register(api);
+    verified_domains::register(api);
     invite::register(api);
 }
 

@@ -297,12 +297,16 @@ const RETRIES: &str = "Retries: send `Idempotency-Key: <1–255 printable ASCII 
     429, 500 and 503 are not kept: a retry runs again. A key belongs to the credential that \
     sent it (a session's user, one API key, or the client address when there is none).";
 
-fn access_text(access: Access) -> &'static str {
+fn access_text(access: Access) -> String {
     match access {
-        Access::Public => "Public: no token needed.",
-        Access::User => "Needs a bearer token (or an API key over HTTP Basic).",
-        Access::Member => "Needs a bearer token (or an API key over HTTP Basic) of a member of the organization, with the role the permission matrix asks for; non-members get 404.",
-        Access::Optional => "Public with a token from an email, or signed in.",
+        Access::Public => "Public: no token needed.".into(),
+        Access::User => "Needs a bearer token (or an API key over HTTP Basic).".into(),
+        Access::Member(need) => format!(
+            "Needs a bearer token (or an API key over HTTP Basic) of a member of the \
+             organization; non-members get 404. {}",
+            need.describe()
+        ),
+        Access::Optional => "Public with a token from an email, or signed in.".into(),
     }
 }
 
@@ -356,7 +360,7 @@ fn path_item(
         }
         op = match endpoint.access {
             Access::Public => op,
-            Access::User | Access::Member => op
+            Access::User | Access::Member(_) => op
                 .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
                 .security(SecurityRequirement::new(BASIC, Vec::<String>::new())),
             Access::Optional => op

@@ -1,5 +1,6 @@
 //! The webhook endpoints of the `customer` module (API.md §6).
 
+use crate::domain::permissions::{Need, Permission};
 use actix_web::web::Data;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
@@ -166,9 +167,9 @@ const CREATE: Endpoint<WebhookAnswer> = Endpoint::new(Operation {
     operation_id: "customerCreatewebhook",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::WebhooksManage)),
     summary: "Register a webhook",
-    description: "Owners and admins. Every later audit event of the organization whose action \
+    description: "Every later audit event of the organization whose action \
         is in `events` is POSTed to `url` as `{\"type\", \"timestamp\", \"data\": auditevent}`, \
         signed per Standard Webhooks (`webhook-id` = the event id on every try, \
         `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of \
@@ -217,10 +218,9 @@ const LIST: Endpoint<WebhooksAnswer> = Endpoint::new(Operation {
     operation_id: "customerListwebhooks",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::WebhooksManage)),
     summary: "The organization's webhooks",
-    description: "Oldest first, at most 20, without secrets. Owners and admins; other members \
-        get 403.",
+    description: "Oldest first, at most 20, without secrets.",
     params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -250,10 +250,10 @@ const DELETE: Endpoint<super::answers::Nothing> = Endpoint::new(Operation {
     operation_id: "customerDeletewebhook",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::WebhooksManage)),
     summary: "Delete a webhook",
     description: "Deletes the webhook and its delivery log; deliveries not yet made are \
-        dropped. Owners and admins of its organization; other members get 403, anyone else \
+        dropped. Anyone who is not a member of its organization gets \
         404.",
     params: Some(schema_ref::<WebhookParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
@@ -289,13 +289,13 @@ const DELIVERIES: Endpoint<DeliveriesPage> = Endpoint::new(Operation {
     operation_id: "customerListwebhookdeliveries",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::WebhooksManage)),
     summary: "A webhook's delivery log",
     description: "One delivery per event sent to the webhook, newest first, a page at a time \
         (`limit`, `cursor`; `nextcursor` is null on the last page): its state (`pending`, \
         `delivered`, `failed`), attempts so far, and the last answer's status. Delivered and \
-        failed deliveries are kept for `COLLABD_RETENTION_DAYS`. Owners and admins of its \
-        organization; other members get 403, anyone else 404.",
+        failed deliveries are kept for `COLLABD_RETENTION_DAYS`. Anyone who is not a member of \
+        its organization gets 404.",
     params: Some(schema_ref::<DeliveriesParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });

@@ -25,6 +25,7 @@ mod openapi_constraints;
 mod ops;
 mod pages;
 mod retention;
+mod rules;
 mod slow;
 mod text;
 mod user;

@@ -123,8 +123,32 @@ fn every_endpoint_as_every_role(backend: Backend) {
         None,
     ];
 
-    // endpoint, parameters (made fresh per call), expected status per caller.
-    let rows: Vec<(&str, Params, [u16; 6])> = vec![
+    let mut failures = Vec::new();
+    for (path, params, expected) in &rows() {
+        for (i, caller) in CALLERS.iter().enumerate() {
+            let body = params(&fx);
+            let r = app.post(path, tokens[i], body);
+            r.assert_envelope();
+            if r.status != expected[i] {
+                failures.push(format!(
+                    "{path} as {caller}: expected {}, got {} {}",
+                    expected[i],
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "matrix mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Endpoint, parameters (made fresh per call), expected status per caller.
+fn rows() -> Vec<(&'static str, Params, [u16; 6])> {
+    vec![
         (
             "/customer/details",
             |f| json!({"organizationid": f.org}),
@@ -252,27 +276,61 @@ fn every_endpoint_as_every_role(backend: Backend) {
             |f| json!({"inviteid": f.owners_invite()}),
             [200, 200, 403, 403, 404, 401],
         ),
-    ];
+    ]
+}
 
-    let mut failures = Vec::new();
-    for (path, params, expected) in &rows {
-        for (i, caller) in CALLERS.iter().enumerate() {
-            let body = params(&fx);
-            let r = app.post(path, tokens[i], body);
-            r.assert_envelope();
-            if r.status != expected[i] {
-                failures.push(format!(
-                    "{path} as {caller}: expected {}, got {} {}",
-                    expected[i],
-                    r.status,
-                    r.text()
-                ));
-            }
+/// The system roles are data: the matrix each endpoint's [`Need`] gives from
+/// the roles' permission sets (API.md §10) is, cell by cell, the matrix the
+/// test above expects over HTTP (API.md §3): a role meets the need exactly
+/// where its expected status is not 403.
+#[test]
+fn the_matrix_is_what_the_system_roles_permission_sets_give() {
+    use collabd::domain::permissions::system_role;
+    use collabd::domain::roles::Role;
+    use collabd::http::{register_all, Access, Api};
+
+    let mut api = Api::document();
+    register_all(&mut api);
+    let roles = [
+        Role::Owner,
+        Role::Admin,
+        Role::Technical,
+        Role::Collaborator,
+    ];
+    let mut compared = 0;
+    for (path, _, expected) in rows() {
+        let endpoint = api
+            .endpoints
+            .iter()
+            .find(|e| e.path == path)
+            .unwrap_or_else(|| panic!("{path} is not in the endpoint table"));
+        let Access::Member(need) = endpoint.access else {
+            assert!(
+                expected[..4].iter().all(|s| *s != 403),
+                "{path} is not a member endpoint, yet the matrix expects a 403"
+            );
+            continue;
+        };
+        for (role, status) in roles.iter().zip(expected) {
+            let meets = need.met_by(*role, system_role(*role, false));
+            assert_eq!(
+                meets,
+                status != 403,
+                "{path} as {}: the table's need {need:?} gives {meets}, the matrix expects {status}",
+                role.as_str()
+            );
+            compared += 1;
         }
     }
-    assert!(
-        failures.is_empty(),
-        "matrix mismatches:\n{}",
-        failures.join("\n")
-    );
+    assert!(compared >= 4 * 20, "{compared} cells compared");
+    // Every member endpoint of the table is in the matrix.
+    for endpoint in &api.endpoints {
+        if matches!(endpoint.access, Access::Member(_)) {
+            assert!(
+                rows().iter().any(|(path, _, _)| *path == endpoint.path),
+                "{} is missing from the matrix",
+                endpoint.path
+            );
+        }
+    }
 }

@@ -21,6 +21,16 @@ impl Email {
         decode_quoted_printable(&self.raw)
     }
 
+    /// The outbox row's id in `Message-ID`: a UUIDv7, so messages sort by
+    /// when they were queued, whatever order they arrived in.
+    pub fn message_id(&self) -> String {
+        self.raw
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap_or("")
+            .to_string()
+    }
+
     pub fn subject(&self) -> String {
         self.raw
             .lines()
@@ -132,7 +142,9 @@ impl SmtpServer {
         self.wait_for_nth(address, 1)
     }
 
-    /// Waits until `n` messages to `address` have arrived; returns the n-th.
+    /// Waits until `n` messages to `address` have arrived; returns the n-th
+    /// queued (the sender delivers several at once, so arrival order is not
+    /// the order they were queued in).
     pub fn wait_for_nth(&self, address: &str, n: usize) -> Email {
         self.wait_within(address, n, Duration::from_secs(30))
     }
@@ -141,11 +153,12 @@ impl SmtpServer {
     pub fn wait_within(&self, address: &str, n: usize, limit: Duration) -> Email {
         let deadline = Instant::now() + limit;
         loop {
-            let found: Vec<Email> = self
+            let mut found: Vec<Email> = self
                 .messages()
                 .into_iter()
                 .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)))
                 .collect();
+            found.sort_by_key(Email::message_id);
             if found.len() >= n {
                 return found[n - 1].clone();
             }

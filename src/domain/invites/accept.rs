@@ -5,12 +5,11 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::domain::access::{self, Member};
-use crate::domain::accounts::{
-    find_user_by_email, insert_session, load_user, login_for, new_session_row, provision_invited,
-    take_over_unverified,
-};
+use crate::domain::accounts::{find_user_by_email, load_user};
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
+use crate::domain::logins::{insert_session, login_for, new_session_row};
+use crate::domain::newcomers::{provision_invited, take_over_unverified};
 use crate::domain::organizations::organization_view;
 use crate::domain::projects::insert_grants;
 use crate::domain::roles::Permission;
@@ -100,39 +99,12 @@ pub fn accept(
         close(conn, &row, InviteState::Accepted, now)?;
         let user = match signed_in {
             Some(user) => user,
-            None => match find_user_by_email(conn, &row.email)? {
-                Some(user) if !user.email_verified => {
-                    lock_user(conn, &user.id)?;
-                    take_over_unverified(conn, user, &newcomer, password_hash.clone())?
-                }
-                Some(user) => {
-                    // A session is about to be handed out: the account's
-                    // second factor, when it has one, comes first.
-                    lock_user(conn, &user.id)?;
-                    // The row as it is under the lock: a code used meanwhile
-                    // is refused.
-                    let user = load_user(conn, &user.id)?;
-                    twofactor::verify(ctx, conn, &user, otp)?
-                        .map_err(twofactor::unauthenticated)?;
-                    user
-                }
-                None => {
-                    mail_queued = true;
-                    let organization: OrganizationRow = organizations::table
-                        .find(&row.organization_id)
-                        .select(OrganizationRow::as_select())
-                        .first(conn)?;
-                    provision_invited(
-                        ctx,
-                        conn,
-                        &row.email,
-                        &organization.name,
-                        &newcomer,
-                        password_hash.clone(),
-                        now,
-                    )?
-                }
-            },
+            None => {
+                let (user, made) =
+                    account_by_token(ctx, conn, &row, &newcomer, password_hash.clone(), otp, now)?;
+                mail_queued |= made;
+                user
+            }
         };
         if !user.email_verified {
             // The emailed token proves the mailbox.
@@ -152,23 +124,7 @@ pub fn accept(
             &row.id,
             json!({"email": row.email, "role": row.role, "collaboratorid": membership.id}),
         )?;
-        let collaborator = members::collaborator(conn, &membership.id)?;
-        let role = collaborator.role;
-        let organization = organization_view(ctx, conn, &Member { membership, role })?;
-        let login = match caller {
-            Some(_) => None,
-            None => {
-                let session = new_session_row(ctx, &user.id);
-                insert_session(conn, &session)?;
-                let fresh = load_user(conn, &user.id)?;
-                Some(login_for(ctx, &session, fresh)?)
-            }
-        };
-        Ok(Accepted {
-            collaborator,
-            organization,
-            login,
-        })
+        accepted(ctx, conn, caller, membership, &user.id)
     });
     let accepted = match result {
         // A sign-up for the same address committed while this made the
@@ -189,9 +145,86 @@ pub fn accept(
         .store
         .read(|conn| load_user(conn, &accepted.collaborator.userid))
     {
-        crate::domain::domains::join_by_domain(ctx, &user);
+        crate::domain::verified_domains::join_by_domain(ctx, &user);
     }
     Ok(accepted)
+}
+
+/// What accepting answers: the new collaborator, the organization, and a
+/// new session for `user_id` when the call came without one.
+fn accepted(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    membership: MembershipRow,
+    user_id: &str,
+) -> DomainResult<Accepted> {
+    let collaborator = members::collaborator(conn, &membership.id)?;
+    let organization = organization_view(ctx, conn, &Member::from(membership))?;
+    let login = match caller {
+        Some(_) => None,
+        None => {
+            let session = new_session_row(ctx, user_id);
+            insert_session(conn, &session)?;
+            let fresh = load_user(conn, user_id)?;
+            Some(login_for(ctx, &session, fresh)?)
+        }
+    };
+    Ok(Accepted {
+        collaborator,
+        organization,
+        login,
+    })
+}
+
+/// The account an invite accepted by token without a session goes to, and
+/// whether it was made just now (its email then queued): the invited
+/// address's account, taken over when unconfirmed ([`take_over_unverified`])
+/// or past its second factor; else a new one ([`provision_invited`]).
+fn account_by_token(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    row: &InviteRow,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+    otp: Option<&str>,
+    now: i64,
+) -> DomainResult<(UserRow, bool)> {
+    match find_user_by_email(conn, &row.email)? {
+        Some(user) if !user.email_verified => {
+            lock_user(conn, &user.id)?;
+            Ok((
+                take_over_unverified(conn, user, newcomer, password_hash)?,
+                false,
+            ))
+        }
+        Some(user) => {
+            // A session is about to be handed out: the account's
+            // second factor, when it has one, comes first.
+            lock_user(conn, &user.id)?;
+            // The row as it is under the lock: a code used meanwhile
+            // is refused.
+            let user = load_user(conn, &user.id)?;
+            twofactor::verify(ctx, conn, &user, otp)?.map_err(twofactor::unauthenticated)?;
+            Ok((user, false))
+        }
+        None => {
+            let organization: OrganizationRow = organizations::table
+                .find(&row.organization_id)
+                .select(OrganizationRow::as_select())
+                .first(conn)?;
+            let user = provision_invited(
+                ctx,
+                conn,
+                &row.email,
+                &organization.name,
+                newcomer,
+                password_hash,
+                now,
+            )?;
+            Ok((user, true))
+        }
+    }
 }
 
 pub(super) fn join(

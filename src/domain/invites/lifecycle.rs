@@ -9,8 +9,10 @@ use crate::domain::accounts::load_user;
 use crate::domain::audit;
 use crate::domain::audit::AuditAction;
 use crate::domain::organizations::{invite_ttl_days, load_organization};
+use crate::domain::ownership::{ensure_owners_last, EndFrom};
+use crate::domain::permissions::Permission;
 use crate::domain::projects::{check_granter_holds, check_grants, GrantRequest};
-use crate::domain::roles::{allows, may_assign, Action};
+use crate::domain::roles::may_assign;
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
 use crate::domain::{
@@ -147,8 +149,14 @@ pub fn may_invite(
     organization_id: Option<&str>,
 ) -> DomainResult<String> {
     ctx.store.read(|conn| {
-        access::organization(conn, caller, organization_id, Action::Invite, Hold::Nothing)
-            .map(|member| member.organization_id().to_string())
+        access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::MembersInvite,
+            Hold::Nothing,
+        )
+        .map(|member| member.organization_id().to_string())
     })
 }
 
@@ -164,12 +172,17 @@ pub fn create(
     let result = ctx.store.write(|conn| {
         // Checked against the role as it is when the invite is written.
         let member =
-            access::organization(conn, caller, organization_id, Action::Invite, Hold::Shared)?;
+            access::organization(conn, caller, organization_id, Permission::MembersInvite, Hold::Shared)?;
         let membership_expires_at = crate::domain::members::membership_end(
             "membershipexpiresat",
             new.membership_expires_at.as_deref(),
-            new.role,
             now,
+        )?;
+        ensure_owners_last(
+            "membershipexpiresat",
+            new.role,
+            membership_expires_at,
+            EndFrom::Request,
         )?;
         let organization_id = member.organization_id();
         ctx.limits.invites.check(&organization_id.to_string())?;
@@ -203,19 +216,7 @@ pub fn create(
             membership_expires_at,
         };
         crate::store::execute(conn, diesel::insert_into(invites::table).values(&row))?;
-        let grant_rows: Vec<InviteProjectRow> = new
-            .grants
-            .iter()
-            .map(|g| InviteProjectRow {
-                invite_id: row.id.clone(),
-                project_id: g.project_id.clone(),
-                permission: g.permission,
-            })
-            .collect();
-        // One statement per row: batch inserts are not portable over both backends.
-        for grant in &grant_rows {
-            diesel::insert_into(invite_projects::table).values(grant).execute(conn)?;
-        }
+        insert_invite_grants(conn, &row.id, &new.grants)?;
         let inviter = load_user(conn, &caller.user_id)?;
         queue_invitation(ctx, conn, &organization, &row, &token, &inviter)?;
         audit::record(
@@ -226,7 +227,7 @@ pub fn create(
             &row.id,
             json!({"email": row.email, "role": row.role, "cancreateprojects": row.can_create_projects}),
         )?;
-        if grant_rows.is_empty() {
+        if new.grants.is_empty() {
             // Everything the answer names is at hand.
             return Ok(assemble(row, organization.name, &inviter, Vec::new(), now));
         }
@@ -235,34 +236,58 @@ pub fn create(
     sent(ctx, result)
 }
 
-/// The invite `invite_id`, if the caller may revoke or resend it: any invite
-/// for owners and admins, their own for technical users. Non-members get 404.
+/// Who may manage (revoke or resend) an invite, as the action the gate
+/// asks for: whoever may manage any invite of its organization, and its
+/// sender when they may manage their own (owners and admins, and technical
+/// users for their own, API.md §3). Decided here and answered by the gate
+/// alone.
+fn managing(row: &InviteRow, caller: &Caller) -> Permission {
+    if row.invited_by == caller.user_id {
+        Permission::MembersInvite
+    } else {
+        Permission::InvitesManage
+    }
+}
+
+/// Writes the grants an invite gives on accepting.
+fn insert_invite_grants(
+    conn: &mut DbConn,
+    invite_id: &str,
+    grants: &[GrantRequest],
+) -> DomainResult<()> {
+    let grant_rows: Vec<InviteProjectRow> = grants
+        .iter()
+        .map(|g| InviteProjectRow {
+            invite_id: invite_id.to_string(),
+            project_id: g.project_id.clone(),
+            permission: g.permission,
+        })
+        .collect();
+    // One statement per row: batch inserts are not portable over both backends.
+    for grant in &grant_rows {
+        diesel::insert_into(invite_projects::table)
+            .values(grant)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The invite `invite_id`, if the caller may revoke or resend it
+/// ([`managing`]; 403 otherwise). Non-members get 404.
 pub(super) fn manageable(
     conn: &mut DbConn,
     caller: &Caller,
     invite_id: &str,
 ) -> DomainResult<(InviteRow, UserRow, access::Member)> {
     let row = load_by_id(conn, invite_id)?;
-    let own = row.invited_by == caller.user_id;
-    let action = if own {
-        Action::ManageOwnInvite
-    } else {
-        Action::ManageAnyInvite
-    };
     let member = access::object(
         conn,
         caller,
         &row.organization_id,
-        action,
+        managing(&row, caller),
         Hold::Shared,
         "invite",
     )?;
-    if !(allows(member.role, Action::ManageAnyInvite) || own) {
-        return Err(DomainError::forbidden(format!(
-            "the role {} may not manage this invite",
-            member.role.as_str()
-        )));
-    }
     let user = load_user(conn, &caller.user_id)?;
     Ok((row, user, member))
 }

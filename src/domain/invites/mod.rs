@@ -13,14 +13,14 @@ mod states;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::accounts::Login;
+use crate::domain::logins::Login;
 use crate::domain::members;
 use crate::domain::organizations::Organization;
 use crate::domain::projects::{GrantRequest, ProjectGrant};
 use crate::domain::roles::Role;
 use crate::domain::{DomainError, DomainResult};
 
-pub use crate::domain::accounts::NewcomerDetails;
+pub use crate::domain::newcomers::NewcomerDetails;
 pub use crate::store::kinds::InviteState;
 pub use accept::{accept, decline};
 pub use lifecycle::{create, may_invite, resend, revoke};

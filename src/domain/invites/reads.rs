@@ -8,8 +8,9 @@ use diesel::prelude::*;
 use crate::domain::access::{self, Hold};
 use crate::domain::accounts::load_user;
 use crate::domain::paging::PageRequest;
+use crate::domain::permissions;
 use crate::domain::projects::{group_grants, hide_invisible, visible_projects, ProjectGrant};
-use crate::domain::roles::{Action, Permission};
+use crate::domain::roles::Permission;
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::hash_secret;
 use crate::domain::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
@@ -161,7 +162,7 @@ pub fn list(
             conn,
             caller,
             organization_id,
-            Action::ListInvites,
+            permissions::Permission::MembersRead,
             Hold::Nothing,
         )?;
         let organization_id = member.organization_id();

@@ -1,6 +1,7 @@
 //! The verified-domain endpoints of the `customer` module (API.md §6), and
 //! the page the verification link opens.
 
+use crate::domain::permissions::{Need, Permission};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data};
 use actix_web::HttpResponse;
@@ -12,15 +13,16 @@ use validator::Validate;
 
 use super::answers::Nothing;
 use super::auth::SignedIn;
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::pages::{look_up, page, poster_with};
 use super::params::{text, valid_email, Params};
 use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
-use crate::domain::domains::{self, Domain, NewDomain};
+use crate::domain::ownership;
 use crate::domain::roles::Role;
+use crate::domain::verified_domains::{self, Domain, NewDomain};
 use crate::domain::Ctx;
 use crate::mail::templates::escape_html;
 
@@ -73,15 +75,14 @@ impl PartialSchema for DomainName {
 impl ToSchema for DomainName {}
 
 fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
-    match Role::parse(role) {
-        Some(Role::Owner) | None => Err(validator::ValidationError::new("role")
-            .with_message("must be admin, technical or collaborator".into())),
-        Some(_) => Ok(()),
-    }
+    Role::parse(role)
+        .ok_or(ownership::ROLES_A_DOMAIN_GIVES)
+        .and_then(ownership::domain_may_give)
+        .map_err(|why| validator::ValidationError::new("role").with_message(why.into()))
 }
 
 fn valid_domain(domain: &str) -> Result<(), validator::ValidationError> {
-    domains::normalize_domain(domain)
+    verified_domains::normalize_domain(domain)
         .map(|_| ())
         .map_err(|why| validator::ValidationError::new("domain").with_message(why.into()))
 }
@@ -123,9 +124,9 @@ const ADD: Endpoint<DomainAnswer> = Endpoint::new(Operation {
     operation_id: "customerAdddomain",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::DomainsManage)),
     summary: "Claim an email domain",
-    description: "Owners only. Claims `domain` for the organization and mails the link \
+    description: "Claims `domain` for the organization and mails the link \
         `{public_url}/domain/{token}` to `verificationemail`, which must be at the domain or one \
         of its subdomains (422 otherwise); the link works for `COLLABD_CONFIRM_TTL_HOURS`. \
         Once verified (`customer/verifydomain`), every account whose verified address is at \
@@ -157,7 +158,7 @@ async fn add(
         .and_then(Role::parse)
         .unwrap_or(Role::Collaborator);
     let domain = run(ctx, move |ctx| {
-        domains::add(
+        verified_domains::add(
             ctx,
             &caller,
             p.organizationid.as_deref(),
@@ -201,7 +202,7 @@ async fn verify(
 ) -> Result<DomainAnswer, ApiError> {
     let domain = run(ctx, move |ctx| {
         ctx.limits
-            .token_call(client, || domains::verify(ctx, &p.token))
+            .token_call(client, || verified_domains::verify(ctx, &p.token))
     })
     .await?;
     Ok(DomainAnswer { domain })
@@ -212,10 +213,9 @@ const LIST: Endpoint<DomainsAnswer> = Endpoint::new(Operation {
     operation_id: "customerListdomains",
     tag: "customer",
     methods: Methods::GetPost,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::DomainsRead)),
     summary: "The organization's domains",
-    description: "Pending and verified, oldest first, at most 50. Owners and admins; other \
-        members get 403.",
+    description: "Pending and verified, oldest first, at most 50.",
     params: Some(schema_ref::<OrganizationParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -226,7 +226,7 @@ async fn list(
     Params(p): Params<OrganizationParams>,
 ) -> Result<DomainsAnswer, ApiError> {
     let list = read(ctx, move |ctx| {
-        domains::list(ctx, &caller, p.organizationid.as_deref())
+        verified_domains::list(ctx, &caller, p.organizationid.as_deref())
     })
     .await?;
     Ok(DomainsAnswer { domains: list })
@@ -245,11 +245,11 @@ const REMOVE: Endpoint<Nothing> = Endpoint::new(Operation {
     operation_id: "customerRemovedomain",
     tag: "customer",
     methods: Methods::Post,
-    access: Access::Member,
+    access: Access::Member(Need::Permission(Permission::DomainsManage)),
     summary: "Remove a domain",
     description: "Ends the claim, pending or verified: accounts at the domain no longer join. \
-        Nobody who joined by it is removed. Owners of its organization; other members get \
-        403, anyone else 404.",
+        Nobody who joined by it is removed. Anyone who is not a member of its organization \
+        gets 404.",
     params: Some(schema_ref::<DomainParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -259,7 +259,10 @@ async fn remove(
     SignedIn(caller): SignedIn,
     Params(p): Params<DomainParams>,
 ) -> Result<Nothing, ApiError> {
-    run(ctx, move |ctx| domains::remove(ctx, &caller, &p.domainid)).await?;
+    run(ctx, move |ctx| {
+        verified_domains::remove(ctx, &caller, &p.domainid)
+    })
+    .await?;
     Ok(Nothing {})
 }
 
@@ -278,7 +281,7 @@ pub async fn domain_page(
         &token,
         TITLE,
         "verification link",
-        domains::claim_details,
+        verified_domains::claim_details,
     )
     .await
     {
