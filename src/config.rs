@@ -274,7 +274,9 @@ pub struct Config {
 
     /// Of those, the most one organization's deliveries may take: its fair
     /// share, so while its endpoints are slow or dead the other
-    /// organizations' deliveries still go out at once.
+    /// organizations' deliveries still go out at once. One webhook takes at
+    /// most half of it, so a dead endpoint leaves its organization's other
+    /// webhooks the rest.
     #[arg(
         long,
         env = "COLLABD_WEBHOOK_CONCURRENCY_PER_ORGANIZATION",

@@ -14,11 +14,12 @@ pub mod server_secret;
 pub mod store;
 pub mod webhook_sender;
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpMessage};
 
@@ -124,6 +125,16 @@ fn wait_for_database(store: &Store, limit: Duration) {
 /// Binds the listener and builds the server; await the `Server` (inside an
 /// actix system) to serve. Returns the bound address (useful with port 0).
 pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
+    start_with(config, None)
+}
+
+/// As [`start`], serving the endpoints `extra` adds besides collabd's own,
+/// routed and documented (in `/openapi.json`) from the same table: how a
+/// test serves endpoints of its own.
+pub fn start_with(
+    config: &Config,
+    extra: Option<http::Extra>,
+) -> Result<(Server, SocketAddr), String> {
     let ctx = web::Data::new(build_context(config)?);
     let expiry_ctx = ctx.clone();
     let sender = mail::sender::SenderSettings::new(
@@ -153,65 +164,20 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let sender_store = ctx.store.clone();
     let limit = BodyLimit(config.max_body_bytes);
-    let proxies = http::client::TrustedProxies::parse(&config.trusted_proxies)?;
+    let proxies = http::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
     let metrics = web::Data::new(http::metrics::Metrics::new());
     let body_timeout = BodyTimeout(Duration::from_secs(config.body_timeout_secs.max(1)));
+    let document = web::Data::new(http::openapi::Served::new(extra));
     let app = move || {
         App::new()
             .app_data(ctx.clone())
+            .app_data(document.clone())
             .app_data(limit)
             .app_data(body_timeout)
             .app_data(proxies.clone())
             .app_data(metrics.clone())
-            .wrap_fn(move |req, srv| {
-                let serving = http::slow::arrived(req.request());
-                req.extensions_mut()
-                    .insert(Arrival(tokio::time::Instant::now()));
-                let id = domain::new_id();
-                let method = req.method().to_string();
-                // The route pattern, never the path: paths such as
-                // /invite/{token} carry secrets that must not reach the log,
-                // and a path that matched no route may carry one too.
-                let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
-                let started = Instant::now();
-                let call = srv.call(req);
-                with_transaction_id(id.clone(), async move {
-                    let mut response = call.await?;
-                    // Answered: the connection's next request is timed
-                    // from its first byte.
-                    drop(serving);
-                    if let Ok(value) = HeaderValue::from_str(&id) {
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
-                    }
-                    let elapsed = started.elapsed();
-                    if let Some(recorder) = recorder {
-                        recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
-                    }
-                    tracing::info!(
-                        transactionid = %id,
-                        method = %method,
-                        route = %endpoint,
-                        status = response.status().as_u16(),
-                        duration_ms = elapsed.as_secs_f64() * 1000.0,
-                        "request"
-                    );
-                    Ok(response)
-                })
-            })
-            .configure(|cfg| {
-                http::register_all(&mut http::Api::routes(cfg));
-                http::get_only(cfg, "/openapi.json", http::api::openapi_json);
-                http::get_only(cfg, "/metrics", http::metrics::metrics);
-                http::get_only(cfg, "/docs", http::api::docs);
-                http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
-                http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
-                http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
-                http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
-                http::get_only(cfg, "/domain/{token}", http::domains::domain_page);
-            })
+            .wrap_fn(observed)
+            .configure(|cfg| routes(cfg, extra))
             .default_service(web::to(http::unknown_path))
     };
     let server =
@@ -234,6 +200,68 @@ pub fn start(config: &Config) -> Result<(Server, SocketAddr), String> {
     ));
     actix_web::rt::spawn(mail::sender::run(sender_store, Arc::new(sender)));
     Ok((server, addr))
+}
+
+/// Every route: the endpoint table's (and `extra`'s), then the documents,
+/// probes and pages that are not API operations.
+fn routes(cfg: &mut web::ServiceConfig, extra: Option<http::Extra>) {
+    http::register_served(&mut http::Api::routes(cfg), extra);
+    http::get_only(cfg, "/openapi.json", http::api::openapi_json);
+    http::get_only(cfg, "/metrics", http::metrics::metrics);
+    http::get_only(cfg, "/docs", http::api::docs);
+    http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
+    http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
+    http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
+    http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
+    http::get_only(cfg, "/domain/{token}", http::verified_domains::domain_page);
+}
+
+/// Gives each request its transaction id (its header, its log line's
+/// field), times it, counts it in the metrics by route pattern, and logs
+/// one line when it is answered.
+fn observed<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let serving = http::slow::arrived(req.request());
+    req.extensions_mut()
+        .insert(Arrival(tokio::time::Instant::now()));
+    let id = domain::new_id();
+    let method = req.method().to_string();
+    // The route pattern, never the path: paths such as
+    // /invite/{token} carry secrets that must not reach the log,
+    // and a path that matched no route may carry one too.
+    let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let recorder = req.app_data::<web::Data<http::metrics::Metrics>>().cloned();
+    let started = Instant::now();
+    let call = srv.call(req);
+    with_transaction_id(id.clone(), async move {
+        let mut response = call.await?;
+        // Answered: the connection's next request is timed
+        // from its first byte.
+        drop(serving);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(TRANSACTION_HEADER), value);
+        }
+        let elapsed = started.elapsed();
+        if let Some(recorder) = recorder {
+            recorder.observe(&endpoint, &method, response.status().as_u16(), elapsed);
+        }
+        tracing::info!(
+            transactionid = %id,
+            method = %method,
+            route = %endpoint,
+            status = response.status().as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        Ok(response)
+    })
 }
 
 /// Removes ended memberships every `every` for the life of the server.

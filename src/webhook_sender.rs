@@ -2,8 +2,9 @@
 //! specification says and POSTs it, through the delivery queue mail uses
 //! ([`crate::queue`]: claims across processes, leases, backoff). Each
 //! delivery goes out on its own as soon as it is claimed, and each
-//! organization has a fair share of the sender ([`Concurrency`]), so a slow
-//! or dead endpoint holds back only its own organization's deliveries.
+//! organization has a fair share of the sender ([`Concurrency`]), each of its
+//! webhooks half of that, so a slow or dead endpoint holds back only its own
+//! deliveries.
 //!
 //! Every connection goes only to an address that passed the private-address
 //! check: names are resolved by [`Guarded`], which drops private addresses
@@ -99,7 +100,7 @@ const MAX_ERROR_LEN: usize = 500;
 
 /// How many deliveries go out at once: in all, and of one organization (its
 /// fair share, so one organization's slow endpoints never hold the others'
-/// deliveries back).
+/// deliveries back; one webhook takes at most half of it).
 #[derive(Debug, Clone, Copy)]
 pub struct Concurrency {
     pub in_all: usize,
@@ -250,6 +251,8 @@ impl Courier for WebhookCourier {
     /// The organization of the delivery's webhook.
     const GROUP: Option<&'static str> =
         Some("(SELECT w.organization_id FROM webhooks w WHERE w.id = q.webhook_id)");
+    /// The delivery's webhook.
+    const TARGET: Option<&'static str> = Some("q.webhook_id");
     const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
     const LEASE_MS: i64 = 30_000;
 

@@ -1,22 +1,24 @@
-//! Accounts: sign-up, confirming an address, login, logout, details, edit
-//! and closing the account.
+//! Accounts: sign-up, confirming the address (or a new one), details, edit
+//! and closing. Signing in is [`super::logins`]; the sessions and links that
+//! end with a change are [`super::kernel::signin`]'s; accounts made or taken
+//! over by a proven mailbox are [`super::kernel::newcomers`].
 
 use diesel::prelude::*;
 
 use super::kernel::events::{self, after_commit, AfterCommit, By, CollaboratorLeft};
 use super::kernel::membership::record_departure;
 use super::kernel::second_factor;
-use super::kernel::signin::{end_links, end_sessions, insert_session, login_for, new_session_row};
+use super::kernel::signin::{end_links, end_sessions};
 use super::limits::address_key;
+use super::ownership::{ensure_an_owner_remains, Leaving};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
     new_id, normalize_email, now_ms, ConflictReason, Ctx, DomainError, DomainResult, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
-use crate::store::kinds::Role;
 use crate::store::rows::{EmailConfirmationRow, MembershipRow, UserRow};
-use crate::store::schema::{email_confirmations, memberships, sessions, users};
+use crate::store::schema::{email_confirmations, memberships, users};
 use crate::store::{DbConn, Lookups};
 
 pub use super::kernel::signin::{Login, User};
@@ -234,61 +236,6 @@ fn email_taken() -> DomainError {
     )
 }
 
-/// Checks email, password and, when the account has two-factor on, `otp`,
-/// and opens a session.
-pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> DomainResult<Login> {
-    let email = normalize_email(email);
-    // Failed logins per account (API.md §8); a success counts nothing.
-    ctx.limits.logins.check(&email)?;
-    let user = ctx
-        .store
-        .read(|conn| conn.user_by_email(&email).map_err(DomainError::from))?;
-    if !ctx.passwords.verify(
-        password,
-        user.as_ref().and_then(|u| u.password_hash.as_deref()),
-    )? {
-        let _ = ctx.limits.logins.hit(&email);
-        return Err(DomainError::Unauthenticated(
-            "wrong email or password".into(),
-        ));
-    }
-    let user =
-        user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
-    let session = new_session_row(ctx, &user.id);
-    let verified = user.password_hash.clone();
-    let user = ctx.store.write(|conn| {
-        // The password was checked outside the transaction (argon2 is slow);
-        // a change that committed since then wins.
-        conn.lock_user(&user.id)?;
-        let current = conn.user(&user.id)?;
-        if current.password_hash != verified {
-            return Err(DomainError::Unauthenticated(
-                "wrong email or password".into(),
-            ));
-        }
-        second_factor::verify(ctx, conn, &current, otp)?.map_err(second_factor::unauthenticated)?;
-        insert_session(conn, &session)?;
-        Ok(current)
-    })?;
-    after_commit(ctx, AfterCommit::SignedIn(&user));
-    login_for(ctx, &session, user)
-}
-
-/// Revokes the caller's session at once.
-pub fn logout(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
-    let Some(session_id) = &caller.session_id else {
-        return Err(DomainError::forbidden(
-            "an API key is not a session: delete it with user/deleteapikey",
-        ));
-    };
-    ctx.store.write(|conn| {
-        diesel::update(sessions::table.find(session_id))
-            .set(sessions::revoked_at.eq(now_ms()))
-            .execute(conn)?;
-        Ok(())
-    })
-}
-
 /// The caller's own account.
 pub fn details(ctx: &Ctx, caller: &Caller) -> DomainResult<User> {
     ctx.store.read(|conn| caller.account(conn)).map(User::from)
@@ -417,10 +364,9 @@ pub fn delete(
             conn.lock_organization(organization_id)?;
         }
         conn.lock_user(&user.id)?;
-        let owned: Vec<String> = memberships::table
+        let member_of: Vec<MembershipRow> = memberships::table
             .filter(memberships::user_id.eq(&user.id))
-            .filter(memberships::role.eq(Role::Owner))
-            .select(memberships::organization_id)
+            .select(MembershipRow::as_select())
             .order(memberships::organization_id)
             .load(conn)?;
         let current = conn.user(&user.id)?;
@@ -431,32 +377,8 @@ pub fn delete(
             ));
         }
         second_factor::verify(ctx, conn, &current, otp)?.map_err(second_factor::refused)?;
-        let mut alone = Vec::new();
-        for organization_id in &owned {
-            let owners: i64 = memberships::table
-                .filter(memberships::organization_id.eq(organization_id))
-                .filter(memberships::role.eq(Role::Owner))
-                .count()
-                .get_result(conn)?;
-            if owners <= 1 {
-                let name = conn.organization(organization_id)?.name;
-                alone.push(format!("{name} ({organization_id})"));
-            }
-        }
-        if !alone.is_empty() {
-            return Err(DomainError::conflict(
-                ConflictReason::LastOwner,
-                format!(
-                    "the account is the only owner of {}: make someone else an owner or delete the organization first",
-                    alone.join(", ")
-                ),
-            ));
-        }
+        ensure_an_owner_remains(conn, Leaving::Account(&member_of))?;
         let now = now_ms();
-        let member_of: Vec<MembershipRow> = memberships::table
-            .filter(memberships::user_id.eq(&user.id))
-            .select(MembershipRow::as_select())
-            .load(conn)?;
         for membership in &member_of {
             // Every membership is a departure, one past its end the sweep
             // has not reached too; only those in force are left.

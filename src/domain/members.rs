@@ -1,5 +1,5 @@
-//! Collaborators: listing, editing, removing, leaving, and the last-owner
-//! invariant, which lives in [`ensure_an_owner_remains`] and nowhere else.
+//! Collaborators: listing, editing, removing and leaving. The rules that
+//! keep an organization owned are in [`super::ownership`].
 
 use diesel::prelude::*;
 
@@ -11,16 +11,17 @@ use super::kernel::grants::{
     check_grants, grants_of_page, hide_invisible, replace_grants, visible_projects, GrantRequest,
 };
 use super::kernel::membership::{collaborator, membership_end, record_departure, view};
+use super::ownership::{ensure_an_owner_remains, ensure_owners_last, EndFrom, Leaving};
 use super::paging::PageRequest;
 use super::permissions::{Need, Permission};
 use super::roles::{may_assign, may_manage, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
-use super::{now_ms, ConflictReason, Ctx, DomainError, DomainResult};
+use super::{now_ms, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
 use crate::store::schema::{api_keys, invites, memberships, users};
-use crate::store::{DbConn, Lookups};
+use crate::store::DbConn;
 
 pub use super::kernel::membership::Collaborator;
 
@@ -98,34 +99,6 @@ pub fn list(
         ctx.rosters.put(key, version, rendered.clone());
         Ok(rendered)
     })
-}
-
-/// Refuses (409 `last_owner`) when `leaving` is the organization's only
-/// owner. Every path that demotes or removes an owner calls this inside its
-/// transaction, after locking the organization, so concurrent demotions are
-/// seen one after the other.
-pub fn ensure_an_owner_remains(
-    conn: &mut DbConn,
-    organization_id: &str,
-    leaving: &MembershipRow,
-) -> DomainResult<()> {
-    if leaving.role != Role::Owner {
-        return Ok(());
-    }
-    conn.lock_organization(organization_id)?;
-    let other_owners: i64 = memberships::table
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::role.eq(Role::Owner))
-        .filter(memberships::id.ne(&leaving.id))
-        .count()
-        .get_result(conn)?;
-    if other_owners == 0 {
-        return Err(DomainError::conflict(
-            ConflictReason::LastOwner,
-            "the organization's last owner cannot be demoted, removed or leave; make another owner first",
-        ));
-    }
-    Ok(())
 }
 
 /// How someone else's change took authority from a member.
@@ -232,6 +205,34 @@ pub struct CollaboratorChanges {
     pub expires_at: Option<Option<String>>,
 }
 
+/// Gives `target` the role `new_role`, as `actor_role` asks, and revokes the
+/// invites it sent that the new role may not grant.
+fn change_role(
+    conn: &mut DbConn,
+    caller: &Caller,
+    target: &MembershipRow,
+    actor_role: Role,
+    new_role: Role,
+) -> DomainResult<()> {
+    // The last owner hears why first: even their own demotion
+    // would leave the organization without an owner.
+    ensure_an_owner_remains(conn, Leaving::Member(target))?;
+    if target.user_id == caller.user_id {
+        return Err(DomainError::forbidden("nobody changes their own role"));
+    }
+    if !may_assign(actor_role, new_role) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not grant the role {}",
+            actor_role.as_str(),
+            new_role.as_str()
+        )));
+    }
+    diesel::update(memberships::table.find(&target.id))
+        .set(memberships::role.eq(new_role))
+        .execute(conn)?;
+    revoke_invites_beyond_authority(conn, target, AuthorityLost::Demoted(new_role), caller)
+}
+
 /// Edits a collaborator's role, `cancreateprojects` and project grants.
 pub fn edit(
     ctx: &Ctx,
@@ -251,28 +252,7 @@ pub fn edit(
         }
         if let Some(new_role) = changes.role {
             if new_role != target_role {
-                // The last owner hears why first: even their own demotion
-                // would leave the organization without an owner.
-                ensure_an_owner_remains(conn, &org, &target)?;
-                if target.user_id == caller.user_id {
-                    return Err(DomainError::forbidden("nobody changes their own role"));
-                }
-                if !may_assign(actor_role, new_role) {
-                    return Err(DomainError::forbidden(format!(
-                        "the role {} may not grant the role {}",
-                        actor_role.as_str(),
-                        new_role.as_str()
-                    )));
-                }
-                diesel::update(memberships::table.find(&target.id))
-                    .set(memberships::role.eq(new_role))
-                    .execute(conn)?;
-                revoke_invites_beyond_authority(
-                    conn,
-                    &target,
-                    AuthorityLost::Demoted(new_role),
-                    caller,
-                )?;
+                change_role(conn, caller, &target, actor_role, new_role)?;
             }
         }
         if changes.expires_at.is_some() && target.user_id == caller.user_id {
@@ -281,17 +261,15 @@ pub fn edit(
             ));
         }
         let role_after = changes.role.unwrap_or(target_role);
-        let end = match &changes.expires_at {
-            None => target.expires_at,
-            Some(None) => None,
-            Some(Some(value)) => membership_end("expiresat", Some(value), role_after, now_ms())?,
+        let (end, from) = match &changes.expires_at {
+            None => (target.expires_at, EndFrom::Membership),
+            Some(None) => (None, EndFrom::Request),
+            Some(Some(value)) => (
+                membership_end("expiresat", Some(value), now_ms())?,
+                EndFrom::Request,
+            ),
         };
-        if end.is_some() && role_after == Role::Owner {
-            return Err(DomainError::invalid(
-                "expiresat",
-                "owners' memberships cannot be time-limited: send expiresat null with the new role",
-            ));
-        }
+        ensure_owners_last("expiresat", role_after, end, from)?;
         if end != target.expires_at {
             diesel::update(memberships::table.find(&target.id))
                 .set(memberships::expires_at.eq(end))
@@ -341,7 +319,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
         if !leaving && !may_manage(actor.role, target.role) {
             return Err(DomainError::forbidden("only owners may remove owners"));
         }
-        ensure_an_owner_remains(conn, &org, &target)?;
+        ensure_an_owner_remains(conn, Leaving::Member(&target))?;
         let removed = collaborator(conn, &target.id)?;
         if !leaving {
             revoke_invites_beyond_authority(conn, &target, AuthorityLost::Removed, caller)?;

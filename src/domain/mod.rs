@@ -9,13 +9,15 @@
 //! Three layers, each importing only those below it:
 //!
 //! - the features, one use case each: [`accounts`], [`apikeys`], [`audit`]
-//!   (reading the log), [`domains`] (verified email domains), [`invites`],
-//!   [`links`], [`members`], [`organizations`], [`projects`],
-//!   [`twofactor`], [`webhooks`]. A feature never imports another;
+//!   (reading the log), [`invites`], [`links`], [`logins`], [`members`],
+//!   [`organizations`], [`projects`], [`twofactor`], [`verified_domains`]
+//!   (verified email domains), [`webhooks`]. A feature never imports
+//!   another;
 //! - the [`kernel`]: the context and errors, events, membership, and the
 //!   views and checks several features share;
 //! - the shared modules the kernel builds on: [`access`] (the gate),
 //!   [`permissions`] (what each role may do, as data), [`roles`],
+//!   [`ownership`] (the rules that keep an organization owned),
 //!   [`sessions`] (who is calling), [`passwords`], [`limits`],
 //!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
 //!   [`idempotency`] and [`retention`], which import of the kernel only its
@@ -31,15 +33,16 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
-pub mod domains;
 pub mod emails;
 pub mod idempotency;
 pub mod invites;
 pub mod kernel;
 pub mod limits;
 pub mod links;
+pub mod logins;
 pub mod members;
 pub mod organizations;
+pub mod ownership;
 pub mod paging;
 pub mod passwords;
 pub mod permissions;
@@ -50,6 +53,7 @@ pub mod rosters;
 pub mod sessions;
 pub mod tokens;
 pub mod twofactor;
+pub mod verified_domains;
 pub mod webhooks;
 
 pub use crate::clock::{new_id, now_ms, rfc3339, MS_PER_DAY, MS_PER_HOUR};

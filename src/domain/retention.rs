@@ -15,7 +15,7 @@ use crate::store::schema::{
     account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
     retired_invite_tokens, sessions, webhook_deliveries,
 };
-use crate::store::{classify, Store, StoreError};
+use crate::store::{classify, DbConn, Store, StoreError};
 
 /// How long ended things are kept, in days.
 #[derive(Debug, Clone, Copy)]
@@ -68,29 +68,7 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         )
         .execute(conn)
         .map_err(classify)?;
-        let confirmations = diesel::delete(
-            email_confirmations::table.filter(
-                email_confirmations::used_at
-                    .lt(cutoff)
-                    .or(email_confirmations::expires_at.lt(cutoff)),
-            ),
-        )
-        .execute(conn)
-        .map_err(classify)?;
-        let links = diesel::delete(
-            account_tokens::table.filter(
-                account_tokens::used_at
-                    .lt(cutoff)
-                    .or(account_tokens::expires_at.lt(cutoff)),
-            ),
-        )
-        .execute(conn)
-        .map_err(classify)?;
-        let retired = diesel::delete(
-            retired_invite_tokens::table.filter(retired_invite_tokens::retired_at.lt(cutoff)),
-        )
-        .execute(conn)
-        .map_err(classify)?;
+        let tokens = delete_ended_tokens(conn, cutoff)?;
         // A pending invite past its time has ended too, even before anything
         // marked it expired.
         let invites = diesel::delete(
@@ -123,9 +101,39 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
             mail,
             webhook_deliveries,
             sessions,
-            tokens: confirmations + links + retired,
+            tokens,
             invites,
             audit_events,
         })
     })
+}
+
+/// Deletes the emailed tokens used or ended before `cutoff`: address
+/// confirmations, reset and sign-in links, and invite tokens a resend
+/// retired. How many.
+fn delete_ended_tokens(conn: &mut DbConn, cutoff: i64) -> Result<usize, StoreError> {
+    let confirmations = diesel::delete(
+        email_confirmations::table.filter(
+            email_confirmations::used_at
+                .lt(cutoff)
+                .or(email_confirmations::expires_at.lt(cutoff)),
+        ),
+    )
+    .execute(conn)
+    .map_err(classify)?;
+    let links = diesel::delete(
+        account_tokens::table.filter(
+            account_tokens::used_at
+                .lt(cutoff)
+                .or(account_tokens::expires_at.lt(cutoff)),
+        ),
+    )
+    .execute(conn)
+    .map_err(classify)?;
+    let retired = diesel::delete(
+        retired_invite_tokens::table.filter(retired_invite_tokens::retired_at.lt(cutoff)),
+    )
+    .execute(conn)
+    .map_err(classify)?;
+    Ok(confirmations + links + retired)
 }

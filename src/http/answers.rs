@@ -5,10 +5,11 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::accounts::{Login, User};
+use crate::domain::accounts::User;
 use crate::domain::apikeys::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::invites::Invite;
+use crate::domain::logins::Login;
 use crate::domain::members::Collaborator;
 use crate::domain::organizations::Organization;
 use crate::domain::projects::Project;

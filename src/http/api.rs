@@ -125,12 +125,10 @@ async fn readyz(ctx: web::Data<Ctx>) -> Result<HealthAnswer, ApiError> {
 /// `GET /openapi.json`: the document `collabd openapi` prints, built on
 /// the first request rather than at start (a process that is never asked
 /// for it does not keep it, nor the code that builds it, in memory).
-pub async fn openapi_json() -> HttpResponse {
-    static DOCUMENT: std::sync::OnceLock<actix_web::web::Bytes> = std::sync::OnceLock::new();
-    let document = DOCUMENT.get_or_init(|| super::openapi::document_json().into());
+pub async fn openapi_json(document: web::Data<super::openapi::Served>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document.clone())
+        .body(document.json())
 }
 
 /// `GET /docs`: an interactive reference built from `/openapi.json` by a page

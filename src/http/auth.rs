@@ -10,7 +10,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload as BodyStream, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{ready, Ready};
 
 use super::error::ApiError;
@@ -166,7 +166,10 @@ async fn with_claim(
         Ok(_) => Ok(response),
         Err(e) => {
             let (request, _) = response.into_parts();
-            Ok(ServiceResponse::new(request, e.error_response()))
+            // The error goes with the answer, for a resource outside the
+            // envelope to answer it in its own shape.
+            let response = actix_web::HttpResponse::from_error(e);
+            Ok(ServiceResponse::new(request, response))
         }
     }
 }
@@ -206,10 +209,7 @@ pub async fn authenticate_first(
                 Err(e) => Ok(req.error_response(e)),
             }
         }
-        Err(e) => {
-            let response = e.error_response();
-            Ok(req.into_response(response))
-        }
+        Err(e) => Ok(req.error_response(e)),
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
 use super::envelope::{render, transaction_id};
@@ -12,7 +12,7 @@ use crate::domain::DomainError;
 use crate::store::StoreError;
 
 /// One error answer of API.md §1.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     InvalidRequest(String),
@@ -29,7 +29,7 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("this endpoint does not accept {method}; it takes {allow}")]
-    MethodNotAllowed { method: String, allow: &'static str },
+    MethodNotAllowed { method: String, allow: String },
     #[error("{message}")]
     Conflict {
         reason: &'static str,
@@ -154,7 +154,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let code = self.status_code();
         match self {
             ApiError::Internal(cause) => {
                 tracing::error!(transactionid = %transaction_id(), cause = %cause, "internal error")
@@ -164,7 +163,20 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let mut builder = HttpResponse::build(code);
+        let code = self.status_code();
+        let payload = ErrorPayload {
+            error: self.error_object(),
+        };
+        render(self.builder(code), code, &self.to_string(), &payload)
+    }
+}
+
+impl ApiError {
+    /// A response with `status` and the headers this refusal carries
+    /// (`WWW-Authenticate`, `Retry-After`, `Allow`), for a body of any shape:
+    /// the envelope's, or the error body of an endpoint outside it.
+    pub fn builder(&self, status: StatusCode) -> HttpResponseBuilder {
+        let mut builder = HttpResponse::build(status);
         match self {
             ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => {
                 // Both schemes this server takes (API.md §2).
@@ -180,7 +192,7 @@ impl ResponseError for ApiError {
                 builder.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
-                builder.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+                builder.insert_header((header::ALLOW, allow.as_str()));
             }
             ApiError::RequestTimeout(_) => {
                 // The rest of the body may still be on its way: the
@@ -189,10 +201,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let payload = ErrorPayload {
-            error: self.error_object(),
-        };
-        render(builder, code, &self.to_string(), &payload)
+        builder
+    }
+
+    /// `error.reason`, when the refusal has one.
+    pub fn reason(&self) -> Option<&'static str> {
+        self.error_object().reason
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn run_once(
             api_key: Some(key), ..
         }) => format!("apikey:{}", key.id),
         Some(caller) => format!("user:{}", caller.user_id),
-        None => match super::client::client_address(req.request()) {
+        None => match super::client_address::client_address(req.request()) {
             Ok(address) => format!("address:{address}"),
             Err(e) => return Ok(req.error_response(e)),
         },
@@ -103,33 +103,7 @@ pub async fn run_once(
             let bytes = to_bytes(body)
                 .await
                 .map_err(|e| ApiError::Internal(format!("reading an answer: {}", e.into())))?;
-            let kept = {
-                let bytes = bytes.clone();
-                run(ctx, move |ctx| match status {
-                    // The request did nothing (503), failed (500), or was
-                    // refused for now (401 on credentials, 429 until a window
-                    // ends, whose Retry-After a replay could not carry): a
-                    // retry runs again.
-                    StatusCode::INTERNAL_SERVER_ERROR
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::UNAUTHORIZED
-                    | StatusCode::TOO_MANY_REQUESTS => {
-                        idempotency::abandon(&ctx.store, &owner, &key)
-                    }
-                    _ => idempotency::finish(
-                        &ctx.store,
-                        &ctx.answer_sealer,
-                        &owner,
-                        &key,
-                        status.as_u16(),
-                        &String::from_utf8_lossy(&bytes),
-                    ),
-                })
-                .await
-            };
-            if let Err(e) = kept {
-                tracing::warn!(error = %e, "idempotency: the answer could not be kept");
-            }
+            keep(ctx, owner, key, status, bytes.clone()).await;
             let mut response = head.set_body(BoxBody::new(bytes));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -137,5 +111,33 @@ pub async fn run_once(
             );
             Ok(ServiceResponse::new(request, response))
         }
+    }
+}
+
+/// Keeps the answer (`status`, `bytes`) to the request under `key` for its
+/// replays, or lets the key go when a retry should run again. A failure is
+/// logged; the answer goes out all the same.
+async fn keep(ctx: web::Data<Ctx>, owner: String, key: String, status: StatusCode, bytes: Bytes) {
+    let kept = run(ctx, move |ctx| match status {
+        // The request did nothing (503), failed (500), or was
+        // refused for now (401 on credentials, 429 until a window
+        // ends, whose Retry-After a replay could not carry): a
+        // retry runs again.
+        StatusCode::INTERNAL_SERVER_ERROR
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::UNAUTHORIZED
+        | StatusCode::TOO_MANY_REQUESTS => idempotency::abandon(&ctx.store, &owner, &key),
+        _ => idempotency::finish(
+            &ctx.store,
+            &ctx.answer_sealer,
+            &owner,
+            &key,
+            status.as_u16(),
+            &String::from_utf8_lossy(&bytes),
+        ),
+    })
+    .await;
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "idempotency: the answer could not be kept");
     }
 }

@@ -8,7 +8,7 @@ use validator::Validate;
 
 use super::answers::*;
 use super::auth::{MaybeSignedIn, SignedIn};
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{

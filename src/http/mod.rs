@@ -4,15 +4,18 @@
 //! Each endpoint is an [`Endpoint<A>`] whose `A` is the type of its answer:
 //! [`Api::add`] only accepts a handler that returns `Result<A, ApiError>`, and
 //! the document takes the payload keys and their schemas from `A` itself, so
-//! what is served and what is documented are one type.
+//! what is served and what is documented are one type. Most endpoints answer
+//! in the envelope (API.md §1); [`Api::add_own`] serves one outside it, its
+//! media type, error body, redirects and other methods given by a
+//! [`wire::Wire`] and a [`wire::Reply`], from the same table: routed,
+//! documented and contract-checked alike. Each path's routes are registered
+//! together (`table.rs`), so a 405 lists every method the path takes.
 
-pub mod account;
 pub mod answers;
 pub mod api;
 pub mod auth;
-pub mod client;
+pub mod client_address;
 pub mod customer;
-pub mod domains;
 pub mod envelope;
 pub mod error;
 pub mod grants;
@@ -23,23 +26,24 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod slow;
+mod table;
 pub mod user;
+pub mod verified_domains;
 pub mod webhooks;
+pub mod wire;
 
 use std::marker::PhantomData;
 
 use actix_web::dev::Handler;
-use actix_web::middleware::from_fn;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, Responder};
-use futures_util::future::{FutureExt, Map};
-use serde::Serialize;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
 use crate::domain::DomainResult;
 use crate::store::Unavailability;
-use envelope::Answer;
 use error::ApiError;
+pub use table::{Api, Extra};
 
 /// Runs blocking domain work (Diesel) off the async workers. Work waits its
 /// turn for one of the pool's connections in a fair (first come, first
@@ -129,29 +133,61 @@ pub enum Methods {
     Post,
     /// Reads: GET with a query string, or POST.
     GetPost,
-    /// Probes: GET only.
+    /// Probes, and reads of a resource: GET only.
     Get,
+    /// A resource replaced (outside the envelope, as SCIM's are).
+    Put,
+    /// A resource changed in part.
+    Patch,
+    /// A resource removed.
+    Delete,
 }
 
 impl Methods {
-    /// True when a request with `method` reaches a handler.
-    pub fn takes(self, method: &actix_web::http::Method) -> bool {
-        use actix_web::http::Method;
+    /// The HTTP methods, in `Allow`'s order.
+    pub fn list(self) -> &'static [Method] {
+        const GET: &[Method] = &[Method::GET];
+        const POST: &[Method] = &[Method::POST];
+        const GET_POST: &[Method] = &[Method::GET, Method::POST];
+        const PUT: &[Method] = &[Method::PUT];
+        const PATCH: &[Method] = &[Method::PATCH];
+        const DELETE: &[Method] = &[Method::DELETE];
         match self {
-            Methods::Post => method == Method::POST,
-            Methods::GetPost => method == Method::POST || method == Method::GET,
-            Methods::Get => method == Method::GET,
+            Methods::Post => POST,
+            Methods::GetPost => GET_POST,
+            Methods::Get => GET,
+            Methods::Put => PUT,
+            Methods::Patch => PATCH,
+            Methods::Delete => DELETE,
         }
     }
 
-    /// The `Allow` header of a 405.
-    pub fn allow(self) -> &'static str {
-        match self {
-            Methods::Post => "POST",
-            Methods::GetPost => "GET, POST",
-            Methods::Get => "GET",
-        }
+    /// True when a request with `method` reaches a handler.
+    pub fn takes(self, method: &Method) -> bool {
+        self.list().contains(method)
     }
+
+    /// The `Allow` header of a 405.
+    pub fn allow(self) -> String {
+        allow(self.list())
+    }
+}
+
+/// `Allow`: the methods `taken`, in a fixed order.
+fn allow(taken: &[Method]) -> String {
+    const ORDER: [Method; 5] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    ORDER
+        .iter()
+        .filter(|m| taken.contains(m))
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Who may call an endpoint. The document derives 401 from it, so a handler
@@ -228,15 +264,20 @@ pub struct Operation {
     pub refusals: &'static [Refusal],
 }
 
-/// One endpoint: an [`Operation`] that answers `A`, the payload members
-/// beside `status`.
-pub struct Endpoint<A> {
+/// One endpoint: an [`Operation`] that answers `A`. In the envelope (`W`
+/// left out), `A` is the payload members beside `status`; outside it, `W`
+/// is the [`wire::Wire`] its family answers in and `A` its
+/// [`wire::Reply`].
+pub struct Endpoint<A, W = InEnvelope> {
     pub operation: Operation,
-    answer: PhantomData<fn() -> A>,
+    answer: PhantomData<fn() -> (A, W)>,
 }
 
-impl<A> Endpoint<A> {
-    pub const fn new(operation: Operation) -> Endpoint<A> {
+/// The wire of an endpoint inside the envelope (API.md §1).
+pub struct InEnvelope;
+
+impl<A, W> Endpoint<A, W> {
+    pub const fn new(operation: Operation) -> Endpoint<A, W> {
         Endpoint {
             operation,
             answer: PhantomData,
@@ -247,8 +288,15 @@ impl<A> Endpoint<A> {
 /// An endpoint as the document sees it, its answer type erased.
 pub struct Documented {
     pub operation: &'static Operation,
-    /// The answer's object schema, inline.
-    pub answer: SchemaFn,
+    pub answer: Answers,
+}
+
+/// What an endpoint answers, for the document.
+pub enum Answers {
+    /// The envelope, with this object schema's members beside `status`.
+    Envelope(SchemaFn),
+    /// Its own media type, success and error body.
+    Own(wire::Own),
 }
 
 impl std::ops::Deref for Documented {
@@ -256,108 +304,6 @@ impl std::ops::Deref for Documented {
 
     fn deref(&self) -> &Operation {
         self.operation
-    }
-}
-
-/// Collects endpoints, and registers their routes when building the app.
-pub struct Api<'a> {
-    config: Option<&'a mut web::ServiceConfig>,
-    pub endpoints: Vec<Documented>,
-}
-
-impl<'a> Api<'a> {
-    /// Collects only the reference entries (for the OpenAPI document).
-    pub fn document() -> Api<'static> {
-        Api {
-            config: None,
-            endpoints: Vec::new(),
-        }
-    }
-
-    /// Registers routes into `config` as well.
-    pub fn routes(config: &'a mut web::ServiceConfig) -> Api<'a> {
-        Api {
-            config: Some(config),
-            endpoints: Vec::new(),
-        }
-    }
-
-    /// Adds `endpoint`, served by `handler`, which must answer its `A`.
-    pub fn add<A, F, Args>(&mut self, endpoint: &'static Endpoint<A>, handler: F)
-    where
-        A: Serialize + ToSchema + 'static,
-        F: Handler<Args, Output = Result<A, ApiError>>,
-        Args: FromRequest + 'static,
-    {
-        self.add_with(endpoint, handler, auth::Lookup::First);
-    }
-
-    /// Adds a hot read whose handler looks a session token's session up in
-    /// its own first statement (its parameter is [`auth::Credentials`]), as
-    /// [`auth::Lookup::InHandler`] describes.
-    pub fn add_looking_up<A, F, Args>(&mut self, endpoint: &'static Endpoint<A>, handler: F)
-    where
-        A: Serialize + ToSchema + 'static,
-        F: Handler<Args, Output = Result<A, ApiError>>,
-        Args: FromRequest + 'static,
-    {
-        self.add_with(endpoint, handler, auth::Lookup::InHandler);
-    }
-
-    fn add_with<A, F, Args>(
-        &mut self,
-        endpoint: &'static Endpoint<A>,
-        handler: F,
-        lookup: auth::Lookup,
-    ) where
-        A: Serialize + ToSchema + 'static,
-        F: Handler<Args, Output = Result<A, ApiError>>,
-        Args: FromRequest + 'static,
-    {
-        let endpoint = &endpoint.operation;
-        self.endpoints.push(Documented {
-            operation: endpoint,
-            answer: inline_schema::<A>,
-        });
-        let Some(config) = self.config.as_deref_mut() else {
-            return;
-        };
-        let handler = Enveloped(handler);
-        let (access, methods) = (endpoint.access, endpoint.methods);
-        let mut resource = web::resource(endpoint.path);
-        if endpoint.methods != Methods::Get {
-            resource = resource.route(web::post().to(handler.clone()));
-        }
-        if endpoint.methods != Methods::Post {
-            resource = resource.route(web::get().to(handler));
-        }
-        config.service(
-            resource
-                .default_service(method_not_allowed(endpoint.methods.allow()))
-                .wrap(from_fn(move |req, next| {
-                    auth::authenticate_first(access, methods, lookup, req, next)
-                })),
-        );
-    }
-}
-
-/// A handler whose typed answer is put into the envelope.
-#[derive(Clone)]
-struct Enveloped<F>(F);
-
-type Wrap<A> = fn(Result<A, ApiError>) -> Result<Answer<A>, ApiError>;
-
-impl<F, Args, A> Handler<Args> for Enveloped<F>
-where
-    F: Handler<Args, Output = Result<A, ApiError>>,
-    A: Serialize + 'static,
-{
-    type Output = Result<Answer<A>, ApiError>;
-    type Future = Map<F::Future, Wrap<A>>;
-
-    fn call(&self, args: Args) -> Self::Future {
-        let wrap: Wrap<A> = |result| result.map(Answer);
-        self.0.call(args).map(wrap)
     }
 }
 
@@ -380,24 +326,48 @@ where
 pub fn register_all(api: &mut Api<'_>) {
     api::register(api);
     user::register(api);
-    account::register(api);
     customer::register(api);
     webhooks::register(api);
-    domains::register(api);
+    verified_domains::register(api);
     invite::register(api);
 }
 
+/// Every endpoint served: collabd's, then those `extra` adds.
+pub fn register_served(api: &mut Api<'_>, extra: Option<Extra>) {
+    register_all(api);
+    if let Some(extra) = extra {
+        extra(api);
+    }
+}
+
 /// Answers 405 naming the methods the resource takes.
-fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    web::to(move |req: actix_web::HttpRequest| async move {
-        Err::<actix_web::HttpResponse, ApiError>(ApiError::MethodNotAllowed {
-            method: req.method().to_string(),
-            allow,
-        })
+fn method_not_allowed(allow: String) -> actix_web::Route {
+    web::to(move |req: actix_web::HttpRequest| {
+        let allow = allow.clone();
+        async move {
+            Err::<actix_web::HttpResponse, ApiError>(ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow,
+            })
+        }
     })
 }
 
 /// The answer for paths that name no endpoint.
 pub async fn unknown_path() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such endpoint".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_methods_in_one_order() {
+        assert_eq!(Methods::GetPost.allow(), "GET, POST");
+        assert_eq!(
+            allow(&[Method::DELETE, Method::PATCH, Method::GET, Method::PUT]),
+            "GET, PUT, PATCH, DELETE"
+        );
+    }
 }

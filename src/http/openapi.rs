@@ -9,7 +9,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     tag::TagBuilder, ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
@@ -17,7 +17,10 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
-use super::{register_all, Access, Api, Documented, Methods};
+use super::{register_served, Access, Answers, Api, Documented, Extra};
+
+mod answers;
+mod rules;
 
 /// `status`, present in every answer.
 #[derive(ToSchema)]
@@ -77,8 +80,13 @@ const ERRORS: &[(u16, &str, &str)] = &[
 
 /// The whole document.
 pub fn document() -> OpenApi {
+    document_with(None)
+}
+
+/// The document of collabd's endpoints and those `extra` adds.
+pub fn document_with(extra: Option<Extra>) -> OpenApi {
     let mut api = Api::document();
-    register_all(&mut api);
+    register_served(&mut api, extra);
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
     let status = super::schema_ref::<Status>(&mut schemas);
     let error = super::schema_ref::<Error>(&mut schemas);
@@ -92,6 +100,58 @@ pub fn document() -> OpenApi {
         paths = paths.path(endpoint.path, path_item(endpoint, &status, &mut schemas));
     }
 
+    let components = components(schemas);
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("collabd")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Organizations, their collaborators, projects and invitations, over JSON. \
+                     Every endpoint takes POST with a JSON body, or the same parameters as an \
+                     `application/x-www-form-urlencoded` form (lists and objects need JSON; \
+                     `x-also-accepts` on each request body says so); endpoints that only \
+                     read also take GET with a query string. Every answer is the envelope \
+                     `{\"response\": {\"status\": …, <payload>}}`; errors add `response.error`.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components))
+        .tags(Some(tags()))
+        .build()
+}
+
+/// The tags operations are grouped by.
+fn tags() -> Vec<utoipa::openapi::tag::Tag> {
+    [
+                ("api", "About the service."),
+                (
+                    "user",
+                    "The caller: account, sessions, API keys, organizations, invites.",
+                ),
+                (
+                    "customer",
+                    "One organization: details, settings, collaborators, projects.",
+                ),
+                (
+                    "invite",
+                    "Invitations: create, list, the emailed link's details, accept, decline, revoke, resend.",
+                ),
+                ("operations", "Probes for orchestrators."),
+            ]
+            .map(|(name, description)| {
+                TagBuilder::new()
+                    .name(name)
+                    .description(Some(description))
+                    .build()
+            })
+            .into()
+}
+
+/// The security schemes, the shared error responses and every schema the
+/// operations registered.
+fn components(mut schemas: Vec<(String, RefOr<Schema>)>) -> utoipa::openapi::Components {
     let mut components = ComponentsBuilder::new().security_scheme(
         BEARER,
         SecurityScheme::Http(
@@ -121,130 +181,33 @@ pub fn document() -> OpenApi {
         ),
     );
     for (code, name, description) in ERRORS {
-        components = components.response(*name, error_response(*code, description));
+        let envelope = RefOr::Ref(Ref::from_schema_name("ErrorEnvelope"));
+        components = components.response(
+            *name,
+            error_response(*code, description, "application/json", envelope),
+        );
     }
     schemas.sort_by(|a, b| a.0.cmp(&b.0));
     schemas.dedup_by(|a, b| a.0 == b.0);
     for (name, schema) in schemas {
         components = components.schema(name, schema);
     }
-
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("collabd")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "Organizations, their collaborators, projects and invitations, over JSON. \
-                     Every endpoint takes POST with a JSON body, or the same parameters as an \
-                     `application/x-www-form-urlencoded` form (lists and objects need JSON; \
-                     `x-also-accepts` on each request body says so); endpoints that only \
-                     read also take GET with a query string. Every answer is the envelope \
-                     `{\"response\": {\"status\": …, <payload>}}`; errors add `response.error`.",
-                ))
-                .build(),
-        )
-        .paths(paths.build())
-        .components(Some(components.build()))
-        .tags(Some(
-            [
-                ("api", "About the service."),
-                (
-                    "user",
-                    "The caller: account, sessions, API keys, organizations, invites.",
-                ),
-                (
-                    "customer",
-                    "One organization: details, settings, collaborators, projects.",
-                ),
-                (
-                    "invite",
-                    "Invitations: create, list, the emailed link's details, accept, decline, revoke, resend.",
-                ),
-                ("operations", "Probes for orchestrators."),
-            ]
-            .map(|(name, description)| {
-                TagBuilder::new()
-                    .name(name)
-                    .description(Some(description))
-                    .build()
-            }),
-        ))
-        .build()
+    components.build()
 }
 
 /// The document as the server serves it and `collabd openapi` prints it.
 pub fn document_json() -> String {
-    let mut doc = match serde_json::to_value(document()) {
+    document_json_with(None)
+}
+
+/// [`document_json`], with the endpoints `extra` adds.
+pub fn document_json_with(extra: Option<Extra>) -> String {
+    let mut doc = match serde_json::to_value(document_with(extra)) {
         Ok(doc) => doc,
         Err(_) => return "{}".into(),
     };
-    refine(&mut doc);
+    rules::refine(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
-}
-
-/// Rules between parameters that the derived schemas cannot state, added to
-/// the parameter objects by name (JSON Schema): the server refuses (422)
-/// whatever breaks them, so the document says so too.
-const PARAMETER_RULES: &[(&str, &str)] = &[
-    // Exactly one of `inviteid` and `token`.
-    ("AcceptParams", ONE_OF_INVITE_OR_TOKEN),
-    ("DeclineParams", ONE_OF_INVITE_OR_TOKEN),
-    // A new password needs the current one.
-    (
-        "EditParams",
-        r#"{"if": {"required": ["password"], "properties": {"password": {"type": "string"}}},
-            "then": {"required": ["currentpassword"],
-                     "properties": {"currentpassword": {"type": "string"}}}}"#,
-    ),
-];
-
-/// Stated with `if`/`then`/`else` rather than `oneOf`, which generators turn
-/// into one class per branch and lose the other parameters.
-const ONE_OF_INVITE_OR_TOKEN: &str = r#"{
-    "if": {"required": ["inviteid"], "properties": {"inviteid": {"type": "string"}}},
-    "then": {"properties": {"token": {"type": "null"}}},
-    "else": {"required": ["token"], "properties": {"token": {"type": "string"}}}
-}"#;
-
-/// Adds [`PARAMETER_RULES`] and folds the one-member `oneOf` utoipa writes
-/// around an inline schema with its own description into that schema.
-fn refine(doc: &mut serde_json::Value) {
-    for (name, rule) in PARAMETER_RULES {
-        let (Some(target), Ok(serde_json::Value::Object(rule))) = (
-            doc.pointer_mut(&format!("/components/schemas/{name}")),
-            serde_json::from_str::<serde_json::Value>(rule),
-        ) else {
-            continue;
-        };
-        if let Some(target) = target.as_object_mut() {
-            target.extend(rule);
-        }
-    }
-    fold_single_one_of(doc);
-}
-
-fn fold_single_one_of(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            let single = match map.get("oneOf") {
-                Some(serde_json::Value::Array(items)) if items.len() == 1 => items[0]
-                    .as_object()
-                    .filter(|o| !o.contains_key("$ref"))
-                    .cloned(),
-                _ => None,
-            };
-            if let Some(inner) = single {
-                map.remove("oneOf");
-                for (key, value) in inner {
-                    map.entry(key).or_insert(value);
-                }
-            }
-            map.values_mut().for_each(fold_single_one_of);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(fold_single_one_of),
-        _ => {}
-    }
 }
 
 /// `{"response": {"status": …, <members>}}`.
@@ -263,12 +226,39 @@ fn envelope(status: RefOr<Schema>, members: &[(&str, RefOr<Schema>)]) -> Schema 
     )
 }
 
-fn error_response(code: u16, description: &str) -> utoipa::openapi::Response {
+/// The document one server serves at `/openapi.json`: made at its first
+/// request, then kept.
+pub struct Served {
+    extra: Option<Extra>,
+    json: std::sync::OnceLock<actix_web::web::Bytes>,
+}
+
+impl Served {
+    pub fn new(extra: Option<Extra>) -> Served {
+        Served {
+            extra,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn json(&self) -> actix_web::web::Bytes {
+        self.json
+            .get_or_init(|| document_json_with(self.extra).into())
+            .clone()
+    }
+}
+
+/// An error response: its body `schema` in `media_type`, and the headers
+/// its status carries.
+fn error_response(
+    code: u16,
+    description: &str,
+    media_type: &str,
+    schema: RefOr<Schema>,
+) -> utoipa::openapi::Response {
     let mut response = ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
-            .build(),
+        media_type,
+        ContentBuilder::new().schema(Some(schema)).build(),
     );
     let string = || ObjectBuilder::new().schema_type(Type::String).build();
     match code {
@@ -341,60 +331,19 @@ fn error_statuses(endpoint: &Documented, method: &HttpMethod) -> Vec<u16> {
     codes
 }
 
-/// The success envelope: `status` and exactly the answer type's members.
-fn success_schema(
-    endpoint: &Documented,
-    status: &RefOr<Schema>,
-    schemas: &mut Vec<(String, RefOr<Schema>)>,
-) -> Schema {
-    let mut inner = ObjectBuilder::new()
-        .property("status", status.clone())
-        .required("status")
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-    if let RefOr::T(Schema::Object(answer)) = (endpoint.answer)(schemas) {
-        for (key, schema) in answer.properties {
-            inner = inner.property(key, schema);
-        }
-        for key in answer.required {
-            inner = inner.required(key);
-        }
-    }
-    Schema::Object(
-        ObjectBuilder::new()
-            .property("response", inner)
-            .required("response")
-            .build(),
-    )
-}
-
 fn path_item(
     endpoint: &Documented,
     status: &RefOr<Schema>,
     schemas: &mut Vec<(String, RefOr<Schema>)>,
 ) -> PathItem {
-    let success = ResponseBuilder::new()
-        .description("OK")
-        .header(
-            "X-Transaction-Id",
-            HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String).build())
-                .description(Some("The request's transaction id."))
-                .build(),
-        )
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(success_schema(endpoint, status, schemas)))
-                .build(),
-        )
-        .build();
+    let (code, success) = answers::success(endpoint, status, schemas);
     let params = endpoint.params.map(|f| f(schemas));
     let description = format!(
         "{}\n\n{}",
         endpoint.description,
         access_text(endpoint.access)
     );
-    let operation = |method: HttpMethod| {
+    let mut operation = |method: HttpMethod| {
         let description = match method {
             HttpMethod::Post => format!("{description}\n\n{RETRIES}"),
             _ => description.clone(),
@@ -403,11 +352,11 @@ fn path_item(
             .tag(endpoint.tag)
             .summary(Some(endpoint.summary))
             .description(Some(description))
-            .response("200", success.clone());
-        for code in &error_statuses(endpoint, &method) {
-            if let Some((_, name, _)) = ERRORS.iter().find(|(c, _, _)| c == code) {
-                op = op.response(code.to_string(), RefOr::Ref(Ref::from_response_name(*name)));
-            }
+            .response(code.clone(), success.clone());
+        for (code, response) in
+            answers::errors(endpoint, error_statuses(endpoint, &method), schemas)
+        {
+            op = op.response(code, response);
         }
         op = match endpoint.access {
             Access::Public => op,
@@ -419,7 +368,10 @@ fn path_item(
                 .security(SecurityRequirement::new(BASIC, Vec::<String>::new()))
                 .security(SecurityRequirement::default()),
         };
-        match (method, &params) {
+        for parameter in answers::path_parameters(endpoint.path) {
+            op = op.parameter(parameter);
+        }
+        match (&method, &params) {
             (HttpMethod::Get, Some(schema)) => {
                 op = op.operation_id(Some(format!("{}Get", endpoint.operation_id)));
                 for parameter in query_parameters(schema, schemas) {
@@ -430,34 +382,39 @@ fn path_item(
             (_, Some(schema)) => {
                 op = op
                     .operation_id(Some(endpoint.operation_id))
-                    .request_body(Some(request_body(schema, schemas)));
+                    .request_body(Some(request_body(endpoint, schema, schemas)));
             }
             (_, None) => op = op.operation_id(Some(endpoint.operation_id)),
         }
         op.build()
     };
 
-    let mut item = match endpoint.methods {
-        Methods::Get => PathItem::new(HttpMethod::Get, operation(HttpMethod::Get)),
-        Methods::Post => PathItem::new(HttpMethod::Post, operation(HttpMethod::Post)),
-        Methods::GetPost => {
-            let mut item = PathItem::new(HttpMethod::Post, operation(HttpMethod::Post));
-            item.get = Some(operation(HttpMethod::Get));
-            item
-        }
-    };
-    item.summary = None;
+    let mut item = PathItem::default();
+    for method in endpoint.methods.list() {
+        let method = answers::http_method(method);
+        item.merge_operations(PathItem::new(method.clone(), operation(method)));
+    }
     item
 }
 
 /// The body of a POST, documented as JSON only: generators given two media
 /// types with one schema send the form (and openapi-python-client 0.29 cannot
 /// import a required multi-type body). The form body the server also accepts
-/// is stated in `x-also-accepts` and in the document's description.
+/// is stated in `x-also-accepts` and in the document's description. Outside
+/// the envelope, the body is documented in the endpoint's own media type,
+/// and JSON is among what it also accepts.
 fn request_body(
+    endpoint: &Documented,
     schema: &RefOr<Schema>,
     schemas: &[(String, RefOr<Schema>)],
 ) -> utoipa::openapi::request_body::RequestBody {
+    let (media_type, also): (&str, &[&str]) = match &endpoint.answer {
+        Answers::Envelope(_) => ("application/json", &["application/x-www-form-urlencoded"]),
+        Answers::Own(own) => (
+            own.media_type,
+            &["application/json", "application/x-www-form-urlencoded"],
+        ),
+    };
     RequestBodyBuilder::new()
         .required(Some(if has_required(schema, schemas) {
             Required::True
@@ -465,13 +422,11 @@ fn request_body(
             Required::False
         }))
         .content(
-            "application/json",
+            media_type,
             ContentBuilder::new().schema(Some(schema.clone())).build(),
         )
         .extensions(Some(
-            ExtensionsBuilder::new()
-                .add("x-also-accepts", ["application/x-www-form-urlencoded"])
-                .build(),
+            ExtensionsBuilder::new().add("x-also-accepts", also).build(),
         ))
         .build()
 }
@@ -531,49 +486,4 @@ fn query_parameters(
                 .build()
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_parameter_rule_lands_on_its_schema() {
-        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
-        for (name, _) in PARAMETER_RULES {
-            let schema = &doc["components"]["schemas"][name];
-            assert!(schema.get("if").is_some(), "{name}: {schema}");
-        }
-    }
-
-    #[test]
-    fn no_one_member_one_of_is_left() {
-        fn walk(value: &serde_json::Value, path: &str) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    if let Some(list) = map.get("oneOf").and_then(|l| l.as_array()) {
-                        assert!(list.len() > 1, "one-member oneOf at {path}");
-                    }
-                    for (key, value) in map {
-                        walk(value, &format!("{path}/{key}"));
-                    }
-                }
-                serde_json::Value::Array(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        walk(item, &format!("{path}/{i}"));
-                    }
-                }
-                _ => {}
-            }
-        }
-        let doc: serde_json::Value = serde_json::from_str(&document_json()).expect("JSON");
-        walk(&doc, "");
-        // The walk sees what it looks for: the raw document has such oneOfs.
-        let raw = serde_json::to_value(document()).expect("JSON");
-        let folded = std::panic::catch_unwind(|| walk(&raw, ""));
-        assert!(
-            folded.is_err(),
-            "the unfolded document has one-member oneOfs"
-        );
-    }
 }

@@ -1,6 +1,6 @@
 //! The pages email links open: `GET /invite/{token}`, `/confirm/{token}`,
 //! `/reset/{token}` and `/signin/{token}` (and `/domain/{token}`, in
-//! `domains.rs`). A GET never acts by itself,
+//! `verified_domains.rs`). A GET never acts by itself,
 //! because mail scanners follow links: the page says what the link is for,
 //! asks, and its button posts to the API; then it says what happened and
 //! what to do next.
@@ -111,7 +111,7 @@ pub(super) async fn look_up<T: Send + 'static>(
 /// `GET /reset/{token}`: asks for the new password, then says to sign in.
 pub async fn reset_page(
     ctx: web::Data<Ctx>,
-    client: super::client::ClientAddress,
+    client: super::client_address::ClientAddress,
     token: web::Path<String>,
 ) -> HttpResponse {
     const TITLE: &str = "Choose a new password";
@@ -148,7 +148,7 @@ pub async fn reset_page(
 /// shows the session.
 pub async fn signin_page(
     ctx: web::Data<Ctx>,
-    client: super::client::ClientAddress,
+    client: super::client_address::ClientAddress,
     token: web::Path<String>,
 ) -> HttpResponse {
     const TITLE: &str = "Sign in to collabd";
@@ -191,7 +191,7 @@ const ACCEPTED: &str = "(r) => { \
 /// `GET /invite/{token}`: shows the invite and asks.
 pub async fn invite_page(
     ctx: web::Data<Ctx>,
-    client: super::client::ClientAddress,
+    client: super::client_address::ClientAddress,
     token: web::Path<String>,
 ) -> HttpResponse {
     let token = token.into_inner();
@@ -235,7 +235,7 @@ pub async fn invite_page(
 /// then says what to do next.
 pub async fn confirm_page(
     ctx: web::Data<Ctx>,
-    client: super::client::ClientAddress,
+    client: super::client_address::ClientAddress,
     token: web::Path<String>,
 ) -> HttpResponse {
     const TITLE: &str = "Confirm your address";

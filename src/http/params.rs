@@ -100,6 +100,11 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let query = req.query_string().to_string();
+        // An endpoint outside the envelope takes its own media type as JSON.
+        let own_media = req
+            .extensions()
+            .get::<super::wire::BodyMedia>()
+            .map(|media| media.0);
         let mut stream = payload.take();
         Box::pin(async move {
             if declared_length.is_some_and(|len| len > limit) {
@@ -117,6 +122,7 @@ where
             } else {
                 match content_type.as_deref() {
                     Some("application/json") => parse_json(&body)?,
+                    Some(media) if Some(media) == own_media => parse_json(&body)?,
                     Some("application/x-www-form-urlencoded") => parse_form(&body)?,
                     Some(other) => {
                         return Err(ApiError::InvalidRequest(format!(
@@ -447,6 +453,37 @@ pub mod text {
     use utoipa::openapi::{RefOr, Schema};
     use utoipa::{PartialSchema, ToSchema};
 
+    /// The characters [`crate::domain::emails::is_invisible`] refuses, as
+    /// the inside of a regular expression's class: those of the Basic
+    /// Multilingual Plane escaped (`\u200b`), the others written as they
+    /// are, which ECMA-262 (with `u`), Python and Rust all read alike.
+    fn invisible_class() -> &'static str {
+        static CLASS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        CLASS.get_or_init(|| {
+            let mut ranges: Vec<(char, char)> = Vec::new();
+            for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+                if !crate::domain::emails::is_invisible(c) {
+                    continue;
+                }
+                match ranges.last_mut() {
+                    Some((_, last)) if u32::from(*last) + 1 == u32::from(c) => *last = c,
+                    _ => ranges.push((c, c)),
+                }
+            }
+            let one = |c: char| match u32::from(c) {
+                n if n <= 0xFFFF => format!("\\u{n:04x}"),
+                _ => c.to_string(),
+            };
+            ranges
+                .iter()
+                .map(|&(first, last)| match first == last {
+                    true => one(first),
+                    false => format!("{}-{}", one(first), one(last)),
+                })
+                .collect()
+        })
+    }
+
     /// Unicode White_Space, which `str::trim` removes.
     const SPACE: &str = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
@@ -498,7 +535,8 @@ pub mod text {
     );
     text_schema!(
         /// [`super::valid_login_email`]: the address `user/login` takes, 1–254 characters.
-        LoginEmail => |b| b.min_length(Some(1)).max_length(Some(254)).pattern(Some("^[^\\u0000]*$"))
+        LoginEmail => |b| b.min_length(Some(1)).max_length(Some(254))
+            .pattern(Some(format!("^[{SPACE}]*[^{}]*[{SPACE}]*$", invisible_class())))
             .description(Some("The account's address, compared as `email` elsewhere is. One holding an \
                 invisible or control character answers 422."))
     );

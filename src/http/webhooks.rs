@@ -3,7 +3,7 @@
 use crate::domain::permissions::{Need, Permission};
 use actix_web::web::Data;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 use validator::Validate;
@@ -32,20 +32,29 @@ pub struct Events;
 
 impl PartialSchema for Events {
     fn schema() -> RefOr<Schema> {
-        let names = AuditAction::ALL
-            .iter()
-            .map(|a| a.as_str())
-            .chain(std::iter::once(ALL_EVENTS));
-        ArrayBuilder::new()
+        let every = ArrayBuilder::new()
             .items(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .enum_values(Some(names)),
+                    .enum_values(Some([ALL_EVENTS])),
             )
             .min_items(Some(1))
-            .max_items(Some(AuditAction::ALL.len() + 1))
+            .max_items(Some(1))
+            .description(Some("Every action, now and to come."));
+        let actions = ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(AuditAction::ALL.iter().map(|a| a.as_str()))),
+            )
+            .min_items(Some(1))
+            .description(Some("These actions; a repeated one counts once."));
+        OneOfBuilder::new()
+            .item(every)
+            .item(actions)
             .description(Some(
-                "Audit actions to deliver (each once), or `[\"*\"]` alone for every action.",
+                "Audit actions to deliver (each once: repeats are folded), or `[\"*\"]` alone \
+                 for every action.",
             ))
             .into()
     }
@@ -53,15 +62,26 @@ impl PartialSchema for Events {
 
 impl ToSchema for Events {}
 
-/// A webhook URL.
+/// A webhook URL: http or https, a host name (a literal address is taken
+/// too, but private ones never, so the document leaves addresses out), an
+/// optional port, path and query; no credentials, no fragment.
 pub struct HookUrl;
 
 impl PartialSchema for HookUrl {
     fn schema() -> RefOr<Schema> {
+        const LABEL: &str = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+        const TOP: &str = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+        const PORT: &str = "(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}\
+            |655[0-2][0-9]|6553[0-5]))?";
+        const REST: &str =
+            "(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?(?:\\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?";
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
             .max_length(Some(MAX_URL_LEN))
+            .pattern(Some(format!(
+                "^[Hh][Tt][Tt][Pp][Ss]?://(?:{LABEL}\\.)*{TOP}\\.?{PORT}{REST}$"
+            )))
             .description(Some(
                 "An http or https URL, without credentials or fragment. Unless the server \
                  allows private targets, its host must be, and resolve only to, public \

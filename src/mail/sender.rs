@@ -94,6 +94,7 @@ impl Courier for SenderSettings {
     const TABLE: &'static str = "outbox";
     /// Mail is one group: the SMTP server is the one endpoint.
     const GROUP: Option<&'static str> = None;
+    const TARGET: Option<&'static str> = None;
     const SEND_TIMEOUT: Duration = SEND_TIMEOUT;
     const LEASE_MS: i64 = 45_000;
 

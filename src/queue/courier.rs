@@ -76,6 +76,10 @@ pub trait Courier: Send + Sync + 'static {
     /// SQL expression over the table aliased `q` (a webhook's organization);
     /// `None` when all rows are one group.
     const GROUP: Option<&'static str>;
+    /// Where a row goes within its group, for its share of the group's, as
+    /// an SQL expression over `q` (a delivery's webhook); `None` when a
+    /// group's rows all go to one place.
+    const TARGET: Option<&'static str>;
     /// The longest one delivery may take.
     const SEND_TIMEOUT: Duration;
     /// How long a claim lasts without renewal: what a crashed process's rows
@@ -85,7 +89,8 @@ pub trait Courier: Send + Sync + 'static {
 
     /// Rows in flight at once in this process.
     fn parallel(&self) -> usize;
-    /// Rows of one group in flight at once in this process.
+    /// Rows of one group in flight at once in this process (one target's
+    /// are half that, at least one).
     fn share(&self) -> usize;
     /// How often due rows are looked for when nothing wakes the sender.
     fn poll(&self) -> Duration;

@@ -1,12 +1,13 @@
 //! What one process has in flight: the claims it holds, until when, and
-//! how many rows of each group are between their claim and their record.
+//! how many rows of each group and target are between their claim and their
+//! record.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::rows::Quota;
+use super::claim::{Lane, Quota, Shares};
 
 /// One claim's rows still held, and until when the claim is known to hold.
 struct Lease {
@@ -15,7 +16,7 @@ struct Lease {
 }
 
 /// What this process has in flight: the claims it holds and the rows of
-/// each group between their claim and their record.
+/// each group and target between their claim and their record.
 #[derive(Default)]
 pub(super) struct Flight {
     books: Mutex<Books>,
@@ -29,7 +30,9 @@ struct Books {
     /// By claim token.
     leases: HashMap<String, Lease>,
     /// Rows in flight by group.
-    busy: HashMap<String, usize>,
+    groups: HashMap<String, usize>,
+    /// Rows in flight by target.
+    targets: HashMap<String, usize>,
     in_flight: usize,
 }
 
@@ -38,23 +41,28 @@ impl Flight {
         self.books.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What the next claim may take.
-    pub(super) fn quota(&self, parallel: usize, share: usize) -> Quota {
+    /// What the next claim may take of `shares`.
+    pub(super) fn quota(&self, shares: Shares) -> Quota {
         let books = self.books();
+        // Rows beyond their group's first.
+        let extra = books.in_flight.saturating_sub(books.groups.len());
         Quota {
-            room: parallel.saturating_sub(books.in_flight),
-            share: share.max(1),
-            busy: books.busy.clone(),
+            room: shares.parallel.saturating_sub(books.in_flight),
+            extra: shares.extra.saturating_sub(extra),
+            group_share: shares.group,
+            target_share: shares.target,
+            groups: books.groups.clone(),
+            targets: books.targets.clone(),
         }
     }
 
     /// Books the rows claim `token` took until `until`, each an id and its
-    /// group: a slot for each, in order.
+    /// lane: a slot for each, in order.
     pub(super) fn hold(
         self: &Arc<Self>,
         token: &str,
         until: i64,
-        rows: Vec<(String, String)>,
+        rows: Vec<(String, Lane)>,
     ) -> Vec<Slot> {
         let mut books = self.books();
         let lease = Lease {
@@ -64,21 +72,22 @@ impl Flight {
         books.leases.insert(token.to_string(), lease);
         books.in_flight += rows.len();
         rows.into_iter()
-            .map(|(id, group)| {
-                *books.busy.entry(group.clone()).or_insert(0) += 1;
+            .map(|(id, lane)| {
+                *books.groups.entry(lane.group.clone()).or_insert(0) += 1;
+                *books.targets.entry(lane.target.clone()).or_insert(0) += 1;
                 Slot {
                     flight: self.clone(),
                     token: token.to_string(),
                     id,
-                    group,
+                    lane,
                 }
             })
             .collect()
     }
 
     /// Whether row `id` of claim `token` is still held until at least
-    /// `until`.
-    pub(super) fn may_send(&self, token: &str, id: &str, until: i64) -> bool {
+    /// `until`: whether it may be sent, or its outcome still be recorded.
+    pub(super) fn holds(&self, token: &str, id: &str, until: i64) -> bool {
         self.books()
             .leases
             .get(token)
@@ -104,10 +113,15 @@ impl Flight {
     fn free(&self, slot: &Slot) {
         let mut books = self.books();
         books.in_flight = books.in_flight.saturating_sub(1);
-        if let Some(n) = books.busy.get_mut(&slot.group) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                books.busy.remove(&slot.group);
+        let Books {
+            groups, targets, ..
+        } = &mut *books;
+        for (busy, lane) in [(groups, &slot.lane.group), (targets, &slot.lane.target)] {
+            if let Some(n) = busy.get_mut(lane) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    busy.remove(lane);
+                }
             }
         }
         if let Some(lease) = books.leases.get_mut(&slot.token) {
@@ -126,8 +140,8 @@ impl Flight {
 pub(super) struct Slot {
     flight: Arc<Flight>,
     pub(super) token: String,
-    id: String,
-    group: String,
+    pub(super) id: String,
+    lane: Lane,
 }
 
 impl Drop for Slot {
@@ -142,56 +156,81 @@ mod tests {
 
     use super::*;
 
-    fn rows(rows: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// Rows by id, group and target.
+    fn rows(rows: &[(&str, &str, &str)]) -> Vec<(String, Lane)> {
         rows.iter()
-            .map(|(id, group)| (id.to_string(), group.to_string()))
+            .map(|(id, group, target)| {
+                let lane = Lane {
+                    group: group.to_string(),
+                    target: target.to_string(),
+                };
+                (id.to_string(), lane)
+            })
             .collect()
     }
 
+    fn counts(lanes: &[(&str, usize)]) -> HashMap<String, usize> {
+        lanes.iter().map(|(l, n)| (l.to_string(), *n)).collect()
+    }
+
+    const SHARES: Shares = Shares {
+        parallel: 4,
+        group: 2,
+        target: 1,
+        extra: 1,
+    };
+
     #[test]
-    fn slots_count_against_the_room_and_their_group_until_they_free() {
+    fn slots_count_against_the_room_their_group_and_target_until_they_free() {
         let flight = Arc::new(Flight::default());
-        let mut slots = flight.hold("t1", 100, rows(&[("1", "a"), ("2", "a"), ("3", "b")]));
-        let quota = flight.quota(4, 2);
-        assert_eq!(quota.room, 1);
-        assert_eq!(
-            quota.busy,
-            HashMap::from([("a".into(), 2), ("b".into(), 1)])
+        let mut slots = flight.hold(
+            "t1",
+            100,
+            rows(&[("1", "a", "a1"), ("2", "a", "a2"), ("3", "b", "b1")]),
         );
-        assert_eq!(flight.quota(2, 2).room, 0, "never below none");
+        let quota = flight.quota(SHARES);
+        assert_eq!((quota.room, quota.extra), (1, 0), "only for a first row");
+        assert_eq!((quota.group_share, quota.target_share), (2, 1));
+        assert_eq!(quota.groups, counts(&[("a", 2), ("b", 1)]));
+        assert_eq!(quota.targets, counts(&[("a1", 1), ("a2", 1), ("b1", 1)]));
+        let full = Shares {
+            parallel: 2,
+            ..SHARES
+        };
+        assert_eq!(flight.quota(full).room, 0, "never below none");
 
         drop(slots.remove(0));
         assert!(
             flight.freed.notified().now_or_never().is_some(),
             "a freed slot wakes the sender"
         );
-        let quota = flight.quota(4, 2);
-        assert_eq!(quota.room, 2);
-        assert_eq!(
-            quota.busy,
-            HashMap::from([("a".into(), 1), ("b".into(), 1)])
-        );
-        assert!(!flight.may_send("t1", "1", 0), "a freed row is not held");
+        let quota = flight.quota(SHARES);
+        assert_eq!((quota.room, quota.extra), (2, 1), "a second row freed");
+        assert_eq!(quota.groups, counts(&[("a", 1), ("b", 1)]));
+        assert_eq!(quota.targets, counts(&[("a2", 1), ("b1", 1)]));
+        assert!(!flight.holds("t1", "1", 0), "a freed row is not held");
 
         slots.clear();
         assert!(flight.tokens().is_empty(), "nothing left to renew");
-        assert!(flight.quota(4, 2).busy.is_empty());
+        let quota = flight.quota(SHARES);
+        assert!(quota.groups.is_empty() && quota.targets.is_empty());
+        assert_eq!((quota.room, quota.extra), (4, 1));
     }
 
     #[test]
     fn only_rows_still_held_by_a_long_enough_lease_are_sent() {
         let flight = Arc::new(Flight::default());
-        let _first = flight.hold("t1", 100, rows(&[("1", "a"), ("2", "a")]));
-        let _second = flight.hold("t2", 100, rows(&[("3", "b")]));
-        assert!(flight.may_send("t1", "1", 100));
-        assert!(!flight.may_send("t1", "1", 101), "the lease might run out");
-        assert!(!flight.may_send("t2", "1", 0), "another claim's row");
+        let _first = flight.hold("t1", 100, rows(&[("1", "a", "w"), ("2", "a", "w")]));
+        let _second = flight.hold("t2", 100, rows(&[("3", "b", "v")]));
+        assert!(flight.holds("t1", "1", 100));
+        assert!(!flight.holds("t1", "1", 101), "the lease might run out");
+        assert!(!flight.holds("t2", "1", 0), "another claim's row");
 
         // Renewed, but another process took row 2 over meanwhile.
         flight.renewed(&["t1".to_string()], 500, &HashSet::from(["1".to_string()]));
-        assert!(flight.may_send("t1", "1", 400));
-        assert!(!flight.may_send("t1", "2", 0), "a row taken over");
-        assert!(!flight.may_send("t2", "3", 400), "t2 was not renewed");
+        assert!(flight.holds("t1", "1", 400));
+        assert!(!flight.holds("t1", "2", 0), "a row taken over");
+        assert!(!flight.holds("t2", "3", 400), "t2 was not renewed");
         let mut tokens = flight.tokens();
         tokens.sort();
         assert_eq!(tokens, ["t1", "t2"]);

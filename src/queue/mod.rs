@@ -4,14 +4,17 @@
 //! up.
 //!
 //! No delivery waits for another. The sender keeps up to
-//! [`Courier::parallel`] rows in flight, each on its own task, and at most
-//! [`Courier::share`] of one group (a webhook's organization, say): a claim
-//! passes over the rows of groups at their share and takes the others' in
-//! due order, so a slow or dead endpoint holds only its own rows and its
-//! group's share, and one group's backlog never starves another. Each
-//! outcome is recorded as soon as its send ends (outcomes that end together
-//! share a transaction); its slot is then free and the sender claims again
-//! at once, without waiting for its poll.
+//! [`Courier::parallel`] rows in flight, each on its own task, and shares
+//! them out fairly ([`claim`]): at most [`Courier::share`] of one group (a
+//! webhook's organization), at most half that of one target within it (a
+//! webhook), the least busy groups and targets first, and half the slots
+//! kept for each group's first row. So a slow or dead endpoint holds only
+//! its own rows and part of its group's share, and however many groups have
+//! backlogs at dead endpoints, a group with nothing in flight finds a slot
+//! unless as many others as the kept slots each have rows in flight.
+//! Each outcome is recorded as soon as its send ends (outcomes that end
+//! together share a transaction); its slot is then free and the sender
+//! claims again at once, without waiting for its poll.
 //!
 //! Each claim takes due rows under a token of its own, with a lease of
 //! [`Courier::LEASE_MS`] taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL,
@@ -20,17 +23,22 @@
 //! [`HEARTBEAT`] and learns which rows are still held (after a stall,
 //! another process may have taken some over); a row is sent only while it
 //! is still held and its lease is known to outlast the longest send plus one
-//! heartbeat, else it goes back at once. A process that dies holds its rows
-//! for at most one lease: another process takes them over after that. An
-//! outcome is recorded only while its claim still holds the row.
+//! heartbeat, else it goes back at once. A record that fails (a brief
+//! database error, a deadlock) is tried again, row by row, the claims still
+//! renewed, while they hold; only then are its rows left to be sent again
+//! after their lease. A process that dies holds its rows for at most one lease: another
+//! process takes them over after that. An outcome is recorded only while
+//! its claim still holds the row.
 //!
 //! A table served here has the columns `id`, `state` (`'pending'` until
 //! finished), `attempts`, `next_attempt_at`, `claimed_until` and `claim`.
 
+mod claim;
 mod courier;
 mod flight;
 mod rows;
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,12 +46,22 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::clock::{new_id, now_ms};
 use crate::store::{Store, StoreError};
+use claim::Shares;
+pub use claim::{claim, Claimed, Quota};
 pub use courier::{Courier, Next, Outcome, Retry};
 use flight::{Flight, Slot};
-pub use rows::{claim, depth, record, renew, Attempt, Claimed, Quota};
+pub use rows::{depth, record, renew, Attempt};
 
 /// How often the claims of rows in flight are renewed.
 const HEARTBEAT: Duration = Duration::from_secs(3);
+/// The first wait before a failed record is tried again; each next one is
+/// twice as long, up to [`RECORD_RETRY_MAX`].
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(100);
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(2);
+/// A failed record is tried again only while its claim is known to hold
+/// the row this much longer.
+const RECORD_MARGIN_MS: i64 = 2_000;
+
 /// Delivers due rows until the runtime stops. `wakeup` is notified when a
 /// transaction has queued rows, so they go out at once.
 pub async fn run<C: Courier>(store: Store, courier: Arc<C>, wakeup: Arc<Notify>) {
@@ -52,7 +70,7 @@ pub async fn run<C: Courier>(store: Store, courier: Arc<C>, wakeup: Arc<Notify>)
     tokio::join!(
         dispatch(&store, &courier, &flight, &wakeup, finished),
         renew_while_in_flight::<C>(&store, &flight),
-        record_as_they_end(&store, &courier, outcomes),
+        record_as_they_end(&store, &courier, &flight, outcomes),
     );
 }
 
@@ -65,9 +83,15 @@ async fn dispatch<C: Courier>(
     wakeup: &Notify,
     finished: mpsc::UnboundedSender<Finished<C>>,
 ) {
+    let shares = Shares::of(
+        courier.parallel(),
+        courier.share(),
+        C::GROUP.is_some(),
+        C::TARGET.is_some(),
+    );
     loop {
         loop {
-            let quota = flight.quota(courier.parallel(), courier.share());
+            let quota = flight.quota(shares);
             if quota.room == 0 {
                 break;
             }
@@ -89,8 +113,8 @@ async fn dispatch<C: Courier>(
                 .iter()
                 .map(|item| {
                     let id = C::id(item).to_string();
-                    let group = claimed.groups.get(&id).cloned().unwrap_or_default();
-                    (id, group)
+                    let lane = claimed.lanes.get(&id).cloned().unwrap_or_default();
+                    (id, lane)
                 })
                 .collect();
             let slots = flight.hold(&token, claimed.until, rows);
@@ -124,7 +148,7 @@ async fn attempt<C: Courier>(
     let margin = (C::SEND_TIMEOUT + HEARTBEAT).as_millis() as i64;
     // Never start a send the lease might not outlast, nor one of a row
     // another process has taken over.
-    let result = if flight.may_send(&slot.token, C::id(&item), now_ms() + margin) {
+    let result = if flight.holds(&slot.token, C::id(&item), now_ms() + margin) {
         Some(send(&*courier, &item).await)
     } else {
         None
@@ -138,6 +162,7 @@ async fn attempt<C: Courier>(
             result,
         },
         slot,
+        ended_at: now_ms(),
     });
 }
 
@@ -157,25 +182,88 @@ async fn send<C: Courier>(courier: &C, item: &C::Item) -> (Outcome, C::Report) {
 
 /// Records outcomes as their sends end: whatever has ended since the last
 /// write goes in the next one. Each row's slot frees once it is written.
+/// A write that fails is tried again with backoff, row by row (so one row
+/// that keeps failing holds back no other) and with whatever has ended
+/// meanwhile, the slots kept so their claims are still renewed; a row is
+/// given up (left to be sent again after its lease) only once its claim is
+/// no longer known to hold it for [`RECORD_MARGIN_MS`], or after retrying
+/// for one lease.
 async fn record_as_they_end<C: Courier>(
     store: &Store,
     courier: &Arc<C>,
+    flight: &Flight,
     mut outcomes: mpsc::UnboundedReceiver<Finished<C>>,
 ) {
     while let Some(first) = outcomes.recv().await {
         let mut ended = vec![first];
-        while let Ok(more) = outcomes.try_recv() {
-            ended.push(more);
+        let mut wait = RECORD_RETRY_FIRST;
+        let mut row_by_row = false;
+        loop {
+            while let Ok(more) = outcomes.try_recv() {
+                ended.push(more);
+            }
+            let failed = record_once(store, courier, ended, row_by_row).await;
+            let now = now_ms();
+            let (kept, lost): (Vec<_>, Vec<_>) = failed.into_iter().partition(|f| {
+                now - f.ended_at < C::LEASE_MS
+                    && flight.holds(&f.slot.token, &f.slot.id, now + RECORD_MARGIN_MS)
+            });
+            if !lost.is_empty() {
+                tracing::error!(
+                    queue = C::NAME,
+                    rows = lost.len(),
+                    "cannot record the deliveries: they will be sent again after their lease"
+                );
+            }
+            if kept.is_empty() {
+                break;
+            }
+            ended = kept;
+            row_by_row = true;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RECORD_RETRY_MAX);
         }
-        let (attempts, slots): (Vec<Attempt<C>>, Vec<Slot>) = ended
-            .into_iter()
-            .map(|finished| (finished.attempt, finished.slot))
-            .unzip();
-        let retry = courier.retry();
-        if let Err(e) = blocking(store, move |store| record::<C>(store, retry, &attempts)).await {
+    }
+}
+
+/// Records `ended`, in one write or `row_by_row`, freeing the slot of each
+/// row written; answers the rows whose write failed.
+async fn record_once<C: Courier>(
+    store: &Store,
+    courier: &Arc<C>,
+    ended: Vec<Finished<C>>,
+    row_by_row: bool,
+) -> Vec<Finished<C>> {
+    let retry = courier.retry();
+    let written = blocking(store, move |store| {
+        let writes: Vec<Vec<Finished<C>>> = if row_by_row {
+            ended.into_iter().map(|row| vec![row]).collect()
+        } else {
+            vec![ended]
+        };
+        let mut failed = Vec::new();
+        let mut error = None;
+        for write in writes {
+            // Written, the rows' slots free as they drop.
+            if let Err(e) = record::<C>(store, retry, &write) {
+                failed.extend(write);
+                error = Some(e);
+            }
+        }
+        Ok((failed, error))
+    })
+    .await;
+    match written {
+        Ok((failed, None)) => failed,
+        Ok((failed, Some(e))) => {
+            tracing::warn!(error = %e, queue = C::NAME, rows = failed.len(), "cannot record the deliveries yet");
+            failed
+        }
+        // The blocking pool lost the rows (and their slots with them).
+        Err(e) => {
             tracing::error!(error = %e, queue = C::NAME, "cannot record the deliveries");
+            Vec::new()
         }
-        drop(slots);
     }
 }
 
@@ -210,4 +298,131 @@ async fn blocking<T: Send + 'static>(
 struct Finished<C: Courier> {
     attempt: Attempt<C>,
     slot: Slot,
+    /// When its turn ended (ms).
+    ended_at: i64,
+}
+
+impl<C: Courier> Borrow<Attempt<C>> for Finished<C> {
+    fn borrow(&self) -> &Attempt<C> {
+        &self.attempt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::sender::SenderSettings;
+    use crate::secrets::Sealer;
+    use crate::store::kinds::MailState;
+    use crate::store::schema::outbox;
+    use crate::store::{classify, Store};
+    use diesel::prelude::*;
+
+    /// A store whose outbox holds one mail to each of `recipients`, and
+    /// the sealer it was sealed with.
+    fn store_with_mail_to(recipients: &[&str]) -> (tempfile::TempDir, Store, Sealer) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("t.sqlite3").display().to_string();
+        let store = Store::open(&url, 2, Duration::from_secs(5));
+        store.migrate().expect("migrate");
+        let sealer = Sealer::new(
+            b"a test secret of thirty-two bytes",
+            crate::mail::SEALING_PURPOSE,
+        );
+        for to in recipients {
+            let mail = crate::mail::Mail {
+                to: to.to_string(),
+                subject: "s".into(),
+                text: "t".into(),
+                html: "h".into(),
+                link: None,
+            };
+            store
+                .write(|conn| crate::mail::enqueue(conn, &sealer, mail))
+                .expect("enqueue");
+        }
+        (dir, store, sealer)
+    }
+
+    /// A write that fails is tried again row by row: the rows that can be
+    /// written are, their slots freed, and one that keeps failing holds no
+    /// other back; it is given up once its claim is no longer known to last.
+    #[test]
+    fn a_failed_record_is_tried_again_row_by_row_while_its_claim_lasts() {
+        let (dir, store, sealer) =
+            store_with_mail_to(&["a@example.com", "b@example.com", "c@example.com"]);
+        // The database refuses to record b's outcome, however it is written.
+        store
+            .write(|conn| {
+                diesel::sql_query(
+                    "CREATE TRIGGER refuse_b BEFORE UPDATE OF state ON outbox \
+                     WHEN NEW.recipient = 'b@example.com' \
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                )
+                .execute(conn)
+                .map_err(classify)
+            })
+            .expect("trigger");
+        let mail_dir = dir.path().join("mail");
+        let courier =
+            SenderSettings::new(None, mail_dir, "x@example.com", 1000, 0, HEARTBEAT, sealer)
+                .expect("settings");
+        let claimed = claim::<SenderSettings>(&store, "t1", &Quota::open(8)).expect("claim");
+        let flight = Arc::new(Flight::default());
+        // A claim known to last one second past the margin.
+        let until = now_ms() + RECORD_MARGIN_MS + 1_000;
+        let rows = claimed
+            .items
+            .iter()
+            .map(|r| (r.id.clone(), Default::default()));
+        let slots = flight.hold("t1", until, rows.collect());
+        let (finished, outcomes) = mpsc::unbounded_channel();
+        for (item, slot) in claimed.items.into_iter().zip(slots) {
+            let attempt = Attempt {
+                token: "t1".into(),
+                item,
+                result: Some((Outcome::Delivered, ())),
+            };
+            let ended_at = now_ms();
+            assert!(finished
+                .send(Finished {
+                    attempt,
+                    slot,
+                    ended_at
+                })
+                .is_ok());
+        }
+        drop(finished);
+
+        let started = std::time::Instant::now();
+        let courier = Arc::new(courier);
+        let recording = record_as_they_end(&store, &courier, &flight, outcomes);
+        actix_web::rt::System::new().block_on(recording);
+        let took = started.elapsed();
+
+        let states: Vec<(String, MailState, Option<String>)> = store
+            .read(|conn| {
+                outbox::table
+                    .select((outbox::recipient, outbox::state, outbox::claim))
+                    .order(outbox::recipient)
+                    .load(conn)
+                    .map_err(classify)
+            })
+            .expect("states");
+        let b = (
+            "b@example.com".into(),
+            MailState::Pending,
+            Some("t1".into()),
+        );
+        assert_eq!(states[1], b, "b stays claimed, to be taken over");
+        assert_eq!(
+            (states[0].1, states[2].1),
+            (MailState::Sent, MailState::Sent)
+        );
+        assert!(flight.tokens().is_empty(), "every slot is free");
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+            "b was tried again until its claim ran short ({took:?})"
+        );
+    }
 }

@@ -1,7 +1,8 @@
-//! The queue's SQL: claiming due rows fairly between groups, renewing
-//! claims, recording outcomes, counting rows by state.
+//! The queue's SQL besides claims: renewing claims, recording outcomes,
+//! counting rows by state.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Borrow;
+use std::collections::HashSet;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -10,57 +11,8 @@ use super::courier::{Courier, Next, Outcome, Retry};
 use crate::clock::now_ms;
 use crate::store::{classify, DbConn, MultiBackend, Store, StoreError};
 
-/// What a claim may take: `room` rows in all, and of each group only as
-/// many as keep its rows in flight within `share`.
-#[derive(Debug, Clone)]
-pub struct Quota {
-    pub room: usize,
-    pub share: usize,
-    /// Rows in flight by group.
-    pub busy: HashMap<String, usize>,
-}
-
-impl Quota {
-    /// Room for `room` rows, whatever their group.
-    pub fn open(room: usize) -> Quota {
-        Quota {
-            room,
-            share: room,
-            busy: HashMap::new(),
-        }
-    }
-
-    /// The groups at their share, whose rows a claim passes over.
-    fn full(&self) -> Vec<String> {
-        self.busy
-            .iter()
-            .filter(|(_, &n)| n >= self.share)
-            .map(|(group, _)| group.clone())
-            .collect()
-    }
-
-    /// Of `candidates` (due rows in due order), the ones to claim: each in
-    /// turn while there is room, in all and in its group.
-    fn choose<'a>(&self, candidates: &'a [Candidate]) -> Vec<&'a Candidate> {
-        let mut busy: HashMap<&str, usize> =
-            self.busy.iter().map(|(g, &n)| (g.as_str(), n)).collect();
-        let mut chosen = Vec::new();
-        for candidate in candidates {
-            if chosen.len() >= self.room {
-                break;
-            }
-            let n = busy.entry(candidate.grp.as_str()).or_insert(0);
-            if *n < self.share {
-                *n += 1;
-                chosen.push(candidate);
-            }
-        }
-        chosen
-    }
-}
-
 /// `sql` with its `?` placeholders as the connection's backend writes them.
-fn placeholders(conn: &DbConn, sql: &str) -> String {
+pub(super) fn placeholders(conn: &DbConn, sql: &str) -> String {
     numbered(matches!(conn, DbConn::Pg(_)), sql)
 }
 
@@ -85,23 +37,14 @@ fn numbered(numbered: bool, sql: &str) -> String {
 }
 
 /// `?, ?, …`: `n` placeholders for an `IN` list.
-fn marks(n: usize) -> String {
+pub(super) fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
 #[derive(QueryableByName)]
-struct IdRow {
+pub(super) struct IdRow {
     #[diesel(sql_type = Text)]
-    id: String,
-}
-
-/// A due row a claim may take, with its group.
-#[derive(QueryableByName, Debug)]
-struct Candidate {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
-    grp: String,
+    pub(super) id: String,
 }
 
 /// Extends every pending claim of `tokens`; returns the new end and the
@@ -153,97 +96,6 @@ pub fn renew<C: Courier>(
     Ok((until, ids.into_iter().map(|r| r.id).collect()))
 }
 
-/// The rows a claim took, and until when it holds them.
-pub struct Claimed<T> {
-    pub items: Vec<T>,
-    /// Each row's group, by id.
-    pub groups: HashMap<String, String>,
-    pub until: i64,
-}
-
-/// Claims for `token` the due rows `quota` leaves room for, in due order
-/// (passing over groups at their share), and loads them.
-pub fn claim<C: Courier>(
-    store: &Store,
-    token: &str,
-    quota: &Quota,
-) -> Result<Claimed<C::Item>, StoreError> {
-    let now = now_ms();
-    let until = now + C::LEASE_MS;
-    let nothing = || Claimed {
-        items: Vec::new(),
-        groups: HashMap::new(),
-        until,
-    };
-    if quota.room == 0 {
-        return Ok(nothing());
-    }
-    store.write(|conn| {
-        let (group, full) = match C::GROUP {
-            Some(group) => (group, quota.full()),
-            None => ("CAST('' AS TEXT)", Vec::new()),
-        };
-        let passed_over = if full.is_empty() {
-            String::new()
-        } else {
-            format!(" AND {group} NOT IN ({})", marks(full.len()))
-        };
-        // Rows another process holds are skipped, not waited for (on SQLite
-        // the write transaction already excludes every other writer).
-        let skip_locked = match conn {
-            DbConn::Pg(_) => " FOR UPDATE SKIP LOCKED",
-            DbConn::Sqlite(_) => "",
-        };
-        let sql = placeholders(
-            conn,
-            &format!(
-                "SELECT id, {group} AS grp FROM {table} q WHERE state = 'pending' \
-                 AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)\
-                 {passed_over} ORDER BY next_attempt_at, id LIMIT ?{skip_locked}",
-                table = C::TABLE
-            ),
-        );
-        let mut due = diesel::sql_query(sql)
-            .into_boxed::<MultiBackend>()
-            .bind::<BigInt, _>(now)
-            .bind::<BigInt, _>(now);
-        for group in full {
-            due = due.bind::<Text, _>(group);
-        }
-        let room = i64::try_from(quota.room).unwrap_or(i64::MAX);
-        let candidates: Vec<Candidate> =
-            due.bind::<BigInt, _>(room).load(conn).map_err(classify)?;
-        let chosen = quota.choose(&candidates);
-        if chosen.is_empty() {
-            return Ok(nothing());
-        }
-        let sql = placeholders(
-            conn,
-            &format!(
-                "UPDATE {} SET claim = ?, claimed_until = ? WHERE id IN ({})",
-                C::TABLE,
-                marks(chosen.len())
-            ),
-        );
-        let mut taking = diesel::sql_query(sql)
-            .into_boxed::<MultiBackend>()
-            .bind::<Text, _>(token.to_string())
-            .bind::<BigInt, _>(until);
-        for candidate in &chosen {
-            taking = taking.bind::<Text, _>(candidate.id.clone());
-        }
-        taking.execute(conn).map_err(classify)?;
-        Ok(Claimed {
-            items: C::load(conn, token)?,
-            groups: chosen
-                .into_iter()
-                .map(|c| (c.id.clone(), c.grp.clone()))
-                .collect(),
-            until,
-        })
-    })
-}
-
 #[derive(QueryableByName)]
 struct StateCount {
     #[diesel(sql_type = Text)]
@@ -290,11 +142,11 @@ pub struct Attempt<C: Courier> {
 pub fn record<C: Courier>(
     store: &Store,
     retry: Retry,
-    attempts: &[Attempt<C>],
+    attempts: &[impl Borrow<Attempt<C>>],
 ) -> Result<(), StoreError> {
     let now = now_ms();
     // In id order, as [`renew`] locks them.
-    let mut ordered: Vec<&Attempt<C>> = attempts.iter().collect();
+    let mut ordered: Vec<&Attempt<C>> = attempts.iter().map(Borrow::borrow).collect();
     ordered.sort_by(|a, b| C::id(&a.item).as_bytes().cmp(C::id(&b.item).as_bytes()));
     store.write(|conn| {
         for attempt in ordered {
@@ -351,67 +203,11 @@ pub fn record<C: Courier>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn placeholders_are_numbered_for_postgres_only() {
         assert_eq!(numbered(false, "a = ? AND b = ?"), "a = ? AND b = ?");
         assert_eq!(numbered(true, "a = ? AND b = ?"), "a = $1 AND b = $2");
         assert_eq!(marks(3), "?, ?, ?");
-    }
-
-    fn due(rows: &[(&str, &str)]) -> Vec<Candidate> {
-        rows.iter()
-            .map(|(id, grp)| Candidate {
-                id: id.to_string(),
-                grp: grp.to_string(),
-            })
-            .collect()
-    }
-
-    fn ids(chosen: Vec<&Candidate>) -> Vec<&str> {
-        chosen.into_iter().map(|c| c.id.as_str()).collect()
-    }
-
-    #[test]
-    fn a_claim_keeps_each_group_within_its_share() {
-        let quota = Quota {
-            room: 5,
-            share: 2,
-            busy: HashMap::from([("slow".to_string(), 1)]),
-        };
-        assert_eq!(quota.full(), Vec::<String>::new());
-        // The slow group's backlog comes first; it gets one more, the rest
-        // go to the others in due order.
-        let candidates = due(&[
-            ("1", "slow"),
-            ("2", "slow"),
-            ("3", "slow"),
-            ("4", "other"),
-            ("5", "other"),
-            ("6", "other"),
-            ("7", "third"),
-        ]);
-        assert_eq!(ids(quota.choose(&candidates)), ["1", "4", "5", "7"]);
-        let tight = Quota { room: 2, ..quota };
-        assert_eq!(ids(tight.choose(&candidates)), ["1", "4"]);
-    }
-
-    #[test]
-    fn groups_at_their_share_are_passed_over() {
-        let quota = Quota {
-            room: 8,
-            share: 2,
-            busy: HashMap::from([("slow".to_string(), 2), ("other".to_string(), 1)]),
-        };
-        assert_eq!(quota.full(), ["slow"]);
-    }
-
-    #[test]
-    fn an_open_quota_takes_rows_in_due_order_up_to_its_room() {
-        let open = Quota::open(3);
-        assert!(open.full().is_empty());
-        let candidates = due(&[("1", ""), ("2", ""), ("3", ""), ("4", "")]);
-        assert_eq!(ids(open.choose(&candidates)), ["1", "2", "3"]);
     }
 }

@@ -94,35 +94,7 @@ pub fn accept(
         close(conn, &row, InviteState::Accepted, now)?;
         let user = match signed_in {
             Some(user) => user,
-            None => match conn.user_by_email(&row.email)? {
-                Some(user) if !user.email_verified => {
-                    conn.lock_user(&user.id)?;
-                    take_over_unverified(conn, user, &newcomer, password_hash.clone())?
-                }
-                Some(user) => {
-                    // A session is about to be handed out: the account's
-                    // second factor, when it has one, comes first.
-                    conn.lock_user(&user.id)?;
-                    // The row as it is under the lock: a code used meanwhile
-                    // is refused.
-                    let user = conn.user(&user.id)?;
-                    second_factor::verify(ctx, conn, &user, otp)?
-                        .map_err(second_factor::unauthenticated)?;
-                    user
-                }
-                None => {
-                    let organization = conn.organization(&row.organization_id)?;
-                    provision_invited(
-                        ctx,
-                        conn,
-                        &row.email,
-                        &organization.name,
-                        &newcomer,
-                        password_hash.clone(),
-                        now,
-                    )?
-                }
-            },
+            None => account_by_token(ctx, conn, &row, &newcomer, password_hash.clone(), otp, now)?,
         };
         if !user.email_verified {
             // The emailed token proves the mailbox.
@@ -145,22 +117,7 @@ pub fn accept(
                 collaboratorid: &membership.id,
             },
         )?;
-        let collaborator = collaborator(conn, &membership.id)?;
-        let organization = organization_view(ctx, conn, &Member::from(membership))?;
-        let login = match caller {
-            Some(_) => None,
-            None => {
-                let session = new_session_row(ctx, &user.id);
-                insert_session(conn, &session)?;
-                let fresh = conn.user(&user.id)?;
-                Some(login_for(ctx, &session, fresh)?)
-            }
-        };
-        Ok(Accepted {
-            collaborator,
-            organization,
-            login,
-        })
+        accepted(ctx, conn, caller, membership, &user.id)
     });
     let accepted = match result {
         // A sign-up for the same address committed while this made the
@@ -187,6 +144,77 @@ fn created_meanwhile() -> DomainError {
         ConflictReason::EmailTaken,
         "an account with this email was created at the same moment; accept again",
     )
+}
+
+/// What accepting answers: the new collaborator, the organization, and a
+/// new session for `user_id` when the call came without one.
+fn accepted(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    membership: MembershipRow,
+    user_id: &str,
+) -> DomainResult<Accepted> {
+    let collaborator = collaborator(conn, &membership.id)?;
+    let organization = organization_view(ctx, conn, &Member::from(membership))?;
+    let login = match caller {
+        Some(_) => None,
+        None => {
+            let session = new_session_row(ctx, user_id);
+            insert_session(conn, &session)?;
+            let fresh = conn.user(user_id)?;
+            Some(login_for(ctx, &session, fresh)?)
+        }
+    };
+    Ok(Accepted {
+        collaborator,
+        organization,
+        login,
+    })
+}
+
+/// The account an invite accepted by token without a session goes to: the
+/// invited address's account, taken over when unconfirmed
+/// ([`take_over_unverified`]) or past its second factor; else a new one
+/// ([`provision_invited`]).
+fn account_by_token(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    row: &InviteRow,
+    newcomer: &NewcomerDetails<'_>,
+    password_hash: Option<String>,
+    otp: Option<&str>,
+    now: i64,
+) -> DomainResult<UserRow> {
+    match conn.user_by_email(&row.email)? {
+        Some(user) if !user.email_verified => {
+            conn.lock_user(&user.id)?;
+            take_over_unverified(conn, user, newcomer, password_hash)
+        }
+        Some(user) => {
+            // A session is about to be handed out: the account's
+            // second factor, when it has one, comes first.
+            conn.lock_user(&user.id)?;
+            // The row as it is under the lock: a code used meanwhile
+            // is refused.
+            let user = conn.user(&user.id)?;
+            second_factor::verify(ctx, conn, &user, otp)?
+                .map_err(second_factor::unauthenticated)?;
+            Ok(user)
+        }
+        None => {
+            let organization = conn.organization(&row.organization_id)?;
+            provision_invited(
+                ctx,
+                conn,
+                &row.email,
+                &organization.name,
+                newcomer,
+                password_hash,
+                now,
+            )
+        }
+    }
 }
 
 /// Makes `user` a member as `row` offers, with the invite's grants.

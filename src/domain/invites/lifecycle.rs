@@ -11,6 +11,7 @@ use crate::domain::kernel::events::{self, By, InviteCreated, InviteResent, Invit
 use crate::domain::kernel::grants::{check_granter_holds, check_grants, GrantRequest};
 use crate::domain::kernel::membership::membership_end;
 use crate::domain::kernel::organization::invite_ttl_days;
+use crate::domain::ownership::{ensure_owners_last, EndFrom};
 use crate::domain::permissions::Permission;
 use crate::domain::roles::may_assign;
 use crate::domain::sessions::Caller;
@@ -174,12 +175,7 @@ pub fn create(
             Permission::MembersInvite,
             Hold::Shared,
         )?;
-        let membership_expires_at = membership_end(
-            "membershipexpiresat",
-            new.membership_expires_at.as_deref(),
-            new.role,
-            now,
-        )?;
+        let membership_expires_at = requested_end(&new, now)?;
         let organization_id = member.organization_id();
         ctx.limits.invites.check(&organization_id.to_string())?;
         if !may_assign(member.role, new.role) {
@@ -212,21 +208,7 @@ pub fn create(
             membership_expires_at,
         };
         execute(conn, diesel::insert_into(invites::table).values(&row))?;
-        let grant_rows: Vec<InviteProjectRow> = new
-            .grants
-            .iter()
-            .map(|g| InviteProjectRow {
-                invite_id: row.id.clone(),
-                project_id: g.project_id.clone(),
-                permission: g.permission,
-            })
-            .collect();
-        // One statement per row: batch inserts are not portable over both backends.
-        for grant in &grant_rows {
-            diesel::insert_into(invite_projects::table)
-                .values(grant)
-                .execute(conn)?;
-        }
+        insert_invite_grants(conn, &row.id, &new.grants)?;
         let inviter = caller.account(conn)?;
         queue_invitation(ctx, conn, &organization, &row, &token, &inviter)?;
         events::record(
@@ -240,7 +222,7 @@ pub fn create(
                 cancreateprojects: row.can_create_projects,
             },
         )?;
-        if grant_rows.is_empty() {
+        if new.grants.is_empty() {
             // Everything the answer names is at hand.
             return Ok(assemble(row, organization.name, &inviter, Vec::new(), now));
         }
@@ -249,34 +231,75 @@ pub fn create(
     sent(ctx, result)
 }
 
-/// The invite `invite_id`, if the caller may revoke or resend it: any invite
-/// for owners and admins, their own for technical users. Non-members get 404.
+/// The end of the membership `new` offers (`membershipexpiresat`), checked
+/// as given and against its role: an owner's lasts.
+fn requested_end(new: &NewInvite, now: i64) -> DomainResult<Option<i64>> {
+    let membership_expires_at = membership_end(
+        "membershipexpiresat",
+        new.membership_expires_at.as_deref(),
+        now,
+    )?;
+    ensure_owners_last(
+        "membershipexpiresat",
+        new.role,
+        membership_expires_at,
+        EndFrom::Request,
+    )?;
+    Ok(membership_expires_at)
+}
+
+/// Who may manage (revoke or resend) an invite, as the action the gate
+/// asks for: whoever may manage any invite of its organization, and its
+/// sender when they may manage their own (owners and admins, and technical
+/// users for their own, API.md §3). Decided here and answered by the gate
+/// alone.
+fn managing(row: &InviteRow, caller: &Caller) -> Permission {
+    if row.invited_by == caller.user_id {
+        Permission::MembersInvite
+    } else {
+        Permission::InvitesManage
+    }
+}
+
+/// Writes the grants an invite gives on accepting.
+fn insert_invite_grants(
+    conn: &mut DbConn,
+    invite_id: &str,
+    grants: &[GrantRequest],
+) -> DomainResult<()> {
+    let grant_rows: Vec<InviteProjectRow> = grants
+        .iter()
+        .map(|g| InviteProjectRow {
+            invite_id: invite_id.to_string(),
+            project_id: g.project_id.clone(),
+            permission: g.permission,
+        })
+        .collect();
+    // One statement per row: batch inserts are not portable over both backends.
+    for grant in &grant_rows {
+        diesel::insert_into(invite_projects::table)
+            .values(grant)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The invite `invite_id`, if the caller may revoke or resend it
+/// ([`managing`]; 403 otherwise). Non-members get 404.
 pub(super) fn manageable(
     conn: &mut DbConn,
     caller: &Caller,
     invite_id: &str,
 ) -> DomainResult<(InviteRow, UserRow, access::Member)> {
     let row = load_by_id(conn, invite_id)?;
-    let own = row.invited_by == caller.user_id;
-    let action = if own {
-        Permission::MembersInvite
-    } else {
-        Permission::InvitesManage
-    };
     let member = access::object(
         conn,
         caller,
         &row.organization_id,
-        action,
+        managing(&row, caller),
         Hold::Shared,
         "invite",
     )?;
-    if !(member.holds(Permission::InvitesManage) || own) {
-        return Err(DomainError::forbidden(format!(
-            "the role {} may not manage this invite",
-            member.role.as_str()
-        )));
-    }
     let user = caller.account(conn)?;
     Ok((row, user, member))
 }

@@ -120,14 +120,10 @@ pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Coll
 const MAX_MEMBERSHIP_AHEAD_MS: i64 = 5 * 366 * MS_PER_DAY;
 
 /// A membership's end as given (`membershipexpiresat`, `expiresat`): an RFC
-/// 3339 time in the future, at most 5 years ahead, for any role but owner
-/// (422 otherwise, on `field`). `None` for a lasting membership.
-pub fn membership_end(
-    field: &str,
-    value: Option<&str>,
-    role: Role,
-    now: i64,
-) -> DomainResult<Option<i64>> {
+/// 3339 time in the future, at most 5 years ahead (422 otherwise, on
+/// `field`). `None` for a lasting membership. Whether the role may have an
+/// end is [`crate::domain::ownership::ensure_owners_last`]'s to say.
+pub fn membership_end(field: &str, value: Option<&str>, now: i64) -> DomainResult<Option<i64>> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -144,12 +140,6 @@ pub fn membership_end(
     }
     if at > now + MAX_MEMBERSHIP_AHEAD_MS {
         return Err(DomainError::invalid(field, "must be at most 5 years ahead"));
-    }
-    if role == Role::Owner {
-        return Err(DomainError::invalid(
-            field,
-            "owners' memberships cannot be time-limited",
-        ));
     }
     Ok(Some(at))
 }

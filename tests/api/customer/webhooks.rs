@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{sql_strings, Backend, Receiver, Silent, TestApp, TestServer};
+use crate::support::{sql, sql_strings, Backend, Receiver, Silent, TestApp, TestServer};
 use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
@@ -17,6 +17,9 @@ on_both_backends!(
     deliveries_page_newest_first_and_deleting_a_webhook_ends_them,
     a_dead_endpoint_does_not_hold_back_another_organizations_delivery,
     a_freed_slot_takes_the_next_delivery_at_once,
+    organizations_whose_shares_fill_the_sender_leave_a_slot_for_another,
+    a_dead_webhook_does_not_hold_back_its_organizations_others,
+    a_record_that_fails_is_tried_again_while_the_claim_is_renewed,
 );
 on_postgres!(several_processes_deliver_each_event_once);
 
@@ -563,4 +566,184 @@ fn several_processes_deliver_each_event_once(backend: Backend) {
     for server in others {
         server.stop();
     }
+}
+
+/// More organizations than it takes for their shares to fill the sender
+/// (in all ÷ share), each with a backlog at an endpoint that never answers:
+/// they hold only part of it, and another organization's delivery still
+/// arrives within 2 s of its event (API.md §6).
+fn organizations_whose_shares_fill_the_sender_leave_a_slot_for_another(backend: Backend) {
+    const IN_ALL: u32 = 8;
+    const SHARE: u32 = 4;
+    const SLOW: usize = 3;
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.webhook_concurrency = IN_ALL;
+        c.webhook_concurrency_per_organization = SHARE;
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let silent = Silent::start();
+    for i in 0..SLOW {
+        let org = app.organization(&owner, &format!("Slow {i}"));
+        // Two webhooks each, so that each could reach its share (one
+        // webhook holds at most half its organization's).
+        for w in 0..2 {
+            let url = format!("{}/{i}/{w}", silent.url);
+            create_webhook(&app, &owner, &org, &url, json!(["project.created"]));
+        }
+        for p in 0..3 {
+            app.project(&owner, &org, &format!("P{p}"));
+        }
+    }
+    // Each slow organization's first delivery, and beyond those half the
+    // sender: the other half is kept for first deliveries.
+    let held = SLOW + IN_ALL as usize / 2;
+    silent.wait_for_connections(held, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(silent.connections(), held, "the slow organizations' part");
+
+    let other = app.organization(&owner, "Other");
+    let receiver = Receiver::start(&[]);
+    create_webhook(
+        &app,
+        &owner,
+        &other,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    let event = Instant::now();
+    app.project(&owner, &other, "Website");
+    let got = receiver.wait_for(1, Duration::from_secs(15));
+    let waited = event.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "the other organization's delivery arrived {:.1} s after its event",
+        waited.as_secs_f64()
+    );
+    assert_eq!(got[0].json()["data"]["organizationid"], other.as_str());
+    assert_eq!(silent.connections(), held);
+}
+
+/// One webhook at an endpoint that never answers, with a backlog, takes at
+/// most half its organization's share: the organization's other webhook
+/// still gets each delivery within 2 s of its event.
+fn a_dead_webhook_does_not_hold_back_its_organizations_others(backend: Backend) {
+    const SHARE: u32 = 4;
+    const BACKLOG: usize = 6;
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.webhook_concurrency = 8;
+        c.webhook_concurrency_per_organization = SHARE;
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let silent = Silent::start();
+    create_webhook(&app, &owner, &org, &silent.url, json!(["project.created"]));
+    let receiver = Receiver::start(&[]);
+    create_webhook(
+        &app,
+        &owner,
+        &org,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    for p in 0..BACKLOG {
+        app.project(&owner, &org, &format!("P{p}"));
+    }
+    // The healthy webhook has them all while the dead one's wait.
+    receiver.wait_for(BACKLOG, Duration::from_secs(5));
+    let webhook_share = SHARE as usize / 2;
+    silent.wait_for_connections(webhook_share, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        silent.connections(),
+        webhook_share,
+        "the dead webhook's part"
+    );
+
+    let event = Instant::now();
+    let project = app.project(&owner, &org, "Website");
+    let got = receiver.wait_for(BACKLOG + 1, Duration::from_secs(15));
+    let waited = event.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "the healthy webhook's delivery arrived {:.1} s after its event",
+        waited.as_secs_f64()
+    );
+    assert_eq!(got[BACKLOG].json()["data"]["target"], project.as_str());
+}
+
+/// A record that fails (here a trigger refuses it) loses nothing: the
+/// claim is still renewed meanwhile, and once the database takes it the
+/// outcome is recorded, without the delivery being sent again.
+fn a_record_that_fails_is_tried_again_while_the_claim_is_renewed(backend: Backend) {
+    let postgres = matches!(backend, Backend::Postgres(_));
+    let app = TestApp::start_with(backend, |c| {
+        allowing_private(c);
+        c.mail_poll_ms = 60_000;
+    });
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let receiver = Receiver::start(&[]);
+    let webhook = create_webhook(
+        &app,
+        &owner,
+        &org,
+        &receiver.url,
+        json!(["project.created"]),
+    );
+    let webhook_id = webhook["webhookid"].as_str().unwrap().to_string();
+    if postgres {
+        sql(
+            &app,
+            "CREATE FUNCTION hold_back_records() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'held back by the test'; END $$",
+        );
+        sql(
+            &app,
+            "CREATE TRIGGER hold_back_records BEFORE UPDATE ON webhook_deliveries \
+             FOR EACH ROW WHEN (NEW.state = 'delivered') EXECUTE PROCEDURE hold_back_records()",
+        );
+    } else {
+        sql(
+            &app,
+            "CREATE TRIGGER hold_back_records BEFORE UPDATE OF state ON webhook_deliveries \
+             WHEN NEW.state = 'delivered' BEGIN SELECT RAISE(ABORT, 'held back by the test'); END",
+        );
+    }
+    app.project(&owner, &org, "Website");
+    receiver.wait_for(1, Duration::from_secs(10));
+    let claimed_until = || {
+        sql_strings(
+            &app,
+            "SELECT CAST(claimed_until AS TEXT) AS value FROM webhook_deliveries",
+        )
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let before = claimed_until();
+    // More than a heartbeat.
+    std::thread::sleep(Duration::from_millis(3_500));
+    let after = claimed_until();
+    let [before, after] = [&before, &after].map(|v| {
+        assert_eq!(v.len(), 1, "one claimed delivery: {v:?}");
+        v[0].parse::<i64>().expect("a time")
+    });
+    assert!(
+        after > before,
+        "the claim is renewed while the record waits"
+    );
+    assert_eq!(deliveries(&app, &owner, &webhook_id)[0]["state"], "pending");
+
+    if postgres {
+        sql(&app, "DROP TRIGGER hold_back_records ON webhook_deliveries");
+    } else {
+        sql(&app, "DROP TRIGGER hold_back_records");
+    }
+    wait_for("the record", Duration::from_secs(5), || {
+        deliveries(&app, &owner, &webhook_id)[0]["state"] == "delivered"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.received().len(), 1, "sent once");
 }

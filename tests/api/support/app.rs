@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use collabd::config::Config;
+use collabd::http::Extra;
 use diesel::RunQueryDsl;
 use serde_json::{json, Value};
 
 use super::{test_config, Backend, Client, Resp, TestDatabase, TestServer};
+use crate::contract::Contract;
 
 /// A server with its own database, and a client for it.
 pub struct TestApp {
@@ -16,6 +18,8 @@ pub struct TestApp {
     pub server: Option<TestServer>,
     pub db: TestDatabase,
     pub config: Config,
+    /// Endpoints of the test's own that the server serves besides collabd's.
+    extra: Option<Extra>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -31,18 +35,30 @@ impl TestApp {
     }
 
     pub fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start_serving(backend, None, adjust)
+    }
+
+    /// A server that also serves the endpoints `extra` adds, routed and
+    /// documented from the table as collabd's own are; its client checks
+    /// every answer against the document that server serves.
+    pub fn start_serving(
+        backend: Backend,
+        extra: Option<Extra>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let db = TestDatabase::new(&backend);
         let mail = crate::smtp::SmtpServer::start();
         let mut config = test_config(&db);
         config.smtp_url = Some(mail.url());
         adjust(&mut config);
-        let server = TestServer::start(config.clone());
+        let server = TestServer::start_with(config.clone(), extra);
         TestApp {
             mail,
-            client: Client::new(&server.base),
+            client: client_for(&server, extra),
             server: Some(server),
             db,
             config,
+            extra,
         }
     }
 
@@ -52,8 +68,8 @@ impl TestApp {
             server.stop();
         }
         adjust(&mut self.config);
-        let server = TestServer::start(self.config.clone());
-        self.client = Client::new(&server.base);
+        let server = TestServer::start_with(self.config.clone(), self.extra);
+        self.client = client_for(&server, self.extra);
         self.server = Some(server);
     }
 
@@ -113,6 +129,18 @@ impl TestApp {
             .expect("organizationid")
             .to_string()
     }
+}
+
+/// The client of `server`: checked against the checked-in document, or,
+/// when it serves endpoints of a test's own, against the one it serves.
+fn client_for(server: &TestServer, extra: Option<Extra>) -> Client {
+    let client = Client::new(&server.base);
+    if extra.is_none() {
+        return client;
+    }
+    let served = client.get("/openapi.json", None);
+    assert_eq!(served.status, 200, "{}", served.body);
+    client.checked_against(Contract::new(served.body))
 }
 
 /// Runs SQL on the app's own database (to age rows or read what is stored).

@@ -42,11 +42,16 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(config: Config) -> TestServer {
+        TestServer::start_with(config, None)
+    }
+
+    /// A server that also serves the endpoints `extra` adds.
+    pub fn start_with(config: Config, extra: Option<collabd::http::Extra>) -> TestServer {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
             system.block_on(async move {
-                match collabd::start(&config) {
+                match collabd::start_with(&config, extra) {
                     Ok((server, addr)) => {
                         let _ = tx.send(Ok((
                             addr,

@@ -13,15 +13,16 @@ use validator::Validate;
 
 use super::answers::Nothing;
 use super::auth::SignedIn;
-use super::client::ClientAddress;
+use super::client_address::ClientAddress;
 use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::invite::TokenParams;
 use super::pages::{look_up, page, poster_with};
 use super::params::{text, valid_email, Params};
 use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
-use crate::domain::domains::{self, Domain, NewDomain};
+use crate::domain::ownership;
 use crate::domain::roles::Role;
+use crate::domain::verified_domains::{self, Domain, NewDomain};
 use crate::domain::Ctx;
 use crate::mail::templates::escape_html;
 
@@ -56,13 +57,15 @@ impl PartialSchema for DomainName {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .max_length(Some(254))
+            .max_length(Some(253))
             .pattern(Some(
-                "^[\\t-\\r ]*(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9-]{2,63}\\.?[\\t-\\r ]*$",
+                "^[\\t-\\r ]*(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])\\.?[\\t-\\r ]*$",
             ))
             .description(Some(
-                "An email domain such as `acme.com` (stored lower-case; punycode for \
-                 international names). The domains of public mail providers (gmail.com, \
+                "An email domain, a host name such as `acme.com`: labels of letters, digits \
+                 and inner hyphens, of at most 63 characters, ending in a top-level label \
+                 that starts with a letter (stored lower-case; international names in their \
+                 punycode form). The domains of public mail providers (gmail.com, \
                  outlook.com, …) cannot be claimed (422).",
             ))
             .into()
@@ -72,15 +75,14 @@ impl PartialSchema for DomainName {
 impl ToSchema for DomainName {}
 
 fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
-    match Role::parse(role) {
-        Some(Role::Owner) | None => Err(validator::ValidationError::new("role")
-            .with_message("must be admin, technical or collaborator".into())),
-        Some(_) => Ok(()),
-    }
+    Role::parse(role)
+        .ok_or(ownership::ROLES_A_DOMAIN_GIVES)
+        .and_then(ownership::domain_may_give)
+        .map_err(|why| validator::ValidationError::new("role").with_message(why.into()))
 }
 
 fn valid_domain(domain: &str) -> Result<(), validator::ValidationError> {
-    domains::normalize_domain(domain)
+    verified_domains::normalize_domain(domain)
         .map(|_| ())
         .map_err(|why| validator::ValidationError::new("domain").with_message(why.into()))
 }
@@ -156,7 +158,7 @@ async fn add(
         .and_then(Role::parse)
         .unwrap_or(Role::Collaborator);
     let domain = run(ctx, move |ctx| {
-        domains::add(
+        verified_domains::add(
             ctx,
             &caller,
             p.organizationid.as_deref(),
@@ -200,7 +202,7 @@ async fn verify(
 ) -> Result<DomainAnswer, ApiError> {
     let domain = run(ctx, move |ctx| {
         ctx.limits
-            .token_call(client, || domains::verify(ctx, &p.token))
+            .token_call(client, || verified_domains::verify(ctx, &p.token))
     })
     .await?;
     Ok(DomainAnswer { domain })
@@ -224,7 +226,7 @@ async fn list(
     Params(p): Params<OrganizationParams>,
 ) -> Result<DomainsAnswer, ApiError> {
     let list = read(ctx, move |ctx| {
-        domains::list(ctx, &caller, p.organizationid.as_deref())
+        verified_domains::list(ctx, &caller, p.organizationid.as_deref())
     })
     .await?;
     Ok(DomainsAnswer { domains: list })
@@ -257,7 +259,10 @@ async fn remove(
     SignedIn(caller): SignedIn,
     Params(p): Params<DomainParams>,
 ) -> Result<Nothing, ApiError> {
-    run(ctx, move |ctx| domains::remove(ctx, &caller, &p.domainid)).await?;
+    run(ctx, move |ctx| {
+        verified_domains::remove(ctx, &caller, &p.domainid)
+    })
+    .await?;
     Ok(Nothing {})
 }
 
@@ -276,7 +281,7 @@ pub async fn domain_page(
         &token,
         TITLE,
         "verification link",
-        domains::claim_details,
+        verified_domains::claim_details,
     )
     .await
     {

@@ -1,0 +1,380 @@
+//! Verified domains (API.md §6): an owner claims an email domain, an address
+//! there proves it by an emailed link, and from then on every account whose
+//! verified address is at that domain joins the organization with the
+//! domain's role as it signs in (`kernel::events::after_commit`), unless it
+//! was removed from the organization or left it
+//! (`kernel::membership::record_departure`). Claims (adding, verifying,
+//! listing, removing) are here; the names a claim may take in `names.rs`.
+
+mod names;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::access::{self, Hold};
+use super::emails::domain_of;
+use super::kernel::events::{self, By, DomainAdded, DomainRemoved, DomainVerified};
+use super::permissions::Permission;
+use super::roles::Role;
+use super::sessions::Caller;
+use super::tokens::{hash_secret, new_secret};
+use super::{
+    new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
+    GoneReason, MS_PER_HOUR,
+};
+use crate::mail::{self, templates};
+use crate::store::kinds::DomainState;
+use crate::store::rows::{DomainRow, UserRow};
+use crate::store::schema::domains;
+use crate::store::{DbConn, Lookups};
+
+pub use names::normalize_domain;
+
+/// Domains one organization may claim.
+pub const MAX_PER_ORGANIZATION: i64 = 50;
+
+/// A claimed email domain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    pub domainid: String,
+    pub organizationid: String,
+    /// Lower-case, such as `acme.com`.
+    pub domain: String,
+    /// The role an account at the domain joins with.
+    pub role: Role,
+    /// `pending` until the emailed link is used, then `verified`.
+    pub state: DomainState,
+    #[schema(format = DateTime)]
+    pub createdat: String,
+    #[schema(format = DateTime, required = true)]
+    pub verifiedat: Option<String>,
+}
+
+impl From<DomainRow> for Domain {
+    fn from(row: DomainRow) -> Domain {
+        Domain {
+            domainid: row.id,
+            organizationid: row.organization_id,
+            domain: row.domain,
+            role: row.role,
+            state: row.state,
+            createdat: rfc3339(row.created_at),
+            verifiedat: row.verified_at.map(rfc3339),
+        }
+    }
+}
+
+/// What `customer/adddomain` asks for.
+pub struct NewDomain<'a> {
+    pub domain: &'a str,
+    pub verification_email: &'a str,
+    pub role: Role,
+}
+
+/// Claims a domain for the organization (owners) and mails the link to the
+/// verification address. Claiming again a domain still pending sends a new
+/// link, and the old one ends.
+pub fn add(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+    new: NewDomain<'_>,
+) -> DomainResult<Domain> {
+    let domain = normalize_domain(new.domain).map_err(|why| DomainError::invalid("domain", why))?;
+    let email = normalize_email(new.verification_email);
+    let at_domain =
+        domain_of(&email).is_some_and(|d| d == domain || d.ends_with(&format!(".{domain}")));
+    if !at_domain {
+        return Err(DomainError::invalid(
+            "verificationemail",
+            format!("must be an address at {domain} or one of its subdomains"),
+        ));
+    }
+    super::ownership::domain_may_give(new.role).map_err(|why| DomainError::invalid("role", why))?;
+    let token = new_secret();
+    let now = now_ms();
+    let expires_at = now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR;
+    ctx.store.write(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::DomainsManage,
+            Hold::Exclusive,
+        )?;
+        let organization_id = member.organization_id().to_string();
+        ensure_unverified(conn, &domain, &organization_id)?;
+        let row = write_claim(
+            conn,
+            DomainRow {
+                id: new_id(),
+                organization_id: organization_id.clone(),
+                domain: domain.clone(),
+                role: new.role,
+                state: DomainState::Pending,
+                verification_email: email.clone(),
+                token_hash: hash_secret(&token),
+                token_expires_at: expires_at,
+                created_at: now,
+                verified_at: None,
+            },
+        )?;
+        let actor = caller.account(conn)?;
+        let organization = conn.organization(&organization_id)?.name;
+        events::record(
+            conn,
+            &organization_id,
+            By::Account(&actor),
+            &row.id,
+            DomainAdded {
+                domain: &row.domain,
+                role: row.role,
+                verificationemail: &row.verification_email,
+            },
+        )?;
+        // A claim mails an address anyone may name: counted with the other
+        // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
+        // is known to be mailed.
+        ctx.limits.mails.hit(&email)?;
+        queue_claim_mail(ctx, conn, &row, &token, &actor, &organization)?;
+        Ok(Domain::from(row))
+    })
+}
+
+/// Queues the mail with the link of claim `row` (its fresh `token`) to its
+/// verification address, naming `actor`, who claimed it for `organization`.
+fn queue_claim_mail(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    row: &DomainRow,
+    token: &str,
+    actor: &UserRow,
+    organization: &str,
+) -> DomainResult<()> {
+    let link = format!("{}/domain/{token}", ctx.policy.public_url);
+    mail::enqueue(
+        conn,
+        &ctx.outbox_sealer,
+        templates::verify_domain(&templates::DomainClaim {
+            to: &row.verification_email,
+            domain: &row.domain,
+            organization,
+            by_name: &actor.name,
+            by_email: &actor.email,
+            role: row.role.as_str(),
+            link: &link,
+            hours: ctx.policy.confirm_ttl_hours,
+        }),
+    )?;
+    Ok(())
+}
+
+/// Refuses a claim of `domain` when an organization verified it: this one
+/// (409 `already_verified`) or another (409 `domain_taken`).
+fn ensure_unverified(conn: &mut DbConn, domain: &str, organization_id: &str) -> DomainResult<()> {
+    let verified_elsewhere: Option<String> = domains::table
+        .filter(domains::domain.eq(domain))
+        .filter(domains::state.eq(DomainState::Verified))
+        .select(domains::organization_id)
+        .first(conn)
+        .optional()?;
+    match verified_elsewhere {
+        Some(holder) if holder == organization_id => Err(DomainError::conflict(
+            ConflictReason::AlreadyVerified,
+            format!("{domain} is verified for this organization already"),
+        )),
+        Some(_) => Err(domain_taken(domain)),
+        None => Ok(()),
+    }
+}
+
+/// Writes the claim `claim` stands for: over the organization's pending
+/// claim of the same domain (its new token, address and role; the old link
+/// ends), or as a new claim within [`MAX_PER_ORGANIZATION`] (422 past it).
+/// The row as written.
+fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
+    let existing: Option<DomainRow> = domains::table
+        .filter(domains::organization_id.eq(&claim.organization_id))
+        .filter(domains::domain.eq(&claim.domain))
+        .select(DomainRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = existing {
+        diesel::update(domains::table.find(&row.id))
+            .set((
+                domains::token_hash.eq(&claim.token_hash),
+                domains::token_expires_at.eq(claim.token_expires_at),
+                domains::verification_email.eq(&claim.verification_email),
+                domains::role.eq(claim.role),
+            ))
+            .execute(conn)?;
+        return Ok(DomainRow {
+            verification_email: claim.verification_email,
+            role: claim.role,
+            ..row
+        });
+    }
+    let count: i64 = domains::table
+        .filter(domains::organization_id.eq(&claim.organization_id))
+        .count()
+        .get_result(conn)?;
+    if count >= MAX_PER_ORGANIZATION {
+        return Err(DomainError::invalid(
+            "organizationid",
+            format!(
+                "an organization claims at most {MAX_PER_ORGANIZATION} domains; remove one first"
+            ),
+        ));
+    }
+    diesel::insert_into(domains::table)
+        .values(&claim)
+        .execute(conn)?;
+    Ok(claim)
+}
+
+fn domain_taken(domain: &str) -> DomainError {
+    DomainError::conflict(
+        ConflictReason::DomainTaken,
+        format!("{domain} is verified for another organization"),
+    )
+}
+
+/// The claim an emailed token stands for: unknown 404, used 410 `used`,
+/// expired (or replaced) 410 `expired`.
+fn claim(conn: &mut DbConn, token: &str) -> DomainResult<DomainRow> {
+    let row: DomainRow = domains::table
+        .filter(domains::token_hash.eq(hash_secret(token)))
+        .select(DomainRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DomainError::not_found("domain verification link not found"))?;
+    if row.state == DomainState::Verified {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Used,
+            message: format!("{} is verified already; this link was used", row.domain),
+        });
+    }
+    if row.token_expires_at <= now_ms() {
+        return Err(DomainError::Gone {
+            reason: GoneReason::Expired,
+            message: "this verification link has expired; claim the domain again for a new one"
+                .into(),
+        });
+    }
+    Ok(row)
+}
+
+/// What a verification link is about, without using it (the page shows
+/// it): the domain, the organization's name and the role.
+pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<(Domain, String)> {
+    ctx.store.read(|conn| {
+        let row = claim(conn, token)?;
+        let organization = conn.organization(&row.organization_id)?.name;
+        Ok((Domain::from(row), organization))
+    })
+}
+
+/// `customer/verifydomain`: the emailed link used.
+pub fn verify(ctx: &Ctx, token: &str) -> DomainResult<Domain> {
+    let result = ctx.store.write(|conn| {
+        let row = claim(conn, token)?;
+        conn.share_organization(&row.organization_id)?;
+        let row = claim(conn, token)?;
+        let taken = domains::table
+            .filter(domains::domain.eq(&row.domain))
+            .filter(domains::state.eq(DomainState::Verified))
+            .count()
+            .get_result::<i64>(conn)?;
+        if taken > 0 {
+            return Err(domain_taken(&row.domain));
+        }
+        let now = now_ms();
+        diesel::update(domains::table.find(&row.id))
+            .set((
+                domains::state.eq(DomainState::Verified),
+                domains::verified_at.eq(now),
+            ))
+            .execute(conn)?;
+        events::record(
+            conn,
+            &row.organization_id,
+            By::Nobody,
+            &row.id,
+            DomainVerified {
+                domain: &row.domain,
+                verificationemail: &row.verification_email,
+            },
+        )?;
+        Ok(Domain::from(DomainRow {
+            state: DomainState::Verified,
+            verified_at: Some(now),
+            ..row
+        }))
+    });
+    match result {
+        // Verified for another organization at the same moment.
+        Err(DomainError::Store(e)) if e.is_unique_violation() => Err(DomainError::conflict(
+            ConflictReason::DomainTaken,
+            "this domain was verified for another organization at the same moment",
+        )),
+        other => other,
+    }
+}
+
+/// The organization's domains, oldest first (owners and admins).
+pub fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<Vec<Domain>> {
+    ctx.store.read(|conn| {
+        let member = access::organization(
+            conn,
+            caller,
+            organization_id,
+            Permission::DomainsRead,
+            Hold::Nothing,
+        )?;
+        let rows: Vec<DomainRow> = domains::table
+            .filter(domains::organization_id.eq(member.organization_id()))
+            .order(domains::id.asc())
+            .select(DomainRow::as_select())
+            .load(conn)?;
+        Ok(rows.into_iter().map(Domain::from).collect())
+    })
+}
+
+/// Removes a claim (owners); nobody who joined by it is removed.
+pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        let row: DomainRow = domains::table
+            .find(domain_id)
+            .select(DomainRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DomainError::not_found("domain not found"))?;
+        access::object(
+            conn,
+            caller,
+            &row.organization_id,
+            Permission::DomainsManage,
+            Hold::Exclusive,
+            "domain",
+        )?;
+        if diesel::delete(domains::table.find(&row.id)).execute(conn)? == 0 {
+            // Removed by a concurrent call while this one waited for the lock.
+            return Err(DomainError::not_found("domain not found"));
+        }
+        events::record(
+            conn,
+            &row.organization_id,
+            By::Caller(caller),
+            &row.id,
+            DomainRemoved {
+                domain: &row.domain,
+            },
+        )
+    })
+}
