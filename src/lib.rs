@@ -206,9 +206,9 @@ pub fn start_with(
 /// probes and pages that are not API operations.
 fn routes(cfg: &mut web::ServiceConfig, extra: Option<http::Extra>) {
     http::register_served(&mut http::Api::routes(cfg), extra);
-    http::get_only(cfg, "/openapi.json", http::api::openapi_json);
+    http::get_only(cfg, "/openapi.json", http::reference::openapi_json);
     http::get_only(cfg, "/metrics", http::metrics::metrics);
-    http::get_only(cfg, "/docs", http::api::docs);
+    http::get_only(cfg, "/docs", http::reference::docs);
     http::get_only(cfg, "/invite/{token}", http::pages::invite_page);
     http::get_only(cfg, "/confirm/{token}", http::pages::confirm_page);
     http::get_only(cfg, "/reset/{token}", http::pages::reset_page);

@@ -1,13 +1,16 @@
 //! `api/serviceinfo`, the health probes and the OpenAPI document.
 
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
 use super::error::ApiError;
 use super::params::Params;
-use super::{run, schema_ref, Access, Api, Endpoint, Methods, Operation};
+use super::{
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    table::Api, work::run,
+};
 use crate::domain::Ctx;
 
 /// The version of the API contract this server implements.
@@ -120,25 +123,4 @@ async fn readyz(ctx: web::Data<Ctx>) -> Result<HealthAnswer, ApiError> {
         return Err(ApiError::Unavailable("readiness probe failed".into()));
     }
     Ok(healthy())
-}
-
-/// `GET /openapi.json`: the document `collabd openapi` prints, built on
-/// the first request rather than at start (a process that is never asked
-/// for it does not keep it, nor the code that builds it, in memory).
-pub async fn openapi_json(document: web::Data<super::openapi::Served>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(document.json())
-}
-
-/// `GET /docs`: an interactive reference built from `/openapi.json` by a page
-/// that is compiled in, so it works with no internet.
-pub async fn docs() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-        ))
-        .body(include_str!("docs.html"))
 }

@@ -14,7 +14,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{ready, Ready};
 
 use super::error::ApiError;
-use super::{read, run, Access, Methods};
+use super::{route::Access, route::Methods, work::read, work::run};
 use crate::domain::access::Credential;
 use crate::domain::sessions::{
     authenticate, authenticate_basic, note_key_use, Caller, SessionClaim, API_KEY_PREFIX,

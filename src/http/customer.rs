@@ -11,7 +11,10 @@ use super::auth::{Credentials, SignedIn};
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{present, text, valid_name, valid_role, whole_number, Params};
-use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read, work::run,
+};
 use crate::domain::audit::{self};
 use crate::domain::members::{self, CollaboratorChanges};
 use crate::domain::organizations::{self, SettingsChange};

@@ -14,7 +14,7 @@ use actix_web::HttpResponse;
 
 use super::error::ApiError;
 use super::params::{read_body, BodyRules};
-use super::run;
+use super::work::run;
 use crate::domain::idempotency::{self, Begin};
 use crate::domain::sessions::Caller;
 use crate::domain::Ctx;

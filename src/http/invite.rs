@@ -16,7 +16,8 @@ use super::params::{
     valid_token, whole_number, Params,
 };
 use super::{
-    read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read, work::run, work::run_hashing,
 };
 use crate::domain::invites::{self, InviteRef, InviteState, NewInvite, NewcomerDetails};
 use crate::domain::paging::PageRequest;

@@ -17,7 +17,10 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
-use super::{register_served, Access, Answers, Api, Documented, Extra};
+use super::{
+    endpoint::Answers, endpoint::Documented, register_served, route::Access, table::Api,
+    table::Extra,
+};
 
 mod answers;
 mod rules;
@@ -88,8 +91,8 @@ pub fn document_with(extra: Option<Extra>) -> OpenApi {
     let mut api = Api::document();
     register_served(&mut api, extra);
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
-    let status = super::schema_ref::<Status>(&mut schemas);
-    let error = super::schema_ref::<Error>(&mut schemas);
+    let status = super::route::schema_ref::<Status>(&mut schemas);
+    let error = super::route::schema_ref::<Error>(&mut schemas);
     schemas.push((
         "ErrorEnvelope".into(),
         envelope(status.clone(), &[("error", error)]).into(),

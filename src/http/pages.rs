@@ -8,7 +8,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::run;
+use super::work::run;
 use crate::domain::{accounts, invites, links, Ctx};
 use crate::mail::templates::{self, escape_html};
 use crate::store::kinds::TokenPurpose;

@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 use super::envelope::Answer;
 use super::error::ApiError;
 use super::{
-    allow, auth, inline_schema, method_not_allowed, wire, Answers, Documented, Endpoint, Operation,
+    auth, endpoint::Answers, endpoint::Documented, endpoint::Endpoint, endpoint::Operation,
+    route::allow, route::inline_schema, route::method_not_allowed, wire,
 };
 
 /// The routes of one path, registered together so that its 405 names

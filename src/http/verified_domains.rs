@@ -19,7 +19,10 @@ use super::error::ApiError;
 use super::invite::TokenParams;
 use super::pages::{look_up, page, poster_with};
 use super::params::{text, valid_email, Params};
-use super::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use super::{
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read, work::run,
+};
 use crate::domain::ownership;
 use crate::domain::roles::Role;
 use crate::domain::verified_domains::{self, Domain, NewDomain};

@@ -13,7 +13,8 @@ use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::params::{text, whole_number, Params};
 use super::{
-    read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read, work::run, work::run_hashing,
 };
 use crate::domain::audit::AuditAction;
 use crate::domain::paging::PageRequest;

@@ -4,7 +4,7 @@
 //! resource, no content, a redirect). SCIM (API.md §11) is such a family,
 //! with `application/scim+json` and its own error body; the browser side of
 //! SSO (§9) another, answering redirects. They are served and documented from
-//! the same table as the envelope endpoints: see [`super::Api::add_own`].
+//! the same table as the envelope endpoints: see [`super::table::Api::add_own`].
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -20,7 +20,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::SchemaFn;
+use super::route::SchemaFn;
 
 /// How a family of endpoints outside the envelope answers.
 pub trait Wire: 'static {
@@ -157,7 +157,7 @@ fn with_body<A: ToSchema>(
     ResponseBuilder::new().description(description).content(
         media_type,
         ContentBuilder::new()
-            .schema(Some(super::schema_ref::<A>(schemas)))
+            .schema(Some(super::route::schema_ref::<A>(schemas)))
             .build(),
     )
 }
@@ -252,7 +252,7 @@ impl Own {
         Own {
             media_type: W::MEDIA_TYPE,
             success: R::document,
-            error: super::schema_ref::<W::Error>,
+            error: super::route::schema_ref::<W::Error>,
             status: W::status,
             describe: W::describe,
         }
@@ -314,5 +314,5 @@ pub(super) fn not_found<W: Wire>() -> actix_web::Route {
 
 /// The 405 of a resource outside the envelope.
 pub(super) fn method_not_allowed<W: Wire>(allow: String) -> actix_web::Route {
-    wrap_route::<W>(super::method_not_allowed(allow))
+    wrap_route::<W>(super::route::method_not_allowed(allow))
 }

@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::{Ref, RefOr, Required, Schema};
 
 use super::{error_response, ERRORS};
-use crate::http::{Answers, Documented, SchemaFn};
+use crate::http::{endpoint::Answers, endpoint::Documented, route::SchemaFn};
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 

@@ -10,7 +10,7 @@ mod profile;
 mod recovery;
 mod sessions;
 
-use super::Api;
+use super::table::Api;
 
 pub fn register(api: &mut Api<'_>) {
     sessions::register(api);

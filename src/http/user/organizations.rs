@@ -13,7 +13,10 @@ use crate::http::api::NoParams;
 use crate::http::auth::SignedIn;
 use crate::http::error::ApiError;
 use crate::http::params::{text, valid_name, whole_number, Params};
-use crate::http::{read, run, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal};
+use crate::http::{
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read, work::run,
+};
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&CREATE_ORGANIZATION, create_organization);

@@ -14,7 +14,8 @@ use crate::http::auth::SignedIn;
 use crate::http::error::ApiError;
 use crate::http::params::{text, valid_email, valid_name, valid_otp, Params};
 use crate::http::{
-    read, run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read, work::run, work::run_hashing,
 };
 
 pub fn register(api: &mut Api<'_>) {

@@ -15,7 +15,8 @@ use crate::http::client_address::ClientAddress;
 use crate::http::error::ApiError;
 use crate::http::params::{text, valid_email, valid_otp, valid_token, Params};
 use crate::http::{
-    run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::run, work::run_hashing,
 };
 use crate::store::kinds::TokenPurpose;
 

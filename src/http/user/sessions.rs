@@ -16,7 +16,8 @@ use crate::http::error::ApiError;
 use crate::http::invite::TokenParams;
 use crate::http::params::{text, valid_email, valid_login_email, valid_name, valid_otp, Params};
 use crate::http::{
-    run, run_hashing, schema_ref, Access, Api, Endpoint, Methods, Operation, Refusal,
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::run, work::run_hashing,
 };
 
 pub fn register(api: &mut Api<'_>) {
