@@ -294,9 +294,9 @@ mod tests {
         let order = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut waiters = Vec::new();
         for i in 0..4 {
-            let (hashing, order) = (hashing.clone(), order.clone());
+            let (mine, order) = (hashing.clone(), order.clone());
             waiters.push(std::thread::spawn(move || {
-                let turn = hashing.turn().expect("in a test");
+                let turn = mine.turn().expect("in a test");
                 order.lock().expect("in a test").push(i);
                 drop(turn);
             }));

@@ -154,7 +154,8 @@ fn a_held_write_lock_answers_503_until_it_is_released(backend: Backend) {
     let (owner, org, member) = organization_with_member(&app);
     // SQLite: the database's one write lock. PostgreSQL: the member's row.
     let statements = match backend {
-        Backend::Sqlite => "BEGIN IMMEDIATE",
+        // (The server may be writing a moment: wait for it first.)
+        Backend::Sqlite => "PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE",
         Backend::Postgres(_) => "BEGIN; SELECT 1 FROM memberships FOR UPDATE",
     };
     let holder = Holder::hold(&backend, &app.db.url, statements);
