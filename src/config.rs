@@ -158,6 +158,19 @@ pub struct Config {
     )]
     pub db_timeout_secs: u64,
 
+    /// Milliseconds a statement may wait for a database lock (PostgreSQL's
+    /// `lock_timeout` on every pooled connection; SQLite's busy timeout);
+    /// past it the request answers 503 with `Retry-After` and has done
+    /// nothing. Migrations wait as long as they must.
+    #[arg(
+        long,
+        env = "COLLABD_LOCK_TIMEOUT_MS",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        global = true
+    )]
+    pub lock_timeout_ms: u64,
+
     /// Seconds `serve` waits for the database to answer at start, retrying,
     /// before it gives up.
     #[arg(
@@ -188,9 +201,10 @@ pub struct Config {
     )]
     pub hash_concurrency: usize,
 
-    /// Password checks that may wait for a turn (up to a second); more answer
-    /// 503 at once.
-    #[arg(long, env = "COLLABD_HASH_QUEUE", default_value_t = 16, global = true)]
+    /// Password checks that may wait for a turn, first come first served, each
+    /// for up to 10 s; more, or a longer wait, answer 503 with `Retry-After`.
+    /// A waiter holds no database connection.
+    #[arg(long, env = "COLLABD_HASH_QUEUE", default_value_t = 256, global = true)]
     pub hash_queue: usize,
 
     /// Days sent and dead mail, ended sessions, used or expired tokens and

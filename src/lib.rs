@@ -46,10 +46,11 @@ pub fn migrate(store: &Store) -> Result<usize, String> {
 /// Opens the store, applies migrations and loads the signing secret.
 pub fn build_context(config: &Config) -> Result<Ctx, String> {
     config.check()?;
-    let store = Store::open(
+    let store = Store::open_with(
         &config.database_url,
         config.pool_size(),
         Duration::from_secs(config.db_timeout_secs.max(1)),
+        Duration::from_millis(config.lock_timeout_ms),
     );
     wait_for_database(&store, Duration::from_secs(config.db_wait_secs));
     migrate(&store)?;
@@ -89,7 +90,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
                 n => n,
             },
             config.hash_queue,
-            Duration::from_secs(1),
+            domain::passwords::HASH_WAIT,
         ),
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
     };
@@ -136,6 +137,7 @@ pub fn start_with(
     extra: Option<http::Extra>,
 ) -> Result<(Server, SocketAddr), String> {
     let ctx = web::Data::new(build_context(config)?);
+    let blocking_threads = blocking_threads(config, &ctx);
     let expiry_ctx = ctx.clone();
     let sender = mail::sender::SenderSettings::new(
         config.smtp_url.as_deref(),
@@ -180,8 +182,8 @@ pub fn start_with(
             .configure(|cfg| routes(cfg, extra))
             .default_service(web::to(http::unknown_path))
     };
-    let server =
-        http::slow::serve(listener, config.workers, app).map_err(|e| format!("listening: {e}"))?;
+    let server = http::slow::serve(listener, config.workers, blocking_threads, app)
+        .map_err(|e| format!("listening: {e}"))?;
     actix_web::rt::spawn(sweep_now_and_then(
         sender_store.clone(),
         domain::retention::Retention {
@@ -200,6 +202,17 @@ pub fn start_with(
     ));
     actix_web::rt::spawn(mail::sender::run(sender_store, Arc::new(sender)));
     Ok((server, addr))
+}
+
+/// Blocking threads each HTTP worker may start: every password check that
+/// may run or wait (all on one worker, at worst) beside as many database
+/// calls as there are connections, and room for the rest; never fewer than
+/// actix's default (512 shared by the CPUs). Threads start only when work
+/// needs them, and a waiting one is parked (`domain::passwords`).
+fn blocking_threads(config: &Config, ctx: &Ctx) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+    let needed = ctx.passwords.capacity() + config.pool_size() as usize + 64;
+    needed.max(512 / cpus)
 }
 
 /// Every route: the endpoint table's (and `extra`'s), then the documents,

@@ -35,6 +35,14 @@ pub struct NewAccount<'a> {
 pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> DomainResult<User> {
     ctx.limits.signups.hit(&address_key(client))?;
     let email = normalize_email(new.email);
+    // A taken address (the answer says so anyway) costs no hash.
+    if ctx
+        .store
+        .read(|conn| conn.user_by_email(&email).map_err(DomainError::from))?
+        .is_some()
+    {
+        return Err(email_taken());
+    }
     let password_hash = ctx.passwords.hash(new.password)?;
     let row = UserRow::new(
         new_id(),

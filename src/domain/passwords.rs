@@ -1,11 +1,29 @@
 //! Password hashing with argon2id, bounded. Each hash or verification holds
 //! tens of MB for a moment; unbounded, a few hundred concurrent logins for
 //! made-up accounts would exhaust the machine. At most `running` run at once;
-//! up to `waiting` more wait up to `wait` for a turn; anything beyond answers
-//! 503 at once. When the last one finishes, the allocator is asked to give
-//! freed memory back, so a burst does not leave the process large.
+//! up to `waiting` more (`COLLABD_HASH_QUEUE`, 256) wait up to `wait` (10 s)
+//! for a turn, first come first served; only past that does a call answer
+//! 503 with `Retry-After`. When the last one finishes, the allocator is
+//! asked to give freed memory back, so a burst does not leave the process
+//! large.
+//!
+//! How a request reaches a hash, and why waiting is cheap: the handler runs
+//! the domain function on the blocking pool through `http::work::run_hashing`,
+//! which takes no turn of the store's connection queue. The domain function
+//! reads what it needs (each read checks a connection out and returns it at
+//! once), refuses what it would refuse anyway (an unknown or ended token, an
+//! invite already accepted, a taken address), and only then asks here for a
+//! turn: no waiter and no hash holds a pooled connection or an open
+//! transaction; the write that follows re-checks under its locks what the
+//! hash was computed for. A waiter is a parked blocking thread (a few pages
+//! of memory, no CPU), never an HTTP worker; `collabd::start_with` sizes each
+//! worker's blocking pool for the whole queue beside the database work, so
+//! waiters never hold back other requests' blocking work. (An async wait
+//! would need every hashing call split in two around the turn; the parked
+//! thread gives the same bound with the domain functions left whole.)
 
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
@@ -16,10 +34,12 @@ use super::kernel::error::{DomainError, DomainResult};
 use super::limits::Window;
 use crate::store::rows::UserRow;
 
+/// How long a password check waits for a turn before answering 503.
+pub const HASH_WAIT: Duration = Duration::from_secs(10);
+
 /// How many hashes run at once and how many may queue for a turn.
 pub struct PasswordHashing {
     state: Mutex<Slots>,
-    freed: Condvar,
     running: usize,
     waiting: usize,
     wait: Duration,
@@ -28,7 +48,16 @@ pub struct PasswordHashing {
 #[derive(Default)]
 struct Slots {
     running: usize,
-    waiting: usize,
+    /// Waiters in order of arrival; a freed turn goes to the first.
+    queue: VecDeque<Arc<Waiter>>,
+}
+
+/// One caller waiting for a turn, woken on its own when handed one.
+#[derive(Default)]
+struct Waiter {
+    /// Set (under the state's lock) when a finishing turn hands its place on.
+    granted: std::sync::atomic::AtomicBool,
+    wake: Condvar,
 }
 
 /// One turn; ends when dropped.
@@ -38,10 +67,21 @@ impl Drop for Turn<'_> {
     fn drop(&mut self) {
         let idle = {
             let mut slots = self.0.lock();
-            slots.running -= 1;
-            slots.running == 0 && slots.waiting == 0
+            match slots.queue.pop_front() {
+                // The turn passes straight to the first waiter: `running`
+                // stays, and no newcomer can take it in between.
+                Some(next) => {
+                    next.granted
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    next.wake.notify_one();
+                    false
+                }
+                None => {
+                    slots.running -= 1;
+                    slots.running == 0
+                }
+            }
         };
-        self.0.freed.notify_one();
         if idle {
             give_back_memory();
         }
@@ -54,11 +94,16 @@ impl PasswordHashing {
         tune_allocator();
         PasswordHashing {
             state: Mutex::new(Slots::default()),
-            freed: Condvar::new(),
             running: running.max(1),
             waiting,
             wait,
         }
+    }
+
+    /// Hashes that may run at once plus those that may wait: the most
+    /// blocking threads password checks can hold.
+    pub fn capacity(&self) -> usize {
+        self.running + self.waiting
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -74,28 +119,27 @@ impl PasswordHashing {
 
     fn turn(&self) -> DomainResult<Turn<'_>> {
         let mut slots = self.lock();
-        if slots.running < self.running {
+        if slots.running < self.running && slots.queue.is_empty() {
             slots.running += 1;
             return Ok(Turn(self));
         }
-        if slots.waiting >= self.waiting {
+        if slots.queue.len() >= self.waiting {
             return Err(Self::busy());
         }
-        slots.waiting += 1;
+        let me = Arc::new(Waiter::default());
+        slots.queue.push_back(me.clone());
         let deadline = Instant::now() + self.wait;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if slots.running < self.running {
-                slots.waiting -= 1;
-                slots.running += 1;
+            if me.granted.load(std::sync::atomic::Ordering::Relaxed) {
                 return Ok(Turn(self));
             }
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                slots.waiting -= 1;
+                slots.queue.retain(|waiter| !Arc::ptr_eq(waiter, &me));
                 return Err(Self::busy());
             }
-            slots = self
-                .freed
+            slots = me
+                .wake
                 .wait_timeout(slots, left)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
@@ -219,7 +263,7 @@ mod tests {
         let again = hashing.turn().expect("in a test");
         drop(again);
         let slots = hashing.lock();
-        assert_eq!((slots.running, slots.waiting), (0, 0));
+        assert_eq!((slots.running, slots.queue.len()), (0, 0));
     }
 
     #[test]
@@ -230,16 +274,45 @@ mod tests {
             let hashing = hashing.clone();
             std::thread::spawn(move || hashing.turn().map(|_| ()).is_ok())
         };
-        while hashing.lock().waiting == 0 {
+        while hashing.lock().queue.is_empty() {
             std::thread::yield_now();
         }
         // The queue is full: refused without joining it.
         assert!(matches!(hashing.turn(), Err(DomainError::Busy(_))));
-        assert_eq!(hashing.lock().waiting, 1);
+        assert_eq!(hashing.lock().queue.len(), 1);
         drop(held);
         assert!(
             waiter.join().expect("in a test"),
             "the waiting caller gets the freed turn"
         );
+    }
+
+    #[test]
+    fn turns_go_to_waiters_in_order_of_arrival() {
+        let hashing = std::sync::Arc::new(PasswordHashing::new(1, 8, Duration::from_secs(10)));
+        let held = hashing.turn().expect("in a test");
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for i in 0..4 {
+            let (mine, order) = (hashing.clone(), order.clone());
+            waiters.push(std::thread::spawn(move || {
+                let turn = mine.turn().expect("in a test");
+                order.lock().expect("in a test").push(i);
+                drop(turn);
+            }));
+            // The next one arrives only once this one queues.
+            while hashing.lock().queue.len() < i + 1 {
+                std::thread::yield_now();
+            }
+        }
+        // All four wait behind the held turn.
+        assert_eq!(hashing.lock().queue.len(), 4);
+        drop(held);
+        for waiter in waiters {
+            waiter.join().expect("in a test");
+        }
+        assert_eq!(*order.lock().expect("in a test"), vec![0, 1, 2, 3]);
+        let slots = hashing.lock();
+        assert_eq!((slots.running, slots.queue.len()), (0, 0));
     }
 }

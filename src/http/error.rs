@@ -234,6 +234,13 @@ impl From<DomainError> for ApiError {
             }
             DomainError::Busy(message) => ApiError::Busy(message),
             DomainError::Store(StoreError::Unavailable(cause)) => ApiError::Unavailable(cause),
+            DomainError::Store(StoreError::Contended(cause)) => {
+                // Rolled back: nothing was done, and a retry may pass.
+                tracing::warn!(cause = %cause, "a database lock was not had in time");
+                ApiError::Busy(
+                    "the data is locked by other work; nothing was done; retry in a moment".into(),
+                )
+            }
             DomainError::Store(StoreError::Query(e)) => ApiError::Internal(e.to_string()),
             DomainError::Internal(cause) => ApiError::Internal(cause),
         }

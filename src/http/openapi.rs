@@ -78,7 +78,7 @@ const ERRORS: &[(u16, &str, &str)] = &[
     (422, "ValidationFailed", "`validation_failed`: `error.fields` names each unacceptable parameter."),
     (429, "RateLimited", "`rate_limited`: too many attempts; see `Retry-After`."),
     (500, "Internal", "`internal`: a bug; the body carries no internal details."),
-    (503, "Unavailable", "`unavailable`: the database cannot be reached, or the server is at its bound for password checks (with `Retry-After`); the request did nothing."),
+    (503, "Unavailable", "`unavailable`: the database cannot be reached, a database lock was not granted within `COLLABD_LOCK_TIMEOUT_MS` (with `Retry-After`), or the password checks queued are at their bound (with `Retry-After`); the request did nothing."),
 ];
 
 /// The whole document.

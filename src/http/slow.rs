@@ -203,11 +203,13 @@ impl AsyncWrite for TimedStream {
 }
 
 /// Serves `app` on `listener` with `workers` threads (one per CPU when
-/// `None`), every connection a [`TimedStream`]; otherwise as actix-web's
-/// `HttpServer` would (keep-alive 5 s, a 10 s graceful shutdown).
+/// `None`), each with up to `blocking_threads` blocking threads, every
+/// connection a [`TimedStream`]; otherwise as actix-web's `HttpServer`
+/// would (keep-alive 5 s, a 10 s graceful shutdown).
 pub fn serve<F, I, S, B>(
     listener: std::net::TcpListener,
     workers: Option<usize>,
+    blocking_threads: usize,
     app: F,
 ) -> io::Result<Server>
 where
@@ -222,7 +224,9 @@ where
     B: MessageBody + 'static,
 {
     let addr = listener.local_addr()?;
-    let mut builder = Server::build().shutdown_timeout(10);
+    let mut builder = Server::build()
+        .shutdown_timeout(10)
+        .worker_max_blocking_threads(blocking_threads.max(1));
     if let Some(workers) = workers {
         builder = builder.workers(workers.max(1));
     }

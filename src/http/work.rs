@@ -28,7 +28,9 @@ where
 /// It takes no turn: it holds a connection only for its few statements,
 /// and a turn held through a hash, or through the wait for one, would keep
 /// every database call behind it waiting. `PasswordHashing` bounds these on
-/// its own.
+/// its own: its waiters park on blocking threads (up to 10 s each), of
+/// which each worker may start enough for the whole queue beside the
+/// database work (`collabd::start_with`).
 pub async fn run_hashing<T, F>(ctx: web::Data<crate::domain::Ctx>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,

@@ -38,6 +38,9 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// A statement's longest wait for a lock unless set (`COLLABD_LOCK_TIMEOUT_MS`).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
 thread_local! {
     /// Set while reads run on an HTTP worker ([`Store::inline`]): there a
     /// checkout takes an idle connection or fails, and never waits.
@@ -70,6 +73,17 @@ impl Store {
     /// (`collabd::start` then migrates, so a server needs its database at
     /// start; once running, an outage answers 503 until the database is back.)
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Store {
+        Store::open_with(url, pool_size, connect_timeout, DEFAULT_LOCK_TIMEOUT)
+    }
+
+    /// As [`Store::open`], with every statement's lock wait bounded by
+    /// `lock_timeout` (`COLLABD_LOCK_TIMEOUT_MS`).
+    pub fn open_with(
+        url: &str,
+        pool_size: u32,
+        connect_timeout: Duration,
+        lock_timeout: Duration,
+    ) -> Store {
         let target = Target::parse(url);
         let is_sqlite = matches!(target, Target::Sqlite(_));
         let local = target.is_local();
@@ -82,6 +96,7 @@ impl Store {
             .build_unchecked(Manager {
                 target,
                 outages: outages.clone(),
+                lock_timeout,
             });
         Store {
             turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
@@ -148,13 +163,19 @@ impl Store {
     /// lock keeps several processes starting at once from racing.
     pub fn migrate(&self) -> Result<usize, String> {
         let mut conn = self.conn().map_err(|e| e.to_string())?;
+        if matches!(*conn, DbConn::Pg(_)) {
+            // A migration waits for its locks as long as it must (the pool's
+            // connections give up after `lock_timeout`); the connection is
+            // not reused with that setting.
+            conn.mark_broken();
+        }
         let applied = match &mut *conn {
             DbConn::Sqlite(c) => c
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(|e| e.to_string())?
                 .len(),
             DbConn::Pg(c) => {
-                c.batch_execute("SELECT pg_advisory_lock(7461626)")
+                c.batch_execute("SET lock_timeout = 0; SELECT pg_advisory_lock(7461626)")
                     .map_err(|e| e.to_string())?;
                 let result = c
                     .run_pending_migrations(POSTGRES_MIGRATIONS)

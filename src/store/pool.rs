@@ -1,8 +1,9 @@
-//! The pool's connections: opened by the URL's scheme, and dropped once a
-//! query finds the database gone.
+//! The pool's connections: opened by the URL's scheme, each bounding its
+//! lock waits, and dropped once a query finds the database gone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -18,6 +19,8 @@ use super::target::Target;
 pub struct Manager {
     pub(super) target: Target,
     pub(super) outages: Arc<AtomicU64>,
+    /// How long a statement may wait for a lock (`COLLABD_LOCK_TIMEOUT_MS`).
+    pub(super) lock_timeout: Duration,
 }
 
 /// A pooled connection and whether a query on it found the server gone, so
@@ -34,16 +37,27 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<TrackedConn, Self::Error> {
+        let lock_ms = self.lock_timeout.as_millis().max(1);
         let conn = match &self.target {
-            Target::Postgres(url) => DbConn::Pg(PgConnection::establish(url)?),
+            Target::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)?;
+                // Every statement, reads included, waits at most this long
+                // for a lock (another process's transaction, a migration's
+                // ALTER): past it PostgreSQL cancels the statement and the
+                // request answers 503 (`StoreError::Contended`).
+                conn.batch_execute(&format!("SET lock_timeout = {lock_ms}"))
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                DbConn::Pg(conn)
+            }
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the writer; busy_timeout covers
-                // other processes (a `collabd migrate` next to a server).
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                )
+                // other processes (a `collabd migrate` next to a server), and
+                // past it SQLite answers SQLITE_BUSY: 503, as on PostgreSQL.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {lock_ms}; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 DbConn::Sqlite(conn)
             }

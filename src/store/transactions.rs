@@ -1,5 +1,17 @@
 //! Transactions on both backends, and statements run straight on the
 //! backend's own connection.
+//!
+//! A transaction whose statement waited too long for a lock, or that the
+//! database ended for a deadlock or a serialization failure, is rolled back
+//! and reported as `StoreError::Contended` (503 with `Retry-After`); it is
+//! not run again here. Its body is `FnOnce` and may have moved what it
+//! wrote (a new session's row, a password's hash), so it cannot safely run
+//! twice, and a retry after a lock timeout would double the wait the
+//! timeout bounds; the client retries, and an `Idempotency-Key` keeps no
+//! 503, so its retry runs afresh. collabd's transactions run at READ
+//! COMMITTED, where PostgreSQL raises no serialization failure, and take
+//! their locks in one order (organization, then rows), so deadlocks are
+//! not expected either.
 
 use diesel::pg::PgConnection;
 use diesel::result::Error as DieselError;

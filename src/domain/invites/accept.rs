@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::lifecycle::already_member;
 use super::reads::load_by_token;
-use super::states::{close, load_by_id, not_found};
+use super::states::{close, ensure_open, load_by_id, not_found};
 use super::values::{Accepted, InviteRef};
 use crate::domain::access::{self, Member};
 use crate::domain::kernel::events::{
@@ -81,6 +81,12 @@ pub fn accept(
     newcomer: NewcomerDetails<'_>,
     otp: Option<&str>,
 ) -> DomainResult<Accepted> {
+    if newcomer.password.is_some() {
+        // Refused before argon2 runs: an unknown, ended or accepted invite,
+        // or an address already a member, costs no hash (the transaction
+        // below checks it all again).
+        ctx.store.read(|conn| still_acceptable(conn, caller, &by))?;
+    }
     let password_hash = newcomer
         .password
         .map(|password| ctx.passwords.hash(password))
@@ -134,6 +140,27 @@ pub fn accept(
         after_commit(ctx, AfterCommit::SignedIn(&user));
     }
     Ok(accepted)
+}
+
+/// What the transaction of [`accept`] would refuse before anything else,
+/// read without a lock: 404, 403, 410, or 409 `already_member`.
+fn still_acceptable(
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    by: &InviteRef<'_>,
+) -> DomainResult<()> {
+    let (row, signed_in) = resolve(conn, caller, by)?;
+    ensure_open(&row, now_ms())?;
+    let user = match signed_in {
+        Some(user) => Some(user),
+        None => conn.user_by_email(&row.email)?,
+    };
+    if let Some(user) = user {
+        if access::membership(conn, &row.organization_id, &user.id)?.is_some() {
+            return Err(already_member());
+        }
+    }
+    Ok(())
 }
 
 /// A concurrent change (a sign-up for the address, another way in to the
