@@ -82,11 +82,13 @@ where
         ctx.store.inline(|| work(&ctx))
     }));
     match inline {
-        // No idle connection after all, or the database went away: the
-        // blocking pool waits for a connection and retries as it does for
-        // every other request. Reads change nothing, so running one twice
-        // is safe.
-        Ok(Err(e)) if e.is_unavailable() => run(ctx, work).await,
+        // No idle connection after all, the database went away, or a lock
+        // held elsewhere outlasted the short wait a worker allows
+        // (`store::INLINE_LOCK_WAIT`): the blocking pool waits for a
+        // connection, and for the lock up to `COLLABD_LOCK_TIMEOUT_MS`, as
+        // it does for every other request, while this worker serves others.
+        // Reads change nothing, so running one twice is safe.
+        Ok(Err(e)) if e.is_unavailable() || e.is_contended() => run(ctx, work).await,
         Ok(result) => result.map_err(ApiError::from),
         Err(_) => Err(ApiError::Internal("a read panicked".into())),
     }

@@ -41,6 +41,12 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// A statement's longest wait for a lock unless set (`COLLABD_LOCK_TIMEOUT_MS`).
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A read on an HTTP worker waits at most this long for a lock (a
+/// migration's, another process's table lock): past it the read moves to the
+/// blocking pool, which waits the full `lock_timeout`, so a lock held
+/// elsewhere never stalls a worker and every request it serves.
+pub const INLINE_LOCK_WAIT: Duration = Duration::from_millis(50);
+
 thread_local! {
     /// Set while reads run on an HTTP worker ([`Store::inline`]): there a
     /// checkout takes an idle connection or fails, and never waits.
@@ -66,6 +72,8 @@ pub struct Store {
     /// One per outbox ([`Outbox::ALL`]), notified when a committed
     /// transaction queued rows in it.
     wakeups: [Arc<tokio::sync::Notify>; 2],
+    /// How long a statement waits for a lock (`COLLABD_LOCK_TIMEOUT_MS`).
+    lock_timeout: Duration,
 }
 
 impl Store {
@@ -105,6 +113,7 @@ impl Store {
             local,
             outages,
             wakeups: Default::default(),
+            lock_timeout,
         }
     }
 
@@ -139,17 +148,37 @@ impl Store {
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?
             };
             if conn.0.checked_at_outage >= outages {
-                return Ok(conn);
+                return self.fit_lock_wait(conn);
             }
             if conn.batch_execute("SELECT 1").is_ok() {
                 conn.0.checked_at_outage = outages;
-                return Ok(conn);
+                return self.fit_lock_wait(conn);
             }
             conn.mark_broken();
         }
         Err(StoreError::Unavailable(
             "no working database connection".into(),
         ))
+    }
+
+    /// Gives a checked-out connection the lock wait of where it is used: short
+    /// on an HTTP worker ([`INLINE_LOCK_WAIT`]), `lock_timeout` elsewhere. A
+    /// statement is spent only when the connection last served the other
+    /// kind of use.
+    fn fit_lock_wait(&self, mut conn: Conn) -> Result<Conn, StoreError> {
+        let wait = if INLINE.get() {
+            INLINE_LOCK_WAIT.min(self.lock_timeout)
+        } else {
+            self.lock_timeout
+        };
+        if conn.0.lock_wait != wait {
+            if let Err(e) = pool::set_lock_wait(&mut conn.0.conn, wait) {
+                conn.mark_broken();
+                return Err(connection::classify(e));
+            }
+            conn.0.lock_wait = wait;
+        }
+        Ok(conn)
     }
 
     /// Drops a connection that found the database unreachable, and has the

@@ -30,6 +30,10 @@ pub struct TrackedConn {
     pub(super) broken: bool,
     /// The outage count when this connection last proved itself alive.
     pub(super) checked_at_outage: u64,
+    /// How long its statements wait for a lock now: the store's
+    /// `lock_timeout`, or a short wait while it serves a read on an HTTP
+    /// worker ([`super::Store::conn`] sets it for each checkout).
+    pub(super) lock_wait: Duration,
 }
 
 impl ManageConnection for Manager {
@@ -66,6 +70,7 @@ impl ManageConnection for Manager {
             conn,
             broken: false,
             checked_at_outage: self.outages.load(Ordering::Acquire),
+            lock_wait: self.lock_timeout,
         })
     }
 
@@ -78,6 +83,15 @@ impl ManageConnection for Manager {
     fn has_broken(&self, conn: &mut TrackedConn) -> bool {
         use diesel::r2d2::R2D2Connection;
         conn.broken || conn.conn.is_broken()
+    }
+}
+
+/// Sets how long `conn`'s statements wait for a lock before giving up.
+pub(super) fn set_lock_wait(conn: &mut DbConn, wait: Duration) -> diesel::QueryResult<()> {
+    let ms = wait.as_millis().max(1);
+    match conn {
+        DbConn::Pg(c) => c.batch_execute(&format!("SET lock_timeout = {ms}")),
+        DbConn::Sqlite(c) => c.batch_execute(&format!("PRAGMA busy_timeout = {ms}")),
     }
 }
 

@@ -12,11 +12,12 @@ use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use serde_json::json;
 
-use crate::support::{Backend, Member, Resp, TestApp};
+use crate::support::{Backend, Client, Member, Process, Resp, TestApp};
 use crate::{on_both_backends, on_postgres};
 
 on_postgres!(a_locked_table_answers_503_until_it_is_released);
 on_both_backends!(a_held_write_lock_answers_503_until_it_is_released);
+on_postgres!(a_read_waiting_for_a_lock_leaves_its_worker_free);
 
 /// The longest a holder keeps its lock when the test never lets go (it
 /// failed): far past any answer the test waits for.
@@ -169,4 +170,58 @@ fn a_held_write_lock_answers_503_until_it_is_released(backend: Backend) {
     );
     make_admin(&app, &owner, &member).0.ok();
     assert_eq!(role_of(&app, &owner, &org, &member), "admin");
+}
+
+/// A read served on the HTTP worker (PostgreSQL on loopback) that meets a
+/// lock (a migration's, another session's) does not wait for it there: it
+/// moves to the blocking pool, which waits up to `COLLABD_LOCK_TIMEOUT_MS`,
+/// and the worker goes on serving. One worker: were the read waiting on it,
+/// `/healthz` would answer only after the read had.
+fn a_read_waiting_for_a_lock_leaves_its_worker_free(backend: Backend) {
+    let app = TestApp::start(backend.clone());
+    let (owner, org, _member) = organization_with_member(&app);
+    let server = Process::spawn(&[
+        ("COLLABD_DATABASE_URL", app.db.url.as_str()),
+        ("COLLABD_LOCK_TIMEOUT_MS", "30000"),
+    ]);
+    let list = format!("/customer/listcollaborators?organizationid={org}");
+    let client = Client::new(&server.base);
+    client.get(&list, Some(&owner)).ok();
+    let holder = Holder::hold(
+        &backend,
+        &app.db.url,
+        "BEGIN; LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE",
+    );
+    let answered = Arc::new(AtomicBool::new(false));
+    let waiting = {
+        let (base, list, owner, answered) = (
+            server.base.clone(),
+            list.clone(),
+            owner.clone(),
+            answered.clone(),
+        );
+        std::thread::spawn(move || {
+            let r = Client::new(&base).get(&list, Some(&owner));
+            answered.store(true, Ordering::SeqCst);
+            r
+        })
+    };
+    // Let the list reach the lock (if it answers before, the check below
+    // fails loudly rather than passing by luck).
+    std::thread::sleep(Duration::from_millis(500));
+    let health = client.get("/healthz", None);
+    assert_eq!(health.status, 200, "{:?}", health.body);
+    assert!(
+        !answered.load(Ordering::SeqCst),
+        "the list answered before the worker served /healthz: it was not waiting on the lock, \
+         or the worker waited with it"
+    );
+    assert!(!holder.released());
+    holder.release();
+    let r = waiting.join().expect("the list's thread");
+    assert_eq!(
+        r.status, 200,
+        "the read waited for the lock off the worker: {:?}",
+        r.body
+    );
 }

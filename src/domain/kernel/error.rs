@@ -131,6 +131,12 @@ impl DomainError {
     pub fn not_found(message: impl Into<String>) -> DomainError {
         DomainError::NotFound(message.into())
     }
+
+    /// True when a lock was not had in time (or the database gave the
+    /// transaction up): nothing was done, and the same call may succeed.
+    pub fn is_contended(&self) -> bool {
+        matches!(self, DomainError::Store(StoreError::Contended(_)))
+    }
 }
 
 impl Unavailability for DomainError {
