@@ -23,13 +23,26 @@
 //!    sending to that server from one connection;
 //! 5. kills a process that has claimed a mail and times how long another
 //!    process takes to send it;
-//! 6. reads RSS idle and at the end of each load.
+//! 6. reads RSS idle and at the end of each load;
+//! 7. measures issue 8's two blocked goals as issue 20 restates them: the
+//!    list's server CPU per request (on PostgreSQL with its backends')
+//!    against the reference's, and a fresh process's idle RSS
+//!    (`bench/processes.rs`).
 //!
-//! Set `COLLABD_BENCH_SECONDS` (default 8) to lengthen or shorten each load.
+//! On PostgreSQL it then loads the list and `invite/create` on 1, 2 and 4
+//! `collabd` processes sharing the database (`bench/processes.rs`).
+//!
+//! Set `COLLABD_BENCH_SECONDS` (default 8) to lengthen or shorten each load,
+//! `COLLABD_BENCH_PROCESSES` (default `1 2 4`) to choose the counts.
 
 #[allow(dead_code)]
 #[path = "../tests/api/smtp.rs"]
 mod smtp;
+
+// A crate root's modules are found beside it (examples/processes.rs), where
+// cargo would take the file for an example of its own.
+#[path = "bench/processes.rs"]
+mod processes;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
@@ -92,6 +105,13 @@ fn main() {
         seconds,
         &mut report,
     );
+    let mut goals = vec![processes::goals(
+        "SQLite",
+        &bin,
+        &sqlite,
+        scratch.path(),
+        seconds,
+    )];
     if let Ok(admin) = std::env::var("COLLABD_BENCH_POSTGRES_URL") {
         let db = ScratchPostgres::new(&admin);
         run_backend(
@@ -102,12 +122,21 @@ fn main() {
             seconds,
             &mut report,
         );
+        goals.push(processes::goals(
+            "PostgreSQL",
+            &bin,
+            &db.url,
+            scratch.path(),
+            seconds,
+        ));
+        processes::scaling(&bin, &db.url, scratch.path(), seconds, &mut report);
     } else {
         let _ = writeln!(
             report,
             "\n(PostgreSQL skipped: set COLLABD_BENCH_POSTGRES_URL to an admin URL)"
         );
     }
+    processes::report_goals(&goals, &mut report);
     println!("\n{report}");
 }
 
