@@ -40,7 +40,9 @@
 mod smtp;
 
 // A crate root's modules are found beside it (examples/processes.rs), where
-// cargo would take the file for an example of its own.
+// cargo would take each file for an example of its own.
+#[path = "bench/goals.rs"]
+mod goals;
 #[path = "bench/processes.rs"]
 mod processes;
 
@@ -92,8 +94,9 @@ fn main() {
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "collabd bench: {} cores, wrk -t2 -c{CONNECTIONS} -d{seconds}s over loopback, release build",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "collabd bench: {} cores, wrk -t2 -c{CONNECTIONS} -d{seconds}s over loopback, release build; load average at start {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        processes::load_average()
     );
     let scratch = tempfile::tempdir().expect("temp dir");
     let sqlite = scratch.path().join("bench.sqlite3").display().to_string();
@@ -105,7 +108,7 @@ fn main() {
         seconds,
         &mut report,
     );
-    let mut goals = vec![processes::goals(
+    let mut restated = vec![goals::measure(
         "SQLite",
         &bin,
         &sqlite,
@@ -122,7 +125,7 @@ fn main() {
             seconds,
             &mut report,
         );
-        goals.push(processes::goals(
+        restated.push(goals::measure(
             "PostgreSQL",
             &bin,
             &db.url,
@@ -136,7 +139,12 @@ fn main() {
             "\n(PostgreSQL skipped: set COLLABD_BENCH_POSTGRES_URL to an admin URL)"
         );
     }
-    processes::report_goals(&goals, &mut report);
+    goals::report(&restated, &mut report);
+    let _ = writeln!(
+        report,
+        "\nLoad average at the end: {} (the machine is shared: compare ratios within one run)",
+        processes::load_average()
+    );
     println!("\n{report}");
 }
 

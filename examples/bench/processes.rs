@@ -1,29 +1,16 @@
-//! The bench's part on processes (issue 20, API.md §12), after the hot paths:
+//! The bench's part on processes (issue 20, API.md §12), on the PostgreSQL
+//! database the hot paths seeded (the owner `owner@bench.example`, its
+//! organization "Fifty"), and the measures it shares with `goals.rs`.
 //!
-//! - **N processes on one PostgreSQL.** For each N of
-//!   `COLLABD_BENCH_PROCESSES` (default `1 2 4`), N `collabd serve`
-//!   processes, each on its own port, share the bench's database and
-//!   secret. One wrk (`-t4 -c32`, the same for every N) loads them all:
-//!   its Lua `setup` gives thread i the address of process i mod N, so the
-//!   load generator costs the same whatever N is and only the servers
-//!   change. It loads `customer/listcollaborators` of the 50-member
-//!   organization, then `invite/create` with distinct addresses (each
-//!   queues a mail, sent by the processes' mail senders, which claim from
-//!   the one queue), then times the mail left in the queue as it drains.
-//!   Printed for each N: total throughput, p99, CPU per request of collabd
-//!   (the sum over its processes) and of PostgreSQL (the client backends
-//!   of the bench's database, found in `pg_stat_activity`, their CPU read
-//!   from /proc), wrk's CPU per request, how busy the machine's cores were
-//!   (/proc/stat), and the ratios to one process.
-//! - **Issue 8's two blocked goals, as issue 20 restates them**, on each
-//!   database: the list's server CPU per request (collabd, plus on
-//!   PostgreSQL its backends) against the CPU per request of the same
-//!   bytes served from memory by actix-web, measured in the same run with
-//!   the same wrk (`-t2 -c32`) as the hot paths; and the idle RSS of a
-//!   fresh process, against 25 MB for the SQLite build.
-//!
-//! Both reuse the database the hot paths seeded: the owner
-//! `owner@bench.example` and its organization "Fifty".
+//! For each N of `COLLABD_BENCH_PROCESSES` (default `1 2 4`), N `collabd
+//! serve`, each on its own port, same database and secret. One wrk (`-t4
+//! -c32` for every N) loads them all, its Lua `setup` giving thread i the
+//! address of process i mod N, so only the servers change with N. It loads
+//! the list of the 50 members, then `invite/create` with distinct addresses
+//! (each queues a mail, which the processes' senders claim from the one
+//! queue), then lets the mail drain. CPU per request from /proc: collabd's
+//! summed over its processes, PostgreSQL's over the client backends of the
+//! database (`pg_stat_activity`), wrk's; and how busy the cores were.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -36,14 +23,12 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::json;
 
-use super::{agent, call, get_bytes, smtp, start_collabd, start_reference, wrk, Load, Server};
+use super::{agent, call, smtp, start_collabd, Load, Server};
 
-/// The idle RSS goal of the SQLite build (issue 20).
-const IDLE_RSS_GOAL_MB: f64 = 25.0;
 /// wrk's threads in the processes part: as many as the most processes
 /// measured by default, so each has one.
 const THREADS: usize = 4;
-const CONNECTIONS: u32 = super::CONNECTIONS;
+use super::CONNECTIONS;
 
 // ---------------------------------------------------------------- CPU
 
@@ -74,28 +59,29 @@ fn children_cpu() -> f64 {
 /// The machine's CPU time so far, (busy, all), in ticks, from /proc/stat.
 fn machine_ticks() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
+    let line = stat.lines().next().unwrap_or("");
+    // cpu user nice system idle iowait irq softirq steal (guest is in user).
+    let ticks: Vec<u64> = line
         .split_whitespace()
         .skip(1)
-        .filter_map(|t| t.parse().ok())
+        .take(8)
+        .flat_map(str::parse)
         .collect();
-    // user nice system idle iowait irq softirq steal (guest is in user).
-    let all: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    let (all, idle) = (
+        ticks.iter().sum::<u64>(),
+        ticks.iter().skip(3).take(2).sum::<u64>(),
+    );
     (all - idle, all)
 }
 
 /// The PostgreSQL backends serving the bench's database, seen from a
 /// connection of the bench's own (which does not count itself).
-struct Backends {
+pub(crate) struct Backends {
     conn: PgConnection,
 }
 
 impl Backends {
-    fn open(database_url: &str) -> Backends {
+    pub(crate) fn open(database_url: &str) -> Backends {
         Backends {
             conn: PgConnection::establish(database_url).expect("connect to the bench database"),
         }
@@ -146,17 +132,17 @@ fn sample(servers: &[Server], backends: Option<&mut Backends>) -> Sample {
 }
 
 /// A load and what it cost, per request in µs.
-struct Measured {
-    load: Load,
-    collabd_us: f64,
-    postgres_us: f64,
-    wrk_us: f64,
+pub(crate) struct Measured {
+    pub(crate) load: Load,
+    pub(crate) collabd_us: f64,
+    pub(crate) postgres_us: f64,
+    pub(crate) wrk_us: f64,
     /// The share of all cores in use during the load.
     busy: f64,
 }
 
 impl Measured {
-    fn server_us(&self) -> f64 {
+    pub(crate) fn server_us(&self) -> f64 {
         self.collabd_us + self.postgres_us
     }
 }
@@ -164,7 +150,7 @@ impl Measured {
 /// Runs `load` and measures what it cost. A backend that appeared during
 /// the load counts from zero; one that ended during it is not counted (the
 /// pools keep theirs open, so none does).
-fn measure(
+pub(crate) fn measure(
     servers: &[Server],
     mut backends: Option<&mut Backends>,
     load: impl FnOnce() -> Load,
@@ -283,7 +269,7 @@ fn spread_wrk(url: &str, token: &str, seconds: u64, script: &Path) -> Load {
 // ---------------------------------------------------------------- the seeded data
 
 /// A session of the seeded owner and the id of its organization "Fifty".
-fn owner_and_fifty(agent: &ureq::Agent, base: &str) -> (String, String) {
+pub(crate) fn owner_and_fifty(agent: &ureq::Agent, base: &str) -> (String, String) {
     let login = call(
         agent,
         base,
@@ -313,120 +299,14 @@ fn owner_and_fifty(agent: &ureq::Agent, base: &str) -> (String, String) {
     (token, fifty)
 }
 
-fn load_average() -> String {
+/// The 1, 5 and 15 minute load averages.
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
         .split_whitespace()
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-// ---------------------------------------------------------------- the goals
-
-/// The restated goals' figures on one database.
-pub(crate) struct Goal {
-    label: &'static str,
-    idle_rss_mb: f64,
-    list: Measured,
-    reference: Measured,
-}
-
-/// Measures the restated goals on `database_url`, seeded by the hot paths.
-pub(crate) fn goals(
-    label: &'static str,
-    bin: &Path,
-    database_url: &str,
-    dir: &Path,
-    seconds: u64,
-) -> Goal {
-    eprintln!("== {label}: the restated goals (server CPU per list request, idle RSS)");
-    let sink = smtp::SmtpServer::start();
-    let server = start_collabd(bin, database_url, &sink.url(), dir);
-    std::thread::sleep(Duration::from_secs(2));
-    let idle_rss_mb = server.rss_mb();
-    let agent = agent();
-    let (token, fifty) = owner_and_fifty(&agent, &server.base);
-    let list_url = format!(
-        "{}/customer/listcollaborators?organizationid={fifty}",
-        server.base
-    );
-    let body = get_bytes(&agent, &list_url, &token);
-    let reference = start_reference(&body, dir);
-    let reference_url = format!("{}/customer/listcollaborators", reference.base);
-    let _ = wrk(&reference_url, &token, 1, None);
-    let reference = measure(std::slice::from_ref(&reference), None, || {
-        wrk(&reference_url, &token, seconds, None)
-    });
-    let mut backends = database_url
-        .starts_with("postgres")
-        .then(|| Backends::open(database_url));
-    let _ = wrk(&list_url, &token, 1, None);
-    let list = measure(std::slice::from_ref(&server), backends.as_mut(), || {
-        wrk(&list_url, &token, seconds, None)
-    });
-    Goal {
-        label,
-        idle_rss_mb,
-        list,
-        reference,
-    }
-}
-
-/// The goals' table.
-pub(crate) fn report_goals(goals: &[Goal], report: &mut String) {
-    let _ = writeln!(
-        report,
-        "\n## Issue 8's blocked goals, as issue 20 restates them\n\n\
-         The list (`customer/listcollaborators`, 50 members, wrk -t2 -c{CONNECTIONS}) is judged by the \
-         server's CPU per request (collabd, plus on PostgreSQL the client backends serving it) against \
-         the CPU per request of the same bytes served from memory by actix-web, measured in the same \
-         run: the load generator shares the cores, so throughput ratios measure wrk as much as the \
-         server. Idle RSS: a fresh process 2 s after it started serving, nothing asked yet.\n\n\
-         | goal | database | collabd | reference (same run) | ratio |\n|---|---|---|---|---|"
-    );
-    for goal in goals {
-        let (list, memory) = (&goal.list, &goal.reference);
-        let server = match goal.label {
-            "PostgreSQL" => format!(
-                "{:.0} µs (collabd {:.0} + PostgreSQL {:.0}) at {:.0} req/s",
-                list.server_us(),
-                list.collabd_us,
-                list.postgres_us,
-                list.load.per_second
-            ),
-            _ => format!(
-                "{:.0} µs (collabd) at {:.0} req/s",
-                list.server_us(),
-                list.load.per_second
-            ),
-        };
-        let _ = writeln!(
-            report,
-            "| server CPU per list request | {} | {server} | {:.1} µs (from memory) at {:.0} req/s | {:.1}× the reference's CPU |",
-            goal.label,
-            memory.collabd_us,
-            memory.load.per_second,
-            list.server_us() / memory.collabd_us
-        );
-    }
-    for goal in goals {
-        let (target, verdict) = match goal.label {
-            "SQLite" => (
-                format!("goal ≤ {IDLE_RSS_GOAL_MB:.0} MB"),
-                match goal.idle_rss_mb <= IDLE_RSS_GOAL_MB {
-                    true => "holds",
-                    false => "MISSED",
-                },
-            ),
-            _ => ("no goal of its own".to_string(), "—"),
-        };
-        let _ = writeln!(
-            report,
-            "| idle RSS | {} | {:.1} MB | {target} | {verdict} |",
-            goal.label, goal.idle_rss_mb
-        );
-    }
 }
 
 // ---------------------------------------------------------------- N processes
@@ -564,8 +444,8 @@ fn write_scaling(rows: &[Row], seconds: u64, load_before: &str, report: &mut Str
          processes; PostgreSQL the client backends of the bench's database (pg_stat_activity; \
          the WAL writer, checkpointer and background writer are not counted); wrk the load \
          generator. Busy: the share of all the machine's cores in use during the load \
-         (/proc/stat), other work on the machine included. Ratios are to {} process(es). \
-         Load average before: {load_before}.\n\n\
+         (/proc/stat), other work on the machine included. Ratios are to the first row's \
+         {} process(es). Load average before: {load_before}.\n\n\
          | load | processes | throughput | ratio | p99 | CPU per request: collabd + PostgreSQL = server | ratio | wrk | busy |\n\
          |---|---|---|---|---|---|---|---|---|",
         counts.join(", "),
