@@ -10,7 +10,7 @@
 //! (each queues a mail, which the processes' senders claim from the one
 //! queue), then lets the mail drain. CPU per request from /proc: collabd's
 //! summed over its processes, PostgreSQL's over the client backends of the
-//! database (`pg_stat_activity`), wrk's; and how busy the cores were.
+//! database (`pg_stat_activity`), wrk's; and the share of the cores they and everything took.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -137,7 +137,9 @@ pub(crate) struct Measured {
     pub(crate) collabd_us: f64,
     pub(crate) postgres_us: f64,
     pub(crate) wrk_us: f64,
-    /// The share of all cores in use during the load.
+    /// The share of all cores that collabd, its backends and wrk took
+    /// during the load, and that everything took.
+    ours: f64,
     busy: f64,
 }
 
@@ -164,15 +166,17 @@ pub(crate) fn measure(
         .map(|(pid, cpu)| cpu - before.postgres.get(pid).copied().unwrap_or(0.0))
         .sum();
     let per_request = |seconds: f64| seconds / load.requests * 1e6;
-    let (busy, all) = (
-        after.machine.0 - before.machine.0,
-        after.machine.1 - before.machine.1,
-    );
+    let (collabd, wrk) = (after.collabd - before.collabd, after.wrk - before.wrk);
+    let busy = (after.machine.0 - before.machine.0) as f64;
+    let all = (after.machine.1 - before.machine.1).max(1) as f64;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     Measured {
-        collabd_us: per_request(after.collabd - before.collabd),
+        collabd_us: per_request(collabd),
         postgres_us: per_request(postgres),
-        wrk_us: per_request(after.wrk - before.wrk),
-        busy: busy as f64 / all.max(1) as f64,
+        wrk_us: per_request(wrk),
+        ours: (collabd + postgres + wrk) * hz / all,
+        busy: busy / all,
         load,
     }
 }
@@ -443,10 +447,13 @@ fn write_scaling(rows: &[Row], seconds: u64, load_before: &str, report: &mut Str
          generator is the same for every N. CPU per request from /proc: collabd summed over its \
          processes; PostgreSQL the client backends of the bench's database (pg_stat_activity; \
          the WAL writer, checkpointer and background writer are not counted); wrk the load \
-         generator. Busy: the share of all the machine's cores in use during the load \
-         (/proc/stat), other work on the machine included. Ratios are to the first row's \
-         {} process(es). Load average before: {load_before}.\n\n\
-         | load | processes | throughput | ratio | p99 | CPU per request: collabd + PostgreSQL = server | ratio | wrk | busy |\n\
+         generator. Cores: the share of all the machine's cores that collabd, the backends \
+         and wrk took during the load, then that everything took (/proc/stat); where the \
+         second is near 100 % and the first is not, other work took the rest, and throughput \
+         across N compares the shares the servers won as much as the servers (CPU per request \
+         does not depend on it). Ratios are to the first row's {} process(es). Load average \
+         before: {load_before}.\n\n\
+         | load | processes | throughput | ratio | p99 | CPU per request: collabd + PostgreSQL = server | ratio | wrk | cores: ours / all |\n\
          |---|---|---|---|---|---|---|---|---|",
         counts.join(", "),
         first.processes
@@ -468,7 +475,7 @@ fn write_scaling(rows: &[Row], seconds: u64, load_before: &str, report: &mut Str
             let m = pick(row);
             let _ = writeln!(
                 report,
-                "| {name} | {} | {:.0} {unit} | {:.2}× | {:.2} ms | {:.0} + {:.0} = {:.0} µs | {:.2}× | {:.0} µs | {:.0} % |",
+                "| {name} | {} | {:.0} {unit} | {:.2}× | {:.2} ms | {:.0} + {:.0} = {:.0} µs | {:.2}× | {:.0} µs | {:.0} % / {:.0} % |",
                 row.processes,
                 m.load.per_second,
                 m.load.per_second / base.load.per_second,
@@ -478,6 +485,7 @@ fn write_scaling(rows: &[Row], seconds: u64, load_before: &str, report: &mut Str
                 m.server_us(),
                 m.server_us() / base.server_us(),
                 m.wrk_us,
+                m.ours * 100.0,
                 m.busy * 100.0
             );
         }
