@@ -27,7 +27,7 @@
 //! 7. measures issue 8's two blocked goals as issue 20 restates them: the
 //!    list's server CPU per request (on PostgreSQL with its backends')
 //!    against the reference's, and a fresh process's idle RSS
-//!    (`bench/processes.rs`).
+//!    (`bench/goals.rs`).
 //!
 //! On PostgreSQL it then loads the list and `invite/create` on 1, 2 and 4
 //! `collabd` processes sharing the database (`bench/processes.rs`).
