@@ -23,13 +23,28 @@
 //!    sending to that server from one connection;
 //! 5. kills a process that has claimed a mail and times how long another
 //!    process takes to send it;
-//! 6. reads RSS idle and at the end of each load.
+//! 6. reads RSS idle and at the end of each load;
+//! 7. measures issue 8's two blocked goals as issue 20 restates them: the
+//!    list's server CPU per request (on PostgreSQL with its backends')
+//!    against the reference's, and a fresh process's idle RSS
+//!    (`bench/goals.rs`).
 //!
-//! Set `COLLABD_BENCH_SECONDS` (default 8) to lengthen or shorten each load.
+//! On PostgreSQL it then loads the list and `invite/create` on 1, 2 and 4
+//! `collabd` processes sharing the database (`bench/processes.rs`).
+//!
+//! Set `COLLABD_BENCH_SECONDS` (default 8) to lengthen or shorten each load,
+//! `COLLABD_BENCH_PROCESSES` (default `1 2 4`) to choose the counts.
 
 #[allow(dead_code)]
 #[path = "../tests/api/smtp.rs"]
 mod smtp;
+
+// A crate root's modules are found beside it (examples/processes.rs), where
+// cargo would take each file for an example of its own.
+#[path = "bench/goals.rs"]
+mod goals;
+#[path = "bench/processes.rs"]
+mod processes;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
@@ -79,8 +94,9 @@ fn main() {
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "collabd bench: {} cores, wrk -t2 -c{CONNECTIONS} -d{seconds}s over loopback, release build",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "collabd bench: {} cores, wrk -t2 -c{CONNECTIONS} -d{seconds}s over loopback, release build; load average at start {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        processes::load_average()
     );
     let scratch = tempfile::tempdir().expect("temp dir");
     let sqlite = scratch.path().join("bench.sqlite3").display().to_string();
@@ -92,6 +108,13 @@ fn main() {
         seconds,
         &mut report,
     );
+    let mut restated = vec![goals::measure(
+        "SQLite",
+        &bin,
+        &sqlite,
+        scratch.path(),
+        seconds,
+    )];
     if let Ok(admin) = std::env::var("COLLABD_BENCH_POSTGRES_URL") {
         let db = ScratchPostgres::new(&admin);
         run_backend(
@@ -102,12 +125,26 @@ fn main() {
             seconds,
             &mut report,
         );
+        restated.push(goals::measure(
+            "PostgreSQL",
+            &bin,
+            &db.url,
+            scratch.path(),
+            seconds,
+        ));
+        processes::scaling(&bin, &db.url, scratch.path(), seconds, &mut report);
     } else {
         let _ = writeln!(
             report,
             "\n(PostgreSQL skipped: set COLLABD_BENCH_POSTGRES_URL to an admin URL)"
         );
     }
+    goals::report(&restated, &mut report);
+    let _ = writeln!(
+        report,
+        "\nLoad average at the end: {} (the machine is shared: compare ratios within one run)",
+        processes::load_average()
+    );
     println!("\n{report}");
 }
 
