@@ -12,8 +12,8 @@ use super::roles::Role;
 use super::sessions::Caller;
 use super::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::mail::{self, templates};
-use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::link_tokens;
+use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::schema::{
     api_keys, memberships, organizations, roster_versions, users, verified_domains,
 };

@@ -15,8 +15,8 @@ use super::MS_PER_DAY;
 use crate::store::kinds::{DeliveryState, InviteState, MailState};
 use crate::store::link_tokens;
 use crate::store::schema::{
-    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
-    sessions, webhook_deliveries,
+    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox, sessions,
+    webhook_deliveries,
 };
 use crate::store::{classify, DbConn, Store, StoreError};
 
@@ -165,7 +165,11 @@ fn delete_ended_invites(conn: &mut DbConn, cutoff: i64) -> Result<usize, StoreEr
                 .select(invites::id)
                 .load(conn)
                 .map_err(classify)?;
-            let gone: Vec<String> = chunk.iter().filter(|id| !kept.contains(id)).cloned().collect();
+            let gone: Vec<String> = chunk
+                .iter()
+                .filter(|id| !kept.contains(id))
+                .cloned()
+                .collect();
             link_tokens::forget_targets(conn, organization_id, &gone)?;
         }
     }

@@ -22,8 +22,8 @@ use crate::domain::{
 };
 use crate::mail::{self, templates};
 use crate::store::kinds::{InviteState, LinkPurpose};
-use crate::store::lookups::live;
 use crate::store::link_tokens;
+use crate::store::lookups::live;
 use crate::store::rows::{InviteProjectRow, InviteRow, OrganizationRow, UserRow};
 use crate::store::schema::{invite_projects, invites, memberships, users};
 use crate::store::{execute, DbConn, Lookups};

@@ -53,7 +53,8 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
 /// event and email, in one transaction. False when another process (or a
 /// change of its end) got there first.
 fn expire(ctx: &Ctx, organization_id: &str, id: &str, now: i64) -> DomainResult<bool> {
-    ctx.store.write(|conn| expire_in(ctx, conn, organization_id, id, now))
+    ctx.store
+        .write(|conn| expire_in(ctx, conn, organization_id, id, now))
 }
 
 /// [`expire`] in the caller's transaction (accepting a new invite removes an

@@ -189,7 +189,10 @@ pub fn joinable_by_domain(conn: &mut DbConn, user: &UserRow) -> DomainResult<Opt
     // organization's; then its claim, in its own.
     let Some((organization_id, domain_id)) = verified_domains::table
         .find(domain)
-        .select((verified_domains::organization_id, verified_domains::domain_id))
+        .select((
+            verified_domains::organization_id,
+            verified_domains::domain_id,
+        ))
         .first::<(String, String)>(conn)
         .optional()?
     else {
