@@ -11,6 +11,7 @@ use crate::support::{Backend, Member, TestApp};
 on_both_backends!(
     invites_outlive_their_senders_account,
     another_admin_resends_an_invite_whose_sender_left,
+    a_closed_account_is_not_added_back_by_its_domain,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -177,4 +178,65 @@ fn another_admin_resends_an_invite_whose_sender_left(backend: Backend) {
         "colleague@example.com"
     );
     assert!(accepted.get("login")["token"].is_string());
+}
+
+/// Signs `email` up and confirms it by the newest confirmation link; the
+/// session token.
+fn confirmed_account(app: &TestApp, email: &str) -> String {
+    let mut taken: std::collections::HashSet<String> = app
+        .mail
+        .messages()
+        .iter()
+        .filter_map(|m| m.token("confirm"))
+        .collect();
+    app.signup(email, PASSWORD, "Zoe");
+    let token = app.mail.next_link(email, "confirm", &mut taken);
+    app.post("/user/confirm", None, json!({"token": token}))
+        .ok();
+    app.login(email, PASSWORD)
+}
+
+fn organizations_of(app: &TestApp, token: &str) -> Vec<Value> {
+    app.get("/user/listorganizations", Some(token))
+        .ok()
+        .get("organizations")
+        .as_array()
+        .expect("organizations")
+        .clone()
+}
+
+/// Closing an account is a departure from each of its organizations, kept
+/// by address: a new account at the same address is not joined again by
+/// the organization's verified domain.
+fn a_closed_account_is_not_added_back_by_its_domain(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.post(
+        "/customer/adddomain",
+        Some(&owner),
+        json!({"organizationid": org, "domain": "acme.test", "verificationemail": "it@acme.test",
+               "role": "collaborator"}),
+    )
+    .ok();
+    let link = app
+        .mail
+        .wait_for("it@acme.test")
+        .token("domain")
+        .expect("link");
+    app.post("/customer/verifydomain", None, json!({"token": link}))
+        .ok();
+
+    let zoe = confirmed_account(&app, "zoe@acme.test");
+    let joined = organizations_of(&app, &zoe);
+    assert_eq!(joined.len(), 1, "joined by the domain: {joined:?}");
+    app.post(
+        "/user/delete",
+        Some(&zoe),
+        json!({"currentpassword": PASSWORD}),
+    )
+    .ok();
+
+    let again = confirmed_account(&app, "zoe@acme.test");
+    assert_eq!(organizations_of(&app, &again), Vec::<Value>::new());
 }
