@@ -409,9 +409,8 @@ pub fn delete(
         }
         keep_sender_of_invites(conn, &current)?;
         // Memberships by a statement of their own, so that their delete
-        // triggers move the roster versions on every backend; the rest
-        // (sessions, keys, links, codes) by cascade, and the invites it
-        // sent lose only their invited_by (ON DELETE SET NULL).
+        // triggers move the roster versions on every backend; the rest by
+        // cascade (the invites it sent lose only their invited_by).
         diesel::delete(memberships::table.filter(memberships::user_id.eq(&user.id)))
             .execute(conn)?;
         diesel::delete(users::table.find(&user.id)).execute(conn)?;

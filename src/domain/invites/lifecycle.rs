@@ -211,15 +211,7 @@ pub fn create(
             inviter_email: None,
             inviter_confirmed: None,
         };
-        execute(conn, diesel::insert_into(invites::table).values(&row))?;
-        link_tokens::issue(
-            conn,
-            LinkPurpose::Invite,
-            organization_id,
-            &row.id,
-            &row.token_hash,
-        )?;
-        insert_invite_grants(conn, &row, &new.grants)?;
+        insert_invite(conn, &row, &new.grants)?;
         let inviter = caller.account(conn)?;
         let sender = Inviter::from(&inviter);
         queue_invitation(ctx, conn, &organization, &row, &token, &sender)?;
@@ -271,6 +263,20 @@ fn managing(row: &InviteRow, caller: &Caller) -> Permission {
     } else {
         Permission::InvitesManage
     }
+}
+
+/// Writes a new invite, the token of its link (found across
+/// organizations) and the grants it gives on accepting.
+fn insert_invite(conn: &mut DbConn, row: &InviteRow, grants: &[GrantRequest]) -> DomainResult<()> {
+    execute(conn, diesel::insert_into(invites::table).values(row))?;
+    link_tokens::issue(
+        conn,
+        LinkPurpose::Invite,
+        &row.organization_id,
+        &row.id,
+        &row.token_hash,
+    )?;
+    insert_invite_grants(conn, row, grants)
 }
 
 /// Writes the grants an invite gives on accepting.
