@@ -316,6 +316,16 @@ CREATE TRIGGER projects_bump_delete AFTER DELETE ON projects BEGIN
         ON CONFLICT (organization_id) DO UPDATE SET version = version + 1;
 END;
 
+-- No row made again names a parent that is not there: checked row by row
+-- as they were copied (foreign keys are on), and once more over the tables,
+-- so that the migration fails rather than leave a dangling row.
+CREATE TEMP TABLE foreign_key_check (violations INTEGER NOT NULL CHECK (violations = 0));
+INSERT INTO foreign_key_check SELECT COUNT(*) FROM pragma_foreign_key_check
+    WHERE "table" IN ('api_keys', 'memberships', 'projects', 'project_permissions', 'invites',
+                      'invite_projects', 'webhooks', 'webhook_deliveries', 'domains',
+                      'audit_events');
+DROP TABLE foreign_key_check;
+
 DROP TABLE old_memberships;
 DROP TABLE old_projects;
 DROP TABLE old_project_permissions;
