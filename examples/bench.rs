@@ -526,12 +526,12 @@ fn seed_organization(sql: &mut Vec<String>, org: &str, tag: &str, n: usize, owne
     inserts(
         sql,
         "project_permissions",
-        "membership_id, project_id, permission",
+        "organization_id, membership_id, project_id, permission",
         (0..n).flat_map(|i| {
             (0..3).map(move |j| {
                 let permission = if (i + j) % 2 == 0 { "read" } else { "full" };
                 format!(
-                    "('m-{tag}-{i:06}', 'p-{tag}-{:06}', '{permission}')",
+                    "('{org}', 'm-{tag}-{i:06}', 'p-{tag}-{:06}', '{permission}')",
                     (i + j) % n
                 )
             })
@@ -542,6 +542,12 @@ fn seed_organization(sql: &mut Vec<String>, org: &str, tag: &str, n: usize, owne
         "invites",
         "id, organization_id, email, role, can_create_projects, token_hash, state, invited_by, created_at, expires_at",
         (0..n).map(|i| format!("('i-{tag}-{i:06}', '{org}', 'guest{i}@{tag}.bench.example', 'collaborator', FALSE, 'h-{tag}-{i:06}', 'pending', '{owner}', {NOW_MS}, {FAR_MS})")),
+    );
+    inserts(
+        sql,
+        "link_tokens",
+        "token_hash, purpose, organization_id, target_id",
+        (0..n).map(|i| format!("('h-{tag}-{i:06}', 'invite', '{org}', 'i-{tag}-{i:06}')")),
     );
     inserts(
         sql,
@@ -560,8 +566,8 @@ fn seed_organization(sql: &mut Vec<String>, org: &str, tag: &str, n: usize, owne
     inserts(
         sql,
         "webhook_deliveries",
-        "id, webhook_id, event_id, event_type, payload, state, attempts, next_attempt_at, last_code, created_at",
-        (0..n).map(|i| format!("('wd-{tag}-{i:06}', 'wh-{tag}', 'a-{tag}-{i:06}', 'project.created', '{{}}', 'delivered', 1, {NOW_MS}, 200, {NOW_MS})")),
+        "id, organization_id, webhook_id, event_id, event_type, payload, state, attempts, next_attempt_at, last_code, created_at",
+        (0..n).map(|i| format!("('wd-{tag}-{i:06}', '{org}', 'wh-{tag}', 'a-{tag}-{i:06}', 'project.created', '{{}}', 'delivered', 1, {NOW_MS}, 200, {NOW_MS})")),
     );
 }
 
@@ -578,6 +584,12 @@ fn seed_invites_to(sql: &mut Vec<String>, email: &str, tag: &str, n: usize, invi
         "invites",
         "id, organization_id, email, role, can_create_projects, token_hash, state, invited_by, created_at, expires_at",
         (0..n).map(|i| format!("('j-{tag}-{i:06}', 'o-{tag}-{i:06}', '{email}', 'collaborator', FALSE, 'g-{tag}-{i:06}', 'pending', '{inviter}', {NOW_MS}, {FAR_MS})")),
+    );
+    inserts(
+        sql,
+        "link_tokens",
+        "token_hash, purpose, organization_id, target_id",
+        (0..n).map(|i| format!("('g-{tag}-{i:06}', 'invite', 'o-{tag}-{i:06}', 'j-{tag}-{i:06}')")),
     );
 }
 

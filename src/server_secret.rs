@@ -181,9 +181,13 @@ pub fn reseal_under_current(ctx: &Ctx) -> Result<usize, StoreError> {
                 .load::<(String, String)>(conn)
         },
         |conn, id, old, new| {
-            diesel::update(webhooks::table.find(id).filter(webhooks::secret.eq(old)))
-                .set(webhooks::secret.eq(new))
-                .execute(conn)
+            diesel::update(
+                webhooks::table
+                    .filter(webhooks::id.eq(id))
+                    .filter(webhooks::secret.eq(old)),
+            )
+            .set(webhooks::secret.eq(new))
+            .execute(conn)
         },
     )?;
     for column in [OutboxColumn::Text, OutboxColumn::Html, OutboxColumn::Link] {

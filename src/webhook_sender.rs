@@ -282,7 +282,11 @@ impl Courier for WebhookCourier {
 
     fn load(conn: &mut DbConn, token: &str) -> Result<Vec<Outgoing>, StoreError> {
         let rows: Vec<(DeliveryRow, String, String)> = webhook_deliveries::table
-            .inner_join(webhooks::table)
+            .inner_join(
+                webhooks::table.on(webhooks::organization_id
+                    .eq(webhook_deliveries::organization_id)
+                    .and(webhooks::id.eq(webhook_deliveries::webhook_id))),
+            )
             .filter(webhook_deliveries::claim.eq(token))
             .filter(webhook_deliveries::state.eq(DeliveryState::Pending))
             .order(webhook_deliveries::id.asc())
@@ -379,7 +383,7 @@ impl Courier for WebhookCourier {
         now: i64,
     ) -> Result<usize, StoreError> {
         let target = webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq(&item.row.id))
+            .find((&item.row.organization_id, &item.row.id))
             .filter(webhook_deliveries::claim.eq(token))
             .filter(webhook_deliveries::state.eq(DeliveryState::Pending));
         let error = match outcome {

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::mail::{self, templates};
 use crate::store::rows::{EmailConfirmationRow, MembershipRow, UserRow};
-use crate::store::schema::{email_confirmations, memberships, users};
+use crate::store::schema::{email_confirmations, invites, memberships, users};
 use crate::store::{DbConn, Lookups};
 
 pub use super::kernel::signin::{Login, User};
@@ -341,7 +341,8 @@ fn ensure_free(conn: &mut DbConn, address: &str, user_id: &str) -> DomainResult<
 
 /// `user/delete`: closes the caller's account at once: its sessions, API
 /// keys, memberships (each organization's audit log records
-/// `collaborator.left`), links and the invites it sent. Refused with 409
+/// `collaborator.left`) and links. The invites it sent stay valid and keep
+/// who sent them (API.md §12). Refused with 409
 /// `last_owner`, naming the organizations, while it is the only owner of
 /// one; then nothing is deleted.
 pub fn delete(
@@ -414,12 +415,27 @@ pub fn delete(
                 },
             )?;
         }
+        keep_sender_of_invites(conn, &current)?;
         // Memberships by a statement of their own, so that their delete
-        // triggers move the roster versions on every backend; the rest
-        // (sessions, keys, links, codes, the invites it sent) by cascade.
+        // triggers move the roster versions on every backend; the rest by
+        // cascade (the invites it sent lose only their invited_by).
         diesel::delete(memberships::table.filter(memberships::user_id.eq(&user.id)))
             .execute(conn)?;
         diesel::delete(users::table.find(&user.id)).execute(conn)?;
         Ok(())
     })
+}
+
+/// The invites `account` sent outlive it: each keeps the name and address
+/// (and whether it was confirmed) the account has as it closes, which
+/// `invitedby` shows from then on, with `userid` null.
+fn keep_sender_of_invites(conn: &mut DbConn, account: &UserRow) -> DomainResult<()> {
+    diesel::update(invites::table.filter(invites::invited_by.eq(&account.id)))
+        .set((
+            invites::inviter_name.eq(&account.name),
+            invites::inviter_email.eq(&account.email),
+            invites::inviter_confirmed.eq(account.email_verified),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -211,7 +211,7 @@ fn rewrite_invites(conn: &mut DbConn) -> DomainResult<usize> {
                 continue;
             }
         }
-        rewritten += diesel::update(invites::table.find(&id))
+        rewritten += diesel::update(invites::table.find((&organization_id, &id)))
             .set(invites::email.eq(&new))
             .execute(conn)?;
     }
@@ -266,7 +266,7 @@ fn rewrite_unconstrained(conn: &mut DbConn) -> DomainResult<usize> {
         .select((domains::id, domains::verification_email))
         .load(conn)?;
     for (id, _, new) in changed(rows) {
-        rewritten += diesel::update(domains::table.find(&id))
+        rewritten += diesel::update(domains::table.filter(domains::id.eq(&id)))
             .set(domains::verification_email.eq(&new))
             .execute(conn)?;
     }

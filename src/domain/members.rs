@@ -140,7 +140,7 @@ fn revoke_invites_beyond_authority(
     let actor = caller.account(conn)?;
     let now = now_ms();
     for invite in beyond {
-        diesel::update(invites::table.find(&invite.id))
+        diesel::update(invites::table.find((&invite.organization_id, &invite.id)))
             .set((
                 invites::state.eq(InviteState::Revoked),
                 invites::ended_at.eq(now),
@@ -171,16 +171,24 @@ fn target_and_actor(
     action: impl Fn(&MembershipRow) -> Need,
 ) -> DomainResult<(MembershipRow, Member)> {
     let not_found = || DomainError::not_found("collaborator not found");
-    let read = |conn: &mut DbConn| -> DomainResult<MembershipRow> {
-        memberships::table
-            .find(collaborator_id)
+    // A collaboratorid alone does not say its organization: the first read
+    // looks in every organization's memberships (docs/scaling.md), the
+    // re-read in the one found.
+    let read = |conn: &mut DbConn, organization_id: Option<&str>| -> DomainResult<MembershipRow> {
+        let mut query = memberships::table
+            .filter(memberships::id.eq(collaborator_id))
             .filter(access::live(now_ms()))
+            .into_boxed();
+        if let Some(organization_id) = organization_id {
+            query = query.filter(memberships::organization_id.eq(organization_id.to_string()));
+        }
+        query
             .select(MembershipRow::as_select())
             .first(conn)
             .optional()?
             .ok_or_else(not_found)
     };
-    let first = read(conn)?;
+    let first = read(conn, None)?;
     let actor = access::object(
         conn,
         caller,
@@ -190,7 +198,7 @@ fn target_and_actor(
         "collaborator",
     )?;
     // Re-read after the lock: a concurrent change may have committed.
-    let target = read(conn)?;
+    let target = read(conn, Some(&first.organization_id))?;
     Ok((target, actor))
 }
 
@@ -227,7 +235,7 @@ fn change_role(
             new_role.as_str()
         )));
     }
-    diesel::update(memberships::table.find(&target.id))
+    diesel::update(memberships::table.find((&target.organization_id, &target.id)))
         .set(memberships::role.eq(new_role))
         .execute(conn)?;
     revoke_invites_beyond_authority(conn, target, AuthorityLost::Demoted(new_role), caller)
@@ -271,20 +279,20 @@ pub fn edit(
         };
         ensure_owners_last("expiresat", role_after, end, from)?;
         if end != target.expires_at {
-            diesel::update(memberships::table.find(&target.id))
+            diesel::update(memberships::table.find((&org, &target.id)))
                 .set(memberships::expires_at.eq(end))
                 .execute(conn)?;
         }
         if let Some(flag) = changes.can_create_projects {
-            diesel::update(memberships::table.find(&target.id))
+            diesel::update(memberships::table.find((&org, &target.id)))
                 .set(memberships::can_create_projects.eq(flag))
                 .execute(conn)?;
         }
         if let Some(grants) = &changes.project_permissions {
             check_grants(conn, &org, grants)?;
-            replace_grants(conn, &target.id, grants)?;
+            replace_grants(conn, &target, grants)?;
         }
-        let after = collaborator(conn, &target.id)?;
+        let after = collaborator(conn, &org, &target.id)?;
         events::record(
             conn,
             &org,
@@ -320,11 +328,11 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
             return Err(DomainError::forbidden("only owners may remove owners"));
         }
         ensure_an_owner_remains(conn, Leaving::Member(&target))?;
-        let removed = collaborator(conn, &target.id)?;
+        let removed = collaborator(conn, &org, &target.id)?;
         if !leaving {
             revoke_invites_beyond_authority(conn, &target, AuthorityLost::Removed, caller)?;
         }
-        diesel::delete(memberships::table.find(&target.id)).execute(conn)?;
+        diesel::delete(memberships::table.find((&org, &target.id))).execute(conn)?;
         record_departure(conn, &org, &removed.userid, &removed.email, now_ms())?;
         diesel::delete(
             api_keys::table

@@ -12,9 +12,12 @@ use super::roles::Role;
 use super::sessions::Caller;
 use super::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::mail::{self, templates};
+use crate::store::link_tokens;
 use crate::store::rows::{OrganizationRow, UserRow};
-use crate::store::schema::{memberships, organizations, roster_versions, users};
-use crate::store::Lookups;
+use crate::store::schema::{
+    api_keys, memberships, organizations, roster_versions, users, verified_domains,
+};
+use crate::store::{DbConn, Lookups};
 
 pub use super::kernel::organization::Organization;
 
@@ -171,6 +174,20 @@ pub fn settings(
     })
 }
 
+/// What the reference tables hold for a deleted organization, which no
+/// foreign key cascades to (docs/scaling.md): API keys bound to it, the
+/// tokens of its links, its verified domains.
+fn forget_in_reference_tables(conn: &mut DbConn, organization_id: &str) -> DomainResult<()> {
+    diesel::delete(api_keys::table.filter(api_keys::organization_id.eq(organization_id)))
+        .execute(conn)?;
+    link_tokens::forget_organization(conn, organization_id)?;
+    diesel::delete(
+        verified_domains::table.filter(verified_domains::organization_id.eq(organization_id)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 /// `customer/delete`: deletes the organization and everything it holds
 /// (projects, memberships and their grants, invites, its audit log, API keys
 /// bound to it, its roster version) in one transaction, and tells every
@@ -220,6 +237,7 @@ pub fn delete(
         diesel::delete(organizations::table.find(&organization_id)).execute(conn)?;
         // The cascade's membership triggers leave a version row behind.
         diesel::delete(roster_versions::table.find(&organization_id)).execute(conn)?;
+        forget_in_reference_tables(conn, &organization_id)?;
         Ok(())
     })
 }

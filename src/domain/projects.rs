@@ -79,6 +79,7 @@ pub fn create(
         if !member.holds(permissions::Permission::ProjectsRead) {
             diesel::insert_into(project_permissions::table)
                 .values(&ProjectPermissionRow {
+                    organization_id: organization_id.to_string(),
                     membership_id: member.membership.id.clone(),
                     project_id: row.id.clone(),
                     permission: Permission::Full,
@@ -119,6 +120,7 @@ pub fn list(
             .into_boxed();
         if !member.holds(permissions::Permission::ProjectsRead) {
             let granted = project_permissions::table
+                .filter(project_permissions::organization_id.eq(organization_id.to_string()))
                 .filter(project_permissions::membership_id.eq(member.membership.id.clone()))
                 .select(project_permissions::project_id);
             query = query.filter(projects::id.eq_any(granted));
@@ -146,8 +148,7 @@ fn load_project(
     project_id: &str,
 ) -> DomainResult<ProjectRow> {
     projects::table
-        .filter(projects::organization_id.eq(organization_id))
-        .filter(projects::id.eq(project_id))
+        .find((organization_id, project_id))
         .select(ProjectRow::as_select())
         .first(conn)
         .optional()?
@@ -173,7 +174,7 @@ pub fn rename(
         let organization_id = member.organization_id();
         let mut row = load_project(conn, organization_id, project_id)?;
         let old = std::mem::replace(&mut row.name, name.trim().to_string());
-        diesel::update(projects::table.find(project_id))
+        diesel::update(projects::table.find((organization_id, project_id)))
             .set(projects::name.eq(&row.name))
             .execute(conn)?;
         events::record(
@@ -207,7 +208,7 @@ pub fn delete(
         )?;
         let organization_id = member.organization_id();
         let row = load_project(conn, organization_id, project_id)?;
-        diesel::delete(projects::table.find(project_id)).execute(conn)?;
+        diesel::delete(projects::table.find((organization_id, project_id))).execute(conn)?;
         events::record(
             conn,
             organization_id,

@@ -6,14 +6,17 @@
 //! of rows that nothing can need again, so several processes may sweep at
 //! once: whichever comes second finds nothing left.
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 
 use super::idempotency::KEPT_MS;
 use super::MS_PER_DAY;
 use crate::store::kinds::{DeliveryState, InviteState, MailState};
+use crate::store::link_tokens;
 use crate::store::schema::{
-    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
-    retired_invite_tokens, sessions, webhook_deliveries,
+    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox, sessions,
+    webhook_deliveries,
 };
 use crate::store::{classify, DbConn, Store, StoreError};
 
@@ -69,20 +72,7 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         .execute(conn)
         .map_err(classify)?;
         let tokens = delete_ended_tokens(conn, cutoff)?;
-        // A pending invite past its time has ended too, even before anything
-        // marked it expired.
-        let invites = diesel::delete(
-            invites::table.filter(
-                (invites::state
-                    .ne(InviteState::Pending)
-                    .and(invites::ended_at.lt(cutoff)))
-                .or(invites::state
-                    .eq(InviteState::Pending)
-                    .and(invites::expires_at.lt(cutoff))),
-            ),
-        )
-        .execute(conn)
-        .map_err(classify)?;
+        let invites = delete_ended_invites(conn, cutoff)?;
         let audit_events = if retention.audit_days == 0 {
             0
         } else {
@@ -130,10 +120,58 @@ fn delete_ended_tokens(conn: &mut DbConn, cutoff: i64) -> Result<usize, StoreErr
     )
     .execute(conn)
     .map_err(classify)?;
-    let retired = diesel::delete(
-        retired_invite_tokens::table.filter(retired_invite_tokens::retired_at.lt(cutoff)),
-    )
-    .execute(conn)
-    .map_err(classify)?;
+    let retired = link_tokens::forget_retired_before(conn, cutoff)?;
     Ok(confirmations + links + retired)
+}
+
+/// Deletes the invites ended before `cutoff` (a pending one past its time
+/// has ended too, even before anything marked it expired) and the tokens of
+/// their links, which no foreign key takes with them (a reference table,
+/// docs/scaling.md). How many invites.
+fn delete_ended_invites(conn: &mut DbConn, cutoff: i64) -> Result<usize, StoreError> {
+    let ended = || {
+        invites::table.filter(
+            (invites::state
+                .ne(InviteState::Pending)
+                .and(invites::ended_at.lt(cutoff)))
+            .or(invites::state
+                .eq(InviteState::Pending)
+                .and(invites::expires_at.lt(cutoff))),
+        )
+    };
+    let rows: Vec<(String, String)> = ended()
+        .select((invites::organization_id, invites::id))
+        .order((invites::organization_id, invites::id))
+        .load(conn)
+        .map_err(classify)?;
+    let mut by_organization: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (organization_id, id) in rows {
+        by_organization.entry(organization_id).or_default().push(id);
+    }
+    let mut deleted = 0;
+    for (organization_id, ids) in &by_organization {
+        for chunk in ids.chunks(500) {
+            // Still ended as the row is now: one resent meanwhile stays.
+            deleted += diesel::delete(
+                ended()
+                    .filter(invites::organization_id.eq(organization_id))
+                    .filter(invites::id.eq_any(chunk)),
+            )
+            .execute(conn)
+            .map_err(classify)?;
+            let kept: Vec<String> = invites::table
+                .filter(invites::organization_id.eq(organization_id))
+                .filter(invites::id.eq_any(chunk))
+                .select(invites::id)
+                .load(conn)
+                .map_err(classify)?;
+            let gone: Vec<String> = chunk
+                .iter()
+                .filter(|id| !kept.contains(id))
+                .cloned()
+                .collect();
+            link_tokens::forget_targets(conn, organization_id, &gone)?;
+        }
+    }
+    Ok(deleted)
 }

@@ -306,6 +306,8 @@ fn gate(
     webhook_id: &str,
     how: Hold,
 ) -> DomainResult<WebhookRow> {
+    // A webhookid alone does not say its organization: this one read looks
+    // in every organization's webhooks (docs/scaling.md).
     let row: WebhookRow = webhooks::table
         .filter(webhooks::id.eq(webhook_id))
         .select(WebhookRow::as_select())
@@ -329,7 +331,7 @@ pub fn delete(ctx: &Ctx, caller: &Caller, webhook_id: &str) -> DomainResult<()> 
         let row = gate(conn, caller, webhook_id, Hold::Exclusive)?;
         let deleted = crate::store::execute(
             conn,
-            diesel::delete(webhooks::table.filter(webhooks::id.eq(&row.id))),
+            diesel::delete(webhooks::table.find((&row.organization_id, &row.id))),
         )?;
         if deleted == 0 {
             // Deleted by a concurrent call while this one waited for the lock.
@@ -355,6 +357,7 @@ pub fn deliveries(
     ctx.store.read(|conn| {
         let webhook = gate(conn, caller, webhook_id, Hold::Nothing)?;
         let mut query = webhook_deliveries::table
+            .filter(webhook_deliveries::organization_id.eq(&webhook.organization_id))
             .filter(webhook_deliveries::webhook_id.eq(&webhook.id))
             .into_boxed();
         if let Some(before) = &page.after {

@@ -177,6 +177,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an emailed link opens, as `link_tokens` records it.
+    pub enum LinkPurpose {
+        Invite = "invite",
+        Domain = "domain",
+    }
+}
+
+text_enum! {
     /// What an audit event records (API.md §6).
     pub enum AuditAction {
         OrganizationCreated = "organization.created",

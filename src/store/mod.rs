@@ -3,12 +3,14 @@
 //! connections, `target.rs` which database a URL names), migrations, the
 //! transaction helpers every domain function goes through
 //! (`transactions.rs`), the loads and locks of the rows rules start from
-//! (`lookups.rs`: `conn.user(id)`, `conn.lock_organization(id)`, …), and
-//! the commit hook that wakes the outboxes' senders (`outbox.rs`). `store`
+//! (`lookups.rs`: `conn.user(id)`, `conn.lock_organization(id)`, …), the
+//! tokens of emailed links, found across organizations (`link_tokens.rs`),
+//! and the commit hook that wakes the outboxes' senders (`outbox.rs`). `store`
 //! knows tables, not rules.
 
 mod connection;
 pub mod kinds;
+pub mod link_tokens;
 pub mod lookups;
 mod outbox;
 mod pool;

@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 
 use super::kinds::{
-    AuditAction, DeliveryState, DomainState, InviteState, MailState, Permission, Role, TokenPurpose,
+    AuditAction, DeliveryState, DomainState, InviteState, LinkPurpose, MailState, Permission, Role,
+    TokenPurpose,
 };
 use super::schema::*;
 
@@ -106,6 +107,7 @@ pub struct ProjectRow {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = project_permissions)]
 pub struct ProjectPermissionRow {
+    pub organization_id: String,
     pub membership_id: String,
     pub project_id: String,
     pub permission: Permission,
@@ -121,17 +123,23 @@ pub struct InviteRow {
     pub can_create_projects: bool,
     pub token_hash: String,
     pub state: InviteState,
-    pub invited_by: String,
+    /// The sender's account; `None` once it has closed, when the
+    /// `inviter_*` fields keep who they were.
+    pub invited_by: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
     /// When the membership this invite makes ends; `None` for a lasting one.
     pub membership_expires_at: Option<i64>,
+    pub inviter_name: Option<String>,
+    pub inviter_email: Option<String>,
+    pub inviter_confirmed: Option<bool>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = invite_projects)]
 pub struct InviteProjectRow {
+    pub organization_id: String,
     pub invite_id: String,
     pub project_id: String,
     pub permission: Permission,
@@ -222,6 +230,7 @@ pub struct WebhookRow {
 #[diesel(table_name = webhook_deliveries)]
 pub struct DeliveryRow {
     pub id: String,
+    pub organization_id: String,
     pub webhook_id: String,
     pub event_id: String,
     pub event_type: AuditAction,
@@ -261,4 +270,18 @@ pub struct DepartureRow {
     pub email: String,
     pub user_id: String,
     pub departed_at: i64,
+}
+
+/// An emailed link's token, found by its hash across organizations, and the
+/// organization's row it opens (a reference table: docs/scaling.md).
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = link_tokens)]
+pub struct LinkTokenRow {
+    pub token_hash: String,
+    pub purpose: LinkPurpose,
+    pub organization_id: String,
+    /// The invite's or the domain claim's id.
+    pub target_id: String,
+    /// When `invite/resend` replaced it; `None` while it is the current one.
+    pub retired_at: Option<i64>,
 }

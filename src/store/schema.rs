@@ -1,4 +1,6 @@
 // The tables of migrations/{sqlite,postgres}; both backends share this schema.
+// Organization tables lead their keys with organization_id (docs/scaling.md);
+// their joins name it in `on` clauses, since `joinable!` knows one column.
 
 diesel::table! {
     settings (key) {
@@ -55,7 +57,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    memberships (id) {
+    memberships (organization_id, id) {
         id -> Text,
         organization_id -> Text,
         user_id -> Text,
@@ -67,7 +69,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    projects (id) {
+    projects (organization_id, id) {
         id -> Text,
         organization_id -> Text,
         name -> Text,
@@ -76,15 +78,16 @@ diesel::table! {
 }
 
 diesel::table! {
-    project_permissions (membership_id, project_id) {
+    project_permissions (organization_id, membership_id, project_id) {
         membership_id -> Text,
         project_id -> Text,
         permission -> Text,
+        organization_id -> Text,
     }
 }
 
 diesel::table! {
-    invites (id) {
+    invites (organization_id, id) {
         id -> Text,
         organization_id -> Text,
         email -> Text,
@@ -92,27 +95,41 @@ diesel::table! {
         can_create_projects -> Bool,
         token_hash -> Text,
         state -> Text,
-        invited_by -> Text,
+        invited_by -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
         membership_expires_at -> Nullable<BigInt>,
+        inviter_name -> Nullable<Text>,
+        inviter_email -> Nullable<Text>,
+        inviter_confirmed -> Nullable<Bool>,
     }
 }
 
 diesel::table! {
-    retired_invite_tokens (token_hash) {
+    link_tokens (token_hash) {
         token_hash -> Text,
-        invite_id -> Text,
-        retired_at -> BigInt,
+        purpose -> Text,
+        organization_id -> Text,
+        target_id -> Text,
+        retired_at -> Nullable<BigInt>,
     }
 }
 
 diesel::table! {
-    invite_projects (invite_id, project_id) {
+    verified_domains (domain) {
+        domain -> Text,
+        organization_id -> Text,
+        domain_id -> Text,
+    }
+}
+
+diesel::table! {
+    invite_projects (organization_id, invite_id, project_id) {
         invite_id -> Text,
         project_id -> Text,
         permission -> Text,
+        organization_id -> Text,
     }
 }
 
@@ -169,7 +186,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhooks (id) {
+    webhooks (organization_id, id) {
         id -> Text,
         organization_id -> Text,
         url -> Text,
@@ -181,7 +198,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_deliveries (id) {
+    webhook_deliveries (organization_id, id) {
         id -> Text,
         webhook_id -> Text,
         event_id -> Text,
@@ -196,11 +213,12 @@ diesel::table! {
         last_error -> Nullable<Text>,
         last_attempt_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        organization_id -> Text,
     }
 }
 
 diesel::table! {
-    domains (id) {
+    domains (organization_id, id) {
         id -> Text,
         organization_id -> Text,
         domain -> Text,
@@ -224,7 +242,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (id) {
+    audit_events (organization_id, id) {
         id -> Text,
         organization_id -> Text,
         actor_user_id -> Nullable<Text>,
@@ -261,16 +279,10 @@ diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(projects -> organizations (organization_id));
-diesel::joinable!(project_permissions -> memberships (membership_id));
-diesel::joinable!(project_permissions -> projects (project_id));
 diesel::joinable!(invites -> organizations (organization_id));
 diesel::joinable!(webhooks -> organizations (organization_id));
 diesel::joinable!(domains -> organizations (organization_id));
-diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(invites -> users (invited_by));
-diesel::joinable!(invite_projects -> invites (invite_id));
-diesel::joinable!(retired_invite_tokens -> invites (invite_id));
-diesel::joinable!(invite_projects -> projects (project_id));
 diesel::joinable!(email_confirmations -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -284,7 +296,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_permissions,
     invites,
     invite_projects,
-    retired_invite_tokens,
+    link_tokens,
+    verified_domains,
     email_confirmations,
     outbox,
     webhooks,

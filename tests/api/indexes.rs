@@ -1,4 +1,4 @@
-//! The hot lookups use indexes: an invite by the hash of its token, the
+//! The hot lookups use indexes: an invite by the hash of its link's token, the
 //! collaborators of an organization, the invites waiting for an address.
 //! Checked on SQLite's query planner (PostgreSQL plans tiny test tables as
 //! sequential scans whatever the indexes, so its plan proves nothing here).
@@ -35,12 +35,28 @@ fn hot_lookups_use_indexes() {
     // indexes of UNIQUE constraints `sqlite_autoindex_<table>_<n>`).
     let cases = [
         (
-            "SELECT id FROM invites WHERE token_hash = 'x'",
-            "SEARCH invites USING INDEX sqlite_autoindex_invites_2 (token_hash=?)",
+            "SELECT organization_id, target_id FROM link_tokens WHERE token_hash = 'x'",
+            "SEARCH link_tokens USING INDEX sqlite_autoindex_link_tokens_1 (token_hash=?)",
         ),
         (
-            "SELECT invite_id FROM retired_invite_tokens WHERE token_hash = 'x'",
-            "SEARCH retired_invite_tokens USING INDEX sqlite_autoindex_retired_invite_tokens_1 (token_hash=?)",
+            "SELECT * FROM invites WHERE organization_id = 'o' AND id = 'i'",
+            "SEARCH invites USING INDEX sqlite_autoindex_invites_1 (organization_id=? AND id=?)",
+        ),
+        (
+            "SELECT * FROM invites WHERE id = 'i'",
+            "SEARCH invites USING INDEX invites_id (id=?)",
+        ),
+        (
+            "SELECT * FROM memberships WHERE id = 'm'",
+            "SEARCH memberships USING INDEX memberships_id (id=?)",
+        ),
+        (
+            "SELECT organization_id, domain_id FROM verified_domains WHERE domain = 'x'",
+            "SEARCH verified_domains USING INDEX sqlite_autoindex_verified_domains_1 (domain=?)",
+        ),
+        (
+            "SELECT id FROM invites WHERE invited_by = 'u'",
+            "SEARCH invites USING INDEX invites_invited_by (invited_by=?)",
         ),
         (
             "SELECT id FROM invites WHERE email = 'a@b.c' AND state = 'pending' AND expires_at > 0 ORDER BY id",
@@ -49,12 +65,13 @@ fn hot_lookups_use_indexes() {
         (
             "SELECT memberships.id, users.email FROM memberships INNER JOIN users ON users.id = memberships.user_id \
              WHERE memberships.organization_id = 'o' AND memberships.id > 'a' ORDER BY memberships.id LIMIT 101",
-            "SEARCH memberships USING INDEX memberships_org_id (organization_id=? AND id>?)",
+            "SEARCH memberships USING INDEX sqlite_autoindex_memberships_1 (organization_id=? AND id>?)",
         ),
         (
-            "SELECT membership_id FROM project_permissions INNER JOIN projects ON projects.id = project_permissions.project_id \
-             WHERE project_permissions.membership_id IN ('a', 'b')",
-            "SEARCH project_permissions USING COVERING INDEX sqlite_autoindex_project_permissions_1 (membership_id=?)",
+            "SELECT membership_id FROM project_permissions INNER JOIN projects \
+             ON projects.organization_id = project_permissions.organization_id AND projects.id = project_permissions.project_id \
+             WHERE project_permissions.organization_id = 'o' AND project_permissions.membership_id IN ('a', 'b')",
+            "SEARCH project_permissions USING COVERING INDEX sqlite_autoindex_project_permissions_1 (organization_id=? AND membership_id=?)",
         ),
         (
             "SELECT id FROM api_keys WHERE secret_hash = 'x'",
@@ -66,7 +83,7 @@ fn hot_lookups_use_indexes() {
         ),
         (
             "SELECT id FROM audit_events WHERE organization_id = 'o' AND id < 'z' ORDER BY id DESC LIMIT 10",
-            "SEARCH audit_events USING COVERING INDEX audit_events_org (organization_id=? AND id<?)",
+            "SEARCH audit_events USING COVERING INDEX sqlite_autoindex_audit_events_1 (organization_id=? AND id<?)",
         ),
         (
             "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= 5 \
@@ -87,12 +104,12 @@ fn hot_lookups_use_indexes() {
             "SEARCH outbox USING INDEX outbox_claim (claim=?)",
         ),
         (
-            "SELECT * FROM webhook_deliveries WHERE webhook_id = 'w' AND id < 'z' ORDER BY id DESC LIMIT 101",
-            "SEARCH webhook_deliveries USING INDEX webhook_deliveries_webhook (webhook_id=? AND id<?)",
+            "SELECT * FROM webhook_deliveries WHERE organization_id = 'o' AND webhook_id = 'w' AND id < 'z' ORDER BY id DESC LIMIT 101",
+            "SEARCH webhook_deliveries USING INDEX webhook_deliveries_webhook (organization_id=? AND webhook_id=? AND id<?)",
         ),
         (
             "SELECT id, events FROM webhooks WHERE organization_id = 'o'",
-            "SEARCH webhooks USING INDEX webhooks_org (organization_id=?)",
+            "SEARCH webhooks USING INDEX sqlite_autoindex_webhooks_1 (organization_id=?)",
         ),
     ];
     for (sql, expected) in cases {

@@ -66,9 +66,10 @@ const PAGES: &[(&str, &str)] = &[
     (
         "customer/listcollaborators (grants of the page)",
         "SELECT project_permissions.membership_id, projects.id, projects.name, project_permissions.permission \
-         FROM (memberships INNER JOIN (project_permissions INNER JOIN projects ON (project_permissions.project_id = projects.id)) \
-         ON (project_permissions.membership_id = memberships.id)) \
-         WHERE ((memberships.organization_id = 'o') AND (memberships.id > 'a')) AND (memberships.id <= 'z')",
+         FROM (project_permissions INNER JOIN projects ON ((projects.organization_id = project_permissions.organization_id) \
+         AND (projects.id = project_permissions.project_id))) \
+         WHERE ((project_permissions.organization_id = 'o') AND (project_permissions.membership_id > 'a')) \
+         AND (project_permissions.membership_id <= 'z')",
     ),
     (
         "customer/listprojects",
@@ -111,7 +112,8 @@ const PAGES: &[(&str, &str)] = &[
     (
         "customer/listwebhookdeliveries",
         "SELECT webhook_deliveries.id, webhook_deliveries.state FROM webhook_deliveries \
-         WHERE (webhook_deliveries.webhook_id = 'w') AND (webhook_deliveries.id < 'z') \
+         WHERE ((webhook_deliveries.organization_id = 'o') AND (webhook_deliveries.webhook_id = 'w')) \
+         AND (webhook_deliveries.id < 'z') \
          ORDER BY webhook_deliveries.id DESC LIMIT 101",
     ),
     (

@@ -60,8 +60,9 @@ fn the_sweep_deletes_what_ended_and_keeps_what_is_needed(backend: Backend) {
     ] {
         sql(&app, &format!(
             "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, state, \
-             attempts, next_attempt_at, last_attempt_at, created_at) VALUES ('{id}', '{webhook}', \
-             'e-{id}', 'domain.removed', '{{}}', '{state}', 1, {next}, {two_days_ago}, {two_days_ago})"
+             attempts, next_attempt_at, last_attempt_at, created_at, organization_id) SELECT '{id}', '{webhook}', \
+             'e-{id}', 'domain.removed', '{{}}', '{state}', 1, {next}, {two_days_ago}, {two_days_ago}, \
+             organization_id FROM webhooks WHERE id = '{webhook}'"
         ));
     }
 

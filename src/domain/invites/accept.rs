@@ -182,7 +182,7 @@ fn accepted(
     membership: MembershipRow,
     user_id: &str,
 ) -> DomainResult<Accepted> {
-    let collaborator = collaborator(conn, &membership.id)?;
+    let collaborator = collaborator(conn, &membership.organization_id, &membership.id)?;
     let organization = organization_view(ctx, conn, &Member::from(membership))?;
     let login = match caller {
         Some(_) => None,
@@ -268,9 +268,10 @@ fn join(
         .first(conn)
         .optional()?;
     if let Some(ended) = ended {
-        expire_in(ctx, conn, &ended, now)?;
+        expire_in(ctx, conn, &row.organization_id, &ended, now)?;
     }
     let grants: Vec<(String, Permission)> = invite_projects::table
+        .filter(invite_projects::organization_id.eq(&row.organization_id))
         .filter(invite_projects::invite_id.eq(&row.id))
         .select((invite_projects::project_id, invite_projects::permission))
         .load(conn)?;

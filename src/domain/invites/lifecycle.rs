@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
-use super::reads::{assemble, view};
-use super::states::{close, effective_state, ensure_open, load_by_id};
-use super::values::{Invite, NewInvite};
+use super::reads::{assemble, load_inviter, view};
+use super::states::{close, effective_state, ensure_open, load_by_id, reload};
+use super::values::{Invite, Inviter, NewInvite};
 use crate::domain::access::{self, Hold};
 use crate::domain::kernel::events::{self, By, InviteCreated, InviteResent, InviteRevoked};
 use crate::domain::kernel::grants::{check_granter_holds, check_grants, GrantRequest};
@@ -21,10 +21,11 @@ use crate::domain::{
     GoneReason, MS_PER_DAY,
 };
 use crate::mail::{self, templates};
-use crate::store::kinds::InviteState;
+use crate::store::kinds::{InviteState, LinkPurpose};
+use crate::store::link_tokens;
 use crate::store::lookups::live;
 use crate::store::rows::{InviteProjectRow, InviteRow, OrganizationRow, UserRow};
-use crate::store::schema::{invite_projects, invites, memberships, retired_invite_tokens, users};
+use crate::store::schema::{invite_projects, invites, memberships, users};
 use crate::store::{execute, DbConn, Lookups};
 
 pub(super) fn is_member_by_email(
@@ -107,7 +108,7 @@ pub(super) fn queue_invitation(
     organization: &OrganizationRow,
     row: &InviteRow,
     token: &str,
-    inviter: &UserRow,
+    inviter: &Inviter,
 ) -> DomainResult<()> {
     let link = format!("{}/invite/{token}", ctx.policy.public_url);
     let expires = rfc3339(row.expires_at);
@@ -116,7 +117,7 @@ pub(super) fn queue_invitation(
         organization: &organization.name,
         inviter_name: &inviter.name,
         inviter_email: &inviter.email,
-        inviter_confirmed: inviter.email_verified,
+        inviter_confirmed: inviter.confirmed,
         role: row.role.as_str(),
         link: &link,
         expires_at: &expires,
@@ -201,16 +202,19 @@ pub fn create(
             can_create_projects: new.can_create_projects,
             token_hash: hash_secret(&token),
             state: InviteState::Pending,
-            invited_by: caller.user_id.clone(),
+            invited_by: Some(caller.user_id.clone()),
             created_at: now,
             expires_at: now + i64::from(ttl_days) * MS_PER_DAY,
             ended_at: None,
             membership_expires_at,
+            inviter_name: None,
+            inviter_email: None,
+            inviter_confirmed: None,
         };
-        execute(conn, diesel::insert_into(invites::table).values(&row))?;
-        insert_invite_grants(conn, &row.id, &new.grants)?;
+        insert_invite(conn, &row, &new.grants)?;
         let inviter = caller.account(conn)?;
-        queue_invitation(ctx, conn, &organization, &row, &token, &inviter)?;
+        let sender = Inviter::from(&inviter);
+        queue_invitation(ctx, conn, &organization, &row, &token, &sender)?;
         events::record(
             conn,
             organization_id,
@@ -224,7 +228,7 @@ pub fn create(
         )?;
         if new.grants.is_empty() {
             // Everything the answer names is at hand.
-            return Ok(assemble(row, organization.name, &inviter, Vec::new(), now));
+            return Ok(assemble(row, organization.name, sender, Vec::new(), now));
         }
         view(conn, row, now)
     });
@@ -254,23 +258,38 @@ fn requested_end(new: &NewInvite, now: i64) -> DomainResult<Option<i64>> {
 /// users for their own, API.md §3). Decided here and answered by the gate
 /// alone.
 fn managing(row: &InviteRow, caller: &Caller) -> Permission {
-    if row.invited_by == caller.user_id {
+    if row.invited_by.as_ref() == Some(&caller.user_id) {
         Permission::MembersInvite
     } else {
         Permission::InvitesManage
     }
 }
 
+/// Writes a new invite, the token of its link (found across
+/// organizations) and the grants it gives on accepting.
+fn insert_invite(conn: &mut DbConn, row: &InviteRow, grants: &[GrantRequest]) -> DomainResult<()> {
+    execute(conn, diesel::insert_into(invites::table).values(row))?;
+    link_tokens::issue(
+        conn,
+        LinkPurpose::Invite,
+        &row.organization_id,
+        &row.id,
+        &row.token_hash,
+    )?;
+    insert_invite_grants(conn, row, grants)
+}
+
 /// Writes the grants an invite gives on accepting.
 fn insert_invite_grants(
     conn: &mut DbConn,
-    invite_id: &str,
+    invite: &InviteRow,
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
     let grant_rows: Vec<InviteProjectRow> = grants
         .iter()
         .map(|g| InviteProjectRow {
-            invite_id: invite_id.to_string(),
+            organization_id: invite.organization_id.clone(),
+            invite_id: invite.id.clone(),
             project_id: g.project_id.clone(),
             permission: g.permission,
         })
@@ -322,6 +341,7 @@ fn judge_as_new_invite(
         )));
     }
     let grants: Vec<GrantRequest> = invite_projects::table
+        .filter(invite_projects::organization_id.eq(&row.organization_id))
         .filter(invite_projects::invite_id.eq(&row.id))
         .select((invite_projects::project_id, invite_projects::permission))
         .load::<(String, crate::store::kinds::Permission)>(conn)?
@@ -350,7 +370,7 @@ pub fn revoke(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
                 reason: None,
             },
         )?;
-        let fresh = load_by_id(conn, &row.id)?;
+        let fresh = reload(conn, &row)?;
         view(conn, fresh, now)
     })
 }
@@ -387,7 +407,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         // revoke that committed meanwhile wins, and answers 410 here.
         let updated = diesel::update(
             invites::table
-                .filter(invites::id.eq(&row.id))
+                .find((&row.organization_id, &row.id))
                 .filter(invites::token_hash.eq(&row.token_hash))
                 .filter(invites::state.eq_any([InviteState::Pending, InviteState::Expired])),
         )
@@ -399,20 +419,21 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         ))
         .execute(conn)?;
         if updated != 1 {
-            let fresh = load_by_id(conn, &row.id)?;
+            let fresh = reload(conn, &row)?;
             ensure_open(&fresh, now)?;
             return Err(DomainError::conflict(
                 ConflictReason::InvitePending,
                 "the invite was resent at the same moment; use the latest email",
             ));
         }
-        diesel::insert_into(retired_invite_tokens::table)
-            .values((
-                retired_invite_tokens::token_hash.eq(&row.token_hash),
-                retired_invite_tokens::invite_id.eq(&row.id),
-                retired_invite_tokens::retired_at.eq(now),
-            ))
-            .execute(conn)?;
+        link_tokens::retire(conn, &row.token_hash, now)?;
+        link_tokens::issue(
+            conn,
+            LinkPurpose::Invite,
+            &row.organization_id,
+            &row.id,
+            &token_hash,
+        )?;
         let fresh = InviteRow {
             token_hash,
             state: InviteState::Pending,
@@ -420,7 +441,9 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
             ended_at: None,
             ..row
         };
-        let inviter = conn.user(&fresh.invited_by)?;
+        // The mail names who sent the invite, as the invite does, even
+        // when their account has closed since.
+        let inviter = load_inviter(conn, &fresh)?;
         queue_invitation(ctx, conn, &organization, &fresh, &token, &inviter)?;
         events::record(
             conn,

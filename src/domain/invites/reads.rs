@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::states::{effective_state, ensure_open};
+use super::states::{effective_state, ensure_open, load_in};
 use super::values::{Invite, Inviter};
 use crate::domain::access::{self, Hold};
 use crate::domain::kernel::grants::{group_grants, hide_invisible, visible_projects, ProjectGrant};
@@ -15,11 +15,10 @@ use crate::domain::roles::Permission;
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::hash_secret;
 use crate::domain::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
-use crate::store::kinds::InviteState;
+use crate::store::kinds::{InviteState, LinkPurpose};
+use crate::store::link_tokens;
 use crate::store::rows::{InviteRow, UserRow};
-use crate::store::schema::{
-    invite_projects, invites, organizations, projects, retired_invite_tokens, users,
-};
+use crate::store::schema::{invite_projects, invites, organizations, projects, users};
 use crate::store::DbConn;
 
 pub(super) fn views(
@@ -37,7 +36,7 @@ pub(super) fn views(
     };
     let ids = distinct(rows.iter().map(|r| &r.id).collect());
     let org_ids = distinct(rows.iter().map(|r| &r.organization_id).collect());
-    let inviter_ids = distinct(rows.iter().map(|r| &r.invited_by).collect());
+    let inviter_ids = distinct(rows.iter().filter_map(|r| r.invited_by.as_ref()).collect());
     let mut orgs = organizations::table
         .select((organizations::id, organizations::name))
         .into_boxed();
@@ -46,36 +45,11 @@ pub(super) fn views(
         many => orgs.filter(organizations::id.eq_any(many.to_vec())),
     };
     let org_names: HashMap<String, String> = orgs.load(conn)?.into_iter().collect();
-    let mut people = users::table.select(UserRow::as_select()).into_boxed();
-    people = match inviter_ids.as_slice() {
-        [one] => people.filter(users::id.eq(one.clone())),
-        many => people.filter(users::id.eq_any(many.to_vec())),
-    };
-    let inviters: HashMap<String, UserRow> = people
-        .load(conn)?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect();
-    let mut granted = invite_projects::table
-        .inner_join(projects::table)
-        .select((
-            invite_projects::invite_id,
-            projects::id,
-            projects::name,
-            invite_projects::permission,
-        ))
-        .into_boxed();
-    granted = match ids.as_slice() {
-        [one] => granted.filter(invite_projects::invite_id.eq(one.clone())),
-        many => granted.filter(invite_projects::invite_id.eq_any(many.to_vec())),
-    };
-    let grant_rows: Vec<(String, String, String, Permission)> = granted.load(conn)?;
-    let mut grants = group_grants(grant_rows);
+    let inviters = inviters_by_id(conn, &inviter_ids)?;
+    let mut grants = grants_of_invites(conn, &org_ids, &ids)?;
     rows.into_iter()
         .map(|row| {
-            let inviter = inviters
-                .get(&row.invited_by)
-                .ok_or_else(|| DomainError::Internal("invite without inviter".into()))?;
+            let inviter = inviter_of(&row, &inviters)?;
             let organization_name = org_names
                 .get(&row.organization_id)
                 .cloned()
@@ -86,11 +60,97 @@ pub(super) fn views(
         .collect()
 }
 
+/// The accounts `ids` (the senders of invites still open), by id.
+fn inviters_by_id(conn: &mut DbConn, ids: &[String]) -> DomainResult<HashMap<String, UserRow>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut people = users::table.select(UserRow::as_select()).into_boxed();
+    people = match ids {
+        [one] => people.filter(users::id.eq(one.clone())),
+        many => people.filter(users::id.eq_any(many.to_vec())),
+    };
+    Ok(people
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect())
+}
+
+/// The grants of the invites `ids` of the organizations `org_ids`, by invite.
+fn grants_of_invites(
+    conn: &mut DbConn,
+    org_ids: &[String],
+    ids: &[String],
+) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
+    let mut granted = invite_projects::table
+        .inner_join(
+            projects::table.on(projects::organization_id
+                .eq(invite_projects::organization_id)
+                .and(projects::id.eq(invite_projects::project_id))),
+        )
+        .select((
+            invite_projects::invite_id,
+            projects::id,
+            projects::name,
+            invite_projects::permission,
+        ))
+        .into_boxed();
+    granted = match org_ids {
+        [one] => granted.filter(invite_projects::organization_id.eq(one.clone())),
+        many => granted.filter(invite_projects::organization_id.eq_any(many.to_vec())),
+    };
+    granted = match ids {
+        [one] => granted.filter(invite_projects::invite_id.eq(one.clone())),
+        many => granted.filter(invite_projects::invite_id.eq_any(many.to_vec())),
+    };
+    let grant_rows: Vec<(String, String, String, Permission)> = granted.load(conn)?;
+    Ok(group_grants(grant_rows))
+}
+
+/// Who sent `row`: their account as it is now, or, once it has closed, who
+/// they were then (kept on the invite by the closing).
+pub(super) fn inviter_of(
+    row: &InviteRow,
+    accounts: &HashMap<String, UserRow>,
+) -> DomainResult<Inviter> {
+    if let Some(account) = row.invited_by.as_ref().and_then(|id| accounts.get(id)) {
+        return Ok(Inviter::from(account));
+    }
+    match (&row.inviter_name, &row.inviter_email) {
+        (Some(name), Some(email)) => Ok(Inviter {
+            userid: None,
+            name: name.clone(),
+            email: email.clone(),
+            confirmed: row.inviter_confirmed.unwrap_or(false),
+        }),
+        _ => Err(DomainError::Internal("invite without inviter".into())),
+    }
+}
+
+/// The sender of `row` alone ([`inviter_of`]).
+pub(super) fn load_inviter(conn: &mut DbConn, row: &InviteRow) -> DomainResult<Inviter> {
+    let ids: Vec<String> = row.invited_by.iter().cloned().collect();
+    let accounts = inviters_by_id(conn, &ids)?;
+    inviter_of(row, &accounts)
+}
+
+impl From<&UserRow> for Inviter {
+    fn from(account: &UserRow) -> Inviter {
+        Inviter {
+            userid: Some(account.id.clone()),
+            name: account.name.clone(),
+            email: account.email.clone(),
+            confirmed: account.email_verified,
+        }
+    }
+}
+
 /// An invite as the API shows it, from its row and what the row names.
 pub(super) fn assemble(
     row: InviteRow,
     organizationname: String,
-    inviter: &UserRow,
+    invitedby: Inviter,
     projectpermissions: Vec<ProjectGrant>,
     now: i64,
 ) -> Invite {
@@ -103,12 +163,7 @@ pub(super) fn assemble(
         email: row.email,
         role: row.role,
         cancreateprojects: row.can_create_projects,
-        invitedby: Inviter {
-            userid: inviter.id.clone(),
-            name: inviter.name.clone(),
-            email: inviter.email.clone(),
-            confirmed: inviter.email_verified,
-        },
+        invitedby,
         createdat: rfc3339(row.created_at),
         expiresat: rfc3339(row.expires_at),
         membershipexpiresat: row.membership_expires_at.map(rfc3339),
@@ -121,22 +176,14 @@ pub(super) fn view(conn: &mut DbConn, row: InviteRow, now: i64) -> DomainResult<
         .ok_or_else(|| DomainError::Internal("invite view".into()))
 }
 
-/// The invite a token names. A token replaced by `invite/resend` answers 410.
+/// The invite a token names, found through the link tokens of every
+/// organization and then read in its own. A token replaced by
+/// `invite/resend` answers 410; an unknown one, or one whose invite is gone,
+/// 404.
 pub(super) fn load_by_token(conn: &mut DbConn, token: &str) -> DomainResult<InviteRow> {
-    let hash = hash_secret(token);
-    if let Some(row) = invites::table
-        .filter(invites::token_hash.eq(&hash))
-        .select(InviteRow::as_select())
-        .first(conn)
-        .optional()?
-    {
-        return Ok(row);
-    }
-    let retired: i64 = retired_invite_tokens::table
-        .filter(retired_invite_tokens::token_hash.eq(&hash))
-        .count()
-        .get_result(conn)?;
-    if retired > 0 {
+    let link = link_tokens::find(conn, LinkPurpose::Invite, &hash_secret(token))?
+        .ok_or_else(|| DomainError::not_found("invite not found"))?;
+    if link.retired_at.is_some() {
         return Err(DomainError::Gone {
             reason: GoneReason::Revoked,
             message:
@@ -144,7 +191,8 @@ pub(super) fn load_by_token(conn: &mut DbConn, token: &str) -> DomainResult<Invi
                     .into(),
         });
     }
-    Err(DomainError::not_found("invite not found"))
+    load_in(conn, &link.organization_id, &link.target_id)?
+        .ok_or_else(|| DomainError::not_found("invite not found"))
 }
 
 /// A page of the organization's invites, oldest first, optionally in one state.

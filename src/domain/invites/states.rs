@@ -49,7 +49,7 @@ pub(super) fn close(
 ) -> DomainResult<()> {
     let updated = diesel::update(
         invites::table
-            .filter(invites::id.eq(&row.id))
+            .find((&row.organization_id, &row.id))
             .filter(invites::state.eq(InviteState::Pending))
             .filter(invites::expires_at.gt(now)),
     )
@@ -58,19 +58,39 @@ pub(super) fn close(
     if updated == 1 {
         return Ok(());
     }
-    let fresh = load_by_id(conn, &row.id)?;
+    let fresh = reload(conn, row)?;
     ensure_open(&fresh, now)?;
     Err(DomainError::Internal("invite could not be closed".into()))
 }
 
-/// The invite `invite_id`, or 404.
+/// The invite `invite_id`, or 404. A call that names an invite by its id
+/// alone does not say its organization: this one lookup reads every
+/// organization's invites (docs/scaling.md); what follows reads one.
 pub(super) fn load_by_id(conn: &mut DbConn, invite_id: &str) -> DomainResult<InviteRow> {
     invites::table
-        .find(invite_id)
+        .filter(invites::id.eq(invite_id))
         .select(InviteRow::as_select())
         .first(conn)
         .optional()?
         .ok_or_else(not_found)
+}
+
+/// The invite `invite_id` of `organization_id`, if it is there.
+pub(super) fn load_in(
+    conn: &mut DbConn,
+    organization_id: &str,
+    invite_id: &str,
+) -> DomainResult<Option<InviteRow>> {
+    Ok(invites::table
+        .find((organization_id, invite_id))
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// `row` as it is now, or 404 when it is gone.
+pub(super) fn reload(conn: &mut DbConn, row: &InviteRow) -> DomainResult<InviteRow> {
+    load_in(conn, &row.organization_id, &row.id)?.ok_or_else(not_found)
 }
 
 /// What an invite the caller may not see answers, exactly as an unknown one.

@@ -13,11 +13,13 @@ use crate::domain::kernel::signin::Login;
 use crate::domain::roles::Role;
 use crate::store::kinds::InviteState;
 
-/// Who sent an invite.
+/// Who sent an invite. The name and address stay when the sender's
+/// account closes; `userid` is null from then on (API.md §12).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inviter {
-    pub userid: String,
+    #[schema(required = true)]
+    pub userid: Option<String>,
     pub name: String,
     pub email: String,
     /// Whether the inviter has confirmed `email`: the mail and the page

@@ -27,18 +27,18 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
     let mut removed = 0;
     loop {
         let now = now_ms();
-        let due: Vec<String> = ctx.store.read(|conn| {
+        let due: Vec<(String, String)> = ctx.store.read(|conn| {
             memberships::table
                 .filter(memberships::expires_at.le(now))
                 .order(memberships::expires_at.asc())
                 .limit(BATCH)
-                .select(memberships::id)
+                .select((memberships::organization_id, memberships::id))
                 .load(conn)
                 .map_err(DomainError::from)
         })?;
         let mut this_round = 0;
-        for id in &due {
-            if expire(ctx, id, now)? {
+        for (organization_id, id) in &due {
+            if expire(ctx, organization_id, id, now)? {
                 this_round += 1;
             }
         }
@@ -52,15 +52,22 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
 /// Removes the membership `id` if it has ended by `now`, with its audit
 /// event and email, in one transaction. False when another process (or a
 /// change of its end) got there first.
-fn expire(ctx: &Ctx, id: &str, now: i64) -> DomainResult<bool> {
-    ctx.store.write(|conn| expire_in(ctx, conn, id, now))
+fn expire(ctx: &Ctx, organization_id: &str, id: &str, now: i64) -> DomainResult<bool> {
+    ctx.store
+        .write(|conn| expire_in(ctx, conn, organization_id, id, now))
 }
 
 /// [`expire`] in the caller's transaction (accepting a new invite removes an
 /// ended membership the sweep has not reached, the same way).
-pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResult<bool> {
+pub fn expire_in(
+    ctx: &Ctx,
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+    now: i64,
+) -> DomainResult<bool> {
     let Some(membership) = memberships::table
-        .find(id)
+        .find((organization_id, id))
         .filter(memberships::expires_at.le(now))
         .select(MembershipRow::as_select())
         .first(conn)
@@ -73,7 +80,7 @@ pub fn expire_in(ctx: &Ctx, conn: &mut DbConn, id: &str, now: i64) -> DomainResu
     conn.share_organization(&membership.organization_id)?;
     let deleted = diesel::delete(
         memberships::table
-            .find(id)
+            .find((organization_id, id))
             .filter(memberships::expires_at.le(now)),
     )
     .execute(conn)?;

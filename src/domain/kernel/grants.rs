@@ -12,8 +12,8 @@ use super::error::{DomainError, DomainResult};
 use crate::domain::access::Member;
 use crate::domain::permissions;
 use crate::domain::roles::Permission;
-use crate::store::rows::ProjectPermissionRow;
-use crate::store::schema::{memberships, project_permissions, projects};
+use crate::store::rows::{MembershipRow, ProjectPermissionRow};
+use crate::store::schema::{project_permissions, projects};
 use crate::store::DbConn;
 
 /// A permission on one project, as members and invites carry it.
@@ -77,10 +77,29 @@ pub fn check_grants(
     Ok(())
 }
 
-/// The grants of one member, by project name.
-pub fn grants_of_member(conn: &mut DbConn, membership_id: &str) -> DomainResult<Vec<ProjectGrant>> {
+/// The project a grant names, in the grant's organization.
+#[allow(clippy::type_complexity)] // Diesel's join type, named once here.
+fn granted_project() -> diesel::dsl::On<
+    projects::table,
+    diesel::dsl::And<
+        diesel::dsl::Eq<projects::organization_id, project_permissions::organization_id>,
+        diesel::dsl::Eq<projects::id, project_permissions::project_id>,
+    >,
+> {
+    projects::table.on(projects::organization_id
+        .eq(project_permissions::organization_id)
+        .and(projects::id.eq(project_permissions::project_id)))
+}
+
+/// The grants of one member of `organization_id`, by project name.
+pub fn grants_of_member(
+    conn: &mut DbConn,
+    organization_id: &str,
+    membership_id: &str,
+) -> DomainResult<Vec<ProjectGrant>> {
     let rows: Vec<(String, String, String, Permission)> = project_permissions::table
-        .inner_join(projects::table)
+        .inner_join(granted_project())
+        .filter(project_permissions::organization_id.eq(organization_id))
         .filter(project_permissions::membership_id.eq(membership_id))
         .select((
             project_permissions::membership_id,
@@ -102,11 +121,11 @@ pub fn grants_of_page(
     after: &str,
     last: &str,
 ) -> DomainResult<HashMap<String, Vec<ProjectGrant>>> {
-    let rows: Vec<(String, String, String, Permission)> = memberships::table
-        .inner_join(project_permissions::table.inner_join(projects::table))
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::id.gt(after))
-        .filter(memberships::id.le(last))
+    let rows: Vec<(String, String, String, Permission)> = project_permissions::table
+        .inner_join(granted_project())
+        .filter(project_permissions::organization_id.eq(organization_id))
+        .filter(project_permissions::membership_id.gt(after))
+        .filter(project_permissions::membership_id.le(last))
         .select((
             project_permissions::membership_id,
             projects::id,
@@ -143,17 +162,20 @@ pub fn group_grants(
 /// Replaces a member's grants with `grants`.
 pub fn replace_grants(
     conn: &mut DbConn,
-    membership_id: &str,
+    member: &MembershipRow,
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
     diesel::delete(
-        project_permissions::table.filter(project_permissions::membership_id.eq(membership_id)),
+        project_permissions::table
+            .filter(project_permissions::organization_id.eq(&member.organization_id))
+            .filter(project_permissions::membership_id.eq(&member.id)),
     )
     .execute(conn)?;
     let rows: Vec<ProjectPermissionRow> = grants
         .iter()
         .map(|g| ProjectPermissionRow {
-            membership_id: membership_id.to_string(),
+            organization_id: member.organization_id.clone(),
+            membership_id: member.id.clone(),
             project_id: g.project_id.clone(),
             permission: g.permission,
         })
@@ -181,7 +203,11 @@ pub fn visible_projects(
     if member.holds(permissions::Permission::ProjectsRead) {
         return Ok(None);
     }
-    let grants = grants_of_member(conn, &member.membership.id)?;
+    let grants = grants_of_member(
+        conn,
+        &member.membership.organization_id,
+        &member.membership.id,
+    )?;
     Ok(Some(
         grants
             .into_iter()

@@ -16,7 +16,7 @@ use crate::domain::emails::domain_of;
 use crate::domain::roles::{Permission, Role};
 use crate::store::kinds::DomainState;
 use crate::store::rows::{DepartureRow, DomainRow, MembershipRow, ProjectPermissionRow, UserRow};
-use crate::store::schema::{departures, domains, memberships, users};
+use crate::store::schema::{departures, domains, memberships, users, verified_domains};
 use crate::store::{execute, DbConn};
 
 /// A membership about to be made.
@@ -58,6 +58,7 @@ pub fn add(conn: &mut DbConn, new: NewMember<'_>, now: i64) -> DomainResult<Opti
         .grants
         .into_iter()
         .map(|(project_id, permission)| ProjectPermissionRow {
+            organization_id: membership.organization_id.clone(),
             membership_id: membership.id.clone(),
             project_id,
             permission,
@@ -105,14 +106,19 @@ pub fn view(membership: MembershipRow, user: UserRow, grants: Vec<ProjectGrant>)
     }
 }
 
-/// One collaborator as the API shows it.
-pub fn collaborator(conn: &mut DbConn, membership_id: &str) -> DomainResult<Collaborator> {
+/// One collaborator of `organization_id` as the API shows it.
+pub fn collaborator(
+    conn: &mut DbConn,
+    organization_id: &str,
+    membership_id: &str,
+) -> DomainResult<Collaborator> {
     let (membership, user): (MembershipRow, UserRow) = memberships::table
         .inner_join(users::table)
+        .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::id.eq(membership_id))
         .select((MembershipRow::as_select(), UserRow::as_select()))
         .first(conn)?;
-    let mine = grants_of_member(conn, &membership.id)?;
+    let mine = grants_of_member(conn, organization_id, &membership.id)?;
     Ok(view(membership, user, mine))
 }
 
@@ -179,8 +185,21 @@ pub fn joinable_by_domain(conn: &mut DbConn, user: &UserRow) -> DomainResult<Opt
     let Some(domain) = domain_of(&user.email) else {
         return Ok(None);
     };
+    // The organization a domain is verified for, from the table of every
+    // organization's; then its claim, in its own.
+    let Some((organization_id, domain_id)) = verified_domains::table
+        .find(domain)
+        .select((
+            verified_domains::organization_id,
+            verified_domains::domain_id,
+        ))
+        .first::<(String, String)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
     let Some(row) = domains::table
-        .filter(domains::domain.eq(domain))
+        .find((&organization_id, &domain_id))
         .filter(domains::state.eq(DomainState::Verified))
         .select(DomainRow::as_select())
         .first(conn)

@@ -24,9 +24,10 @@ use super::{
     GoneReason, MS_PER_HOUR,
 };
 use crate::mail::{self, templates};
-use crate::store::kinds::DomainState;
+use crate::store::kinds::{DomainState, LinkPurpose};
+use crate::store::link_tokens;
 use crate::store::rows::{DomainRow, UserRow};
-use crate::store::schema::domains;
+use crate::store::schema::{domains, verified_domains};
 use crate::store::{DbConn, Lookups};
 
 pub use names::normalize_domain;
@@ -174,10 +175,9 @@ fn queue_claim_mail(
 /// Refuses a claim of `domain` when an organization verified it: this one
 /// (409 `already_verified`) or another (409 `domain_taken`).
 fn ensure_unverified(conn: &mut DbConn, domain: &str, organization_id: &str) -> DomainResult<()> {
-    let verified_elsewhere: Option<String> = domains::table
-        .filter(domains::domain.eq(domain))
-        .filter(domains::state.eq(DomainState::Verified))
-        .select(domains::organization_id)
+    let verified_elsewhere: Option<String> = verified_domains::table
+        .find(domain)
+        .select(verified_domains::organization_id)
         .first(conn)
         .optional()?;
     match verified_elsewhere {
@@ -202,7 +202,16 @@ fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
         .first(conn)
         .optional()?;
     if let Some(row) = existing {
-        diesel::update(domains::table.find(&row.id))
+        // The old link ends: it answers as an unknown one.
+        link_tokens::forget(conn, &row.token_hash)?;
+        link_tokens::issue(
+            conn,
+            LinkPurpose::Domain,
+            &row.organization_id,
+            &row.id,
+            &claim.token_hash,
+        )?;
+        diesel::update(domains::table.find((&row.organization_id, &row.id)))
             .set((
                 domains::token_hash.eq(&claim.token_hash),
                 domains::token_expires_at.eq(claim.token_expires_at),
@@ -211,6 +220,8 @@ fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
             ))
             .execute(conn)?;
         return Ok(DomainRow {
+            token_hash: claim.token_hash,
+            token_expires_at: claim.token_expires_at,
             verification_email: claim.verification_email,
             role: claim.role,
             ..row
@@ -231,6 +242,13 @@ fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
     diesel::insert_into(domains::table)
         .values(&claim)
         .execute(conn)?;
+    link_tokens::issue(
+        conn,
+        LinkPurpose::Domain,
+        &claim.organization_id,
+        &claim.id,
+        &claim.token_hash,
+    )?;
     Ok(claim)
 }
 
@@ -243,13 +261,19 @@ fn domain_taken(domain: &str) -> DomainError {
 
 /// The claim an emailed token stands for: unknown 404, used 410 `used`,
 /// expired (or replaced) 410 `expired`.
+/// The token is found among every organization's links, and the claim in
+/// its own.
 fn claim(conn: &mut DbConn, token: &str) -> DomainResult<DomainRow> {
+    let unknown = || DomainError::not_found("domain verification link not found");
+    let hash = hash_secret(token);
+    let link = link_tokens::find(conn, LinkPurpose::Domain, &hash)?.ok_or_else(unknown)?;
     let row: DomainRow = domains::table
-        .filter(domains::token_hash.eq(hash_secret(token)))
+        .find((&link.organization_id, &link.target_id))
+        .filter(domains::token_hash.eq(&hash))
         .select(DomainRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| DomainError::not_found("domain verification link not found"))?;
+        .ok_or_else(unknown)?;
     if row.state == DomainState::Verified {
         return Err(DomainError::Gone {
             reason: GoneReason::Used,
@@ -282,16 +306,24 @@ pub fn verify(ctx: &Ctx, token: &str) -> DomainResult<Domain> {
         let row = claim(conn, token)?;
         conn.share_organization(&row.organization_id)?;
         let row = claim(conn, token)?;
-        let taken = domains::table
-            .filter(domains::domain.eq(&row.domain))
-            .filter(domains::state.eq(DomainState::Verified))
+        let taken = verified_domains::table
+            .find(&row.domain)
             .count()
             .get_result::<i64>(conn)?;
         if taken > 0 {
             return Err(domain_taken(&row.domain));
         }
         let now = now_ms();
-        diesel::update(domains::table.find(&row.id))
+        // One organization per verified domain: the key of this table says
+        // so across all of them (a concurrent twin meets it, 409 below).
+        diesel::insert_into(verified_domains::table)
+            .values((
+                verified_domains::domain.eq(&row.domain),
+                verified_domains::organization_id.eq(&row.organization_id),
+                verified_domains::domain_id.eq(&row.id),
+            ))
+            .execute(conn)?;
+        diesel::update(domains::table.find((&row.organization_id, &row.id)))
             .set((
                 domains::state.eq(DomainState::Verified),
                 domains::verified_at.eq(now),
@@ -349,8 +381,10 @@ pub fn list(
 /// Removes a claim (owners); nobody who joined by it is removed.
 pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
     ctx.store.write(|conn| {
+        // A domainid alone does not say its organization: this one read
+        // looks in every organization's claims (docs/scaling.md).
         let row: DomainRow = domains::table
-            .find(domain_id)
+            .filter(domains::id.eq(domain_id))
             .select(DomainRow::as_select())
             .first(conn)
             .optional()?
@@ -363,10 +397,18 @@ pub fn remove(ctx: &Ctx, caller: &Caller, domain_id: &str) -> DomainResult<()> {
             Hold::Exclusive,
             "domain",
         )?;
-        if diesel::delete(domains::table.find(&row.id)).execute(conn)? == 0 {
+        if diesel::delete(domains::table.find((&row.organization_id, &row.id))).execute(conn)? == 0
+        {
             // Removed by a concurrent call while this one waited for the lock.
             return Err(DomainError::not_found("domain not found"));
         }
+        link_tokens::forget_targets(conn, &row.organization_id, std::slice::from_ref(&row.id))?;
+        diesel::delete(
+            verified_domains::table
+                .find(&row.domain)
+                .filter(verified_domains::organization_id.eq(&row.organization_id)),
+        )
+        .execute(conn)?;
         events::record(
             conn,
             &row.organization_id,

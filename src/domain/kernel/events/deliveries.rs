@@ -63,8 +63,10 @@ pub(super) fn queue(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()
         // these deliveries with it. Only webhooks that get a delivery are
         // locked. (SQLite runs one writer at a time.)
         let held: Vec<Subscription> = diesel::sql_query(
-            "SELECT id FROM webhooks WHERE id = ANY($1) ORDER BY id FOR KEY SHARE",
+            "SELECT id FROM webhooks WHERE organization_id = $1 AND id = ANY($2) \
+             ORDER BY id FOR KEY SHARE",
         )
+        .bind::<diesel::sql_types::Text, _>(&event.organization_id)
         .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&targets)
         .load(pg)?;
         targets.retain(|id| held.iter().any(|h| &h.id == id));
@@ -77,6 +79,7 @@ pub(super) fn queue(conn: &mut DbConn, event: &AuditEventRow) -> DomainResult<()
         .into_iter()
         .map(|webhook_id| DeliveryRow {
             id: new_id(),
+            organization_id: event.organization_id.clone(),
             webhook_id,
             event_id: event.id.clone(),
             event_type: event.action,
