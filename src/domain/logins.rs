@@ -18,8 +18,10 @@ pub use super::kernel::signin::Login;
 /// and opens a session.
 pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> DomainResult<Login> {
     let email = normalize_email(email);
-    // Failed logins per account (API.md §8); a success counts nothing.
-    ctx.limits.logins.check(&email)?;
+    // Failed logins per account (API.md §8): each guess is counted before it
+    // is judged, so a burst across processes gets no more than the limit
+    // judged; a right password gives its count back.
+    let guess = ctx.limits.logins.take(&email)?;
     let user = ctx
         .store
         .read(|conn| conn.user_by_email(&email).map_err(DomainError::from))?;
@@ -27,11 +29,11 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         password,
         user.as_ref().and_then(|u| u.password_hash.as_deref()),
     )? {
-        let _ = ctx.limits.logins.hit(&email);
         return Err(DomainError::Unauthenticated(
             "wrong email or password".into(),
         ));
     }
+    ctx.limits.logins.give_back(guess);
     let user =
         user.ok_or_else(|| DomainError::Unauthenticated("wrong email or password".into()))?;
     let session = new_session_row(ctx, &user.id);
