@@ -2,8 +2,9 @@
 //! address (and whose address that is behind a proxy), sign-ups per address,
 //! invites per organization. Each answers 429 with `Retry-After`. A flood of
 //! distinct keys does not reset another key's window. `shared` holds each
-//! limit across processes.
+//! limit across processes; `kept` says what the counts leave at rest.
 
+mod kept;
 mod shared;
 
 use serde_json::json;

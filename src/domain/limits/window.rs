@@ -357,6 +357,17 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_is_what_is_left_of_the_keys_window() {
+        let (_dir, store) = store();
+        let window = window(&store, 1, 3_000);
+        let a = "a@example.com".to_string();
+        window.hit(&a).expect("in a test");
+        std::thread::sleep(Duration::from_millis(1_200));
+        // 1.8 s or a little less are left: not the whole window of 3 s.
+        assert!((1..=2).contains(&retry_after(window.hit(&a))));
+    }
+
+    #[test]
     fn windows_end_and_start_over() {
         let (_dir, store) = store();
         let window = window(&store, 1, 300);
