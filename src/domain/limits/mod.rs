@@ -23,42 +23,19 @@
 
 mod window;
 
-use std::cell::RefCell;
 use std::net::IpAddr;
 
 use super::{DomainError, DomainResult};
 use crate::secrets::Sealer;
 use crate::store::Store;
 
-pub use window::{LimitKey, Taken, Window};
+pub use window::{address_key, LimitKey, Taken, Window};
 
 /// The purpose the keyed hashes of the limits' keys are derived for.
 pub const HASHING_PURPOSE: &str = "rate limit keys";
 
 const MINUTE_MS: i64 = 60 * 1000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
-
-thread_local! {
-    /// Counts [`Window::hit_after`] left for the end of the request's work:
-    /// (limit, keyed hash).
-    static DEFERRED: RefCell<Vec<(&'static str, String)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn defer(bucket: &'static str, hash: String) {
-    DEFERRED.with(|d| d.borrow_mut().push((bucket, hash)));
-}
-
-/// The key a client address counts under: itself, or its /64 for IPv6, where
-/// one host easily holds a whole prefix.
-pub fn address_key(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        v4 @ IpAddr::V4(_) => v4,
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-    }
-}
 
 /// The limits, shared by every process on the store.
 pub struct Limits {
@@ -124,7 +101,7 @@ impl Limits {
     /// request's work (and every transaction of it) is over. A count that
     /// fails is logged: the answer is decided already.
     pub fn settle(&self) {
-        let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        let deferred = window::take_deferred();
         for (bucket, hash) in deferred {
             let counted = match bucket {
                 b if b == self.logins.bucket() => self.logins.hit_hashed(&hash),

@@ -12,13 +12,15 @@
 //! Keys rest as a keyed hash (HMAC-SHA256 under a key derived from the
 //! server's secret), never as the email or client address counted.
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::RunQueryDsl;
 
-use super::super::{now_ms, DomainError, DomainResult};
+use crate::clock::now_ms;
+use crate::domain::{DomainError, DomainResult};
 use crate::secrets::Sealer;
 use crate::store::{classify, DbConn, MultiBackend, Store};
 
@@ -46,6 +48,29 @@ const GIVE_BACK: &str = "UPDATE rate_limits \
      SET used = CASE WHEN used > $1 THEN $1 - 1 ELSE used - 1 END \
      WHERE bucket = $2 AND key_hash = $3 AND ends_at = $4 AND used > 0";
 
+thread_local! {
+    /// Counts [`Window::hit_after`] left for the end of the request's work:
+    /// (limit, keyed hash).
+    static DEFERRED: RefCell<Vec<(&'static str, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The counts [`Window::hit_after`] left on this thread, taken off it.
+pub(super) fn take_deferred() -> Vec<(&'static str, String)> {
+    DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()))
+}
+
+/// The key a client address counts under: itself, or its /64 for IPv6, where
+/// one host easily holds a whole prefix.
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        v4 @ IpAddr::V4(_) => v4,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
 /// What a limit counts by: the bytes its keyed hash is taken of.
 pub trait LimitKey {
     fn key_bytes(&self) -> Vec<u8>;
@@ -60,7 +85,7 @@ impl LimitKey for String {
 /// A client address counts as itself, or its /64 for IPv6.
 impl LimitKey for IpAddr {
     fn key_bytes(&self) -> Vec<u8> {
-        super::address_key(*self).to_string().into_bytes()
+        address_key(*self).to_string().into_bytes()
     }
 }
 
@@ -206,12 +231,13 @@ impl<K: LimitKey> Window<K> {
     }
 
     /// Counts one for `key` once the request's work is done
-    /// ([`super::Limits::settle`]): for a guess judged inside a transaction
+    /// (`Limits::settle`): for a guess judged inside a transaction
     /// that its refusal rolls back, where the count must still stand and a
     /// second connection must not be taken.
     pub fn hit_after(&self, key: &K) {
         if !self.off() {
-            super::defer(self.bucket, self.hash(key));
+            let hash = self.hash(key);
+            DEFERRED.with(|d| d.borrow_mut().push((self.bucket, hash)));
         }
     }
 
@@ -306,8 +332,13 @@ mod tests {
     }
 
     fn window(store: &Store, limit: u32, length_ms: i64) -> Window<String> {
-        let sealer = Sealer::new(b"a test secret", super::super::HASHING_PURPOSE);
+        let sealer = Sealer::new(b"a test secret", "rate limit keys");
         Window::new(("mails", limit, length_ms, store.clone(), sealer))
+    }
+
+    fn window_off(store: &Store) -> Window<String> {
+        let sealer = Sealer::new(b"a test secret", "rate limit keys");
+        Window::new(("mails", 0, 60_000, store.clone(), sealer))
     }
 
     fn retry_after(result: DomainResult<()>) -> u64 {
@@ -340,19 +371,9 @@ mod tests {
             .expect("in a test");
         assert_eq!(hashes.len(), 2);
         assert!(hashes.iter().all(|h| !h.contains('@') && h.len() == 64));
-        let off = super::super::Limits::new(
-            &store,
-            &Sealer::new(b"s", "p"),
-            super::super::LimitSettings {
-                logins_per_minute: 0,
-                tokens_per_minute: 0,
-                signups_per_hour: 0,
-                invites_per_hour: 0,
-                mails_per_address_per_hour: 0,
-            },
-        );
+        let off = window_off(&store);
         for _ in 0..10 {
-            off.mails.hit(&a).expect("in a test");
+            off.hit(&a).expect("in a test");
         }
     }
 
