@@ -340,17 +340,12 @@ pub struct Config {
     )]
     pub mails_per_address_per_hour: u32,
 
-    /// Keys (client addresses, email addresses, organizations) each rate
-    /// limit keeps counts for; when full, the windows with the fewest counts
-    /// are forgotten first, never all at once.
-    #[arg(
-        long,
-        env = "COLLABD_RATE_LIMIT_KEYS",
-        default_value_t = crate::domain::limits::DEFAULT_MAX_KEYS,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..),
-        global = true
-    )]
-    pub rate_limit_keys: usize,
+    /// Retired: has no effect. The rate limits are counted in the database,
+    /// shared by every process, one row per key while its window lasts, so
+    /// there is no per-process table to bound; still accepted so that
+    /// earlier configurations start.
+    #[arg(long, env = "COLLABD_RATE_LIMIT_KEYS", global = true)]
+    pub rate_limit_keys: Option<usize>,
 
     /// Seconds a request's body may take to arrive once its headers have;
     /// a slower one answers 408 and its connection is closed.

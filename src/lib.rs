@@ -59,6 +59,22 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
     let sealer = |purpose: &str| Sealer::rotating(secret, previous, purpose);
     /// Rendered collaborator pages kept per process.
     const ROSTER_CACHE_BYTES: usize = 8 << 20;
+    if config.rate_limit_keys.is_some() {
+        tracing::warn!(
+            "COLLABD_RATE_LIMIT_KEYS is retired and has no effect: the rate limits are counted in the database"
+        );
+    }
+    let limits = domain::limits::Limits::new(
+        &store,
+        &sealer(domain::limits::HASHING_PURPOSE),
+        domain::limits::LimitSettings {
+            logins_per_minute: config.login_attempts_per_minute,
+            tokens_per_minute: config.token_attempts_per_minute,
+            signups_per_hour: config.signups_per_hour,
+            invites_per_hour: config.invites_per_hour,
+            mails_per_address_per_hour: config.mails_per_address_per_hour,
+        },
+    );
     let ctx = Ctx {
         store,
         keys: SessionKeys::rotating(secret, previous),
@@ -76,14 +92,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             login_link_ttl_minutes: config.login_link_ttl_minutes,
             webhook_allow_private: config.webhook_allow_private,
         },
-        limits: domain::limits::Limits::new(
-            config.login_attempts_per_minute,
-            config.token_attempts_per_minute,
-            config.signups_per_hour,
-            config.invites_per_hour,
-            config.mails_per_address_per_hour,
-            config.rate_limit_keys,
-        ),
+        limits,
         passwords: PasswordHashing::new(
             match config.hash_concurrency {
                 0 => std::thread::available_parallelism().map_or(2, usize::from),

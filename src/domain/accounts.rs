@@ -59,6 +59,9 @@ pub fn signup(ctx: &Ctx, client: std::net::IpAddr, new: NewAccount<'_>) -> Domai
         diesel::insert_into(users::table)
             .values(&row)
             .execute(conn)?;
+        // The confirmation is a mail to the address like the others
+        // (API.md §8): counted with the sign-up, never refusing it.
+        ctx.limits.mails.note_on(conn, &row.email)?;
         queue_confirmation(ctx, conn, &row, None)
     });
     match result {

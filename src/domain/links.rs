@@ -39,8 +39,9 @@ fn minutes(ctx: &Ctx, purpose: TokenPurpose) -> u32 {
 pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()> {
     let email = normalize_email(email);
     // Past the limit the answer is the same; only the mail is not sent.
-    if ctx.limits.mails.hit(&email).is_err() {
-        return Ok(());
+    match ctx.limits.mails.hit(&email) {
+        Err(DomainError::RateLimited { .. }) => return Ok(()),
+        counted => counted?,
     }
     let token = new_secret();
     let now = now_ms();

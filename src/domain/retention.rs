@@ -2,7 +2,9 @@
 //! `COLLABD_RETENTION_DAYS`: sent and dead mail, delivered and failed webhook
 //! deliveries, ended sessions, used or
 //! expired tokens and ended invites; audit events after
-//! `COLLABD_AUDIT_RETENTION_DAYS` (0 keeps them). Each sweep is a few DELETEs
+//! `COLLABD_AUDIT_RETENTION_DAYS` (0 keeps them); and, at once, the rate
+//! limits' windows that have ended (a window's count is never needed again
+//! once it is over). Each sweep is a few DELETEs
 //! of rows that nothing can need again, so several processes may sweep at
 //! once: whichever comes second finds nothing left.
 
@@ -15,8 +17,8 @@ use super::MS_PER_DAY;
 use crate::store::kinds::{DeliveryState, InviteState, MailState};
 use crate::store::link_tokens;
 use crate::store::schema::{
-    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox, sessions,
-    webhook_deliveries,
+    account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
+    rate_limits, sessions, webhook_deliveries,
 };
 use crate::store::{classify, DbConn, Store, StoreError};
 
@@ -37,6 +39,8 @@ pub struct Swept {
     pub tokens: usize,
     pub invites: usize,
     pub audit_events: usize,
+    /// Rate limit windows that had ended.
+    pub limit_windows: usize,
 }
 
 /// Deletes what has been over for longer than `retention` says, as of `now`.
@@ -87,7 +91,11 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         )
         .execute(conn)
         .map_err(classify)?;
+        let limit_windows = diesel::delete(rate_limits::table.filter(rate_limits::ends_at.le(now)))
+            .execute(conn)
+            .map_err(classify)?;
         Ok(Swept {
+            limit_windows,
             mail,
             webhook_deliveries,
             sessions,

@@ -135,10 +135,10 @@ pub fn confirm(ctx: &Ctx, caller: &Caller, otp: &str) -> DomainResult<TwoFactorE
                 "no secret to confirm: call user/enabletwofactor first, then send a code of it",
             ));
         }
-        ctx.limits.logins.check(&user.email)?;
+        ctx.limits.logins.check_on(conn, &user.email)?;
         let seed = seed_of(ctx, &user)?;
         let Some(step) = matching_step(&seed, otp.trim(), now_ms(), user.totp_last_step) else {
-            let _ = ctx.limits.logins.hit(&user.email);
+            ctx.limits.logins.hit_after(&user.email);
             return Err(DomainError::forbidden(
                 "otp is not a current code of the secret from user/enabletwofactor",
             ));

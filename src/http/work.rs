@@ -52,6 +52,9 @@ where
     // may start while this task waits to be resumed.
     match web::block(move || {
         let done = work(&ctx);
+        // Guesses judged inside a transaction are counted now that every
+        // transaction of the work is over (API.md §8).
+        ctx.limits.settle();
         drop(turn);
         done
     })

@@ -309,4 +309,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     roster_versions,
     recovery_codes,
     account_tokens,
+    rate_limits,
 );
+
+// The rate limits' shared counters (API.md §8, §12): not an organization's
+// table, keyed by a keyed hash.
+diesel::table! {
+    rate_limits (bucket, key_hash) {
+        bucket -> Text,
+        key_hash -> Text,
+        used -> Integer,
+        ends_at -> BigInt,
+    }
+}

@@ -126,15 +126,14 @@ pub(super) fn queue_invitation(
 }
 
 /// After an invite was written (created or resent) with its email: a
-/// concurrent twin that won the one-pending-invite index is 409; a made
-/// invite counts toward the hour's quota (a refused one uses none).
-fn sent(ctx: &Ctx, result: DomainResult<Invite>) -> DomainResult<Invite> {
-    let invite = match result {
-        Err(DomainError::Store(e)) if e.is_unique_violation() => return Err(invite_pending()),
-        other => other?,
-    };
-    let _ = ctx.limits.invites.hit(&invite.organizationid);
-    Ok(invite)
+/// concurrent twin that won the one-pending-invite index is 409. (The
+/// invite was counted toward the hour's quota in its transaction, so a
+/// refused one uses none.)
+fn sent(result: DomainResult<Invite>) -> DomainResult<Invite> {
+    match result {
+        Err(DomainError::Store(e)) if e.is_unique_violation() => Err(invite_pending()),
+        other => other,
+    }
 }
 
 /// Invites an address with a role and grants, and queues the email.
@@ -178,7 +177,10 @@ pub fn create(
         )?;
         let membership_expires_at = requested_end(&new, now)?;
         let organization_id = member.organization_id();
-        ctx.limits.invites.check(&organization_id.to_string())?;
+        // Counted with the invite: it commits or rolls back with it.
+        ctx.limits
+            .invites
+            .hit_on(conn, &organization_id.to_string())?;
         if !may_assign(member.role, new.role) {
             return Err(DomainError::forbidden(format!(
                 "the role {} may not invite as {}",
@@ -232,7 +234,7 @@ pub fn create(
         }
         view(conn, row, now)
     });
-    sent(ctx, result)
+    sent(result)
 }
 
 /// The end of the membership `new` offers (`membershipexpiresat`), checked
@@ -384,7 +386,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
     let result = ctx.store.write(|conn| {
         let (row, user, member) = manageable(conn, caller, invite_id)?;
         judge_as_new_invite(conn, &member, &row)?;
-        ctx.limits.invites.check(&row.organization_id)?;
+        ctx.limits.invites.hit_on(conn, &row.organization_id)?;
         match effective_state(&row, now) {
             InviteState::Pending | InviteState::Expired => {}
             _ => ensure_open(&row, now)?,
@@ -456,5 +458,5 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         )?;
         view(conn, fresh, now)
     });
-    sent(ctx, result)
+    sent(result)
 }

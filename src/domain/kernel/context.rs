@@ -39,7 +39,7 @@ pub struct Ctx {
     /// Seals webhook signing secrets.
     pub webhook_sealer: Sealer,
     pub policy: Policy,
-    /// Rate limits per client address and per organization.
+    /// Rate limits, counted in the database for every process.
     pub limits: Limits,
     /// Bounds argon2id work (hashes and verifications) across the process.
     pub passwords: PasswordHashing,

@@ -119,7 +119,9 @@ pub fn verify(
     };
     // Guesses meet the login limit here, the one place every code is judged:
     // past it 429 before the code is looked at, and a wrong one counts.
-    ctx.limits.logins.check(&user.email)?;
+    // (On this transaction's connection; a wrong code is counted once the
+    // request's work is over, since its refusal rolls the transaction back.)
+    ctx.limits.logins.check_on(conn, &user.email)?;
     let now = now_ms();
     let seed = seed_of(ctx, user)?;
     if let Some(step) = matching_step(&seed, otp, now, user.totp_last_step) {
@@ -140,7 +142,7 @@ pub fn verify(
     if used == 1 {
         return Ok(Ok(()));
     }
-    let _ = ctx.limits.logins.hit(&user.email);
+    ctx.limits.logins.hit_after(&user.email);
     Ok(Err(OtpProblem::Wrong))
 }
 

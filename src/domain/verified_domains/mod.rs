@@ -138,7 +138,7 @@ pub fn add(
         // A claim mails an address anyone may name: counted with the other
         // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
         // is known to be mailed.
-        ctx.limits.mails.hit(&email)?;
+        ctx.limits.mails.hit_on(conn, &email)?;
         queue_claim_mail(ctx, conn, &row, &token, &actor, &organization)?;
         Ok(Domain::from(row))
     })

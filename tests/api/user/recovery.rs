@@ -585,7 +585,8 @@ fn the_last_owner_cannot_close_the_account(backend: Backend) {
 }
 
 fn confirmation_links_are_resent_and_replace_older_ones(backend: Backend) {
-    let app = TestApp::start_with(backend, |c| c.mails_per_address_per_hour = 2);
+    // The sign-up's own mail and two resends (API.md §8 counts all three).
+    let app = TestApp::start_with(backend, |c| c.mails_per_address_per_hour = 3);
     let token = app.user("lee@example.com");
     let mut taken = std::collections::HashSet::new();
     let first = app.mail.next_link("lee@example.com", "confirm", &mut taken);
@@ -655,8 +656,8 @@ fn link_requests_answer_the_same_for_unknown_addresses(backend: Backend) {
             "{path}: median {k:?} for a known address against {u:?} for unknown ones"
         );
     }
-    // Only the known address got mail: its confirmation and the first five
-    // links (the per-address limit).
+    // Only the known address got mail: five, the per-address limit, which
+    // its confirmation counts toward (then the first four links).
     std::thread::sleep(Duration::from_millis(500));
     let to_unknown = app
         .mail
@@ -671,7 +672,7 @@ fn link_requests_answer_the_same_for_unknown_addresses(backend: Backend) {
         .iter()
         .filter(|m| m.to.iter().any(|t| t.contains("known@example.com")))
         .count();
-    assert_eq!(to_known, 1 + 5);
+    assert_eq!(to_known, 5);
 }
 
 fn a_squatters_address_change_dies_when_the_owner_takes_the_account_back(backend: Backend) {
