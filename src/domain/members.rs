@@ -20,8 +20,8 @@ use super::sessions::Caller;
 use super::{now_ms, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
-use crate::store::schema::{api_keys, invites, memberships, users};
 use crate::store::schema::roles as role_rows;
+use crate::store::schema::{api_keys, invites, memberships, users};
 use crate::store::DbConn;
 
 pub use super::kernel::membership::Collaborator;

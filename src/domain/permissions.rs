@@ -131,7 +131,10 @@ impl PermissionSet {
     /// The set a stored list names (names separated by spaces); a name the
     /// catalogue no longer has gives nothing.
     pub fn parse(stored: &str) -> PermissionSet {
-        let known: Vec<Permission> = stored.split_whitespace().filter_map(Permission::parse).collect();
+        let known: Vec<Permission> = stored
+            .split_whitespace()
+            .filter_map(Permission::parse)
+            .collect();
         PermissionSet::of(&known)
     }
 

@@ -113,9 +113,9 @@ impl AssignedRole {
     pub fn permissions(&self, can_create_projects: bool) -> PermissionSet {
         match self {
             AssignedRole::System(role) => system_role(*role, can_create_projects),
-            AssignedRole::Custom(custom) if can_create_projects => {
-                custom.permissions.with(permissions::Permission::ProjectsCreate)
-            }
+            AssignedRole::Custom(custom) if can_create_projects => custom
+                .permissions
+                .with(permissions::Permission::ProjectsCreate),
             AssignedRole::Custom(custom) => custom.permissions,
         }
     }
@@ -257,7 +257,11 @@ mod tests {
                     let before = actor.at_least(*granted)
                         && (*granted != Role::Owner || *actor == Role::Owner);
                     let system = AssignedRole::System(*granted);
-                    assert_eq!(may_assign(*actor, held, &system), before, "{actor} {granted}");
+                    assert_eq!(
+                        may_assign(*actor, held, &system),
+                        before,
+                        "{actor} {granted}"
+                    );
                 }
             }
         }
@@ -275,8 +279,16 @@ mod tests {
                 permissions::Permission::AuditRead,
             ]),
         });
-        assert!(may_assign(Role::Owner, system_role(Role::Owner, false), &billing));
-        assert!(may_assign(Role::Admin, system_role(Role::Admin, false), &billing));
+        assert!(may_assign(
+            Role::Owner,
+            system_role(Role::Owner, false),
+            &billing
+        ));
+        assert!(may_assign(
+            Role::Admin,
+            system_role(Role::Admin, false),
+            &billing
+        ));
         assert!(!may_assign(
             Role::Technical,
             system_role(Role::Technical, true),

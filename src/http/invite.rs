@@ -12,8 +12,8 @@ use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
-    judge_json, text, valid_email, valid_invite_state, valid_name, valid_otp, valid_role, RoleRef,
-    valid_token, whole_number, Params,
+    judge_json, text, valid_email, valid_invite_state, valid_name, valid_otp, valid_role,
+    valid_token, whole_number, Params, RoleRef,
 };
 use super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,

@@ -353,8 +353,7 @@ fn judge_as_new_invite(
             None => {
                 return Err(DomainError::Gone {
                     reason: GoneReason::Expired,
-                    message: "the role this invite offers was deleted: create a new invite"
-                        .into(),
+                    message: "the role this invite offers was deleted: create a new invite".into(),
                 })
             }
         },

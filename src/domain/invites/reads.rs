@@ -62,7 +62,14 @@ pub(super) fn views(
                     .get(&(row.organization_id.clone(), id.clone()))
                     .cloned()
             });
-            Ok(assemble(row, organization_name, inviter, custom, granted, now))
+            Ok(assemble(
+                row,
+                organization_name,
+                inviter,
+                custom,
+                granted,
+                now,
+            ))
         })
         .collect()
 }

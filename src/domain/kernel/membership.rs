@@ -131,22 +131,21 @@ pub fn collaborator(
     organization_id: &str,
     membership_id: &str,
 ) -> DomainResult<Collaborator> {
-    let (membership, user, custom): (MembershipRow, UserRow, Option<String>) =
-        memberships::table
-            .inner_join(users::table)
-            .left_join(
-                roles::table.on(roles::organization_id
-                    .eq(memberships::organization_id)
-                    .and(memberships::role_id.eq(roles::id.nullable()))),
-            )
-            .filter(memberships::organization_id.eq(organization_id))
-            .filter(memberships::id.eq(membership_id))
-            .select((
-                MembershipRow::as_select(),
-                UserRow::as_select(),
-                roles::name.nullable(),
-            ))
-            .first(conn)?;
+    let (membership, user, custom): (MembershipRow, UserRow, Option<String>) = memberships::table
+        .inner_join(users::table)
+        .left_join(
+            roles::table.on(roles::organization_id
+                .eq(memberships::organization_id)
+                .and(memberships::role_id.eq(roles::id.nullable()))),
+        )
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::id.eq(membership_id))
+        .select((
+            MembershipRow::as_select(),
+            UserRow::as_select(),
+            roles::name.nullable(),
+        ))
+        .first(conn)?;
     let mine = grants_of_member(conn, organization_id, &membership.id)?;
     Ok(view(membership, user, custom, mine))
 }

@@ -97,10 +97,15 @@ pub struct NewDomain<'a> {
 
 /// The role a claim gives, named by `name`: never owner (422), and none
 /// holding a permission `member` lacks (403).
-fn domain_role(conn: &mut DbConn, member: &access::Member, name: &str) -> DomainResult<AssignedRole> {
+fn domain_role(
+    conn: &mut DbConn,
+    member: &access::Member,
+    name: &str,
+) -> DomainResult<AssignedRole> {
     let role = roles::resolve(conn, member.organization_id(), name, "role")?;
     if let AssignedRole::System(system) = role {
-        super::ownership::domain_may_give(system).map_err(|why| DomainError::invalid("role", why))?;
+        super::ownership::domain_may_give(system)
+            .map_err(|why| DomainError::invalid("role", why))?;
     }
     if !may_assign(member.role, member.permissions, &role) {
         return Err(DomainError::forbidden(format!(
@@ -178,7 +183,14 @@ pub fn add(
         // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
         // is known to be mailed.
         ctx.limits.mails.hit(&email)?;
-        queue_claim_mail(ctx, conn, (&row, role.name()), &token, &actor, &organization)?;
+        queue_claim_mail(
+            ctx,
+            conn,
+            (&row, role.name()),
+            &token,
+            &actor,
+            &organization,
+        )?;
         shown(conn, row)
     })
 }
