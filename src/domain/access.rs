@@ -5,13 +5,13 @@
 
 use diesel::prelude::*;
 
-use super::permissions::{system_role, Need, Permission, PermissionSet};
-use super::roles::Role;
+use super::permissions::{Need, Permission, PermissionSet};
+use super::roles::{AssignedRole, Role};
 use super::rosters;
 use super::sessions::{Caller, SessionClaim};
 use super::{now_ms, DomainError, DomainResult};
-use crate::store::rows::{MembershipRow, SessionRow};
-use crate::store::schema::{memberships, roster_versions, sessions};
+use crate::store::rows::{MembershipRow, RoleRow, SessionRow};
+use crate::store::schema::{memberships, roles, roster_versions, sessions};
 use crate::store::{DbConn, Lookups};
 
 pub use crate::store::lookups::{live, Live};
@@ -19,9 +19,15 @@ pub use crate::store::lookups::{live, Live};
 /// A caller's membership in an organization, past the gate.
 pub struct Member {
     pub membership: MembershipRow,
+    /// The `role` column: the system role, or `collaborator` for a custom
+    /// role's holder. Rules about the owner role read this.
     pub role: Role,
-    /// What the role (with `cancreateprojects`) lets the member do.
+    /// What the role (with `cancreateprojects`) lets the member do, read
+    /// with the membership on this request: a changed custom role counts
+    /// from the next request, in every process.
     pub permissions: PermissionSet,
+    /// The role held, system or custom, as answers name it.
+    pub assigned: AssignedRole,
 }
 
 impl Member {
@@ -34,14 +40,28 @@ impl Member {
     }
 }
 
-impl From<MembershipRow> for Member {
-    fn from(membership: MembershipRow) -> Member {
+impl Member {
+    /// A membership and, when it holds a custom role, that role's row.
+    pub fn new(membership: MembershipRow, custom: Option<RoleRow>) -> Member {
+        let assigned = AssignedRole::held(membership.role, custom.as_ref());
         Member {
             role: membership.role,
-            permissions: system_role(membership.role, membership.can_create_projects),
+            permissions: assigned.permissions(membership.can_create_projects),
+            assigned,
             membership,
         }
     }
+}
+
+/// Memberships joined with the custom role they hold, if any.
+macro_rules! with_custom_role {
+    ($from:expr) => {
+        $from.left_join(
+            roles::table.on(roles::organization_id
+                .eq(memberships::organization_id)
+                .and(memberships::role_id.eq(roles::id.nullable()))),
+        )
+    };
 }
 
 /// How a write holds the organization's row while it decides (PostgreSQL;
@@ -85,8 +105,14 @@ pub fn membership(
     organization_id: &str,
     user_id: &str,
 ) -> DomainResult<Option<Member>> {
-    let membership = conn.membership(organization_id, user_id, now_ms())?;
-    Ok(membership.map(Member::from))
+    let found: Option<(MembershipRow, Option<RoleRow>)> = with_custom_role!(memberships::table)
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::user_id.eq(user_id))
+        .filter(live(now_ms()))
+        .select((MembershipRow::as_select(), Option::<RoleRow>::as_select()))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(membership, custom)| Member::new(membership, custom)))
 }
 
 fn permit(member: Member, need: Need) -> DomainResult<Member> {
@@ -95,7 +121,7 @@ fn permit(member: Member, need: Need) -> DomainResult<Member> {
     } else {
         Err(DomainError::forbidden(format!(
             "the role {} may not do this",
-            member.role.as_str()
+            member.assigned.name()
         )))
     }
 }
@@ -184,6 +210,11 @@ pub fn organization_for_read(
                         .and(live(now))),
                 )
                 .left_join(
+                    roles::table.on(roles::organization_id
+                        .eq(memberships::organization_id)
+                        .and(memberships::role_id.eq(roles::id.nullable()))),
+                )
+                .left_join(
                     roster_versions::table
                         .on(roster_versions::organization_id.eq(organization_id.clone())),
                 )
@@ -191,11 +222,17 @@ pub fn organization_for_read(
                 .select((
                     SessionRow::as_select(),
                     Option::<MembershipRow>::as_select(),
+                    Option::<RoleRow>::as_select(),
                     roster_versions::version.nullable(),
                 ))
         };
     }
-    type Found = (SessionRow, Option<MembershipRow>, Option<i64>);
+    type Found = (
+        SessionRow,
+        Option<MembershipRow>,
+        Option<RoleRow>,
+        Option<i64>,
+    );
     // Straight on the backend's own connection: through the multi-backend
     // wrapper, Diesel writes a statement's SQL out again on every call
     // (about a tenth of a list request's CPU) before finding it prepared.
@@ -203,13 +240,15 @@ pub fn organization_for_read(
         DbConn::Pg(c) => query!().first::<Found>(c).optional(),
         DbConn::Sqlite(c) => query!().first::<Found>(c).optional(),
     }?;
-    let (session, membership, version) = match found {
-        Some((session, membership, version)) => (Some(session), membership, version),
-        None => (None, None, None),
+    let (session, membership, custom, version) = match found {
+        Some((session, membership, custom, version)) => {
+            (Some(session), membership, custom, version)
+        }
+        None => (None, None, None, None),
     };
     let caller = claim.confirm(session.as_ref(), now)?;
     let member = membership
-        .map(Member::from)
+        .map(|membership| Member::new(membership, custom))
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
     let member = permit(member, need)?;
     Ok((caller, member, version.unwrap_or(0)))

@@ -13,13 +13,14 @@ use super::kernel::grants::{
 use super::kernel::membership::{collaborator, membership_end, record_departure, view};
 use super::ownership::{ensure_an_owner_remains, ensure_owners_last, EndFrom, Leaving};
 use super::paging::PageRequest;
-use super::permissions::{Need, Permission};
-use super::roles::{may_assign, may_manage, Role};
+use super::permissions::{Need, Permission, PermissionSet};
+use super::roles::{self, may_assign, may_manage, AssignedRole, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
 use super::{now_ms, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
+use crate::store::schema::roles as role_rows;
 use crate::store::schema::{api_keys, invites, memberships, users};
 use crate::store::DbConn;
 
@@ -57,23 +58,32 @@ pub fn list(
         let now = now_ms();
         let mut query = memberships::table
             .inner_join(users::table)
+            .left_join(
+                role_rows::table.on(role_rows::organization_id
+                    .eq(memberships::organization_id)
+                    .and(memberships::role_id.eq(role_rows::id.nullable()))),
+            )
             .filter(memberships::organization_id.eq(organization_id))
             .filter(access::live(now))
             .into_boxed();
         if let Some(after) = &page.after {
             query = query.filter(memberships::id.gt(after.clone()));
         }
-        let mut rows: Vec<(MembershipRow, UserRow)> = query
+        let mut rows: Vec<(MembershipRow, UserRow, Option<String>)> = query
             .order(memberships::id.asc())
             .limit(page.fetch())
-            .select((MembershipRow::as_select(), UserRow::as_select()))
+            .select((
+                MembershipRow::as_select(),
+                UserRow::as_select(),
+                role_rows::name.nullable(),
+            ))
             .load(conn)?;
-        let next = page.finish(&mut rows, |(m, _)| m.id.clone());
+        let next = page.finish(&mut rows, |(m, _, _)| m.id.clone());
         // The page shows these members until the first of them ends: a
         // membership ends by time, with no write to move the version.
-        let valid_until = rows.iter().filter_map(|(m, _)| m.expires_at).min();
+        let valid_until = rows.iter().filter_map(|(m, _, _)| m.expires_at).min();
         let mut grants = match rows.last() {
-            Some((last, _)) => grants_of_page(
+            Some((last, _, _)) => grants_of_page(
                 conn,
                 organization_id,
                 page.after.as_deref().unwrap_or(""),
@@ -83,10 +93,10 @@ pub fn list(
         };
         let list: Vec<Collaborator> = rows
             .into_iter()
-            .map(|(m, u)| {
+            .map(|(m, u, custom)| {
                 let mut g = grants.remove(&m.id).unwrap_or_default();
                 hide_invisible(&mut g, &visible);
-                view(m, u, g)
+                view(m, u, custom, g)
             })
             .collect();
         let collaborators = serde_json::value::to_raw_value(&list)
@@ -103,9 +113,10 @@ pub fn list(
 
 /// How someone else's change took authority from a member.
 #[derive(Clone, Copy)]
-enum AuthorityLost {
-    /// Now holding this role.
-    Demoted(Role),
+pub(crate) enum AuthorityLost {
+    /// Now holding this system role (`collaborator` for a custom role's
+    /// holder) and these permissions.
+    Demoted(Role, PermissionSet),
     Removed,
 }
 
@@ -120,8 +131,8 @@ fn revoke_invites_beyond_authority(
     lost: AuthorityLost,
     caller: &Caller,
 ) -> DomainResult<()> {
-    let (role_left, reason) = match lost {
-        AuthorityLost::Demoted(role) => (Some(role), Revocation::InviterDemoted),
+    let (authority_left, reason) = match lost {
+        AuthorityLost::Demoted(role, held) => (Some((role, held)), Revocation::InviterDemoted),
         AuthorityLost::Removed => (None, Revocation::InviterRemoved),
     };
     let pending: Vec<InviteRow> = invites::table
@@ -130,10 +141,24 @@ fn revoke_invites_beyond_authority(
         .filter(invites::state.eq(InviteState::Pending))
         .select(InviteRow::as_select())
         .load(conn)?;
-    let beyond: Vec<InviteRow> = pending
-        .into_iter()
-        .filter(|invite| role_left.is_none_or(|role| !may_assign(role, invite.role)))
-        .collect();
+    let mut beyond: Vec<InviteRow> = Vec::new();
+    for invite in pending {
+        let within = match authority_left {
+            None => false,
+            Some((role, held)) => {
+                let offered = roles::held(
+                    conn,
+                    &invite.organization_id,
+                    invite.role,
+                    invite.role_id.as_deref(),
+                )?;
+                may_assign(role, held, &offered)
+            }
+        };
+        if !within {
+            beyond.push(invite);
+        }
+    }
     if beyond.is_empty() {
         return Ok(());
     }
@@ -204,7 +229,8 @@ fn target_and_actor(
 
 /// What `customer/editcollaborator` may change.
 pub struct CollaboratorChanges {
-    pub role: Option<Role>,
+    /// A system role's name, or a custom role's name or roleid.
+    pub role: Option<String>,
     pub can_create_projects: Option<bool>,
     /// Replaces the whole set when given.
     pub project_permissions: Option<Vec<GrantRequest>>,
@@ -213,14 +239,14 @@ pub struct CollaboratorChanges {
     pub expires_at: Option<Option<String>>,
 }
 
-/// Gives `target` the role `new_role`, as `actor_role` asks, and revokes the
+/// Gives `target` the role `new_role`, as `actor` asks, and revokes the
 /// invites it sent that the new role may not grant.
 fn change_role(
     conn: &mut DbConn,
     caller: &Caller,
     target: &MembershipRow,
-    actor_role: Role,
-    new_role: Role,
+    actor: &Member,
+    new_role: &AssignedRole,
 ) -> DomainResult<()> {
     // The last owner hears why first: even their own demotion
     // would leave the organization without an owner.
@@ -228,17 +254,22 @@ fn change_role(
     if target.user_id == caller.user_id {
         return Err(DomainError::forbidden("nobody changes their own role"));
     }
-    if !may_assign(actor_role, new_role) {
+    if !may_assign(actor.role, actor.permissions, new_role) {
         return Err(DomainError::forbidden(format!(
             "the role {} may not grant the role {}",
-            actor_role.as_str(),
-            new_role.as_str()
+            actor.assigned.name(),
+            new_role.name()
         )));
     }
     diesel::update(memberships::table.find((&target.organization_id, &target.id)))
-        .set(memberships::role.eq(new_role))
+        .set((
+            memberships::role.eq(new_role.system()),
+            memberships::role_id.eq(new_role.role_id()),
+        ))
         .execute(conn)?;
-    revoke_invites_beyond_authority(conn, target, AuthorityLost::Demoted(new_role), caller)
+    let left = new_role.permissions(target.can_create_projects);
+    let lost = AuthorityLost::Demoted(new_role.system(), left);
+    revoke_invites_beyond_authority(conn, target, lost, caller)
 }
 
 /// Edits a collaborator's role, `cancreateprojects` and project grants.
@@ -253,22 +284,23 @@ pub fn edit(
             Need::from(Permission::MembersManage)
         })?;
         let org = target.organization_id.clone();
-        let actor_role = actor.role;
-        let target_role = target.role;
-        if !may_manage(actor_role, target_role) {
+        if !may_manage(actor.role, target.role) {
             return Err(DomainError::forbidden("only owners may edit owners"));
         }
-        if let Some(new_role) = changes.role {
-            if new_role != target_role {
-                change_role(conn, caller, &target, actor_role, new_role)?;
+        let before = roles::held(conn, &org, target.role, target.role_id.as_deref())?;
+        let mut role_after = before.system();
+        if let Some(name) = &changes.role {
+            let new_role = roles::resolve(conn, &org, name, "role")?;
+            if new_role != before {
+                change_role(conn, caller, &target, &actor, &new_role)?;
             }
+            role_after = new_role.system();
         }
         if changes.expires_at.is_some() && target.user_id == caller.user_id {
             return Err(DomainError::forbidden(
                 "nobody changes when their own membership ends",
             ));
         }
-        let role_after = changes.role.unwrap_or(target_role);
         let (end, from) = match &changes.expires_at {
             None => (target.expires_at, EndFrom::Membership),
             Some(None) => (None, EndFrom::Request),
@@ -300,8 +332,8 @@ pub fn edit(
             &target.id,
             CollaboratorEdited {
                 userid: &after.userid,
-                role: after.role,
-                previousrole: target.role,
+                role: &after.role,
+                previousrole: before.name(),
                 cancreateprojects: after.cancreateprojects,
                 projectpermissions: &after.projectpermissions,
                 expiresat: after.expiresat.as_deref(),
@@ -340,7 +372,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
                 .filter(api_keys::organization_id.eq(&org)),
         )
         .execute(conn)?;
-        let (userid, email, role) = (&removed.userid, &removed.email, removed.role);
+        let (userid, email, role) = (&removed.userid, &removed.email, removed.role.as_str());
         if leaving {
             let left = CollaboratorLeft {
                 userid,

@@ -10,7 +10,7 @@
 //!
 //! - the features, one use case each: [`accounts`], [`apikeys`], [`audit`]
 //!   (reading the log), [`invites`], [`links`], [`logins`], [`members`],
-//!   [`organizations`], [`projects`], [`twofactor`], [`verified_domains`]
+//!   [`organizations`], [`projects`], [`custom_roles`], [`twofactor`], [`verified_domains`]
 //!   (verified email domains), [`webhooks`]. A feature never imports
 //!   another;
 //! - the [`kernel`]: the context and errors, events, membership, and the
@@ -33,6 +33,7 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod custom_roles;
 pub mod emails;
 pub mod idempotency;
 pub mod invites;

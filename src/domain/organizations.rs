@@ -15,7 +15,7 @@ use crate::mail::{self, templates};
 use crate::store::link_tokens;
 use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::schema::{
-    api_keys, memberships, organizations, roster_versions, users, verified_domains,
+    api_keys, memberships, organizations, roles, roster_versions, users, verified_domains,
 };
 use crate::store::{DbConn, Lookups};
 
@@ -62,6 +62,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
             organization_id: &org.id,
             user_id: &user.id,
             role: Role::Owner,
+            role_id: None,
             can_create_projects: true,
             expires_at: None,
             grants: Vec::new(),
@@ -77,7 +78,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
             OrganizationCreated { name: &org.name },
         )
     })?;
-    Ok(view(ctx, org, Role::Owner, 1))
+    Ok(view(ctx, org, Role::Owner.as_str(), 1))
 }
 
 /// Every organization the caller belongs to, with the caller's role, oldest
@@ -87,23 +88,32 @@ pub fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Organization>> {
     ctx.store.read(|conn| {
         let mut query = memberships::table
             .inner_join(organizations::table)
+            .left_join(
+                roles::table.on(roles::organization_id
+                    .eq(memberships::organization_id)
+                    .and(memberships::role_id.eq(roles::id.nullable()))),
+            )
             .filter(memberships::user_id.eq(&caller.user_id))
             .filter(access::live(now_ms()))
             .into_boxed();
         if let Some(bound) = &bound {
             query = query.filter(organizations::id.eq(bound.clone()));
         }
-        let rows: Vec<(OrganizationRow, Role)> = query
+        let rows: Vec<(OrganizationRow, Role, Option<String>)> = query
             .order(organizations::id.asc())
-            .select((OrganizationRow::as_select(), memberships::role))
+            .select((
+                OrganizationRow::as_select(),
+                memberships::role,
+                roles::name.nullable(),
+            ))
             .load(conn)?;
-        let ids: Vec<String> = rows.iter().map(|(o, _)| o.id.clone()).collect();
+        let ids: Vec<String> = rows.iter().map(|(o, _, _)| o.id.clone()).collect();
         let counts = member_counts(conn, &ids)?;
         Ok(rows
             .into_iter()
-            .map(|(org, role)| {
+            .map(|(org, role, custom)| {
                 let count = counts.get(&org.id).copied().unwrap_or(0);
-                view(ctx, org, role, count)
+                view(ctx, org, custom.as_deref().unwrap_or(role.as_str()), count)
             })
             .collect())
     })

@@ -83,6 +83,11 @@ impl Permission {
         }
     }
 
+    /// The permission named `name` (`members:invite`), if any.
+    pub fn parse(name: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     fn bit(self) -> u32 {
         1 << (self as u32)
     }
@@ -111,6 +116,36 @@ impl PermissionSet {
 
     pub fn without(self, permissions: &[Permission]) -> PermissionSet {
         PermissionSet(self.0 & !PermissionSet::of(permissions).0)
+    }
+
+    /// True when every permission of `self` is in `other`.
+    pub fn is_subset_of(self, other: PermissionSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The permissions of `self` that `other` lacks.
+    pub fn beyond(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 & !other.0)
+    }
+
+    /// The set a stored list names (names separated by spaces); a name the
+    /// catalogue no longer has gives nothing.
+    pub fn parse(stored: &str) -> PermissionSet {
+        let known: Vec<Permission> = stored
+            .split_whitespace()
+            .filter_map(Permission::parse)
+            .collect();
+        PermissionSet::of(&known)
+    }
+
+    /// The names, in catalogue order, as `roles.permissions` stores them.
+    pub fn stored(self) -> String {
+        self.names().join(" ")
+    }
+
+    /// The names, in catalogue order.
+    pub fn names(self) -> Vec<&'static str> {
+        self.iter().map(Permission::name).collect()
     }
 
     /// The permissions in the set, in catalogue order.

@@ -10,7 +10,7 @@ use super::answers::*;
 use super::auth::{Credentials, SignedIn};
 use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
-use super::params::{present, text, valid_name, valid_role, whole_number, Params};
+use super::params::{present, text, valid_name, valid_role, whole_number, Params, RoleRef};
 use super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
     route::Refusal, table::Api, work::read, work::run,
@@ -20,7 +20,6 @@ use crate::domain::members::{self, CollaboratorChanges};
 use crate::domain::organizations::{self, SettingsChange};
 use crate::domain::paging::PageRequest;
 use crate::domain::projects::{self};
-use crate::domain::roles::Role;
 use crate::domain::Ctx;
 
 pub fn register(api: &mut Api<'_>) {
@@ -213,7 +212,7 @@ pub struct EditCollaboratorParams {
     #[schema(value_type = text::Id, inline)]
     pub collaboratorid: String,
     #[validate(custom(function = "valid_role"))]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Option<RoleRef>)]
     pub role: Option<String>,
     pub cancreateprojects: Option<bool>,
     /// Replaces the whole set; an empty list clears it. JSON only.
@@ -255,7 +254,7 @@ async fn edit_collaborator(
 ) -> Result<CollaboratorAnswer, ApiError> {
     let collaborator = run(ctx, move |ctx| {
         let changes = CollaboratorChanges {
-            role: p.role.as_deref().and_then(Role::parse),
+            role: p.role,
             can_create_projects: p.cancreateprojects,
             project_permissions: p.projectpermissions.as_deref().map(grant_requests),
             expires_at: p.expiresat,

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::grants::{grant_requests, ProjectPermissionParam};
 use super::params::{
     judge_json, text, valid_email, valid_invite_state, valid_name, valid_otp, valid_role,
-    valid_token, whole_number, Params,
+    valid_token, whole_number, Params, RoleRef,
 };
 use super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
@@ -47,7 +47,7 @@ pub struct CreateInviteParams {
     pub email: String,
     /// `collaborator` when left out.
     #[validate(custom(function = "valid_role"))]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Option<RoleRef>)]
     pub role: Option<String>,
     /// `false` when left out.
     pub cancreateprojects: Option<bool>,
@@ -100,7 +100,7 @@ fn new_invite(
 ) -> NewInvite {
     NewInvite {
         email,
-        role: role.and_then(Role::parse).unwrap_or(Role::Collaborator),
+        role: role.unwrap_or(Role::Collaborator.as_str()).to_string(),
         can_create_projects: can_create_projects.unwrap_or(false),
         grants: grants.map(grant_requests).unwrap_or_default(),
         membership_expires_at,
@@ -137,7 +137,7 @@ pub struct BulkInviteRow {
     pub email: String,
     /// `collaborator` when left out.
     #[validate(custom(function = "valid_role"))]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Option<RoleRef>)]
     pub role: Option<String>,
     /// `false` when left out.
     pub cancreateprojects: Option<bool>,

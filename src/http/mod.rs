@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod reference;
+pub mod roles;
 pub mod route;
 pub mod slow;
 pub mod table;
@@ -54,6 +55,7 @@ pub fn register_all(api: &mut Api<'_>) {
     customer::register(api);
     webhooks::register(api);
     verified_domains::register(api);
+    roles::register(api);
     invite::register(api);
 }
 

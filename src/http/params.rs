@@ -348,15 +348,37 @@ pub fn valid_name(name: &str) -> Result<(), validator::ValidationError> {
     Ok(())
 }
 
-/// One of the four roles.
+/// A role as a call names it: one of the four system roles, or a custom
+/// role's name or roleid (which the organization's roles decide, 422).
 pub fn valid_role(role: &str) -> Result<(), validator::ValidationError> {
-    crate::domain::roles::Role::parse(role)
-        .map(|_| ())
-        .ok_or_else(|| {
-            validator::ValidationError::new("role")
-                .with_message("must be owner, admin, technical or collaborator".into())
-        })
+    if (1..=64).contains(&role.chars().count()) {
+        return Ok(());
+    }
+    Err(validator::ValidationError::new("role").with_message(
+        "must be owner, admin, technical, collaborator, or a custom role's name or roleid".into(),
+    ))
 }
+
+/// The schema of a role as a call names it ([`valid_role`]).
+pub struct RoleRef;
+
+impl utoipa::PartialSchema for RoleRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .description(Some(
+                "A system role (`owner`, `admin`, `technical`, `collaborator`), or the name or \
+                 roleid of one of the organization's custom roles (422 for another). Nobody \
+                 gives a role holding a permission they lack (403), and only owners give \
+                 `owner`.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RoleRef {}
 
 /// `read` or `full`.
 pub fn valid_permission(permission: &str) -> Result<(), validator::ValidationError> {

@@ -43,9 +43,13 @@ impl PartialSchema for DomainRole {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(["admin", "technical", "collaborator"]))
+            .min_length(Some(1))
+            .max_length(Some(64))
             .description(Some(
-                "The role accounts at the domain join with (never owner); default `collaborator`.",
+                "The role accounts at the domain join with: `admin`, `technical`, \
+                 `collaborator` (never owner), or the name or roleid of one of the \
+                 organization's custom roles (422 for another); default `collaborator`. \
+                 A role holding a permission the caller lacks answers 403.",
             ))
             .into()
     }
@@ -77,11 +81,14 @@ impl PartialSchema for DomainName {
 
 impl ToSchema for DomainName {}
 
+/// The owner role is refused at once; another name may be a custom role's,
+/// which the organization's roles decide.
 fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
-    Role::parse(role)
-        .ok_or(ownership::ROLES_A_DOMAIN_GIVES)
-        .and_then(ownership::domain_may_give)
-        .map_err(|why| validator::ValidationError::new("role").with_message(why.into()))
+    match Role::parse(role) {
+        Some(system) => ownership::domain_may_give(system),
+        None => Ok(()),
+    }
+    .map_err(|why| validator::ValidationError::new("role").with_message(why.into()))
 }
 
 fn valid_domain(domain: &str) -> Result<(), validator::ValidationError> {
@@ -155,12 +162,8 @@ async fn add(
     SignedIn(caller): SignedIn,
     Params(p): Params<AddDomainParams>,
 ) -> Result<DomainAnswer, ApiError> {
-    let role = p
-        .role
-        .as_deref()
-        .and_then(Role::parse)
-        .unwrap_or(Role::Collaborator);
     let domain = run(ctx, move |ctx| {
+        let role = p.role.as_deref().unwrap_or(Role::Collaborator.as_str());
         verified_domains::add(
             ctx,
             &caller,

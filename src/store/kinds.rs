@@ -207,5 +207,8 @@ text_enum! {
         DomainAdded = "domain.added",
         DomainVerified = "domain.verified",
         DomainRemoved = "domain.removed",
+        RoleCreated = "role.created",
+        RoleEdited = "role.edited",
+        RoleDeleted = "role.deleted",
     }
 }

@@ -93,6 +93,9 @@ pub struct MembershipRow {
     pub created_at: i64,
     /// When the membership ends; `None` for a lasting one.
     pub expires_at: Option<i64>,
+    /// The custom role held (then `role` is `collaborator`); `None` for a
+    /// system role.
+    pub role_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -134,6 +137,8 @@ pub struct InviteRow {
     pub inviter_name: Option<String>,
     pub inviter_email: Option<String>,
     pub inviter_confirmed: Option<bool>,
+    /// The custom role offered (then `role` is `collaborator`).
+    pub role_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -261,6 +266,8 @@ pub struct DomainRow {
     pub token_expires_at: i64,
     pub created_at: i64,
     pub verified_at: Option<i64>,
+    /// The custom role given (then `role` is `collaborator`).
+    pub role_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -284,4 +291,19 @@ pub struct LinkTokenRow {
     pub target_id: String,
     /// When `invite/resend` replaced it; `None` while it is the current one.
     pub retired_at: Option<i64>,
+}
+
+/// A custom role of an organization (API.md §10).
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = roles)]
+pub struct RoleRow {
+    pub organization_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The permissions' names, space-separated, in catalogue order.
+    pub permissions: String,
+    pub created_at: i64,
+    /// When `customer/deleterole` deleted it; `None` while it is in use.
+    pub deleted_at: Option<i64>,
 }

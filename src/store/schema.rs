@@ -65,6 +65,7 @@ diesel::table! {
         can_create_projects -> Bool,
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
+        role_id -> Nullable<Text>,
     }
 }
 
@@ -103,6 +104,7 @@ diesel::table! {
         inviter_name -> Nullable<Text>,
         inviter_email -> Nullable<Text>,
         inviter_confirmed -> Nullable<Bool>,
+        role_id -> Nullable<Text>,
     }
 }
 
@@ -229,6 +231,7 @@ diesel::table! {
         token_expires_at -> BigInt,
         created_at -> BigInt,
         verified_at -> Nullable<BigInt>,
+        role_id -> Nullable<Text>,
     }
 }
 
@@ -322,3 +325,24 @@ diesel::table! {
         ends_at -> BigInt,
     }
 }
+
+// Custom roles (migration 000014), and the tables their holders join them in.
+diesel::table! {
+    roles (organization_id, id) {
+        organization_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        permissions -> Text,
+        created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(roles, memberships);
+diesel::allow_tables_to_appear_in_same_query!(roles, users);
+diesel::allow_tables_to_appear_in_same_query!(roles, sessions);
+diesel::allow_tables_to_appear_in_same_query!(roles, roster_versions);
+diesel::allow_tables_to_appear_in_same_query!(roles, invites);
+diesel::allow_tables_to_appear_in_same_query!(roles, domains);
+diesel::allow_tables_to_appear_in_same_query!(roles, organizations);

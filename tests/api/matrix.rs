@@ -1,6 +1,8 @@
 //! The permission matrix of API.md §3, table-driven: every organization
 //! endpoint called as owner, admin, technical, collaborator, a member of
-//! another organization, and an anonymous caller.
+//! another organization, and an anonymous caller; and as the holder of a
+//! custom role (API.md §10), whose expected status each row's permission
+//! need gives from the role's permissions.
 
 use serde_json::{json, Value};
 
@@ -74,6 +76,30 @@ impl Fixture<'_> {
             .to_string()
     }
 
+    /// A new custom role of the organization, made by the owner.
+    fn role(&self) -> String {
+        let name = self.role_name();
+        self.app
+            .post(
+                "/customer/createrole",
+                Some(&self.owner),
+                json!({"organizationid": self.org, "name": name,
+                       "permissions": ["organization:read"]}),
+            )
+            .ok()
+            .get("role")["roleid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A custom role name not taken yet.
+    fn role_name(&self) -> String {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        format!("role-{n}")
+    }
+
     /// A new webhook of the organization, made by the owner.
     fn webhook(&self) -> String {
         self.app
@@ -139,11 +165,64 @@ fn every_endpoint_as_every_role(backend: Backend) {
             }
         }
     }
+    failures.extend(as_a_custom_role(&fx));
     assert!(
         failures.is_empty(),
         "matrix mismatches:\n{}",
         failures.join("\n")
     );
+}
+
+/// The permissions of the custom role among the callers.
+const CUSTOM: [&str; 6] = [
+    "organization:read",
+    "members:read",
+    "members:invite",
+    "audit:read",
+    "webhooks:manage",
+    "roles:manage",
+];
+
+/// Every row called by the holder of a custom role: where the endpoint's
+/// need is met by [`CUSTOM`] it answers as for the owner, else 403.
+fn as_a_custom_role(fx: &Fixture) -> Vec<String> {
+    use collabd::domain::permissions::{Permission, PermissionSet};
+    use collabd::domain::roles::Role;
+    use collabd::http::{register_all, Access, Api};
+
+    let app = fx.app;
+    app.post(
+        "/customer/createrole",
+        Some(&fx.owner),
+        json!({"organizationid": fx.org, "name": "matrix-role", "permissions": CUSTOM}),
+    )
+    .ok();
+    let token = app
+        .member(&fx.owner, &fx.org, "custom@example.com", "matrix-role")
+        .token;
+    let held: Vec<Permission> = CUSTOM.iter().filter_map(|n| Permission::parse(n)).collect();
+    let held = PermissionSet::of(&held);
+    let mut api = Api::document();
+    register_all(&mut api);
+    let mut failures = Vec::new();
+    for (path, params, expected) in &rows() {
+        let endpoint = api.endpoints.iter().find(|e| e.path == *path);
+        let wanted = match endpoint.map(|e| e.access) {
+            Some(Access::Member(need)) if !need.met_by(Role::Collaborator, held) => 403,
+            Some(Access::Member(_)) => expected[0],
+            _ => expected[3],
+        };
+        let r = app.post(path, Some(&token), params(fx));
+        r.assert_envelope();
+        if r.status != wanted {
+            failures.push(format!(
+                "{path} as a custom role: expected {wanted}, got {} {}",
+                r.status,
+                r.text()
+            ));
+        }
+    }
+    failures
 }
 
 /// Endpoint, parameters (made fresh per call), expected status per caller.
@@ -275,6 +354,29 @@ fn rows() -> Vec<(&'static str, Params, [u16; 6])> {
             "/invite/resend",
             |f| json!({"inviteid": f.owners_invite()}),
             [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/createrole",
+            |f| {
+                json!({"organizationid": f.org, "name": f.role_name(),
+                       "permissions": ["organization:read"]})
+            },
+            [200, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listroles",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
+            "/customer/editrole",
+            |f| json!({"roleid": f.role(), "description": "Edited"}),
+            [200, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/deleterole",
+            |f| json!({"roleid": f.role()}),
+            [200, 403, 403, 403, 404, 401],
         ),
     ]
 }

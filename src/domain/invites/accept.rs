@@ -7,7 +7,7 @@ use super::lifecycle::already_member;
 use super::reads::load_by_token;
 use super::states::{close, ensure_open, load_by_id, not_found};
 use super::values::{Accepted, InviteRef};
-use crate::domain::access::{self, Member};
+use crate::domain::access;
 use crate::domain::kernel::events::{
     self, after_commit, AfterCommit, By, InviteAccepted, InviteDeclined,
 };
@@ -17,7 +17,7 @@ use crate::domain::kernel::newcomers::{provision_invited, take_over_unverified, 
 use crate::domain::kernel::organization::organization_view;
 use crate::domain::kernel::second_factor;
 use crate::domain::kernel::signin::{insert_session, login_for, new_session_row};
-use crate::domain::roles::Permission;
+use crate::domain::roles::{self, Permission};
 use crate::domain::sessions::Caller;
 use crate::domain::{now_ms, ConflictReason, Ctx, DomainError, DomainResult, GoneReason};
 use crate::store::kinds::InviteState;
@@ -112,6 +112,7 @@ pub fn accept(
             return Err(already_member());
         }
         let membership = join(ctx, conn, &row, &user, now)?;
+        let role = roles::held(conn, &row.organization_id, row.role, row.role_id.as_deref())?;
         events::record(
             conn,
             &row.organization_id,
@@ -119,7 +120,7 @@ pub fn accept(
             &row.id,
             InviteAccepted {
                 email: &row.email,
-                role: row.role,
+                role: role.name(),
                 collaboratorid: &membership.id,
             },
         )?;
@@ -183,7 +184,9 @@ fn accepted(
     user_id: &str,
 ) -> DomainResult<Accepted> {
     let collaborator = collaborator(conn, &membership.organization_id, &membership.id)?;
-    let organization = organization_view(ctx, conn, &Member::from(membership))?;
+    let member = access::membership(conn, &membership.organization_id, user_id)?
+        .ok_or_else(|| DomainError::Internal("a membership just made".into()))?;
+    let organization = organization_view(ctx, conn, &member)?;
     let login = match caller {
         Some(_) => None,
         None => {
@@ -279,6 +282,7 @@ fn join(
         organization_id: &row.organization_id,
         user_id: &user.id,
         role: row.role,
+        role_id: row.role_id.as_deref(),
         can_create_projects: row.can_create_projects,
         expires_at: row.membership_expires_at,
         grants,

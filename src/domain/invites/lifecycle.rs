@@ -13,7 +13,7 @@ use crate::domain::kernel::membership::membership_end;
 use crate::domain::kernel::organization::invite_ttl_days;
 use crate::domain::ownership::{ensure_owners_last, EndFrom};
 use crate::domain::permissions::Permission;
-use crate::domain::roles::may_assign;
+use crate::domain::roles::{self, may_assign, AssignedRole, Role};
 use crate::domain::sessions::Caller;
 use crate::domain::tokens::{hash_secret, new_secret};
 use crate::domain::{
@@ -101,12 +101,13 @@ pub(super) fn invite_pending() -> DomainError {
     )
 }
 
-/// Queues the invitation email for `row` with its fresh `token`.
+/// Queues the invitation email for `row` (offering `role`) with its fresh
+/// `token`.
 pub(super) fn queue_invitation(
     ctx: &Ctx,
     conn: &mut DbConn,
     organization: &OrganizationRow,
-    row: &InviteRow,
+    (row, role): (&InviteRow, &AssignedRole),
     token: &str,
     inviter: &Inviter,
 ) -> DomainResult<()> {
@@ -118,7 +119,7 @@ pub(super) fn queue_invitation(
         inviter_name: &inviter.name,
         inviter_email: &inviter.email,
         inviter_confirmed: inviter.confirmed,
-        role: row.role.as_str(),
+        role: role.name(),
         link: &link,
         expires_at: &expires,
     });
@@ -175,17 +176,18 @@ pub fn create(
             Permission::MembersInvite,
             Hold::Shared,
         )?;
-        let membership_expires_at = requested_end(&new, now)?;
         let organization_id = member.organization_id();
+        let role = roles::resolve(conn, organization_id, &new.role, "role")?;
+        let membership_expires_at = requested_end(&new, role.system(), now)?;
         // Counted with the invite: it commits or rolls back with it.
         ctx.limits
             .invites
             .hit_on(conn, &organization_id.to_string())?;
-        if !may_assign(member.role, new.role) {
+        if !may_assign(member.role, member.permissions, &role) {
             return Err(DomainError::forbidden(format!(
                 "the role {} may not invite as {}",
-                member.role.as_str(),
-                new.role.as_str()
+                member.assigned.name(),
+                role.name()
             )));
         }
         if is_member_by_email(conn, organization_id, &email)? {
@@ -200,7 +202,7 @@ pub fn create(
             id: new_id(),
             organization_id: organization_id.to_string(),
             email: email.clone(),
-            role: new.role,
+            role: role.system(),
             can_create_projects: new.can_create_projects,
             token_hash: hash_secret(&token),
             state: InviteState::Pending,
@@ -212,11 +214,12 @@ pub fn create(
             inviter_name: None,
             inviter_email: None,
             inviter_confirmed: None,
+            role_id: role.role_id().map(str::to_string),
         };
         insert_invite(conn, &row, &new.grants)?;
         let inviter = caller.account(conn)?;
         let sender = Inviter::from(&inviter);
-        queue_invitation(ctx, conn, &organization, &row, &token, &sender)?;
+        queue_invitation(ctx, conn, &organization, (&row, &role), &token, &sender)?;
         events::record(
             conn,
             organization_id,
@@ -224,13 +227,21 @@ pub fn create(
             &row.id,
             InviteCreated {
                 email: &row.email,
-                role: row.role,
+                role: role.name(),
                 cancreateprojects: row.can_create_projects,
             },
         )?;
         if new.grants.is_empty() {
             // Everything the answer names is at hand.
-            return Ok(assemble(row, organization.name, sender, Vec::new(), now));
+            let custom = role.role_id().map(|_| role.name().to_string());
+            return Ok(assemble(
+                row,
+                organization.name,
+                sender,
+                custom,
+                Vec::new(),
+                now,
+            ));
         }
         view(conn, row, now)
     });
@@ -239,7 +250,7 @@ pub fn create(
 
 /// The end of the membership `new` offers (`membershipexpiresat`), checked
 /// as given and against its role: an owner's lasts.
-fn requested_end(new: &NewInvite, now: i64) -> DomainResult<Option<i64>> {
+fn requested_end(new: &NewInvite, role: Role, now: i64) -> DomainResult<Option<i64>> {
     let membership_expires_at = membership_end(
         "membershipexpiresat",
         new.membership_expires_at.as_deref(),
@@ -247,7 +258,7 @@ fn requested_end(new: &NewInvite, now: i64) -> DomainResult<Option<i64>> {
     )?;
     ensure_owners_last(
         "membershipexpiresat",
-        new.role,
+        role,
         membership_expires_at,
         EndFrom::Request,
     )?;
@@ -327,19 +338,33 @@ pub(super) fn manageable(
 
 /// A resend gives the invite new life under the resender's authority, so
 /// they must be able to send it today (API.md §4): its role within theirs
-/// (rule 4 of §3) and its grants and `cancreateprojects` ones they hold; 403
-/// otherwise. Whoever sent it first, and whatever they could grant then, no
-/// longer counts.
+/// (the generalised rule 4 of §3: a role holding nothing they lack) and
+/// its grants and `cancreateprojects` ones they hold; 403 otherwise.
+/// Whoever sent it first, and whatever they could grant then, no longer
+/// counts. A custom role deleted since cannot be offered again (410). The
+/// role offered, as it is now.
 fn judge_as_new_invite(
     conn: &mut DbConn,
     resender: &access::Member,
     row: &InviteRow,
-) -> DomainResult<()> {
-    if !may_assign(resender.role, row.role) {
+) -> DomainResult<AssignedRole> {
+    let offered = match &row.role_id {
+        None => AssignedRole::System(row.role),
+        Some(id) => match roles::live_custom(conn, &row.organization_id, id)? {
+            Some(custom) => AssignedRole::Custom(custom),
+            None => {
+                return Err(DomainError::Gone {
+                    reason: GoneReason::Expired,
+                    message: "the role this invite offers was deleted: create a new invite".into(),
+                })
+            }
+        },
+    };
+    if !may_assign(resender.role, resender.permissions, &offered) {
         return Err(DomainError::forbidden(format!(
             "the role {} may not invite as {}, so it may not resend this invite",
-            resender.role.as_str(),
-            row.role.as_str()
+            resender.assigned.name(),
+            offered.name()
         )));
     }
     let grants: Vec<GrantRequest> = invite_projects::table
@@ -353,7 +378,8 @@ fn judge_as_new_invite(
             permission,
         })
         .collect();
-    check_granter_holds(conn, resender, &grants, row.can_create_projects)
+    check_granter_holds(conn, resender, &grants, row.can_create_projects)?;
+    Ok(offered)
 }
 
 /// Revokes a pending invite; its token answers 410 from now on.
@@ -385,7 +411,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
     let now = now_ms();
     let result = ctx.store.write(|conn| {
         let (row, user, member) = manageable(conn, caller, invite_id)?;
-        judge_as_new_invite(conn, &member, &row)?;
+        let role = judge_as_new_invite(conn, &member, &row)?;
         ctx.limits.invites.hit_on(conn, &row.organization_id)?;
         match effective_state(&row, now) {
             InviteState::Pending | InviteState::Expired => {}
@@ -446,7 +472,7 @@ pub fn resend(ctx: &Ctx, caller: &Caller, invite_id: &str) -> DomainResult<Invit
         // The mail names who sent the invite, as the invite does, even
         // when their account has closed since.
         let inviter = load_inviter(conn, &fresh)?;
-        queue_invitation(ctx, conn, &organization, &fresh, &token, &inviter)?;
+        queue_invitation(ctx, conn, &organization, (&fresh, &role), &token, &inviter)?;
         events::record(
             conn,
             &fresh.organization_id,

@@ -18,7 +18,7 @@ use crate::domain::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason}
 use crate::store::kinds::{InviteState, LinkPurpose};
 use crate::store::link_tokens;
 use crate::store::rows::{InviteRow, UserRow};
-use crate::store::schema::{invite_projects, invites, organizations, projects, users};
+use crate::store::schema::{invite_projects, invites, organizations, projects, roles, users};
 use crate::store::DbConn;
 
 pub(super) fn views(
@@ -47,6 +47,8 @@ pub(super) fn views(
     let org_names: HashMap<String, String> = orgs.load(conn)?.into_iter().collect();
     let inviters = inviters_by_id(conn, &inviter_ids)?;
     let mut grants = grants_of_invites(conn, &org_ids, &ids)?;
+    let role_ids = distinct(rows.iter().filter_map(|r| r.role_id.as_ref()).collect());
+    let role_names = custom_role_names(conn, &org_ids, &role_ids)?;
     rows.into_iter()
         .map(|row| {
             let inviter = inviter_of(&row, &inviters)?;
@@ -55,9 +57,43 @@ pub(super) fn views(
                 .cloned()
                 .unwrap_or_default();
             let granted = grants.remove(&row.id).unwrap_or_default();
-            Ok(assemble(row, organization_name, inviter, granted, now))
+            let custom = row.role_id.as_ref().and_then(|id| {
+                role_names
+                    .get(&(row.organization_id.clone(), id.clone()))
+                    .cloned()
+            });
+            Ok(assemble(
+                row,
+                organization_name,
+                inviter,
+                custom,
+                granted,
+                now,
+            ))
         })
         .collect()
+}
+
+/// The names of the custom roles `ids` of the organizations `org_ids`
+/// (deleted ones too: an ended invite names the role it offered), by
+/// organization and id.
+fn custom_role_names(
+    conn: &mut DbConn,
+    org_ids: &[String],
+    ids: &[String],
+) -> DomainResult<HashMap<(String, String), String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, String)> = roles::table
+        .filter(roles::organization_id.eq_any(org_ids))
+        .filter(roles::id.eq_any(ids))
+        .select((roles::organization_id, roles::id, roles::name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(org, id, name)| ((org, id), name))
+        .collect())
 }
 
 /// The accounts `ids` (the senders of invites still open), by id.
@@ -151,17 +187,23 @@ pub(super) fn assemble(
     row: InviteRow,
     organizationname: String,
     invitedby: Inviter,
+    custom_role: Option<String>,
     projectpermissions: Vec<ProjectGrant>,
     now: i64,
 ) -> Invite {
+    let (role, roleid) = match custom_role {
+        Some(name) => (name, row.role_id.clone()),
+        None => (row.role.as_str().to_string(), None),
+    };
     Invite {
+        role,
+        roleid,
         state: effective_state(&row, now),
         organizationname,
         projectpermissions,
         inviteid: row.id,
         organizationid: row.organization_id,
         email: row.email,
-        role: row.role,
         cancreateprojects: row.can_create_projects,
         invitedby,
         createdat: rfc3339(row.created_at),

@@ -10,7 +10,6 @@ use crate::domain::kernel::grants::{GrantRequest, ProjectGrant};
 use crate::domain::kernel::membership::Collaborator;
 use crate::domain::kernel::organization::Organization;
 use crate::domain::kernel::signin::Login;
-use crate::domain::roles::Role;
 use crate::store::kinds::InviteState;
 
 /// Who sent an invite. The name and address stay when the sender's
@@ -37,8 +36,12 @@ pub struct Invite {
     pub organizationname: String,
     /// The invited address, lower case.
     pub email: String,
-    /// The role the invitee gets on accepting.
-    pub role: Role,
+    /// The role the invitee gets on accepting: a system role's name, or a
+    /// custom role's.
+    pub role: String,
+    /// The custom role's id; absent for a system role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roleid: Option<String>,
     pub cancreateprojects: bool,
     /// The grants the invitee gets on accepting.
     pub projectpermissions: Vec<ProjectGrant>,
@@ -57,7 +60,8 @@ pub struct Invite {
 /// What `invite/create` asks for.
 pub struct NewInvite {
     pub email: String,
-    pub role: Role,
+    /// A system role's name, or a custom role's name or roleid.
+    pub role: String,
     pub can_create_projects: bool,
     pub grants: Vec<GrantRequest>,
     /// `membershipexpiresat` as given (RFC 3339), checked by `create`.

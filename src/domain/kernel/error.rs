@@ -19,6 +19,8 @@ pub enum ConflictReason {
     TwoFactorEnabled,
     TwoFactorNotStarted,
     DomainTaken,
+    /// A custom role still held by a member, a pending invite or a domain.
+    RoleInUse,
 }
 
 impl ConflictReason {
@@ -34,6 +36,7 @@ impl ConflictReason {
             ConflictReason::TwoFactorEnabled => "twofactor_enabled",
             ConflictReason::TwoFactorNotStarted => "twofactor_not_started",
             ConflictReason::DomainTaken => "domain_taken",
+            ConflictReason::RoleInUse => "role_in_use",
         }
     }
 }

@@ -13,6 +13,7 @@ use super::error::{DomainError, DomainResult};
 use super::events::{self, By, CollaboratorExpired};
 use super::membership::record_departure;
 use crate::clock::{now_ms, rfc3339};
+use crate::domain::roles;
 use crate::mail::{self, templates};
 use crate::store::rows::MembershipRow;
 use crate::store::schema::{api_keys, memberships};
@@ -103,6 +104,12 @@ pub fn expire_in(
         now,
     )?;
     let organization = conn.organization(&membership.organization_id)?;
+    let role = roles::held(
+        conn,
+        &membership.organization_id,
+        membership.role,
+        membership.role_id.as_deref(),
+    )?;
     events::record(
         conn,
         &membership.organization_id,
@@ -111,7 +118,7 @@ pub fn expire_in(
         CollaboratorExpired {
             userid: &user.id,
             email: &user.email,
-            role: membership.role,
+            role: role.name(),
             expiresat: membership.expires_at.map(rfc3339),
         },
     )?;

@@ -226,25 +226,38 @@ pub fn hide_invisible(
     }
 }
 
-/// Nobody hands out more than they hold: below admin, each grant needs the
-/// granter's own permission on that project at least as high, and
-/// `cancreateprojects` needs their own flag (403 otherwise).
+/// Nobody hands out more than they hold: without `projects:write` (below
+/// admin), each grant needs the granter's own permission on that project at
+/// least as high (`projects:read` counting as `read` everywhere), and
+/// `cancreateprojects` needs their own `projects:create` (403 otherwise).
 pub fn check_granter_holds(
     conn: &mut DbConn,
     granter: &Member,
     grants: &[GrantRequest],
     can_create_projects: bool,
 ) -> DomainResult<()> {
-    let Some(held) = visible_projects(conn, granter)? else {
+    if granter.holds(permissions::Permission::ProjectsWrite) {
         return Ok(());
-    };
-    if can_create_projects && !granter.membership.can_create_projects {
+    }
+    if can_create_projects && !granter.holds(permissions::Permission::ProjectsCreate) {
         return Err(DomainError::forbidden(
             "cancreateprojects can be granted only by someone who has it",
         ));
     }
+    // `projects:read` without `projects:write` (a custom role) reads every
+    // project: it grants `read` anywhere, `full` only where granted it.
+    let reads_all = visible_projects(conn, granter)?.is_none();
+    let held = grants_of_member(
+        conn,
+        &granter.membership.organization_id,
+        &granter.membership.id,
+    )?
+    .into_iter()
+    .map(|g| (g.projectid, g.permission))
+    .collect::<HashMap<String, Permission>>();
     for grant in grants {
         let enough = match held.get(&grant.project_id) {
+            _ if reads_all && grant.permission == Permission::Read => true,
             Some(Permission::Full) => true,
             Some(Permission::Read) => grant.permission == Permission::Read,
             None => false,

@@ -16,7 +16,7 @@ use crate::domain::emails::domain_of;
 use crate::domain::roles::{Permission, Role};
 use crate::store::kinds::DomainState;
 use crate::store::rows::{DepartureRow, DomainRow, MembershipRow, ProjectPermissionRow, UserRow};
-use crate::store::schema::{departures, domains, memberships, users, verified_domains};
+use crate::store::schema::{departures, domains, memberships, roles, users, verified_domains};
 use crate::store::{execute, DbConn};
 
 /// A membership about to be made.
@@ -24,6 +24,9 @@ pub struct NewMember<'a> {
     pub organization_id: &'a str,
     pub user_id: &'a str,
     pub role: Role,
+    /// The custom role, when `role` is its `collaborator` (see
+    /// [`crate::domain::roles::AssignedRole::system`]).
+    pub role_id: Option<&'a str>,
     pub can_create_projects: bool,
     /// When it ends; `None` for a lasting one (see [`membership_end`]).
     pub expires_at: Option<i64>,
@@ -44,6 +47,7 @@ pub fn add(conn: &mut DbConn, new: NewMember<'_>, now: i64) -> DomainResult<Opti
         can_create_projects: new.can_create_projects,
         created_at: now,
         expires_at: new.expires_at,
+        role_id: new.role_id.map(str::to_string),
     };
     let added = execute(
         conn,
@@ -77,7 +81,11 @@ pub struct Collaborator {
     pub userid: String,
     pub email: String,
     pub name: String,
-    pub role: Role,
+    /// The role's name: a system role's, or a custom role's.
+    pub role: String,
+    /// The custom role's id; absent for a system role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roleid: Option<String>,
     /// Whether a technical user or collaborator may create projects.
     pub cancreateprojects: bool,
     /// Grants on projects; owners and admins have `full` everywhere anyway.
@@ -90,15 +98,26 @@ pub struct Collaborator {
     pub expiresat: Option<String>,
 }
 
-/// A membership, its account and its grants as the API shows them.
-pub fn view(membership: MembershipRow, user: UserRow, grants: Vec<ProjectGrant>) -> Collaborator {
+/// A membership, its account, the name of its custom role (if it holds
+/// one) and its grants as the API shows them.
+pub fn view(
+    membership: MembershipRow,
+    user: UserRow,
+    custom_role: Option<String>,
+    grants: Vec<ProjectGrant>,
+) -> Collaborator {
+    let (role, roleid) = match custom_role {
+        Some(name) => (name, membership.role_id),
+        None => (membership.role.as_str().to_string(), None),
+    };
     Collaborator {
+        role,
+        roleid,
         collaboratorid: membership.id,
         organizationid: membership.organization_id,
         userid: user.id,
         email: user.email,
         name: user.name,
-        role: membership.role,
         cancreateprojects: membership.can_create_projects,
         projectpermissions: grants,
         joinedat: rfc3339(membership.created_at),
@@ -112,14 +131,23 @@ pub fn collaborator(
     organization_id: &str,
     membership_id: &str,
 ) -> DomainResult<Collaborator> {
-    let (membership, user): (MembershipRow, UserRow) = memberships::table
+    let (membership, user, custom): (MembershipRow, UserRow, Option<String>) = memberships::table
         .inner_join(users::table)
+        .left_join(
+            roles::table.on(roles::organization_id
+                .eq(memberships::organization_id)
+                .and(memberships::role_id.eq(roles::id.nullable()))),
+        )
         .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::id.eq(membership_id))
-        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .select((
+            MembershipRow::as_select(),
+            UserRow::as_select(),
+            roles::name.nullable(),
+        ))
         .first(conn)?;
     let mine = grants_of_member(conn, organization_id, &membership.id)?;
-    Ok(view(membership, user, mine))
+    Ok(view(membership, user, custom, mine))
 }
 
 /// The longest a membership may be time-limited ahead: 5 years.

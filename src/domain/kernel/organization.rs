@@ -12,7 +12,6 @@ use super::context::Ctx;
 use super::error::DomainResult;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::access::Member;
-use crate::domain::roles::Role;
 use crate::store::lookups::live;
 use crate::store::rows::OrganizationRow;
 use crate::store::schema::memberships;
@@ -26,8 +25,9 @@ pub struct Organization {
     pub name: String,
     #[schema(format = DateTime)]
     pub createdat: String,
-    /// The caller's role in this organization.
-    pub role: Role,
+    /// The caller's role in this organization: a system role's name, or a
+    /// custom role's.
+    pub role: String,
     pub membercount: i64,
     /// Days an invite stays valid: the organization's own setting, or the
     /// server's default (`COLLABD_INVITE_TTL_DAYS`) when it has none.
@@ -48,12 +48,12 @@ pub fn member_counts(
     Ok(counts.into_iter().collect())
 }
 
-/// `row` as a member with `role` sees it.
-pub fn view(ctx: &Ctx, row: OrganizationRow, role: Role, membercount: i64) -> Organization {
+/// `row` as a member with the role named `role` sees it.
+pub fn view(ctx: &Ctx, row: OrganizationRow, role: &str, membercount: i64) -> Organization {
     Organization {
         organizationid: row.id.clone(),
         createdat: rfc3339(row.created_at),
-        role,
+        role: role.to_string(),
         membercount,
         invitettldays: invite_ttl_days(ctx, &row),
         name: row.name,
@@ -72,7 +72,7 @@ pub fn organization_view(
         .get(org_id)
         .copied()
         .unwrap_or(0);
-    Ok(view(ctx, row, member.role, count))
+    Ok(view(ctx, row, member.assigned.name(), count))
 }
 
 /// The days an invite of this organization lives: its own setting, or the

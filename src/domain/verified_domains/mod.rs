@@ -16,7 +16,7 @@ use super::access::{self, Hold};
 use super::emails::domain_of;
 use super::kernel::events::{self, By, DomainAdded, DomainRemoved, DomainVerified};
 use super::permissions::Permission;
-use super::roles::Role;
+use super::roles::{self, may_assign, AssignedRole};
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -43,8 +43,12 @@ pub struct Domain {
     pub organizationid: String,
     /// Lower-case, such as `acme.com`.
     pub domain: String,
-    /// The role an account at the domain joins with.
-    pub role: Role,
+    /// The role an account at the domain joins with: a system role's name,
+    /// or a custom role's.
+    pub role: String,
+    /// The custom role's id; absent for a system role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roleid: Option<String>,
     /// `pending` until the emailed link is used, then `verified`.
     pub state: DomainState,
     #[schema(format = DateTime)]
@@ -53,13 +57,20 @@ pub struct Domain {
     pub verifiedat: Option<String>,
 }
 
-impl From<DomainRow> for Domain {
-    fn from(row: DomainRow) -> Domain {
+impl Domain {
+    /// `row` as the API shows it, its custom role (if any) named
+    /// `custom_role`.
+    fn new(row: DomainRow, custom_role: Option<String>) -> Domain {
+        let (role, roleid) = match custom_role {
+            Some(name) => (name, row.role_id),
+            None => (row.role.as_str().to_string(), None),
+        };
         Domain {
             domainid: row.id,
             organizationid: row.organization_id,
             domain: row.domain,
-            role: row.role,
+            role,
+            roleid,
             state: row.state,
             createdat: rfc3339(row.created_at),
             verifiedat: row.verified_at.map(rfc3339),
@@ -67,11 +78,43 @@ impl From<DomainRow> for Domain {
     }
 }
 
+/// `row` as the API shows it, with its custom role's name read.
+fn shown(conn: &mut DbConn, row: DomainRow) -> DomainResult<Domain> {
+    let custom = match &row.role_id {
+        Some(id) => Some(roles::held(conn, &row.organization_id, row.role, Some(id))?),
+        None => None,
+    };
+    Ok(Domain::new(row, custom.map(|c| c.name().to_string())))
+}
+
 /// What `customer/adddomain` asks for.
 pub struct NewDomain<'a> {
     pub domain: &'a str,
     pub verification_email: &'a str,
-    pub role: Role,
+    /// A system role's name (never owner), or a custom role's name or roleid.
+    pub role: &'a str,
+}
+
+/// The role a claim gives, named by `name`: never owner (422), and none
+/// holding a permission `member` lacks (403).
+fn domain_role(
+    conn: &mut DbConn,
+    member: &access::Member,
+    name: &str,
+) -> DomainResult<AssignedRole> {
+    let role = roles::resolve(conn, member.organization_id(), name, "role")?;
+    if let AssignedRole::System(system) = role {
+        super::ownership::domain_may_give(system)
+            .map_err(|why| DomainError::invalid("role", why))?;
+    }
+    if !may_assign(member.role, member.permissions, &role) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not give the role {}",
+            member.assigned.name(),
+            role.name()
+        )));
+    }
+    Ok(role)
 }
 
 /// Claims a domain for the organization (owners) and mails the link to the
@@ -93,7 +136,6 @@ pub fn add(
             format!("must be an address at {domain} or one of its subdomains"),
         ));
     }
-    super::ownership::domain_may_give(new.role).map_err(|why| DomainError::invalid("role", why))?;
     let token = new_secret();
     let now = now_ms();
     let expires_at = now + i64::from(ctx.policy.confirm_ttl_hours) * MS_PER_HOUR;
@@ -106,6 +148,7 @@ pub fn add(
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
+        let role = domain_role(conn, &member, new.role)?;
         ensure_unverified(conn, &domain, &organization_id)?;
         let row = write_claim(
             conn,
@@ -113,13 +156,14 @@ pub fn add(
                 id: new_id(),
                 organization_id: organization_id.clone(),
                 domain: domain.clone(),
-                role: new.role,
+                role: role.system(),
                 state: DomainState::Pending,
                 verification_email: email.clone(),
                 token_hash: hash_secret(&token),
                 token_expires_at: expires_at,
                 created_at: now,
                 verified_at: None,
+                role_id: role.role_id().map(str::to_string),
             },
         )?;
         let actor = caller.account(conn)?;
@@ -131,7 +175,7 @@ pub fn add(
             &row.id,
             DomainAdded {
                 domain: &row.domain,
-                role: row.role,
+                role: role.name(),
                 verificationemail: &row.verification_email,
             },
         )?;
@@ -139,8 +183,15 @@ pub fn add(
         // mails to it (COLLABD_MAILS_PER_ADDRESS_PER_HOUR), once the claim
         // is known to be mailed.
         ctx.limits.mails.hit_on(conn, &email)?;
-        queue_claim_mail(ctx, conn, &row, &token, &actor, &organization)?;
-        Ok(Domain::from(row))
+        queue_claim_mail(
+            ctx,
+            conn,
+            (&row, role.name()),
+            &token,
+            &actor,
+            &organization,
+        )?;
+        shown(conn, row)
     })
 }
 
@@ -149,7 +200,7 @@ pub fn add(
 fn queue_claim_mail(
     ctx: &Ctx,
     conn: &mut DbConn,
-    row: &DomainRow,
+    (row, role): (&DomainRow, &str),
     token: &str,
     actor: &UserRow,
     organization: &str,
@@ -164,7 +215,7 @@ fn queue_claim_mail(
             organization,
             by_name: &actor.name,
             by_email: &actor.email,
-            role: row.role.as_str(),
+            role,
             link: &link,
             hours: ctx.policy.confirm_ttl_hours,
         }),
@@ -217,6 +268,7 @@ fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
                 domains::token_expires_at.eq(claim.token_expires_at),
                 domains::verification_email.eq(&claim.verification_email),
                 domains::role.eq(claim.role),
+                domains::role_id.eq(&claim.role_id),
             ))
             .execute(conn)?;
         return Ok(DomainRow {
@@ -224,6 +276,7 @@ fn write_claim(conn: &mut DbConn, claim: DomainRow) -> DomainResult<DomainRow> {
             token_expires_at: claim.token_expires_at,
             verification_email: claim.verification_email,
             role: claim.role,
+            role_id: claim.role_id,
             ..row
         });
     }
@@ -296,7 +349,7 @@ pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<(Domain, String)> {
     ctx.store.read(|conn| {
         let row = claim(conn, token)?;
         let organization = conn.organization(&row.organization_id)?.name;
-        Ok((Domain::from(row), organization))
+        Ok((shown(conn, row)?, organization))
     })
 }
 
@@ -339,11 +392,12 @@ pub fn verify(ctx: &Ctx, token: &str) -> DomainResult<Domain> {
                 verificationemail: &row.verification_email,
             },
         )?;
-        Ok(Domain::from(DomainRow {
+        let verified = DomainRow {
             state: DomainState::Verified,
             verified_at: Some(now),
             ..row
-        }))
+        };
+        shown(conn, verified)
     });
     match result {
         // Verified for another organization at the same moment.
@@ -374,7 +428,7 @@ pub fn list(
             .order(domains::id.asc())
             .select(DomainRow::as_select())
             .load(conn)?;
-        Ok(rows.into_iter().map(Domain::from).collect())
+        rows.into_iter().map(|row| shown(conn, row)).collect()
     })
 }
 

@@ -5,4 +5,5 @@ mod deletion;
 mod domains;
 mod expiry;
 mod organizations;
+mod roles;
 mod webhooks;

@@ -9,6 +9,7 @@ use crate::clock::now_ms;
 use crate::domain::kernel::context::Ctx;
 use crate::domain::kernel::error::DomainResult;
 use crate::domain::kernel::membership::{self, NewMember};
+use crate::domain::roles;
 use crate::store::rows::UserRow;
 use crate::store::Lookups;
 
@@ -64,6 +65,7 @@ fn join_by_domain(ctx: &Ctx, user: &UserRow) -> DomainResult<()> {
             organization_id: &row.organization_id,
             user_id: &user.id,
             role: row.role,
+            role_id: row.role_id.as_deref(),
             can_create_projects: false,
             expires_at: None,
             grants: Vec::new(),
@@ -72,6 +74,7 @@ fn join_by_domain(ctx: &Ctx, user: &UserRow) -> DomainResult<()> {
         let Some(membership) = membership::add(conn, new, now_ms())? else {
             return Ok(());
         };
+        let role = roles::held(conn, &row.organization_id, row.role, row.role_id.as_deref())?;
         record(
             conn,
             &row.organization_id,
@@ -80,7 +83,7 @@ fn join_by_domain(ctx: &Ctx, user: &UserRow) -> DomainResult<()> {
             CollaboratorJoined {
                 userid: &user.id,
                 email: &user.email,
-                role: row.role,
+                role: role.name(),
                 domain: &row.domain,
                 domainid: &row.id,
             },

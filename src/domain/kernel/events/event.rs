@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::domain::kernel::grants::ProjectGrant;
-use crate::store::kinds::{AuditAction, Role};
+use crate::store::kinds::AuditAction;
 
 macro_rules! events {
     ($($action:ident),* $(,)?) => {
@@ -60,6 +60,9 @@ events!(
     DomainAdded,
     DomainVerified,
     DomainRemoved,
+    RoleCreated,
+    RoleEdited,
+    RoleDeleted,
 );
 
 /// `organization.created`; the target is the organization.
@@ -99,7 +102,7 @@ pub struct ProjectDeleted<'a> {
 #[derive(Debug, Serialize)]
 pub struct InviteCreated<'a> {
     pub email: &'a str,
-    pub role: Role,
+    pub role: &'a str,
     pub cancreateprojects: bool,
 }
 
@@ -131,7 +134,7 @@ pub enum Revocation {
 #[derive(Debug, Serialize)]
 pub struct InviteAccepted<'a> {
     pub email: &'a str,
-    pub role: Role,
+    pub role: &'a str,
     pub collaboratorid: &'a str,
 }
 
@@ -147,7 +150,7 @@ pub struct InviteDeclined<'a> {
 pub struct CollaboratorJoined<'a> {
     pub userid: &'a str,
     pub email: &'a str,
-    pub role: Role,
+    pub role: &'a str,
     pub domain: &'a str,
     pub domainid: &'a str,
 }
@@ -157,8 +160,8 @@ pub struct CollaboratorJoined<'a> {
 #[derive(Debug, Serialize)]
 pub struct CollaboratorEdited<'a> {
     pub userid: &'a str,
-    pub role: Role,
-    pub previousrole: Role,
+    pub role: &'a str,
+    pub previousrole: &'a str,
     pub cancreateprojects: bool,
     pub projectpermissions: &'a [ProjectGrant],
     pub expiresat: Option<&'a str>,
@@ -169,7 +172,7 @@ pub struct CollaboratorEdited<'a> {
 pub struct CollaboratorRemoved<'a> {
     pub userid: &'a str,
     pub email: &'a str,
-    pub role: Role,
+    pub role: &'a str,
 }
 
 /// `collaborator.left`: by leaving, with the role left; or by closing the
@@ -179,7 +182,7 @@ pub struct CollaboratorLeft<'a> {
     pub userid: &'a str,
     pub email: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
+    pub role: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub accountclosed: bool,
 }
@@ -189,7 +192,7 @@ pub struct CollaboratorLeft<'a> {
 pub struct CollaboratorExpired<'a> {
     pub userid: &'a str,
     pub email: &'a str,
-    pub role: Role,
+    pub role: &'a str,
     pub expiresat: Option<String>,
 }
 
@@ -210,7 +213,7 @@ pub struct WebhookDeleted<'a> {
 #[derive(Debug, Serialize)]
 pub struct DomainAdded<'a> {
     pub domain: &'a str,
-    pub role: Role,
+    pub role: &'a str,
     pub verificationemail: &'a str,
 }
 
@@ -227,6 +230,32 @@ pub struct DomainRemoved<'a> {
     pub domain: &'a str,
 }
 
+/// `role.created`: the custom role as made; the target is the role.
+#[derive(Debug, Serialize)]
+pub struct RoleCreated<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub permissions: &'a [&'a str],
+}
+
+/// `role.edited`: the role as it is after the edit, and its name and
+/// permissions before; the target is the role.
+#[derive(Debug, Serialize)]
+pub struct RoleEdited<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub permissions: &'a [&'a str],
+    pub previousname: &'a str,
+    pub previouspermissions: &'a [&'a str],
+}
+
+/// `role.deleted`: the role as it was; the target is the role.
+#[derive(Debug, Serialize)]
+pub struct RoleDeleted<'a> {
+    pub name: &'a str,
+    pub permissions: &'a [&'a str],
+}
+
 #[cfg(test)]
 mod tests {
     //! The details each event writes, against the JSON each call site wrote
@@ -238,7 +267,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::store::kinds::Permission;
+    use crate::store::kinds::{Permission, Role};
 
     fn writes<'a>(event: impl Into<Event<'a>>, before: Value) {
         let event = event.into();
@@ -290,7 +319,7 @@ mod tests {
         let email = "a@example.com";
         let created = InviteCreated {
             email,
-            role: Role::Technical,
+            role: Role::Technical.as_str(),
             cancreateprojects: true,
         };
         writes(
@@ -310,7 +339,7 @@ mod tests {
         );
         let accepted = InviteAccepted {
             email,
-            role: Role::Admin,
+            role: Role::Admin.as_str(),
             collaboratorid: "m1",
         };
         writes(
@@ -325,7 +354,7 @@ mod tests {
         let joined = CollaboratorJoined {
             userid: "u1",
             email: "a@acme.com",
-            role: Role::Collaborator,
+            role: Role::Collaborator.as_str(),
             domain: "acme.com",
             domainid: "d1",
         };
@@ -347,8 +376,8 @@ mod tests {
         let ends = Some("2030-01-02T03:04:05Z".to_string());
         let edited = CollaboratorEdited {
             userid: "u1",
-            role: Role::Admin,
-            previousrole: Role::Technical,
+            role: Role::Admin.as_str(),
+            previousrole: Role::Technical.as_str(),
             cancreateprojects: false,
             projectpermissions: &grants,
             expiresat: ends.as_deref(),
@@ -372,7 +401,7 @@ mod tests {
         let removed = CollaboratorRemoved {
             userid,
             email,
-            role: Role::Owner,
+            role: Role::Owner.as_str(),
         };
         writes(
             removed,
@@ -381,7 +410,7 @@ mod tests {
         let left = CollaboratorLeft {
             userid,
             email,
-            role: Some(Role::Admin),
+            role: Some(Role::Admin.as_str()),
             accountclosed: false,
         };
         writes(
@@ -402,7 +431,7 @@ mod tests {
         let expired = CollaboratorExpired {
             userid,
             email,
-            role: Role::Technical,
+            role: Role::Technical.as_str(),
             expiresat: ends.clone(),
         };
         writes(
@@ -424,7 +453,7 @@ mod tests {
         let (domain, verificationemail) = ("acme.com", "it@acme.com");
         let added = DomainAdded {
             domain,
-            role: Role::Admin,
+            role: Role::Admin.as_str(),
             verificationemail,
         };
         writes(
