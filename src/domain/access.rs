@@ -9,6 +9,7 @@ use super::permissions::{system_role, Need, Permission, PermissionSet};
 use super::roles::Role;
 use super::rosters;
 use super::sessions::{Caller, SessionClaim};
+use super::teamwork;
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, SessionRow};
 use crate::store::schema::{memberships, roster_versions, sessions};
@@ -20,7 +21,8 @@ pub use crate::store::lookups::{live, Live};
 pub struct Member {
     pub membership: MembershipRow,
     pub role: Role,
-    /// What the role (with `cancreateprojects`) lets the member do.
+    /// What the role (with `cancreateprojects`) and the member's teams'
+    /// roles let the member do.
     pub permissions: PermissionSet,
 }
 
@@ -42,6 +44,14 @@ impl From<MembershipRow> for Member {
             membership,
         }
     }
+}
+
+/// A membership as the gate judges it: what its own role allows, widened
+/// by its teams' roles (API.md §10), read afresh on every request.
+fn with_teams(conn: &mut DbConn, membership: MembershipRow) -> DomainResult<Member> {
+    let mut member = Member::from(membership);
+    member.permissions = teamwork::widen(conn, &member.membership, member.permissions)?;
+    Ok(member)
 }
 
 /// How a write holds the organization's row while it decides (PostgreSQL;
@@ -85,8 +95,10 @@ pub fn membership(
     organization_id: &str,
     user_id: &str,
 ) -> DomainResult<Option<Member>> {
-    let membership = conn.membership(organization_id, user_id, now_ms())?;
-    Ok(membership.map(Member::from))
+    match conn.membership(organization_id, user_id, now_ms())? {
+        Some(membership) => with_teams(conn, membership).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn permit(member: Member, need: Need) -> DomainResult<Member> {
@@ -208,9 +220,9 @@ pub fn organization_for_read(
         None => (None, None, None),
     };
     let caller = claim.confirm(session.as_ref(), now)?;
-    let member = membership
-        .map(Member::from)
-        .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    let membership =
+        membership.ok_or_else(|| DomainError::not_found("organization not found"))?;
+    let member = with_teams(conn, membership)?;
     let member = permit(member, need)?;
     Ok((caller, member, version.unwrap_or(0)))
 }

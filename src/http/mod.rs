@@ -35,6 +35,7 @@ pub mod reference;
 pub mod route;
 pub mod slow;
 pub mod table;
+pub mod teams;
 pub mod user;
 pub mod verified_domains;
 pub mod webhooks;
@@ -54,6 +55,7 @@ pub fn register_all(api: &mut Api<'_>) {
     customer::register(api);
     webhooks::register(api);
     verified_domains::register(api);
+    teams::register(api);
     invite::register(api);
 }
 

@@ -207,5 +207,10 @@ text_enum! {
         DomainAdded = "domain.added",
         DomainVerified = "domain.verified",
         DomainRemoved = "domain.removed",
+        TeamCreated = "team.created",
+        TeamEdited = "team.edited",
+        TeamDeleted = "team.deleted",
+        TeamMemberAdded = "team.member_added",
+        TeamMemberRemoved = "team.member_removed",
     }
 }

@@ -60,7 +60,14 @@ events!(
     DomainAdded,
     DomainVerified,
     DomainRemoved,
+    TeamCreated,
+    TeamEdited,
+    TeamDeleted,
+    TeamMemberAdded,
+    TeamMemberRemoved,
 );
+
+pub use super::team_events::*;
 
 /// `organization.created`; the target is the organization.
 #[derive(Debug, Serialize)]
