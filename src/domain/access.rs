@@ -220,8 +220,7 @@ pub fn organization_for_read(
         None => (None, None, None),
     };
     let caller = claim.confirm(session.as_ref(), now)?;
-    let membership =
-        membership.ok_or_else(|| DomainError::not_found("organization not found"))?;
+    let membership = membership.ok_or_else(|| DomainError::not_found("organization not found"))?;
     let member = with_teams(conn, membership)?;
     let member = permit(member, need)?;
     Ok((caller, member, version.unwrap_or(0)))

@@ -47,6 +47,12 @@ pub fn role_permissions(role: Role) -> PermissionSet {
     system_role(role, false)
 }
 
+/// A permission of `role` that `holder` lacks, if any: the rule of giving a
+/// role (API.md §10) is that there is none.
+pub fn beyond(holder: PermissionSet, role: Role) -> Option<super::permissions::Permission> {
+    role_permissions(role).iter().find(|p| !holder.contains(*p))
+}
+
 /// `permissions` widened by the roles of the teams `membership` is in.
 pub fn widen(
     conn: &mut DbConn,
@@ -181,4 +187,31 @@ pub fn teams_of_members(
         .select((team_members::membership_id, teams::id, teams::name))
         .load(conn)?;
     Ok(group_teams(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::permissions::Permission as P;
+
+    #[test]
+    fn a_team_role_is_a_system_role_below_owner() {
+        assert_eq!(resolve_role(" technical ").ok(), Some(Role::Technical));
+        assert!(resolve_role("owner").is_err());
+        assert!(resolve_role("boss").is_err());
+    }
+
+    #[test]
+    fn nobody_gives_a_role_holding_a_permission_they_lack() {
+        let admin = system_role(Role::Admin, false);
+        assert_eq!(beyond(admin, Role::Admin), None);
+        assert_eq!(beyond(admin, Role::Technical), None);
+        let technical = system_role(Role::Technical, false);
+        assert_eq!(beyond(technical, Role::Technical), None);
+        assert!(beyond(technical, Role::Admin).is_some());
+        // A set like a custom role's: managing teams without inviting.
+        let team_keeper = PermissionSet::of(&[P::OrganizationRead, P::MembersRead, P::TeamsManage]);
+        assert_eq!(beyond(team_keeper, Role::Technical), Some(P::MembersInvite));
+        assert_eq!(beyond(team_keeper, Role::Collaborator), None);
+    }
 }

@@ -119,15 +119,15 @@ pub fn create(
 
 /// Changes a team's name, description, role or grants. The caller must hold
 /// what the team carries now and what it will carry.
-pub fn edit(
-    ctx: &Ctx,
-    caller: &Caller,
-    team_id: &str,
-    changes: TeamChanges,
-) -> DomainResult<Team> {
+pub fn edit(ctx: &Ctx, caller: &Caller, team_id: &str, changes: TeamChanges) -> DomainResult<Team> {
     ctx.store.write(|conn| {
-        let (before, actor) =
-            team_and_actor(conn, caller, team_id, Permission::TeamsManage, Hold::Exclusive)?;
+        let (before, actor) = team_and_actor(
+            conn,
+            caller,
+            team_id,
+            Permission::TeamsManage,
+            Hold::Exclusive,
+        )?;
         ensure_may_change(conn, &actor, &before)?;
         let organization_id = before.organization_id.clone();
         let role = match &changes.role {
@@ -168,7 +168,13 @@ pub fn edit(
             previousrole: before.role,
             projectpermissions: &grants,
         };
-        events::record(conn, &organization_id, By::Caller(caller), &after.id, edited)?;
+        events::record(
+            conn,
+            &organization_id,
+            By::Caller(caller),
+            &after.id,
+            edited,
+        )?;
         view(conn, &actor, &organization_id, &after.id)
     })
 }
@@ -177,8 +183,13 @@ pub fn edit(
 /// request on; their memberships stay.
 pub fn delete(ctx: &Ctx, caller: &Caller, team_id: &str) -> DomainResult<()> {
     ctx.store.write(|conn| {
-        let (team, actor) =
-            team_and_actor(conn, caller, team_id, Permission::TeamsManage, Hold::Exclusive)?;
+        let (team, actor) = team_and_actor(
+            conn,
+            caller,
+            team_id,
+            Permission::TeamsManage,
+            Hold::Exclusive,
+        )?;
         ensure_may_change(conn, &actor, &team)?;
         diesel::delete(teams::table.find((&team.organization_id, &team.id))).execute(conn)?;
         events::record(

@@ -30,7 +30,7 @@ use super::paging::{named_position, PageRequest};
 use super::permissions::{Need, Permission};
 use super::roles::Role;
 use super::sessions::Caller;
-use super::teamwork::role_permissions;
+use super::teamwork::beyond;
 use super::{now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{TeamGrantRow, TeamRow};
 use crate::store::schema::{memberships, projects, team_members, team_project_permissions, teams};
@@ -97,7 +97,7 @@ fn ensure_may_give(
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
     if let Some(role) = role {
-        if let Some(missing) = role_permissions(role).iter().find(|p| !actor.holds(*p)) {
+        if let Some(missing) = beyond(actor.permissions, role) {
             return Err(DomainError::forbidden(format!(
                 "you may not give the role {}: it holds {}, which you do not",
                 role.as_str(),

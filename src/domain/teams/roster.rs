@@ -60,8 +60,13 @@ pub fn add_member(
     collaborator_id: &str,
 ) -> DomainResult<Team> {
     ctx.store.write(|conn| {
-        let (team, actor) =
-            team_and_actor(conn, caller, team_id, Permission::TeamsManage, Hold::Exclusive)?;
+        let (team, actor) = team_and_actor(
+            conn,
+            caller,
+            team_id,
+            Permission::TeamsManage,
+            Hold::Exclusive,
+        )?;
         let (membership, user) = collaborator_of(conn, &team, collaborator_id)?;
         ensure_may_change(conn, &actor, &team)?;
         if in_team(conn, &team, &membership.id)? {
@@ -84,7 +89,13 @@ pub fn add_member(
             userid: &user.id,
             email: &user.email,
         };
-        events::record(conn, &team.organization_id, By::Caller(caller), &team.id, added)?;
+        events::record(
+            conn,
+            &team.organization_id,
+            By::Caller(caller),
+            &team.id,
+            added,
+        )?;
         view(conn, &actor, &team.organization_id, &team.id)
     })
 }
@@ -99,8 +110,13 @@ pub fn remove_member(
     collaborator_id: &str,
 ) -> DomainResult<Team> {
     ctx.store.write(|conn| {
-        let (team, actor) =
-            team_and_actor(conn, caller, team_id, Permission::TeamsManage, Hold::Exclusive)?;
+        let (team, actor) = team_and_actor(
+            conn,
+            caller,
+            team_id,
+            Permission::TeamsManage,
+            Hold::Exclusive,
+        )?;
         let (membership, user) = collaborator_of(conn, &team, collaborator_id)?;
         ensure_may_change(conn, &actor, &team)?;
         let removed = diesel::delete(
@@ -121,7 +137,13 @@ pub fn remove_member(
             userid: &user.id,
             email: &user.email,
         };
-        events::record(conn, &team.organization_id, By::Caller(caller), &team.id, event)?;
+        events::record(
+            conn,
+            &team.organization_id,
+            By::Caller(caller),
+            &team.id,
+            event,
+        )?;
         view(conn, &actor, &team.organization_id, &team.id)
     })
 }
@@ -135,8 +157,13 @@ pub fn list_members(
     page: &PageRequest,
 ) -> DomainResult<(Vec<Collaborator>, Option<String>)> {
     ctx.store.read(|conn| {
-        let (team, viewer) =
-            team_and_actor(conn, caller, team_id, Permission::MembersRead, Hold::Nothing)?;
+        let (team, viewer) = team_and_actor(
+            conn,
+            caller,
+            team_id,
+            Permission::MembersRead,
+            Hold::Nothing,
+        )?;
         let organization_id = team.organization_id.as_str();
         let mut query = team_members::table
             .inner_join(

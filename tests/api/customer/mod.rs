@@ -5,4 +5,6 @@ mod deletion;
 mod domains;
 mod expiry;
 mod organizations;
+mod team_access;
+mod teams;
 mod webhooks;
