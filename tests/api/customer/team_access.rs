@@ -279,7 +279,7 @@ fn leaving_the_organization_leaves_its_teams(backend: Backend) {
     // The rows went with the memberships; the one past its end goes with
     // its membership at the sweep.
     let rows = sql_strings(&app, "SELECT membership_id AS value FROM team_members");
-    assert_eq!(rows, [expired.collaboratorid.clone()]);
+    assert_eq!(rows, std::slice::from_ref(&expired.collaboratorid));
 
     // Back in the organization, in no team.
     app.invite(&owner, &org, "removed@example.com", "collaborator");

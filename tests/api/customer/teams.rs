@@ -103,7 +103,7 @@ fn a_team_is_made_changed_and_deleted(backend: Backend) {
                {"projectid": web, "projectname": "Web", "permission": "full"}]),
         "by project name, the stronger of a project named twice"
     );
-    assert_eq!(teams(&app, &owner, &org), [made.clone()]);
+    assert_eq!(teams(&app, &owner, &org), std::slice::from_ref(&made));
 
     // A team without role, description or grants.
     let bare = create_team(
