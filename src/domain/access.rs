@@ -9,6 +9,7 @@ use super::permissions::{Need, Permission, PermissionSet};
 use super::roles::{AssignedRole, Role};
 use super::rosters;
 use super::sessions::{Caller, SessionClaim};
+use super::teamwork;
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, RoleRow, SessionRow};
 use crate::store::schema::{memberships, roles, roster_versions, sessions};
@@ -22,9 +23,10 @@ pub struct Member {
     /// The `role` column: the system role, or `collaborator` for a custom
     /// role's holder. Rules about the owner role read this.
     pub role: Role,
-    /// What the role (with `cancreateprojects`) lets the member do, read
-    /// with the membership on this request: a changed custom role counts
-    /// from the next request, in every process.
+    /// What the role (with `cancreateprojects`) and the member's teams'
+    /// roles let the member do, read with the membership on this request:
+    /// a changed custom role or team counts from the next request, in every
+    /// process.
     pub permissions: PermissionSet,
     /// The role held, system or custom, as answers name it.
     pub assigned: AssignedRole,
@@ -62,6 +64,13 @@ macro_rules! with_custom_role {
                 .and(memberships::role_id.eq(roles::id.nullable()))),
         )
     };
+}
+
+/// A membership as the gate judges it: what its own role allows, widened
+/// by its teams' roles (API.md §10), read afresh on every request.
+fn with_teams(conn: &mut DbConn, mut member: Member) -> DomainResult<Member> {
+    member.permissions = teamwork::widen(conn, &member.membership, member.permissions)?;
+    Ok(member)
 }
 
 /// How a write holds the organization's row while it decides (PostgreSQL;
@@ -112,7 +121,10 @@ pub fn membership(
         .select((MembershipRow::as_select(), Option::<RoleRow>::as_select()))
         .first(conn)
         .optional()?;
-    Ok(found.map(|(membership, custom)| Member::new(membership, custom)))
+    match found {
+        Some((membership, custom)) => with_teams(conn, Member::new(membership, custom)).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn permit(member: Member, need: Need) -> DomainResult<Member> {
@@ -250,6 +262,7 @@ pub fn organization_for_read(
     let member = membership
         .map(|membership| Member::new(membership, custom))
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    let member = with_teams(conn, member)?;
     let member = permit(member, need)?;
     Ok((caller, member, version.unwrap_or(0)))
 }

@@ -17,6 +17,7 @@ use super::permissions::{Need, Permission, PermissionSet};
 use super::roles::{self, may_assign, may_manage, AssignedRole, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
+use super::teamwork::teams_of_page;
 use super::{now_ms, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
@@ -82,13 +83,14 @@ pub fn list(
         // The page shows these members until the first of them ends: a
         // membership ends by time, with no write to move the version.
         let valid_until = rows.iter().filter_map(|(m, _, _)| m.expires_at).min();
-        let mut grants = match rows.last() {
-            Some((last, _, _)) => grants_of_page(
-                conn,
-                organization_id,
-                page.after.as_deref().unwrap_or(""),
-                &last.id,
-            )?,
+        let (mut grants, mut teams) = match rows.last() {
+            Some((last, _, _)) => {
+                let after = page.after.as_deref().unwrap_or("");
+                (
+                    grants_of_page(conn, organization_id, after, &last.id)?,
+                    teams_of_page(conn, organization_id, after, &last.id)?,
+                )
+            }
             None => Default::default(),
         };
         let list: Vec<Collaborator> = rows
@@ -96,7 +98,8 @@ pub fn list(
             .map(|(m, u, custom)| {
                 let mut g = grants.remove(&m.id).unwrap_or_default();
                 hide_invisible(&mut g, &visible);
-                view(m, u, custom, g)
+                let t = teams.remove(&m.id).unwrap_or_default();
+                view(m, u, custom, g, t)
             })
             .collect();
         let collaborators = serde_json::value::to_raw_value(&list)

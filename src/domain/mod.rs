@@ -11,14 +11,15 @@
 //! - the features, one use case each: [`accounts`], [`apikeys`], [`audit`]
 //!   (reading the log), [`invites`], [`links`], [`logins`], [`members`],
 //!   [`organizations`], [`projects`], [`custom_roles`], [`twofactor`], [`verified_domains`]
-//!   (verified email domains), [`webhooks`]. A feature never imports
+//!   (verified email domains), [`webhooks`], [`teams`]. A feature never imports
 //!   another;
 //! - the [`kernel`]: the context and errors, events, membership, and the
 //!   views and checks several features share;
 //! - the shared modules the kernel builds on: [`access`] (the gate),
 //!   [`permissions`] (what each role may do, as data), [`roles`],
 //!   [`ownership`] (the rules that keep an organization owned),
-//!   [`sessions`] (who is calling), [`passwords`], [`limits`],
+//!   [`sessions`] (who is calling), [`teamwork`] (what a member's teams
+//!   give them), [`passwords`], [`limits`],
 //!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
 //!   [`idempotency`] and [`retention`], which import of the kernel only its
 //!   errors ([`kernel::error`]); below them `store`, `mail`, `clock` and
@@ -52,6 +53,8 @@ pub mod retention;
 pub mod roles;
 pub mod rosters;
 pub mod sessions;
+pub mod teams;
+pub mod teamwork;
 pub mod tokens;
 pub mod twofactor;
 pub mod verified_domains;

@@ -13,7 +13,7 @@ use super::roles::Permission;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{ProjectPermissionRow, ProjectRow};
-use crate::store::schema::{project_permissions, projects};
+use crate::store::schema::{project_permissions, projects, team_members, team_project_permissions};
 use crate::store::DbConn;
 
 pub use super::kernel::grants::{merge_grants, GrantRequest, ProjectGrant};
@@ -98,7 +98,7 @@ pub fn create(
 }
 
 /// A page of the projects the caller may see: all for owners and admins, the
-/// granted ones for everyone else. Ordered by name, then id; the cursor names
+/// ones granted to them or their teams for everyone else. Ordered by name, then id; the cursor names
 /// both, so a page starts where the last ended whatever was added meanwhile.
 pub fn list(
     ctx: &Ctx,
@@ -123,7 +123,20 @@ pub fn list(
                 .filter(project_permissions::organization_id.eq(organization_id.to_string()))
                 .filter(project_permissions::membership_id.eq(member.membership.id.clone()))
                 .select(project_permissions::project_id);
-            query = query.filter(projects::id.eq_any(granted));
+            // And those granted to the member's teams (API.md §10).
+            let teams_of_member = team_members::table
+                .filter(team_members::organization_id.eq(organization_id.to_string()))
+                .filter(team_members::membership_id.eq(member.membership.id.clone()))
+                .select(team_members::team_id);
+            let granted_to_teams = team_project_permissions::table
+                .filter(team_project_permissions::organization_id.eq(organization_id.to_string()))
+                .filter(team_project_permissions::team_id.eq_any(teams_of_member))
+                .select(team_project_permissions::project_id);
+            query = query.filter(
+                projects::id
+                    .eq_any(granted)
+                    .or(projects::id.eq_any(granted_to_teams)),
+            );
         }
         if let Some((name, id)) = page.after_named() {
             // `name >= ?` is the range the index seeks to; the rest skips

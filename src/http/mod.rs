@@ -36,6 +36,7 @@ pub mod roles;
 pub mod route;
 pub mod slow;
 pub mod table;
+pub mod teams;
 pub mod user;
 pub mod verified_domains;
 pub mod webhooks;
@@ -56,6 +57,7 @@ pub fn register_all(api: &mut Api<'_>) {
     webhooks::register(api);
     verified_domains::register(api);
     roles::register(api);
+    teams::register(api);
     invite::register(api);
 }
 

@@ -210,5 +210,10 @@ text_enum! {
         RoleCreated = "role.created",
         RoleEdited = "role.edited",
         RoleDeleted = "role.deleted",
+        TeamCreated = "team.created",
+        TeamEdited = "team.edited",
+        TeamDeleted = "team.deleted",
+        TeamMemberAdded = "team.member_added",
+        TeamMemberRemoved = "team.member_removed",
     }
 }

@@ -307,3 +307,33 @@ pub struct RoleRow {
     /// When `customer/deleterole` deleted it; `None` while it is in use.
     pub deleted_at: Option<i64>,
 }
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = teams)]
+pub struct TeamRow {
+    pub organization_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The role the team gives its members; `None` for none.
+    pub role: Option<Role>,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = team_members)]
+pub struct TeamMemberRow {
+    pub organization_id: String,
+    pub team_id: String,
+    pub membership_id: String,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = team_project_permissions)]
+pub struct TeamGrantRow {
+    pub organization_id: String,
+    pub team_id: String,
+    pub project_id: String,
+    pub permission: Permission,
+}

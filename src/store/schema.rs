@@ -346,3 +346,51 @@ diesel::allow_tables_to_appear_in_same_query!(roles, roster_versions);
 diesel::allow_tables_to_appear_in_same_query!(roles, invites);
 diesel::allow_tables_to_appear_in_same_query!(roles, domains);
 diesel::allow_tables_to_appear_in_same_query!(roles, organizations);
+
+// Teams (migration 000015): their own block, so the tables they meet in
+// queries are listed pair by pair (the macro over one list would declare
+// the pairs above again).
+
+diesel::table! {
+    teams (organization_id, id) {
+        organization_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        role -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    team_members (organization_id, team_id, membership_id) {
+        organization_id -> Text,
+        team_id -> Text,
+        membership_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    team_project_permissions (organization_id, team_id, project_id) {
+        organization_id -> Text,
+        team_id -> Text,
+        project_id -> Text,
+        permission -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(teams, team_members, team_project_permissions);
+
+/// Lets `$team` appear with each of `$other` in one query, one pair at a time.
+macro_rules! beside {
+    ($team:ident: $($other:ident),+) => {
+        $(diesel::allow_tables_to_appear_in_same_query!($team, $other);)+
+    };
+}
+beside!(teams: memberships, users, projects, organizations, sessions, roster_versions);
+beside!(team_members: memberships, users, projects, organizations, sessions, roster_versions);
+beside!(team_project_permissions: memberships, users, projects, organizations, project_permissions);
+
+// Custom roles beside the teams' tables (a team's members are shown with their role).
+beside!(roles: teams, team_members, team_project_permissions);

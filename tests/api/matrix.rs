@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 
-on_both_backends!(every_endpoint_as_every_role);
+on_both_backends!(
+    every_endpoint_as_every_role,
+    a_collaborator_in_an_admin_team_is_an_admin
+);
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 6] = [
@@ -114,6 +117,38 @@ impl Fixture<'_> {
             .as_str()
             .unwrap()
             .to_string()
+    }
+}
+
+/// Teams (API.md §10): a fresh team of the owner's, and one of the
+/// organization's collaborators in it.
+impl Fixture<'_> {
+    fn team(&self) -> String {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        self.app
+            .post(
+                "/customer/createteam",
+                Some(&self.owner),
+                json!({"organizationid": self.org, "name": format!("Team {n}"), "role": "technical"}),
+            )
+            .ok()
+            .get("team")["teamid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn team_with_member(&self) -> Value {
+        let (team, collaborator) = (self.team(), self.victim());
+        self.app
+            .post(
+                "/customer/addteammember",
+                Some(&self.owner),
+                json!({"teamid": team, "collaboratorid": collaborator}),
+            )
+            .ok();
+        json!({"teamid": team, "collaboratorid": collaborator})
     }
 }
 
@@ -223,6 +258,55 @@ fn as_a_custom_role(fx: &Fixture) -> Vec<String> {
         }
     }
     failures
+}
+
+/// A member's permissions are the union of their own role's and their
+/// teams' roles' (API.md §10): a collaborator in a team with the admin role
+/// gets, at every endpoint of the matrix, what an admin gets.
+fn a_collaborator_in_an_admin_team_is_an_admin(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let project = app.project(&owner, &org, "Main");
+    let fx = Fixture {
+        app: &app,
+        owner: owner.clone(),
+        org: org.clone(),
+        project,
+        counter: std::cell::Cell::new(0),
+    };
+    let teamed = app.member(&owner, &org, "teamed@example.com", "collaborator");
+    let admins = app
+        .post(
+            "/customer/createteam",
+            Some(&owner),
+            json!({"organizationid": org, "name": "Admins", "role": "admin"}),
+        )
+        .ok()
+        .get("team")["teamid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/customer/addteammember",
+        Some(&owner),
+        json!({"teamid": admins, "collaboratorid": teamed.collaboratorid}),
+    )
+    .ok();
+    let mut failures = Vec::new();
+    for (path, params, expected) in &rows() {
+        let r = app.post(path, Some(&teamed.token), params(&fx));
+        r.assert_envelope();
+        if r.status != expected[1] {
+            failures.push(format!(
+                "{path}: an admin gets {}, the team's member got {} {}",
+                expected[1],
+                r.status,
+                r.text()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Endpoint, parameters (made fresh per call), expected status per caller.
@@ -343,6 +427,41 @@ fn rows() -> Vec<(&'static str, Params, [u16; 6])> {
         (
             "/invite/list",
             |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
+            "/customer/createteam",
+            |f| json!({"organizationid": f.org, "name": f.fresh("team"), "role": "technical"}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listteams",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 403, 404, 401],
+        ),
+        (
+            "/customer/editteam",
+            |f| json!({"teamid": f.team(), "description": "Edited"}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/deleteteam",
+            |f| json!({"teamid": f.team()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/addteammember",
+            |f| json!({"teamid": f.team(), "collaboratorid": f.victim()}),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/removeteammember",
+            |f| f.team_with_member(),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/listteammembers",
+            |f| json!({"teamid": f.team()}),
             [200, 200, 200, 403, 404, 401],
         ),
         (

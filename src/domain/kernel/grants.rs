@@ -12,6 +12,7 @@ use super::error::{DomainError, DomainResult};
 use crate::domain::access::Member;
 use crate::domain::permissions;
 use crate::domain::roles::Permission;
+use crate::domain::teamwork;
 use crate::store::rows::{MembershipRow, ProjectPermissionRow};
 use crate::store::schema::{project_permissions, projects};
 use crate::store::DbConn;
@@ -194,8 +195,9 @@ pub fn insert_grants(conn: &mut DbConn, rows: &[ProjectPermissionRow]) -> Domain
     Ok(())
 }
 
-/// The projects `member` may see: `None` for all (owners and admins), else
-/// the ones granted to them.
+/// The projects `member` may see: `None` for all (owners and admins, or a
+/// team's role that reads every project), else the ones granted to them or
+/// to their teams, each with the highest of those grants (API.md §10).
 pub fn visible_projects(
     conn: &mut DbConn,
     member: &Member,
@@ -203,17 +205,12 @@ pub fn visible_projects(
     if member.holds(permissions::Permission::ProjectsRead) {
         return Ok(None);
     }
-    let grants = grants_of_member(
-        conn,
-        &member.membership.organization_id,
-        &member.membership.id,
-    )?;
-    Ok(Some(
-        grants
-            .into_iter()
-            .map(|g| (g.projectid, g.permission))
-            .collect(),
-    ))
+    let (organization_id, membership_id) = (member.organization_id(), &member.membership.id);
+    let mut held = teamwork::team_grants_of_member(conn, organization_id, membership_id)?;
+    for grant in grants_of_member(conn, organization_id, membership_id)? {
+        teamwork::raise(&mut held, grant.projectid, grant.permission);
+    }
+    Ok(Some(held))
 }
 
 /// Keeps only the grants on projects the viewer may see.
@@ -227,9 +224,10 @@ pub fn hide_invisible(
 }
 
 /// Nobody hands out more than they hold: without `projects:write` (below
-/// admin), each grant needs the granter's own permission on that project at
-/// least as high (`projects:read` counting as `read` everywhere), and
-/// `cancreateprojects` needs their own `projects:create` (403 otherwise).
+/// admin), each grant needs the granter's own permission on that project
+/// (their own grant or a team's) at least as high (`projects:read` counting
+/// as `read` everywhere), and `cancreateprojects` needs their own
+/// `projects:create` (403 otherwise).
 pub fn check_granter_holds(
     conn: &mut DbConn,
     granter: &Member,

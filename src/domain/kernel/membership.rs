@@ -14,6 +14,7 @@ use super::grants::{grants_of_member, insert_grants, ProjectGrant};
 use crate::clock::{new_id, rfc3339, MS_PER_DAY};
 use crate::domain::emails::domain_of;
 use crate::domain::roles::{Permission, Role};
+use crate::domain::teamwork::{teams_of_members, TeamRef};
 use crate::store::kinds::DomainState;
 use crate::store::rows::{DepartureRow, DomainRow, MembershipRow, ProjectPermissionRow, UserRow};
 use crate::store::schema::{departures, domains, memberships, roles, users, verified_domains};
@@ -88,8 +89,13 @@ pub struct Collaborator {
     pub roleid: Option<String>,
     /// Whether a technical user or collaborator may create projects.
     pub cancreateprojects: bool,
-    /// Grants on projects; owners and admins have `full` everywhere anyway.
+    /// The member's own grants on projects, as `customer/editcollaborator`
+    /// sets them; owners and admins have `full` everywhere anyway. Grants
+    /// through teams are the teams' (`customer/listteams`): a member's
+    /// permission on a project is the highest of their own and their teams'.
     pub projectpermissions: Vec<ProjectGrant>,
+    /// The organization's teams the member is in, by name.
+    pub teams: Vec<TeamRef>,
     #[schema(format = DateTime)]
     pub joinedat: String,
     /// When the membership ends (`membershipexpiresat` of its invite, or
@@ -99,12 +105,13 @@ pub struct Collaborator {
 }
 
 /// A membership, its account, the name of its custom role (if it holds
-/// one) and its grants as the API shows them.
+/// one), its grants and its teams as the API shows them.
 pub fn view(
     membership: MembershipRow,
     user: UserRow,
     custom_role: Option<String>,
     grants: Vec<ProjectGrant>,
+    teams: Vec<TeamRef>,
 ) -> Collaborator {
     let (role, roleid) = match custom_role {
         Some(name) => (name, membership.role_id),
@@ -120,6 +127,7 @@ pub fn view(
         name: user.name,
         cancreateprojects: membership.can_create_projects,
         projectpermissions: grants,
+        teams,
         joinedat: rfc3339(membership.created_at),
         expiresat: membership.expires_at.map(rfc3339),
     }
@@ -147,7 +155,10 @@ pub fn collaborator(
         ))
         .first(conn)?;
     let mine = grants_of_member(conn, organization_id, &membership.id)?;
-    Ok(view(membership, user, custom, mine))
+    let teams = teams_of_members(conn, organization_id, std::slice::from_ref(&membership.id))?
+        .remove(&membership.id)
+        .unwrap_or_default();
+    Ok(view(membership, user, custom, mine, teams))
 }
 
 /// The longest a membership may be time-limited ahead: 5 years.

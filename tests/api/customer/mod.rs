@@ -6,4 +6,6 @@ mod domains;
 mod expiry;
 mod organizations;
 mod roles;
+mod team_access;
+mod teams;
 mod webhooks;

@@ -63,7 +63,14 @@ events!(
     RoleCreated,
     RoleEdited,
     RoleDeleted,
+    TeamCreated,
+    TeamEdited,
+    TeamDeleted,
+    TeamMemberAdded,
+    TeamMemberRemoved,
 );
+
+pub use super::team_events::*;
 
 /// `organization.created`; the target is the organization.
 #[derive(Debug, Serialize)]

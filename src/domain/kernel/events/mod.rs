@@ -14,6 +14,7 @@ mod after_commit;
 mod deliveries;
 mod event;
 mod record;
+mod team_events;
 mod view;
 
 pub use after_commit::{after_commit, AfterCommit};

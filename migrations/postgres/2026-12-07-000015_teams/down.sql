@@ -1,0 +1,5 @@
+-- Children first; their triggers go with them.
+DROP TABLE team_project_permissions;
+DROP TABLE team_members;
+DROP TABLE teams;
+DROP FUNCTION bump_rosters_of_teams();
