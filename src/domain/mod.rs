@@ -9,7 +9,8 @@
 //! Three layers, each importing only those below it:
 //!
 //! - the features, one use case each: [`accounts`], [`apikeys`], [`audit`]
-//!   (reading the log), [`invites`], [`links`], [`logins`], [`members`],
+//!   (reading the log), [`checks`] (permission checks for the provider's
+//!   services, and a member's own permissions), [`invites`], [`links`], [`logins`], [`members`],
 //!   [`organizations`], [`projects`], [`twofactor`], [`verified_domains`]
 //!   (verified email domains), [`webhooks`]. A feature never imports
 //!   another;
@@ -18,6 +19,8 @@
 //! - the shared modules the kernel builds on: [`access`] (the gate),
 //!   [`permissions`] (what each role may do, as data), [`roles`],
 //!   [`ownership`] (the rules that keep an organization owned),
+//!   [`effective`] (what a member may do, and why), [`service_keys`]
+//!   (the credentials of the provider's services),
 //!   [`sessions`] (who is calling), [`passwords`], [`limits`],
 //!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
 //!   [`idempotency`] and [`retention`], which import of the kernel only its
@@ -33,6 +36,8 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod checks;
+pub mod effective;
 pub mod emails;
 pub mod idempotency;
 pub mod invites;
@@ -50,6 +55,7 @@ pub mod projects;
 pub mod retention;
 pub mod roles;
 pub mod rosters;
+pub mod service_keys;
 pub mod sessions;
 pub mod tokens;
 pub mod twofactor;

@@ -310,3 +310,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     account_tokens,
 );
+
+diesel::table! {
+    /// Keys of the provider's services for the permission checks: a
+    /// reference table, of no organization (API.md §10, §12).
+    service_keys (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
