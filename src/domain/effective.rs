@@ -311,11 +311,10 @@ fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Foun
                         .and(project_permissions::project_id.eq_any(&asked_projects))),
                 )
                 .filter(memberships::organization_id.eq_any(&organizations))
-                .filter(
-                    memberships::user_id
-                        .eq_any(&ids)
-                        .or(users::email.eq_any(&emails)),
-                )
+                // Both sides of the `or` on the accounts, so they are found
+                // first from their own indexes, then their memberships:
+                // never a scan of a large organization's members.
+                .filter(users::id.eq_any(&ids).or(users::email.eq_any(&emails)))
                 .filter(live(now))
                 .select((
                     MembershipRow::as_select(),
