@@ -261,7 +261,10 @@ pub async fn authenticate_first(
             if let Some(service) = service {
                 req.extensions_mut().insert(Service(service));
             }
-            let key = match req.method() == actix_web::http::Method::POST {
+            // A check answers the present, always: a kept answer could
+            // still allow a member removed since.
+            let keyed = req.method() == actix_web::http::Method::POST && access != Access::Service;
+            let key = match keyed {
                 true => super::idempotency::key_of(&req),
                 false => Ok(None),
             };

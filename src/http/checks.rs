@@ -104,7 +104,8 @@ const CHECK_TEXT: &str = "Answers `check` {allowed, reason}. `reason` is `role` 
     of their teams gives it), `not_member` (no member, no such account or address: never \
     404, the caller is trusted) or `not_granted` (a member, to whom nothing gives it; also \
     for a project the organization does not have, whoever asks). A removed member's checks \
-    answer `not_member` from the next request.";
+    answer `not_member` from the next request. A check changes nothing and is never kept: \
+    an `Idempotency-Key` is ignored, and every call answers the present.";
 
 const CHECK: Endpoint<CheckAnswer> = Endpoint::new(Operation {
     path: "/access/check",
@@ -160,7 +161,7 @@ const CHECK_BATCH: Endpoint<CheckBatchAnswer> = Endpoint::new(Operation {
         `reason` as `access/check` answers them. The batch is refused whole (422 naming \
         `checks.<index>.<field>`) when one check is malformed, and whole (403) when the \
         credential may not ask about one of its organizations. It reads every membership named \
-        in one statement.",
+        in one statement. Like `access/check`, it ignores `Idempotency-Key`.",
     params: Some(schema_ref::<CheckBatchParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });

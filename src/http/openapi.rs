@@ -365,7 +365,9 @@ fn path_item(
     );
     let mut operation = |method: HttpMethod| {
         let description = match method {
-            HttpMethod::Post => format!("{description}\n\n{RETRIES}"),
+            HttpMethod::Post if endpoint.access != Access::Service => {
+                format!("{description}\n\n{RETRIES}")
+            }
             _ => description.clone(),
         };
         let mut op = OperationBuilder::new()

@@ -257,8 +257,22 @@ fn a_removed_members_checks_turn_false_at_once(backend: Backend) {
     let params = json!({"organizationid": w.org, "email": "collab@example.com",
                         "permission": "project:full", "projectid": w.p2});
     expect(&check(&app, &key, params.clone()), true, "grant");
+    // An Idempotency-Key keeps no answer of a check: it would outlive a removal.
+    let keyed = |app: &TestApp| {
+        app.post_with(
+            "/access/check",
+            Some(&key),
+            &[("Idempotency-Key", "check-1")],
+            params.clone(),
+        )
+        .ok()
+    };
+    expect(keyed(&app).get("check"), true, "grant");
     app.remove(&w.owner, &w.collaborator_id).ok();
     expect(&check(&app, &key, params.clone()), false, "not_member");
+    let again = keyed(&app);
+    assert_eq!(again.header("idempotent-replayed"), None);
+    expect(again.get("check"), false, "not_member");
     let batch = app
         .post(
             "/access/checkbatch",
