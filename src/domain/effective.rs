@@ -270,64 +270,110 @@ struct Found {
 
 type Row = (MembershipRow, String, Option<String>, Option<Level>);
 
+/// The statement of [`load_memberships`] with its filters on the
+/// organization, the person and the projects, built straight on one
+/// backend's connection (see `access::organization_for_read`: the
+/// multi-backend wrapper writes a statement's SQL out again on every call).
+macro_rules! memberships_query {
+    ($organization:expr, $person:expr, $projects:expr, $now:expr) => {
+        memberships::table
+            .inner_join(users::table)
+            .left_join(
+                project_permissions::table.on(project_permissions::organization_id
+                    .eq(memberships::organization_id)
+                    .and(project_permissions::membership_id.eq(memberships::id))
+                    .and($projects)),
+            )
+            .filter($organization)
+            .filter($person)
+            .filter(live($now))
+            .select((
+                MembershipRow::as_select(),
+                users::email,
+                project_permissions::project_id.nullable(),
+                project_permissions::permission.nullable(),
+            ))
+    };
+}
+
+/// One question's rows: every filter an equality, so each backend prepares
+/// each of its two shapes (by id, by address) once per connection and plans
+/// it from its indexes (`(organization_id, user_id)`, `users.email`). An
+/// organization question joins no grant (no project has the empty id).
+fn rows_of_one(conn: &mut DbConn, asked: &Asked, now: i64) -> DomainResult<Vec<Row>> {
+    let project = match &asked.question {
+        Question::Project { project_id, .. } => project_id.as_str(),
+        Question::Organization(_) => "",
+    };
+    let organization = memberships::organization_id.eq(asked.organization_id.as_str());
+    let on = project_permissions::project_id.eq(project);
+    let rows = match (conn, &asked.person) {
+        (DbConn::Pg(c), Person::UserId(id)) => {
+            let person = memberships::user_id.eq(id.as_str());
+            memberships_query!(organization, person, on, now).load::<Row>(c)
+        }
+        (DbConn::Pg(c), Person::Email(email)) => {
+            let person = users::email.eq(email.as_str());
+            memberships_query!(organization, person, on, now).load::<Row>(c)
+        }
+        (DbConn::Sqlite(c), Person::UserId(id)) => {
+            let person = memberships::user_id.eq(id.as_str());
+            memberships_query!(organization, person, on, now).load::<Row>(c)
+        }
+        (DbConn::Sqlite(c), Person::Email(email)) => {
+            let person = users::email.eq(email.as_str());
+            memberships_query!(organization, person, on, now).load::<Row>(c)
+        }
+    }?;
+    Ok(rows)
+}
+
+/// Many questions' rows. The people are found first, from the accounts'
+/// own indexes (by id, by address, or both in one `or` on `users`), then
+/// their memberships: never a scan of a large organization's members.
+fn rows_of_many(conn: &mut DbConn, asked: &[Asked], now: i64) -> DomainResult<Vec<Row>> {
+    let mut organizations: Vec<&str> = asked.iter().map(|a| a.organization_id.as_str()).collect();
+    let (mut ids, mut emails, mut projects) = (Vec::new(), Vec::new(), Vec::new());
+    for a in asked {
+        match &a.person {
+            Person::UserId(id) => ids.push(id.as_str()),
+            Person::Email(email) => emails.push(email.as_str()),
+        }
+        if let Question::Project { project_id, .. } = &a.question {
+            projects.push(project_id.as_str());
+        }
+    }
+    for list in [&mut organizations, &mut ids, &mut emails, &mut projects] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    let organization = memberships::organization_id.eq_any(&organizations);
+    let on = project_permissions::project_id.eq_any(&projects);
+    let (by_id, by_email) = (users::id.eq_any(&ids), users::email.eq_any(&emails));
+    let rows = match (conn, ids.is_empty(), emails.is_empty()) {
+        (DbConn::Pg(c), _, true) => memberships_query!(organization, by_id, on, now).load(c),
+        (DbConn::Pg(c), true, _) => memberships_query!(organization, by_email, on, now).load(c),
+        (DbConn::Pg(c), _, _) => {
+            memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c)
+        }
+        (DbConn::Sqlite(c), _, true) => memberships_query!(organization, by_id, on, now).load(c),
+        (DbConn::Sqlite(c), true, _) => memberships_query!(organization, by_email, on, now).load(c),
+        (DbConn::Sqlite(c), _, _) => {
+            memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c)
+        }
+    }?;
+    Ok(rows)
+}
+
 /// One statement: the memberships in force of the people `asked` names in
 /// the organizations it names, each with its grants on the projects it
 /// names. (Pairs nobody asked about come back too, and are never used.)
 fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Found>> {
-    let mut organizations: Vec<&str> = asked.iter().map(|a| a.organization_id.as_str()).collect();
-    let mut ids: Vec<&str> = Vec::new();
-    let mut emails: Vec<&str> = Vec::new();
-    let mut asked_projects: Vec<&str> = Vec::new();
-    for a in asked {
-        match &a.person {
-            Person::UserId(id) => ids.push(id),
-            Person::Email(email) => emails.push(email),
-        }
-        if let Question::Project { project_id, .. } = &a.question {
-            asked_projects.push(project_id);
-        }
-    }
-    for list in [
-        &mut organizations,
-        &mut ids,
-        &mut emails,
-        &mut asked_projects,
-    ] {
-        list.sort_unstable();
-        list.dedup();
-    }
     let now = now_ms();
-    // Built once per backend, straight on its own connection (see
-    // `access::organization_for_read`: the multi-backend wrapper writes a
-    // statement's SQL out again on every call).
-    macro_rules! query {
-        () => {
-            memberships::table
-                .inner_join(users::table)
-                .left_join(
-                    project_permissions::table.on(project_permissions::organization_id
-                        .eq(memberships::organization_id)
-                        .and(project_permissions::membership_id.eq(memberships::id))
-                        .and(project_permissions::project_id.eq_any(&asked_projects))),
-                )
-                .filter(memberships::organization_id.eq_any(&organizations))
-                // Both sides of the `or` on the accounts, so they are found
-                // first from their own indexes, then their memberships:
-                // never a scan of a large organization's members.
-                .filter(users::id.eq_any(&ids).or(users::email.eq_any(&emails)))
-                .filter(live(now))
-                .select((
-                    MembershipRow::as_select(),
-                    users::email,
-                    project_permissions::project_id.nullable(),
-                    project_permissions::permission.nullable(),
-                ))
-        };
-    }
-    let rows: Vec<Row> = match conn {
-        DbConn::Pg(c) => query!().load::<Row>(c),
-        DbConn::Sqlite(c) => query!().load::<Row>(c),
-    }?;
+    let rows = match asked {
+        [one] => rows_of_one(conn, one, now)?,
+        _ => rows_of_many(conn, asked, now)?,
+    };
     let mut found: Vec<Found> = Vec::new();
     for (membership, email, project_id, level) in rows {
         let index = match found.iter().position(|f| f.membership.id == membership.id) {
