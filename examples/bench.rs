@@ -41,6 +41,8 @@ mod smtp;
 
 // A crate root's modules are found beside it (examples/processes.rs), where
 // cargo would take each file for an example of its own.
+#[path = "bench/checks.rs"]
+mod checks;
 #[path = "bench/goals.rs"]
 mod goals;
 #[path = "bench/processes.rs"]
@@ -115,6 +117,13 @@ fn main() {
         scratch.path(),
         seconds,
     )];
+    let mut checked = vec![checks::measure(
+        "SQLite",
+        &bin,
+        &sqlite,
+        scratch.path(),
+        seconds,
+    )];
     if let Ok(admin) = std::env::var("COLLABD_BENCH_POSTGRES_URL") {
         let db = ScratchPostgres::new(&admin);
         run_backend(
@@ -132,6 +141,13 @@ fn main() {
             scratch.path(),
             seconds,
         ));
+        checked.push(checks::measure(
+            "PostgreSQL",
+            &bin,
+            &db.url,
+            scratch.path(),
+            seconds,
+        ));
         processes::scaling(&bin, &db.url, scratch.path(), seconds, &mut report);
     } else {
         let _ = writeln!(
@@ -140,6 +156,7 @@ fn main() {
         );
     }
     goals::report(&restated, &mut report);
+    checks::report(&checked, &mut report);
     let _ = writeln!(
         report,
         "\nLoad average at the end: {} (the machine is shared: compare ratios within one run)",

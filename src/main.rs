@@ -1,4 +1,4 @@
-//! The `collabd` command: serve, migrate, openapi.
+//! The `collabd` command: serve, migrate, openapi, servicekey.
 
 use std::process::ExitCode;
 
@@ -23,6 +23,30 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage the service keys of the provider's own services, which call
+    /// the permission checks (access/check, access/checkbatch) for any
+    /// organization and nothing else.
+    Servicekey {
+        #[command(subcommand)]
+        action: ServiceKeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceKeyAction {
+    /// Make a key named NAME and print its secret, once: it is stored only
+    /// as a hash and never shown again.
+    Create {
+        /// 1-64 of A-Z a-z 0-9 . _ -, unique.
+        name: String,
+    },
+    /// List the keys: id, name, when made, when last used (never a secret).
+    List,
+    /// Revoke a key by its name or id; its next use answers 401.
+    Revoke {
+        /// The key's name or id.
+        key: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +82,7 @@ fn main() -> ExitCode {
             println!("{}", collabd::http::openapi::document_json());
             Ok(())
         }
+        Command::Servicekey { action } => service_key(&cli.config, action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,6 +111,49 @@ fn migrate(config: &Config) -> Result<(), String> {
     );
     let applied = collabd::migrate(&store)?;
     println!("applied {applied} migration(s)");
+    Ok(())
+}
+
+/// `collabd servicekey …`, against the configured database (migrated first,
+/// as `serve` would).
+fn service_key(config: &Config, action: ServiceKeyAction) -> Result<(), String> {
+    use collabd::domain::service_keys;
+    config.check()?;
+    let store = collabd::store::Store::open(
+        &config.database_url,
+        1,
+        std::time::Duration::from_secs(config.db_timeout_secs.max(1)),
+    );
+    collabd::migrate(&store)?;
+    let failed = |e: collabd::domain::DomainError| match e {
+        collabd::domain::DomainError::Invalid(fields) => fields
+            .iter()
+            .map(|(field, why)| format!("{field}: {}", why.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    match action {
+        ServiceKeyAction::Create { name } => {
+            let (key, secret) = service_keys::create(&store, &name).map_err(failed)?;
+            eprintln!(
+                "service key {} ({}) made; its secret, shown this once:",
+                key.name, key.id
+            );
+            println!("{secret}");
+        }
+        ServiceKeyAction::List => {
+            println!("id\tname\tcreated\tlastused");
+            for key in service_keys::list(&store).map_err(failed)? {
+                let last = key.last_used_at.as_deref().unwrap_or("never");
+                println!("{}\t{}\t{}\t{last}", key.id, key.name, key.created_at);
+            }
+        }
+        ServiceKeyAction::Revoke { key } => {
+            let key = service_keys::revoke(&store, &key).map_err(failed)?;
+            println!("revoked service key {} ({})", key.name, key.id);
+        }
+    }
     Ok(())
 }
 

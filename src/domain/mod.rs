@@ -9,7 +9,8 @@
 //! Three layers, each importing only those below it:
 //!
 //! - the features, one use case each: [`accounts`], [`apikeys`], [`audit`]
-//!   (reading the log), [`invites`], [`links`], [`logins`], [`members`],
+//!   (reading the log), [`checks`] (permission checks for the provider's
+//!   services, and a member's own permissions), [`invites`], [`links`], [`logins`], [`members`],
 //!   [`organizations`], [`projects`], [`custom_roles`], [`twofactor`], [`verified_domains`]
 //!   (verified email domains), [`webhooks`], [`teams`]. A feature never imports
 //!   another;
@@ -18,6 +19,8 @@
 //! - the shared modules the kernel builds on: [`access`] (the gate),
 //!   [`permissions`] (what each role may do, as data), [`roles`],
 //!   [`ownership`] (the rules that keep an organization owned),
+//!   [`effective`] (what a member may do, and why), [`service_keys`]
+//!   (the credentials of the provider's services),
 //!   [`sessions`] (who is calling), [`teamwork`] (what a member's teams
 //!   give them), [`passwords`], [`limits`],
 //!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
@@ -34,7 +37,9 @@ pub mod access;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod checks;
 pub mod custom_roles;
+pub mod effective;
 pub mod emails;
 pub mod idempotency;
 pub mod invites;
@@ -52,6 +57,7 @@ pub mod projects;
 pub mod retention;
 pub mod roles;
 pub mod rosters;
+pub mod service_keys;
 pub mod sessions;
 pub mod teams;
 pub mod teamwork;

@@ -62,14 +62,24 @@ pub fn widen(
     if permissions == PermissionSet::all() {
         return Ok(permissions);
     }
+    let teams = team_permissions(conn, &membership.organization_id, &membership.id)?;
+    Ok(teams.iter().fold(permissions, PermissionSet::with))
+}
+
+/// What the roles of the teams `membership_id` is in give, together.
+pub fn team_permissions(
+    conn: &mut DbConn,
+    organization_id: &str,
+    membership_id: &str,
+) -> DomainResult<PermissionSet> {
     let roles: Vec<Option<Role>> = team_members::table
         .inner_join(
             teams::table.on(teams::organization_id
                 .eq(team_members::organization_id)
                 .and(teams::id.eq(team_members::team_id))),
         )
-        .filter(team_members::organization_id.eq(&membership.organization_id))
-        .filter(team_members::membership_id.eq(&membership.id))
+        .filter(team_members::organization_id.eq(organization_id))
+        .filter(team_members::membership_id.eq(membership_id))
         .filter(teams::role.is_not_null())
         .select(teams::role)
         .load(conn)?;
@@ -77,7 +87,7 @@ pub fn widen(
         .into_iter()
         .flatten()
         .flat_map(|role| role_permissions(role).iter())
-        .fold(permissions, PermissionSet::with))
+        .fold(PermissionSet::default(), PermissionSet::with))
 }
 
 /// The grants a member holds through their teams, by project id: the

@@ -4,7 +4,11 @@
 //! extractors [`SignedIn`] and [`MaybeSignedIn`] only take what it found.
 //!
 //! `Authorization: Bearer <session JWT or API key>`, or `Basic` with an API
-//! key as the password, as GleSYS clients send it (API.md §2).
+//! key as the password, as GleSYS clients send it (API.md §2). A service key
+//! (`Bearer cds_…`, API.md §10) is taken only by the permission checks
+//! ([`Access::Service`], extractor [`Checking`]); every other endpoint that
+//! takes a token answers it 403 once it checked out (401 when it did not),
+//! and public endpoints read no credentials at all.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload as BodyStream, ServiceRequest, ServiceResponse};
@@ -16,6 +20,8 @@ use futures_util::future::{ready, Ready};
 use super::error::ApiError;
 use super::{route::Access, route::Methods, work::read, work::run};
 use crate::domain::access::Credential;
+use crate::domain::checks::Checker;
+use crate::domain::service_keys::{self, ServiceCaller};
 use crate::domain::sessions::{
     authenticate, authenticate_basic, note_key_use, Caller, SessionClaim, API_KEY_PREFIX,
 };
@@ -54,6 +60,15 @@ struct Claimed(SessionClaim);
 /// What [`authenticate_first`] found, kept in the request's extensions.
 #[derive(Clone)]
 struct Authenticated(Option<Caller>);
+
+/// A service key [`authenticate_first`] accepted, on an [`Access::Service`]
+/// route, kept in the request's extensions for [`Checking`].
+#[derive(Clone)]
+struct Service(ServiceCaller);
+
+/// Who asks a permission check: a service key, or a signed-in caller
+/// (whom the check itself judges).
+pub struct Checking(pub Checker);
 
 /// The credentials of a request: `Bearer <session JWT or API key>`, or
 /// `Basic base64(<user>:<API key>)` as GleSYS clients send them.
@@ -132,6 +147,52 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
     Ok(Some(caller))
 }
 
+/// A service key presented as `Bearer` on a route that takes a token:
+/// checked (401 when unknown or revoked), then refused with 403 anywhere
+/// but an [`Access::Service`] route. `None` when the credentials are no
+/// service key, or the route is public (which reads no credentials).
+async fn service_key_of(
+    req: &ServiceRequest,
+    access: Access,
+) -> Result<Option<ServiceCaller>, ApiError> {
+    if access == Access::Public {
+        return Ok(None);
+    }
+    let token = match presented(req) {
+        Ok(Some(Presented::Bearer(token))) if service_keys::is_service_key(&token) => token,
+        _ => return Ok(None),
+    };
+    let ctx = req
+        .app_data::<web::Data<Ctx>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("no context".into()))?;
+    let key = read(ctx.clone(), move |ctx| {
+        service_keys::authenticate(&ctx.store, &token)
+    })
+    .await?;
+    if access != Access::Service {
+        return Err(ApiError::Forbidden(
+            "a service key may call only access/check and access/checkbatch".into(),
+        ));
+    }
+    if key.use_due {
+        let id = key.key_id.clone();
+        run(ctx, move |ctx| service_keys::note_use(&ctx.store, &id)).await?;
+    }
+    Ok(Some(key))
+}
+
+/// The caller, or the service key, a request presents, as `access` asks.
+async fn identify(
+    req: &ServiceRequest,
+    access: Access,
+) -> Result<(Option<Caller>, Option<ServiceCaller>), ApiError> {
+    match service_key_of(req, access).await? {
+        Some(key) => Ok((None, Some(key))),
+        None => Ok((caller_of(req, access).await?, None)),
+    }
+}
+
 /// A session claim for [`Lookup::InHandler`]: a well-signed session token
 /// on a request without an `Idempotency-Key`.
 fn claim_of(req: &ServiceRequest, ctx: &Ctx) -> Option<(SessionClaim, String)> {
@@ -194,10 +255,16 @@ pub async fn authenticate_first(
             }
         }
     }
-    match caller_of(&req, access).await {
-        Ok(caller) => {
+    match identify(&req, access).await {
+        Ok((caller, service)) => {
             req.extensions_mut().insert(Authenticated(caller.clone()));
-            let key = match req.method() == actix_web::http::Method::POST {
+            if let Some(service) = service {
+                req.extensions_mut().insert(Service(service));
+            }
+            // A check answers the present, always: a kept answer could
+            // still allow a member removed since.
+            let keyed = req.method() == actix_web::http::Method::POST && access != Access::Service;
+            let key = match keyed {
                 true => super::idempotency::key_of(&req),
                 false => Ok(None),
             };
@@ -247,6 +314,18 @@ impl FromRequest for Credentials {
             return ready(Ok(Credentials(Credential::Claim(claim.clone()))));
         }
         ready(signed_in(req).map(|caller| Credentials(Credential::Caller(caller))))
+    }
+}
+
+impl FromRequest for Checking {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut BodyStream) -> Self::Future {
+        if let Some(Service(key)) = req.extensions().get::<Service>() {
+            return ready(Ok(Checking(Checker::Service(key.key_id.clone()))));
+        }
+        ready(signed_in(req).map(|caller| Checking(Checker::Caller(caller))))
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod answers;
 pub mod api;
 pub mod auth;
+pub mod checks;
 pub mod client_address;
 pub mod customer;
 pub mod endpoint;
@@ -59,6 +60,7 @@ pub fn register_all(api: &mut Api<'_>) {
     roles::register(api);
     teams::register(api);
     invite::register(api);
+    checks::register(api);
 }
 
 /// Every endpoint served: collabd's, then those `extra` adds.

@@ -68,7 +68,7 @@ const BASIC: &str = "basic";
 const ERRORS: &[(u16, &str, &str)] = &[
     (400, "InvalidRequest", "`invalid_request`: malformed JSON or form, wrong content type, unknown parameter or wrong parameter type."),
     (401, "Unauthenticated", "`unauthenticated`: the token is missing, malformed, expired or revoked; on a call that hands out a session, wrong credentials, or a second factor needed (`error.reason` `otp_required`) or wrong (`otp_invalid`)."),
-    (403, "Forbidden", "`forbidden`: signed in, but the role does not allow this."),
+    (403, "Forbidden", "`forbidden`: signed in, but the role does not allow this; or a service key, which only the permission checks (`access/check`, `access/checkbatch`) take."),
     (404, "NotFound", "`not_found`: no such object, or one the caller may not see."),
     (405, "MethodNotAllowed", "`method_not_allowed`: GET on an endpoint that writes."),
     (409, "Conflict", "`conflict`, with `error.reason`."),
@@ -141,6 +141,10 @@ fn tags() -> Vec<utoipa::openapi::tag::Tag> {
                     "invite",
                     "Invitations: create, list, the emailed link's details, accept, decline, revoke, resend.",
                 ),
+                (
+                    "access",
+                    "Permission checks for the provider's own services: may this person do this here?",
+                ),
                 ("operations", "Probes for orchestrators."),
             ]
             .map(|(name, description)| {
@@ -160,9 +164,12 @@ fn components(mut schemas: Vec<(String, RefOr<Schema>)>) -> utoipa::openapi::Com
         SecurityScheme::Http(
             Http::builder()
                 .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("session JWT or API key")
+                .bearer_format("session JWT, API key or service key")
                 .description(Some(
-                    "A session token from `user/login` or an API key from `user/createapikey`.",
+                    "A session token from `user/login` or an API key from `user/createapikey`; \
+                     for the permission checks, also a service key (`cds_…`, made with \
+                     `collabd servicekey create NAME`), which every other endpoint refuses \
+                     with 403.",
                 ))
                 .build(),
         ),
@@ -310,6 +317,15 @@ fn access_text(access: Access) -> String {
             need.describe()
         ),
         Access::Optional => "Public with a token from an email, or signed in.".into(),
+        Access::Service => "Needs a service key (`Authorization: Bearer cds_…`, made on the \
+            server with `collabd servicekey create NAME`), for any organization; or an API key \
+            bound to the organization whose holder has `members:read` there (as `Bearer`, or \
+            over HTTP Basic), for that organization only: another organization answers 403. \
+            A session token, or an API key bound to no organization, answers 403: a check \
+            tells who belongs to an organization, which only credentials made for that (a \
+            service key, a key bound to the organization) may ask; a user interface asks \
+            `customer/mypermissions` for its own user instead."
+            .into(),
     }
 }
 
@@ -326,7 +342,8 @@ fn error_statuses(endpoint: &Documented, method: &HttpMethod) -> Vec<u16> {
         codes.push(409);
     }
     if endpoint.access != Access::Public {
-        codes.push(401);
+        // 403 too: a service key is refused everywhere but the checks.
+        codes.extend([401, 403]);
     }
     codes.extend([500, 503]);
     codes.sort_unstable();
@@ -348,7 +365,9 @@ fn path_item(
     );
     let mut operation = |method: HttpMethod| {
         let description = match method {
-            HttpMethod::Post => format!("{description}\n\n{RETRIES}"),
+            HttpMethod::Post if endpoint.access != Access::Service => {
+                format!("{description}\n\n{RETRIES}")
+            }
             _ => description.clone(),
         };
         let mut op = OperationBuilder::new()
@@ -363,7 +382,7 @@ fn path_item(
         }
         op = match endpoint.access {
             Access::Public => op,
-            Access::User | Access::Member(_) => op
+            Access::User | Access::Member(_) | Access::Service => op
                 .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
                 .security(SecurityRequirement::new(BASIC, Vec::<String>::new())),
             Access::Optional => op

@@ -89,6 +89,11 @@ pub enum Access {
     Member(crate::domain::permissions::Need),
     /// Signed in, or public with a token from an email.
     Optional,
+    /// The permission checks (API.md §10): a service key, or an API key
+    /// bound to the organization whose holder has `members:read` there.
+    /// The only access a service key has; every other non-public endpoint
+    /// refuses it with 403.
+    Service,
 }
 
 /// The statuses an endpoint's rules can answer. Everything else is derived:

@@ -337,3 +337,15 @@ pub struct TeamGrantRow {
     pub project_id: String,
     pub permission: Permission,
 }
+
+/// A service key: the provider's services call the permission checks with
+/// it, for any organization (API.md §10). Only its hash is kept.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = service_keys)]
+pub struct ServiceKeyRow {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}

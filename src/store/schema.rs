@@ -394,3 +394,15 @@ beside!(team_project_permissions: memberships, users, projects, organizations, p
 
 // Custom roles beside the teams' tables (a team's members are shown with their role).
 beside!(roles: teams, team_members, team_project_permissions);
+
+diesel::table! {
+    /// Keys of the provider's services for the permission checks: a
+    /// reference table, of no organization (API.md §10, §12).
+    service_keys (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}

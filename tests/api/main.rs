@@ -8,6 +8,7 @@ mod access;
 mod at_rest;
 mod basic;
 mod bursts;
+mod checks;
 mod closing;
 mod concurrency;
 mod customer;

@@ -2,7 +2,8 @@
 //! endpoint called as owner, admin, technical, collaborator, a member of
 //! another organization, and an anonymous caller; and as the holder of a
 //! custom role (API.md §10), whose expected status each row's permission
-//! need gives from the role's permissions.
+//! need gives from the role's permissions; then every one as a service
+//! key, and the permission checks as every kind of credential (API.md §10).
 
 use serde_json::{json, Value};
 
@@ -11,7 +12,9 @@ use crate::support::{Backend, TestApp};
 
 on_both_backends!(
     every_endpoint_as_every_role,
-    a_collaborator_in_an_admin_team_is_an_admin
+    a_collaborator_in_an_admin_team_is_an_admin,
+    every_endpoint_as_a_service_key,
+    the_checks_as_every_kind_of_credential,
 );
 
 /// The callers, in the order of each row's expectations.
@@ -465,6 +468,25 @@ fn rows() -> Vec<(&'static str, Params, [u16; 6])> {
             [200, 200, 200, 403, 404, 401],
         ),
         (
+            "/customer/mypermissions",
+            |f| json!({"organizationid": f.org}),
+            [200, 200, 200, 200, 404, 401],
+        ),
+        (
+            // Sessions may not check (API.md §10): a service key or a bound key may.
+            "/access/check",
+            |f| json!({"organizationid": f.org, "email": "admin@example.com", "permission": "members:read"}),
+            [403, 403, 403, 403, 403, 401],
+        ),
+        (
+            "/access/checkbatch",
+            |f| {
+                json!({"checks": [{"organizationid": f.org, "email": "admin@example.com",
+                                   "permission": "project:full", "projectid": f.project}]})
+            },
+            [403, 403, 403, 403, 403, 401],
+        ),
+        (
             "/invite/revoke",
             |f| json!({"inviteid": f.owners_invite()}),
             [200, 200, 403, 403, 404, 401],
@@ -526,6 +548,11 @@ fn the_matrix_is_what_the_system_roles_permission_sets_give() {
             .find(|e| e.path == path)
             .unwrap_or_else(|| panic!("{path} is not in the endpoint table"));
         let Access::Member(need) = endpoint.access else {
+            if endpoint.access == Access::Service {
+                // No session checks, whatever its role (API.md §10).
+                assert!(expected[..5].iter().all(|s| *s == 403), "{path}");
+                continue;
+            }
             assert!(
                 expected[..4].iter().all(|s| *s != 403),
                 "{path} is not a member endpoint, yet the matrix expects a 403"
@@ -554,4 +581,131 @@ fn the_matrix_is_what_the_system_roles_permission_sets_give() {
             );
         }
     }
+}
+
+/// A service key calls the checks and nothing else: every row above
+/// answers it 403, but the checks (200) and what is public (as anonymous).
+fn every_endpoint_as_a_service_key(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let project = app.project(&owner, &org, "Main");
+    app.member(&owner, &org, "admin@example.com", "admin");
+    let fx = Fixture {
+        app: &app,
+        owner,
+        org,
+        project,
+        counter: std::cell::Cell::new(0),
+    };
+    let key = crate::checks::service_key(&app, "matrix");
+    let mut failures = Vec::new();
+    for (path, params, expected) in &rows() {
+        let wanted = match *path {
+            "/access/check" | "/access/checkbatch" => 200,
+            _ if expected[5] != 401 => expected[5],
+            _ => 403,
+        };
+        let r = app.post(path, Some(&key), params(&fx));
+        r.assert_envelope();
+        if r.status != wanted {
+            failures.push(format!(
+                "{path}: expected {wanted}, got {} {}",
+                r.status,
+                r.text()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The credentials that may ask the checks, and those that may not.
+const CREDENTIALS: [&str; 9] = [
+    "service key",
+    "revoked service key",
+    "owner's bound key",
+    "technical's bound key",
+    "collaborator's bound key",
+    "outsider's key bound elsewhere",
+    "owner's unbound key",
+    "owner's session",
+    "anonymous",
+];
+
+fn the_checks_as_every_kind_of_credential(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let project = app.project(&owner, &org, "Main");
+    app.member(&owner, &org, "admin@example.com", "admin");
+    let technical = app
+        .member(&owner, &org, "technical@example.com", "technical")
+        .token;
+    let collaborator = app
+        .member(&owner, &org, "collaborator@example.com", "collaborator")
+        .token;
+    let outsider = app.user("outsider@example.com");
+    let elsewhere = app.organization(&outsider, "Elsewhere");
+    let key = |token: &str, org: Option<&str>| {
+        let mut params = json!({"name": "matrix"});
+        if let Some(org) = org {
+            params["organizationid"] = json!(org);
+        }
+        app.api_key(token, params)["secret"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let revoked = crate::checks::service_key(&app, "revoked");
+    crate::checks::servicekey(&app, &["revoke", "revoked"]);
+    let credentials: [Option<String>; 9] = [
+        Some(crate::checks::service_key(&app, "matrix")),
+        Some(revoked),
+        Some(key(&owner, Some(&org))),
+        Some(key(&technical, Some(&org))),
+        Some(key(&collaborator, Some(&org))),
+        Some(key(&outsider, Some(&elsewhere))),
+        Some(key(&owner, None)),
+        Some(owner.clone()),
+        None,
+    ];
+    let check =
+        json!({"organizationid": org, "email": "admin@example.com", "permission": "members:read"});
+    let batch = json!({"checks": [{"organizationid": org, "email": "admin@example.com",
+                                   "permission": "project:full", "projectid": project}]});
+    let mine = json!({"organizationid": org});
+    let rows: [(&str, &Value, [u16; 9]); 3] = [
+        (
+            "/access/check",
+            &check,
+            [200, 401, 200, 200, 403, 403, 403, 403, 401],
+        ),
+        (
+            "/access/checkbatch",
+            &batch,
+            [200, 401, 200, 200, 403, 403, 403, 403, 401],
+        ),
+        (
+            "/customer/mypermissions",
+            &mine,
+            [403, 401, 200, 200, 200, 403, 200, 200, 401],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (path, params, expected) in rows {
+        for (i, credential) in credentials.iter().enumerate() {
+            let r = app.post(path, credential.as_deref(), params.clone());
+            r.assert_envelope();
+            if r.status != expected[i] {
+                failures.push(format!(
+                    "{path} with {}: expected {}, got {} {}",
+                    CREDENTIALS[i],
+                    expected[i],
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
