@@ -57,6 +57,7 @@ pub fn list(
         }
         let visible = visible_projects(conn, &member)?;
         let now = now_ms();
+        // With the name of each member's custom role, if any.
         let mut query = memberships::table
             .inner_join(users::table)
             .left_join(
@@ -70,14 +71,11 @@ pub fn list(
         if let Some(after) = &page.after {
             query = query.filter(memberships::id.gt(after.clone()));
         }
+        let shown = (MembershipRow::as_select(), UserRow::as_select());
         let mut rows: Vec<(MembershipRow, UserRow, Option<String>)> = query
             .order(memberships::id.asc())
             .limit(page.fetch())
-            .select((
-                MembershipRow::as_select(),
-                UserRow::as_select(),
-                role_rows::name.nullable(),
-            ))
+            .select((shown.0, shown.1, role_rows::name.nullable()))
             .load(conn)?;
         let next = page.finish(&mut rows, |(m, _, _)| m.id.clone());
         // The page shows these members until the first of them ends: a

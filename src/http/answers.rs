@@ -168,7 +168,8 @@ pub enum BulkResult {
         email: String,
         /// 200.
         code: u16,
-        invite: Invite,
+        // Boxed: a refused row carries much less.
+        invite: Box<Invite>,
     },
     Refused {
         email: String,

@@ -212,7 +212,7 @@ async fn create_bulk(
                     Ok(invite) => BulkResult::Made {
                         email,
                         code: 200,
-                        invite,
+                        invite: Box::new(invite),
                     },
                     Err(e) => BulkResult::Refused {
                         email,

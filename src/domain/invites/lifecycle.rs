@@ -183,13 +183,7 @@ pub fn create(
         ctx.limits
             .invites
             .hit_on(conn, &organization_id.to_string())?;
-        if !may_assign(member.role, member.permissions, &role) {
-            return Err(DomainError::forbidden(format!(
-                "the role {} may not invite as {}",
-                member.assigned.name(),
-                role.name()
-            )));
-        }
+        may_invite_as(&member, &role)?;
         if is_member_by_email(conn, organization_id, &email)? {
             return Err(already_member());
         }
@@ -234,18 +228,25 @@ pub fn create(
         if new.grants.is_empty() {
             // Everything the answer names is at hand.
             let custom = role.role_id().map(|_| role.name().to_string());
-            return Ok(assemble(
-                row,
-                organization.name,
-                sender,
-                custom,
-                Vec::new(),
-                now,
-            ));
+            let (name, none) = (organization.name, Vec::new());
+            return Ok(assemble(row, name, sender, custom, none, now));
         }
         view(conn, row, now)
     });
     sent(result)
+}
+
+/// The generalised rule 4 of §3: nobody invites with a role holding a
+/// permission they lack, and only owners with the owner role (403).
+fn may_invite_as(member: &access::Member, role: &AssignedRole) -> DomainResult<()> {
+    if may_assign(member.role, member.permissions, role) {
+        return Ok(());
+    }
+    Err(DomainError::forbidden(format!(
+        "the role {} may not invite as {}",
+        member.assigned.name(),
+        role.name()
+    )))
 }
 
 /// The end of the membership `new` offers (`membershipexpiresat`), checked
