@@ -16,6 +16,7 @@ on_both_backends!(
     team_roles_and_grants_combine_with_own,
     leaving_the_organization_leaves_its_teams,
     team_changes_are_audited_and_delivered,
+    deleting_the_organization_deletes_its_teams,
 );
 on_postgres!(a_team_change_holds_in_every_process_on_the_next_request);
 
@@ -460,4 +461,43 @@ fn a_team_change_holds_in_every_process_on_the_next_request(backend: Backend) {
         .get(&list, Some(&carol.token))
         .err(404, "not_found");
     other.stop();
+}
+
+fn deleting_the_organization_deletes_its_teams(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let project = app.project(&owner, &org, "Web");
+    let member = app.member(&owner, &org, "m@example.com", "collaborator");
+    let crew = team(
+        &app,
+        &owner,
+        &org,
+        json!({"name": "Crew", "projectpermissions": [grant(&project, "full")]}),
+    );
+    add_member(&app, &owner, &crew, &member.collaboratorid).ok();
+    let count = |table: &str| {
+        sql_strings(
+            &app,
+            &format!(
+                "SELECT organization_id AS value FROM {table} WHERE organization_id = '{org}'"
+            ),
+        )
+        .len()
+    };
+    let tables = ["teams", "team_members", "team_project_permissions"];
+    assert_eq!(tables.map(count), [1, 1, 1]);
+    app.post(
+        "/customer/delete",
+        Some(&owner),
+        json!({"organizationid": org, "name": "Acme"}),
+    )
+    .ok();
+    assert_eq!(tables.map(count), [0, 0, 0]);
+    app.post(
+        "/customer/listteammembers",
+        Some(&owner),
+        json!({"teamid": crew}),
+    )
+    .err(404, "not_found");
 }
