@@ -244,15 +244,13 @@ pub fn check_granter_holds(
     }
     // `projects:read` without `projects:write` (a custom role) reads every
     // project: it grants `read` anywhere, `full` only where granted it.
-    let reads_all = visible_projects(conn, granter)?.is_none();
-    let held = grants_of_member(
-        conn,
-        &granter.membership.organization_id,
-        &granter.membership.id,
-    )?
-    .into_iter()
-    .map(|g| (g.projectid, g.permission))
-    .collect::<HashMap<String, Permission>>();
+    let reads_all = granter.holds(permissions::Permission::ProjectsRead);
+    // Their own grants and their teams', the highest of each project.
+    let (organization_id, membership_id) = (granter.organization_id(), &granter.membership.id);
+    let mut held = teamwork::team_grants_of_member(conn, organization_id, membership_id)?;
+    for grant in grants_of_member(conn, organization_id, membership_id)? {
+        teamwork::raise(&mut held, grant.projectid, grant.permission);
+    }
     for grant in grants {
         let enough = match held.get(&grant.project_id) {
             _ if reads_all && grant.permission == Permission::Read => true,
