@@ -224,8 +224,7 @@ impl Effective {
     }
 }
 
-/// The permission set of a member's own role, system or custom (a custom
-/// role's row is read when the membership holds one).
+/// The permission set of a member's own role, system or custom.
 fn role_permissions(
     conn: &mut DbConn,
     membership: MembershipRow,
@@ -257,9 +256,6 @@ pub fn team_inputs(
     for (organization_id, membership_id) in memberships {
         let permissions = teamwork::team_permissions(conn, organization_id, membership_id)?;
         let grants = teamwork::team_grants_of_member(conn, organization_id, membership_id)?;
-        if permissions == PermissionSet::default() && grants.is_empty() {
-            continue;
-        }
         out.insert(
             (organization_id.clone(), membership_id.clone()),
             TeamInputs {

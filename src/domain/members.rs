@@ -81,25 +81,7 @@ pub fn list(
         // The page shows these members until the first of them ends: a
         // membership ends by time, with no write to move the version.
         let valid_until = rows.iter().filter_map(|(m, _, _)| m.expires_at).min();
-        let (mut grants, mut teams) = match rows.last() {
-            Some((last, _, _)) => {
-                let after = page.after.as_deref().unwrap_or("");
-                (
-                    grants_of_page(conn, organization_id, after, &last.id)?,
-                    teams_of_page(conn, organization_id, after, &last.id)?,
-                )
-            }
-            None => Default::default(),
-        };
-        let list: Vec<Collaborator> = rows
-            .into_iter()
-            .map(|(m, u, custom)| {
-                let mut g = grants.remove(&m.id).unwrap_or_default();
-                hide_invisible(&mut g, &visible);
-                let t = teams.remove(&m.id).unwrap_or_default();
-                view(m, u, custom, g, t)
-            })
-            .collect();
+        let list = page_of_collaborators(conn, organization_id, page, rows, &visible)?;
         let collaborators = serde_json::value::to_raw_value(&list)
             .map_err(|e| DomainError::Internal(format!("rendering collaborators: {e}")))?;
         let rendered = RenderedPage {
@@ -110,6 +92,36 @@ pub fn list(
         ctx.rosters.put(key, version, rendered.clone());
         Ok(rendered)
     })
+}
+
+/// The rows of one page as collaborators: each with its grants on the
+/// projects the viewer sees, and its teams (one statement each per page).
+fn page_of_collaborators(
+    conn: &mut DbConn,
+    organization_id: &str,
+    page: &PageRequest,
+    rows: Vec<(MembershipRow, UserRow, Option<String>)>,
+    visible: &Option<std::collections::HashMap<String, crate::store::kinds::Permission>>,
+) -> DomainResult<Vec<Collaborator>> {
+    let (mut grants, mut teams) = match rows.last() {
+        Some((last, _, _)) => {
+            let after = page.after.as_deref().unwrap_or("");
+            (
+                grants_of_page(conn, organization_id, after, &last.id)?,
+                teams_of_page(conn, organization_id, after, &last.id)?,
+            )
+        }
+        None => Default::default(),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(m, u, custom)| {
+            let mut g = grants.remove(&m.id).unwrap_or_default();
+            hide_invisible(&mut g, visible);
+            let t = teams.remove(&m.id).unwrap_or_default();
+            view(m, u, custom, g, t)
+        })
+        .collect())
 }
 
 /// How someone else's change took authority from a member.

@@ -16,10 +16,10 @@
 //! `table`) that import no handler and not this file, so no module of the
 //! edge imports one that imports it back.
 
+pub mod access_checks;
 pub mod answers;
 pub mod api;
 pub mod auth;
-pub mod checks;
 pub mod client_address;
 pub mod customer;
 pub mod endpoint;
@@ -60,7 +60,7 @@ pub fn register_all(api: &mut Api<'_>) {
     roles::register(api);
     teams::register(api);
     invite::register(api);
-    checks::register(api);
+    access_checks::register(api);
 }
 
 /// Every endpoint served: collabd's, then those `extra` adds.

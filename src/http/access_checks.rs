@@ -17,8 +17,9 @@ use super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
     route::Refusal, table::Api, work::read,
 };
+use crate::domain::checks as judge;
 use crate::domain::checks::{
-    self, Check, CheckRequest, CheckResult, Permissions, PROJECT_FULL, PROJECT_READ,
+    Check, CheckRequest, CheckResult, Permissions, PROJECT_FULL, PROJECT_READ,
 };
 use crate::domain::permissions::{Need, Permission};
 use crate::domain::Ctx;
@@ -80,14 +81,15 @@ pub struct CheckParams {
     pub projectid: Option<String>,
 }
 
-impl From<CheckParams> for CheckRequest {
-    fn from(p: CheckParams) -> CheckRequest {
+impl CheckParams {
+    /// The check as the domain judges it.
+    fn into_request(self) -> CheckRequest {
         CheckRequest {
-            organizationid: p.organizationid,
-            userid: p.userid,
-            email: p.email,
-            permission: p.permission,
-            projectid: p.projectid,
+            organizationid: self.organizationid,
+            userid: self.userid,
+            email: self.email,
+            permission: self.permission,
+            projectid: self.projectid,
         }
     }
 }
@@ -124,8 +126,8 @@ async fn check(
     Checking(checker): Checking,
     Params(p): Params<CheckParams>,
 ) -> Result<CheckAnswer, ApiError> {
-    let request = CheckRequest::from(p);
-    let check = read(ctx, move |ctx| checks::check(ctx, &checker, &request)).await?;
+    let request = p.into_request();
+    let check = read(ctx, move |ctx| judge::check(ctx, &checker, &request)).await?;
     Ok(CheckAnswer { check })
 }
 
@@ -171,11 +173,12 @@ async fn check_batch(
     Checking(checker): Checking,
     Params(p): Params<CheckBatchParams>,
 ) -> Result<CheckBatchAnswer, ApiError> {
-    let requests: Vec<CheckRequest> = p.checks.into_iter().map(CheckRequest::from).collect();
-    let checks = read(ctx, move |ctx| {
-        checks::check_batch(ctx, &checker, &requests)
-    })
-    .await?;
+    let requests: Vec<CheckRequest> = p
+        .checks
+        .into_iter()
+        .map(CheckParams::into_request)
+        .collect();
+    let checks = read(ctx, move |ctx| judge::check_batch(ctx, &checker, &requests)).await?;
     Ok(CheckBatchAnswer { checks })
 }
 
@@ -208,7 +211,7 @@ async fn my_permissions(
     Params(p): Params<OrganizationParams>,
 ) -> Result<PermissionsAnswer, ApiError> {
     let permissions = read(ctx, move |ctx| {
-        checks::my_permissions(ctx, &caller, p.organizationid.as_deref())
+        judge::my_permissions(ctx, &caller, p.organizationid.as_deref())
     })
     .await?;
     Ok(PermissionsAnswer { permissions })
