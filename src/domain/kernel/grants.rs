@@ -205,12 +205,18 @@ pub fn visible_projects(
     if member.holds(permissions::Permission::ProjectsRead) {
         return Ok(None);
     }
+    held_grants(conn, member).map(Some)
+}
+
+/// The grants `member` holds on projects, their own and their teams', the
+/// highest of them on each project: the one place both are combined.
+fn held_grants(conn: &mut DbConn, member: &Member) -> DomainResult<HashMap<String, Permission>> {
     let (organization_id, membership_id) = (member.organization_id(), &member.membership.id);
     let mut held = teamwork::team_grants_of_member(conn, organization_id, membership_id)?;
     for grant in grants_of_member(conn, organization_id, membership_id)? {
         teamwork::raise(&mut held, grant.projectid, grant.permission);
     }
-    Ok(Some(held))
+    Ok(held)
 }
 
 /// Keeps only the grants on projects the viewer may see.
@@ -245,12 +251,7 @@ pub fn check_granter_holds(
     // `projects:read` without `projects:write` (a custom role) reads every
     // project: it grants `read` anywhere, `full` only where granted it.
     let reads_all = granter.holds(permissions::Permission::ProjectsRead);
-    // Their own grants and their teams', the highest of each project.
-    let (organization_id, membership_id) = (granter.organization_id(), &granter.membership.id);
-    let mut held = teamwork::team_grants_of_member(conn, organization_id, membership_id)?;
-    for grant in grants_of_member(conn, organization_id, membership_id)? {
-        teamwork::raise(&mut held, grant.projectid, grant.permission);
-    }
+    let held = held_grants(conn, granter)?;
     for grant in grants {
         let enough = match held.get(&grant.project_id) {
             _ if reads_all && grant.permission == Permission::Read => true,
