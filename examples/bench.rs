@@ -110,13 +110,16 @@ fn main() {
         seconds,
         &mut report,
     );
-    let mut restated = vec![goals::measure(
-        "SQLite",
-        &bin,
-        &sqlite,
-        scratch.path(),
-        seconds,
-    )];
+    let mut restated = Vec::new();
+    if !checks_only() {
+        restated.push(goals::measure(
+            "SQLite",
+            &bin,
+            &sqlite,
+            scratch.path(),
+            seconds,
+        ));
+    }
     let mut checked = vec![checks::measure(
         "SQLite",
         &bin,
@@ -134,13 +137,15 @@ fn main() {
             seconds,
             &mut report,
         );
-        restated.push(goals::measure(
-            "PostgreSQL",
-            &bin,
-            &db.url,
-            scratch.path(),
-            seconds,
-        ));
+        if !checks_only() {
+            restated.push(goals::measure(
+                "PostgreSQL",
+                &bin,
+                &db.url,
+                scratch.path(),
+                seconds,
+            ));
+        }
         checked.push(checks::measure(
             "PostgreSQL",
             &bin,
@@ -148,14 +153,18 @@ fn main() {
             scratch.path(),
             seconds,
         ));
-        processes::scaling(&bin, &db.url, scratch.path(), seconds, &mut report);
+        if !checks_only() {
+            processes::scaling(&bin, &db.url, scratch.path(), seconds, &mut report);
+        }
     } else {
         let _ = writeln!(
             report,
             "\n(PostgreSQL skipped: set COLLABD_BENCH_POSTGRES_URL to an admin URL)"
         );
     }
-    goals::report(&restated, &mut report);
+    if !restated.is_empty() {
+        goals::report(&restated, &mut report);
+    }
     checks::report(&checked, &mut report);
     let _ = writeln!(
         report,
@@ -163,6 +172,13 @@ fn main() {
         processes::load_average()
     );
     println!("\n{report}");
+}
+
+/// True with `COLLABD_BENCH_ONLY=checks`: the data is seeded as always,
+/// and only the permission checks (with the list they are set against)
+/// are measured.
+fn checks_only() -> bool {
+    std::env::var("COLLABD_BENCH_ONLY").is_ok_and(|v| v == "checks")
 }
 
 /// `target/release/collabd`, beside `target/release/examples/bench`.
@@ -647,12 +663,33 @@ fn run_backend(
     let big = big_rows();
     seed_organization(&mut sql, &org_small, "small", SMALL, &owner_id);
     seed_organization(&mut sql, &org_big, "big", big, &owner_id);
+    // Teams (issue 21): 5 in the 50-member organization, and an
+    // organization of 10 000 members with 500.
+    let org_teams = organization(&agent, &base, &owner, "Teams");
+    seed_organization(
+        &mut sql,
+        &org_teams,
+        "teams",
+        checks::TEAM_MEMBERS,
+        &owner_id,
+    );
+    checks::seed_teams(&mut sql, &org50, "fifty", 49, 5);
+    checks::seed_teams(
+        &mut sql,
+        &org_teams,
+        "teams",
+        checks::TEAM_MEMBERS,
+        checks::TEAMS,
+    );
     seed_invites_to(&mut sql, "few@bench.example", "few", SMALL, &owner_id);
     seed_invites_to(&mut sql, "many@bench.example", "many", big, &owner_id);
     sql.push("UPDATE users SET email_verified = TRUE WHERE email LIKE '%@bench.example'".into());
     seed(database_url, &sql);
     eprintln!("   seeded in {:.1} s", started.elapsed().as_secs_f64());
     std::thread::sleep(Duration::from_secs(1));
+    if checks_only() {
+        return;
+    }
     let idle_rss = server.rss_mb();
 
     // -- listcollaborators of 50 against the same bytes from memory.

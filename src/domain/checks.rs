@@ -17,6 +17,7 @@ use super::access::{self, Hold};
 use super::effective::{self, Asked, Decision, Person, Question, Reason};
 use super::emails::normalize_email;
 use super::permissions::{Need, Permission};
+use super::service_keys::ServiceClaim;
 use super::sessions::Caller;
 use super::{Ctx, DomainError, DomainResult};
 use crate::store::kinds::Permission as Level;
@@ -25,8 +26,8 @@ use crate::store::DbConn;
 /// Who is asking.
 #[derive(Debug, Clone)]
 pub enum Checker {
-    /// A service key (its id).
-    Service(String),
+    /// A service key, looked up by the check's own first statement.
+    Service(ServiceClaim),
     /// A signed-in caller: an API key bound to the organization passes.
     Caller(Caller),
 }
@@ -180,7 +181,7 @@ fn organization_of(
 /// that one alone (others: 403); nobody else.
 fn authorize(conn: &mut DbConn, checker: &Checker, organizations: &[&str]) -> DomainResult<()> {
     let caller = match checker {
-        Checker::Service(_) => return Ok(()),
+        Checker::Service(claim) => return claim.confirm(conn),
         Checker::Caller(caller) => caller,
     };
     let Some(bound) = caller.bound_organization() else {
@@ -223,8 +224,10 @@ fn decide(
         authorize(conn, checker, &organizations)?;
         effective::decide_all(conn, &asked)
     };
-    // A service key needs no statement to be authorized: a check is then
-    // mostly one statement, which needs no transaction to read one snapshot.
+    // A service key is authorized by its own lookup, on the check's
+    // connection: a check is then two statements of equalities (the key,
+    // the membership) when the member's own role or grant decides, which
+    // need no transaction.
     let decisions = match checker {
         Checker::Service(_) => ctx.store.read_one(work),
         Checker::Caller(_) => ctx.store.read(work),

@@ -18,13 +18,14 @@ use utoipa::ToSchema;
 
 use super::access::{self, Hold, Member};
 use super::kernel::events::{self, By, RoleCreated, RoleDeleted, RoleEdited};
+use super::members::{self, Touched};
 use super::permissions::{system_role, Permission, PermissionSet};
 use super::roles::Role;
 use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::lookups::live;
 use crate::store::rows::RoleRow;
-use crate::store::schema::{domains, invites, memberships, roles};
+use crate::store::schema::{domains, invites, memberships, roles, teams};
 use crate::store::{DbConn, Lookups};
 
 /// Custom roles one organization may have.
@@ -395,6 +396,10 @@ pub fn edit(
             previouspermissions: &previous,
         };
         events::record(conn, &org, By::Caller(caller), &before.id, edited)?;
+        if set != PermissionSet::parse(&before.permissions) {
+            // Its holders may now lack what their pending invites give.
+            members::reassess_inviters(conn, &org, Touched::RoleHolders(&before.id), caller)?;
+        }
         let after = RoleRow {
             name,
             description,
@@ -406,10 +411,24 @@ pub fn edit(
     })
 }
 
+/// What holds a role, by kind.
+struct Holders {
+    members: i64,
+    pending: i64,
+    claims: i64,
+    teams: i64,
+}
+
+impl Holders {
+    fn any(&self) -> bool {
+        self.members + self.pending + self.claims + self.teams > 0
+    }
+}
+
 /// What holds `row` now: members in force, pending invites not past their
-/// time, domains. Past its time an invite can no longer make a member; a
-/// resend of it after the role is gone answers 410.
-fn holders(conn: &mut DbConn, row: &RoleRow) -> DomainResult<(i64, i64, i64)> {
+/// time, domains, teams. Past its time an invite can no longer make a
+/// member; a resend of it after the role is gone answers 410.
+fn holders(conn: &mut DbConn, row: &RoleRow) -> DomainResult<Holders> {
     let now = now_ms();
     let members = count_of(conn, row)?;
     let pending: i64 = invites::table
@@ -424,21 +443,37 @@ fn holders(conn: &mut DbConn, row: &RoleRow) -> DomainResult<(i64, i64, i64)> {
         .filter(domains::role_id.eq(&row.id))
         .count()
         .get_result(conn)?;
-    Ok((members, pending, claims))
+    let teams: i64 = teams::table
+        .filter(teams::organization_id.eq(&row.organization_id))
+        .filter(teams::role_id.eq(&row.id))
+        .count()
+        .get_result(conn)?;
+    Ok(Holders {
+        members,
+        pending,
+        claims,
+        teams,
+    })
 }
 
-/// Deletes a custom role no member, pending invite or domain holds (409
+/// Deletes a custom role no member, pending invite, domain or team holds (409
 /// `role_in_use` otherwise).
 pub fn delete(ctx: &Ctx, caller: &Caller, role_id: &str) -> DomainResult<()> {
     ctx.store.write(|conn| {
         let (row, _) = target_and_manager(conn, caller, role_id)?;
-        let (members, pending, claims) = holders(conn, &row)?;
-        if members + pending + claims > 0 {
+        let held = holders(conn, &row)?;
+        if held.any() {
+            let Holders {
+                members,
+                pending,
+                claims,
+                teams,
+            } = held;
             return Err(DomainError::conflict(
                 ConflictReason::RoleInUse,
                 format!(
-                    "the role {} is held by {members} members, {pending} pending invites and \
-                     {claims} domains: give them another role first",
+                    "the role {} is held by {members} members, {pending} pending invites, \
+                     {claims} domains and {teams} teams: give them another role first",
                     row.name
                 ),
             ));

@@ -17,7 +17,7 @@ use super::permissions::{Need, Permission, PermissionSet};
 use super::roles::{self, may_assign, may_manage, AssignedRole, Role};
 use super::rosters::{PageKey, RenderedPage};
 use super::sessions::Caller;
-use super::teamwork::teams_of_page;
+use super::teamwork::{self, teams_of_page};
 use super::{now_ms, Ctx, DomainError, DomainResult};
 use crate::store::kinds::InviteState;
 use crate::store::rows::{InviteRow, MembershipRow, UserRow};
@@ -198,6 +198,58 @@ fn revoke_invites_beyond_authority(
     Ok(())
 }
 
+/// Whom a change to what a role or a team gives touched (API.md §4, §10):
+/// an edit of a custom role, or a team's role changing, the team going, or
+/// a member leaving it, as someone else's change, demotes them.
+pub(crate) enum Touched<'a> {
+    /// Members holding this custom role, themselves or through a team.
+    RoleHolders(&'a str),
+    /// These memberships (a team's members, or the one taken out of it).
+    Memberships(&'a [String]),
+}
+
+/// After someone else's change to what a role or a team gives, the pending
+/// invites of each member it `touched` with a role they can no longer grant
+/// are revoked, as when they are demoted (`invite.revoked`, `reason`
+/// `inviter_demoted`). Only members with pending invites are judged: one
+/// statement finds them, and each is then read as the gate reads them (own
+/// role and teams, as they are after the change). The caller's own invites
+/// stay: they changed what they hold themselves.
+pub(crate) fn reassess_inviters(
+    conn: &mut DbConn,
+    organization_id: &str,
+    touched: Touched,
+    caller: &Caller,
+) -> DomainResult<()> {
+    let inviters: Vec<Option<String>> = invites::table
+        .filter(invites::organization_id.eq(organization_id))
+        .filter(invites::state.eq(InviteState::Pending))
+        .filter(invites::invited_by.is_not_null())
+        .select(invites::invited_by)
+        .distinct()
+        .load(conn)?;
+    for user_id in inviters.into_iter().flatten() {
+        if user_id == caller.user_id {
+            continue;
+        }
+        let Some(member) = access::membership(conn, organization_id, &user_id)? else {
+            continue;
+        };
+        let hit = match &touched {
+            Touched::Memberships(ids) => ids.contains(&member.membership.id),
+            Touched::RoleHolders(role_id) => {
+                member.membership.role_id.as_deref() == Some(*role_id)
+                    || teamwork::in_team_with_role(conn, &member.membership, role_id)?
+            }
+        };
+        if hit {
+            let lost = AuthorityLost::Demoted(member.role, member.permissions);
+            revoke_invites_beyond_authority(conn, &member.membership, lost, caller)?;
+        }
+    }
+    Ok(())
+}
+
 /// The membership `collaborator_id` names, re-read once its organization is
 /// locked, and the caller past the gate for `action`. Anyone who is not a
 /// member there gets 404. `action` may depend on the target (leaving is not
@@ -280,7 +332,12 @@ fn change_role(
             memberships::role_id.eq(new_role.role_id()),
         ))
         .execute(conn)?;
-    let left = new_role.permissions(target.can_create_projects);
+    // What they hold now: the new role's set, widened by their teams'.
+    let left = teamwork::widen(
+        conn,
+        target,
+        new_role.permissions(target.can_create_projects),
+    )?;
     let lost = AuthorityLost::Demoted(new_role.system(), left);
     revoke_invites_beyond_authority(conn, target, lost, caller)
 }

@@ -6,6 +6,9 @@
 //! checks for any organization, and nothing else: the HTTP layer refuses it
 //! everywhere else with 403. Revoking deletes it, so its next use is 401.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use diesel::prelude::*;
 
 use super::kernel::error::{DomainError, DomainResult};
@@ -13,7 +16,7 @@ use super::tokens::{hash_secret, new_secret};
 use crate::clock::{new_id, now_ms, rfc3339};
 use crate::store::rows::ServiceKeyRow;
 use crate::store::schema::service_keys;
-use crate::store::Store;
+use crate::store::{DbConn, Store};
 
 /// The prefix of every service key's secret, so a token says what it is
 /// (API keys have `cdk_`).
@@ -138,22 +141,72 @@ pub fn revoke(store: &Store, name_or_id: &str) -> DomainResult<ServiceKey> {
     })
 }
 
-/// The key a bearer token is, or 401 (unknown or revoked). One statement.
-pub fn authenticate(store: &Store, secret: &str) -> DomainResult<ServiceCaller> {
-    let hash = hash_secret(secret);
-    let found: Option<(String, Option<i64>)> = store.read_one(|conn| {
-        service_keys::table
-            .filter(service_keys::secret_hash.eq(&hash))
-            .select((service_keys::id, service_keys::last_used_at))
-            .first(conn)
-            .optional()
-            .map_err(DomainError::from)
-    })?;
+/// The key whose secret hashes to `hash`, and whether its `lastusedat` is
+/// due a write; 401 when no key has it (unknown or revoked).
+fn find(conn: &mut DbConn, hash: &str) -> DomainResult<ServiceCaller> {
+    let found: Option<(String, Option<i64>)> = service_keys::table
+        .filter(service_keys::secret_hash.eq(hash))
+        .select((service_keys::id, service_keys::last_used_at))
+        .first(conn)
+        .optional()?;
     let (key_id, last_used_at) = found.ok_or_else(|| {
         DomainError::Unauthenticated("the service key is unknown or revoked".into())
     })?;
     let use_due = last_used_at.is_none_or(|at| now_ms() - at >= LAST_USED_GRANULARITY_MS);
     Ok(ServiceCaller { key_id, use_due })
+}
+
+/// Turns a service key's secret into its key, or refuses it (401), in a
+/// statement of its own.
+pub fn authenticate(store: &Store, secret: &str) -> DomainResult<ServiceCaller> {
+    let hash = hash_secret(secret);
+    store.read_one(|conn| find(conn, &hash))
+}
+
+/// A service key presented on a check, looked up by the check itself in
+/// the statements it runs anyway ([`ServiceClaim::confirm`]), so that a
+/// check costs no connection and no round trip of its own for its key.
+/// Whoever holds the claim learns afterwards whether it was looked up (a
+/// request refused before its work never looked: its key is then judged on
+/// its own, and 401 wins), and whether the key is due a `lastusedat` write.
+#[derive(Debug, Clone)]
+pub struct ServiceClaim {
+    hash: String,
+    found: Arc<Mutex<Option<ServiceCaller>>>,
+    looked_up: Arc<AtomicBool>,
+}
+
+impl ServiceClaim {
+    pub fn new(secret: &str) -> ServiceClaim {
+        ServiceClaim {
+            hash: hash_secret(secret),
+            found: Arc::default(),
+            looked_up: Arc::default(),
+        }
+    }
+
+    /// Looks the key up on `conn`: 401 when it is unknown or revoked.
+    pub fn confirm(&self, conn: &mut DbConn) -> DomainResult<()> {
+        self.looked_up.store(true, Ordering::Release);
+        let key = find(conn, &self.hash)?;
+        if let Ok(mut found) = self.found.lock() {
+            *found = Some(key);
+        }
+        Ok(())
+    }
+
+    pub fn was_looked_up(&self) -> bool {
+        self.looked_up.load(Ordering::Acquire)
+    }
+
+    /// The key's id, when it was found and its `lastusedat` is due a write.
+    pub fn use_due(&self) -> Option<String> {
+        let found = self.found.lock().ok()?;
+        found
+            .as_ref()
+            .filter(|key| key.use_due)
+            .map(|key| key.key_id.clone())
+    }
 }
 
 /// Records that the key `key_id` was used now.

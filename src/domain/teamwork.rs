@@ -17,39 +17,70 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::permissions::{system_role, PermissionSet};
-use super::roles::{Permission, Role};
+use super::permissions::PermissionSet;
+use super::roles::{self, AssignedRole, Permission, Role};
 use super::{DomainError, DomainResult};
-use crate::store::rows::MembershipRow;
-use crate::store::schema::{team_members, team_project_permissions, teams};
+use crate::store::rows::{MembershipRow, TeamRow};
+use crate::store::schema::{roles as roles_table, team_members, team_project_permissions, teams};
 use crate::store::DbConn;
 
-/// The roles a team may carry, as a call names them: a system role below
+/// The role a team may carry, as a call names it: a system role below
 /// owner (the owner role's rules, such as the last owner, are about
-/// memberships alone). 422 on `role` for anything else.
-pub fn resolve_role(given: &str) -> DomainResult<Role> {
-    match Role::parse(given.trim()) {
-        Some(Role::Owner) => Err(DomainError::invalid(
-            "role",
-            "a team cannot carry the owner role",
+/// memberships alone), or one of the organization's custom roles by name or
+/// roleid. 422 on `role` for anything else.
+pub fn resolve_role(
+    conn: &mut DbConn,
+    organization_id: &str,
+    given: &str,
+) -> DomainResult<AssignedRole> {
+    let refused = |message: &str| DomainError::invalid("role", message.to_string());
+    match roles::resolve(conn, organization_id, given.trim(), "role") {
+        Ok(AssignedRole::System(Role::Owner)) => Err(refused("a team cannot carry the owner role")),
+        Ok(role) => Ok(role),
+        Err(DomainError::Invalid(_)) => Err(refused(
+            "must be admin, technical, collaborator, or the name or roleid of one of the \
+             organization's roles",
         )),
-        Some(role) => Ok(role),
-        None => Err(DomainError::invalid(
-            "role",
-            "must be admin, technical or collaborator",
-        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// The role a team row carries, if any: its system role, or its custom role
+/// as it is now.
+pub fn role_of(conn: &mut DbConn, team: &TeamRow) -> DomainResult<Option<AssignedRole>> {
+    match (&team.role_id, team.role) {
+        (Some(role_id), _) => roles::held(
+            conn,
+            &team.organization_id,
+            Role::Collaborator,
+            Some(role_id),
+        )
+        .map(Some),
+        (None, role) => Ok(role.map(AssignedRole::System)),
+    }
+}
+
+/// The columns (`role`, `role_id`) a team carrying `role` stores.
+pub fn columns(role: Option<&AssignedRole>) -> (Option<Role>, Option<String>) {
+    match role {
+        None => (None, None),
+        Some(AssignedRole::System(role)) => (Some(*role), None),
+        Some(AssignedRole::Custom(custom)) => (None, Some(custom.id.clone())),
     }
 }
 
 /// What a team's role lets its members do (never `projects:create` from
 /// `cancreateprojects`, which is a member's own).
-pub fn role_permissions(role: Role) -> PermissionSet {
-    system_role(role, false)
+pub fn role_permissions(role: &AssignedRole) -> PermissionSet {
+    role.permissions(false)
 }
 
 /// A permission of `role` that `holder` lacks, if any: the rule of giving a
 /// role (API.md §10) is that there is none.
-pub fn beyond(holder: PermissionSet, role: Role) -> Option<super::permissions::Permission> {
+pub fn beyond(
+    holder: PermissionSet,
+    role: &AssignedRole,
+) -> Option<super::permissions::Permission> {
     role_permissions(role).iter().find(|p| !holder.contains(*p))
 }
 
@@ -66,28 +97,69 @@ pub fn widen(
     Ok(teams.iter().fold(permissions, PermissionSet::with))
 }
 
-/// What the roles of the teams `membership_id` is in give, together.
+/// A team's system role and its custom role's permissions, as the columns
+/// hold them: what the team's role gives.
+pub fn given_by(role: Option<Role>, custom: Option<&str>) -> PermissionSet {
+    match (custom, role) {
+        (Some(stored), _) => PermissionSet::parse(stored),
+        (None, Some(role)) => role_permissions(&AssignedRole::System(role)),
+        (None, None) => PermissionSet::default(),
+    }
+}
+
+/// What the roles of the teams `membership_id` is in give, together: one
+/// statement, custom roles read as they are now.
 pub fn team_permissions(
     conn: &mut DbConn,
     organization_id: &str,
     membership_id: &str,
 ) -> DomainResult<PermissionSet> {
-    let roles: Vec<Option<Role>> = team_members::table
-        .inner_join(
-            teams::table.on(teams::organization_id
-                .eq(team_members::organization_id)
-                .and(teams::id.eq(team_members::team_id))),
+    let rows: Vec<(Option<Role>, Option<String>)> = team_members::table
+        .inner_join(team_of_member())
+        .left_join(
+            roles_table::table.on(roles_table::organization_id
+                .eq(teams::organization_id)
+                .and(teams::role_id.eq(roles_table::id.nullable()))),
         )
         .filter(team_members::organization_id.eq(organization_id))
         .filter(team_members::membership_id.eq(membership_id))
-        .filter(teams::role.is_not_null())
-        .select(teams::role)
+        .filter(teams::role.is_not_null().or(teams::role_id.is_not_null()))
+        .select((teams::role, roles_table::permissions.nullable()))
         .load(conn)?;
-    Ok(roles
+    Ok(rows
         .into_iter()
-        .flatten()
-        .flat_map(|role| role_permissions(role).iter())
+        .flat_map(|(role, custom)| given_by(role, custom.as_deref()).iter())
         .fold(PermissionSet::default(), PermissionSet::with))
+}
+
+/// True when `membership` is in a team of its organization carrying the
+/// custom role `role_id`.
+pub fn in_team_with_role(
+    conn: &mut DbConn,
+    membership: &MembershipRow,
+    role_id: &str,
+) -> DomainResult<bool> {
+    let found: i64 = team_members::table
+        .inner_join(team_of_member())
+        .filter(team_members::organization_id.eq(&membership.organization_id))
+        .filter(team_members::membership_id.eq(&membership.id))
+        .filter(teams::role_id.eq(role_id))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}
+
+/// The members of team `team_id` of `organization_id`, by membership id.
+pub fn members_of_team(
+    conn: &mut DbConn,
+    organization_id: &str,
+    team_id: &str,
+) -> DomainResult<Vec<String>> {
+    Ok(team_members::table
+        .filter(team_members::organization_id.eq(organization_id))
+        .filter(team_members::team_id.eq(team_id))
+        .select(team_members::membership_id)
+        .load(conn)?)
 }
 
 /// The grants a member holds through their teams, by project id: the
@@ -202,26 +274,34 @@ pub fn teams_of_members(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::permissions::Permission as P;
+    use crate::domain::permissions::{system_role, Permission as P};
 
-    #[test]
-    fn a_team_role_is_a_system_role_below_owner() {
-        assert_eq!(resolve_role(" technical ").ok(), Some(Role::Technical));
-        assert!(resolve_role("owner").is_err());
-        assert!(resolve_role("boss").is_err());
+    fn sys(role: Role) -> AssignedRole {
+        AssignedRole::System(role)
     }
 
     #[test]
     fn nobody_gives_a_role_holding_a_permission_they_lack() {
         let admin = system_role(Role::Admin, false);
-        assert_eq!(beyond(admin, Role::Admin), None);
-        assert_eq!(beyond(admin, Role::Technical), None);
+        assert_eq!(beyond(admin, &sys(Role::Admin)), None);
+        assert_eq!(beyond(admin, &sys(Role::Technical)), None);
         let technical = system_role(Role::Technical, false);
-        assert_eq!(beyond(technical, Role::Technical), None);
-        assert!(beyond(technical, Role::Admin).is_some());
+        assert_eq!(beyond(technical, &sys(Role::Technical)), None);
+        assert!(beyond(technical, &sys(Role::Admin)).is_some());
         // A set like a custom role's: managing teams without inviting.
         let team_keeper = PermissionSet::of(&[P::OrganizationRead, P::MembersRead, P::TeamsManage]);
-        assert_eq!(beyond(team_keeper, Role::Technical), Some(P::MembersInvite));
-        assert_eq!(beyond(team_keeper, Role::Collaborator), None);
+        assert_eq!(
+            beyond(team_keeper, &sys(Role::Technical)),
+            Some(P::MembersInvite)
+        );
+        assert_eq!(beyond(team_keeper, &sys(Role::Collaborator)), None);
+        // What a custom role on a team gives is its set, read from its row.
+        let stored = PermissionSet::of(&[P::OrganizationRead, P::AuditRead]).stored();
+        assert_eq!(
+            given_by(None, Some(&stored)),
+            PermissionSet::of(&[P::OrganizationRead, P::AuditRead])
+        );
+        assert_eq!(given_by(Some(Role::Technical), None), technical);
+        assert_eq!(given_by(None, None), PermissionSet::default());
     }
 }

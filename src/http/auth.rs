@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::{route::Access, route::Methods, work::read, work::run};
 use crate::domain::access::Credential;
 use crate::domain::checks::Checker;
-use crate::domain::service_keys::{self, ServiceCaller};
+use crate::domain::service_keys::{self, ServiceCaller, ServiceClaim};
 use crate::domain::sessions::{
     authenticate, authenticate_basic, note_key_use, Caller, SessionClaim, API_KEY_PREFIX,
 };
@@ -61,10 +61,10 @@ struct Claimed(SessionClaim);
 #[derive(Clone)]
 struct Authenticated(Option<Caller>);
 
-/// A service key [`authenticate_first`] accepted, on an [`Access::Service`]
-/// route, kept in the request's extensions for [`Checking`].
+/// A service key presented on an [`Access::Service`] route, kept in the
+/// request's extensions for [`Checking`]: the check looks it up itself.
 #[derive(Clone)]
-struct Service(ServiceCaller);
+struct Service(ServiceClaim);
 
 /// Who asks a permission check: a service key, or a signed-in caller
 /// (whom the check itself judges).
@@ -147,10 +147,18 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
     Ok(Some(caller))
 }
 
-/// A service key presented as `Bearer` on a route that takes a token:
-/// checked (401 when unknown or revoked), then refused with 403 anywhere
-/// but an [`Access::Service`] route. `None` when the credentials are no
-/// service key, or the route is public (which reads no credentials).
+/// A service key presented as `Bearer`, if any.
+fn service_key_presented(req: &ServiceRequest) -> Option<String> {
+    match presented(req) {
+        Ok(Some(Presented::Bearer(token))) if service_keys::is_service_key(&token) => Some(token),
+        _ => None,
+    }
+}
+
+/// A service key presented as `Bearer` on a route that takes a token and
+/// is no [`Access::Service`] route: checked (401 when unknown or revoked),
+/// then refused with 403. `None` when the credentials are no service key,
+/// or the route is public (which reads no credentials).
 async fn service_key_of(
     req: &ServiceRequest,
     access: Access,
@@ -158,9 +166,8 @@ async fn service_key_of(
     if access == Access::Public {
         return Ok(None);
     }
-    let token = match presented(req) {
-        Ok(Some(Presented::Bearer(token))) if service_keys::is_service_key(&token) => token,
-        _ => return Ok(None),
+    let Some(token) = service_key_presented(req) else {
+        return Ok(None);
     };
     let ctx = req
         .app_data::<web::Data<Ctx>>()
@@ -175,21 +182,64 @@ async fn service_key_of(
             "a service key may call only access/check and access/checkbatch".into(),
         ));
     }
+    note_service_key_use(ctx, &key).await?;
+    Ok(Some(key))
+}
+
+async fn note_service_key_use(ctx: web::Data<Ctx>, key: &ServiceCaller) -> Result<(), ApiError> {
     if key.use_due {
         let id = key.key_id.clone();
         run(ctx, move |ctx| service_keys::note_use(&ctx.store, &id)).await?;
     }
-    Ok(Some(key))
+    Ok(())
 }
 
-/// The caller, or the service key, a request presents, as `access` asks.
-async fn identify(
-    req: &ServiceRequest,
-    access: Access,
-) -> Result<(Option<Caller>, Option<ServiceCaller>), ApiError> {
+/// Runs a check presented with a service key, which the check looks up in
+/// its own first statement. A request refused before that (a malformed
+/// check) has its key judged on its own after, and a 401 replaces its
+/// answer; a key found and due gets its `lastusedat` written.
+async fn with_service_claim(
+    ctx: web::Data<Ctx>,
+    token: String,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let claim = ServiceClaim::new(&token);
+    req.extensions_mut().insert(Authenticated(None));
+    req.extensions_mut().insert(Service(claim.clone()));
+    let response = next.call(req).await?.map_into_boxed_body();
+    let outcome = match claim.was_looked_up() {
+        true => match claim.use_due() {
+            Some(key_id) => run(ctx, move |ctx| service_keys::note_use(&ctx.store, &key_id)).await,
+            None => Ok(()),
+        },
+        false => {
+            let found = read(ctx.clone(), move |ctx| {
+                service_keys::authenticate(&ctx.store, &token)
+            })
+            .await;
+            match found {
+                Ok(key) => note_service_key_use(ctx, &key).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(response),
+        Err(e) => {
+            let (request, _) = response.into_parts();
+            let response = actix_web::HttpResponse::from_error(e);
+            Ok(ServiceResponse::new(request, response))
+        }
+    }
+}
+
+/// The caller a request presents, as `access` asks (none for a service
+/// key, which [`with_service_claim`] hands to the checks).
+async fn identify(req: &ServiceRequest, access: Access) -> Result<Option<Caller>, ApiError> {
     match service_key_of(req, access).await? {
-        Some(key) => Ok((None, Some(key))),
-        None => Ok((caller_of(req, access).await?, None)),
+        Some(_) => Ok(None),
+        None => caller_of(req, access).await,
     }
 }
 
@@ -255,12 +305,17 @@ pub async fn authenticate_first(
             }
         }
     }
+    if access == Access::Service {
+        if let (Some(ctx), Some(token)) = (
+            req.app_data::<web::Data<Ctx>>().cloned(),
+            service_key_presented(&req),
+        ) {
+            return with_service_claim(ctx, token, req, next).await;
+        }
+    }
     match identify(&req, access).await {
-        Ok((caller, service)) => {
+        Ok(caller) => {
             req.extensions_mut().insert(Authenticated(caller.clone()));
-            if let Some(service) = service {
-                req.extensions_mut().insert(Service(service));
-            }
             // A check answers the present, always: a kept answer could
             // still allow a member removed since.
             let keyed = req.method() == actix_web::http::Method::POST && access != Access::Service;
@@ -322,8 +377,8 @@ impl FromRequest for Checking {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut BodyStream) -> Self::Future {
-        if let Some(Service(key)) = req.extensions().get::<Service>() {
-            return ready(Ok(Checking(Checker::Service(key.key_id.clone()))));
+        if let Some(Service(claim)) = req.extensions().get::<Service>() {
+            return ready(Ok(Checking(Checker::Service(claim.clone()))));
         }
         ready(signed_in(req).map(|caller| Checking(Checker::Caller(caller))))
     }

@@ -242,7 +242,8 @@ const DELETE: Endpoint<super::answers::Nothing> = Endpoint::new(Operation {
     methods: Methods::Post,
     access: MANAGE,
     summary: "Delete a custom role",
-    description: "409 `role_in_use` while a member, a pending invite or a domain holds it. \
+    description:
+        "409 `role_in_use` while a member, a pending invite, a domain or a team holds it. \
         Ended invites keep naming it. Anyone who is not a member of its organization gets \
         404. Audit event `role.deleted`.",
     params: Some(schema_ref::<RoleParams>),

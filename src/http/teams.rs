@@ -42,11 +42,14 @@ impl PartialSchema for TeamRole {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(["admin", "technical", "collaborator"]))
+            .min_length(Some(1))
+            .max_length(Some(64))
             .description(Some(
-                "The role the team gives its members beside their own: a system role below \
-                 owner (`owner` answers 422). You may give only a role whose permissions you \
-                 hold (403).",
+                "The role the team gives its members beside their own: `admin`, `technical`, \
+                 `collaborator` (never `owner`: 422), or the name or roleid of one of the \
+                 organization's custom roles (422 for another); answers show its name in \
+                 `role` and a custom role's id in `roleid`. You may give only a role whose \
+                 permissions you hold (403).",
             ))
             .into()
     }

@@ -315,9 +315,13 @@ pub struct TeamRow {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
-    /// The role the team gives its members; `None` for none.
+    /// The system role the team gives its members; `None` for none or a
+    /// custom role.
     pub role: Option<Role>,
     pub created_at: i64,
+    /// The custom role the team gives its members instead (migration
+    /// 000017); `None` for a system role or none.
+    pub role_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

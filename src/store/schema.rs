@@ -346,6 +346,7 @@ diesel::allow_tables_to_appear_in_same_query!(roles, roster_versions);
 diesel::allow_tables_to_appear_in_same_query!(roles, invites);
 diesel::allow_tables_to_appear_in_same_query!(roles, domains);
 diesel::allow_tables_to_appear_in_same_query!(roles, organizations);
+diesel::allow_tables_to_appear_in_same_query!(roles, project_permissions);
 
 // Teams (migration 000015): their own block, so the tables they meet in
 // queries are listed pair by pair (the macro over one list would declare
@@ -359,6 +360,7 @@ diesel::table! {
         description -> Nullable<Text>,
         role -> Nullable<Text>,
         created_at -> BigInt,
+        role_id -> Nullable<Text>,
     }
 }
 

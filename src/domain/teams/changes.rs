@@ -10,9 +10,11 @@ use super::{
 use crate::domain::access::{self, Hold};
 use crate::domain::kernel::events::{self, By, TeamCreated, TeamDeleted, TeamEdited};
 use crate::domain::kernel::grants::{check_grants, GrantRequest, ProjectGrant};
+use crate::domain::members::{reassess_inviters, Touched};
 use crate::domain::permissions::Permission;
+use crate::domain::roles::AssignedRole;
 use crate::domain::sessions::Caller;
-use crate::domain::teamwork::resolve_role;
+use crate::domain::teamwork::{columns, members_of_team, resolve_role, role_of};
 use crate::domain::{new_id, now_ms, Ctx, DomainResult};
 use crate::store::rows::{TeamGrantRow, TeamRow};
 use crate::store::schema::{team_project_permissions, teams};
@@ -89,18 +91,23 @@ pub fn create(
             Hold::Exclusive,
         )?;
         let organization_id = actor.organization_id().to_string();
-        let role = new.role.as_deref().map(resolve_role).transpose()?;
+        let role = match new.role.as_deref() {
+            Some(given) => Some(resolve_role(conn, &organization_id, given)?),
+            None => None,
+        };
+        let (system, role_id) = columns(role.as_ref());
         let row = TeamRow {
             organization_id: organization_id.clone(),
             id: new_id(),
             name: team_name(&new.name),
             description: new.description,
-            role,
+            role: system,
             created_at: now_ms(),
+            role_id,
         };
         ensure_name_free(conn, &organization_id, &row.name, None)?;
         check_grants(conn, &organization_id, &new.grants)?;
-        ensure_may_give(conn, &actor, role, &new.grants)?;
+        ensure_may_give(conn, &actor, role.as_ref(), &new.grants)?;
         diesel::insert_into(teams::table)
             .values(&row)
             .execute(conn)?;
@@ -109,7 +116,7 @@ pub fn create(
         let created = TeamCreated {
             name: &row.name,
             description: row.description.as_deref(),
-            role,
+            role: role.as_ref().map(AssignedRole::name),
             projectpermissions: &grants,
         };
         events::record(conn, &organization_id, By::Caller(caller), &row.id, created)?;
@@ -130,13 +137,14 @@ pub fn edit(ctx: &Ctx, caller: &Caller, team_id: &str, changes: TeamChanges) -> 
         )?;
         ensure_may_change(conn, &actor, &before)?;
         let organization_id = before.organization_id.clone();
+        let previous = role_of(conn, &before)?;
         let role = match &changes.role {
-            None => before.role,
+            None => previous.clone(),
             Some(None) => None,
-            Some(Some(given)) => Some(resolve_role(given)?),
+            Some(Some(given)) => Some(resolve_role(conn, &organization_id, given)?),
         };
         let mut after = before.clone();
-        after.role = role;
+        (after.role, after.role_id) = columns(role.as_ref());
         if let Some(name) = &changes.name {
             after.name = team_name(name);
             ensure_name_free(conn, &organization_id, &after.name, Some(&before.id))?;
@@ -148,24 +156,30 @@ pub fn edit(ctx: &Ctx, caller: &Caller, team_id: &str, changes: TeamChanges) -> 
             check_grants(conn, &organization_id, grants)?;
         }
         let new_grants = changes.grants.as_deref().unwrap_or_default();
-        ensure_may_give(conn, &actor, role, new_grants)?;
+        ensure_may_give(conn, &actor, role.as_ref(), new_grants)?;
         diesel::update(teams::table.find((&organization_id, &before.id)))
             .set((
                 teams::name.eq(&after.name),
                 teams::description.eq(&after.description),
                 teams::role.eq(after.role),
+                teams::role_id.eq(&after.role_id),
             ))
             .execute(conn)?;
         if let Some(grants) = &changes.grants {
             replace_team_grants(conn, &after, grants)?;
+        }
+        if role != previous {
+            // Its members may now lack what their pending invites give.
+            let ids = members_of_team(conn, &organization_id, &after.id)?;
+            reassess_inviters(conn, &organization_id, Touched::Memberships(&ids), caller)?;
         }
         let grants = all_grants(conn, &after)?;
         let edited = TeamEdited {
             name: &after.name,
             previousname: &before.name,
             description: after.description.as_deref(),
-            role: after.role,
-            previousrole: before.role,
+            role: role.as_ref().map(AssignedRole::name),
+            previousrole: previous.as_ref().map(AssignedRole::name),
             projectpermissions: &grants,
         };
         events::record(
@@ -191,7 +205,17 @@ pub fn delete(ctx: &Ctx, caller: &Caller, team_id: &str) -> DomainResult<()> {
             Hold::Exclusive,
         )?;
         ensure_may_change(conn, &actor, &team)?;
+        let ids = members_of_team(conn, &team.organization_id, &team.id)?;
         diesel::delete(teams::table.find((&team.organization_id, &team.id))).execute(conn)?;
+        if team.role.is_some() || team.role_id.is_some() {
+            // Its members may now lack what their pending invites give.
+            reassess_inviters(
+                conn,
+                &team.organization_id,
+                Touched::Memberships(&ids),
+                caller,
+            )?;
+        }
         events::record(
             conn,
             &team.organization_id,

@@ -28,9 +28,9 @@ use super::kernel::grants::{
 };
 use super::paging::{named_position, PageRequest};
 use super::permissions::{Need, Permission};
-use super::roles::Role;
+use super::roles::{self, AssignedRole};
 use super::sessions::Caller;
-use super::teamwork::beyond;
+use super::teamwork::{beyond, role_of};
 use super::{now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{TeamGrantRow, TeamRow};
 use crate::store::schema::{memberships, projects, team_members, team_project_permissions, teams};
@@ -46,9 +46,14 @@ pub struct Team {
     #[schema(required = true)]
     pub description: Option<String>,
     /// The role the team gives its members beside their own (their
-    /// permissions are the union of both); null for none.
+    /// permissions are the union of both): a system role's name or a custom
+    /// role's; null for none.
     #[schema(required = true)]
-    pub role: Option<Role>,
+    pub role: Option<String>,
+    /// The custom role's id when `role` is one; null for a system role or
+    /// none.
+    #[schema(required = true)]
+    pub roleid: Option<String>,
     /// What the team's members hold on projects through it; a member's
     /// permission on a project is the highest of their own and their
     /// teams'. A caller who sees only some projects sees only those.
@@ -93,14 +98,14 @@ fn team_and_actor(
 fn ensure_may_give(
     conn: &mut DbConn,
     actor: &Member,
-    role: Option<Role>,
+    role: Option<&AssignedRole>,
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
     if let Some(role) = role {
         if let Some(missing) = beyond(actor.permissions, role) {
             return Err(DomainError::forbidden(format!(
                 "you may not give the role {}: it holds {}, which you do not",
-                role.as_str(),
+                role.name(),
                 missing.name()
             )));
         }
@@ -127,11 +132,13 @@ fn grants_of_team(conn: &mut DbConn, team: &TeamRow) -> DomainResult<Vec<GrantRe
 /// `actor` may change `team` as it is: they hold what it carries.
 fn ensure_may_change(conn: &mut DbConn, actor: &Member, team: &TeamRow) -> DomainResult<()> {
     let grants = grants_of_team(conn, team)?;
-    ensure_may_give(conn, actor, team.role, &grants).map_err(|_| {
-        DomainError::forbidden(
+    let role = role_of(conn, team)?;
+    ensure_may_give(conn, actor, role.as_ref(), &grants).map_err(|e| match e {
+        DomainError::Forbidden(_) => DomainError::forbidden(
             "this team carries a role or grants beyond what you hold; only someone who holds \
              them may change it",
-        )
+        ),
+        other => other,
     })
 }
 
@@ -197,6 +204,8 @@ fn views(conn: &mut DbConn, viewer: &Member, rows: Vec<TeamRow>) -> DomainResult
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut grants = grants_of_teams(conn, &organization_id, &ids)?;
     let counts = member_counts(conn, &organization_id, &ids)?;
+    let custom: Vec<&str> = rows.iter().filter_map(|r| r.role_id.as_deref()).collect();
+    let role_names = roles::names(conn, &organization_id, &custom)?;
     let visible = super::kernel::grants::visible_projects(conn, viewer)?;
     Ok(rows
         .into_iter()
@@ -209,7 +218,11 @@ fn views(conn: &mut DbConn, viewer: &Member, rows: Vec<TeamRow>) -> DomainResult
                 organizationid: row.organization_id,
                 name: row.name,
                 description: row.description,
-                role: row.role,
+                role: match &row.role_id {
+                    Some(id) => role_names.get(id).cloned(),
+                    None => row.role.map(|r| r.as_str().to_string()),
+                },
+                roleid: row.role_id,
                 projectpermissions,
                 createdat: rfc3339(row.created_at),
             }

@@ -11,6 +11,7 @@ use crate::domain::access::{self, Hold};
 use crate::domain::kernel::events::{self, By, TeamMemberAdded, TeamMemberRemoved};
 use crate::domain::kernel::grants::{group_grants, hide_invisible, visible_projects};
 use crate::domain::kernel::membership::{view as collaborator_view, Collaborator};
+use crate::domain::members::{reassess_inviters, Touched};
 use crate::domain::paging::PageRequest;
 use crate::domain::permissions::Permission;
 use crate::domain::sessions::Caller;
@@ -131,6 +132,16 @@ pub fn remove_member(
             return Err(DomainError::not_found(
                 "the collaborator is not in this team",
             ));
+        }
+        if team.role.is_some() || team.role_id.is_some() {
+            // They may now lack what their pending invites give.
+            let ids = [membership.id.clone()];
+            reassess_inviters(
+                conn,
+                &team.organization_id,
+                Touched::Memberships(&ids),
+                caller,
+            )?;
         }
         let event = TeamMemberRemoved {
             name: &team.name,

@@ -7,5 +7,6 @@ mod expiry;
 mod organizations;
 mod roles;
 mod team_access;
+mod team_roles;
 mod teams;
 mod webhooks;

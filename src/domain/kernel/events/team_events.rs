@@ -4,14 +4,13 @@
 use serde::Serialize;
 
 use crate::domain::kernel::grants::ProjectGrant;
-use crate::store::kinds::Role;
 
 /// `team.created`: the team as made.
 #[derive(Debug, Serialize)]
 pub struct TeamCreated<'a> {
     pub name: &'a str,
     pub description: Option<&'a str>,
-    pub role: Option<Role>,
+    pub role: Option<&'a str>,
     pub projectpermissions: &'a [ProjectGrant],
 }
 
@@ -22,8 +21,8 @@ pub struct TeamEdited<'a> {
     pub name: &'a str,
     pub previousname: &'a str,
     pub description: Option<&'a str>,
-    pub role: Option<Role>,
-    pub previousrole: Option<Role>,
+    pub role: Option<&'a str>,
+    pub previousrole: Option<&'a str>,
     pub projectpermissions: &'a [ProjectGrant],
 }
 
@@ -59,7 +58,7 @@ mod tests {
 
     use super::*;
     use crate::domain::kernel::events::Event;
-    use crate::store::kinds::Permission;
+    use crate::store::kinds::{Permission, Role};
 
     fn writes<'a>(event: impl Into<Event<'a>>, expected: serde_json::Value) {
         let written = serde_json::to_value(event.into()).expect("details serialize");
@@ -76,7 +75,7 @@ mod tests {
         let created = TeamCreated {
             name: "Ops",
             description: None,
-            role: Some(Role::Technical),
+            role: Some(Role::Technical.as_str()),
             projectpermissions: &grants,
         };
         writes(
@@ -90,7 +89,7 @@ mod tests {
             previousname: "Infra",
             description: Some("On call"),
             role: None,
-            previousrole: Some(Role::Admin),
+            previousrole: Some(Role::Admin.as_str()),
             projectpermissions: &[],
         };
         writes(

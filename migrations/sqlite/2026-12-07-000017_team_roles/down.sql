@@ -1,0 +1,5 @@
+-- Back to system roles on teams: a team with a custom role is left with none.
+DROP TRIGGER teams_role_insert;
+DROP TRIGGER teams_role_update;
+DROP INDEX teams_role_id;
+ALTER TABLE teams DROP COLUMN role_id;
