@@ -12,15 +12,33 @@ import email.policy
 import os
 import pathlib
 import re
+import subprocess
 import time
 import uuid
 
 from collabd_client import AuthenticatedClient, Client
-from collabd_client.api.customer import customer_createproject, customer_listcollaborators
+from collabd_client.api.access import access_check, access_checkbatch
+from collabd_client.api.customer import (
+    customer_addteammember,
+    customer_createproject,
+    customer_createrole,
+    customer_createteam,
+    customer_listcollaborators,
+    customer_listroles,
+    customer_mypermissions,
+)
 from collabd_client.api.invite import invite_accept, invite_create
 from collabd_client.api.user import user_createorganization, user_login, user_signup
 from collabd_client.models import (
     AcceptParams,
+    CheckBatchParams,
+    CheckedPermission,
+    CheckParams,
+    CreateRoleParams,
+    CreateRoleParamsPermissionsItem,
+    CreateTeamParams,
+    OrganizationParams,
+    TeamMemberParams,
     CreateInviteParams,
     CreateOrganizationParams,
     CreateProjectParams,
@@ -28,7 +46,6 @@ from collabd_client.models import (
     PageParams,
     Permission,
     ProjectPermissionParam,
-    Role,
     SignupParams,
 )
 
@@ -84,10 +101,10 @@ def main():
     #    project. projectpermissions is a list of objects: only a JSON body can
     #    carry it, so this also proves the client sends JSON.
     invite = ok(invite_create.sync_detailed(client=owner, body=CreateInviteParams(
-        organizationid=org.organizationid, email=guest_email, role=Role.TECHNICAL,
+        organizationid=org.organizationid, email=guest_email, role="technical",
         projectpermissions=[ProjectPermissionParam(projectid=project.projectid, permission=Permission.FULL)],
     ))).invite
-    assert invite.role == Role.TECHNICAL, invite
+    assert invite.role == "technical", invite
     assert [(g.projectid, g.permission) for g in invite.projectpermissions] == [(project.projectid, Permission.FULL)], invite
 
     # 4. Accept by the emailed token, without a session. The generator types
@@ -95,19 +112,59 @@ def main():
     #    bearer *or* nothing), but a plain Client is what "no session" means.
     accepted = ok(invite_accept.sync_detailed(client=anon, body=AcceptParams(token=invite_token(guest_email))))
     assert accepted.login.token and accepted.login.user.email == guest_email, accepted
-    assert accepted.collaborator.role == Role.TECHNICAL, accepted
+    assert accepted.collaborator.role == "technical", accepted
 
     # 5. Two collaborators: the owner, and the guest as technical with full on the project.
     listed = ok(customer_listcollaborators.sync_detailed(client=owner, body=PageParams(organizationid=org.organizationid)))
     by_email = {c.email: c for c in listed.collaborators}
     assert sorted(by_email) == sorted([owner_email, guest_email]), by_email
-    assert by_email[owner_email].role == Role.OWNER
+    assert by_email[owner_email].role == "owner"
     guest = by_email[guest_email]
-    assert guest.role == Role.TECHNICAL
+    assert guest.role == "technical"
     assert [(g.projectid, g.projectname, g.permission) for g in guest.projectpermissions] == [
         (project.projectid, "Apollo", Permission.FULL)], guest.projectpermissions
+
+    # 6. A custom role of the organization's own, and a team carrying it
+    #    with the guest in it (API.md §10).
+    role = ok(customer_createrole.sync_detailed(client=owner, body=CreateRoleParams(
+        organizationid=org.organizationid, name="auditor",
+        permissions=[CreateRoleParamsPermissionsItem("organization:read"),
+                     CreateRoleParamsPermissionsItem("audit:read")]))).role
+    assert role.name == "auditor" and not role.system, role
+    roles = ok(customer_listroles.sync_detailed(client=owner, body=OrganizationParams(
+        organizationid=org.organizationid))).roles
+    assert [r.name for r in roles][-1] == "auditor" and roles[0].system, roles
+    team = ok(customer_createteam.sync_detailed(client=owner, body=CreateTeamParams(
+        organizationid=org.organizationid, name="Audit", role=role.roleid))).team
+    assert team.role == "auditor" and team.roleid == role.roleid, team
+    member = ok(customer_addteammember.sync_detailed(client=owner, body=TeamMemberParams(
+        teamid=team.teamid, collaboratorid=guest.collaboratorid))).team
+    assert member.membercount == 1, member
+    guest_client = AuthenticatedClient(base_url=BASE, token=accepted.login.token,
+                                       raise_on_unexpected_status=True)
+    mine = ok(customer_mypermissions.sync_detailed(client=guest_client, body=OrganizationParams(
+        organizationid=org.organizationid))).permissions
+    assert "audit:read" in mine.organization, mine
+
+    # 7. The provider's service asks with a service key the operator made.
+    key = subprocess.run([os.environ["COLLABD_BIN"], "servicekey", "create", f"flow-{run}"],
+                         env={**os.environ, "COLLABD_DATABASE_URL": os.environ["COLLABD_DB"]},
+                         check=True, capture_output=True, text=True).stdout.strip()
+    service = AuthenticatedClient(base_url=BASE, token=key, raise_on_unexpected_status=True)
+    guest_id = accepted.login.user.userid
+    answer = ok(access_check.sync_detailed(client=service, body=CheckParams(
+        organizationid=org.organizationid, userid=guest_id,
+        permission=CheckedPermission("audit:read")))).check
+    assert answer.allowed and answer.reason == "team", answer
+    batch = ok(access_checkbatch.sync_detailed(client=service, body=CheckBatchParams(checks=[
+        CheckParams(organizationid=org.organizationid, userid=guest_id,
+                    permission=CheckedPermission("project:full"), projectid=project.projectid),
+        CheckParams(organizationid=org.organizationid, email="nobody@example.com",
+                    permission=CheckedPermission("organization:read")),
+    ]))).checks
+    assert [(c.allowed, c.reason) for c in batch] == [(True, "grant"), (False, "not_member")], batch
     print(f"python client flow: org {org.organizationid}, project {project.projectid}, "
-          f"{len(listed.collaborators)} collaborators OK")
+          f"{len(listed.collaborators)} collaborators, role, team and checks OK")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 # Sourced by scripts/client-python and scripts/client-typescript.
 # start_collabd BINARY starts the server on a free 127.0.0.1 port with a
 # throw-away SQLite DB and mail dir, waits until it answers, exports
-# COLLABD_URL and COLLABD_MAIL_DIR, and traps EXIT to stop it again.
+# COLLABD_URL and COLLABD_MAIL_DIR (and COLLABD_BIN and COLLABD_DB, for a
+# flow that runs the binary against the server's database), and traps EXIT
+# to stop it again.
 
 stop_collabd() {
     local rc=$?
@@ -40,6 +42,8 @@ start_collabd() {
         "$bin" serve >"$collabd_tmp/server.log" 2>&1 &
     collabd_pid=$!
     export COLLABD_URL="http://127.0.0.1:$port" COLLABD_MAIL_DIR="$collabd_tmp/mail"
+    # For flows that make a service key as the operator would.
+    export COLLABD_BIN="$bin" COLLABD_DB="$collabd_tmp/db.sqlite3"
     for _ in $(seq 1 300); do
         if ! kill -0 "$collabd_pid" 2>/dev/null; then
             echo "collabd exited during start-up" >&2
