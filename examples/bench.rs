@@ -172,6 +172,10 @@ fn main() {
         processes::load_average()
     );
     println!("\n{report}");
+    if std::env::var_os("COLLABD_BENCH_KEEP").is_some() {
+        // For profiling one figure against the seeded databases afterwards.
+        eprintln!("kept the SQLite database in {}", scratch.keep().display());
+    }
 }
 
 /// True with `COLLABD_BENCH_ONLY=checks`: the data is seeded as always,

@@ -141,19 +141,27 @@ pub fn revoke(store: &Store, name_or_id: &str) -> DomainResult<ServiceKey> {
     })
 }
 
-/// The key whose secret hashes to `hash`, and whether its `lastusedat` is
-/// due a write; 401 when no key has it (unknown or revoked).
+fn unknown() -> DomainError {
+    DomainError::Unauthenticated("the service key is unknown or revoked".into())
+}
+
+/// The key `key_id`, last used at `last_used_at`, as a caller: its
+/// `lastusedat` is due a write when it is a minute old or never set.
+fn caller(key_id: String, last_used_at: Option<i64>) -> ServiceCaller {
+    let use_due = last_used_at.is_none_or(|at| now_ms() - at >= LAST_USED_GRANULARITY_MS);
+    ServiceCaller { key_id, use_due }
+}
+
+/// The key whose secret hashes to `hash`; 401 when no key has it (unknown
+/// or revoked).
 fn find(conn: &mut DbConn, hash: &str) -> DomainResult<ServiceCaller> {
     let found: Option<(String, Option<i64>)> = service_keys::table
         .filter(service_keys::secret_hash.eq(hash))
         .select((service_keys::id, service_keys::last_used_at))
         .first(conn)
         .optional()?;
-    let (key_id, last_used_at) = found.ok_or_else(|| {
-        DomainError::Unauthenticated("the service key is unknown or revoked".into())
-    })?;
-    let use_due = last_used_at.is_none_or(|at| now_ms() - at >= LAST_USED_GRANULARITY_MS);
-    Ok(ServiceCaller { key_id, use_due })
+    let (key_id, last_used_at) = found.ok_or_else(unknown)?;
+    Ok(caller(key_id, last_used_at))
 }
 
 /// Turns a service key's secret into its key, or refuses it (401), in a
@@ -189,10 +197,29 @@ impl ServiceClaim {
     pub fn confirm(&self, conn: &mut DbConn) -> DomainResult<()> {
         self.looked_up.store(true, Ordering::Release);
         let key = find(conn, &self.hash)?;
+        self.keep(key);
+        Ok(())
+    }
+
+    /// The hash a statement of the caller's own looks the key up by, for
+    /// [`ServiceClaim::settle`].
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// What a statement of the caller's own found by [`ServiceClaim::hash`]:
+    /// the key's id and when it was last used, or nothing (401).
+    pub fn settle(&self, found: Option<(String, Option<i64>)>) -> DomainResult<()> {
+        self.looked_up.store(true, Ordering::Release);
+        let (key_id, last_used_at) = found.ok_or_else(unknown)?;
+        self.keep(caller(key_id, last_used_at));
+        Ok(())
+    }
+
+    fn keep(&self, key: ServiceCaller) {
         if let Ok(mut found) = self.found.lock() {
             *found = Some(key);
         }
-        Ok(())
     }
 
     pub fn was_looked_up(&self) -> bool {

@@ -27,19 +27,21 @@
 //! statement, whatever the organization's size or number of teams.
 
 mod decision;
+mod single;
 
 use std::collections::HashSet;
 
 use diesel::prelude::*;
 
+use decision::own_permissions;
 pub use decision::{Asked, Decision, Effective, Person, Question, Reason, TeamInputs};
+pub use single::KeyFound;
 
 use super::access::{live, Member};
 use super::kernel::error::DomainResult;
 use super::teamwork;
 use crate::clock::now_ms;
 use crate::store::kinds::{Permission as Level, Role};
-use crate::store::rows::{MembershipRow, RoleRow};
 use crate::store::schema::{
     memberships, project_permissions, projects, roles, team_members, team_project_permissions,
     teams, users,
@@ -75,14 +77,23 @@ pub fn of_member(conn: &mut DbConn, member: &Member) -> DomainResult<Effective> 
 
 /// A membership found for a batch, with the address of its account.
 struct Found {
-    membership: MembershipRow,
+    membership: Held,
     email: String,
     effective: Effective,
 }
 
+/// Which membership: what a batch's answers are matched by.
+struct Held {
+    id: String,
+    organization_id: String,
+    user_id: String,
+}
+
+/// A membership's row as a batch reads it: only what bears on an answer
+/// (ids, role, `cancreateprojects`, the custom role's permissions, the
+/// account's address) and one grant on a project asked about.
 type Row = (
-    MembershipRow,
-    Option<RoleRow>,
+    (String, String, String, Role, bool, Option<String>),
     String,
     Option<String>,
     Option<Level>,
@@ -112,8 +123,14 @@ macro_rules! memberships_query {
             .filter($person)
             .filter(live($now))
             .select((
-                MembershipRow::as_select(),
-                Option::<RoleRow>::as_select(),
+                (
+                    memberships::id,
+                    memberships::organization_id,
+                    memberships::user_id,
+                    memberships::role,
+                    memberships::can_create_projects,
+                    roles::permissions.nullable(),
+                ),
                 users::email,
                 project_permissions::project_id.nullable(),
                 project_permissions::permission.nullable(),
@@ -224,19 +241,20 @@ fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Foun
         _ => rows_of_many(conn, asked, now)?,
     };
     let mut found: Vec<Found> = Vec::new();
-    for (membership, custom, email, project_id, level) in rows {
-        let index = match found.iter().position(|f| f.membership.id == membership.id) {
+    for ((id, organization_id, user_id, role, can_create, custom), email, project_id, level) in rows
+    {
+        let index = match found.iter().position(|f| f.membership.id == id) {
             Some(index) => index,
             None => {
-                let member = Member::new(membership, custom);
-                let role = member
-                    .assigned
-                    .permissions(member.membership.can_create_projects);
                 found.push(Found {
-                    membership: member.membership,
+                    membership: Held {
+                        id,
+                        organization_id,
+                        user_id,
+                    },
                     email,
                     effective: Effective {
-                        role,
+                        role: own_permissions(role, can_create, custom.as_deref()),
                         ..Effective::default()
                     },
                 });
@@ -327,7 +345,11 @@ fn add_teams(
             let members = team_members::organization_id
                 .eq_any(&organizations)
                 .and(team_members::membership_id.eq_any(&ids));
-            let on = team_project_permissions::project_id.eq_any(&projects);
+            // As for members' grants: each team's grants read in their
+            // key's order, not a seek per project asked (`|| ''`).
+            let on = team_project_permissions::project_id
+                .concat("")
+                .eq_any(&projects);
             match conn {
                 DbConn::Pg(c) => teams_query!(members, on).load(c),
                 DbConn::Sqlite(c) => teams_query!(members, on).load(c),
@@ -410,7 +432,9 @@ pub fn decide_all(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Decisi
     let mut unknown: HashSet<(&str, &str)> = HashSet::new();
     for (a, index) in asked.iter().zip(&whom) {
         if let (Some(index), Question::Project { project_id, .. }) = (index, &a.question) {
-            if found[*index].effective.needs_project(&a.question) {
+            let effective = &found[*index].effective;
+            // Only an answer that would allow needs the project to exist.
+            if effective.needs_project(&a.question) && effective.decide(&a.question, true).allowed {
                 unknown.insert((a.organization_id.as_str(), project_id.as_str()));
             }
         }
@@ -433,4 +457,36 @@ pub fn decide_all(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Decisi
             f.effective.decide(&a.question, in_organization)
         })
         .collect())
+}
+
+/// One check asked with the service key whose secret hashes to `key_hash`:
+/// the key and the answer, from one statement (and one more only when a
+/// permission on every project would allow it, about a project no grant
+/// names, to learn whether the project is the organization's). `None` when
+/// no key has this hash.
+pub fn decide_with_key(
+    conn: &mut DbConn,
+    key_hash: &str,
+    asked: &Asked,
+) -> DomainResult<Option<(KeyFound, Decision)>> {
+    let Some((key, member)) = single::load(conn, key_hash, asked, now_ms())? else {
+        return Ok(None);
+    };
+    let Some(effective) = member else {
+        return Ok(Some((key, Decision::no(Reason::NotMember))));
+    };
+    let in_organization = match &asked.question {
+        Question::Project { project_id, .. }
+            if effective.needs_project(&asked.question)
+                && effective.decide(&asked.question, true).allowed =>
+        {
+            let pair = HashSet::from([(asked.organization_id.as_str(), project_id.as_str())]);
+            !existing_projects(conn, &pair)?.is_empty()
+        }
+        _ => true,
+    };
+    Ok(Some((
+        key,
+        effective.decide(&asked.question, in_organization),
+    )))
 }
