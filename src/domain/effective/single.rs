@@ -1,94 +1,97 @@
 //! One check asked with a service key, in one statement: the key, the
 //! person's membership in force, the custom role it holds, its grant on the
-//! project asked about, and each of its teams with what the team's role
-//! gives and the team's grant on that project. This is the provider's hot
-//! path (API.md §10: a check costs about what a list of 50 collaborators
-//! costs, or less), so it is written out as SQL, once for both databases,
-//! and prepared once per connection.
+//! project asked about, and each of its teams with its role and its grant
+//! on that project. This is the provider's hot path (API.md §10: a check
+//! costs about what a list of 50 collaborators costs, or less): one
+//! statement of equalities, prepared once per connection and backend.
 //!
-//! A project question whose answer would come from a permission on every
-//! project, about a project no grant names, still needs to learn whether
-//! the project is the organization's: the parent module asks that.
+//! Two questions may need one more statement each, and only then: what the
+//! custom roles some of the member's teams carry give, when nothing else
+//! allows what is asked; and, for a project question that a permission on
+//! every project would allow, whether the project is the organization's
+//! (the parent module asks that).
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use super::decision::{own_permissions, Asked, Effective, Person, Question};
 use crate::domain::kernel::error::DomainResult;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::teamwork;
 use crate::store::kinds::{Permission as Level, Role};
+use crate::store::lookups::live;
+use crate::store::schema::{
+    memberships, project_permissions, roles, service_keys, team_members, team_project_permissions,
+    teams, users,
+};
 use crate::store::DbConn;
 
-/// One row: the key, and the membership with one of its teams (or none).
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    key_id: String,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    key_used_at: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    role: Option<Role>,
-    #[diesel(sql_type = Nullable<Bool>)]
-    can_create_projects: Option<bool>,
-    #[diesel(sql_type = Nullable<Text>)]
-    role_permissions: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    own_grant: Option<Level>,
-    #[diesel(sql_type = Nullable<Text>)]
-    team_role: Option<Role>,
-    #[diesel(sql_type = Nullable<Text>)]
-    team_role_permissions: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    team_grant: Option<Level>,
-}
+/// One row: the key, and the membership (role, `cancreateprojects`, custom
+/// role's set, grant) with one of its teams (role, custom role, grant), or
+/// none.
+type Row = (
+    (String, Option<i64>),
+    (Option<Role>, Option<bool>, Option<String>, Option<Level>),
+    (Option<Role>, Option<String>, Option<Level>),
+);
 
-/// The statement, with `{person}` the condition that finds the account
-/// and `?` for each bound value in order: the person, the organization,
-/// the time, the project twice, the key's hash. The project of an
-/// organization question is the empty id, which no project has.
-const STATEMENT: &str = "\
-SELECT k.id AS key_id, k.last_used_at AS key_used_at, \
-       m.role AS role, m.can_create_projects AS can_create_projects, \
-       r.permissions AS role_permissions, g.permission AS own_grant, \
-       t.role AS team_role, tr.permissions AS team_role_permissions, \
-       tg.permission AS team_grant \
-FROM service_keys k \
-LEFT JOIN users u ON {person} \
-LEFT JOIN memberships m ON m.user_id = u.id AND m.organization_id = ? \
-     AND (m.expires_at IS NULL OR m.expires_at > ?) \
-LEFT JOIN roles r ON r.organization_id = m.organization_id AND r.id = m.role_id \
-LEFT JOIN project_permissions g ON g.organization_id = m.organization_id \
-     AND g.membership_id = m.id AND g.project_id = ? \
-LEFT JOIN team_members tm ON tm.organization_id = m.organization_id AND tm.membership_id = m.id \
-LEFT JOIN teams t ON t.organization_id = tm.organization_id AND t.id = tm.team_id \
-LEFT JOIN roles tr ON tr.organization_id = t.organization_id AND tr.id = t.role_id \
-LEFT JOIN team_project_permissions tg ON tg.organization_id = tm.organization_id \
-     AND tg.team_id = tm.team_id AND tg.project_id = ? \
-WHERE k.secret_hash = ?";
-
-/// The statement for `person` in `backend`'s placeholders: `?` for SQLite,
-/// `$1`, `$2`, … for PostgreSQL.
-fn statement(by_email: bool, numbered: bool) -> String {
-    let person = match by_email {
-        true => "u.email = ?",
-        false => "u.id = ?",
+/// The statement, for the account `$person` finds, the organization, the
+/// project (the empty id, which no project has, for an organization
+/// question), the time and the key's hash.
+macro_rules! one_check {
+    ($person:expr, $organization:expr, $project:expr, $now:expr, $hash:expr) => {
+        service_keys::table
+            .left_join(users::table.on($person))
+            .left_join(
+                memberships::table.on(memberships::user_id
+                    .eq(users::id)
+                    .and(memberships::organization_id.eq($organization))
+                    .and(live($now))),
+            )
+            .left_join(
+                roles::table.on(roles::organization_id
+                    .eq(memberships::organization_id)
+                    .and(memberships::role_id.eq(roles::id.nullable()))),
+            )
+            .left_join(
+                project_permissions::table.on(project_permissions::organization_id
+                    .eq(memberships::organization_id)
+                    .and(project_permissions::membership_id.eq(memberships::id))
+                    .and(project_permissions::project_id.eq($project.clone()))),
+            )
+            .left_join(
+                team_members::table.on(team_members::organization_id
+                    .eq(memberships::organization_id)
+                    .and(team_members::membership_id.eq(memberships::id))),
+            )
+            .left_join(
+                teams::table.on(teams::organization_id
+                    .eq(team_members::organization_id)
+                    .and(teams::id.eq(team_members::team_id))),
+            )
+            .left_join(
+                team_project_permissions::table.on(team_project_permissions::organization_id
+                    .eq(team_members::organization_id)
+                    .and(team_project_permissions::team_id.eq(team_members::team_id))
+                    .and(team_project_permissions::project_id.eq($project.clone()))),
+            )
+            .filter(service_keys::secret_hash.eq($hash))
+            .select((
+                (service_keys::id, service_keys::last_used_at),
+                (
+                    memberships::role.nullable(),
+                    memberships::can_create_projects.nullable(),
+                    roles::permissions.nullable(),
+                    project_permissions::permission.nullable(),
+                ),
+                (
+                    teams::role.nullable(),
+                    teams::role_id.nullable(),
+                    team_project_permissions::permission.nullable(),
+                ),
+            ))
     };
-    let text = STATEMENT.replace("{person}", person);
-    if !numbered {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut n = 0;
-    for c in text.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// What the key's lookup found: its id and when it was last used.
@@ -103,72 +106,85 @@ pub struct KeyFound {
 pub type Loaded = Option<(KeyFound, Option<Effective>)>;
 
 /// The key whose secret hashes to `key_hash`, and `asked`'s member with
-/// everything they hold that bears on it: one statement.
+/// everything they hold that bears on it: one statement (and one more for
+/// the custom roles of their teams, only when those alone could allow it).
 pub fn load(conn: &mut DbConn, key_hash: &str, asked: &Asked, now: i64) -> DomainResult<Loaded> {
-    let (person, by_email) = match &asked.person {
-        Person::UserId(id) => (id.as_str(), false),
-        Person::Email(email) => (email.as_str(), true),
-    };
     let project = match &asked.question {
         Question::Project { project_id, .. } => project_id.as_str(),
         Question::Organization(_) => "",
     };
-    let numbered = matches!(conn, DbConn::Pg(_));
-    let query = diesel::sql_query(statement(by_email, numbered))
-        .bind::<Text, _>(person)
-        .bind::<Text, _>(asked.organization_id.as_str())
-        .bind::<BigInt, _>(now)
-        .bind::<Text, _>(project)
-        .bind::<Text, _>(project)
-        .bind::<Text, _>(key_hash);
-    let rows: Vec<Row> = match conn {
-        DbConn::Pg(c) => query.load(c)?,
-        DbConn::Sqlite(c) => query.load(c)?,
+    let organization = asked.organization_id.as_str();
+    // Owned values: Diesel names a statement this deep by a 'static type.
+    let (org, at, hash) = (
+        organization.to_string(),
+        project.to_string(),
+        key_hash.to_string(),
+    );
+    let rows: Vec<Row> = match (&mut *conn, &asked.person) {
+        (DbConn::Pg(c), Person::UserId(id)) => {
+            one_check!(users::id.eq(id.clone()), org, at, now, hash).load(c)
+        }
+        (DbConn::Pg(c), Person::Email(email)) => {
+            one_check!(users::email.eq(email.clone()), org, at, now, hash).load(c)
+        }
+        (DbConn::Sqlite(c), Person::UserId(id)) => {
+            one_check!(users::id.eq(id.clone()), org, at, now, hash).load(c)
+        }
+        (DbConn::Sqlite(c), Person::Email(email)) => {
+            one_check!(users::email.eq(email.clone()), org, at, now, hash).load(c)
+        }
+    }?;
+    let Some(((key_id, last_used_at), (role, can_create, custom, _), _)) = rows.first().cloned()
+    else {
+        return Ok(None);
     };
-    Ok(held(rows, project))
-}
-
-/// The rows of one statement as what they say; grants are on `project`.
-fn held(rows: Vec<Row>, project: &str) -> Loaded {
-    let first = rows.first()?;
     let key = KeyFound {
-        key_id: first.key_id.clone(),
-        last_used_at: first.key_used_at,
+        key_id,
+        last_used_at,
     };
-    let Some(role) = first.role else {
-        return Some((key, None));
+    let Some(role) = role else {
+        return Ok(Some((key, None)));
     };
-    let can_create = first.can_create_projects.unwrap_or(false);
     let mut effective = Effective {
-        role: own_permissions(role, can_create, first.role_permissions.as_deref()),
+        role: own_permissions(role, can_create.unwrap_or(false), custom.as_deref()),
         ..Effective::default()
     };
-    for row in rows {
-        if let Some(level) = row.own_grant {
+    let mut custom_roles: Vec<String> = Vec::new();
+    for (_, (_, _, _, own_grant), (team_role, team_role_id, team_grant)) in rows {
+        if let Some(level) = own_grant {
             effective.grants.insert(project.to_string(), level);
         }
         let teams = &mut effective.teams;
-        teams.permissions = teamwork::given_by(row.team_role, row.team_role_permissions.as_deref())
+        teams.permissions = teamwork::given_by(team_role, None)
             .iter()
             .fold(teams.permissions, PermissionSet::with);
-        if let Some(level) = row.team_grant {
+        if let Some(level) = team_grant {
             teamwork::raise(&mut teams.grants, project.to_string(), level);
         }
+        custom_roles.extend(team_role_id);
     }
-    Some((key, Some(effective)))
+    if !custom_roles.is_empty() && !effective.decide(&asked.question, true).allowed {
+        let sets = custom_role_sets(conn, organization, &custom_roles)?;
+        let teams = &mut effective.teams;
+        teams.permissions = sets
+            .values()
+            .flat_map(|stored| PermissionSet::parse(stored).iter())
+            .fold(teams.permissions, PermissionSet::with);
+    }
+    Ok(Some((key, Some(effective))))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres_only() {
-        let lite = statement(false, false);
-        assert_eq!(lite.matches('?').count(), 6);
-        assert!(lite.contains("u.id = ?"));
-        let pg = statement(true, true);
-        assert!(!pg.contains('?'));
-        assert!(pg.contains("u.email = $1") && pg.contains("k.secret_hash = $6"));
-    }
+/// The stored permission sets of the custom roles `ids` of
+/// `organization_id`, by id.
+fn custom_role_sets(
+    conn: &mut DbConn,
+    organization_id: &str,
+    ids: &[String],
+) -> DomainResult<HashMap<String, String>> {
+    let rows: Vec<(String, String)> = roles::table
+        .filter(roles::organization_id.eq(organization_id))
+        .filter(roles::id.eq_any(ids))
+        .select((roles::id, roles::permissions))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
 }
