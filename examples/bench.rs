@@ -1100,6 +1100,10 @@ impl ScratchPostgres {
 
 impl Drop for ScratchPostgres {
     fn drop(&mut self) {
+        if std::env::var_os("COLLABD_BENCH_KEEP").is_some() {
+            eprintln!("kept the PostgreSQL database {}", self.url);
+            return;
+        }
         if let Ok(mut conn) = diesel::PgConnection::establish(&self.admin) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
