@@ -408,8 +408,3 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
     }
 }
-
-// The one statement of a check asked with a service key
-// (domain::effective::single): the key beside everything it reads.
-beside!(service_keys: users, memberships, roles, project_permissions, team_members, teams, team_project_permissions);
-beside!(project_permissions: team_members, teams);
