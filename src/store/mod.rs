@@ -9,7 +9,6 @@
 //! knows tables, not rules.
 
 mod connection;
-pub mod json_lists;
 pub mod kinds;
 pub mod link_tokens;
 pub mod lookups;
