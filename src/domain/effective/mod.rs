@@ -23,8 +23,10 @@
 //! the projects they name); one more, only for the members whose own role
 //! and grants leave a question open, for what their teams give; and one
 //! more only to learn whether projects exist that only a role or a team
-//! would give. A check the member's own role or grant allows is one
-//! statement, whatever the organization's size or number of teams.
+//! would give. [`decide_with_key`] answers one question asked with a
+//! service key, the provider's hot path, in one statement with the key
+//! ([`single`]). Neither scans an organization: its size and number of
+//! teams do not matter.
 
 mod decision;
 mod single;

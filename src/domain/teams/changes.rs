@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 
 use super::{
-    ensure_may_change, ensure_may_give, ensure_name_free, grants_of_teams, team_and_actor,
-    team_name, view, Team,
+    ensure_may_change, ensure_may_give, ensure_name_free, grants_of_teams, role_taken_from,
+    team_and_actor, team_name, view, Team,
 };
 use crate::domain::access::{self, Hold};
 use crate::domain::kernel::events::{self, By, TeamCreated, TeamDeleted, TeamEdited};
@@ -207,15 +207,7 @@ pub fn delete(ctx: &Ctx, caller: &Caller, team_id: &str) -> DomainResult<()> {
         ensure_may_change(conn, &actor, &team)?;
         let ids = members_of_team(conn, &team.organization_id, &team.id)?;
         diesel::delete(teams::table.find((&team.organization_id, &team.id))).execute(conn)?;
-        if team.role.is_some() || team.role_id.is_some() {
-            // Its members may now lack what their pending invites give.
-            reassess_inviters(
-                conn,
-                &team.organization_id,
-                Touched::Memberships(&ids),
-                caller,
-            )?;
-        }
+        role_taken_from(conn, &team, &ids, caller)?;
         events::record(
             conn,
             &team.organization_id,

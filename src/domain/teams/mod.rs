@@ -26,6 +26,7 @@ use super::access::{self, Hold, Member};
 use super::kernel::grants::{
     check_granter_holds, group_grants, hide_invisible, GrantRequest, ProjectGrant,
 };
+use super::members::{reassess_inviters, Touched};
 use super::paging::{named_position, PageRequest};
 use super::permissions::{Need, Permission};
 use super::roles::{self, AssignedRole};
@@ -111,6 +112,26 @@ fn ensure_may_give(
         }
     }
     check_granter_holds(conn, actor, grants, false)
+}
+
+/// After `team` stopped giving its role to the members `ids` (they left
+/// it, or it went), their pending invites beyond what they hold now are
+/// revoked (API.md §4). Nothing to judge for a team without a role.
+fn role_taken_from(
+    conn: &mut DbConn,
+    team: &TeamRow,
+    ids: &[String],
+    caller: &Caller,
+) -> DomainResult<()> {
+    if team.role.is_none() && team.role_id.is_none() {
+        return Ok(());
+    }
+    reassess_inviters(
+        conn,
+        &team.organization_id,
+        Touched::Memberships(ids),
+        caller,
+    )
 }
 
 /// The team's current grants, as requests (for [`ensure_may_give`]).

@@ -6,12 +6,11 @@
 
 use diesel::prelude::*;
 
-use super::{ensure_may_change, team_and_actor, view, Team};
+use super::{ensure_may_change, role_taken_from, team_and_actor, view, Team};
 use crate::domain::access::{self, Hold};
 use crate::domain::kernel::events::{self, By, TeamMemberAdded, TeamMemberRemoved};
 use crate::domain::kernel::grants::{group_grants, hide_invisible, visible_projects};
 use crate::domain::kernel::membership::{view as collaborator_view, Collaborator};
-use crate::domain::members::{reassess_inviters, Touched};
 use crate::domain::paging::PageRequest;
 use crate::domain::permissions::Permission;
 use crate::domain::sessions::Caller;
@@ -133,16 +132,8 @@ pub fn remove_member(
                 "the collaborator is not in this team",
             ));
         }
-        if team.role.is_some() || team.role_id.is_some() {
-            // They may now lack what their pending invites give.
-            let ids = [membership.id.clone()];
-            reassess_inviters(
-                conn,
-                &team.organization_id,
-                Touched::Memberships(&ids),
-                caller,
-            )?;
-        }
+        // They may now lack what their pending invites give.
+        role_taken_from(conn, &team, &[membership.id.clone()], caller)?;
         let event = TeamMemberRemoved {
             name: &team.name,
             collaboratorid: &membership.id,

@@ -19,7 +19,13 @@ on_both_backends!(
     a_demotion_revokes_invites_beyond_the_new_permissions,
 );
 
-fn create_role(app: &TestApp, token: &str, org: &str, name: &str, permissions: &[&str]) -> Value {
+pub(super) fn create_role(
+    app: &TestApp,
+    token: &str,
+    org: &str,
+    name: &str,
+    permissions: &[&str],
+) -> Value {
     app.post(
         "/customer/createrole",
         Some(token),
@@ -42,7 +48,7 @@ fn list_roles(app: &TestApp, token: &str, org: &str) -> Vec<Value> {
     .clone()
 }
 
-fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
+pub(super) fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
     app.get(
         &format!("/customer/listauditevents?organizationid={org}"),
         Some(owner),
@@ -57,7 +63,7 @@ fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
     .collect()
 }
 
-fn id(value: &Value, key: &str) -> String {
+pub(super) fn id(value: &Value, key: &str) -> String {
     value[key].as_str().expect(key).to_string()
 }
 

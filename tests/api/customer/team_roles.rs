@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 
+use super::roles::{self, events, id};
 use super::teams::{add_member, create_team, remove_member, team, teams};
 use crate::checks::{check, expect, service_key, user_id};
 use crate::on_both_backends;
@@ -19,17 +20,12 @@ on_both_backends!(
     a_team_change_revokes_invites_its_members_can_no_longer_give,
 );
 
+/// A new custom role's id.
 fn create_role(app: &TestApp, token: &str, org: &str, name: &str, permissions: &[&str]) -> String {
-    app.post(
-        "/customer/createrole",
-        Some(token),
-        json!({"organizationid": org, "name": name, "permissions": permissions}),
+    id(
+        &roles::create_role(app, token, org, name, permissions),
+        "roleid",
     )
-    .ok()
-    .get("role")["roleid"]
-        .as_str()
-        .expect("roleid")
-        .to_string()
 }
 
 fn audit_status(app: &TestApp, token: &str, org: &str) -> u16 {
@@ -55,18 +51,7 @@ fn invite_state(app: &TestApp, owner: &str, org: &str, invite: &Value) -> String
 }
 
 fn revocations(app: &TestApp, owner: &str, org: &str) -> Vec<Value> {
-    app.get(
-        &format!("/customer/listauditevents?organizationid={org}"),
-        Some(owner),
-    )
-    .ok()
-    .get("auditevents")
-    .as_array()
-    .expect("auditevents")
-    .iter()
-    .filter(|e| e["action"] == "invite.revoked")
-    .cloned()
-    .collect()
+    events(app, owner, org, "invite.revoked")
 }
 
 fn a_team_carries_a_custom_role(backend: Backend) {
