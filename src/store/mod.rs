@@ -9,6 +9,7 @@
 //! knows tables, not rules.
 
 mod connection;
+pub mod json_lists;
 pub mod kinds;
 pub mod link_tokens;
 pub mod lookups;

@@ -43,6 +43,7 @@ use super::access::{live, Member};
 use super::kernel::error::DomainResult;
 use super::teamwork;
 use crate::clock::now_ms;
+use crate::store::json_lists::in_json;
 use crate::store::kinds::{Permission as Level, Role};
 use crate::store::schema::{
     memberships, project_permissions, projects, roles, team_members, team_project_permissions,
@@ -213,20 +214,28 @@ fn rows_of_many(conn: &mut DbConn, asked: &[Asked], now: i64) -> DomainResult<Ve
     // Each membership's grants are read in their key's order and kept when
     // their project was asked about: as an index seek per project and
     // membership, SQLite spent most of a batch (`|| ''` keeps the column
-    // out of the index; PostgreSQL filters it so anyway).
-    let organization = memberships::organization_id.eq_any(&organizations);
-    let on = project_permissions::project_id.concat("").eq_any(&projects);
-    let (by_id, by_email) = (users::id.eq_any(&ids), users::email.eq_any(&emails));
-    let rows = match (conn, ids.is_empty(), emails.is_empty()) {
-        (DbConn::Pg(c), _, true) => memberships_query!(organization, by_id, on, now).load(c),
-        (DbConn::Pg(c), true, _) => memberships_query!(organization, by_email, on, now).load(c),
-        (DbConn::Pg(c), _, _) => {
-            memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c)
+    // out of the index; PostgreSQL filters it so anyway). SQLite takes each
+    // list as one JSON array (`store::json_lists`), PostgreSQL as one array.
+    let rows = match conn {
+        DbConn::Pg(c) => {
+            let organization = memberships::organization_id.eq_any(&organizations);
+            let on = project_permissions::project_id.concat("").eq_any(&projects);
+            let (by_id, by_email) = (users::id.eq_any(&ids), users::email.eq_any(&emails));
+            match (ids.is_empty(), emails.is_empty()) {
+                (_, true) => memberships_query!(organization, by_id, on, now).load::<Row>(c),
+                (true, _) => memberships_query!(organization, by_email, on, now).load::<Row>(c),
+                _ => memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c),
+            }
         }
-        (DbConn::Sqlite(c), _, true) => memberships_query!(organization, by_id, on, now).load(c),
-        (DbConn::Sqlite(c), true, _) => memberships_query!(organization, by_email, on, now).load(c),
-        (DbConn::Sqlite(c), _, _) => {
-            memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c)
+        DbConn::Sqlite(c) => {
+            let organization = in_json(memberships::organization_id, &organizations);
+            let on = in_json(project_permissions::project_id.concat(""), &projects);
+            let (by_id, by_email) = (in_json(users::id, &ids), in_json(users::email, &emails));
+            match (ids.is_empty(), emails.is_empty()) {
+                (_, true) => memberships_query!(organization, by_id, on, now).load::<Row>(c),
+                (true, _) => memberships_query!(organization, by_email, on, now).load::<Row>(c),
+                _ => memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c),
+            }
         }
     }?;
     Ok(rows)
@@ -344,17 +353,21 @@ fn add_teams(
                 .filter(|a| open.iter().any(|i| is_about(&found[*i], a)))
                 .collect();
             let projects = projects_named(&about);
-            let members = team_members::organization_id
-                .eq_any(&organizations)
-                .and(team_members::membership_id.eq_any(&ids));
             // As for members' grants: each team's grants read in their
             // key's order, not a seek per project asked (`|| ''`).
-            let on = team_project_permissions::project_id
-                .concat("")
-                .eq_any(&projects);
+            let granted = team_project_permissions::project_id.concat("");
             match conn {
-                DbConn::Pg(c) => teams_query!(members, on).load(c),
-                DbConn::Sqlite(c) => teams_query!(members, on).load(c),
+                DbConn::Pg(c) => {
+                    let members = team_members::organization_id
+                        .eq_any(&organizations)
+                        .and(team_members::membership_id.eq_any(&ids));
+                    teams_query!(members, granted.eq_any(&projects)).load(c)
+                }
+                DbConn::Sqlite(c) => {
+                    let members = in_json(team_members::organization_id, &organizations)
+                        .and(in_json(team_members::membership_id, &ids));
+                    teams_query!(members, in_json(granted, &projects)).load(c)
+                }
             }?
         }
     };
