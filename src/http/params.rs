@@ -190,11 +190,12 @@ pub fn judge_json<T: DeserializeOwned + Validate>(value: serde_json::Value) -> R
 }
 
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    // The common case, straight into `T`: an object with no `\u0000` that
-    // `T` takes as it is. Anything else (and an object `T` refuses, or one
-    // naming a key twice) takes the way below, which says exactly why.
+    // The common case straight into `T`; anything else (an object `T`
+    // refuses, a key named twice, a `\u0000`) the way below, which says why.
     let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if object && !may_hold_nul(body) {
+    // JSON writes U+0000 in a string only as the escape `\u0000`.
+    let nul_free = !body.windows(6).any(|w| w == b"\\u0000");
+    if object && nul_free {
         if let Ok(parsed) = serde_json::from_slice::<T>(body) {
             return Ok(parsed);
         }
@@ -206,20 +207,11 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the JSON body must be an object".into(),
         ));
     }
-    // JSON writes U+0000 in a string only as the escape `\u0000`: a body
-    // without one has none, and is not walked.
-    if may_hold_nul(body) {
-        if let Some(field) = nul_in_json(&value, "") {
-            return Err(nul_error(field));
-        }
+    let nul = (!nul_free).then(|| nul_in_json(&value, ""));
+    if let Some(field) = nul.flatten() {
+        return Err(nul_error(field));
     }
     serde_json::from_value(value).map_err(|e| parameter_error(&e.to_string()))
-}
-
-/// False when `body`, a JSON text, surely holds no U+0000 in a string: it
-/// has no `\u0000` escape (the only way JSON writes it).
-fn may_hold_nul(body: &[u8]) -> bool {
-    body.windows(6).any(|w| w == b"\\u0000")
 }
 
 /// The first parameter (dotted path) whose text holds U+0000, which no

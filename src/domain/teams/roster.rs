@@ -133,7 +133,7 @@ pub fn remove_member(
             ));
         }
         // They may now lack what their pending invites give.
-        role_taken_from(conn, &team, &[membership.id.clone()], caller)?;
+        role_taken_from(conn, &team, std::slice::from_ref(&membership.id), caller)?;
         let event = TeamMemberRemoved {
             name: &team.name,
             collaboratorid: &membership.id,
