@@ -90,6 +90,25 @@ for method in ("GET", "POST"):
     for path in ("/customer/createteam", "/customer/editteam"):
         EXCUSED[(method, path)] = {"name": ("another team of this organization has this name",)}
 
+# API.md §10: a role is named by a system role's name or by the name or
+# roleid of one of the organization's custom roles (its state: the roles
+# made by earlier requests); a team never carries the owner role (§10: the
+# owner role's rules are memberships' alone), which the document says in
+# words beside the free-text `role`.
+NAMED_ROLE = ("must be owner, admin, technical, collaborator, or the name or roleid",)
+TEAM_ROLE = (
+    "must be admin, technical, collaborator, or the name or roleid",
+    "a team cannot carry the owner role",
+)
+for path, rule in (
+    ("/customer/createteam", TEAM_ROLE),
+    ("/customer/editteam", TEAM_ROLE),
+    ("/invite/create", NAMED_ROLE),
+    ("/customer/editcollaborator", NAMED_ROLE),
+    ("/customer/adddomain", NAMED_ROLE + ("must be admin, technical or collaborator",)),
+):
+    EXCUSED.setdefault(("POST", path), {})["role"] = rule
+
 
 def excused(method, path, fields):
     """True when every message of every field is one excused here."""

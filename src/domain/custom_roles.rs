@@ -397,7 +397,8 @@ pub fn edit(
         };
         events::record(conn, &org, By::Caller(caller), &before.id, edited)?;
         if set != PermissionSet::parse(&before.permissions) {
-            // Its holders may now lack what their pending invites give.
+            // Its holders may now lack what their pending invites give, and
+            // invites offering it may now give more than their senders hold.
             members::reassess_inviters(conn, &org, Touched::RoleHolders(&before.id), caller)?;
         }
         let after = RoleRow {

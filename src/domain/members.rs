@@ -200,9 +200,11 @@ fn revoke_invites_beyond_authority(
 
 /// Whom a change to what a role or a team gives touched (API.md §4, §10):
 /// an edit of a custom role, or a team's role changing, the team going, or
-/// a member leaving it, as someone else's change, demotes them.
+/// a member leaving it, as someone else's change, demotes them; an edit of
+/// a custom role may also put invites offering it beyond their senders.
 pub(crate) enum Touched<'a> {
-    /// Members holding this custom role, themselves or through a team.
+    /// Members holding this custom role, themselves or through a team, and
+    /// members with pending invites offering it.
     RoleHolders(&'a str),
     /// These memberships (a team's members, or the one taken out of it).
     Memberships(&'a [String]),
@@ -221,14 +223,24 @@ pub(crate) fn reassess_inviters(
     touched: Touched,
     caller: &Caller,
 ) -> DomainResult<()> {
-    let inviters: Vec<Option<String>> = invites::table
+    let pending: Vec<(Option<String>, Option<String>)> = invites::table
         .filter(invites::organization_id.eq(organization_id))
         .filter(invites::state.eq(InviteState::Pending))
         .filter(invites::invited_by.is_not_null())
-        .select(invites::invited_by)
+        .select((invites::invited_by, invites::role_id))
         .distinct()
         .load(conn)?;
-    for user_id in inviters.into_iter().flatten() {
+    // Each inviter once, and whether one of their invites offers the role.
+    let mut inviters: Vec<(String, bool)> = Vec::new();
+    for (user_id, role_id) in pending {
+        let Some(user_id) = user_id else { continue };
+        let offers = matches!(&touched, Touched::RoleHolders(r) if role_id.as_deref() == Some(*r));
+        match inviters.iter_mut().find(|(u, _)| *u == user_id) {
+            Some(entry) => entry.1 |= offers,
+            None => inviters.push((user_id, offers)),
+        }
+    }
+    for (user_id, offers_the_role) in inviters {
         if user_id == caller.user_id {
             continue;
         }
@@ -237,8 +249,11 @@ pub(crate) fn reassess_inviters(
         };
         let hit = match &touched {
             Touched::Memberships(ids) => ids.contains(&member.membership.id),
+            // Its holders may hold less; whoever offers it may now offer
+            // more than they hold.
             Touched::RoleHolders(role_id) => {
-                member.membership.role_id.as_deref() == Some(*role_id)
+                offers_the_role
+                    || member.membership.role_id.as_deref() == Some(*role_id)
                     || teamwork::in_team_with_role(conn, &member.membership, role_id)?
             }
         };

@@ -273,7 +273,7 @@ fn a_role_edit_revokes_invites_its_holders_can_no_longer_give(backend: Backend) 
         "recruiter",
         &["organization:read", "members:read", "members:invite"],
     );
-    create_role(
+    let reader = create_role(
         &app,
         &owner,
         &org,
@@ -312,6 +312,24 @@ fn a_role_edit_revokes_invites_its_holders_can_no_longer_give(backend: Backend) 
     for event in &revoked {
         assert_eq!(event["details"]["reason"], "inviter_demoted", "{event}");
     }
+    // An edit that adds to a role puts the invites offering it beyond a
+    // sender who lacks what it now holds: an admin's invite offering
+    // `reader`, once `reader` holds `roles:manage` (owners' alone).
+    let admin = app.member(&owner, &org, "admin@example.com", "admin");
+    let offered = app.invite(&admin.token, &org, "f@example.com", "reader");
+    let offered_by_owner = app.invite(&owner, &org, "g@example.com", "reader");
+    app.post(
+        "/customer/editrole",
+        Some(&owner),
+        json!({"roleid": reader, "permissions": ["organization:read", "members:read", "roles:manage"]}),
+    )
+    .ok();
+    assert_eq!(invite_state(&app, &owner, &org, &offered), "revoked");
+    assert_eq!(
+        invite_state(&app, &owner, &org, &offered_by_owner),
+        "pending"
+    );
+    assert_eq!(revocations(&app, &owner, &org).len(), 3);
     // An edit that takes nothing away revokes nothing.
     let again = app.invite(&direct.token, &org, "e@example.com", "collaborator");
     app.post(
