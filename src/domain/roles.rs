@@ -112,11 +112,10 @@ impl AssignedRole {
     /// a custom role as to the technical and collaborator roles.
     pub fn permissions(&self, can_create_projects: bool) -> PermissionSet {
         match self {
-            AssignedRole::System(role) => system_role(*role, can_create_projects),
-            AssignedRole::Custom(custom) if can_create_projects => custom
-                .permissions
-                .with(permissions::Permission::ProjectsCreate),
-            AssignedRole::Custom(custom) => custom.permissions,
+            AssignedRole::System(role) => holder_permissions(*role, None, can_create_projects),
+            AssignedRole::Custom(custom) => {
+                holder_permissions(self.system(), Some(custom.permissions), can_create_projects)
+            }
         }
     }
 
@@ -129,6 +128,23 @@ impl AssignedRole {
     }
 }
 
+/// What the holder of `role` may do, or of a custom role's `custom` set
+/// beside it (then `role` is `collaborator`, migration 000014), with
+/// `cancreateprojects`: it adds `projects:create`, to a custom role as to
+/// the technical and collaborator roles. Statements that read the columns
+/// themselves (the checks) come here as [`AssignedRole::permissions`] does.
+pub fn holder_permissions(
+    role: Role,
+    custom: Option<PermissionSet>,
+    can_create_projects: bool,
+) -> PermissionSet {
+    match custom {
+        Some(set) if can_create_projects => set.with(permissions::Permission::ProjectsCreate),
+        Some(set) => set,
+        None => system_role(role, can_create_projects),
+    }
+}
+
 /// True when someone whose role is `actor_role`, holding `actor`, may give
 /// someone `granted` (invite, edit, a domain's or team's role): the
 /// generalised rule 4 of §3 — the role holds no permission the actor lacks
@@ -138,7 +154,14 @@ pub fn may_assign(actor_role: Role, actor: PermissionSet, granted: &AssignedRole
     if granted.system() == Role::Owner {
         return actor_role == Role::Owner;
     }
-    granted.permissions(false).is_subset_of(actor)
+    not_held(actor, granted) == PermissionSet::default()
+}
+
+/// The permissions of `granted` that someone holding `actor` lacks: none
+/// for a role they may give (rule 4 of §3 as §10 generalises it). Its
+/// refusals name them.
+pub fn not_held(actor: PermissionSet, granted: &AssignedRole) -> PermissionSet {
+    granted.permissions(false).beyond(actor)
 }
 
 /// The role `name_or_id` names in `organization_id`: a system role by its

@@ -5,8 +5,7 @@
 //! teams a collaborator shows (`teams` [{teamid, name}]).
 //!
 //! A team's role is resolved from what a call names ([`resolve_role`]) and
-//! turned into permissions ([`role_permissions`]) here and nowhere else, so
-//! pointing teams at custom roles is a change to these two functions.
+//! turned into permissions ([`given_by`]) here and nowhere else.
 //!
 //! Read on every request, in its own transaction: a change to a team takes
 //! effect on the next request, in every process.
@@ -69,21 +68,6 @@ pub fn columns(role: Option<&AssignedRole>) -> (Option<Role>, Option<String>) {
     }
 }
 
-/// What a team's role lets its members do (never `projects:create` from
-/// `cancreateprojects`, which is a member's own).
-pub fn role_permissions(role: &AssignedRole) -> PermissionSet {
-    role.permissions(false)
-}
-
-/// A permission of `role` that `holder` lacks, if any: the rule of giving a
-/// role (API.md §10) is that there is none.
-pub fn beyond(
-    holder: PermissionSet,
-    role: &AssignedRole,
-) -> Option<super::permissions::Permission> {
-    role_permissions(role).iter().find(|p| !holder.contains(*p))
-}
-
 /// `permissions` widened by the roles of the teams `membership` is in.
 pub fn widen(
     conn: &mut DbConn,
@@ -101,9 +85,12 @@ pub fn widen(
 /// hold them: what the team's role gives.
 pub fn given_by(role: Option<Role>, custom: Option<&str>) -> PermissionSet {
     match (custom, role) {
-        (Some(stored), _) => PermissionSet::parse(stored),
-        (None, Some(role)) => role_permissions(&AssignedRole::System(role)),
         (None, None) => PermissionSet::default(),
+        (custom, role) => roles::holder_permissions(
+            role.unwrap_or(Role::Collaborator),
+            custom.map(PermissionSet::parse),
+            false,
+        ),
     }
 }
 
@@ -278,6 +265,11 @@ mod tests {
 
     fn sys(role: Role) -> AssignedRole {
         AssignedRole::System(role)
+    }
+
+    /// The first permission of `role` that `holder` lacks, if any.
+    fn beyond(holder: PermissionSet, role: &AssignedRole) -> Option<P> {
+        roles::not_held(holder, role).iter().next()
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::permissions::{system_role, Permission, PermissionSet};
-use crate::store::kinds::{Permission as Level, Role};
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::store::kinds::Permission as Level;
 
 /// Why a check answered as it did (API.md §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -193,17 +193,6 @@ impl Effective {
             .collect();
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
-    }
-}
-
-/// What a member's own role gives: a custom role's stored set (when
-/// `custom` holds one) or the system role's, with `projects:create` for
-/// `cancreateprojects`.
-pub fn own_permissions(role: Role, can_create: bool, custom: Option<&str>) -> PermissionSet {
-    match custom {
-        Some(stored) if can_create => PermissionSet::parse(stored).with(Permission::ProjectsCreate),
-        Some(stored) => PermissionSet::parse(stored),
-        None => system_role(role, can_create),
     }
 }
 

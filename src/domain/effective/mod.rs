@@ -35,12 +35,13 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use decision::own_permissions;
 pub use decision::{Asked, Decision, Effective, Person, Question, Reason, TeamInputs};
 pub use single::KeyFound;
 
 use super::access::{live, Member};
 use super::kernel::error::DomainResult;
+use super::permissions::PermissionSet;
+use super::roles::holder_permissions;
 use super::teamwork;
 use crate::clock::now_ms;
 use crate::store::json_lists::in_json;
@@ -265,7 +266,11 @@ fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Foun
                     },
                     email,
                     effective: Effective {
-                        role: own_permissions(role, can_create, custom.as_deref()),
+                        role: holder_permissions(
+                            role,
+                            custom.as_deref().map(PermissionSet::parse),
+                            can_create,
+                        ),
                         ..Effective::default()
                     },
                 });

@@ -23,9 +23,10 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::Sqlite;
 
-use super::decision::{own_permissions, Asked, Effective, Person, Question};
+use super::decision::{Asked, Effective, Person, Question};
 use crate::domain::kernel::error::DomainResult;
 use crate::domain::permissions::PermissionSet;
+use crate::domain::roles::holder_permissions;
 use crate::domain::teamwork;
 use crate::store::kinds::{Permission as Level, Role};
 use crate::store::schema::roles;
@@ -182,7 +183,11 @@ pub fn load(conn: &mut DbConn, key_hash: &str, asked: &Asked, now: i64) -> Domai
         return Ok(Some((key, None)));
     };
     let mut effective = Effective {
-        role: own_permissions(role, can_create.unwrap_or(false), custom.as_deref()),
+        role: holder_permissions(
+            role,
+            custom.as_deref().map(PermissionSet::parse),
+            can_create.unwrap_or(false),
+        ),
         ..Effective::default()
     };
     let mut custom_roles: Vec<String> = Vec::new();

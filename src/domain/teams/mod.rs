@@ -28,10 +28,10 @@ use super::kernel::grants::{
 };
 use super::members::{reassess_inviters, Touched};
 use super::paging::{named_position, PageRequest};
-use super::permissions::{Need, Permission};
+use super::permissions::{Need, Permission, PermissionSet};
 use super::roles::{self, AssignedRole};
 use super::sessions::Caller;
-use super::teamwork::{beyond, role_of};
+use super::teamwork::role_of;
 use super::{now_ms, rfc3339, Ctx, DomainError, DomainResult};
 use crate::store::rows::{TeamGrantRow, TeamRow};
 use crate::store::schema::{memberships, projects, team_members, team_project_permissions, teams};
@@ -103,11 +103,12 @@ fn ensure_may_give(
     grants: &[GrantRequest],
 ) -> DomainResult<()> {
     if let Some(role) = role {
-        if let Some(missing) = beyond(actor.permissions, role) {
+        let missing = roles::not_held(actor.permissions, role);
+        if missing != PermissionSet::default() {
             return Err(DomainError::forbidden(format!(
                 "you may not give the role {}: it holds {}, which you do not",
                 role.name(),
-                missing.name()
+                missing.names().join(", ")
             )));
         }
     }

@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 
 use super::{ensure_may_change, role_taken_from, team_and_actor, view, Team};
-use crate::domain::access::{self, Hold};
+use crate::domain::access::{self, Hold, Member};
 use crate::domain::kernel::events::{self, By, TeamMemberAdded, TeamMemberRemoved};
 use crate::domain::kernel::grants::{group_grants, hide_invisible, visible_projects};
 use crate::domain::kernel::membership::{view as collaborator_view, Collaborator};
@@ -51,6 +51,26 @@ fn in_team(conn: &mut DbConn, team: &TeamRow, membership_id: &str) -> DomainResu
     Ok(found > 0)
 }
 
+/// The team, the caller past the gate for `teams:manage` (holding what
+/// the team carries), and the collaborator, for adding or removing them.
+fn roster_change(
+    conn: &mut DbConn,
+    caller: &Caller,
+    team_id: &str,
+    collaborator_id: &str,
+) -> DomainResult<(TeamRow, Member, MembershipRow, UserRow)> {
+    let (team, actor) = team_and_actor(
+        conn,
+        caller,
+        team_id,
+        Permission::TeamsManage,
+        Hold::Exclusive,
+    )?;
+    let (membership, user) = collaborator_of(conn, &team, collaborator_id)?;
+    ensure_may_change(conn, &actor, &team)?;
+    Ok((team, actor, membership, user))
+}
+
 /// Adds a collaborator to a team: from the next request on they hold its
 /// role and grants beside their own. 409 `already_member` when they are in
 /// it.
@@ -61,15 +81,8 @@ pub fn add_member(
     collaborator_id: &str,
 ) -> DomainResult<Team> {
     ctx.store.write(|conn| {
-        let (team, actor) = team_and_actor(
-            conn,
-            caller,
-            team_id,
-            Permission::TeamsManage,
-            Hold::Exclusive,
-        )?;
-        let (membership, user) = collaborator_of(conn, &team, collaborator_id)?;
-        ensure_may_change(conn, &actor, &team)?;
+        let (team, actor, membership, user) =
+            roster_change(conn, caller, team_id, collaborator_id)?;
         if in_team(conn, &team, &membership.id)? {
             return Err(DomainError::conflict(
                 ConflictReason::AlreadyMember,
@@ -111,15 +124,8 @@ pub fn remove_member(
     collaborator_id: &str,
 ) -> DomainResult<Team> {
     ctx.store.write(|conn| {
-        let (team, actor) = team_and_actor(
-            conn,
-            caller,
-            team_id,
-            Permission::TeamsManage,
-            Hold::Exclusive,
-        )?;
-        let (membership, user) = collaborator_of(conn, &team, collaborator_id)?;
-        ensure_may_change(conn, &actor, &team)?;
+        let (team, actor, membership, user) =
+            roster_change(conn, caller, team_id, collaborator_id)?;
         let removed = diesel::delete(
             team_members::table
                 .filter(team_members::organization_id.eq(&team.organization_id))

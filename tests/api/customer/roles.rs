@@ -67,6 +67,21 @@ pub(super) fn id(value: &Value, key: &str) -> String {
     value[key].as_str().expect(key).to_string()
 }
 
+/// The state of `invite` in `org`, as the owner lists it.
+pub(super) fn invite_state(app: &TestApp, owner: &str, org: &str, invite: &Value) -> String {
+    app.get(&format!("/invite/list?organizationid={org}"), Some(owner))
+        .ok()
+        .get("invites")
+        .as_array()
+        .expect("invites")
+        .iter()
+        .find(|i| i["inviteid"] == invite["inviteid"])
+        .expect("the invite")["state"]
+        .as_str()
+        .expect("state")
+        .to_string()
+}
+
 fn roles_are_made_listed_edited_and_deleted_with_audit_events(backend: Backend) {
     let app = TestApp::start(backend);
     let owner = app.user("owner@example.com");
@@ -702,17 +717,7 @@ fn a_demotion_revokes_invites_beyond_the_new_permissions(backend: Backend) {
         json!({"collaboratorid": inviter.collaboratorid, "role": "quiet"}),
     )
     .ok();
-    let state = |invite: &Value| {
-        app.get(&format!("/invite/list?organizationid={org}"), Some(&owner))
-            .ok()
-            .get("invites")
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["inviteid"] == invite["inviteid"])
-            .expect("the invite")["state"]
-            .clone()
-    };
+    let state = |invite: &Value| invite_state(&app, &owner, &org, invite);
     assert_eq!(
         state(&wide),
         "revoked",

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::roles::{self, events, id};
+use super::roles::{self, events, id, invite_state};
 use super::teams::{add_member, create_team, remove_member, team, teams};
 use crate::checks::{check, expect, service_key, user_id};
 use crate::on_both_backends;
@@ -34,20 +34,6 @@ fn audit_status(app: &TestApp, token: &str, org: &str) -> u16 {
         Some(token),
     )
     .status
-}
-
-fn invite_state(app: &TestApp, owner: &str, org: &str, invite: &Value) -> String {
-    app.get(&format!("/invite/list?organizationid={org}"), Some(owner))
-        .ok()
-        .get("invites")
-        .as_array()
-        .expect("invites")
-        .iter()
-        .find(|i| i["inviteid"] == invite["inviteid"])
-        .expect("the invite")["state"]
-        .as_str()
-        .expect("state")
-        .to_string()
 }
 
 fn revocations(app: &TestApp, owner: &str, org: &str) -> Vec<Value> {
