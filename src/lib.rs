@@ -59,6 +59,9 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
     let sealer = |purpose: &str| Sealer::rotating(secret, previous, purpose);
     /// Rendered collaborator pages kept per process.
     const ROSTER_CACHE_BYTES: usize = 8 << 20;
+    /// People, grants and projects the permission checks keep per process
+    /// (a few hundred bytes each: some tens of MB at most).
+    const CHECK_MEMORY_ENTRIES: usize = 100_000;
     if config.rate_limit_keys.is_some() {
         tracing::warn!(
             "COLLABD_RATE_LIMIT_KEYS is retired and has no effect: the rate limits are counted in the database"
@@ -102,6 +105,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             domain::passwords::HASH_WAIT,
         ),
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
+        checks: domain::effective::CheckMemory::new(CHECK_MEMORY_ENTRIES),
     };
     if !previous.is_empty() {
         let count = server_secret::reseal_under_current(&ctx)

@@ -234,7 +234,7 @@ fn decide(
         }
         _ => {
             authorize(conn, checker, &organizations)?;
-            effective::decide_all(conn, &asked)
+            effective::decide_all(conn, &ctx.checks, &asked)
         }
     };
     // A service key is authorized by its own lookup, on the check's

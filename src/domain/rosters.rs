@@ -18,6 +18,7 @@ use diesel::prelude::*;
 use serde_json::value::RawValue;
 
 use super::DomainResult;
+use crate::store::json_lists::in_json;
 use crate::store::schema::roster_versions;
 use crate::store::DbConn;
 
@@ -128,4 +129,23 @@ pub fn version(conn: &mut DbConn, organization_id: &str) -> DomainResult<i64> {
         .first(conn)
         .optional()?
         .unwrap_or(0))
+}
+
+/// The current roster versions of `organizations` (0 for one before its
+/// first change, or gone): one statement, an equality for one.
+pub fn versions(conn: &mut DbConn, organizations: &[&str]) -> DomainResult<HashMap<String, i64>> {
+    if let [one] = organizations {
+        return Ok(HashMap::from([(one.to_string(), version(conn, one)?)]));
+    }
+    let query =
+        roster_versions::table.select((roster_versions::organization_id, roster_versions::version));
+    let rows: Vec<(String, i64)> = match conn {
+        DbConn::Pg(c) => query
+            .filter(roster_versions::organization_id.eq_any(organizations))
+            .load(c)?,
+        DbConn::Sqlite(c) => query
+            .filter(in_json(roster_versions::organization_id, organizations))
+            .load(c)?,
+    };
+    Ok(rows.into_iter().collect())
 }

@@ -60,7 +60,7 @@ pub enum Question {
 }
 
 /// Whom a question is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Person {
     UserId(String),
     /// As stored: normalized (`normalize_email`).

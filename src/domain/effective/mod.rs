@@ -18,31 +18,36 @@
 //! granted to nobody, so an answer never tells one organization's project
 //! from another's.
 //!
-//! [`decide_all`] answers many questions with one statement for every
-//! membership they name (with the custom role each holds and its grants on
-//! the projects they name); one more, only for the members whose own role
-//! and grants leave a question open, for what their teams give; and one
-//! more only to learn whether projects exist that only a role or a team
-//! would give. [`decide_with_key`] answers one question asked with a
-//! service key, the provider's hot path, in one statement with the key
-//! ([`single`]). Neither scans an organization: its size and number of
-//! teams do not matter.
+//! [`decide_all`] answers many questions from what this process has read
+//! of the people and projects they name, while the organization's roster
+//! version says it stands ([`memory`]): one statement for the version. What
+//! it has not read it reads with one statement for every membership named
+//! (with the custom role each holds and all its grants), one for what their
+//! teams give, and one more only to learn whether projects exist that only
+//! a role or a team would give. [`decide_with_key`] answers one question
+//! asked with a service key, the provider's hot path, in one statement with
+//! the key ([`single`]). Neither scans an organization: its size and number
+//! of teams do not matter.
 
 mod decision;
+mod memory;
 mod single;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
 pub use decision::{Asked, Decision, Effective, Person, Question, Reason, TeamInputs};
+pub use memory::CheckMemory;
 pub use single::KeyFound;
+
+use memory::{Holder, Readings};
 
 use super::access::{live, Member};
 use super::kernel::error::DomainResult;
 use super::permissions::PermissionSet;
 use super::roles::holder_permissions;
-use super::teamwork;
+use super::{rosters, teamwork};
 use crate::clock::now_ms;
 use crate::store::json_lists::in_json;
 use crate::store::kinds::{Permission as Level, Role};
@@ -84,6 +89,7 @@ struct Found {
     membership: Held,
     email: String,
     effective: Effective,
+    until: Option<i64>,
 }
 
 /// Which membership: what a batch's answers are matched by.
@@ -94,22 +100,30 @@ struct Held {
 }
 
 /// A membership's row as a batch reads it: only what bears on an answer
-/// (ids, role, `cancreateprojects`, the custom role's permissions, the
-/// account's address) and one grant on a project asked about.
+/// (ids, role, `cancreateprojects`, the custom role's permissions, its end,
+/// the account's address) and one of its grants.
 type Row = (
-    (String, String, String, Role, bool, Option<String>),
+    (
+        String,
+        String,
+        String,
+        Role,
+        bool,
+        Option<String>,
+        Option<i64>,
+    ),
     String,
     Option<String>,
     Option<Level>,
 );
 
 /// The statement of [`load_memberships`] with its filters on the
-/// organization, the person and the projects, built straight on one
+/// organization and the person, built straight on one
 /// backend's connection (see `access::organization_for_read`: the
 /// multi-backend wrapper writes a statement's SQL out again on every call).
 /// The custom role a membership holds comes in the same row.
 macro_rules! memberships_query {
-    ($organization:expr, $person:expr, $projects:expr, $now:expr) => {
+    ($organization:expr, $person:expr, $now:expr) => {
         memberships::table
             .inner_join(users::table)
             .left_join(
@@ -120,8 +134,7 @@ macro_rules! memberships_query {
             .left_join(
                 project_permissions::table.on(project_permissions::organization_id
                     .eq(memberships::organization_id)
-                    .and(project_permissions::membership_id.eq(memberships::id))
-                    .and($projects)),
+                    .and(project_permissions::membership_id.eq(memberships::id))),
             )
             .filter($organization)
             .filter($person)
@@ -134,6 +147,7 @@ macro_rules! memberships_query {
                     memberships::role,
                     memberships::can_create_projects,
                     roles::permissions.nullable(),
+                    memberships::expires_at,
                 ),
                 users::email,
                 project_permissions::project_id.nullable(),
@@ -142,38 +156,27 @@ macro_rules! memberships_query {
     };
 }
 
-/// The project a question names, or the empty id (which no project has)
-/// for an organization question: so a single question's statements join
-/// on an equality either way.
-fn project_of(question: &Question) -> &str {
-    match question {
-        Question::Project { project_id, .. } => project_id.as_str(),
-        Question::Organization(_) => "",
-    }
-}
-
-/// One question's rows: every filter an equality, so each backend prepares
+/// One person's rows: every filter an equality, so each backend prepares
 /// each of its two shapes (by id, by address) once per connection and plans
 /// it from its indexes (`(organization_id, user_id)`, `users.email`).
 fn rows_of_one(conn: &mut DbConn, asked: &Asked, now: i64) -> DomainResult<Vec<Row>> {
     let organization = memberships::organization_id.eq(asked.organization_id.as_str());
-    let on = project_permissions::project_id.eq(project_of(&asked.question));
     let rows = match (conn, &asked.person) {
         (DbConn::Pg(c), Person::UserId(id)) => {
             let person = memberships::user_id.eq(id.as_str());
-            memberships_query!(organization, person, on, now).load::<Row>(c)
+            memberships_query!(organization, person, now).load::<Row>(c)
         }
         (DbConn::Pg(c), Person::Email(email)) => {
             let person = users::email.eq(email.as_str());
-            memberships_query!(organization, person, on, now).load::<Row>(c)
+            memberships_query!(organization, person, now).load::<Row>(c)
         }
         (DbConn::Sqlite(c), Person::UserId(id)) => {
             let person = memberships::user_id.eq(id.as_str());
-            memberships_query!(organization, person, on, now).load::<Row>(c)
+            memberships_query!(organization, person, now).load::<Row>(c)
         }
         (DbConn::Sqlite(c), Person::Email(email)) => {
             let person = users::email.eq(email.as_str());
-            memberships_query!(organization, person, on, now).load::<Row>(c)
+            memberships_query!(organization, person, now).load::<Row>(c)
         }
     }?;
     Ok(rows)
@@ -187,21 +190,12 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     list
 }
 
-/// The projects `asked` names.
-fn projects_named(asked: &[&Asked]) -> Vec<String> {
-    distinct(asked.iter().filter_map(|a| match &a.question {
-        Question::Project { project_id, .. } => Some(project_id.as_str()),
-        Question::Organization(_) => None,
-    }))
-    .into_iter()
-    .map(str::to_string)
-    .collect()
-}
-
-/// Many questions' rows. The people are found first, from the accounts'
-/// own indexes (by id, by address, or both in one `or` on `users`), then
-/// their memberships: never a scan of a large organization's members.
-fn rows_of_many(conn: &mut DbConn, asked: &[Asked], now: i64) -> DomainResult<Vec<Row>> {
+/// Many people's rows. The people are found first, from the accounts' own
+/// indexes (by id, by address, or both in one `or` on `users`), then their
+/// memberships: never a scan of a large organization's members. SQLite
+/// takes each list as one JSON array (`store::json_lists`), PostgreSQL as
+/// one array.
+fn rows_of_many(conn: &mut DbConn, asked: &[&Asked], now: i64) -> DomainResult<Vec<Row>> {
     let organizations = distinct(asked.iter().map(|a| a.organization_id.as_str()));
     let ids = distinct(asked.iter().filter_map(|a| match &a.person {
         Person::UserId(id) => Some(id.as_str()),
@@ -211,31 +205,23 @@ fn rows_of_many(conn: &mut DbConn, asked: &[Asked], now: i64) -> DomainResult<Ve
         Person::Email(email) => Some(email.as_str()),
         Person::UserId(_) => None,
     }));
-    let projects = projects_named(&asked.iter().collect::<Vec<_>>());
-    // Each membership's grants are read in their key's order and kept when
-    // their project was asked about: as an index seek per project and
-    // membership, SQLite spent most of a batch (`|| ''` keeps the column
-    // out of the index; PostgreSQL filters it so anyway). SQLite takes each
-    // list as one JSON array (`store::json_lists`), PostgreSQL as one array.
     let rows = match conn {
         DbConn::Pg(c) => {
             let organization = memberships::organization_id.eq_any(&organizations);
-            let on = project_permissions::project_id.concat("").eq_any(&projects);
             let (by_id, by_email) = (users::id.eq_any(&ids), users::email.eq_any(&emails));
             match (ids.is_empty(), emails.is_empty()) {
-                (_, true) => memberships_query!(organization, by_id, on, now).load::<Row>(c),
-                (true, _) => memberships_query!(organization, by_email, on, now).load::<Row>(c),
-                _ => memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c),
+                (_, true) => memberships_query!(organization, by_id, now).load::<Row>(c),
+                (true, _) => memberships_query!(organization, by_email, now).load::<Row>(c),
+                _ => memberships_query!(organization, by_id.or(by_email), now).load::<Row>(c),
             }
         }
         DbConn::Sqlite(c) => {
             let organization = in_json(memberships::organization_id, &organizations);
-            let on = in_json(project_permissions::project_id.concat(""), &projects);
             let (by_id, by_email) = (in_json(users::id, &ids), in_json(users::email, &emails));
             match (ids.is_empty(), emails.is_empty()) {
-                (_, true) => memberships_query!(organization, by_id, on, now).load::<Row>(c),
-                (true, _) => memberships_query!(organization, by_email, on, now).load::<Row>(c),
-                _ => memberships_query!(organization, by_id.or(by_email), on, now).load::<Row>(c),
+                (_, true) => memberships_query!(organization, by_id, now).load::<Row>(c),
+                (true, _) => memberships_query!(organization, by_email, now).load::<Row>(c),
+                _ => memberships_query!(organization, by_id.or(by_email), now).load::<Row>(c),
             }
         }
     }?;
@@ -243,17 +229,20 @@ fn rows_of_many(conn: &mut DbConn, asked: &[Asked], now: i64) -> DomainResult<Ve
 }
 
 /// One statement: the memberships in force of the people `asked` names in
-/// the organizations it names, each with its custom role and its grants on
-/// the projects it names. (Pairs nobody asked about come back too, and are
-/// never used.)
-fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Found>> {
-    let now = now_ms();
+/// the organizations it names, each with its custom role and every grant.
+/// (Pairs nobody asked about come back too, and are never used.)
+fn load_memberships(conn: &mut DbConn, asked: &[&Asked], now: i64) -> DomainResult<Vec<Found>> {
     let rows = match asked {
         [one] => rows_of_one(conn, one, now)?,
         _ => rows_of_many(conn, asked, now)?,
     };
     let mut found: Vec<Found> = Vec::new();
-    for ((id, organization_id, user_id, role, can_create, custom), email, project_id, level) in rows
+    for (
+        (id, organization_id, user_id, role, can_create, custom, until),
+        email,
+        project_id,
+        level,
+    ) in rows
     {
         let index = match found.iter().position(|f| f.membership.id == id) {
             Some(index) => index,
@@ -273,6 +262,7 @@ fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Foun
                         ),
                         ..Effective::default()
                     },
+                    until,
                 });
                 found.len() - 1
             }
@@ -285,7 +275,7 @@ fn load_memberships(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Foun
 }
 
 /// A team row of [`add_teams`]: the membership, the team's system role or
-/// custom role's stored set, and its grant on an asked project.
+/// custom role's stored set, and one of its grants.
 type TeamRow = (
     String,
     Option<Role>,
@@ -296,9 +286,9 @@ type TeamRow = (
 
 /// The statement of [`add_teams`]: the teams of the memberships `$members`
 /// selects, each with what its role gives (a custom role as it is now) and
-/// its grants on the projects `$projects` selects.
+/// its grants.
 macro_rules! teams_query {
-    ($members:expr, $projects:expr) => {
+    ($members:expr) => {
         team_members::table
             .inner_join(
                 teams::table.on(teams::organization_id
@@ -313,8 +303,7 @@ macro_rules! teams_query {
             .left_join(
                 team_project_permissions::table.on(team_project_permissions::organization_id
                     .eq(team_members::organization_id)
-                    .and(team_project_permissions::team_id.eq(team_members::team_id))
-                    .and($projects)),
+                    .and(team_project_permissions::team_id.eq(team_members::team_id))),
             )
             .filter($members)
             .select((
@@ -327,51 +316,36 @@ macro_rules! teams_query {
     };
 }
 
-/// What their teams give the members `found[open]`, about the projects
-/// `asked` names: one statement, of equalities alone for a single question.
-fn add_teams(
-    conn: &mut DbConn,
-    found: &mut [Found],
-    open: &[usize],
-    asked: &[Asked],
-) -> DomainResult<()> {
-    let rows: Vec<TeamRow> = match (asked, open) {
-        ([one], [index]) => {
-            let m = &found[*index].membership;
+/// What their teams give the members `found`: one statement, of equalities
+/// alone for a single member.
+fn add_teams(conn: &mut DbConn, found: &mut [Found]) -> DomainResult<()> {
+    let rows: Vec<TeamRow> = match found {
+        [] => return Ok(()),
+        [one] => {
+            let m = &one.membership;
             let members = team_members::organization_id
                 .eq(m.organization_id.as_str())
                 .and(team_members::membership_id.eq(m.id.as_str()));
-            let on = team_project_permissions::project_id.eq(project_of(&one.question));
             match conn {
-                DbConn::Pg(c) => teams_query!(members, on).load(c),
-                DbConn::Sqlite(c) => teams_query!(members, on).load(c),
+                DbConn::Pg(c) => teams_query!(members).load(c),
+                DbConn::Sqlite(c) => teams_query!(members).load(c),
             }?
         }
         _ => {
-            let organizations = distinct(
-                open.iter()
-                    .map(|i| found[*i].membership.organization_id.as_str()),
-            );
-            let ids = distinct(open.iter().map(|i| found[*i].membership.id.as_str()));
-            let about: Vec<&Asked> = asked
-                .iter()
-                .filter(|a| open.iter().any(|i| is_about(&found[*i], a)))
-                .collect();
-            let projects = projects_named(&about);
-            // As for members' grants: each team's grants read in their
-            // key's order, not a seek per project asked (`|| ''`).
-            let granted = team_project_permissions::project_id.concat("");
+            let organizations =
+                distinct(found.iter().map(|f| f.membership.organization_id.as_str()));
+            let ids = distinct(found.iter().map(|f| f.membership.id.as_str()));
             match conn {
                 DbConn::Pg(c) => {
                     let members = team_members::organization_id
                         .eq_any(&organizations)
                         .and(team_members::membership_id.eq_any(&ids));
-                    teams_query!(members, granted.eq_any(&projects)).load(c)
+                    teams_query!(members).load(c)
                 }
                 DbConn::Sqlite(c) => {
                     let members = in_json(team_members::organization_id, &organizations)
                         .and(in_json(team_members::membership_id, &ids));
-                    teams_query!(members, in_json(granted, &projects)).load(c)
+                    teams_query!(members).load(c)
                 }
             }?
         }
@@ -419,78 +393,97 @@ fn is_about(found: &Found, asked: &Asked) -> bool {
 }
 
 /// The answers to `asked`, in order: a person who is no member (or no
-/// account) is [`Reason::NotMember`]. One statement for every membership
-/// named; one for what the teams give the members whose own role and
-/// grants do not allow what is asked of them (a team only ever adds, and an
-/// answer the member's own role or grant gives names that reason first);
-/// and one more only when a project question's answer would come from a
-/// permission on every project and the project's existence is not known
-/// from a grant.
-pub fn decide_all(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Decision>> {
-    if asked.len() > 1 && matches!(conn, DbConn::Pg(_)) {
-        // PostgreSQL planned the teams' statement anew on every batch (its
-        // generic plan looked dearer than a custom one): most of a batch's
-        // time on the server. The plans kept per connection do for any
-        // lists, so this transaction asks for them.
-        return conn.transaction(|conn| {
-            diesel::sql_query("SET LOCAL plan_cache_mode = force_generic_plan").execute(conn)?;
-            decide_many(conn, asked)
-        });
-    }
-    decide_many(conn, asked)
-}
-
-fn decide_many(conn: &mut DbConn, asked: &[Asked]) -> DomainResult<Vec<Decision>> {
-    if asked.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut found = load_memberships(conn, asked)?;
-    let whom: Vec<Option<usize>> = asked
+/// account) is [`Reason::NotMember`]. One statement for the roster
+/// versions of the organizations asked about; what `memory` read of them at
+/// those versions answers; for the rest, one statement for every
+/// membership they name with all its grants, one for all their teams give,
+/// and one more only when an answer would come from a permission on every
+/// project and the project's existence is not known from a grant. What
+/// those read is kept in `memory` under the versions read first.
+pub fn decide_all(
+    conn: &mut DbConn,
+    memory: &CheckMemory,
+    asked: &[Asked],
+) -> DomainResult<Vec<Decision>> {
+    let now = now_ms();
+    let organizations = distinct(asked.iter().map(|a| a.organization_id.as_str()));
+    let versions = rosters::versions(conn, &organizations)?;
+    let version = |organization: &str| versions.get(organization).copied().unwrap_or(0);
+    let mut answers = memory.answers(asked, version, now);
+    let missing: Vec<&Asked> = asked
         .iter()
-        .map(|a| found.iter().position(|f| is_about(f, a)))
+        .zip(&answers)
+        .filter_map(|(a, answer)| answer.is_none().then_some(a))
         .collect();
-    let mut open: Vec<usize> = Vec::new();
-    for (a, index) in asked.iter().zip(&whom) {
-        if let Some(index) = *index {
-            // As if the project were the organization's: when it is not,
-            // no team could give it either.
-            let own = found[index].effective.decide(&a.question, true);
-            if !own.allowed && !open.contains(&index) {
-                open.push(index);
-            }
+    if missing.is_empty() {
+        return Ok(answers.into_iter().flatten().collect());
+    }
+    let readings = if missing.len() > 1 && matches!(conn, DbConn::Pg(_)) {
+        // PostgreSQL planned the teams' statement anew on every batch (its
+        // generic plan looked dearer than a custom one). The plans kept per
+        // connection do for any lists, so this transaction asks for them.
+        conn.transaction(|conn| {
+            diesel::sql_query("SET LOCAL plan_cache_mode = force_generic_plan").execute(conn)?;
+            read(conn, &missing, now)
+        })?
+    } else {
+        read(conn, &missing, now)?
+    };
+    for (answer, a) in answers.iter_mut().zip(asked) {
+        if answer.is_none() {
+            *answer = readings
+                .get(&a.organization_id)
+                .and_then(|r| r.answer(a, now));
         }
     }
-    if !open.is_empty() {
-        add_teams(conn, &mut found, &open, asked)?;
+    for (organization, readings) in readings {
+        memory.keep(&organization, version(&organization), readings);
     }
+    // Every question was read about: each has its answer.
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Decision::no(Reason::NotMember)))
+        .collect())
+}
+
+/// Reads what answers `asked`, per organization: everything each person
+/// named holds (or that they are no member), and whether the projects are
+/// the organization's where that decides an answer.
+fn read(conn: &mut DbConn, asked: &[&Asked], now: i64) -> DomainResult<HashMap<String, Readings>> {
+    let mut found = load_memberships(conn, asked, now)?;
+    add_teams(conn, &mut found)?;
+    let mut readings: HashMap<String, Readings> = HashMap::new();
     let mut unknown: HashSet<(&str, &str)> = HashSet::new();
-    for (a, index) in asked.iter().zip(&whom) {
-        if let (Some(index), Question::Project { project_id, .. }) = (index, &a.question) {
-            let effective = &found[*index].effective;
+    for a in asked {
+        let holder = found.iter().find(|f| is_about(f, a));
+        if let (Some(f), Question::Project { project_id, .. }) = (holder, &a.question) {
             // Only an answer that would allow needs the project to exist.
-            if effective.needs_project(&a.question) && effective.decide(&a.question, true).allowed {
+            if f.effective.needs_project(&a.question)
+                && f.effective.decide(&a.question, true).allowed
+            {
                 unknown.insert((a.organization_id.as_str(), project_id.as_str()));
             }
         }
+        let holder = holder.map(|f| Holder {
+            effective: f.effective.clone(),
+            until: f.until,
+        });
+        readings
+            .entry(a.organization_id.clone())
+            .or_default()
+            .people
+            .insert(a.person.clone(), holder);
     }
     let existing = existing_projects(conn, &unknown)?;
-    Ok(asked
-        .iter()
-        .zip(&whom)
-        .map(|(a, index)| {
-            let Some(f) = index.map(|i| &found[i]) else {
-                return Decision::no(Reason::NotMember);
-            };
-            let in_organization = match &a.question {
-                Question::Project { project_id, .. } => {
-                    f.effective.granted_on(project_id)
-                        || existing.contains(&(a.organization_id.clone(), project_id.clone()))
-                }
-                Question::Organization(_) => true,
-            };
-            f.effective.decide(&a.question, in_organization)
-        })
-        .collect())
+    for (organization, project) in unknown {
+        let exists = existing.contains(&(organization.to_string(), project.to_string()));
+        readings
+            .entry(organization.to_string())
+            .or_default()
+            .projects
+            .insert(project.to_string(), exists);
+    }
+    Ok(readings)
 }
 
 /// One check asked with the service key whose secret hashes to `key_hash`:

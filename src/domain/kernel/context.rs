@@ -1,6 +1,7 @@
 //! What every domain function is given: the store, the keys and sealers,
 //! the server's policy and the process-wide limits and caches ([`Ctx`]).
 
+use crate::domain::effective::CheckMemory;
 use crate::domain::limits::Limits;
 use crate::domain::passwords::PasswordHashing;
 use crate::domain::rosters::RosterCache;
@@ -45,4 +46,6 @@ pub struct Ctx {
     pub passwords: PasswordHashing,
     /// Collaborator pages rendered at their organization's current version.
     pub rosters: RosterCache,
+    /// What the permission checks read, kept at the roster version it was read at.
+    pub checks: CheckMemory,
 }

@@ -5,12 +5,13 @@ use serde_json::{json, Value};
 
 use super::{check, expect, grant, service_key, user_id, world};
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Client, Process, TestApp};
 
 on_both_backends!(
     every_reason_and_every_refusal,
     a_batch_answers_in_order_within_its_bounds,
     a_removed_members_checks_turn_false_at_once,
+    a_batch_answers_every_change_made_in_another_process_at_once,
 );
 
 fn every_reason_and_every_refusal(backend: Backend) {
@@ -287,4 +288,146 @@ fn a_removed_members_checks_turn_false_at_once(backend: Backend) {
     expect(&check(&app, &key, technical.clone()), true, "grant");
     grant(&app, &w.owner, &w.technical_id, json!([]));
     expect(&check(&app, &key, technical), false, "not_granted");
+}
+
+/// Batches answer from what their process read while nothing changed
+/// (`effective::memory`); each kind of change an answer depends on, made
+/// through another process, shows in the very next batch.
+fn a_batch_answers_every_change_made_in_another_process_at_once(backend: Backend) {
+    let app = TestApp::start(backend);
+    let w = world(&app);
+    let key = service_key(&app, "batches");
+    let role = app
+        .post(
+            "/customer/createrole",
+            Some(&w.owner),
+            json!({"organizationid": w.org, "name": "auditor", "permissions": ["organization:read"]}),
+        )
+        .ok()
+        .get("role")["roleid"]
+        .clone();
+    app.member(&w.owner, &w.org, "auditor@example.com", "auditor");
+    let other = Process::spawn(&[("COLLABD_DATABASE_URL", app.db.url.as_str())]);
+    let there = Client::new(&other.base);
+    let by_email = |email: &str, permission: &str, project: Option<&str>| {
+        let mut q = json!({"organizationid": w.org, "email": email, "permission": permission});
+        if let Some(project) = project {
+            q["projectid"] = json!(project);
+        }
+        q
+    };
+    let checks = vec![
+        by_email("collab@example.com", "project:full", Some(&w.p2)),
+        by_email("tech@example.com", "project:read", Some(&w.p1)),
+        by_email("auditor@example.com", "audit:read", None),
+        by_email("admin@example.com", "project:full", Some(&w.p1)),
+        by_email("collab@example.com", "project:read", Some(&w.p1)),
+        by_email("collab@new.example.com", "project:full", Some(&w.p2)),
+    ];
+    // Asked twice each time: the second is answered from memory.
+    let batch = || {
+        let answers = || -> Vec<String> {
+            app.post(
+                "/access/checkbatch",
+                Some(&key),
+                json!({ "checks": checks }),
+            )
+            .ok()
+            .get("checks")
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| format!("{} {}", c["allowed"], c["reason"].as_str().unwrap_or("?")))
+            .collect()
+        };
+        let (first, second) = (answers(), answers());
+        assert_eq!(first, second);
+        first
+    };
+    let mut expected = vec![
+        "true grant",
+        "true grant",
+        "false not_granted",
+        "true role",
+        "false not_granted",
+        "false not_member",
+    ];
+    assert_eq!(batch(), expected);
+
+    // A custom role's permissions.
+    there
+        .post(
+            "/customer/editrole",
+            Some(&w.owner),
+            json!({"roleid": role, "permissions": ["organization:read", "audit:read"]}),
+        )
+        .ok();
+    expected[2] = "true role";
+    assert_eq!(batch(), expected);
+
+    // A team's grant and its new member.
+    let team = there
+        .post(
+            "/customer/createteam",
+            Some(&w.owner),
+            json!({"organizationid": w.org, "name": "readers",
+                   "projectpermissions": [{"projectid": w.p1, "permission": "read"}]}),
+        )
+        .ok()
+        .get("team")["teamid"]
+        .clone();
+    assert_eq!(batch(), expected);
+    there
+        .post(
+            "/customer/addteammember",
+            Some(&w.owner),
+            json!({"teamid": team, "collaboratorid": w.collaborator_id}),
+        )
+        .ok();
+    expected[4] = "true team";
+    assert_eq!(batch(), expected);
+
+    // A member's new address (asked for here, where mail is sent; confirmed
+    // there): the old one is nobody's now.
+    app.client
+        .post(
+            "/user/edit",
+            Some(&w.collaborator),
+            json!({"email": "collab@new.example.com", "currentpassword": "correct horse battery"}),
+        )
+        .ok();
+    let link = app
+        .mail
+        .wait_for("collab@new.example.com")
+        .token("confirm")
+        .expect("confirmation link");
+    assert_eq!(batch(), expected, "unconfirmed, the address is unchanged");
+    there
+        .post("/user/confirm", None, json!({ "token": link }))
+        .ok();
+    expected[0] = "false not_member";
+    expected[4] = "false not_member";
+    expected[5] = "true grant";
+    assert_eq!(batch(), expected);
+
+    // A member removed.
+    let removed = there.post(
+        "/customer/removecollaborator",
+        Some(&w.owner),
+        json!({ "collaboratorid": w.technical_id }),
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    expected[1] = "false not_member";
+    assert_eq!(batch(), expected);
+
+    // A project deleted: a permission on every project no longer reaches it.
+    there
+        .post(
+            "/customer/deleteproject",
+            Some(&w.owner),
+            json!({"organizationid": w.org, "projectid": w.p1}),
+        )
+        .ok();
+    expected[3] = "false not_granted";
+    assert_eq!(batch(), expected);
 }
