@@ -275,6 +275,16 @@ pub struct Config {
     )]
     pub webhook_allow_private: bool,
 
+    /// OpenID Connect issuers whose JWTs are taken as bearer tokens (API.md
+    /// §9), comma-separated (`https://id.provider.example,…`); none when unset.
+    #[arg(long, env = "COLLABD_TRUSTED_ISSUERS", global = true)]
+    pub trusted_issuers: Option<String>,
+
+    /// The audience the trusted issuers mint tokens for collabd with (their
+    /// `aud` must contain it); required when issuers are set.
+    #[arg(long, env = "COLLABD_TRUSTED_AUDIENCE", global = true)]
+    pub trusted_audience: Option<String>,
+
     /// Webhook deliveries in flight at once in one process, each on its own
     /// (none waits for another).
     #[arg(
@@ -404,7 +414,31 @@ impl Config {
         if self.db_pool_size == Some(0) {
             return Err("COLLABD_DB_POOL_SIZE must be at least 1".into());
         }
+        let issuers = self.issuers()?;
+        let audience = self.trusted_audience.as_deref().map(str::trim);
+        if !issuers.is_empty() && audience.is_none_or(str::is_empty) {
+            return Err("COLLABD_TRUSTED_AUDIENCE must be set with COLLABD_TRUSTED_ISSUERS".into());
+        }
         Ok(())
+    }
+
+    /// The trusted issuers, each an http(s) URL, as their tokens' `iss` says it.
+    pub fn issuers(&self) -> Result<Vec<String>, String> {
+        let Some(list) = &self.trusted_issuers else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(|issuer| match url::Url::parse(issuer) {
+                Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
+                    Ok(issuer.to_string())
+                }
+                _ => Err(format!(
+                    "COLLABD_TRUSTED_ISSUERS: {issuer:?} is not an http(s) URL"
+                )),
+            })
+            .collect()
     }
 
     /// Connections in the database pool: as set, or twice the CPUs plus one.

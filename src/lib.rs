@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod issuers;
 pub mod logs;
 pub mod mail;
 pub mod queue;
@@ -106,6 +107,14 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         ),
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
         checks: domain::effective::CheckMemory::new(CHECK_MEMORY_ENTRIES),
+        issuers: issuers::Issuers::new(
+            config.issuers()?,
+            config
+                .trusted_audience
+                .as_deref()
+                .map(|a| a.trim().to_string()),
+            config.webhook_allow_private,
+        )?,
     };
     if !previous.is_empty() {
         let count = server_secret::reseal_under_current(&ctx)

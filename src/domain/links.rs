@@ -11,7 +11,7 @@ use super::kernel::events::{after_commit, AfterCommit};
 use super::kernel::newcomers::{take_over_unverified, NewcomerDetails};
 use super::kernel::second_factor;
 use super::kernel::signin::{
-    end_links, end_sessions, insert_session, login_for, new_session_row, Login, User,
+    end_links, end_sessions, insert_session, login_for, new_session_row, Login, Made, User,
 };
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -173,7 +173,7 @@ pub fn login_by_link(ctx: &Ctx, token: &str, otp: Option<&str>) -> DomainResult<
     let row = ctx
         .store
         .read(|conn| usable(conn, TokenPurpose::Signin, token))?;
-    let session = new_session_row(ctx, &row.user_id);
+    let session = new_session_row(ctx, &row.user_id, Made::Link);
     let now = now_ms();
     let user = ctx.store.write(|conn| -> DomainResult<_> {
         conn.lock_user(&row.user_id)?;

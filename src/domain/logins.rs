@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::kernel::events::{after_commit, AfterCommit};
 use super::kernel::second_factor;
-use super::kernel::signin::{insert_session, login_for, new_session_row};
+use super::kernel::signin::{insert_session, login_for, new_session_row, Made};
 use super::sessions::Caller;
 use super::{normalize_email, now_ms, Ctx, DomainError, DomainResult};
 use crate::store::rows::UserRow;
@@ -32,7 +32,7 @@ pub fn login(ctx: &Ctx, email: &str, password: &str, otp: Option<&str>) -> Domai
         }
     };
     ctx.limits.logins.give_back(guess);
-    let session = new_session_row(ctx, &user.id);
+    let session = new_session_row(ctx, &user.id, Made::Password);
     let verified = user.password_hash.clone();
     let user = ctx.store.write(|conn| {
         // The password was checked outside the transaction (argon2 is slow);
@@ -68,6 +68,10 @@ fn wrong_email_or_password() -> DomainError {
 
 /// Revokes the caller's session at once.
 pub fn logout(ctx: &Ctx, caller: &Caller) -> DomainResult<()> {
+    if caller.provider_token {
+        // Its issuer decides its life (API.md §9): nothing to end here.
+        return Ok(());
+    }
     let Some(session_id) = &caller.session_id else {
         return Err(DomainError::forbidden(
             "an API key is not a session: delete it with user/deleteapikey",

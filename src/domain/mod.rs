@@ -42,6 +42,7 @@ pub mod custom_roles;
 pub mod effective;
 pub mod emails;
 pub mod idempotency;
+pub mod identities;
 pub mod invites;
 pub mod kernel;
 pub mod limits;

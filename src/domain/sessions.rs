@@ -127,6 +127,7 @@ impl SessionClaim {
                     session_id: Some(s.id.clone()),
                     api_key: None,
                     named_organization: None,
+                    provider_token: false,
                 })
             }
             _ => Err(unauthenticated()),
@@ -148,6 +149,9 @@ pub struct Caller {
     /// The organization the user part of HTTP Basic credentials names: the
     /// `organizationid` of a request that names none.
     pub named_organization: Option<String>,
+    /// True for a trusted issuer's token (API.md §9): a session of the
+    /// account that collabd neither made nor can revoke.
+    pub provider_token: bool,
 }
 
 impl Caller {
@@ -250,6 +254,7 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified>
                 organization_id: key.organization_id,
             }),
             named_organization: None,
+            provider_token: false,
         },
         key_use_due,
     })

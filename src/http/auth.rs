@@ -21,11 +21,13 @@ use super::error::ApiError;
 use super::{route::Access, route::Methods, work::read, work::run};
 use crate::domain::access::Credential;
 use crate::domain::checks::Checker;
+use crate::domain::identities;
 use crate::domain::service_keys::{self, ServiceCaller, ServiceClaim};
 use crate::domain::sessions::{
     authenticate, authenticate_basic, note_key_use, Caller, SessionClaim, API_KEY_PREFIX,
 };
 use crate::domain::Ctx;
+use crate::issuers::Refusal;
 
 /// A signed-in caller; no or a bad token answered 401 already.
 pub struct SignedIn(pub Caller);
@@ -132,6 +134,13 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
         .app_data::<web::Data<Ctx>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("no context".into()))?;
+    if let Presented::Bearer(token) = &credentials {
+        if let Some(issuer) = ctx.issuers.trusted_issuer_of(token) {
+            return provider_caller(ctx.clone(), issuer.to_string(), token)
+                .await
+                .map(Some);
+        }
+    }
     let identified = read(ctx.clone(), move |ctx| match &credentials {
         Presented::Bearer(token) => authenticate(&ctx.store, &ctx.keys, token),
         Presented::Basic { user, key } => authenticate_basic(&ctx.store, user, key),
@@ -145,6 +154,30 @@ async fn caller_of(req: &ServiceRequest, access: Access) -> Result<Option<Caller
         }
     }
     Ok(Some(caller))
+}
+
+/// The caller a trusted issuer's token stands for (API.md §9): verified
+/// against the issuer's keys (401 when it fails a check, 503 when the keys
+/// cannot be fetched and none kept matches), then its account, linked or
+/// found or made on first sight.
+async fn provider_caller(
+    ctx: web::Data<Ctx>,
+    issuer: String,
+    token: &str,
+) -> Result<Caller, ApiError> {
+    let claims = match ctx.issuers.verify_provider_token(token, &issuer).await {
+        Ok(claims) => claims,
+        Err(Refusal::Invalid(why)) => return Err(ApiError::Unauthenticated(why)),
+        Err(Refusal::Unavailable(why)) => {
+            return Err(ApiError::Busy(format!(
+                "{why}; nothing was done, try again"
+            )))
+        }
+    };
+    run(ctx, move |ctx| {
+        identities::provider_caller(ctx, &issuer, &claims)
+    })
+    .await
 }
 
 /// A service key presented as `Bearer`, if any.

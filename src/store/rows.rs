@@ -58,6 +58,8 @@ pub struct SessionRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// How it was made: `password`, `link` or `invite`.
+    pub method: String,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

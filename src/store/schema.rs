@@ -31,6 +31,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        method -> Text,
     }
 }
 
@@ -408,3 +409,15 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
     }
 }
+
+// Identity from elsewhere (migration 000019).
+diesel::table! {
+    identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+beside!(identities: users, sessions);

@@ -16,7 +16,7 @@ use crate::domain::kernel::membership::{self, collaborator, NewMember};
 use crate::domain::kernel::newcomers::{provision_invited, take_over_unverified, NewcomerDetails};
 use crate::domain::kernel::organization::organization_view;
 use crate::domain::kernel::second_factor;
-use crate::domain::kernel::signin::{insert_session, login_for, new_session_row};
+use crate::domain::kernel::signin::{insert_session, login_for, new_session_row, Made};
 use crate::domain::roles::{self, Permission};
 use crate::domain::sessions::Caller;
 use crate::domain::{now_ms, ConflictReason, Ctx, DomainError, DomainResult, GoneReason};
@@ -190,7 +190,7 @@ fn accepted(
     let login = match caller {
         Some(_) => None,
         None => {
-            let session = new_session_row(ctx, user_id);
+            let session = new_session_row(ctx, user_id, Made::Invite);
             insert_session(conn, &session)?;
             let fresh = conn.user(user_id)?;
             Some(login_for(ctx, &session, fresh)?)

@@ -6,6 +6,7 @@ use crate::domain::limits::Limits;
 use crate::domain::passwords::PasswordHashing;
 use crate::domain::rosters::RosterCache;
 use crate::domain::sessions::SessionKeys;
+use crate::issuers::Issuers;
 use crate::secrets::Sealer;
 use crate::store::Store;
 
@@ -48,4 +49,6 @@ pub struct Ctx {
     pub rosters: RosterCache,
     /// What the permission checks read, kept at the roster version it was read at.
     pub checks: CheckMemory,
+    /// The OpenID issuers tokens are taken from (API.md §9), their keys kept.
+    pub issuers: Issuers,
 }

@@ -60,15 +60,31 @@ pub struct Login {
     pub user: User,
 }
 
+/// How a session was made, as its row records it.
+#[derive(Debug, Clone, Copy)]
+pub enum Made {
+    Password,
+    /// An emailed sign-in link.
+    Link,
+    /// An invite accepted by token.
+    Invite,
+}
+
 /// A new session of `user_id`, as long as the policy says, not yet written.
-pub fn new_session_row(ctx: &Ctx, user_id: &str) -> SessionRow {
+pub fn new_session_row(ctx: &Ctx, user_id: &str, made: Made) -> SessionRow {
     let now = now_ms();
+    let method = match made {
+        Made::Password => "password",
+        Made::Link => "link",
+        Made::Invite => "invite",
+    };
     SessionRow {
         id: new_id(),
         user_id: user_id.to_string(),
         created_at: now,
         expires_at: now + i64::from(ctx.policy.session_ttl_hours) * MS_PER_HOUR,
         revoked_at: None,
+        method: method.to_string(),
     }
 }
 

@@ -225,6 +225,7 @@ fn old_session(now: i64) -> String {
             created_at: now,
             expires_at: now + 10 * DAY_MS,
             revoked_at: None,
+            method: "password".into(),
         })
         .expect("token")
 }

@@ -4,6 +4,7 @@
 mod app;
 mod backend;
 mod client;
+mod issuer;
 mod raw;
 mod receiver;
 mod server;
@@ -11,6 +12,7 @@ mod server;
 pub use app::*;
 pub use backend::*;
 pub use client::*;
+pub use issuer::*;
 pub use raw::*;
 pub use receiver::*;
 pub use server::*;

@@ -2,4 +2,5 @@
 
 mod accounts;
 mod apikeys;
+mod provider_tokens;
 mod recovery;

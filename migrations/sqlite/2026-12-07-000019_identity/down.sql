@@ -1,0 +1,2 @@
+ALTER TABLE sessions DROP COLUMN method;
+DROP TABLE identities;

@@ -1,0 +1,419 @@
+//! The OpenID Connect issuers collabd takes tokens from (API.md §9): the
+//! operator's trusted issuers, whose JWTs are bearer tokens, and each
+//! organization's SSO provider, whose ID tokens end a sign-in.
+//!
+//! An issuer's discovery document (`{issuer}/.well-known/openid-configuration`)
+//! names its `jwks_uri`; its keys are kept by `kid`. A token naming a `kid`
+//! not kept makes collabd fetch the keys again, at most once per
+//! [`REFRESH_EVERY`] per issuer, so an issuer can rotate its keys without a
+//! restart and a stream of made-up `kid`s costs one fetch each half minute.
+//! Fetches of one issuer's keys wait for each other; a token whose key is
+//! kept never waits. The JOSE work is `jsonwebtoken`'s: RS256, PS256, ES256
+//! and EdDSA only (never an HMAC algorithm, whose key would be the public
+//! key, never `none`), the algorithm bound to the key's type, `exp` and
+//! `nbf` with [`LEEWAY_SECS`] of leeway, `iss` and `aud` as asked.
+//!
+//! An organization's issuer is an address an owner chose and the server
+//! fetches, so its documents are fetched as webhooks are sent (the private
+//! address rule of `webhook_sender`, no redirects, no proxy); the operator's
+//! issuers may be anywhere.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Deserializer};
+
+use crate::webhook_sender::{guarded_resolver, is_private};
+
+/// The shortest time between two fetches of one issuer's keys.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// Leeway on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 60;
+/// A fetch of a document gives up after this long.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest document taken (a discovery document or a key set).
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+];
+
+/// Why a token was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The token fails a check (401).
+    Invalid(String),
+    /// The issuer's keys could not be fetched and none kept matches (503).
+    Unavailable(String),
+}
+
+/// Whose issuer: the operator's (anywhere), or an organization's (the
+/// private address rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    ByOperator,
+    ByOrganization,
+}
+
+/// What an issuer's discovery document says that collabd uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+}
+
+/// The claims collabd reads from a provider token or an ID token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Some issuers send `"true"` as a string.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub email_verified: Option<bool>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Bool(b) => Some(b),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        _ => Some(false),
+    })
+}
+
+#[derive(Default)]
+struct Kept {
+    discovery: Option<Discovery>,
+    keys: HashMap<String, Jwk>,
+    /// When the keys were last fetched, and whether that fetch failed.
+    fetched: Option<(Instant, bool)>,
+}
+
+/// The issuers of one process and what it keeps of each.
+pub struct Issuers {
+    trusted: Vec<String>,
+    audience: Option<String>,
+    open: reqwest::Client,
+    guarded: reqwest::Client,
+    allow_private: bool,
+    kept: Mutex<HashMap<String, Kept>>,
+    /// One fetch at a time per issuer.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Issuers {
+    /// `trusted` and `audience` as configured; `allow_private` lets
+    /// organizations' issuers be on private addresses (as webhooks).
+    pub fn new(
+        trusted: Vec<String>,
+        audience: Option<String>,
+        allow_private: bool,
+    ) -> Result<Issuers, String> {
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(FETCH_TIMEOUT)
+                .connect_timeout(FETCH_TIMEOUT)
+                .no_proxy()
+                .user_agent(concat!("collabd/", env!("CARGO_PKG_VERSION"), " (openid)"))
+        };
+        let open = builder()
+            .build()
+            .map_err(|e| format!("building the OpenID client: {e}"))?;
+        let guarded = builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(guarded_resolver(allow_private))
+            .build()
+            .map_err(|e| format!("building the OpenID client: {e}"))?;
+        Ok(Issuers {
+            trusted,
+            audience,
+            open,
+            guarded,
+            allow_private,
+            kept: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The trusted issuer a bearer token claims to come from, read from its
+    /// payload before anything is verified; `None` for any other token.
+    pub fn trusted_issuer_of(&self, token: &str) -> Option<&str> {
+        if self.trusted.is_empty() {
+            return None;
+        }
+        let mut parts = token.split('.');
+        let (_, payload) = (parts.next()?, parts.next()?);
+        parts.next()?;
+        #[derive(Deserialize)]
+        struct Iss {
+            iss: String,
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let claimed: Iss = serde_json::from_slice(&bytes).ok()?;
+        self.trusted
+            .iter()
+            .find(|t| **t == claimed.iss)
+            .map(String::as_str)
+    }
+
+    /// A provider token of the trusted `issuer`, verified.
+    pub async fn verify_provider_token(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Result<IdClaims, Refusal> {
+        let audience = self
+            .audience
+            .as_deref()
+            .ok_or_else(|| Refusal::Invalid("no audience is configured".into()))?;
+        self.verify(token, issuer, audience, Chosen::ByOperator)
+            .await
+    }
+
+    /// An ID token of an organization's `issuer` for `client_id`, with the
+    /// `nonce` its sign-in sent.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        issuer: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<IdClaims, Refusal> {
+        let claims = self
+            .verify(token, issuer, client_id, Chosen::ByOrganization)
+            .await?;
+        match &claims.nonce {
+            Some(sent) if sent == nonce => Ok(claims),
+            _ => Err(Refusal::Invalid(
+                "the ID token's nonce is not the sign-in's".into(),
+            )),
+        }
+    }
+
+    async fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        chosen: Chosen,
+    ) -> Result<IdClaims, Refusal> {
+        let header =
+            decode_header(token).map_err(|e| Refusal::Invalid(format!("malformed token: {e}")))?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(Refusal::Invalid(format!(
+                "the algorithm {:?} is not taken (RS256, PS256, ES256, EdDSA)",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| Refusal::Invalid("the token names no key (kid)".into()))?;
+        let jwk = self.key(issuer, &kid, chosen).await?;
+        let key = DecodingKey::from_jwk(&jwk)
+            .map_err(|e| Refusal::Invalid(format!("the issuer's key {kid} is unusable: {e}")))?;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        decode::<IdClaims>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| Refusal::Invalid(format!("the token does not verify: {e}")))
+    }
+
+    /// The key `kid` of `issuer`: kept, or fetched again when allowed.
+    async fn key(&self, issuer: &str, kid: &str, chosen: Chosen) -> Result<Jwk, Refusal> {
+        if let Some(jwk) = self.kept().get(issuer).and_then(|k| k.keys.get(kid)) {
+            return Ok(jwk.clone());
+        }
+        let turn = {
+            let mut fetching = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+            fetching.entry(issuer.to_string()).or_default().clone()
+        };
+        let _turn = turn.lock().await;
+        // Another request may have fetched while this one waited.
+        let (recent, discovery) = {
+            let kept = self.kept();
+            let entry = kept.get(issuer);
+            if let Some(jwk) = entry.and_then(|k| k.keys.get(kid)) {
+                return Ok(jwk.clone());
+            }
+            let recent = entry
+                .and_then(|k| k.fetched)
+                .filter(|(at, _)| at.elapsed() < REFRESH_EVERY);
+            (recent, entry.and_then(|k| k.discovery.clone()))
+        };
+        match recent {
+            Some((_, true)) => {
+                return Err(Refusal::Unavailable(format!(
+                    "the keys of {issuer} cannot be fetched"
+                )))
+            }
+            Some((_, false)) => return Err(Refusal::Invalid(format!("{issuer} has no key {kid}"))),
+            None => {}
+        }
+        let fetched = self.fetch_keys(issuer, discovery, chosen).await;
+        let mut kept = self.kept();
+        let entry = kept.entry(issuer.to_string()).or_default();
+        match fetched {
+            Ok((discovery, keys)) => {
+                entry.discovery = Some(discovery);
+                entry.keys = keys;
+                entry.fetched = Some((Instant::now(), false));
+                entry
+                    .keys
+                    .get(kid)
+                    .cloned()
+                    .ok_or_else(|| Refusal::Invalid(format!("{issuer} has no key {kid}")))
+            }
+            Err(e) => {
+                entry.fetched = Some((Instant::now(), true));
+                tracing::warn!(issuer, error = %e, "the issuer's keys could not be fetched");
+                Err(Refusal::Unavailable(format!(
+                    "the keys of {issuer} cannot be fetched"
+                )))
+            }
+        }
+    }
+
+    async fn fetch_keys(
+        &self,
+        issuer: &str,
+        discovery: Option<Discovery>,
+        chosen: Chosen,
+    ) -> Result<(Discovery, HashMap<String, Jwk>), String> {
+        let discovery = match discovery {
+            Some(d) => d,
+            None => self.fetch_discovery(issuer, chosen).await?,
+        };
+        let body = self.fetch(&discovery.jwks_uri, chosen).await?;
+        #[derive(Deserialize)]
+        struct Set {
+            keys: Vec<serde_json::Value>,
+        }
+        let set: Set = serde_json::from_slice(&body).map_err(|e| format!("the key set: {e}"))?;
+        // Keys of types collabd does not take are passed over, not refused.
+        let keys = set
+            .keys
+            .into_iter()
+            .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
+            .filter_map(|k| Some((k.common.key_id.clone()?, k)))
+            .collect();
+        Ok((discovery, keys))
+    }
+
+    /// The discovery document of `issuer`, kept once read.
+    pub async fn discovery(&self, issuer: &str, chosen: Chosen) -> Result<Discovery, Refusal> {
+        if let Some(d) = self.kept().get(issuer).and_then(|k| k.discovery.clone()) {
+            return Ok(d);
+        }
+        let discovery = self
+            .fetch_discovery(issuer, chosen)
+            .await
+            .map_err(Refusal::Unavailable)?;
+        self.kept().entry(issuer.to_string()).or_default().discovery = Some(discovery.clone());
+        Ok(discovery)
+    }
+
+    /// Fetches and checks `issuer`'s discovery document now (it must name
+    /// itself as `issuer`), and keeps it.
+    pub async fn fetch_discovery(&self, issuer: &str, chosen: Chosen) -> Result<Discovery, String> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let body = self.fetch(&url, chosen).await?;
+        let discovery: Discovery =
+            serde_json::from_slice(&body).map_err(|e| format!("the discovery document: {e}"))?;
+        if discovery.issuer != issuer {
+            return Err(format!(
+                "the discovery document names the issuer {:?}",
+                discovery.issuer
+            ));
+        }
+        for endpoint in [
+            &discovery.authorization_endpoint,
+            &discovery.token_endpoint,
+            &discovery.jwks_uri,
+        ] {
+            self.reachable(endpoint, chosen)?;
+        }
+        Ok(discovery)
+    }
+
+    /// Refuses a URL that is not http(s), or whose literal address is
+    /// private for an organization's issuer (names are checked as they are
+    /// resolved).
+    pub fn reachable(&self, raw: &str, chosen: Chosen) -> Result<url::Url, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("{raw}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("{raw}: not an http(s) URL"));
+        }
+        let private = match url.host() {
+            Some(url::Host::Ipv4(ip)) => is_private(ip.into()),
+            Some(url::Host::Ipv6(ip)) => is_private(ip.into()),
+            Some(url::Host::Domain(_)) => false,
+            None => return Err(format!("{raw}: no host")),
+        };
+        if private && chosen == Chosen::ByOrganization && !self.allow_private {
+            return Err(format!(
+                "{raw}: must not lead to a loopback, private, link-local or unspecified address"
+            ));
+        }
+        Ok(url)
+    }
+
+    /// The HTTP client for `chosen`'s issuers.
+    pub fn client(&self, chosen: Chosen) -> &reqwest::Client {
+        match chosen {
+            Chosen::ByOperator => &self.open,
+            Chosen::ByOrganization => &self.guarded,
+        }
+    }
+
+    async fn fetch(&self, raw: &str, chosen: Chosen) -> Result<Vec<u8>, String> {
+        let url = self.reachable(raw, chosen)?;
+        let mut response = self
+            .client(chosen)
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("{raw}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{raw}: status {}", response.status()));
+        }
+        read_bounded(&mut response, raw).await
+    }
+}
+
+/// A response's body, refused past [`MAX_DOCUMENT_BYTES`].
+pub async fn read_bounded(response: &mut reqwest::Response, what: &str) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{what}: {e}"))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!("{what}: over {MAX_DOCUMENT_BYTES} bytes"));
+        }
+    }
+    Ok(body)
+}
