@@ -467,3 +467,29 @@ pub enum LogFormat {
     /// One JSON object per line, the event's fields at the top level.
     Json,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn trusted_issuers_need_an_audience_and_urls() {
+        let mut config = Config::defaults();
+        config.check().expect("defaults");
+        config.trusted_issuers = Some("https://id.example, http://127.0.0.1:9000/".into());
+        let refused = config.check().expect_err("no audience");
+        assert!(refused.contains("COLLABD_TRUSTED_AUDIENCE"), "{refused}");
+        config.trusted_audience = Some("  ".into());
+        assert!(config.check().is_err(), "a blank audience is none");
+        config.trusted_audience = Some("collabd".into());
+        config.check().expect("issuers with an audience");
+        // Kept as the tokens' `iss` says it, trailing slash and all.
+        assert_eq!(
+            config.issuers().expect("issuers"),
+            vec!["https://id.example", "http://127.0.0.1:9000/"]
+        );
+        config.trusted_issuers = Some("ftp://id.example".into());
+        let refused = config.check().expect_err("not http");
+        assert!(refused.contains("ftp://id.example"), "{refused}");
+    }
+}

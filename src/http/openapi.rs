@@ -164,10 +164,18 @@ fn components(mut schemas: Vec<(String, RefOr<Schema>)>) -> utoipa::openapi::Com
         SecurityScheme::Http(
             Http::builder()
                 .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("session JWT, API key or service key")
+                .bearer_format("session JWT, API key, provider token or service key")
                 .description(Some(
                     "A session token from `user/login` or an API key from `user/createapikey`; \
-                     for the permission checks, also a service key (`cds_…`, made with \
+                     or a provider token: a JWT of an issuer the operator trusts \
+                     (`COLLABD_TRUSTED_ISSUERS`), verified against the keys its discovery \
+                     document names (RS256, PS256, ES256 or EdDSA, `aud` containing \
+                     `COLLABD_TRUSTED_AUDIENCE`, 60 s of leeway on `exp` and `nbf`), which acts \
+                     as a session of the account linked to its (`iss`, `sub`), found or made \
+                     by its verified `email` on first sight (401 without one); it answers 503 \
+                     `unavailable` when the issuer's keys cannot be fetched and none kept \
+                     matches, and `user/logout` with it answers 200 and ends nothing. For the \
+                     permission checks, also a service key (`cds_…`, made with \
                      `collabd servicekey create NAME`), which every other endpoint refuses \
                      with 403.",
                 ))

@@ -15,6 +15,7 @@ on_both_backends!(
     every_token_that_fails_a_check_answers_401,
     keys_rotate_without_a_restart_at_most_twice_a_minute,
     unreachable_keys_answer_503_and_kept_keys_still_work,
+    a_first_sight_joins_by_verified_domain_as_a_login_does,
 );
 
 /// An app trusting `issuers` with the audience `collabd`.
@@ -275,4 +276,55 @@ fn unreachable_keys_answer_503_and_kept_keys_still_work(backend: Backend) {
     assert_eq!(details(&app, &token).0, 200);
     up.set_up(false);
     assert_eq!(details(&app, &token).0, 200, "a kept key needs no fetch");
+}
+
+fn a_first_sight_joins_by_verified_domain_as_a_login_does(backend: Backend) {
+    let issuer = Issuer::start(&["rsa-1"]);
+    let app = trusting(backend, &[&issuer]);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    app.post(
+        "/customer/adddomain",
+        Some(&owner),
+        json!({"organizationid": org, "domain": "acme.com", "verificationemail": "it@acme.com",
+               "role": "technical"}),
+    )
+    .ok();
+    let link = app
+        .mail
+        .wait_for_matching("it@acme.com", |m| m.token("domain").is_some())
+        .token("domain")
+        .expect("domain link");
+    app.post("/customer/verifydomain", None, json!({ "token": link }))
+        .ok();
+    let token = issuer.token(
+        "rsa-1",
+        Algorithm::RS256,
+        json!({"sub": "a-1", "email": "pat@acme.com", "email_verified": true}),
+    );
+    let details = app.get(
+        &format!("/customer/details?organizationid={org}"),
+        Some(&token),
+    );
+    assert_eq!(details.status, 200, "{}", details.body);
+    assert_eq!(
+        details.body["response"]["organization"]["role"],
+        "technical"
+    );
+    let joined = app
+        .get(
+            &format!("/customer/listauditevents?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok()
+        .get("auditevents")
+        .clone();
+    let joined: Vec<&Value> = joined
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "collaborator.joined")
+        .collect();
+    assert_eq!(joined.len(), 1, "{joined:?}");
+    assert_eq!(joined[0]["details"]["email"], "pat@acme.com");
 }
