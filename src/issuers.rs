@@ -149,6 +149,16 @@ impl Issuers {
         })
     }
 
+    /// The issuers `config` trusts, with its audience.
+    pub fn from_config(config: &crate::config::Config) -> Result<Issuers, String> {
+        let audience = config.trusted_audience.as_deref().map(str::trim);
+        Issuers::new(
+            config.issuers()?,
+            audience.map(str::to_string),
+            config.webhook_allow_private,
+        )
+    }
+
     fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -107,14 +107,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         ),
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
         checks: domain::effective::CheckMemory::new(CHECK_MEMORY_ENTRIES),
-        issuers: issuers::Issuers::new(
-            config.issuers()?,
-            config
-                .trusted_audience
-                .as_deref()
-                .map(|a| a.trim().to_string()),
-            config.webhook_allow_private,
-        )?,
+        issuers: issuers::Issuers::from_config(config)?,
     };
     if !previous.is_empty() {
         let count = server_secret::reseal_under_current(&ctx)
