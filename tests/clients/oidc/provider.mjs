@@ -18,33 +18,13 @@
 // password; any password is accepted), then a consent form (prompt=consent);
 // both POST to /interaction/<uid>. The account id (sub) is the login typed.
 import * as crypto from 'node:crypto';
-import { existsSync } from 'node:fs';
 import * as http from 'node:http';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { modulePath } from './modules.mjs';
 
 // oidc-provider writes notices with console.info (stdout): stdout is for the
 // issuer line alone.
 console.log = console.error;
 console.info = console.error;
-
-// node_modules: beside this file, or in <repo>/target/oidc (ensure.sh), or
-// wherever OIDC_NODE_MODULES says.
-function modulePath(name) {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const dirs = [
-    process.env.OIDC_NODE_MODULES,
-    path.join(here, 'node_modules'),
-    path.resolve(here, '../../../target/oidc/node_modules'),
-  ].filter(Boolean);
-  for (const dir of dirs) {
-    if (existsSync(path.join(dir, name, 'package.json'))) {
-      return pathToFileURL(createRequire(path.join(path.dirname(dir), 'resolve.js')).resolve(name)).href;
-    }
-  }
-  throw new Error(`${name} not found in ${dirs.join(', ')}: run tests/clients/oidc/ensure.sh`);
-}
 
 function fail(message) {
   process.stderr.write(`provider.mjs: ${message}\n`);

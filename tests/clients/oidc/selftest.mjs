@@ -13,27 +13,13 @@
 // Screenshots go to <repo>/target/oidc/selftest/.
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as http from 'node:http';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { modulePath } from './modules.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function modulePath(name) {
-  const dirs = [
-    process.env.OIDC_NODE_MODULES,
-    path.join(here, 'node_modules'),
-    path.resolve(here, '../../../target/oidc/node_modules'),
-  ].filter(Boolean);
-  for (const dir of dirs) {
-    if (existsSync(path.join(dir, name, 'package.json'))) {
-      return pathToFileURL(createRequire(path.join(path.dirname(dir), 'resolve.js')).resolve(name)).href;
-    }
-  }
-  throw new Error(`${name} not found in ${dirs.join(', ')}: run tests/clients/oidc/ensure.sh`);
-}
 
 const jose = await import(modulePath('jose'));
 const shots = path.resolve(here, '../../../target/oidc/selftest');

@@ -23,24 +23,8 @@
 // (the login page's web font import fails at once instead of hanging).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-function modulePath(name) {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const dirs = [
-    process.env.OIDC_NODE_MODULES,
-    path.join(here, 'node_modules'),
-    path.resolve(here, '../../../target/oidc/node_modules'),
-  ].filter(Boolean);
-  for (const dir of dirs) {
-    if (existsSync(path.join(dir, name, 'package.json'))) {
-      return pathToFileURL(createRequire(path.join(path.dirname(dir), 'resolve.js')).resolve(name)).href;
-    }
-  }
-  throw new Error(`${name} not found in ${dirs.join(', ')}: run tests/clients/oidc/ensure.sh`);
-}
+import { modulePath } from './modules.mjs';
 
 let browser = null;
 function die(message) {
