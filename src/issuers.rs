@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Deserializer};
 
@@ -85,6 +85,10 @@ pub struct IdClaims {
     pub name: Option<String>,
     #[serde(default)]
     pub nonce: Option<String>,
+    /// Read so that an `nbf` that is no number fails (jsonwebtoken passes
+    /// over one it cannot read).
+    #[serde(default)]
+    pub nbf: Option<f64>,
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -110,9 +114,21 @@ pub struct Issuers {
     open: reqwest::Client,
     guarded: reqwest::Client,
     allow_private: bool,
+    /// By [`Chosen`] and issuer: what the operator's issuers fetched is
+    /// never handed to an organization's, nor a failure of one to the other.
     kept: Mutex<HashMap<String, Kept>>,
     /// One fetch at a time per issuer.
     fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Signatures of the tokens seen lately, so a token new to this process
+    /// counts as a sign-in ([`Issuers::first_use`]).
+    seen: Mutex<std::collections::HashSet<[u8; 32]>>,
+}
+
+/// The most token signatures [`Issuers::first_use`] remembers.
+const SEEN_TOKENS: usize = 10_000;
+
+fn cache_key(chosen: Chosen, issuer: &str) -> String {
+    format!("{chosen:?} {issuer}")
 }
 
 impl Issuers {
@@ -146,6 +162,7 @@ impl Issuers {
             allow_private,
             kept: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
+            seen: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -161,6 +178,20 @@ impl Issuers {
 
     fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True the first time this process sees `token` (of those it keeps in
+    /// mind, at most [`SEEN_TOKENS`]): each new token is a sign-in, for the
+    /// rules that run at one (verified-domain joining).
+    pub fn first_use(&self, token: &str) -> bool {
+        use sha2::Digest;
+        let signature = token.rsplit('.').next().unwrap_or(token);
+        let hash: [u8; 32] = sha2::Sha256::digest(signature.as_bytes()).into();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= SEEN_TOKENS {
+            seen.clear();
+        }
+        seen.insert(hash)
     }
 
     /// The trusted issuer a bearer token claims to come from, read from its
@@ -227,6 +258,11 @@ impl Issuers {
     ) -> Result<IdClaims, Refusal> {
         let header =
             decode_header(token).map_err(|e| Refusal::Invalid(format!("malformed token: {e}")))?;
+        if names_critical_extensions(token) {
+            return Err(Refusal::Invalid(
+                "the token names critical extensions (crit), which collabd does not take".into(),
+            ));
+        }
         if !ALGORITHMS.contains(&header.alg) {
             return Err(Refusal::Invalid(format!(
                 "the algorithm {:?} is not taken (RS256, PS256, ES256, EdDSA)",
@@ -237,6 +273,14 @@ impl Issuers {
             .kid
             .ok_or_else(|| Refusal::Invalid("the token names no key (kid)".into()))?;
         let jwk = self.key(issuer, &kid, chosen).await?;
+        if let Some(meant) = &jwk.common.key_algorithm {
+            if format!("{meant:?}") != format!("{:?}", header.alg) {
+                return Err(Refusal::Invalid(format!(
+                    "the key {kid} is for {meant:?}, not {:?}",
+                    header.alg
+                )));
+            }
+        }
         let key = DecodingKey::from_jwk(&jwk)
             .map_err(|e| Refusal::Invalid(format!("the issuer's key {kid} is unusable: {e}")))?;
         let mut validation = Validation::new(header.alg);
@@ -252,25 +296,26 @@ impl Issuers {
 
     /// The key `kid` of `issuer`: kept, or fetched again when allowed.
     async fn key(&self, issuer: &str, kid: &str, chosen: Chosen) -> Result<Jwk, Refusal> {
-        if let Some(jwk) = self.kept().get(issuer).and_then(|k| k.keys.get(kid)) {
+        let cached = cache_key(chosen, issuer);
+        if let Some(jwk) = self.kept().get(&cached).and_then(|k| k.keys.get(kid)) {
             return Ok(jwk.clone());
         }
         let turn = {
             let mut fetching = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
-            fetching.entry(issuer.to_string()).or_default().clone()
+            fetching.entry(cached.clone()).or_default().clone()
         };
         let _turn = turn.lock().await;
         // Another request may have fetched while this one waited.
-        let (recent, discovery) = {
+        let recent = {
             let kept = self.kept();
-            let entry = kept.get(issuer);
+            let entry = kept.get(&cached);
             if let Some(jwk) = entry.and_then(|k| k.keys.get(kid)) {
                 return Ok(jwk.clone());
             }
             let recent = entry
                 .and_then(|k| k.fetched)
                 .filter(|(at, _)| at.elapsed() < REFRESH_EVERY);
-            (recent, entry.and_then(|k| k.discovery.clone()))
+            recent
         };
         match recent {
             Some((_, true)) => {
@@ -281,9 +326,11 @@ impl Issuers {
             Some((_, false)) => return Err(Refusal::Invalid(format!("{issuer} has no key {kid}"))),
             None => {}
         }
-        let fetched = self.fetch_keys(issuer, discovery, chosen).await;
+        // The discovery document is read again too: an issuer may move its
+        // key set.
+        let fetched = self.fetch_keys(issuer, chosen).await;
         let mut kept = self.kept();
-        let entry = kept.entry(issuer.to_string()).or_default();
+        let entry = kept.entry(cached).or_default();
         match fetched {
             Ok((discovery, keys)) => {
                 entry.discovery = Some(discovery);
@@ -308,24 +355,27 @@ impl Issuers {
     async fn fetch_keys(
         &self,
         issuer: &str,
-        discovery: Option<Discovery>,
         chosen: Chosen,
     ) -> Result<(Discovery, HashMap<String, Jwk>), String> {
-        let discovery = match discovery {
-            Some(d) => d,
-            None => self.fetch_discovery(issuer, chosen).await?,
-        };
+        let discovery = self.fetch_discovery(issuer, chosen).await?;
         let body = self.fetch(&discovery.jwks_uri, chosen).await?;
         #[derive(Deserialize)]
         struct Set {
             keys: Vec<serde_json::Value>,
         }
         let set: Set = serde_json::from_slice(&body).map_err(|e| format!("the key set: {e}"))?;
-        // Keys of types collabd does not take are passed over, not refused.
+        // Keys of types collabd does not take, and keys for encryption, are
+        // passed over, not refused.
         let keys = set
             .keys
             .into_iter()
             .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
+            .filter(|k| {
+                matches!(
+                    k.common.public_key_use,
+                    None | Some(PublicKeyUse::Signature)
+                )
+            })
             .filter_map(|k| Some((k.common.key_id.clone()?, k)))
             .collect();
         Ok((discovery, keys))
@@ -333,14 +383,15 @@ impl Issuers {
 
     /// The discovery document of `issuer`, kept once read.
     pub async fn discovery(&self, issuer: &str, chosen: Chosen) -> Result<Discovery, Refusal> {
-        if let Some(d) = self.kept().get(issuer).and_then(|k| k.discovery.clone()) {
+        let cached = cache_key(chosen, issuer);
+        if let Some(d) = self.kept().get(&cached).and_then(|k| k.discovery.clone()) {
             return Ok(d);
         }
         let discovery = self
             .fetch_discovery(issuer, chosen)
             .await
             .map_err(Refusal::Unavailable)?;
-        self.kept().entry(issuer.to_string()).or_default().discovery = Some(discovery.clone());
+        self.kept().entry(cached).or_default().discovery = Some(discovery.clone());
         Ok(discovery)
     }
 
@@ -426,4 +477,17 @@ pub async fn read_bounded(response: &mut reqwest::Response, what: &str) -> Resul
         }
     }
     Ok(body)
+}
+
+/// True when the token's header has `crit` (RFC 7515 §4.1.11: a reader that
+/// does not understand the extensions named must refuse the token).
+fn names_critical_extensions(token: &str) -> bool {
+    let Some(header) = token.split('.').next() else {
+        return false;
+    };
+    URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|h| h.get("crit").is_some())
 }

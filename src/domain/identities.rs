@@ -51,12 +51,22 @@ fn name_of(claims: &IdClaims, email: &str) -> String {
 }
 
 /// The account of `claims` (already verified as `issuer`'s), linked, found
-/// or made; whether it was made or linked now (first sight).
-pub fn account_of(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<(UserRow, bool)> {
+/// or made; whether it was made or linked now (first sight). A sign-in
+/// (`signs_in`: a token new to this process; a first sight always is one)
+/// runs what a login runs after it (verified-domain joining).
+pub fn account_of(
+    ctx: &Ctx,
+    issuer: &str,
+    claims: &IdClaims,
+    signs_in: bool,
+) -> DomainResult<(UserRow, bool)> {
     if let Some(user_id) = ctx.store.read(|conn| linked(conn, issuer, &claims.sub))? {
         let user = ctx
             .store
             .read(|conn| Ok::<_, DomainError>(conn.user(&user_id)?))?;
+        if signs_in {
+            after_commit(ctx, AfterCommit::SignedIn(&user));
+        }
         return Ok((user, false));
     }
     let email = match (&claims.email, claims.email_verified) {
@@ -108,9 +118,15 @@ pub fn account_of(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<(U
 }
 
 /// The caller a verified provider token of `issuer` stands for (API.md
-/// §9): a session of its account that collabd did not make.
-pub fn provider_caller(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<Caller> {
-    let (user, _) = account_of(ctx, issuer, claims)?;
+/// §9): a session of its account that collabd did not make. `new_token`:
+/// the first use of this token here, a sign-in.
+pub fn provider_caller(
+    ctx: &Ctx,
+    issuer: &str,
+    claims: &IdClaims,
+    new_token: bool,
+) -> DomainResult<Caller> {
+    let (user, _) = account_of(ctx, issuer, claims, new_token)?;
     Ok(Caller {
         user_id: user.id,
         session_id: None,

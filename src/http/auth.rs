@@ -174,8 +174,9 @@ async fn provider_caller(
             )))
         }
     };
+    let new_token = ctx.issuers.first_use(token);
     run(ctx, move |ctx| {
-        identities::provider_caller(ctx, &issuer, &claims)
+        identities::provider_caller(ctx, &issuer, &claims, new_token)
     })
     .await
 }

@@ -106,6 +106,34 @@ impl Issuer {
     /// also its `kid`) in `alg`, with `claims` over the usual ones (`iss`,
     /// `aud` `collabd`, `exp` in an hour); a claim set to null is left out.
     pub fn token(&self, key: &str, alg: Algorithm, claims: Value) -> String {
+        let mut header = Header::new(alg);
+        header.kid = Some(key.to_string());
+        let encoding = Self::encoding(key, alg);
+        encode(&header, &self.claims(claims), &encoding).expect("sign")
+    }
+
+    /// A token with `header` as written (any JSON), signed with `key` in `alg`.
+    pub fn token_with_header(
+        &self,
+        key: &str,
+        alg: Algorithm,
+        header: Value,
+        claims: Value,
+    ) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(self.claims(claims).to_string())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &Self::encoding(key, alg), alg)
+                .expect("sign");
+        format!("{message}.{signature}")
+    }
+
+    fn claims(&self, claims: Value) -> Value {
         let now = chrono::Utc::now().timestamp();
         let mut all = json!({"iss": self.url, "aud": "collabd", "iat": now, "exp": now + 3600});
         for (name, value) in claims.as_object().expect("claims object") {
@@ -116,8 +144,12 @@ impl Issuer {
                 _ => all[name] = value.clone(),
             }
         }
+        all
+    }
+
+    fn encoding(key: &str, alg: Algorithm) -> EncodingKey {
         let pem = fixture(&format!("{key}.pem"));
-        let encoding = match alg {
+        match alg {
             Algorithm::RS256 | Algorithm::PS256 => EncodingKey::from_rsa_pem(&pem),
             Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
             Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem),
@@ -126,9 +158,6 @@ impl Issuer {
                 "{key}.pub.pem"
             )))),
         }
-        .expect("signing key");
-        let mut header = Header::new(alg);
-        header.kid = Some(key.to_string());
-        encode(&header, &all, &encoding).expect("sign")
+        .expect("signing key")
     }
 }

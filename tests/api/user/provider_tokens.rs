@@ -153,7 +153,54 @@ fn every_token_that_fails_a_check_answers_401(backend: Backend) {
     let lenient = issuer.token("rsa-1", Algorithm::RS256, with(json!({"exp": now - 30})));
     assert_eq!(details(&app, &lenient).0, 200);
 
+    // `aud` as an array containing the audience; `nbf` within the leeway;
+    // `email_verified` as the string some issuers send.
+    for (what, extra) in [
+        ("aud array", json!({"aud": ["other", "collabd"]})),
+        ("nbf within leeway", json!({"nbf": now + 30})),
+        (
+            "email_verified string",
+            json!({"sub": "s-12", "email": "twelve@example.com", "email_verified": "true"}),
+        ),
+    ] {
+        let token = issuer.token("rsa-1", Algorithm::RS256, with(extra));
+        assert_eq!(details(&app, &token).0, 200, "{what}");
+    }
+    let header = |extra: Value| {
+        let mut h = json!({"alg": "RS256", "typ": "JWT"});
+        for (k, v) in extra.as_object().expect("object") {
+            h[k] = v.clone();
+        }
+        h
+    };
+    let signed =
+        |h: Value, claims: Value| issuer.token_with_header("rsa-1", Algorithm::RS256, h, claims);
+    assert_eq!(
+        details(&app, &signed(header(json!({"kid": "rsa-1"})), base.clone())).0,
+        200
+    );
+
     let mut bad: Vec<(&str, String)> = vec![
+        (
+            "aud array without the audience",
+            issuer.token("rsa-1", Algorithm::RS256, with(json!({"aud": ["a", "b"]}))),
+        ),
+        (
+            "nbf not a number",
+            issuer.token(
+                "rsa-1",
+                Algorithm::RS256,
+                with(json!({"nbf": (now + 300).to_string()})),
+            ),
+        ),
+        ("no kid", signed(header(json!({})), base.clone())),
+        (
+            "crit",
+            signed(
+                header(json!({"kid": "rsa-1", "crit": ["exp"]})),
+                base.clone(),
+            ),
+        ),
         (
             "wrong aud",
             issuer.token(
@@ -281,6 +328,16 @@ fn unreachable_keys_answer_503_and_kept_keys_still_work(backend: Backend) {
 fn a_first_sight_joins_by_verified_domain_as_a_login_does(backend: Backend) {
     let issuer = Issuer::start(&["rsa-1"]);
     let app = trusting(backend, &[&issuer]);
+    // Linked before the domain is verified: it joins with its next new token.
+    let early = |iat: i64| {
+        issuer.token(
+            "rsa-1",
+            Algorithm::RS256,
+            json!({"sub": "a-0", "email": "early@acme.com", "email_verified": true, "iat": iat}),
+        )
+    };
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(details(&app, &early(now)).0, 200);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     app.post(
@@ -327,4 +384,14 @@ fn a_first_sight_joins_by_verified_domain_as_a_login_does(backend: Backend) {
         .collect();
     assert_eq!(joined.len(), 1, "{joined:?}");
     assert_eq!(joined[0]["details"]["email"], "pat@acme.com");
+    // The early account: the token it used before is no new sign-in, a new one is.
+    let role = |token: &str| {
+        app.get(
+            &format!("/customer/details?organizationid={org}"),
+            Some(token),
+        )
+        .status
+    };
+    assert_eq!(role(&early(now)), 404);
+    assert_eq!(role(&early(now + 1)), 200);
 }
