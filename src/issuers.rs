@@ -312,10 +312,9 @@ impl Issuers {
             if let Some(jwk) = entry.and_then(|k| k.keys.get(kid)) {
                 return Ok(jwk.clone());
             }
-            let recent = entry
+            entry
                 .and_then(|k| k.fetched)
-                .filter(|(at, _)| at.elapsed() < REFRESH_EVERY);
-            recent
+                .filter(|(at, _)| at.elapsed() < REFRESH_EVERY)
         };
         match recent {
             Some((_, true)) => {
