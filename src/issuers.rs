@@ -1,34 +1,29 @@
-//! The OpenID Connect issuers collabd takes tokens from (API.md §9): the
-//! operator's trusted issuers, whose JWTs are bearer tokens, and each
-//! organization's SSO provider, whose ID tokens end a sign-in.
+//! The OpenID Connect issuers the operator trusts (API.md §9): their JWTs
+//! are bearer tokens (provider tokens).
 //!
 //! An issuer's discovery document (`{issuer}/.well-known/openid-configuration`)
 //! names its `jwks_uri`; its keys are kept by `kid`. A token naming a `kid`
-//! not kept makes collabd fetch the keys again, at most once per
-//! [`REFRESH_EVERY`] per issuer, so an issuer can rotate its keys without a
-//! restart and a stream of made-up `kid`s costs one fetch each half minute.
-//! Fetches of one issuer's keys wait for each other; a token whose key is
-//! kept never waits. The JOSE work is `jsonwebtoken`'s: RS256, PS256, ES256
-//! and EdDSA only (never an HMAC algorithm, whose key would be the public
-//! key, never `none`), the algorithm bound to the key's type, `exp` and
-//! `nbf` with [`LEEWAY_SECS`] of leeway, `iss` and `aud` as asked.
-//!
-//! An organization's issuer is an address an owner chose and the server
-//! fetches, so its documents are fetched as webhooks are sent (the private
-//! address rule of `webhook_sender`, no redirects, no proxy); the operator's
-//! issuers may be anywhere.
+//! not kept makes collabd read both documents again, at most once per
+//! [`REFRESH_EVERY`] per issuer, so an issuer can rotate its keys (or move
+//! its key set) without a restart, and a stream of made-up `kid`s costs one
+//! fetch each half minute. Fetches of one issuer's keys wait for each other;
+//! a token whose key is kept never waits. The JOSE work is `jsonwebtoken`'s:
+//! RS256, PS256, ES256 and EdDSA only (never an HMAC algorithm, whose key
+//! would be the public key, never `none`), the algorithm bound to the key's
+//! type (and to its `alg` when it names one), `exp` and `nbf` with
+//! [`LEEWAY_SECS`] of leeway, `iss` and `aud` as configured. The operator
+//! chose these addresses, so they may be anywhere (an organization's own
+//! issuer, for SSO, will be fetched under the webhook address rule).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Deserializer};
-
-use crate::webhook_sender::{guarded_resolver, is_private};
 
 /// The shortest time between two fetches of one issuer's keys.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
@@ -54,24 +49,14 @@ pub enum Refusal {
     Unavailable(String),
 }
 
-/// Whose issuer: the operator's (anywhere), or an organization's (the
-/// private address rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chosen {
-    ByOperator,
-    ByOrganization,
-}
-
-/// What an issuer's discovery document says that collabd uses.
+/// What of an issuer's discovery document collabd uses.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Discovery {
-    pub issuer: String,
-    pub authorization_endpoint: String,
-    pub token_endpoint: String,
-    pub jwks_uri: String,
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
 }
 
-/// The claims collabd reads from a provider token or an ID token.
+/// The claims collabd reads from a provider token.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IdClaims {
     pub iss: String,
@@ -83,8 +68,6 @@ pub struct IdClaims {
     pub email_verified: Option<bool>,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
-    pub nonce: Option<String>,
     /// Read so that an `nbf` that is no number fails (jsonwebtoken passes
     /// over one it cannot read).
     #[serde(default)]
@@ -101,7 +84,6 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 
 #[derive(Default)]
 struct Kept {
-    discovery: Option<Discovery>,
     keys: HashMap<String, Jwk>,
     /// When the keys were last fetched, and whether that fetch failed.
     fetched: Option<(Instant, bool)>,
@@ -111,69 +93,40 @@ struct Kept {
 pub struct Issuers {
     trusted: Vec<String>,
     audience: Option<String>,
-    open: reqwest::Client,
-    guarded: reqwest::Client,
-    allow_private: bool,
-    /// By [`Chosen`] and issuer: what the operator's issuers fetched is
-    /// never handed to an organization's, nor a failure of one to the other.
+    client: reqwest::Client,
+    /// By issuer.
     kept: Mutex<HashMap<String, Kept>>,
     /// One fetch at a time per issuer.
     fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Signatures of the tokens seen lately, so a token new to this process
     /// counts as a sign-in ([`Issuers::first_use`]).
-    seen: Mutex<std::collections::HashSet<[u8; 32]>>,
+    seen: Mutex<HashSet<[u8; 32]>>,
 }
 
 /// The most token signatures [`Issuers::first_use`] remembers.
 const SEEN_TOKENS: usize = 10_000;
 
-fn cache_key(chosen: Chosen, issuer: &str) -> String {
-    format!("{chosen:?} {issuer}")
-}
-
 impl Issuers {
-    /// `trusted` and `audience` as configured; `allow_private` lets
-    /// organizations' issuers be on private addresses (as webhooks).
-    pub fn new(
-        trusted: Vec<String>,
-        audience: Option<String>,
-        allow_private: bool,
-    ) -> Result<Issuers, String> {
-        let builder = || {
-            reqwest::Client::builder()
-                .timeout(FETCH_TIMEOUT)
-                .connect_timeout(FETCH_TIMEOUT)
-                .no_proxy()
-                .user_agent(concat!("collabd/", env!("CARGO_PKG_VERSION"), " (openid)"))
-        };
-        let open = builder()
-            .build()
-            .map_err(|e| format!("building the OpenID client: {e}"))?;
-        let guarded = builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(guarded_resolver(allow_private))
+    /// The issuers `config` trusts, with its audience.
+    pub fn from_config(config: &crate::config::Config) -> Result<Issuers, String> {
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .no_proxy()
+            .user_agent(concat!("collabd/", env!("CARGO_PKG_VERSION"), " (openid)"))
             .build()
             .map_err(|e| format!("building the OpenID client: {e}"))?;
         Ok(Issuers {
-            trusted,
-            audience,
-            open,
-            guarded,
-            allow_private,
+            trusted: config.issuers()?,
+            audience: config
+                .trusted_audience
+                .as_deref()
+                .map(|a| a.trim().to_string()),
+            client,
             kept: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
-            seen: Mutex::new(std::collections::HashSet::new()),
+            seen: Mutex::new(HashSet::new()),
         })
-    }
-
-    /// The issuers `config` trusts, with its audience.
-    pub fn from_config(config: &crate::config::Config) -> Result<Issuers, String> {
-        let audience = config.trusted_audience.as_deref().map(str::trim);
-        Issuers::new(
-            config.issuers()?,
-            audience.map(str::to_string),
-            config.webhook_allow_private,
-        )
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
@@ -225,44 +178,7 @@ impl Issuers {
             .audience
             .as_deref()
             .ok_or_else(|| Refusal::Invalid("no audience is configured".into()))?;
-        self.verify(token, issuer, audience, Chosen::ByOperator)
-            .await
-    }
-
-    /// An ID token of an organization's `issuer` for `client_id`, with the
-    /// `nonce` its sign-in sent.
-    pub async fn verify_id_token(
-        &self,
-        token: &str,
-        issuer: &str,
-        client_id: &str,
-        nonce: &str,
-    ) -> Result<IdClaims, Refusal> {
-        let claims = self
-            .verify(token, issuer, client_id, Chosen::ByOrganization)
-            .await?;
-        match &claims.nonce {
-            Some(sent) if sent == nonce => Ok(claims),
-            _ => Err(Refusal::Invalid(
-                "the ID token's nonce is not the sign-in's".into(),
-            )),
-        }
-    }
-
-    async fn verify(
-        &self,
-        token: &str,
-        issuer: &str,
-        audience: &str,
-        chosen: Chosen,
-    ) -> Result<IdClaims, Refusal> {
-        let header =
-            decode_header(token).map_err(|e| Refusal::Invalid(format!("malformed token: {e}")))?;
-        if names_critical_extensions(token) {
-            return Err(Refusal::Invalid(
-                "the token names critical extensions (crit), which collabd does not take".into(),
-            ));
-        }
+        let header = header_of(token)?;
         if !ALGORITHMS.contains(&header.alg) {
             return Err(Refusal::Invalid(format!(
                 "the algorithm {:?} is not taken (RS256, PS256, ES256, EdDSA)",
@@ -272,7 +188,7 @@ impl Issuers {
         let kid = header
             .kid
             .ok_or_else(|| Refusal::Invalid("the token names no key (kid)".into()))?;
-        let jwk = self.key(issuer, &kid, chosen).await?;
+        let jwk = self.key(issuer, &kid).await?;
         if let Some(meant) = &jwk.common.key_algorithm {
             if format!("{meant:?}") != format!("{:?}", header.alg) {
                 return Err(Refusal::Invalid(format!(
@@ -295,20 +211,19 @@ impl Issuers {
     }
 
     /// The key `kid` of `issuer`: kept, or fetched again when allowed.
-    async fn key(&self, issuer: &str, kid: &str, chosen: Chosen) -> Result<Jwk, Refusal> {
-        let cached = cache_key(chosen, issuer);
-        if let Some(jwk) = self.kept().get(&cached).and_then(|k| k.keys.get(kid)) {
+    async fn key(&self, issuer: &str, kid: &str) -> Result<Jwk, Refusal> {
+        if let Some(jwk) = self.kept().get(issuer).and_then(|k| k.keys.get(kid)) {
             return Ok(jwk.clone());
         }
         let turn = {
             let mut fetching = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
-            fetching.entry(cached.clone()).or_default().clone()
+            fetching.entry(issuer.to_string()).or_default().clone()
         };
         let _turn = turn.lock().await;
         // Another request may have fetched while this one waited.
         let recent = {
             let kept = self.kept();
-            let entry = kept.get(&cached);
+            let entry = kept.get(issuer);
             if let Some(jwk) = entry.and_then(|k| k.keys.get(kid)) {
                 return Ok(jwk.clone());
             }
@@ -327,12 +242,11 @@ impl Issuers {
         }
         // The discovery document is read again too: an issuer may move its
         // key set.
-        let fetched = self.fetch_keys(issuer, chosen).await;
+        let fetched = self.fetch_keys(issuer).await;
         let mut kept = self.kept();
-        let entry = kept.entry(cached).or_default();
+        let entry = kept.entry(issuer.to_string()).or_default();
         match fetched {
-            Ok((discovery, keys)) => {
-                entry.discovery = Some(discovery);
+            Ok(keys) => {
                 entry.keys = keys;
                 entry.fetched = Some((Instant::now(), false));
                 entry
@@ -351,13 +265,22 @@ impl Issuers {
         }
     }
 
-    async fn fetch_keys(
-        &self,
-        issuer: &str,
-        chosen: Chosen,
-    ) -> Result<(Discovery, HashMap<String, Jwk>), String> {
-        let discovery = self.fetch_discovery(issuer, chosen).await?;
-        let body = self.fetch(&discovery.jwks_uri, chosen).await?;
+    /// The discovery document of `issuer` (it must name itself as
+    /// `issuer`), then the key set it names: its keys for signing, by `kid`.
+    async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Jwk>, String> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = serde_json::from_slice(&self.fetch(&url).await?)
+            .map_err(|e| format!("the discovery document: {e}"))?;
+        if discovery.issuer != issuer {
+            return Err(format!(
+                "the discovery document names the issuer {:?}",
+                discovery.issuer
+            ));
+        }
+        let body = self.fetch(&discovery.jwks_uri).await?;
         #[derive(Deserialize)]
         struct Set {
             keys: Vec<serde_json::Value>,
@@ -377,83 +300,16 @@ impl Issuers {
             })
             .filter_map(|k| Some((k.common.key_id.clone()?, k)))
             .collect();
-        Ok((discovery, keys))
+        Ok(keys)
     }
 
-    /// The discovery document of `issuer`, kept once read.
-    pub async fn discovery(&self, issuer: &str, chosen: Chosen) -> Result<Discovery, Refusal> {
-        let cached = cache_key(chosen, issuer);
-        if let Some(d) = self.kept().get(&cached).and_then(|k| k.discovery.clone()) {
-            return Ok(d);
-        }
-        let discovery = self
-            .fetch_discovery(issuer, chosen)
-            .await
-            .map_err(Refusal::Unavailable)?;
-        self.kept().entry(cached).or_default().discovery = Some(discovery.clone());
-        Ok(discovery)
-    }
-
-    /// Fetches and checks `issuer`'s discovery document now (it must name
-    /// itself as `issuer`), and keeps it.
-    pub async fn fetch_discovery(&self, issuer: &str, chosen: Chosen) -> Result<Discovery, String> {
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let body = self.fetch(&url, chosen).await?;
-        let discovery: Discovery =
-            serde_json::from_slice(&body).map_err(|e| format!("the discovery document: {e}"))?;
-        if discovery.issuer != issuer {
-            return Err(format!(
-                "the discovery document names the issuer {:?}",
-                discovery.issuer
-            ));
-        }
-        for endpoint in [
-            &discovery.authorization_endpoint,
-            &discovery.token_endpoint,
-            &discovery.jwks_uri,
-        ] {
-            self.reachable(endpoint, chosen)?;
-        }
-        Ok(discovery)
-    }
-
-    /// Refuses a URL that is not http(s), or whose literal address is
-    /// private for an organization's issuer (names are checked as they are
-    /// resolved).
-    pub fn reachable(&self, raw: &str, chosen: Chosen) -> Result<url::Url, String> {
+    async fn fetch(&self, raw: &str) -> Result<Vec<u8>, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("{raw}: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("{raw}: not an http(s) URL"));
         }
-        let private = match url.host() {
-            Some(url::Host::Ipv4(ip)) => is_private(ip.into()),
-            Some(url::Host::Ipv6(ip)) => is_private(ip.into()),
-            Some(url::Host::Domain(_)) => false,
-            None => return Err(format!("{raw}: no host")),
-        };
-        if private && chosen == Chosen::ByOrganization && !self.allow_private {
-            return Err(format!(
-                "{raw}: must not lead to a loopback, private, link-local or unspecified address"
-            ));
-        }
-        Ok(url)
-    }
-
-    /// The HTTP client for `chosen`'s issuers.
-    pub fn client(&self, chosen: Chosen) -> &reqwest::Client {
-        match chosen {
-            Chosen::ByOperator => &self.open,
-            Chosen::ByOrganization => &self.guarded,
-        }
-    }
-
-    async fn fetch(&self, raw: &str, chosen: Chosen) -> Result<Vec<u8>, String> {
-        let url = self.reachable(raw, chosen)?;
         let mut response = self
-            .client(chosen)
+            .client
             .get(url)
             .header("accept", "application/json")
             .send()
@@ -467,7 +323,7 @@ impl Issuers {
 }
 
 /// A response's body, refused past [`MAX_DOCUMENT_BYTES`].
-pub async fn read_bounded(response: &mut reqwest::Response, what: &str) -> Result<Vec<u8>, String> {
+async fn read_bounded(response: &mut reqwest::Response, what: &str) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| format!("{what}: {e}"))? {
         body.extend_from_slice(&chunk);
@@ -478,15 +334,18 @@ pub async fn read_bounded(response: &mut reqwest::Response, what: &str) -> Resul
     Ok(body)
 }
 
-/// True when the token's header has `crit` (RFC 7515 §4.1.11: a reader that
-/// does not understand the extensions named must refuse the token).
-fn names_critical_extensions(token: &str) -> bool {
-    let Some(header) = token.split('.').next() else {
-        return false;
-    };
-    URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|h| h.get("crit").is_some())
+/// The token's header, read once: refused when malformed, or when it names
+/// `crit` extensions (RFC 7515 §4.1.11: a reader that does not understand
+/// them must refuse the token; collabd understands none).
+fn header_of(token: &str) -> Result<Header, Refusal> {
+    let malformed = || Refusal::Invalid("malformed token header".into());
+    let encoded = token.split('.').next().ok_or_else(malformed)?;
+    let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| malformed())?;
+    let raw: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    if raw.get("crit").is_some() {
+        return Err(Refusal::Invalid(
+            "the token names critical extensions (crit), which collabd does not take".into(),
+        ));
+    }
+    serde_json::from_value(raw).map_err(|e| Refusal::Invalid(format!("malformed token: {e}")))
 }

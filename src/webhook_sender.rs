@@ -190,14 +190,8 @@ pub fn queue_depth(store: &Store) -> Result<Vec<(&'static str, i64)>, StoreError
 }
 
 /// Resolves a host and keeps only the addresses a webhook may reach.
-pub struct Guarded {
+struct Guarded {
     allow_private: bool,
-}
-
-/// The resolver of every client that fetches an address an organization
-/// chose (webhooks, SSO issuers): private addresses dropped unless allowed.
-pub fn guarded_resolver(allow_private: bool) -> Arc<Guarded> {
-    Arc::new(Guarded { allow_private })
 }
 
 impl Resolve for Guarded {

@@ -15,7 +15,8 @@ use super::{new_id, now_ms, Ctx, DomainError, DomainResult, MAX_NAME_CHARS};
 use crate::issuers::IdClaims;
 use crate::store::rows::UserRow;
 use crate::store::schema::{identities, users};
-use crate::store::{DbConn, Lookups};
+use crate::store::{DbConn, Lookups, StoreError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// The account linked to (`issuer`, `subject`), if any.
 pub fn linked(conn: &mut DbConn, issuer: &str, subject: &str) -> DomainResult<Option<String>> {
@@ -50,25 +51,52 @@ fn name_of(claims: &IdClaims, email: &str) -> String {
     }
 }
 
-/// The account of `claims` (already verified as `issuer`'s), linked, found
-/// or made; whether it was made or linked now (first sight). A sign-in
-/// (`signs_in`: a token new to this process; a first sight always is one)
-/// runs what a login runs after it (verified-domain joining).
-pub fn account_of(
-    ctx: &Ctx,
-    issuer: &str,
-    claims: &IdClaims,
-    signs_in: bool,
-) -> DomainResult<(UserRow, bool)> {
-    if let Some(user_id) = ctx.store.read(|conn| linked(conn, issuer, &claims.sub))? {
-        let user = ctx
-            .store
-            .read(|conn| Ok::<_, DomainError>(conn.user(&user_id)?))?;
-        if signs_in {
-            after_commit(ctx, AfterCommit::SignedIn(&user));
-        }
-        return Ok((user, false));
+fn caller(user_id: String) -> Caller {
+    Caller {
+        user_id,
+        session_id: None,
+        api_key: None,
+        named_organization: None,
+        provider_token: true,
     }
+}
+
+/// The caller a provider token of `issuer` about `subject` stands for (API.md
+/// §9), when it is linked: a session of its account that collabd did not
+/// make. One read, for every use of a token after its first.
+pub fn linked_caller(ctx: &Ctx, issuer: &str, subject: &str) -> DomainResult<Option<Caller>> {
+    Ok(ctx
+        .store
+        .read(|conn| linked(conn, issuer, subject))?
+        .map(caller))
+}
+
+/// A sign-in with a verified provider token of `issuer` (its first use in
+/// this process): the account linked, or found or made on first sight, then
+/// what a login runs after it (verified-domain joining).
+pub fn sign_in(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<Caller> {
+    let linked_user = ctx.store.read(|conn| {
+        Ok::<_, DomainError>(
+            identities::table
+                .inner_join(users::table.on(users::id.eq(identities::user_id)))
+                .filter(identities::issuer.eq(issuer))
+                .filter(identities::subject.eq(&claims.sub))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?,
+        )
+    })?;
+    let user = match linked_user {
+        Some(user) => user,
+        None => first_sight(ctx, issuer, claims)?,
+    };
+    after_commit(ctx, AfterCommit::SignedIn(&user));
+    Ok(caller(user.id))
+}
+
+/// Links (`issuer`, `sub`) to the account of the claims' verified address,
+/// found (one never confirmed is taken over) or made.
+fn first_sight(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<UserRow> {
     let email = match (&claims.email, claims.email_verified) {
         (Some(email), Some(true)) => normalize_email(email),
         _ => return Err(no_verified_email()),
@@ -108,30 +136,13 @@ pub fn account_of(
             .execute(conn)?;
         Ok(user)
     };
-    // Two first sights at once: the loser of the race finds the winner's link.
-    let user = match ctx.store.write(link) {
-        Err(DomainError::Store(_)) => ctx.store.write(link)?,
-        other => other?,
-    };
-    after_commit(ctx, AfterCommit::SignedIn(&user));
-    Ok((user, true))
-}
-
-/// The caller a verified provider token of `issuer` stands for (API.md
-/// §9): a session of its account that collabd did not make. `new_token`:
-/// the first use of this token here, a sign-in.
-pub fn provider_caller(
-    ctx: &Ctx,
-    issuer: &str,
-    claims: &IdClaims,
-    new_token: bool,
-) -> DomainResult<Caller> {
-    let (user, _) = account_of(ctx, issuer, claims, new_token)?;
-    Ok(Caller {
-        user_id: user.id,
-        session_id: None,
-        api_key: None,
-        named_organization: None,
-        provider_token: true,
-    })
+    // Two first sights at once: the loser of the race (a unique key taken
+    // by the winner) finds the winner's link.
+    match ctx.store.write(link) {
+        Err(DomainError::Store(StoreError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) => ctx.store.write(link),
+        other => other,
+    }
 }

@@ -174,11 +174,18 @@ async fn provider_caller(
             )))
         }
     };
-    let new_token = ctx.issuers.first_use(token);
-    run(ctx, move |ctx| {
-        identities::provider_caller(ctx, &issuer, &claims, new_token)
-    })
-    .await
+    // A token's first use here is a sign-in (a write, on first sight); any
+    // later use of a linked subject is one read.
+    if !ctx.issuers.first_use(token) {
+        let (iss, sub) = (issuer.clone(), claims.sub.clone());
+        let linked = read(ctx.clone(), move |ctx| {
+            identities::linked_caller(ctx, &iss, &sub)
+        });
+        if let Some(caller) = linked.await? {
+            return Ok(caller);
+        }
+    }
+    run(ctx, move |ctx| identities::sign_in(ctx, &issuer, &claims)).await
 }
 
 /// A service key presented as `Bearer`, if any.

@@ -158,12 +158,18 @@ impl Effective {
         self.grants.contains_key(project_id) || self.teams.grants.contains_key(project_id)
     }
 
-    /// True when an answer about `project_id` would come from a permission
-    /// on every project, and so depends on the project being there.
-    pub fn needs_project(&self, question: &Question) -> bool {
+    /// The project whose existence decides the answer to `question`: one
+    /// no grant names, which a permission on every project would allow (a
+    /// project the organization does not have is granted to nobody). The
+    /// one rule of the checks' statements and of what they keep.
+    pub fn existence_decides<'q>(&self, question: &'q Question) -> Option<&'q str> {
         match question {
-            Question::Project { project_id, .. } => !self.granted_on(project_id),
-            Question::Organization(_) => false,
+            Question::Project { project_id, .. }
+                if !self.granted_on(project_id) && self.decide(question, true).allowed =>
+            {
+                Some(project_id)
+            }
+            _ => None,
         }
     }
 

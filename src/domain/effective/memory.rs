@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::decision::{Asked, Decision, Effective, Person, Question, Reason};
+use super::decision::{Asked, Decision, Effective, Person, Reason};
 
 /// A member as read: what they hold, and when their membership ends.
 #[derive(Debug, Clone)]
@@ -36,10 +36,11 @@ pub struct Holder {
     pub until: Option<i64>,
 }
 
-impl Holder {
-    fn size(&self) -> usize {
-        1 + self.effective.grants.len() + self.effective.teams.grants.len()
-    }
+/// The entries a person's reading counts for: one, and one per grant.
+fn size_of(holder: &Option<Holder>) -> usize {
+    holder.as_ref().map_or(1, |h| {
+        1 + h.effective.grants.len() + h.effective.teams.grants.len()
+    })
 }
 
 /// What was read of one organization at one version.
@@ -61,30 +62,19 @@ impl Readings {
             return Some(Decision::no(Reason::NotMember));
         }
         let effective = &holder.effective;
-        let in_organization = match &asked.question {
-            Question::Organization(_) => true,
-            Question::Project { project_id, .. } => {
-                effective.granted_on(project_id)
-                    || (effective.decide(&asked.question, true).allowed
-                        && *self.projects.get(project_id)?)
-            }
+        let in_organization = match effective.existence_decides(&asked.question) {
+            Some(project) => *self.projects.get(project)?,
+            None => true,
         };
         Some(effective.decide(&asked.question, in_organization))
-    }
-
-    fn size(&self) -> usize {
-        self.projects.len()
-            + self
-                .people
-                .values()
-                .map(|h| h.as_ref().map_or(1, Holder::size))
-                .sum::<usize>()
     }
 }
 
 struct Kept {
     version: i64,
     readings: Readings,
+    /// Entries in `readings` ([`size_of`], one per project).
+    size: usize,
 }
 
 #[derive(Default)]
@@ -138,7 +128,7 @@ impl CheckMemory {
     /// is kept at that version, instead of what is kept at an older one,
     /// and not at all when a newer one is kept.
     pub fn keep(&self, organization_id: &str, version: i64, readings: Readings) {
-        let size = readings.size();
+        let size = readings.projects.len() + readings.people.values().map(size_of).sum::<usize>();
         if size > self.budget / 4 {
             return;
         }
@@ -147,7 +137,7 @@ impl CheckMemory {
         match memory.kept.get(organization_id) {
             Some(kept) if kept.version > version => return,
             Some(kept) if kept.version < version => {
-                memory.size -= kept.readings.size();
+                memory.size -= kept.size;
                 memory.kept.remove(organization_id);
             }
             _ => {}
@@ -163,16 +153,29 @@ impl CheckMemory {
             .or_insert_with(|| Kept {
                 version,
                 readings: Readings::default(),
+                size: 0,
             });
-        let before = kept.readings.size();
-        kept.readings.people.extend(readings.people);
-        kept.readings.projects.extend(readings.projects);
-        memory.size = memory.size + kept.readings.size() - before;
+        // What a reading replaces no longer counts.
+        let mut replaced = 0;
+        for (person, holder) in readings.people {
+            replaced += kept
+                .readings
+                .people
+                .insert(person, holder)
+                .as_ref()
+                .map_or(0, size_of);
+        }
+        for (project, exists) in readings.projects {
+            replaced += usize::from(kept.readings.projects.insert(project, exists).is_some());
+        }
+        kept.size = kept.size + size - replaced;
+        memory.size = memory.size + size - replaced;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::decision::Question;
     use super::*;
     use crate::domain::permissions::{Permission, PermissionSet};
     use crate::store::kinds::Permission as Level;

@@ -44,7 +44,7 @@ pub use single::KeyFound;
 use memory::{Holder, Readings};
 
 use super::access::{live, Member};
-use super::kernel::error::DomainResult;
+use super::kernel::error::{DomainError, DomainResult};
 use super::permissions::PermissionSet;
 use super::roles::holder_permissions;
 use super::{rosters, teamwork};
@@ -439,11 +439,11 @@ pub fn decide_all(
     for (organization, readings) in readings {
         memory.keep(&organization, version(&organization), readings);
     }
-    // Every question was read about: each has its answer.
-    Ok(answers
+    // Every question missing was read about, so each has its answer now.
+    answers
         .into_iter()
-        .map(|a| a.unwrap_or(Decision::no(Reason::NotMember)))
-        .collect())
+        .map(|a| a.ok_or_else(|| DomainError::Internal("a check read without an answer".into())))
+        .collect()
 }
 
 /// Reads what answers `asked`, per organization: everything each person
@@ -456,13 +456,8 @@ fn read(conn: &mut DbConn, asked: &[&Asked], now: i64) -> DomainResult<HashMap<S
     let mut unknown: HashSet<(&str, &str)> = HashSet::new();
     for a in asked {
         let holder = found.iter().find(|f| is_about(f, a));
-        if let (Some(f), Question::Project { project_id, .. }) = (holder, &a.question) {
-            // Only an answer that would allow needs the project to exist.
-            if f.effective.needs_project(&a.question)
-                && f.effective.decide(&a.question, true).allowed
-            {
-                unknown.insert((a.organization_id.as_str(), project_id.as_str()));
-            }
+        if let Some(project) = holder.and_then(|f| f.effective.existence_decides(&a.question)) {
+            unknown.insert((a.organization_id.as_str(), project));
         }
         let holder = holder.map(|f| Holder {
             effective: f.effective.clone(),
@@ -502,15 +497,12 @@ pub fn decide_with_key(
     let Some(effective) = member else {
         return Ok(Some((key, Decision::no(Reason::NotMember))));
     };
-    let in_organization = match &asked.question {
-        Question::Project { project_id, .. }
-            if effective.needs_project(&asked.question)
-                && effective.decide(&asked.question, true).allowed =>
-        {
-            let pair = HashSet::from([(asked.organization_id.as_str(), project_id.as_str())]);
+    let in_organization = match effective.existence_decides(&asked.question) {
+        Some(project) => {
+            let pair = HashSet::from([(asked.organization_id.as_str(), project)]);
             !existing_projects(conn, &pair)?.is_empty()
         }
-        _ => true,
+        None => true,
     };
     Ok(Some((
         key,

@@ -16,6 +16,8 @@ on_both_backends!(
     keys_rotate_without_a_restart_at_most_twice_a_minute,
     unreachable_keys_answer_503_and_kept_keys_still_work,
     a_first_sight_joins_by_verified_domain_as_a_login_does,
+    a_first_sight_takes_over_an_unconfirmed_account_and_skips_the_second_factor,
+    first_sights_at_once_make_one_account_and_one_link,
 );
 
 /// An app trusting `issuers` with the audience `collabd`.
@@ -337,7 +339,9 @@ fn a_first_sight_joins_by_verified_domain_as_a_login_does(backend: Backend) {
         )
     };
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(details(&app, &early(now)).0, 200);
+    // Kept as signed: a token made again a second later differs in its `exp`.
+    let first_token = early(now);
+    assert_eq!(details(&app, &first_token).0, 200);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     app.post(
@@ -392,6 +396,90 @@ fn a_first_sight_joins_by_verified_domain_as_a_login_does(backend: Backend) {
         )
         .status
     };
-    assert_eq!(role(&early(now)), 404);
+    assert_eq!(role(&first_token), 404);
     assert_eq!(role(&early(now + 1)), 200);
+}
+
+fn a_first_sight_takes_over_an_unconfirmed_account_and_skips_the_second_factor(backend: Backend) {
+    let issuer = Issuer::start(&["rsa-1"]);
+    let app = trusting(backend, &[&issuer]);
+    // Someone signed up with the address and never proved it: the issuer's
+    // verified address takes the account over, as a proven mailbox does.
+    let squatter = app.user("taken@example.com");
+    let before = user_of(&app, &squatter);
+    assert_eq!(before["emailverified"], false);
+    let token = issuer.token(
+        "rsa-1",
+        Algorithm::RS256,
+        json!({"sub": "t-1", "email": "taken@example.com", "email_verified": true}),
+    );
+    let after = user_of(&app, &token);
+    assert_eq!(after["userid"], before["userid"]);
+    assert_eq!(after["emailverified"], true);
+    assert_eq!(
+        details(&app, &squatter).0,
+        401,
+        "the unproven session ended"
+    );
+    app.post(
+        "/user/login",
+        None,
+        json!({"email": "taken@example.com", "password": "correct horse battery"}),
+    )
+    .err(401, "unauthenticated");
+
+    // An account with two-factor on is not asked for a code with a provider
+    // token: its issuer authenticated the person.
+    let password_token = app.user("twofa@example.com");
+    app.confirm("twofa@example.com");
+    crate::user::recovery::enable_two_factor(&app, &password_token);
+    let r = app.post(
+        "/user/login",
+        None,
+        json!({"email": "twofa@example.com", "password": "correct horse battery"}),
+    );
+    assert_eq!(r.status, 401, "a password alone is not enough: {}", r.body);
+    let token = issuer.token(
+        "rsa-1",
+        Algorithm::RS256,
+        json!({"sub": "t-2", "email": "twofa@example.com", "email_verified": true}),
+    );
+    assert_eq!(user_of(&app, &token)["twofactorenabled"], true);
+}
+
+fn first_sights_at_once_make_one_account_and_one_link(backend: Backend) {
+    let issuer = Issuer::start(&["rsa-1"]);
+    let app = trusting(backend, &[&issuer]);
+    let now = chrono::Utc::now().timestamp();
+    // Eight tokens of one new subject (each its own, so each is a sign-in).
+    let tokens: Vec<String> = (0..8)
+        .map(|i| {
+            issuer.token(
+                "rsa-1",
+                Algorithm::RS256,
+                json!({"sub": "c-1", "email": "racer@example.com", "email_verified": true,
+                       "iat": now - i}),
+            )
+        })
+        .collect();
+    let ids: Vec<Value> = std::thread::scope(|scope| {
+        let running: Vec<_> = tokens
+            .iter()
+            .map(|token| scope.spawn(|| user_of(&app, token)["userid"].clone()))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect()
+    });
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(accounts_with(&app, "racer@example.com"), 1);
+    assert_eq!(
+        sql_strings(
+            &app,
+            "SELECT user_id AS value FROM identities WHERE subject = 'c-1'"
+        )
+        .len(),
+        1
+    );
 }

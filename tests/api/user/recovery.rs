@@ -312,7 +312,7 @@ fn code(secret: &str, offset: i64) -> String {
 }
 
 /// Turns two-factor on for `token`'s account: its secret and recovery codes.
-fn enable_two_factor(app: &TestApp, token: &str) -> (String, Vec<String>) {
+pub(crate) fn enable_two_factor(app: &TestApp, token: &str) -> (String, Vec<String>) {
     let r = app
         .post(
             "/user/enabletwofactor",
