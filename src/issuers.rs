@@ -1,9 +1,12 @@
-//! The OpenID Connect issuers the operator trusts (API.md §9): their JWTs
-//! are bearer tokens (provider tokens).
+//! The OpenID Connect issuers collabd takes tokens from (API.md §9): those
+//! the operator trusts, whose JWTs are bearer tokens (provider tokens), and
+//! the issuers organizations connect for sign-in (SSO), whose ID tokens
+//! finish an SSO flow.
 //!
 //! An issuer's discovery document (`{issuer}/.well-known/openid-configuration`)
-//! names its `jwks_uri`; its keys are kept by `kid`. A token naming a `kid`
-//! not kept makes collabd read both documents again, at most once per
+//! names its `jwks_uri` (and, for SSO, its authorization and token
+//! endpoints); its keys are kept by `kid`. A token naming a `kid` not kept
+//! makes collabd read both documents again, at most once per
 //! [`REFRESH_EVERY`] per issuer, so an issuer can rotate its keys (or move
 //! its key set) without a restart, and a stream of made-up `kid`s costs one
 //! fetch each half minute. Fetches of one issuer's keys wait for each other;
@@ -11,9 +14,13 @@
 //! RS256, PS256, ES256 and EdDSA only (never an HMAC algorithm, whose key
 //! would be the public key, never `none`), the algorithm bound to the key's
 //! type (and to its `alg` when it names one), `exp` and `nbf` with
-//! [`LEEWAY_SECS`] of leeway, `iss` and `aud` as configured. The operator
-//! chose these addresses, so they may be anywhere (an organization's own
-//! issuer, for SSO, will be fetched under the webhook address rule).
+//! [`LEEWAY_SECS`] of leeway, `iss` and `aud` as expected.
+//!
+//! The operator chose its issuers' addresses, so they may be anywhere. An
+//! organization's issuer was chosen by an owner: what collabd fetches of it
+//! follows the webhook address rule (API.md §6): names resolve only to
+//! public addresses, an address written in a URL is checked, redirects are
+//! not followed ([`Reach::Organization`]); what each reach keeps is apart.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -29,6 +36,9 @@ use serde::{Deserialize, Deserializer};
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// Leeway on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 60;
+/// How long an organization's discovery document is used before it is
+/// read again for a new sign-in.
+const DISCOVERY_KEPT: Duration = Duration::from_secs(300);
 /// A fetch of a document gives up after this long.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest document taken (a discovery document or a key set).
@@ -49,11 +59,64 @@ pub enum Refusal {
     Unavailable(String),
 }
 
+/// Whose issuer a fetch is for, which says where it may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reach {
+    /// `COLLABD_TRUSTED_ISSUERS`: anywhere.
+    Operator,
+    /// An organization's SSO issuer: the webhook address rule.
+    Organization,
+}
+
 /// What of an issuer's discovery document collabd uses.
 #[derive(Debug, Clone, Deserialize)]
-struct Discovery {
-    issuer: String,
-    jwks_uri: String,
+pub struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: String,
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    #[serde(default)]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+}
+
+impl Discovery {
+    /// What an SSO flow needs of the document: both endpoints, as http(s)
+    /// URLs, and PKCE S256 when the document lists methods.
+    pub fn check_for_sign_in(&self) -> Result<(), String> {
+        for (what, url) in [
+            ("authorization_endpoint", &self.authorization_endpoint),
+            ("token_endpoint", &self.token_endpoint),
+        ] {
+            let Some(url) = url else {
+                return Err(format!("the discovery document names no {what}"));
+            };
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => return Err(format!("its {what} is not an http(s) URL")),
+            }
+        }
+        if let Some(methods) = &self.code_challenge_methods_supported {
+            if !methods.iter().any(|m| m == "S256") {
+                return Err("the issuer does not take PKCE with S256".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the token endpoint takes the client secret only in the
+    /// form (`client_secret_post`), not as HTTP Basic (the default).
+    fn secret_in_form(&self) -> bool {
+        self.token_endpoint_auth_methods_supported
+            .as_ref()
+            .is_some_and(|m| {
+                !m.iter().any(|m| m == "client_secret_basic")
+                    && m.iter().any(|m| m == "client_secret_post")
+            })
+    }
 }
 
 /// The claims collabd reads from a provider token.
@@ -72,6 +135,9 @@ pub struct IdClaims {
     /// over one it cannot read).
     #[serde(default)]
     pub nbf: Option<f64>,
+    /// An ID token's: the value its SSO flow sent.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -85,19 +151,27 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 #[derive(Default)]
 struct Kept {
     keys: HashMap<String, Jwk>,
+    /// The discovery document the keys came with.
+    discovery: Option<Discovery>,
     /// When the keys were last fetched, and whether that fetch failed.
     fetched: Option<(Instant, bool)>,
 }
+
+type Place = (Reach, String);
 
 /// The issuers of one process and what it keeps of each.
 pub struct Issuers {
     trusted: Vec<String>,
     audience: Option<String>,
+    /// For the operator's issuers.
     client: reqwest::Client,
-    /// By issuer.
-    kept: Mutex<HashMap<String, Kept>>,
+    /// For organizations' issuers: the webhook address rule.
+    guarded: reqwest::Client,
+    allow_private: bool,
+    /// By reach and issuer.
+    kept: Mutex<HashMap<Place, Kept>>,
     /// One fetch at a time per issuer.
-    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    fetching: Mutex<HashMap<Place, Arc<tokio::sync::Mutex<()>>>>,
     /// Signatures of the tokens seen lately, so a token new to this process
     /// counts as a sign-in ([`Issuers::first_use`]).
     seen: Mutex<HashSet<[u8; 32]>>,
@@ -116,7 +190,20 @@ impl Issuers {
             .user_agent(concat!("collabd/", env!("CARGO_PKG_VERSION"), " (openid)"))
             .build()
             .map_err(|e| format!("building the OpenID client: {e}"))?;
+        let guarded = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("collabd/", env!("CARGO_PKG_VERSION"), " (openid)"))
+            .dns_resolver(Arc::new(crate::webhook_sender::Guarded {
+                allow_private: config.webhook_allow_private,
+            }))
+            .build()
+            .map_err(|e| format!("building the OpenID client: {e}"))?;
         Ok(Issuers {
+            guarded,
+            allow_private: config.webhook_allow_private,
             trusted: config.issuers()?,
             audience: config
                 .trusted_audience
@@ -129,7 +216,7 @@ impl Issuers {
         })
     }
 
-    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<Place, Kept>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -178,6 +265,37 @@ impl Issuers {
             .audience
             .as_deref()
             .ok_or_else(|| Refusal::Invalid("no audience is configured".into()))?;
+        self.verify(token, (Reach::Operator, issuer), audience).await
+    }
+
+    /// An ID token from an organization's `issuer` for its `client_id`,
+    /// verified, its `nonce` the one the flow sent.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        issuer: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<IdClaims, Refusal> {
+        let claims = self
+            .verify(token, (Reach::Organization, issuer), client_id)
+            .await?;
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(Refusal::Invalid(
+                "the ID token's nonce is not the one this sign-in sent".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// `token` signed by a key of `issuer` (reached as `reach`), for
+    /// `audience`.
+    async fn verify(
+        &self,
+        token: &str,
+        (reach, issuer): (Reach, &str),
+        audience: &str,
+    ) -> Result<IdClaims, Refusal> {
         let header = header_of(token)?;
         if !ALGORITHMS.contains(&header.alg) {
             return Err(Refusal::Invalid(format!(
@@ -188,7 +306,7 @@ impl Issuers {
         let kid = header
             .kid
             .ok_or_else(|| Refusal::Invalid("the token names no key (kid)".into()))?;
-        let jwk = self.key(issuer, &kid).await?;
+        let jwk = self.key((reach, issuer), &kid).await?;
         if let Some(meant) = &jwk.common.key_algorithm {
             if format!("{meant:?}") != format!("{:?}", header.alg) {
                 return Err(Refusal::Invalid(format!(
@@ -210,20 +328,110 @@ impl Issuers {
             .map_err(|e| Refusal::Invalid(format!("the token does not verify: {e}")))
     }
 
+    /// The discovery document of an organization's `issuer`: read afresh
+    /// when `fresh` (connecting an organization checks it) or when what is
+    /// kept is older than [`DISCOVERY_KEPT`]; else the one kept. Its keys
+    /// are kept with it.
+    pub async fn discovery(&self, issuer: &str, fresh: bool) -> Result<Discovery, String> {
+        let place = (Reach::Organization, issuer.to_string());
+        if !fresh {
+            let kept = self.kept();
+            if let Some(Kept {
+                discovery: Some(discovery),
+                fetched: Some((at, false)),
+                ..
+            }) = kept.get(&place)
+            {
+                if at.elapsed() < DISCOVERY_KEPT {
+                    return Ok(discovery.clone());
+                }
+            }
+        }
+        let (discovery, keys) = self.fetch_keys((Reach::Organization, issuer)).await?;
+        let mut kept = self.kept();
+        let entry = kept.entry(place).or_default();
+        entry.keys = keys;
+        entry.discovery = Some(discovery.clone());
+        entry.fetched = Some((Instant::now(), false));
+        Ok(discovery)
+    }
+
+    /// Exchanges an authorization `code` at the token endpoint of an
+    /// organization's issuer (its `discovery`) with the client's secret and
+    /// the flow's PKCE `verifier`: the ID token it answers.
+    pub async fn exchange_code(
+        &self,
+        discovery: &Discovery,
+        client: (&str, &str),
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<String, String> {
+        let (client_id, client_secret) = client;
+        let endpoint = discovery
+            .token_endpoint
+            .as_deref()
+            .ok_or("the discovery document names no token_endpoint")?;
+        let url = self.guarded_url(endpoint)?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        let mut request = self.guarded.post(url).header("accept", "application/json");
+        if discovery.secret_in_form() {
+            form.push(("client_id", client_id));
+            form.push(("client_secret", client_secret));
+        } else {
+            // RFC 6749 §2.3.1: both form-encoded before Basic.
+            let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            request = request.basic_auth(encode(client_id), Some(encode(client_secret)));
+        }
+        let mut response = request
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| format!("the token endpoint: {e}"))?;
+        let status = response.status();
+        let body = read_bounded(&mut response, "the token endpoint").await?;
+        #[derive(Deserialize)]
+        struct Answer {
+            id_token: Option<String>,
+            error: Option<String>,
+            error_description: Option<String>,
+        }
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|_| format!("the token endpoint answered {status} without JSON"))?;
+        if let Some(error) = answer.error {
+            let about = answer.error_description.unwrap_or_default();
+            return Err(format!("the token endpoint refused the code: {error} {about}")
+                .trim_end()
+                .to_string());
+        }
+        if !status.is_success() {
+            return Err(format!("the token endpoint answered {status}"));
+        }
+        answer
+            .id_token
+            .ok_or_else(|| "the token endpoint answered no id_token".into())
+    }
+
     /// The key `kid` of `issuer`: kept, or fetched again when allowed.
-    async fn key(&self, issuer: &str, kid: &str) -> Result<Jwk, Refusal> {
-        if let Some(jwk) = self.kept().get(issuer).and_then(|k| k.keys.get(kid)) {
+    async fn key(&self, (reach, issuer): (Reach, &str), kid: &str) -> Result<Jwk, Refusal> {
+        let place: Place = (reach, issuer.to_string());
+        if let Some(jwk) = self.kept().get(&place).and_then(|k| k.keys.get(kid)) {
             return Ok(jwk.clone());
         }
         let turn = {
             let mut fetching = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
-            fetching.entry(issuer.to_string()).or_default().clone()
+            fetching.entry(place.clone()).or_default().clone()
         };
         let _turn = turn.lock().await;
         // Another request may have fetched while this one waited.
         let recent = {
             let kept = self.kept();
-            let entry = kept.get(issuer);
+            let entry = kept.get(&place);
             if let Some(jwk) = entry.and_then(|k| k.keys.get(kid)) {
                 return Ok(jwk.clone());
             }
@@ -242,12 +450,13 @@ impl Issuers {
         }
         // The discovery document is read again too: an issuer may move its
         // key set.
-        let fetched = self.fetch_keys(issuer).await;
+        let fetched = self.fetch_keys((reach, issuer)).await;
         let mut kept = self.kept();
-        let entry = kept.entry(issuer.to_string()).or_default();
+        let entry = kept.entry(place).or_default();
         match fetched {
-            Ok(keys) => {
+            Ok((discovery, keys)) => {
                 entry.keys = keys;
+                entry.discovery = Some(discovery);
                 entry.fetched = Some((Instant::now(), false));
                 entry
                     .keys
@@ -267,12 +476,15 @@ impl Issuers {
 
     /// The discovery document of `issuer` (it must name itself as
     /// `issuer`), then the key set it names: its keys for signing, by `kid`.
-    async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Jwk>, String> {
+    async fn fetch_keys(
+        &self,
+        (reach, issuer): (Reach, &str),
+    ) -> Result<(Discovery, HashMap<String, Jwk>), String> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let discovery: Discovery = serde_json::from_slice(&self.fetch(&url).await?)
+        let discovery: Discovery = serde_json::from_slice(&self.fetch(reach, &url).await?)
             .map_err(|e| format!("the discovery document: {e}"))?;
         if discovery.issuer != issuer {
             return Err(format!(
@@ -280,7 +492,7 @@ impl Issuers {
                 discovery.issuer
             ));
         }
-        let body = self.fetch(&discovery.jwks_uri).await?;
+        let body = self.fetch(reach, &discovery.jwks_uri).await?;
         #[derive(Deserialize)]
         struct Set {
             keys: Vec<serde_json::Value>,
@@ -300,16 +512,34 @@ impl Issuers {
             })
             .filter_map(|k| Some((k.common.key_id.clone()?, k)))
             .collect();
-        Ok(keys)
+        Ok((discovery, keys))
     }
 
-    async fn fetch(&self, raw: &str) -> Result<Vec<u8>, String> {
+    /// `raw` as a URL the guarded client may fetch: http(s), and no private
+    /// address written in it (names are the resolver's to judge).
+    fn guarded_url(&self, raw: &str) -> Result<url::Url, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("{raw}: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("{raw}: not an http(s) URL"));
         }
-        let mut response = self
-            .client
+        if let Some(ip) = crate::webhook_sender::private_literal(&url, self.allow_private) {
+            return Err(format!("{raw}: {ip} is not a public address"));
+        }
+        Ok(url)
+    }
+
+    async fn fetch(&self, reach: Reach, raw: &str) -> Result<Vec<u8>, String> {
+        let (client, url) = match reach {
+            Reach::Operator => {
+                let url = url::Url::parse(raw).map_err(|e| format!("{raw}: {e}"))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(format!("{raw}: not an http(s) URL"));
+                }
+                (&self.client, url)
+            }
+            Reach::Organization => (&self.guarded, self.guarded_url(raw)?),
+        };
+        let mut response = client
             .get(url)
             .header("accept", "application/json")
             .send()

@@ -86,6 +86,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         answer_sealer: sealer(domain::idempotency::SEALING_PURPOSE),
         totp_sealer: sealer(domain::twofactor::SEALING_PURPOSE),
         webhook_sealer: sealer(domain::webhooks::SEALING_PURPOSE),
+        sso_sealer: sealer(domain::sso::SEALING_PURPOSE),
         policy: Policy {
             invite_ttl_days: config.invite_ttl_days,
             max_orgs_per_user: config.max_orgs_per_user,
@@ -242,6 +243,9 @@ fn routes(cfg: &mut web::ServiceConfig, extra: Option<http::Extra>) {
     http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
     http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
     http::get_only(cfg, "/domain/{token}", http::verified_domains::domain_page);
+    // Before `/sso/{organizationid}`, which would take `callback` as an id.
+    http::get_only(cfg, "/sso/callback", http::sso::callback_page);
+    http::get_only(cfg, "/sso/{organizationid}", http::sso::begin_page);
 }
 
 /// Gives each request its transaction id (its header, its log line's

@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::domain::tokens::new_secret;
 use crate::domain::Ctx;
 use crate::secrets::Sealer;
-use crate::store::schema::{idempotency_keys, outbox, settings, users, webhooks};
+use crate::store::schema::{idempotency_keys, outbox, settings, sso_connections, users, webhooks};
 use crate::store::{DbConn, Store, StoreError, Target};
 
 /// The `settings` key under which earlier versions kept the secret.
@@ -187,6 +187,27 @@ pub fn reseal_under_current(ctx: &Ctx) -> Result<usize, StoreError> {
                     .filter(webhooks::secret.eq(old)),
             )
             .set(webhooks::secret.eq(new))
+            .execute(conn)
+        },
+    )?;
+    count += reseal_column(
+        &ctx.store,
+        &ctx.sso_sealer,
+        |conn| {
+            sso_connections::table
+                .select((
+                    sso_connections::organization_id,
+                    sso_connections::client_secret_sealed,
+                ))
+                .load::<(String, String)>(conn)
+        },
+        |conn, id, old, new| {
+            diesel::update(
+                sso_connections::table
+                    .filter(sso_connections::organization_id.eq(id))
+                    .filter(sso_connections::client_secret_sealed.eq(old)),
+            )
+            .set(sso_connections::client_secret_sealed.eq(new))
             .execute(conn)
         },
     )?;

@@ -189,9 +189,20 @@ pub fn queue_depth(store: &Store) -> Result<Vec<(&'static str, i64)>, StoreError
     queue::depth::<WebhookCourier>(store, &states)
 }
 
-/// Resolves a host and keeps only the addresses a webhook may reach.
-struct Guarded {
-    allow_private: bool,
+/// Resolves a host and keeps only the addresses a webhook may reach (and
+/// an organization's OpenID issuer, API.md §9).
+pub struct Guarded {
+    pub allow_private: bool,
+}
+
+/// The address written in `url` as its host, when it is one no webhook may
+/// reach (see [`is_private`]); names are [`Guarded`]'s to judge.
+pub fn private_literal(url: &reqwest::Url, allow_private: bool) -> Option<IpAddr> {
+    let literal = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .and_then(|h| h.parse::<IpAddr>().ok())?;
+    (!allow_private && is_private(literal)).then_some(literal)
 }
 
 impl Resolve for Guarded {
@@ -304,17 +315,11 @@ impl Courier for WebhookCourier {
             Ok(url) => url,
             Err(e) => return (Outcome::Rejected(format!("the URL: {e}")), None),
         };
-        let literal = url
-            .host_str()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-            .and_then(|h| h.parse::<IpAddr>().ok());
-        if let Some(ip) = literal {
-            if !self.allow_private && is_private(ip) {
-                return (
-                    Outcome::Rejected(format!("{ip} is not a public address")),
-                    None,
-                );
-            }
+        if let Some(ip) = private_literal(&url, self.allow_private) {
+            return (
+                Outcome::Rejected(format!("{ip} is not a public address")),
+                None,
+            );
         }
         let Some(secret) = self.sealer.open(&item.secret) else {
             return (

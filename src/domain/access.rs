@@ -12,7 +12,10 @@ use super::sessions::{Caller, SessionClaim};
 use super::teamwork;
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, RoleRow, SessionRow};
-use crate::store::schema::{memberships, roles, roster_versions, sessions};
+use super::emails::domain_of;
+use crate::store::schema::{
+    memberships, roles, roster_versions, sessions, sso_connections, users, verified_domains,
+};
 use crate::store::{DbConn, Lookups};
 
 pub use crate::store::lookups::{live, Live};
@@ -30,6 +33,9 @@ pub struct Member {
     pub permissions: PermissionSet,
     /// The role held, system or custom, as answers name it.
     pub assigned: AssignedRole,
+    /// True when the organization enforces its SSO (API.md §9), read with
+    /// the membership; [`sso_admits`] judges what that means for a caller.
+    pub sso_enforced: bool,
 }
 
 impl Member {
@@ -51,6 +57,7 @@ impl Member {
             permissions: assigned.permissions(membership.can_create_projects),
             assigned,
             membership,
+            sso_enforced: false,
         }
     }
 }
@@ -108,23 +115,75 @@ fn hold(conn: &mut DbConn, organization_id: &str, how: Hold) -> DomainResult<()>
     }
 }
 
-/// The membership of `user_id` in `organization_id`, if any is in force.
+/// The membership of `user_id` in `organization_id`, if any is in force,
+/// with whether the organization enforces its SSO.
 pub fn membership(
     conn: &mut DbConn,
     organization_id: &str,
     user_id: &str,
 ) -> DomainResult<Option<Member>> {
-    let found: Option<(MembershipRow, Option<RoleRow>)> = with_custom_role!(memberships::table)
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::user_id.eq(user_id))
-        .filter(live(now_ms()))
-        .select((MembershipRow::as_select(), Option::<RoleRow>::as_select()))
-        .first(conn)
-        .optional()?;
+    let found: Option<(MembershipRow, Option<RoleRow>, Option<bool>)> =
+        with_custom_role!(memberships::table)
+            .left_join(
+                sso_connections::table.on(sso_connections::organization_id
+                    .eq(memberships::organization_id)
+                    .and(sso_connections::enforce)),
+            )
+            .filter(memberships::organization_id.eq(organization_id))
+            .filter(memberships::user_id.eq(user_id))
+            .filter(live(now_ms()))
+            .select((
+                MembershipRow::as_select(),
+                Option::<RoleRow>::as_select(),
+                sso_connections::enforce.nullable(),
+            ))
+            .first(conn)
+            .optional()?;
     match found {
-        Some((membership, custom)) => with_teams(conn, Member::new(membership, custom)).map(Some),
+        Some((membership, custom, enforced)) => {
+            let mut member = Member::new(membership, custom);
+            member.sso_enforced = enforced.unwrap_or(false);
+            with_teams(conn, member).map(Some)
+        }
         None => Ok(None),
     }
+}
+
+/// Whether `caller` may act as `member` in an organization that may enforce
+/// its SSO (API.md §9): always, unless it enforces it, the member is no
+/// owner, the caller holds a session (an API key keeps working) that the
+/// organization's SSO did not make, and the member's verified address is
+/// at one of the organization's verified domains: then 403 `sso_required`.
+/// A provider token is a session collabd did not make through that SSO, so
+/// it is refused as a password session is.
+pub fn sso_admits(conn: &mut DbConn, caller: &Caller, member: &Member) -> DomainResult<()> {
+    if !member.sso_enforced
+        || member.role == Role::Owner
+        || caller.api_key.is_some()
+        || caller.sso_organization.as_deref() == Some(member.organization_id())
+    {
+        return Ok(());
+    }
+    let (email, verified): (String, bool) = users::table
+        .find(&member.membership.user_id)
+        .select((users::email, users::email_verified))
+        .first(conn)?;
+    let Some(domain) = domain_of(&email).filter(|_| verified) else {
+        return Ok(());
+    };
+    let at_verified_domain: i64 = verified_domains::table
+        .filter(verified_domains::domain.eq(domain))
+        .filter(verified_domains::organization_id.eq(member.organization_id()))
+        .count()
+        .get_result(conn)?;
+    if at_verified_domain == 0 {
+        return Ok(());
+    }
+    Err(DomainError::SsoRequired(
+        "this organization requires signing in through its SSO: open /sso/{organizationid} \
+         in a browser for a session it accepts"
+            .replace("{organizationid}", member.organization_id()),
+    ))
 }
 
 fn permit(member: Member, need: Need) -> DomainResult<Member> {
@@ -152,6 +211,7 @@ pub fn organization(
     hold(conn, &organization_id, how)?;
     let member = membership(conn, &organization_id, &caller.user_id)?
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    sso_admits(conn, caller, &member)?;
     permit(member, need.into())
 }
 
@@ -171,6 +231,7 @@ pub fn object(
     let member = membership(conn, organization_id, &caller.user_id)?
         .ok_or_else(|| DomainError::not_found(format!("{what} not found")))?;
     scope(caller.bound_organization(), Some(organization_id))?;
+    sso_admits(conn, caller, &member)?;
     permit(member, need.into())
 }
 
@@ -230,12 +291,18 @@ pub fn organization_for_read(
                     roster_versions::table
                         .on(roster_versions::organization_id.eq(organization_id.clone())),
                 )
+                .left_join(
+                    sso_connections::table.on(sso_connections::organization_id
+                        .eq(organization_id.clone())
+                        .and(sso_connections::enforce)),
+                )
                 .filter(sessions::id.eq(claim.session_id.clone()))
                 .select((
                     SessionRow::as_select(),
                     Option::<MembershipRow>::as_select(),
                     Option::<RoleRow>::as_select(),
                     roster_versions::version.nullable(),
+                    sso_connections::enforce.nullable(),
                 ))
         };
     }
@@ -244,6 +311,7 @@ pub fn organization_for_read(
         Option<MembershipRow>,
         Option<RoleRow>,
         Option<i64>,
+        Option<bool>,
     );
     // Straight on the backend's own connection: through the multi-backend
     // wrapper, Diesel writes a statement's SQL out again on every call
@@ -252,16 +320,18 @@ pub fn organization_for_read(
         DbConn::Pg(c) => query!().first::<Found>(c).optional(),
         DbConn::Sqlite(c) => query!().first::<Found>(c).optional(),
     }?;
-    let (session, membership, custom, version) = match found {
-        Some((session, membership, custom, version)) => {
-            (Some(session), membership, custom, version)
+    let (session, membership, custom, version, enforced) = match found {
+        Some((session, membership, custom, version, enforced)) => {
+            (Some(session), membership, custom, version, enforced)
         }
-        None => (None, None, None, None),
+        None => (None, None, None, None, None),
     };
     let caller = claim.confirm(session.as_ref(), now)?;
-    let member = membership
+    let mut member = membership
         .map(|membership| Member::new(membership, custom))
         .ok_or_else(|| DomainError::not_found("organization not found"))?;
+    member.sso_enforced = enforced.unwrap_or(false);
+    sso_admits(conn, &caller, &member)?;
     let member = with_teams(conn, member)?;
     let member = permit(member, need)?;
     Ok((caller, member, version.unwrap_or(0)))

@@ -25,7 +25,7 @@ use super::sessions::Caller;
 use super::{new_id, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult};
 use crate::store::lookups::live;
 use crate::store::rows::RoleRow;
-use crate::store::schema::{domains, invites, memberships, roles, teams};
+use crate::store::schema::{domains, invites, memberships, roles, sso_connections, teams};
 use crate::store::{DbConn, Lookups};
 
 /// Custom roles one organization may have.
@@ -418,16 +418,18 @@ struct Holders {
     pending: i64,
     claims: i64,
     teams: i64,
+    /// The organization's SSO connection (0 or 1).
+    sso: i64,
 }
 
 impl Holders {
     fn any(&self) -> bool {
-        self.members + self.pending + self.claims + self.teams > 0
+        self.members + self.pending + self.claims + self.teams + self.sso > 0
     }
 }
 
 /// What holds `row` now: members in force, pending invites not past their
-/// time, domains, teams. Past its time an invite can no longer make a
+/// time, domains, teams, the SSO connection. Past its time an invite can no longer make a
 /// member; a resend of it after the role is gone answers 410.
 fn holders(conn: &mut DbConn, row: &RoleRow) -> DomainResult<Holders> {
     let now = now_ms();
@@ -449,16 +451,22 @@ fn holders(conn: &mut DbConn, row: &RoleRow) -> DomainResult<Holders> {
         .filter(teams::role_id.eq(&row.id))
         .count()
         .get_result(conn)?;
+    let sso: i64 = sso_connections::table
+        .filter(sso_connections::organization_id.eq(&row.organization_id))
+        .filter(sso_connections::role_id.eq(&row.id))
+        .count()
+        .get_result(conn)?;
     Ok(Holders {
         members,
         pending,
         claims,
         teams,
+        sso,
     })
 }
 
-/// Deletes a custom role no member, pending invite, domain or team holds (409
-/// `role_in_use` otherwise).
+/// Deletes a custom role no member, pending invite, domain, team or SSO
+/// connection holds (409 `role_in_use` otherwise).
 pub fn delete(ctx: &Ctx, caller: &Caller, role_id: &str) -> DomainResult<()> {
     ctx.store.write(|conn| {
         let (row, _) = target_and_manager(conn, caller, role_id)?;
@@ -469,12 +477,17 @@ pub fn delete(ctx: &Ctx, caller: &Caller, role_id: &str) -> DomainResult<()> {
                 pending,
                 claims,
                 teams,
+                sso,
             } = held;
+            let sso = match sso {
+                0 => "",
+                _ => " and the SSO connection",
+            };
             return Err(DomainError::conflict(
                 ConflictReason::RoleInUse,
                 format!(
                     "the role {} is held by {members} members, {pending} pending invites, \
-                     {claims} domains and {teams} teams: give them another role first",
+                     {claims} domains, {teams} teams{sso}: give them another role first",
                     row.name
                 ),
             ));

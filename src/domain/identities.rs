@@ -1,55 +1,12 @@
-//! Accounts behind identities from elsewhere (API.md §9): a trusted issuer's
-//! provider token, an organization's SSO sign-in. An account is linked to
-//! each (`iss`, `sub`) it was seen with; on first sight the issuer's
-//! verified address finds it (an account never confirmed is taken over, as
-//! proving the mailbox does anywhere, §8) or makes it, verified and without
-//! a password. The link does not follow later changes of the address claim.
+//! Provider tokens (API.md §9): a trusted issuer's JWT stands for the
+//! account linked to its (`iss`, `sub`), found or made on first sight
+//! ([`crate::domain::kernel::linked`]), as a session collabd did not make.
 
-use diesel::prelude::*;
-
-use super::emails::{check_email, normalize_email};
 use super::kernel::events::{after_commit, AfterCommit};
-use super::kernel::newcomers::{take_over_unverified, NewcomerDetails};
+use super::kernel::linked::{account_for, linked};
 use super::sessions::Caller;
-use super::{new_id, now_ms, Ctx, DomainError, DomainResult, MAX_NAME_CHARS};
+use super::{Ctx, DomainResult};
 use crate::issuers::IdClaims;
-use crate::store::rows::UserRow;
-use crate::store::schema::{identities, users};
-use crate::store::{DbConn, Lookups, StoreError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-
-/// The account linked to (`issuer`, `subject`), if any.
-pub fn linked(conn: &mut DbConn, issuer: &str, subject: &str) -> DomainResult<Option<String>> {
-    Ok(identities::table
-        .find((issuer, subject))
-        .select(identities::user_id)
-        .first(conn)
-        .optional()?)
-}
-
-fn no_verified_email() -> DomainError {
-    DomainError::Unauthenticated(
-        "the token carries no verified email address to find or make an account by".into(),
-    )
-}
-
-/// The name a new account takes: the `name` claim, trimmed and cut to
-/// [`MAX_NAME_CHARS`], else the address.
-fn name_of(claims: &IdClaims, email: &str) -> String {
-    let name: String = claims
-        .name
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_NAME_CHARS)
-        .collect();
-    match name.is_empty() {
-        true => email.to_string(),
-        false => name,
-    }
-}
 
 fn caller(user_id: String) -> Caller {
     Caller {
@@ -58,6 +15,7 @@ fn caller(user_id: String) -> Caller {
         api_key: None,
         named_organization: None,
         provider_token: true,
+        sso_organization: None,
     }
 }
 
@@ -75,74 +33,7 @@ pub fn linked_caller(ctx: &Ctx, issuer: &str, subject: &str) -> DomainResult<Opt
 /// this process): the account linked, or found or made on first sight, then
 /// what a login runs after it (verified-domain joining).
 pub fn sign_in(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<Caller> {
-    let linked_user = ctx.store.read(|conn| {
-        Ok::<_, DomainError>(
-            identities::table
-                .inner_join(users::table.on(users::id.eq(identities::user_id)))
-                .filter(identities::issuer.eq(issuer))
-                .filter(identities::subject.eq(&claims.sub))
-                .select(UserRow::as_select())
-                .first(conn)
-                .optional()?,
-        )
-    })?;
-    let user = match linked_user {
-        Some(user) => user,
-        None => first_sight(ctx, issuer, claims)?,
-    };
+    let user = account_for(ctx, issuer, claims)?;
     after_commit(ctx, AfterCommit::SignedIn(&user));
     Ok(caller(user.id))
-}
-
-/// Links (`issuer`, `sub`) to the account of the claims' verified address,
-/// found (one never confirmed is taken over) or made.
-fn first_sight(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<UserRow> {
-    let email = match (&claims.email, claims.email_verified) {
-        (Some(email), Some(true)) => normalize_email(email),
-        _ => return Err(no_verified_email()),
-    };
-    check_email(&email).map_err(|_| no_verified_email())?;
-    let link = |conn: &mut DbConn| -> DomainResult<UserRow> {
-        // Another request may have linked it meanwhile.
-        if let Some(user_id) = linked(conn, issuer, &claims.sub)? {
-            return Ok(conn.user(&user_id)?);
-        }
-        let now = now_ms();
-        let user = match conn.user_by_email(&email)? {
-            Some(user) if user.email_verified => user,
-            Some(user) => take_over_unverified(conn, user, &NewcomerDetails::default(), None)?,
-            None => {
-                let user = UserRow::new(
-                    new_id(),
-                    email.clone(),
-                    name_of(claims, &email),
-                    None,
-                    true,
-                    now,
-                );
-                diesel::insert_into(users::table)
-                    .values(&user)
-                    .execute(conn)?;
-                user
-            }
-        };
-        diesel::insert_into(identities::table)
-            .values((
-                identities::issuer.eq(issuer),
-                identities::subject.eq(&claims.sub),
-                identities::user_id.eq(&user.id),
-                identities::created_at.eq(now),
-            ))
-            .execute(conn)?;
-        Ok(user)
-    };
-    // Two first sights at once: the loser of the race (a unique key taken
-    // by the winner) finds the winner's link.
-    match ctx.store.write(link) {
-        Err(DomainError::Store(StoreError::Query(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            _,
-        )))) => ctx.store.write(link),
-        other => other,
-    }
 }

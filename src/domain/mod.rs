@@ -12,7 +12,8 @@
 //!   (reading the log), [`checks`] (permission checks for the provider's
 //!   services, and a member's own permissions), [`invites`], [`links`], [`logins`], [`members`],
 //!   [`organizations`], [`projects`], [`custom_roles`], [`twofactor`], [`verified_domains`]
-//!   (verified email domains), [`webhooks`], [`teams`]. A feature never imports
+//!   (verified email domains), [`webhooks`], [`teams`], [`identities`] (provider
+//!   tokens), [`sso`] (organization sign-in). A feature never imports
 //!   another;
 //! - the [`kernel`]: the context and errors, events, membership, and the
 //!   views and checks several features share;
@@ -23,7 +24,8 @@
 //!   (the credentials of the provider's services),
 //!   [`sessions`] (who is calling), [`teamwork`] (what a member's teams
 //!   give them), [`passwords`], [`limits`],
-//!   [`tokens`], [`paging`], [`rosters`], [`emails`], and the services
+//!   [`tokens`], [`paging`], [`rosters`], [`emails`], [`outbound`] (the
+//!   address rule for what the server reaches at a caller's choosing), and the services
 //!   [`idempotency`] and [`retention`], which import of the kernel only its
 //!   errors ([`kernel::error`]); below them `store`, `mail`, `clock` and
 //!   `secrets`.
@@ -50,6 +52,7 @@ pub mod links;
 pub mod logins;
 pub mod members;
 pub mod organizations;
+pub mod outbound;
 pub mod ownership;
 pub mod paging;
 pub mod passwords;
@@ -58,6 +61,7 @@ pub mod projects;
 pub mod retention;
 pub mod roles;
 pub mod rosters;
+pub mod sso;
 pub mod service_keys;
 pub mod sessions;
 pub mod teams;

@@ -6,7 +6,8 @@
 //! limits' windows that have ended (a window's count is never needed again
 //! once it is over). Each sweep is a few DELETEs
 //! of rows that nothing can need again, so several processes may sweep at
-//! once: whichever comes second finds nothing left.
+//! once: whichever comes second finds nothing left. SSO sign-ins begun and
+//! not finished go ten minutes after they began.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,13 @@ use crate::store::kinds::{DeliveryState, InviteState, MailState};
 use crate::store::link_tokens;
 use crate::store::schema::{
     account_tokens, audit_events, email_confirmations, idempotency_keys, invites, outbox,
-    rate_limits, sessions, webhook_deliveries,
+    rate_limits, sessions, sso_flows, webhook_deliveries,
 };
 use crate::store::{classify, DbConn, Store, StoreError};
+
+/// How long an SSO sign-in begun may be finished (API.md §9): ten minutes.
+/// Its row is deleted by the next sweep after that.
+pub const SSO_FLOW_TTL_MS: i64 = 10 * 60 * 1000;
 
 /// How long ended things are kept, in days.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +96,10 @@ pub fn sweep(store: &Store, retention: Retention, now: i64) -> Result<Swept, Sto
         )
         .execute(conn)
         .map_err(classify)?;
+        // SSO sign-ins begun work for 10 minutes, whatever the setting.
+        diesel::delete(sso_flows::table.filter(sso_flows::created_at.lt(now - SSO_FLOW_TTL_MS)))
+            .execute(conn)
+            .map_err(classify)?;
         let limit_windows = diesel::delete(rate_limits::table.filter(rate_limits::ends_at.le(now)))
             .execute(conn)
             .map_err(classify)?;

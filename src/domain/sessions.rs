@@ -128,6 +128,7 @@ impl SessionClaim {
                     api_key: None,
                     named_organization: None,
                     provider_token: false,
+                    sso_organization: s.sso_organization_id.clone(),
                 })
             }
             _ => Err(unauthenticated()),
@@ -152,6 +153,9 @@ pub struct Caller {
     /// True for a trusted issuer's token (API.md §9): a session of the
     /// account that collabd neither made nor can revoke.
     pub provider_token: bool,
+    /// The organization whose SSO made the session, if one did: the one
+    /// session an organization enforcing its SSO accepts (API.md §9).
+    pub sso_organization: Option<String>,
 }
 
 impl Caller {
@@ -255,6 +259,7 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified>
             }),
             named_organization: None,
             provider_token: false,
+            sso_organization: None,
         },
         key_use_due,
     })

@@ -4,7 +4,6 @@
 //! (`kernel::events`), which the sender (`crate::webhook_sender`) signs and
 //! posts.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -14,6 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::{self, Hold};
+use super::outbound;
 use super::kernel::events::{self, By, WebhookCreated, WebhookDeleted};
 use super::paging::PageRequest;
 use super::permissions::Permission;
@@ -23,7 +23,7 @@ use crate::store::kinds::{AuditAction, DeliveryState};
 use crate::store::rows::{DeliveryRow, WebhookRow};
 use crate::store::schema::{webhook_deliveries, webhooks};
 use crate::store::DbConn;
-use crate::webhook_sender::{is_private, SECRET_PREFIX};
+use crate::webhook_sender::SECRET_PREFIX;
 
 pub use super::kernel::events::ALL_EVENTS;
 
@@ -32,7 +32,7 @@ pub const SEALING_PURPOSE: &str = "collabd webhook secrets v1";
 /// Webhooks one organization may have.
 pub const MAX_PER_ORGANIZATION: i64 = 20;
 /// The longest URL accepted.
-pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_URL_LEN: usize = outbound::MAX_URL_LEN;
 
 /// A registered endpoint. `secret` appears only in the answer to
 /// `customer/createwebhook`.
@@ -109,61 +109,11 @@ impl From<DeliveryRow> for Delivery {
     }
 }
 
-/// Checks a webhook URL: http or https, a host, no credentials or fragment,
-/// and, unless private targets are allowed, a host that is, and resolves
-/// only to, public addresses (a name that resolves to any private address
-/// is refused: the sender would refuse that address at each try). Blocks
-/// on the resolver: run it off the HTTP workers.
+/// Checks a webhook URL by the outbound address rule (see
+/// [`outbound::check_url`]), naming `url` when it fails. Blocks on the
+/// resolver: run it off the HTTP workers.
 pub fn check_url(raw: &str, allow_private: bool) -> DomainResult<url::Url> {
-    let invalid = |why: &str| DomainError::invalid("url", why);
-    if raw.len() > MAX_URL_LEN {
-        return Err(invalid("must be at most 2048 characters"));
-    }
-    let url = url::Url::parse(raw.trim()).map_err(|e| invalid(&format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("must be an http or https URL"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "must not carry credentials (every delivery is signed instead)",
-        ));
-    }
-    if url.fragment().is_some() {
-        return Err(invalid("must not have a fragment"));
-    }
-    let host = match url.host() {
-        Some(host) => host,
-        None => return Err(invalid("must name a host")),
-    };
-    if allow_private {
-        return Ok(url);
-    }
-    let literal = match host {
-        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
-        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-        url::Host::Domain(_) => None,
-    };
-    let private = "must not lead to a loopback, private, link-local or unspecified address";
-    if let Some(ip) = literal {
-        return if is_private(ip) {
-            Err(invalid(private))
-        } else {
-            Ok(url)
-        };
-    }
-    let port = url.port_or_known_default().unwrap_or(443);
-    let name = url.host_str().unwrap_or_default().to_string();
-    let addresses: Vec<SocketAddr> = (name.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|_| invalid("its host does not resolve"))?
-        .collect();
-    if addresses.is_empty() {
-        return Err(invalid("its host does not resolve"));
-    }
-    if addresses.iter().any(|a| is_private(a.ip())) {
-        return Err(invalid(private));
-    }
-    Ok(url)
+    outbound::check_url(raw, allow_private, "url")
 }
 
 /// Checks a subscription: `["*"]`, or one or more audit actions, each once.

@@ -26,6 +26,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with `error.reason` `sso_required` (API.md §9).
+    #[error("{0}")]
+    SsoRequired(String),
     #[error("{0}")]
     NotFound(String),
     #[error("this endpoint does not accept {method}; it takes {allow}")]
@@ -76,7 +79,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) | ApiError::RequestTimeout(_) => "invalid_request",
             ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::SsoRequired(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::Conflict { reason, .. }
             | ApiError::Gone { reason, .. }
             | ApiError::SecondFactor { reason, .. } => (Some(*reason), None),
+            ApiError::SsoRequired(_) => (Some("sso_required"), None),
             ApiError::Validation(fields) => (None, Some(fields)),
             _ => (None, None),
         };
@@ -139,7 +143,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) | ApiError::SecondFactor { .. } => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::SsoRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -220,6 +224,7 @@ impl From<DomainError> for ApiError {
                 message,
             },
             DomainError::Forbidden(m) => ApiError::Forbidden(m),
+            DomainError::SsoRequired(m) => ApiError::SsoRequired(m),
             DomainError::NotFound(m) => ApiError::NotFound(m),
             DomainError::Conflict { reason, message } => ApiError::Conflict {
                 reason: reason.as_str(),

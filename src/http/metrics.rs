@@ -50,6 +50,11 @@ fn method_label(method: &str) -> &'static str {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: String,
 }
@@ -67,6 +72,7 @@ pub struct Metrics {
     outbox: Family<StateLabels, Gauge>,
     webhooks: Family<StateLabels, Gauge>,
     pool: Family<StateLabels, Gauge>,
+    sso_signins: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -85,6 +91,14 @@ impl Metrics {
         let outbox = Family::<StateLabels, Gauge>::default();
         let webhooks = Family::<StateLabels, Gauge>::default();
         let pool = Family::<StateLabels, Gauge>::default();
+        let sso_signins = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "sso_signins",
+            "SSO sign-ins that reached /sso/callback, by outcome: signed_in, joined (and made \
+             a member), not_added (departed), bad_state, provider_error, token_invalid, \
+             no_verified_email, unavailable",
+            sso_signins.clone(),
+        );
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -113,7 +127,15 @@ impl Metrics {
             outbox,
             webhooks,
             pool,
+            sso_signins,
         }
+    }
+
+    /// Counts one SSO callback by its outcome.
+    pub fn sso_signin(&self, outcome: &'static str) {
+        self.sso_signins
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Records one answered request. `endpoint` must be a route pattern or

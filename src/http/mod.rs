@@ -36,6 +36,7 @@ pub mod reference;
 pub mod roles;
 pub mod route;
 pub mod slow;
+pub mod sso;
 pub mod table;
 pub mod teams;
 pub mod user;
@@ -57,6 +58,7 @@ pub fn register_all(api: &mut Api<'_>) {
     customer::register(api);
     webhooks::register(api);
     verified_domains::register(api);
+    sso::register(api);
     roles::register(api);
     teams::register(api);
     invite::register(api);

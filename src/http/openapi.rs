@@ -53,8 +53,10 @@ pub struct Error {
     /// `otp_invalid`. With 409: `already_member`, `invite_pending`,
     /// `last_owner`, `organization_limit`, `email_taken`,
     /// `request_in_progress`, `already_verified`, `twofactor_enabled`,
-    /// `twofactor_not_started`, `domain_taken`, `role_in_use`; with
-    /// 410: `expired`, `revoked`, `declined`, `accepted`, `used`.
+    /// `twofactor_not_started`, `domain_taken`, `role_in_use`; with 403:
+    /// `sso_required` (the organization accepts only sessions its SSO made,
+    /// API.md §9); with 410: `expired`, `revoked`, `declined`, `accepted`,
+    /// `used`.
     reason: Option<String>,
     /// With 422: the messages for each parameter that was not acceptable.
     #[schema(value_type = Option<Object>, additional_properties = true)]
@@ -68,7 +70,7 @@ const BASIC: &str = "basic";
 const ERRORS: &[(u16, &str, &str)] = &[
     (400, "InvalidRequest", "`invalid_request`: malformed JSON or form, wrong content type, unknown parameter or wrong parameter type."),
     (401, "Unauthenticated", "`unauthenticated`: the token is missing, malformed, expired or revoked; on a call that hands out a session, wrong credentials, or a second factor needed (`error.reason` `otp_required`) or wrong (`otp_invalid`)."),
-    (403, "Forbidden", "`forbidden`: signed in, but the role does not allow this; or a service key, which only the permission checks (`access/check`, `access/checkbatch`) take."),
+    (403, "Forbidden", "`forbidden`: signed in, but the role does not allow this; or a service key, which only the permission checks (`access/check`, `access/checkbatch`) take; or, on a call naming an organization that enforces its SSO, a session its SSO did not make (`error.reason` `sso_required`)."),
     (404, "NotFound", "`not_found`: no such object, or one the caller may not see."),
     (405, "MethodNotAllowed", "`method_not_allowed`: GET on an endpoint that writes."),
     (409, "Conflict", "`conflict`, with `error.reason`."),

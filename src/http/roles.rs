@@ -243,7 +243,8 @@ const DELETE: Endpoint<super::answers::Nothing> = Endpoint::new(Operation {
     access: MANAGE,
     summary: "Delete a custom role",
     description:
-        "409 `role_in_use` while a member, a pending invite, a domain or a team holds it. \
+        "409 `role_in_use` while a member, a pending invite, a domain, a team or the SSO connection \
+        (`customer/setsso`) holds it. \
         Ended invites keep naming it. Anyone who is not a member of its organization gets \
         404. Audit event `role.deleted`.",
     params: Some(schema_ref::<RoleParams>),

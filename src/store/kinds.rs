@@ -215,5 +215,7 @@ text_enum! {
         TeamDeleted = "team.deleted",
         TeamMemberAdded = "team.member_added",
         TeamMemberRemoved = "team.member_removed",
+        SsoConfigured = "sso.configured",
+        SsoRemoved = "sso.removed",
     }
 }

@@ -58,8 +58,10 @@ pub struct SessionRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
-    /// How it was made: `password`, `link` or `invite`.
+    /// How it was made: `password`, `link`, `invite` or `sso`.
     pub method: String,
+    /// The organization whose SSO made it (`method` `sso`), while it exists.
+    pub sso_organization_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -270,6 +272,35 @@ pub struct DomainRow {
     pub verified_at: Option<i64>,
     /// The custom role given (then `role` is `collaborator`).
     pub role_id: Option<String>,
+}
+
+/// An organization's connection to its company's OpenID provider.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = sso_connections)]
+pub struct SsoConnectionRow {
+    pub organization_id: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// Sealed with the server's key.
+    pub client_secret_sealed: String,
+    pub role: Role,
+    /// The custom role given (then `role` is `collaborator`).
+    pub role_id: Option<String>,
+    pub enforce: bool,
+    pub created_at: i64,
+}
+
+/// An SSO sign-in begun: its state's hash, its nonce, its sealed PKCE
+/// verifier.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = sso_flows)]
+pub struct SsoFlowRow {
+    pub state_hash: String,
+    pub organization_id: String,
+    pub nonce: String,
+    pub verifier_sealed: String,
+    pub created_at: i64,
+    pub used_at: Option<i64>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

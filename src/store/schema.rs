@@ -32,6 +32,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         method -> Text,
+        sso_organization_id -> Nullable<Text>,
     }
 }
 
@@ -421,3 +422,31 @@ diesel::table! {
 }
 
 beside!(identities: users, sessions);
+
+// Organization sign-in (migration 000020).
+diesel::table! {
+    sso_connections (organization_id) {
+        organization_id -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret_sealed -> Text,
+        role -> Text,
+        role_id -> Nullable<Text>,
+        enforce -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sso_flows (state_hash) {
+        state_hash -> Text,
+        organization_id -> Text,
+        nonce -> Text,
+        verifier_sealed -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+beside!(sso_connections: memberships, users, sessions, roles, organizations, roster_versions, teams, verified_domains);
+beside!(sso_flows: sso_connections, organizations);

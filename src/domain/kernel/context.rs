@@ -40,6 +40,8 @@ pub struct Ctx {
     pub totp_sealer: Sealer,
     /// Seals webhook signing secrets.
     pub webhook_sealer: Sealer,
+    /// Seals SSO client secrets and the PKCE verifiers of sign-ins begun.
+    pub sso_sealer: Sealer,
     pub policy: Policy,
     /// Rate limits, counted in the database for every process.
     pub limits: Limits,

@@ -19,7 +19,8 @@ pub enum ConflictReason {
     TwoFactorEnabled,
     TwoFactorNotStarted,
     DomainTaken,
-    /// A custom role still held by a member, a pending invite or a domain.
+    /// A custom role still held by a member, a pending invite, a domain, a
+    /// team or an SSO connection.
     RoleInUse,
 }
 
@@ -92,6 +93,10 @@ pub enum DomainError {
     SecondFactor { reason: OtpReason, message: String },
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `sso_required`: the organization accepts only sessions its SSO
+    /// made from this member (API.md §9).
+    #[error("{0}")]
+    SsoRequired(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]

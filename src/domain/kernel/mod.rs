@@ -4,7 +4,8 @@
 //! after the commit); [`membership`], which makes and ends members;
 //! and the shared views and checks several features answer with or apply
 //! (grants on projects, the organization as a member sees it, signing in,
-//! the accounts of a proven mailbox, the second factor, an ended
+//! the accounts of a proven mailbox, the accounts linked to identities
+//! from elsewhere, the second factor, an ended
 //! membership's expiry).
 //!
 //! The kernel imports the store and the shared modules beside it in
@@ -18,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod expiry;
 pub mod grants;
+pub mod linked;
 pub mod membership;
 pub mod newcomers;
 pub mod organization;

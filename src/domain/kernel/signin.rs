@@ -62,21 +62,24 @@ pub struct Login {
 
 /// How a session was made, as its row records it.
 #[derive(Debug, Clone, Copy)]
-pub enum Made {
+pub enum Made<'a> {
     Password,
     /// An emailed sign-in link.
     Link,
     /// An invite accepted by token.
     Invite,
+    /// An organization's SSO (API.md §9), by the organization's id.
+    Sso(&'a str),
 }
 
 /// A new session of `user_id`, as long as the policy says, not yet written.
-pub fn new_session_row(ctx: &Ctx, user_id: &str, made: Made) -> SessionRow {
+pub fn new_session_row(ctx: &Ctx, user_id: &str, made: Made<'_>) -> SessionRow {
     let now = now_ms();
-    let method = match made {
-        Made::Password => "password",
-        Made::Link => "link",
-        Made::Invite => "invite",
+    let (method, sso_organization_id) = match made {
+        Made::Password => ("password", None),
+        Made::Link => ("link", None),
+        Made::Invite => ("invite", None),
+        Made::Sso(organization_id) => ("sso", Some(organization_id.to_string())),
     };
     SessionRow {
         id: new_id(),
@@ -85,6 +88,7 @@ pub fn new_session_row(ctx: &Ctx, user_id: &str, made: Made) -> SessionRow {
         expires_at: now + i64::from(ctx.policy.session_ttl_hours) * MS_PER_HOUR,
         revoked_at: None,
         method: method.to_string(),
+        sso_organization_id,
     }
 }
 

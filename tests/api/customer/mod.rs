@@ -6,6 +6,7 @@ mod domains;
 mod expiry;
 mod organizations;
 mod roles;
+mod sso;
 mod team_access;
 mod team_roles;
 mod teams;

@@ -226,6 +226,7 @@ fn old_session(now: i64) -> String {
             expires_at: now + 10 * DAY_MS,
             revoked_at: None,
             method: "password".into(),
+            sso_organization_id: None,
         })
         .expect("token")
 }

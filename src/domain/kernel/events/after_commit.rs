@@ -3,7 +3,7 @@
 //! cannot fail it. (Waking the mail and webhook senders needs no call: the
 //! store's commit hook does it for every outbox a transaction filled.)
 
-use super::event::CollaboratorJoined;
+use super::event::{CollaboratorJoined, Via};
 use super::record::{record, By};
 use crate::clock::now_ms;
 use crate::domain::kernel::context::Ctx;
@@ -84,8 +84,9 @@ fn join_by_domain(ctx: &Ctx, user: &UserRow) -> DomainResult<()> {
                 userid: &user.id,
                 email: &user.email,
                 role: role.name(),
-                domain: &row.domain,
-                domainid: &row.id,
+                via: Via::Domain,
+                domain: Some(&row.domain),
+                domainid: Some(&row.id),
             },
         )
     })

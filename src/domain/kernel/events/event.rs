@@ -68,6 +68,8 @@ events!(
     TeamDeleted,
     TeamMemberAdded,
     TeamMemberRemoved,
+    SsoConfigured,
+    SsoRemoved,
 );
 
 pub use super::team_events::*;
@@ -151,15 +153,43 @@ pub struct InviteDeclined<'a> {
     pub email: &'a str,
 }
 
-/// `collaborator.joined`, by a verified domain; the target is the
-/// membership.
+/// `collaborator.joined`: by a verified domain (with the domain), or by
+/// the organization's SSO; the target is the membership.
 #[derive(Debug, Serialize)]
 pub struct CollaboratorJoined<'a> {
     pub userid: &'a str,
     pub email: &'a str,
     pub role: &'a str,
-    pub domain: &'a str,
-    pub domainid: &'a str,
+    pub via: Via,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainid: Option<&'a str>,
+}
+
+/// How someone joined without an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Domain,
+    Sso,
+}
+
+/// `sso.configured`: the connection as set (never its secret); the target
+/// is the organization.
+#[derive(Debug, Serialize)]
+pub struct SsoConfigured<'a> {
+    pub issuer: &'a str,
+    pub clientid: &'a str,
+    pub role: &'a str,
+    pub enforce: bool,
+}
+
+/// `sso.removed`; the target is the organization.
+#[derive(Debug, Serialize)]
+pub struct SsoRemoved<'a> {
+    pub issuer: &'a str,
+    pub clientid: &'a str,
 }
 
 /// `collaborator.edited`: the member as it is after the edit, and the role
@@ -362,8 +392,9 @@ mod tests {
             userid: "u1",
             email: "a@acme.com",
             role: Role::Collaborator.as_str(),
-            domain: "acme.com",
-            domainid: "d1",
+            via: Via::Domain,
+            domain: Some("acme.com"),
+            domainid: Some("d1"),
         };
         writes(
             joined,
@@ -371,9 +402,22 @@ mod tests {
                 "userid": "u1",
                 "email": "a@acme.com",
                 "role": Role::Collaborator,
+                "via": "domain",
                 "domain": "acme.com",
                 "domainid": "d1",
             }),
+        );
+        let by_sso = CollaboratorJoined {
+            userid: "u1",
+            email: "a@acme.com",
+            role: "collaborator",
+            via: Via::Sso,
+            domain: None,
+            domainid: None,
+        };
+        writes(
+            by_sso,
+            json!({"userid": "u1", "email": "a@acme.com", "role": "collaborator", "via": "sso"}),
         );
         let grants = vec![ProjectGrant {
             projectid: "p1".into(),

@@ -1,0 +1,45 @@
+-- Organization sign-in through a company's OpenID Connect provider (API.md §9).
+
+-- One connection per organization. The client secret is sealed with the
+-- server's key (never stored in clear, never shown again). `role` and
+-- `role_id` are what a newcomer joins as, as for domains (migration 000014):
+-- a system role, or 'collaborator' with a custom role's id.
+CREATE TABLE sso_connections (
+    organization_id TEXT PRIMARY KEY NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    client_secret_sealed TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'technical', 'collaborator')),
+    role_id TEXT CHECK (role_id IS NULL OR role = 'collaborator'),
+    enforce BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    FOREIGN KEY (organization_id, role_id) REFERENCES roles (organization_id, id)
+);
+CREATE INDEX sso_connections_role_id ON sso_connections(organization_id, role_id)
+    WHERE role_id IS NOT NULL;
+
+-- Sign-ins begun and not yet finished, so that any process can finish a
+-- flow another began. Only the state's hash is kept; the PKCE verifier is
+-- sealed. Each works once (`used_at`), for 10 minutes; the retention sweep
+-- deletes them after.
+CREATE TABLE sso_flows (
+    state_hash TEXT PRIMARY KEY NOT NULL,
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    nonce TEXT NOT NULL,
+    verifier_sealed TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX sso_flows_created_at ON sso_flows(created_at);
+CREATE INDEX sso_flows_organization ON sso_flows(organization_id);
+
+-- Sessions made by an organization's SSO say so, and which organization's
+-- (its enforcement, API.md §9, accepts only those). A session outlives the
+-- organization that made it as an ordinary session.
+ALTER TABLE sessions DROP CONSTRAINT sessions_method_check;
+ALTER TABLE sessions ADD CONSTRAINT sessions_method_check
+    CHECK (method IN ('password', 'link', 'invite', 'sso'));
+ALTER TABLE sessions ADD COLUMN sso_organization_id TEXT
+    REFERENCES organizations(id) ON DELETE SET NULL;
+CREATE INDEX sessions_sso_organization ON sessions(sso_organization_id)
+    WHERE sso_organization_id IS NOT NULL;

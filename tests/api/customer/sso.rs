@@ -1,0 +1,626 @@
+//! Organization sign-in (API.md §9) against a real, certified OpenID
+//! provider the test starts (`oidc-provider`, [`OidcProvider`]), its browser
+//! part done over HTTP with a cookie jar ([`Browser`]): connecting an
+//! organization, the whole sign-in, replayed, forged and old states, a
+//! provider's refusal, an unverified address, enforcement at verified
+//! domains, departed members, and a flow begun in one process and finished
+//! in another.
+
+use serde_json::{json, Value};
+
+use crate::on_both_backends;
+use crate::support::{sql, sql_strings, Backend, Browser, OidcProvider, Process, TestApp};
+
+on_both_backends!(
+    a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session,
+    states_work_once_within_ten_minutes_and_refusals_make_nothing,
+    enforcement_asks_members_at_verified_domains_for_an_sso_session,
+    someone_removed_or_who_left_is_not_added_again,
+    setsso_checks_what_it_is_given,
+    a_flow_begun_in_one_process_finishes_in_another,
+);
+
+const CLIENT: &str = "collabd-acme";
+const SECRET: &str = "a client secret of the provider's";
+const PASSWORD: &str = "correct horse battery";
+
+/// A port free now, for a server whose redirect URI must be known before
+/// it starts.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// An app on a port of its own (its public URL is its address) that may
+/// reach the provider on 127.0.0.1, and a provider whose client redirects
+/// to its callback; `deny` makes the provider refuse every sign-in.
+fn app_and_provider(backend: Backend, deny: bool) -> (TestApp, OidcProvider, String) {
+    let port = free_port();
+    let app = TestApp::start_with(backend, |c| {
+        c.listen = format!("127.0.0.1:{port}");
+        c.webhook_allow_private = true;
+    });
+    let base = app.server.as_ref().expect("server").base.clone();
+    let provider = OidcProvider::start(CLIENT, SECRET, &format!("{base}/sso/callback"), deny);
+    (app, provider, base)
+}
+
+fn set_sso(app: &TestApp, owner: &str, org: &str, issuer: &str, extra: Value) -> Value {
+    let mut params = json!({"organizationid": org, "issuer": issuer, "clientid": CLIENT,
+                            "clientsecret": SECRET});
+    for (k, v) in extra.as_object().expect("object") {
+        params[k] = v.clone();
+    }
+    app.post("/customer/setsso", Some(owner), params)
+        .ok()
+        .get("sso")
+        .clone()
+}
+
+/// The session token an SSO page shows.
+fn session_of(page: &str) -> Option<String> {
+    let start = page.find("<pre id=\"session\">")? + "<pre id=\"session\">".len();
+    let end = page[start..].find("</pre>")?;
+    Some(page[start..start + end].to_string())
+}
+
+fn role_in(app: &TestApp, token: &str, org: &str) -> (u16, Value) {
+    let r = app.get(
+        &format!("/customer/details?organizationid={org}"),
+        Some(token),
+    );
+    (r.status, r.body)
+}
+
+fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
+    app.get(
+        &format!("/customer/listauditevents?organizationid={org}"),
+        Some(owner),
+    )
+    .ok()
+    .get("auditevents")
+    .as_array()
+    .unwrap()
+    .iter()
+    .filter(|e| e["action"] == action)
+    .cloned()
+    .collect()
+}
+
+/// A GET that follows nothing: its status and Location.
+fn bare_get(url: &str) -> (u16, Option<String>) {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let response = match agent.get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    (
+        response.status(),
+        response.header("location").map(str::to_string),
+    )
+}
+
+fn metrics(base: &str) -> String {
+    ureq::get(&format!("{base}/metrics"))
+        .call()
+        .expect("metrics")
+        .into_string()
+        .expect("text")
+}
+
+fn collaborator_of(app: &TestApp, owner: &str, org: &str, email: &str) -> String {
+    app.get(
+        &format!("/customer/listcollaborators?organizationid={org}"),
+        Some(owner),
+    )
+    .ok()
+    .get("collaborators")
+    .as_array()
+    .unwrap()
+    .iter()
+    .find(|c| c["email"] == email)
+    .expect("listed")["collaboratorid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn accounts_with(app: &TestApp, email: &str) -> usize {
+    sql_strings(
+        app,
+        &format!("SELECT id AS value FROM users WHERE email = '{email}'"),
+    )
+    .len()
+}
+
+fn a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let owner = app.user("owner@example.com");
+    // Confirmed: an SSO sign-in links it (an unconfirmed one it would take
+    // over, ending its sessions, as proving the mailbox does anywhere).
+    app.confirm("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+
+    let sso = set_sso(
+        &app,
+        &owner,
+        &org,
+        &provider.issuer,
+        json!({"role": "technical"}),
+    );
+    assert_eq!(sso["organizationid"], org);
+    assert_eq!(sso["issuer"], provider.issuer);
+    assert_eq!(sso["clientid"], CLIENT);
+    assert_eq!(sso["role"], "technical");
+    assert_eq!(sso["enforce"], false);
+    assert_eq!(sso["redirecturi"], format!("{base}/sso/callback"));
+    assert_eq!(sso["signinurl"], format!("{base}/sso/{org}"));
+    assert!(sso.get("clientsecret").is_none(), "{sso}");
+    // Sealed at rest.
+    let stored = sql_strings(
+        &app,
+        "SELECT client_secret_sealed AS value FROM sso_connections",
+    );
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(SECRET) && !stored[0].contains("client secret"));
+    let details = app
+        .get(
+            &format!("/customer/ssodetails?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    assert_eq!(details.get("sso")["issuer"], provider.issuer);
+    assert!(details.get("sso").get("clientsecret").is_none());
+    let configured = events(&app, &owner, &org, "sso.configured");
+    assert_eq!(configured.len(), 1);
+    assert_eq!(configured[0]["details"]["role"], "technical");
+    assert!(!configured[0].to_string().contains(SECRET));
+
+    // The browser's way: to the provider (code flow, PKCE S256, state,
+    // nonce), its login and consent, back to the callback page.
+    let (status, location) = bare_get(&format!("{base}/sso/{org}"));
+    assert_eq!(status, 302);
+    let location = location.expect("Location");
+    assert!(location.starts_with(&provider.issuer), "{location}");
+    for part in [
+        "response_type=code",
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "nonce=",
+        "scope=openid+email+profile",
+        &format!("client_id={CLIENT}"),
+    ] {
+        assert!(location.contains(part), "{part} in {location}");
+    }
+    let landed = Browser::new().sign_in(&format!("{base}/sso/{org}"), "ada@acme.com");
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    assert!(landed.url.starts_with(&format!("{base}/sso/callback?")));
+    for said in ["ada@acme.com", "Name of ada@acme.com", "Acme", "technical", "joined"] {
+        assert!(landed.body.contains(said), "{said} in {}", landed.body);
+    }
+    let token = session_of(&landed.body).expect("a session on the page");
+    let (status, body) = role_in(&app, &token, &org);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["organization"]["role"], "technical");
+    let me = app.get("/user/details", Some(&token)).ok();
+    assert_eq!(me.get("user")["email"], "ada@acme.com");
+    assert_eq!(me.get("user")["emailverified"], true);
+    let method = sql_strings(
+        &app,
+        "SELECT method || ' ' || sso_organization_id AS value FROM sessions WHERE method = 'sso'",
+    );
+    assert_eq!(method, vec![format!("sso {org}")]);
+
+    let joined = events(&app, &owner, &org, "collaborator.joined");
+    assert_eq!(joined.len(), 1);
+    assert_eq!(joined[0]["details"]["via"], "sso");
+    assert_eq!(joined[0]["details"]["email"], "ada@acme.com");
+    assert_eq!(joined[0]["details"]["role"], "technical");
+
+    // Again: the same account (linked by iss and sub), no second joining.
+    let again = Browser::new().sign_in(&format!("{base}/sso/{org}"), "ada@acme.com");
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(again.body.contains("You are a member"), "{}", again.body);
+    assert_eq!(accounts_with(&app, "ada@acme.com"), 1);
+    assert_eq!(events(&app, &owner, &org, "collaborator.joined").len(), 1);
+    // An existing account with that verified address is linked, not made:
+    // the owner signs in through SSO and stays owner.
+    let owners = Browser::new().sign_in(&format!("{base}/sso/{org}"), "owner@example.com");
+    assert_eq!(owners.status, 200, "{}", owners.body);
+    assert_eq!(accounts_with(&app, "owner@example.com"), 1);
+    let token = session_of(&owners.body).expect("session");
+    assert_eq!(
+        role_in(&app, &token, &org).1["response"]["organization"]["role"],
+        "owner"
+    );
+
+    let text = metrics(&base);
+    assert!(
+        text.contains("collabd_sso_signins_total{outcome=\"joined\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("collabd_sso_signins_total{outcome=\"signed_in\"} 2"),
+        "{text}"
+    );
+
+    // Removing the connection: sign-ins end, the member stays.
+    app.post(
+        "/customer/removesso",
+        Some(&owner),
+        json!({"organizationid": org}),
+    )
+    .ok();
+    assert_eq!(events(&app, &owner, &org, "sso.removed").len(), 1);
+    app.get(
+        &format!("/customer/ssodetails?organizationid={org}"),
+        Some(&owner),
+    )
+    .err(404, "not_found");
+    assert_eq!(bare_get(&format!("{base}/sso/{org}")).0, 404);
+    let ada = sql_strings(
+        &app,
+        "SELECT m.role AS value FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE u.email = 'ada@acme.com'",
+    );
+    assert_eq!(ada, vec!["technical".to_string()]);
+}
+
+fn states_work_once_within_ten_minutes_and_refusals_make_nothing(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    set_sso(&app, &owner, &org, &provider.issuer, json!({}));
+    let start = format!("{base}/sso/{org}");
+
+    // Replayed: the callback's address a second time.
+    let landed = Browser::new().sign_in(&start, "bo@acme.com");
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    let replay = Browser::new().open(&landed.url);
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert!(session_of(&replay.body).is_none());
+    assert!(replay.body.contains("already finished"), "{}", replay.body);
+
+    // Forged, missing, malformed.
+    for query in [
+        "state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&code=x",
+        "code=x",
+        "state=%3Cscript%3E&code=x",
+        "",
+    ] {
+        let page = Browser::new().open(&format!("{base}/sso/callback?{query}"));
+        assert_eq!(page.status, 400, "{query}: {}", page.body);
+        assert!(!page.body.contains("<script>"), "{}", page.body);
+    }
+
+    // Older than 10 minutes: the flow is aged between its start and the
+    // provider's answer.
+    let to_provider = bare_get(&format!("{base}/sso/{org}")).1.expect("Location");
+    sql(
+        &app,
+        "UPDATE sso_flows SET created_at = created_at - 601000 WHERE used_at IS NULL",
+    );
+    let old = Browser::new().sign_in(&to_provider, "cy@acme.com");
+    assert_eq!(old.status, 400, "{}", old.body);
+    assert!(old.body.contains("10 minutes"), "{}", old.body);
+    assert_eq!(accounts_with(&app, "cy@acme.com"), 0);
+
+    // No verified address: nothing made.
+    let unverified = Browser::new().sign_in(&start, "unverified-dee@acme.com");
+    assert_eq!(unverified.status, 400, "{}", unverified.body);
+    assert!(unverified.body.contains("verified email"));
+    assert_eq!(accounts_with(&app, "unverified-dee@acme.com"), 0);
+
+    // A provider's refusal.
+    let refusing = OidcProvider::start(CLIENT, SECRET, &format!("{base}/sso/callback"), true);
+    let other = app.organization(&owner, "Other");
+    set_sso(&app, &owner, &other, &refusing.issuer, json!({}));
+    let denied = Browser::new().sign_in(&format!("{base}/sso/{other}"), "eve@acme.com");
+    assert_eq!(denied.status, 400, "{}", denied.body);
+    assert!(denied.body.contains("access_denied"), "{}", denied.body);
+    assert_eq!(accounts_with(&app, "eve@acme.com"), 0);
+    // Nothing joined anywhere but bo's sign-in.
+    let members = sql_strings(&app, "SELECT user_id AS value FROM memberships");
+    assert_eq!(members.len(), 2 + 1, "owner twice, bo once");
+
+    // Unknown organizations have no sign-in.
+    assert_eq!(bare_get(&format!("{base}/sso/no-such-organization")).0, 404);
+}
+
+fn enforcement_asks_members_at_verified_domains_for_an_sso_session(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let owner_email = "owner@acme.com";
+    let owner = app.user(owner_email);
+    let org = app.organization(&owner, "Acme");
+    // The domain acme.com verified for the organization.
+    app.post(
+        "/customer/adddomain",
+        Some(&owner),
+        json!({"organizationid": org, "domain": "acme.com", "verificationemail": "it@acme.com"}),
+    )
+    .ok();
+    let token = app
+        .mail
+        .wait_for_matching("it@acme.com", |m| m.token("domain").is_some())
+        .token("domain")
+        .expect("domain link");
+    app.post("/customer/verifydomain", None, json!({"token": token}))
+        .ok();
+    // Members by invite (their sessions made by invites: addresses verified).
+    let inside = app.member(&owner, &org, "fay@acme.com", "admin");
+    let outside = app.member(&owner, &org, "gus@partner.example", "technical");
+    let key = app.api_key(&inside.token, json!({"name": "ci", "organizationid": org}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let password_session = app.login("fay@acme.com", PASSWORD);
+
+    set_sso(
+        &app,
+        &owner,
+        &org,
+        &provider.issuer,
+        json!({"enforce": true}),
+    );
+    let collaborators = format!("/customer/listcollaborators?organizationid={org}");
+    for token in [&inside.token, &password_session] {
+        let r = app.get(&format!("/customer/details?organizationid={org}"), Some(token));
+        r.err(403, "forbidden");
+        let r = app.get(&format!("/customer/details?organizationid={org}"), Some(token));
+        assert_eq!(r.reason(), "sso_required");
+        // The hot read path too.
+        let r = app.get(&collaborators, Some(token));
+        assert_eq!((r.status, r.reason()), (403, "sso_required"));
+        // Objects of the organization too.
+        let r = app.post(
+            "/customer/editcollaborator",
+            Some(token),
+            json!({"collaboratorid": outside.collaboratorid, "cancreateprojects": true}),
+        );
+        assert_eq!((r.status, r.reason()), (403, "sso_required"));
+    }
+    // Someone not at a verified domain, the owner, and an API key: as before.
+    assert_eq!(role_in(&app, &outside.token, &org).0, 200);
+    assert_eq!(role_in(&app, &owner, &org).0, 200);
+    app.get(&collaborators, Some(&owner)).ok();
+    assert_eq!(role_in(&app, &key, &org).0, 200);
+    // The person's account itself is not locked.
+    app.get("/user/details", Some(&password_session)).ok();
+
+    // An SSO session: the same account, linked by its verified address.
+    let landed = Browser::new().sign_in(&format!("{base}/sso/{org}"), "fay@acme.com");
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    let sso_session = session_of(&landed.body).expect("session");
+    let (status, body) = role_in(&app, &sso_session, &org);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["organization"]["role"], "admin");
+    app.get(&collaborators, Some(&sso_session)).ok();
+    app.post(
+        "/customer/editcollaborator",
+        Some(&sso_session),
+        json!({"collaboratorid": outside.collaboratorid, "cancreateprojects": true}),
+    )
+    .ok();
+    assert_eq!(accounts_with(&app, "fay@acme.com"), 1);
+
+    // An SSO session of this organization is no SSO session of another
+    // that enforces its own.
+    let other = app.organization(&owner, "Acme Labs");
+    app.post(
+        "/invite/create",
+        Some(&owner),
+        json!({"organizationid": other, "email": "fay@acme.com", "role": "technical"}),
+    )
+    .ok();
+    let invite = app
+        .get("/user/listinvites", Some(&sso_session))
+        .ok()
+        .get("invites")[0]["inviteid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/invite/accept",
+        Some(&sso_session),
+        json!({"inviteid": invite}),
+    )
+    .ok();
+    assert_eq!(role_in(&app, &sso_session, &other).0, 200);
+
+    // Enforcement off: every session works again.
+    set_sso(
+        &app,
+        &owner,
+        &org,
+        &provider.issuer,
+        json!({"enforce": false}),
+    );
+    assert_eq!(role_in(&app, &password_session, &org).0, 200);
+    app.get(&collaborators, Some(&inside.token)).ok();
+}
+
+fn someone_removed_or_who_left_is_not_added_again(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    set_sso(&app, &owner, &org, &provider.issuer, json!({}));
+    let start = format!("{base}/sso/{org}");
+
+    let first = Browser::new().sign_in(&start, "hal@acme.com");
+    assert_eq!(first.status, 200, "{}", first.body);
+    let hal = session_of(&first.body).expect("session");
+    let collaborator = collaborator_of(&app, &owner, &org, "hal@acme.com");
+    app.remove(&owner, &collaborator).ok();
+    let again = Browser::new().sign_in(&start, "hal@acme.com");
+    assert_eq!(again.status, 403, "{}", again.body);
+    assert!(session_of(&again.body).is_none());
+    assert!(again.body.contains("no longer a member"), "{}", again.body);
+    assert_eq!(role_in(&app, &hal, &org).0, 404);
+
+    // Leaving counts the same.
+    let second = Browser::new().sign_in(&start, "ivy@acme.com");
+    let ivy = session_of(&second.body).expect("session");
+    let own = collaborator_of(&app, &owner, &org, "ivy@acme.com");
+    app.remove(&ivy, &own).ok();
+    let back = Browser::new().sign_in(&start, "ivy@acme.com");
+    assert_eq!(back.status, 403, "{}", back.body);
+    assert_eq!(role_in(&app, &ivy, &org).0, 404);
+    assert_eq!(events(&app, &owner, &org, "collaborator.joined").len(), 2);
+    let text = metrics(&base);
+    assert!(
+        text.contains("collabd_sso_signins_total{outcome=\"not_added\"} 2"),
+        "{text}"
+    );
+}
+
+fn setsso_checks_what_it_is_given(backend: Backend) {
+    let (app, provider, _base) = app_and_provider(backend.clone(), false);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let admin = app.member(&owner, &org, "admin@example.com", "admin");
+    let technical = app.member(&owner, &org, "tech@example.com", "technical");
+    let params = |issuer: &str| {
+        json!({"organizationid": org, "issuer": issuer, "clientid": CLIENT, "clientsecret": SECRET})
+    };
+
+    // Who may: owners set and remove; admins read; others nothing.
+    let r = app.post("/customer/setsso", Some(&admin.token), params(&provider.issuer));
+    r.err(403, "forbidden");
+    app.get(
+        &format!("/customer/ssodetails?organizationid={org}"),
+        Some(&technical.token),
+    )
+    .err(403, "forbidden");
+    app.get(
+        &format!("/customer/ssodetails?organizationid={org}"),
+        Some(&admin.token),
+    )
+    .err(404, "not_found");
+
+    // Issuers that cannot be used: 422 naming issuer, nothing stored.
+    for issuer in [
+        "http://127.0.0.1:1",
+        "ftp://id.example",
+        "not a url",
+        &format!("{}/elsewhere", provider.issuer),
+        &format!("{}?x=1", provider.issuer),
+    ] {
+        let r = app.post("/customer/setsso", Some(&owner), params(issuer));
+        r.err(422, "validation_failed");
+        let r = app.post("/customer/setsso", Some(&owner), params(issuer));
+        assert!(r.body["response"]["error"]["fields"]["issuer"].is_array(), "{issuer}: {}", r.body);
+    }
+    let mut owner_role = params(&provider.issuer);
+    owner_role["role"] = json!("owner");
+    app.post("/customer/setsso", Some(&owner), owner_role)
+        .err(422, "validation_failed");
+    let mut empty = params(&provider.issuer);
+    empty["clientsecret"] = json!("");
+    app.post("/customer/setsso", Some(&owner), empty)
+        .err(422, "validation_failed");
+    assert!(sql_strings(&app, "SELECT issuer AS value FROM sso_connections").is_empty());
+
+    // A custom role: held by the connection, so it cannot be deleted.
+    let role = app
+        .post(
+            "/customer/createrole",
+            Some(&owner),
+            json!({"organizationid": org, "name": "support", "permissions": ["organization:read"]}),
+        )
+        .ok()
+        .get("role")
+        .clone();
+    let mut custom = params(&provider.issuer);
+    custom["role"] = json!("support");
+    let sso = app
+        .post("/customer/setsso", Some(&owner), custom)
+        .ok()
+        .get("sso")
+        .clone();
+    assert_eq!(sso["role"], "support");
+    assert_eq!(sso["roleid"], role["roleid"]);
+    let r = app.post(
+        "/customer/deleterole",
+        Some(&owner),
+        json!({"roleid": role["roleid"]}),
+    );
+    assert_eq!((r.status, r.reason()), (409, "role_in_use"));
+    let details = app
+        .get(
+            &format!("/customer/ssodetails?organizationid={org}"),
+            Some(&admin.token),
+        )
+        .ok();
+    assert_eq!(details.get("sso")["role"], "support");
+    app.post(
+        "/customer/removesso",
+        Some(&admin.token),
+        json!({"organizationid": org}),
+    )
+    .err(403, "forbidden");
+    app.post(
+        "/customer/removesso",
+        Some(&owner),
+        json!({"organizationid": org}),
+    )
+    .ok();
+    app.post(
+        "/customer/removesso",
+        Some(&owner),
+        json!({"organizationid": org}),
+    )
+    .err(404, "not_found");
+    app.post(
+        "/customer/deleterole",
+        Some(&owner),
+        json!({"roleid": role["roleid"]}),
+    )
+    .ok();
+
+    // Without COLLABD_WEBHOOK_ALLOW_PRIVATE, an issuer on a loopback
+    // address is refused (the operator's own issuers are not bound by it).
+    let strict = TestApp::start(backend);
+    let owner = strict.user("owner@example.com");
+    let org = strict.organization(&owner, "Strict");
+    let r = strict.post(
+        "/customer/setsso",
+        Some(&owner),
+        json!({"organizationid": org, "issuer": provider.issuer, "clientid": CLIENT,
+               "clientsecret": SECRET}),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["response"]["error"]["fields"]["issuer"].is_array());
+}
+
+fn a_flow_begun_in_one_process_finishes_in_another(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    set_sso(&app, &owner, &org, &provider.issuer, json!({}));
+    // Another collabd process on the same database and public address.
+    let other = Process::spawn(&[
+        ("COLLABD_DATABASE_URL", app.db.url.as_str()),
+        ("COLLABD_PUBLIC_URL", base.as_str()),
+        ("COLLABD_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ]);
+    // Begun here; the provider sends the browser back to the public
+    // address, which in front of several processes is any of them: here,
+    // the other.
+    let mut browser = Browser::new();
+    browser.stop_at(&format!("{base}/sso/callback"));
+    let at_callback = browser.sign_in(&format!("{base}/sso/{org}"), "joy@acme.com");
+    assert!(at_callback.url.starts_with(&format!("{base}/sso/callback?")), "{}", at_callback.url);
+    let there = at_callback.url.replacen(&base, &other.base, 1);
+    let landed = Browser::new().open(&there);
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    let token = session_of(&landed.body).expect("session");
+    assert_eq!(role_in(&app, &token, &org).0, 200);
+    // And used there, it cannot be used here.
+    let here = Browser::new().open(&at_callback.url);
+    assert_eq!(here.status, 400, "{}", here.body);
+}
