@@ -62,6 +62,18 @@ EXCUSED = {
     },
 }
 
+# API.md §9: an organization's issuer must resolve, only to public
+# addresses, and serve a usable discovery document (the state of DNS and of
+# the issuer: the document states the URL's shape); `role` as below, never
+# owner (said in words beside the free-text `role`).
+EXCUSED[("POST", "/customer/setsso")] = {
+    "issuer": (
+        "its host does not resolve",
+        "must not lead to a loopback, private, link-local or unspecified address",
+        "its discovery document cannot be used",
+    ),
+}
+
 # API.md §10: a check names its person by exactly one of `userid` and
 # `email`, and takes `projectid` with `project:read` and `project:full` and
 # only with them (relations between values the document leaves optional
@@ -106,6 +118,7 @@ for path, rule in (
     ("/invite/create", NAMED_ROLE),
     ("/customer/editcollaborator", NAMED_ROLE),
     ("/customer/adddomain", NAMED_ROLE + ("must be admin, technical or collaborator",)),
+    ("/customer/setsso", NAMED_ROLE + ("must be admin, technical or collaborator",)),
 ):
     EXCUSED.setdefault(("POST", path), {})["role"] = rule
 

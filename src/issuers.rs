@@ -265,7 +265,8 @@ impl Issuers {
             .audience
             .as_deref()
             .ok_or_else(|| Refusal::Invalid("no audience is configured".into()))?;
-        self.verify(token, (Reach::Operator, issuer), audience).await
+        self.verify(token, (Reach::Operator, issuer), audience)
+            .await
     }
 
     /// An ID token from an organization's `issuer` for its `client_id`,
@@ -385,7 +386,8 @@ impl Issuers {
             form.push(("client_secret", client_secret));
         } else {
             // RFC 6749 §2.3.1: both form-encoded before Basic.
-            let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            let encode =
+                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
             request = request.basic_auth(encode(client_id), Some(encode(client_secret)));
         }
         let mut response = request
@@ -405,9 +407,11 @@ impl Issuers {
             .map_err(|_| format!("the token endpoint answered {status} without JSON"))?;
         if let Some(error) = answer.error {
             let about = answer.error_description.unwrap_or_default();
-            return Err(format!("the token endpoint refused the code: {error} {about}")
-                .trim_end()
-                .to_string());
+            return Err(
+                format!("the token endpoint refused the code: {error} {about}")
+                    .trim_end()
+                    .to_string(),
+            );
         }
         if !status.is_success() {
             return Err(format!("the token endpoint answered {status}"));

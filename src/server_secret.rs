@@ -149,8 +149,8 @@ pub fn load(config: &Config, store: &Store) -> Result<Secrets, String> {
 }
 
 /// Seals again, under the current secret, every value a previous secret
-/// sealed: queued mail, second-factor seeds, webhook secrets and kept
-/// answers. Run at start while previous secrets are configured; once it has
+/// sealed: queued mail, second-factor seeds, webhook and SSO client secrets
+/// and kept answers. Run at start while previous secrets are configured; once it has
 /// run (and the sessions they signed have expired) they may be removed.
 /// Each row is rewritten only if it still holds what was read, so a
 /// concurrent change by another process wins. Returns how many were
@@ -172,6 +172,47 @@ pub fn reseal_under_current(ctx: &Ctx) -> Result<usize, StoreError> {
                 .execute(conn)
         },
     )?;
+    count += reseal_signing_secrets(ctx)?;
+    for column in [OutboxColumn::Text, OutboxColumn::Html, OutboxColumn::Link] {
+        count += reseal_column(
+            &ctx.store,
+            &ctx.outbox_sealer,
+            |conn| column.load(conn),
+            |conn, id, old, new| column.store(conn, id, old, new),
+        )?;
+    }
+    count += reseal_column(
+        &ctx.store,
+        &ctx.answer_sealer,
+        |conn| {
+            idempotency_keys::table
+                .filter(idempotency_keys::body.is_not_null())
+                .select((
+                    idempotency_keys::caller
+                        .concat("\n")
+                        .concat(idempotency_keys::idempotency_key),
+                    idempotency_keys::body.assume_not_null(),
+                ))
+                .load::<(String, String)>(conn)
+        },
+        |conn, id, old, new| {
+            let (caller, key) = id.split_once('\n').unwrap_or((id, ""));
+            diesel::update(
+                idempotency_keys::table
+                    .find((caller, key))
+                    .filter(idempotency_keys::body.eq(old)),
+            )
+            .set(idempotency_keys::body.eq(new))
+            .execute(conn)
+        },
+    )?;
+    Ok(count)
+}
+
+/// Seals again what signs or authenticates collabd elsewhere: webhook
+/// signing secrets and SSO client secrets.
+fn reseal_signing_secrets(ctx: &Ctx) -> Result<usize, StoreError> {
+    let mut count = 0;
     count += reseal_column(
         &ctx.store,
         &ctx.webhook_sealer,
@@ -208,39 +249,6 @@ pub fn reseal_under_current(ctx: &Ctx) -> Result<usize, StoreError> {
                     .filter(sso_connections::client_secret_sealed.eq(old)),
             )
             .set(sso_connections::client_secret_sealed.eq(new))
-            .execute(conn)
-        },
-    )?;
-    for column in [OutboxColumn::Text, OutboxColumn::Html, OutboxColumn::Link] {
-        count += reseal_column(
-            &ctx.store,
-            &ctx.outbox_sealer,
-            |conn| column.load(conn),
-            |conn, id, old, new| column.store(conn, id, old, new),
-        )?;
-    }
-    count += reseal_column(
-        &ctx.store,
-        &ctx.answer_sealer,
-        |conn| {
-            idempotency_keys::table
-                .filter(idempotency_keys::body.is_not_null())
-                .select((
-                    idempotency_keys::caller
-                        .concat("\n")
-                        .concat(idempotency_keys::idempotency_key),
-                    idempotency_keys::body.assume_not_null(),
-                ))
-                .load::<(String, String)>(conn)
-        },
-        |conn, id, old, new| {
-            let (caller, key) = id.split_once('\n').unwrap_or((id, ""));
-            diesel::update(
-                idempotency_keys::table
-                    .find((caller, key))
-                    .filter(idempotency_keys::body.eq(old)),
-            )
-            .set(idempotency_keys::body.eq(new))
             .execute(conn)
         },
     )?;

@@ -5,14 +5,15 @@
 
 use diesel::prelude::*;
 
+use super::emails::domain_of;
+use super::ownership;
 use super::permissions::{Need, Permission, PermissionSet};
-use super::roles::{AssignedRole, Role};
+use super::roles::{may_assign, resolve, AssignedRole, Role};
 use super::rosters;
 use super::sessions::{Caller, SessionClaim};
 use super::teamwork;
 use super::{now_ms, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, RoleRow, SessionRow};
-use super::emails::domain_of;
 use crate::store::schema::{
     memberships, roles, roster_versions, sessions, sso_connections, users, verified_domains,
 };
@@ -49,6 +50,25 @@ impl Member {
 }
 
 impl Member {
+    /// The role named `name` that this member gives to people who will
+    /// join without an invite (by a verified domain, by SSO): never owner
+    /// (422 on `role`), and none holding a permission this member lacks
+    /// (403).
+    pub fn joining_role(&self, conn: &mut DbConn, name: &str) -> DomainResult<AssignedRole> {
+        let role = resolve(conn, self.organization_id(), name, "role")?;
+        if let AssignedRole::System(system) = role {
+            ownership::domain_may_give(system).map_err(|why| DomainError::invalid("role", why))?;
+        }
+        if !may_assign(self.role, self.permissions, &role) {
+            return Err(DomainError::forbidden(format!(
+                "the role {} may not give the role {}",
+                self.assigned.name(),
+                role.name()
+            )));
+        }
+        Ok(role)
+    }
+
     /// A membership and, when it holds a custom role, that role's row.
     pub fn new(membership: MembershipRow, custom: Option<RoleRow>) -> Member {
         let assigned = AssignedRole::held(membership.role, custom.as_ref());
@@ -327,12 +347,24 @@ pub fn organization_for_read(
         None => (None, None, None, None, None),
     };
     let caller = claim.confirm(session.as_ref(), now)?;
-    let mut member = membership
-        .map(|membership| Member::new(membership, custom))
-        .ok_or_else(|| DomainError::not_found("organization not found"))?;
-    member.sso_enforced = enforced.unwrap_or(false);
-    sso_admits(conn, &caller, &member)?;
-    let member = with_teams(conn, member)?;
-    let member = permit(member, need)?;
+    let found = membership.map(|membership| (Member::new(membership, custom), enforced));
+    let member = judged(conn, &caller, found, need)?;
     Ok((caller, member, version.unwrap_or(0)))
+}
+
+/// The membership a hot read found (with whether its organization enforces
+/// SSO), judged as [`organization`] judges one: 404 without it, then SSO
+/// enforcement, the teams' widening, the need.
+fn judged(
+    conn: &mut DbConn,
+    caller: &Caller,
+    found: Option<(Member, Option<bool>)>,
+    need: Need,
+) -> DomainResult<Member> {
+    let (mut member, enforced) =
+        found.ok_or_else(|| DomainError::not_found("organization not found"))?;
+    member.sso_enforced = enforced.unwrap_or(false);
+    sso_admits(conn, caller, &member)?;
+    let member = with_teams(conn, member)?;
+    permit(member, need)
 }

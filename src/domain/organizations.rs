@@ -15,7 +15,7 @@ use crate::mail::{self, templates};
 use crate::store::link_tokens;
 use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::schema::{
-    api_keys, memberships, organizations, roles, roster_versions, users, verified_domains,
+    api_keys, memberships, organizations, roles, roster_versions, sessions, users, verified_domains,
 };
 use crate::store::{DbConn, Lookups};
 
@@ -186,9 +186,13 @@ pub fn settings(
 
 /// What the reference tables hold for a deleted organization, which no
 /// foreign key cascades to (docs/scaling.md): API keys bound to it, the
-/// tokens of its links, its verified domains.
+/// tokens of its links, its verified domains; and the sessions its SSO
+/// made, which stay as ordinary sessions.
 fn forget_in_reference_tables(conn: &mut DbConn, organization_id: &str) -> DomainResult<()> {
     diesel::delete(api_keys::table.filter(api_keys::organization_id.eq(organization_id)))
+        .execute(conn)?;
+    diesel::update(sessions::table.filter(sessions::sso_organization_id.eq(organization_id)))
+        .set(sessions::sso_organization_id.eq(None::<String>))
         .execute(conn)?;
     link_tokens::forget_organization(conn, organization_id)?;
     diesel::delete(

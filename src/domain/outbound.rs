@@ -67,4 +67,3 @@ pub fn check_url(raw: &str, allow_private: bool, field: &str) -> DomainResult<ur
     }
     Ok(url)
 }
-

@@ -113,9 +113,9 @@ pub fn ensure_owners_last(
 /// What a verified domain's role must be.
 pub const ROLES_A_DOMAIN_GIVES: &str = "must be admin, technical or collaborator";
 
-/// Whether a verified domain may give `role` to the accounts that join by
-/// it: any but owner, since nobody becomes an owner by their address
-/// (API.md §6). Refused with why, for the field `role`. The edge asks this
+/// Whether a verified domain (or an SSO connection) may give `role` to the
+/// accounts that join by it: any but owner, since nobody becomes an owner by
+/// their address or by signing in (API.md §6, §9). Refused with why, for the field `role`. The edge asks this
 /// while it checks `role` (so the refusal comes with the request's other
 /// field errors, before anything else), and claiming a domain asks it again;
 /// the database's CHECK on `domains.role` holds it for rows too.

@@ -20,19 +20,21 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::access::{self, Hold};
-use super::kernel::events::{self, AfterCommit, By, CollaboratorJoined, SsoConfigured, SsoRemoved, Via};
+use super::kernel::events::{
+    self, AfterCommit, By, CollaboratorJoined, SsoConfigured, SsoRemoved, Via,
+};
 use super::kernel::linked::account_for;
 use super::kernel::membership::{self, NewMember};
 use super::kernel::signin::{insert_session, login_for, new_session_row, Login, Made};
 use super::outbound;
 use super::permissions::Permission;
 use super::retention::SSO_FLOW_TTL_MS;
-use super::roles::{self, may_assign, AssignedRole, Role};
-use super::sessions::Caller;
+use super::roles::{self, AssignedRole};
+use super::sessions::{has_id_form, Caller};
 use super::tokens::{hash_secret, new_secret};
 use super::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
 use crate::issuers::{Discovery, IdClaims};
-use crate::store::rows::{SsoConnectionRow, SsoFlowRow};
+use crate::store::rows::{SsoConnectionRow, SsoFlowRow, UserRow};
 use crate::store::schema::{departures, memberships, sso_connections, sso_flows};
 use crate::store::{execute, DbConn, Lookups};
 
@@ -40,6 +42,8 @@ use crate::store::{execute, DbConn, Lookups};
 pub const SEALING_PURPOSE: &str = "collabd sso secrets v1";
 /// The path the provider sends the browser back to.
 pub const CALLBACK_PATH: &str = "/sso/callback";
+/// The length of an organization's id, which leads a flow's state.
+const ID_LENGTH: usize = 36;
 /// The longest client id and client secret taken.
 pub const MAX_CLIENT_TEXT: usize = 1024;
 
@@ -109,7 +113,11 @@ pub fn check_issuer(raw: &str, allow_private: bool) -> DomainResult<String> {
 
 /// The gate of `customer/setsso`, passed before the issuer is fetched, so
 /// that nobody else makes the server fetch anything.
-pub fn authorize_set(ctx: &Ctx, caller: &Caller, organization_id: Option<&str>) -> DomainResult<()> {
+pub fn authorize_set(
+    ctx: &Ctx,
+    caller: &Caller,
+    organization_id: Option<&str>,
+) -> DomainResult<()> {
     ctx.store.read(|conn| {
         access::organization(
             conn,
@@ -133,30 +141,6 @@ pub struct NewSso<'a> {
     pub enforce: bool,
 }
 
-/// The role a connection gives, named by `name`: never owner (422), and
-/// none holding a permission `member` lacks (403).
-fn newcomer_role(
-    conn: &mut DbConn,
-    member: &access::Member,
-    name: &str,
-) -> DomainResult<AssignedRole> {
-    let role = roles::resolve(conn, member.organization_id(), name, "role")?;
-    if let AssignedRole::System(Role::Owner) = role {
-        return Err(DomainError::invalid(
-            "role",
-            "must not be owner: nobody becomes an owner by signing in",
-        ));
-    }
-    if !may_assign(member.role, member.permissions, &role) {
-        return Err(DomainError::forbidden(format!(
-            "the role {} may not give the role {}",
-            member.assigned.name(),
-            role.name()
-        )));
-    }
-    Ok(role)
-}
-
 /// Connects the organization to its company's provider, or replaces its
 /// connection (keeping when it was first made); records `sso.configured`.
 pub fn set(
@@ -175,7 +159,7 @@ pub fn set(
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
-        let role = newcomer_role(conn, &member, new.role)?;
+        let role = member.joining_role(conn, new.role)?;
         let before = connection_row(conn, &organization_id)?;
         let row = SsoConnectionRow {
             organization_id: organization_id.clone(),
@@ -294,11 +278,12 @@ pub struct Begun {
     pub challenge: String,
 }
 
-/// Begins a sign-in with `organization_id`'s connection: a state (only its
-/// hash is kept), a nonce and a PKCE verifier (kept sealed), written so any
-/// process can finish it.
+/// Begins a sign-in with `organization_id`'s connection: a state (the
+/// organization's id, then a secret; only its hash is kept), a nonce and a
+/// PKCE verifier (kept sealed), written so any process can finish it.
 pub fn begin(ctx: &Ctx, organization_id: &str) -> DomainResult<Begun> {
-    let (state, nonce, verifier) = (new_secret(), new_secret(), new_secret());
+    let state = format!("{organization_id}{}", new_secret());
+    let (nonce, verifier) = (new_secret(), new_secret());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let row = SsoFlowRow {
         state_hash: hash_secret(&state),
@@ -362,6 +347,12 @@ pub struct Taken {
 /// a connection removed since is 404. Taken, it can never be used again,
 /// whatever happens next.
 pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
+    let unknown = || DomainError::not_found("this sign-in is unknown");
+    // The organization's id leads the state (see `begin`).
+    let organization_id = state
+        .get(..ID_LENGTH)
+        .filter(|id| has_id_form(id) && state.len() > ID_LENGTH)
+        .ok_or_else(unknown)?;
     let hash = hash_secret(state);
     let now = now_ms();
     let (flow, row) = ctx.store.write(|conn| {
@@ -369,6 +360,7 @@ pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
             conn,
             diesel::update(
                 sso_flows::table
+                    .filter(sso_flows::organization_id.eq(organization_id))
                     .filter(sso_flows::state_hash.eq(&hash))
                     .filter(sso_flows::used_at.is_null())
                     .filter(sso_flows::created_at.gt(now - SSO_FLOW_TTL_MS)),
@@ -376,15 +368,18 @@ pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
             .set(sso_flows::used_at.eq(now)),
         )?;
         let flow: Option<SsoFlowRow> = sso_flows::table
-            .find(&hash)
+            .find((organization_id, &hash))
             .select(SsoFlowRow::as_select())
             .first(conn)
             .optional()?;
-        let flow = flow.ok_or_else(|| DomainError::not_found("this sign-in is unknown"))?;
+        let flow = flow.ok_or_else(unknown)?;
         if taken == 0 {
             let (reason, message) = match flow.used_at {
                 Some(_) => (GoneReason::Used, "this sign-in was already finished"),
-                None => (GoneReason::Expired, "this sign-in began over 10 minutes ago"),
+                None => (
+                    GoneReason::Expired,
+                    "this sign-in began over 10 minutes ago",
+                ),
             };
             return Err(DomainError::Gone {
                 reason,
@@ -440,73 +435,14 @@ pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finis
         }
         let organization = conn.organization(organization_id)?;
         let user = conn.user(&user.id)?;
-        let refused = || {
-            DomainError::forbidden(format!(
-                "{} is no longer a member of {} (removed, left or ended): signing in does \
-                 not add it again; ask an owner for an invite",
-                user.email, organization.name
-            ))
-        };
-        let now = now_ms();
-        let mut joined = false;
-        let role = match access::membership(conn, organization_id, &user.id)? {
-            Some(member) => member.assigned.name().to_string(),
-            None => {
-                let any_row: i64 = memberships::table
-                    .filter(memberships::organization_id.eq(organization_id))
-                    .filter(memberships::user_id.eq(&user.id))
-                    .count()
-                    .get_result(conn)?;
-                let departed: i64 = departures::table
-                    .filter(departures::organization_id.eq(organization_id))
-                    .filter(
-                        departures::user_id
-                            .eq(&user.id)
-                            .or(departures::email.eq(&user.email)),
-                    )
-                    .count()
-                    .get_result(conn)?;
-                if any_row > 0 || departed > 0 {
-                    return Err(refused());
-                }
-                let new = NewMember {
-                    organization_id,
-                    user_id: &user.id,
-                    role: row.role,
-                    role_id: row.role_id.as_deref(),
-                    can_create_projects: false,
-                    expires_at: None,
-                    grants: Vec::new(),
-                };
-                let Some(membership) = membership::add(conn, new, now)? else {
-                    return Err(DomainError::Conflict {
-                        reason: super::ConflictReason::RequestInProgress,
-                        message: "another sign-in of this account is joining; try again".into(),
-                    });
-                };
-                let role = roles::held(conn, organization_id, row.role, row.role_id.as_deref())?;
-                events::record(
-                    conn,
-                    organization_id,
-                    By::Account(&user),
-                    &membership.id,
-                    CollaboratorJoined {
-                        userid: &user.id,
-                        email: &user.email,
-                        role: role.name(),
-                        via: Via::Sso,
-                        domain: None,
-                        domainid: None,
-                    },
-                )?;
-                joined = true;
-                role.name().to_string()
-            }
+        let (role, joined) = match access::membership(conn, organization_id, &user.id)? {
+            Some(member) => (member.assigned.name().to_string(), false),
+            None => (join(conn, &row, &user, &organization.name)?, true),
         };
         let session = new_session_row(ctx, &user.id, Made::Sso(organization_id));
         insert_session(conn, &session)?;
         Ok(Finished {
-            login: login_for(ctx, &session, user.clone())?,
+            login: login_for(ctx, &session, user)?,
             organization_name: organization.name,
             organization_id: organization_id.to_string(),
             role,
@@ -515,4 +451,70 @@ pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finis
     })?;
     events::after_commit(ctx, AfterCommit::SignedIn(&user));
     Ok(finished)
+}
+
+/// Makes `user`, no member in force of the organization of `row`, a member
+/// with the connection's role (`collaborator.joined` via SSO): the role's
+/// name. 403 when the account departed the organization (removed, left,
+/// outlived a membership: a departure recorded, or a row past its end the
+/// sweep has not reached).
+fn join(
+    conn: &mut DbConn,
+    row: &SsoConnectionRow,
+    user: &UserRow,
+    organization: &str,
+) -> DomainResult<String> {
+    let organization_id = row.organization_id.as_str();
+    let any_row: i64 = memberships::table
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::user_id.eq(&user.id))
+        .count()
+        .get_result(conn)?;
+    let departed: i64 = departures::table
+        .filter(departures::organization_id.eq(organization_id))
+        .filter(
+            departures::user_id
+                .eq(&user.id)
+                .or(departures::email.eq(&user.email)),
+        )
+        .count()
+        .get_result(conn)?;
+    if any_row > 0 || departed > 0 {
+        return Err(DomainError::forbidden(format!(
+            "{} is no longer a member of {organization} (removed, left or ended): signing in \
+             does not add it again; ask an owner for an invite",
+            user.email
+        )));
+    }
+    let new = NewMember {
+        organization_id,
+        user_id: &user.id,
+        role: row.role,
+        role_id: row.role_id.as_deref(),
+        can_create_projects: false,
+        expires_at: None,
+        grants: Vec::new(),
+    };
+    let Some(membership) = membership::add(conn, new, now_ms())? else {
+        return Err(DomainError::Conflict {
+            reason: super::ConflictReason::RequestInProgress,
+            message: "another sign-in of this account is joining; try again".into(),
+        });
+    };
+    let role = roles::held(conn, organization_id, row.role, row.role_id.as_deref())?;
+    events::record(
+        conn,
+        organization_id,
+        By::Account(user),
+        &membership.id,
+        CollaboratorJoined {
+            userid: &user.id,
+            email: &user.email,
+            role: role.name(),
+            via: Via::Sso,
+            domain: None,
+            domainid: None,
+        },
+    )?;
+    Ok(role.name().to_string())
 }

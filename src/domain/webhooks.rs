@@ -4,7 +4,6 @@
 //! (`kernel::events`), which the sender (`crate::webhook_sender`) signs and
 //! posts.
 
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use diesel::prelude::*;
@@ -13,8 +12,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::{self, Hold};
-use super::outbound;
 use super::kernel::events::{self, By, WebhookCreated, WebhookDeleted};
+use super::outbound;
 use super::paging::PageRequest;
 use super::permissions::Permission;
 use super::sessions::Caller;

@@ -20,7 +20,8 @@ pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse 
          <title>{title}</title>\
          <style>body{{font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em}}\
          input{{display:block;margin:.3em 0 1em;padding:.4em;width:100%}}\
-         button{{padding:.6em 1.2em;margin-right:.5em}}#result{{margin-top:1em;font-weight:bold}}</style>\
+         button{{padding:.6em 1.2em;margin-right:.5em}}#result{{margin-top:1em;font-weight:bold}}\
+         pre{{white-space:pre-wrap;word-break:break-all}}</style>\
          </head><body><h1>{title}</h1>\n{body}\n</body></html>\n",
         title = escape_html(title),
     );

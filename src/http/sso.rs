@@ -65,12 +65,14 @@ impl PartialSchema for IssuerUrl {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .min_length(Some(1))
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
             .max_length(Some(2048))
+            .pattern(Some(super::webhooks::http_url_pattern(false)))
             .description(Some(
                 "The company's OpenID Connect issuer, exactly as its ID tokens' `iss` says \
                  it (such as `https://login.acme.com/realms/staff`): an http or https URL \
-                 with no credentials, query or fragment. Its discovery document \
+                 with no credentials, query or fragment (a literal IP address is taken too, \
+                 though the pattern leaves addresses out). Its discovery document \
                  (`{issuer}/.well-known/openid-configuration`) is fetched when it is set and \
                  must name this issuer, an authorization endpoint, a token endpoint and a key \
                  set, and take PKCE S256 if it lists methods (422 naming `issuer` \
@@ -93,7 +95,7 @@ impl PartialSchema for ClientText {
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(MAX_CLIENT_TEXT))
-            .pattern(Some("^[^\\u0000-\\u001f\\u007f]+$"))
+            .pattern(Some("^[^\\u0000-\\u001f\\u007f-\\u009f]+$"))
             .description(Some(
                 "As the provider issued it: 1 to 1024 characters, no control characters.",
             ))
@@ -119,15 +121,6 @@ fn valid_client_text(text: &str) -> Result<(), validator::ValidationError> {
     }
 }
 
-fn valid_sso_role(role: &str) -> Result<(), validator::ValidationError> {
-    match Role::parse(role) {
-        Some(Role::Owner) => Err(validator::ValidationError::new("role").with_message(
-            "must not be owner: nobody becomes an owner by signing in".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Parameters of `customer/setsso`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -144,7 +137,7 @@ pub struct SetSsoParams {
     #[validate(custom(function = "valid_client_text"))]
     #[schema(value_type = ClientText, inline)]
     pub clientsecret: String,
-    #[validate(custom(function = "valid_sso_role"))]
+    #[validate(custom(function = "super::verified_domains::valid_domain_role"))]
     #[schema(value_type = Option<SsoRole>, inline)]
     pub role: Option<String>,
     /// When true, members whose verified address is at one of the
@@ -287,11 +280,7 @@ const TITLE: &str = "Sign in with your organization";
 
 /// An SSO page that says why it cannot go on, with `status`.
 fn refused(status: StatusCode, text: &str) -> HttpResponse {
-    page(
-        status,
-        TITLE,
-        &format!("<p>{}</p>", escape_html(text)),
-    )
+    page(status, TITLE, &format!("<p>{}</p>", escape_html(text)))
 }
 
 /// The page for an error of the API's kinds.
@@ -406,33 +395,30 @@ pub async fn callback_page(
     response
 }
 
-async fn callback(ctx: web::Data<Ctx>, query: Callback) -> (Outcome, HttpResponse) {
-    let bad = |outcome: Outcome, text: &str| (outcome, refused(StatusCode::BAD_REQUEST, text));
-    let Some(state) = query
-        .state
-        .filter(|s| super::params::valid_token(s).is_ok())
-    else {
-        return bad(
-            Outcome::BadState,
-            "This sign-in is unknown. Begin again from your organization's sign-in link.",
-        );
-    };
-    // Taken first, whatever the provider says: a state works once.
-    let taken = match run(ctx.clone(), move |ctx| sso::take(ctx, &state)).await {
+/// A callback's answer, and what it counts as.
+type Answered = (Outcome, HttpResponse);
+
+fn bad(outcome: Outcome, text: &str) -> Answered {
+    (outcome, refused(StatusCode::BAD_REQUEST, text))
+}
+
+fn provider_unreachable(issuer: &str, what: &str, why: &str) -> Answered {
+    tracing::warn!(issuer, error = %why, "an SSO provider's {what} cannot be fetched");
+    (
+        Outcome::Unavailable,
+        refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Your organization's identity provider cannot be reached now; begin again in a moment.",
+        ),
+    )
+}
+
+const BEGIN_AGAIN: &str = "Begin again from your organization's sign-in link.";
+
+async fn callback(ctx: web::Data<Ctx>, query: Callback) -> Answered {
+    let taken = match take(ctx.clone(), query.state).await {
         Ok(taken) => taken,
-        Err(ApiError::Gone { message, .. }) => {
-            return bad(
-                Outcome::BadState,
-                &format!("{message}. Begin again from your organization's sign-in link."),
-            )
-        }
-        Err(ApiError::NotFound(message)) => {
-            return bad(
-                Outcome::BadState,
-                &format!("{message}. Begin again from your organization's sign-in link."),
-            )
-        }
-        Err(e) => return (Outcome::Unavailable, refusal(&e)),
+        Err(answered) => return answered,
     };
     if let Some(error) = query.error {
         let about = query.error_description.unwrap_or_default();
@@ -447,72 +433,13 @@ async fn callback(ctx: web::Data<Ctx>, query: Callback) -> (Outcome, HttpRespons
             "Your identity provider sent no authorization code.",
         );
     };
-    let discovery = match ctx.issuers.discovery(&taken.issuer, false).await {
-        Ok(discovery) => discovery,
-        Err(why) => {
-            tracing::warn!(issuer = %taken.issuer, error = %why, "an SSO provider's discovery document cannot be read");
-            return (
-                Outcome::Unavailable,
-                refused(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Your organization's identity provider cannot be reached now; begin again in a moment.",
-                ),
-            );
-        }
-    };
-    let redirect = sso::redirect_uri(&ctx);
-    let exchanged = ctx
-        .issuers
-        .exchange_code(
-            &discovery,
-            (&taken.client_id, &taken.client_secret),
-            &code,
-            &redirect,
-            &taken.verifier,
-        )
-        .await;
-    let id_token = match exchanged {
-        Ok(id_token) => id_token,
-        Err(why) => {
-            tracing::info!(issuer = %taken.issuer, error = %why, "an SSO code exchange failed");
-            return bad(
-                Outcome::ProviderError,
-                &format!("The sign-in could not be finished: {why}"),
-            );
-        }
-    };
-    let claims = match ctx
-        .issuers
-        .verify_id_token(&id_token, &taken.issuer, &taken.client_id, &taken.nonce)
-        .await
-    {
+    let claims = match claims_of(&ctx, &taken, &code).await {
         Ok(claims) => claims,
-        Err(TokenRefusal::Invalid(why)) => {
-            return bad(
-                Outcome::TokenInvalid,
-                &format!("The identity provider's answer does not verify: {why}"),
-            )
-        }
-        Err(TokenRefusal::Unavailable(why)) => {
-            tracing::warn!(issuer = %taken.issuer, error = %why, "an SSO provider's keys cannot be fetched");
-            return (
-                Outcome::Unavailable,
-                refused(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Your organization's identity provider cannot be reached now; begin again in a moment.",
-                ),
-            );
-        }
+        Err(answered) => return answered,
     };
-    let finished = run(ctx, move |ctx| sso::finish(ctx, &taken, &claims)).await;
-    match finished {
-        Ok(done) => {
-            let outcome = match done.joined {
-                true => Outcome::Joined,
-                false => Outcome::SignedIn,
-            };
-            (outcome, signed_in_page(&done))
-        }
+    match run(ctx, move |ctx| sso::finish(ctx, &taken, &claims)).await {
+        Ok(done) if done.joined => (Outcome::Joined, signed_in_page(&done)),
+        Ok(done) => (Outcome::SignedIn, signed_in_page(&done)),
         Err(ApiError::Unauthenticated(_)) => bad(
             Outcome::NoVerifiedEmail,
             "Your identity provider gave no verified email address, which collabd needs to find \
@@ -522,12 +449,72 @@ async fn callback(ctx: web::Data<Ctx>, query: Callback) -> (Outcome, HttpRespons
             Outcome::NotAdded,
             refused(StatusCode::FORBIDDEN, &format!("{message}.")),
         ),
-        Err(ApiError::NotFound(message)) => bad(
-            Outcome::BadState,
-            &format!("{message}."),
-        ),
+        Err(ApiError::NotFound(message)) => {
+            bad(Outcome::BadState, &format!("{message}. {BEGIN_AGAIN}"))
+        }
         Err(e) => (Outcome::Unavailable, refusal(&e)),
     }
+}
+
+/// The flow `state` names, taken once whatever the provider says (a
+/// state works once); a 400 page for an unknown, used or old one.
+async fn take(ctx: web::Data<Ctx>, state: Option<String>) -> Result<sso::Taken, Answered> {
+    let Some(state) = state.filter(|s| super::params::valid_token(s).is_ok()) else {
+        return Err(bad(
+            Outcome::BadState,
+            &format!("This sign-in is unknown. {BEGIN_AGAIN}"),
+        ));
+    };
+    match run(ctx, move |ctx| sso::take(ctx, &state)).await {
+        Ok(taken) => Ok(taken),
+        Err(ApiError::Gone { message, .. }) | Err(ApiError::NotFound(message)) => {
+            Err(bad(Outcome::BadState, &format!("{message}. {BEGIN_AGAIN}")))
+        }
+        Err(e) => Err((Outcome::Unavailable, refusal(&e))),
+    }
+}
+
+/// The code exchanged at the provider and its ID token verified: the
+/// claims; a 400 page when the provider refuses or the token fails a check,
+/// 503 when the provider cannot be reached.
+async fn claims_of(
+    ctx: &Ctx,
+    taken: &sso::Taken,
+    code: &str,
+) -> Result<crate::issuers::IdClaims, Answered> {
+    let issuer = taken.issuer.as_str();
+    let discovery = ctx
+        .issuers
+        .discovery(issuer, false)
+        .await
+        .map_err(|why| provider_unreachable(issuer, "discovery document", &why))?;
+    let id_token = ctx
+        .issuers
+        .exchange_code(
+            &discovery,
+            (&taken.client_id, &taken.client_secret),
+            code,
+            &sso::redirect_uri(ctx),
+            &taken.verifier,
+        )
+        .await
+        .map_err(|why| {
+            tracing::info!(issuer, error = %why, "an SSO code exchange failed");
+            bad(
+                Outcome::ProviderError,
+                &format!("The sign-in could not be finished: {why}"),
+            )
+        })?;
+    ctx.issuers
+        .verify_id_token(&id_token, issuer, &taken.client_id, &taken.nonce)
+        .await
+        .map_err(|refusal| match refusal {
+            TokenRefusal::Invalid(why) => bad(
+                Outcome::TokenInvalid,
+                &format!("The identity provider's answer does not verify: {why}"),
+            ),
+            TokenRefusal::Unavailable(why) => provider_unreachable(issuer, "keys", &why),
+        })
 }
 
 /// The page of a finished sign-in: who, where, the session, what next.

@@ -81,9 +81,10 @@ impl PartialSchema for DomainName {
 
 impl ToSchema for DomainName {}
 
-/// The owner role is refused at once; another name may be a custom role's,
-/// which the organization's roles decide.
-fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
+/// The owner role is refused at once (for domains and SSO connections);
+/// another name may be a custom role's, which the organization's roles
+/// decide.
+pub(super) fn valid_domain_role(role: &str) -> Result<(), validator::ValidationError> {
     match Role::parse(role) {
         Some(system) => ownership::domain_may_give(system),
         None => Ok(()),

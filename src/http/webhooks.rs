@@ -68,21 +68,26 @@ impl ToSchema for Events {}
 /// optional port, path and query; no credentials, no fragment.
 pub struct HookUrl;
 
+/// The pattern of an http(s) URL with a host name, an optional port and
+/// path, and (with `query`) an optional query; no credentials, no fragment.
+pub fn http_url_pattern(query: bool) -> String {
+    const LABEL: &str = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    const TOP: &str = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    const PORT: &str = "(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}\
+        |655[0-2][0-9]|6553[0-5]))?";
+    const PATH: &str = "(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?";
+    const QUERY: &str = "(?:\\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?";
+    let query = if query { QUERY } else { "" };
+    format!("^[Hh][Tt][Tt][Pp][Ss]?://(?:{LABEL}\\.)*{TOP}\\.?{PORT}{PATH}{query}$")
+}
+
 impl PartialSchema for HookUrl {
     fn schema() -> RefOr<Schema> {
-        const LABEL: &str = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-        const TOP: &str = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-        const PORT: &str = "(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}\
-            |655[0-2][0-9]|6553[0-5]))?";
-        const REST: &str =
-            "(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?(?:\\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?";
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
             .max_length(Some(MAX_URL_LEN))
-            .pattern(Some(format!(
-                "^[Hh][Tt][Tt][Pp][Ss]?://(?:{LABEL}\\.)*{TOP}\\.?{PORT}{REST}$"
-            )))
+            .pattern(Some(http_url_pattern(true)))
             .description(Some(
                 "An http or https URL, without credentials or fragment. Unless the server \
                  allows private targets, its host must be, and resolve only to, public \

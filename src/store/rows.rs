@@ -295,8 +295,8 @@ pub struct SsoConnectionRow {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = sso_flows)]
 pub struct SsoFlowRow {
-    pub state_hash: String,
     pub organization_id: String,
+    pub state_hash: String,
     pub nonce: String,
     pub verifier_sealed: String,
     pub created_at: i64,

@@ -438,9 +438,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    sso_flows (state_hash) {
-        state_hash -> Text,
+    sso_flows (organization_id, state_hash) {
         organization_id -> Text,
+        state_hash -> Text,
         nonce -> Text,
         verifier_sealed -> Text,
         created_at -> BigInt,

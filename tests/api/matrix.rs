@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Issuer, TestApp};
 
 on_both_backends!(
     every_endpoint_as_every_role,
@@ -33,6 +33,13 @@ struct Fixture<'a> {
     org: String,
     project: String,
     counter: std::cell::Cell<u32>,
+    /// An OpenID issuer the test serves, for the SSO rows.
+    issuer: Issuer,
+}
+
+/// An app that may reach an issuer on 127.0.0.1 (the SSO rows).
+fn matrix_app(backend: Backend) -> TestApp {
+    TestApp::start_with(backend, |c| c.webhook_allow_private = true)
 }
 
 impl Fixture<'_> {
@@ -106,6 +113,21 @@ impl Fixture<'_> {
         format!("role-{n}")
     }
 
+    /// What `customer/setsso` takes, for the test's issuer.
+    fn sso_params(&self) -> Value {
+        json!({"organizationid": self.org, "issuer": self.issuer.url, "clientid": "matrix",
+               "clientsecret": "matrix secret"})
+    }
+
+    /// The organization connected to the test's issuer by the owner; names
+    /// the organization.
+    fn sso(&self) -> Value {
+        self.app
+            .post("/customer/setsso", Some(&self.owner), self.sso_params())
+            .ok();
+        json!({"organizationid": self.org})
+    }
+
     /// A new webhook of the organization, made by the owner.
     fn webhook(&self) -> String {
         self.app
@@ -158,7 +180,7 @@ impl Fixture<'_> {
 type Params = fn(&Fixture) -> Value;
 
 fn every_endpoint_as_every_role(backend: Backend) {
-    let app = TestApp::start(backend);
+    let app = matrix_app(backend);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     let project = app.project(&owner, &org, "Main");
@@ -168,6 +190,7 @@ fn every_endpoint_as_every_role(backend: Backend) {
         org: org.clone(),
         project,
         counter: std::cell::Cell::new(0),
+        issuer: Issuer::start(&["rsa-1"]),
     };
     let admin = app.member(&owner, &org, "admin@example.com", "admin").token;
     let technical = app
@@ -267,7 +290,7 @@ fn as_a_custom_role(fx: &Fixture) -> Vec<String> {
 /// teams' roles' (API.md §10): a collaborator in a team with the admin role
 /// gets, at every endpoint of the matrix, what an admin gets.
 fn a_collaborator_in_an_admin_team_is_an_admin(backend: Backend) {
-    let app = TestApp::start(backend);
+    let app = matrix_app(backend);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     let project = app.project(&owner, &org, "Main");
@@ -277,6 +300,7 @@ fn a_collaborator_in_an_admin_team_is_an_admin(backend: Backend) {
         org: org.clone(),
         project,
         counter: std::cell::Cell::new(0),
+        issuer: Issuer::start(&["rsa-1"]),
     };
     let teamed = app.member(&owner, &org, "teamed@example.com", "collaborator");
     let admins = app
@@ -519,6 +543,21 @@ fn rows() -> Vec<(&'static str, Params, [u16; 6])> {
             |f| json!({"roleid": f.role()}),
             [200, 403, 403, 403, 404, 401],
         ),
+        (
+            "/customer/setsso",
+            |f| f.sso_params(),
+            [200, 403, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/ssodetails",
+            |f| f.sso(),
+            [200, 200, 403, 403, 404, 401],
+        ),
+        (
+            "/customer/removesso",
+            |f| f.sso(),
+            [200, 403, 403, 403, 404, 401],
+        ),
     ]
 }
 
@@ -586,7 +625,7 @@ fn the_matrix_is_what_the_system_roles_permission_sets_give() {
 /// A service key calls the checks and nothing else: every row above
 /// answers it 403, but the checks (200) and what is public (as anonymous).
 fn every_endpoint_as_a_service_key(backend: Backend) {
-    let app = TestApp::start(backend);
+    let app = matrix_app(backend);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme");
     let project = app.project(&owner, &org, "Main");
@@ -597,6 +636,7 @@ fn every_endpoint_as_a_service_key(backend: Backend) {
         org,
         project,
         counter: std::cell::Cell::new(0),
+        issuer: Issuer::start(&["rsa-1"]),
     };
     let key = crate::checks::service_key(&app, "matrix");
     let mut failures = Vec::new();

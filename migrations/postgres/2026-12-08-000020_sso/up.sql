@@ -19,27 +19,30 @@ CREATE INDEX sso_connections_role_id ON sso_connections(organization_id, role_id
     WHERE role_id IS NOT NULL;
 
 -- Sign-ins begun and not yet finished, so that any process can finish a
--- flow another began. Only the state's hash is kept; the PKCE verifier is
--- sealed. Each works once (`used_at`), for 10 minutes; the retention sweep
--- deletes them after.
+-- flow another began. The state the browser carries starts with the
+-- organization's id, so a flow is found by its organization and its
+-- state's hash (one shard under Citus); only the hash is kept, and the
+-- PKCE verifier is sealed. Each works once (`used_at`), for 10 minutes;
+-- the retention sweep deletes them after.
 CREATE TABLE sso_flows (
-    state_hash TEXT PRIMARY KEY NOT NULL,
     organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    state_hash TEXT NOT NULL,
     nonce TEXT NOT NULL,
     verifier_sealed TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    used_at BIGINT
+    used_at BIGINT,
+    PRIMARY KEY (organization_id, state_hash)
 );
 CREATE INDEX sso_flows_created_at ON sso_flows(created_at);
-CREATE INDEX sso_flows_organization ON sso_flows(organization_id);
 
 -- Sessions made by an organization's SSO say so, and which organization's
 -- (its enforcement, API.md §9, accepts only those). A session outlives the
--- organization that made it as an ordinary session.
+-- organization that made it as an ordinary session: deleting the
+-- organization clears the column (src/domain/organizations.rs). No foreign
+-- key: sessions are of no organization (docs/scaling.md).
 ALTER TABLE sessions DROP CONSTRAINT sessions_method_check;
 ALTER TABLE sessions ADD CONSTRAINT sessions_method_check
     CHECK (method IN ('password', 'link', 'invite', 'sso'));
-ALTER TABLE sessions ADD COLUMN sso_organization_id TEXT
-    REFERENCES organizations(id) ON DELETE SET NULL;
+ALTER TABLE sessions ADD COLUMN sso_organization_id TEXT;
 CREATE INDEX sessions_sso_organization ON sessions(sso_organization_id)
     WHERE sso_organization_id IS NOT NULL;

@@ -19,23 +19,27 @@ CREATE INDEX sso_connections_role_id ON sso_connections(organization_id, role_id
     WHERE role_id IS NOT NULL;
 
 -- Sign-ins begun and not yet finished, so that any process can finish a
--- flow another began. Only the state's hash is kept; the PKCE verifier is
--- sealed. Each works once (`used_at`), for 10 minutes; the retention sweep
--- deletes them after.
+-- flow another began. The state the browser carries starts with the
+-- organization's id, so a flow is found by its organization and its
+-- state's hash (one shard under Citus); only the hash is kept, and the
+-- PKCE verifier is sealed. Each works once (`used_at`), for 10 minutes;
+-- the retention sweep deletes them after.
 CREATE TABLE sso_flows (
-    state_hash TEXT PRIMARY KEY NOT NULL,
     organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    state_hash TEXT NOT NULL,
     nonce TEXT NOT NULL,
     verifier_sealed TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    used_at BIGINT
+    used_at BIGINT,
+    PRIMARY KEY (organization_id, state_hash)
 );
 CREATE INDEX sso_flows_created_at ON sso_flows(created_at);
-CREATE INDEX sso_flows_organization ON sso_flows(organization_id);
 
 -- Sessions made by an organization's SSO say so, and which organization's
 -- (its enforcement, API.md §9, accepts only those). A session outlives the
--- organization that made it as an ordinary session. SQLite cannot change a
+-- organization that made it as an ordinary session: deleting the
+-- organization clears the column (src/domain/organizations.rs). No foreign
+-- key: sessions are of no organization (docs/scaling.md). SQLite cannot change a
 -- column's CHECK: the table is made again (nothing refers to it).
 CREATE TABLE sessions_new (
     id TEXT PRIMARY KEY NOT NULL,
@@ -45,7 +49,7 @@ CREATE TABLE sessions_new (
     revoked_at BIGINT,
     method TEXT NOT NULL DEFAULT 'password'
         CHECK (method IN ('password', 'link', 'invite', 'sso')),
-    sso_organization_id TEXT REFERENCES organizations(id) ON DELETE SET NULL
+    sso_organization_id TEXT
 );
 INSERT INTO sessions_new (id, user_id, created_at, expires_at, revoked_at, method)
     SELECT id, user_id, created_at, expires_at, revoked_at, method FROM sessions;

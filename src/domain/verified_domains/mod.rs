@@ -16,7 +16,7 @@ use super::access::{self, Hold};
 use super::emails::domain_of;
 use super::kernel::events::{self, By, DomainAdded, DomainRemoved, DomainVerified};
 use super::permissions::Permission;
-use super::roles::{self, may_assign, AssignedRole};
+use super::roles;
 use super::sessions::Caller;
 use super::tokens::{hash_secret, new_secret};
 use super::{
@@ -95,28 +95,6 @@ pub struct NewDomain<'a> {
     pub role: &'a str,
 }
 
-/// The role a claim gives, named by `name`: never owner (422), and none
-/// holding a permission `member` lacks (403).
-fn domain_role(
-    conn: &mut DbConn,
-    member: &access::Member,
-    name: &str,
-) -> DomainResult<AssignedRole> {
-    let role = roles::resolve(conn, member.organization_id(), name, "role")?;
-    if let AssignedRole::System(system) = role {
-        super::ownership::domain_may_give(system)
-            .map_err(|why| DomainError::invalid("role", why))?;
-    }
-    if !may_assign(member.role, member.permissions, &role) {
-        return Err(DomainError::forbidden(format!(
-            "the role {} may not give the role {}",
-            member.assigned.name(),
-            role.name()
-        )));
-    }
-    Ok(role)
-}
-
 /// Claims a domain for the organization (owners) and mails the link to the
 /// verification address. Claiming again a domain still pending sends a new
 /// link, and the old one ends.
@@ -148,7 +126,7 @@ pub fn add(
             Hold::Exclusive,
         )?;
         let organization_id = member.organization_id().to_string();
-        let role = domain_role(conn, &member, new.role)?;
+        let role = member.joining_role(conn, new.role)?;
         ensure_unverified(conn, &domain, &organization_id)?;
         let row = write_claim(
             conn,

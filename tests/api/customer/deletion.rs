@@ -4,12 +4,13 @@
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{sql_strings, Backend, TestApp};
+use crate::support::{sql, sql_strings, Backend, Issuer, TestApp};
 
 on_both_backends!(an_organization_deleted_is_gone_with_all_it_holds);
 
 fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
-    let app = TestApp::start(backend);
+    // SSO's issuer is served here, on 127.0.0.1.
+    let app = TestApp::start_with(backend, |c| c.webhook_allow_private = true);
     let owner = app.user("owner@example.com");
     let org = app.organization(&owner, "Acme <Inc>");
     let keep = app.organization(&owner, "Kept");
@@ -45,6 +46,31 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    // An SSO connection with a sign-in begun, and a session its SSO made
+    // (as the callback records one).
+    let issuer = Issuer::start(&["rsa-1"]);
+    app.post(
+        "/customer/setsso",
+        Some(&owner),
+        json!({"organizationid": org, "issuer": issuer.url, "clientid": "c", "clientsecret": "s"}),
+    )
+    .ok();
+    let base = app.server.as_ref().unwrap().base.clone();
+    let begun = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .get(&format!("{base}/sso/{org}"))
+        .call()
+        .expect("302");
+    assert_eq!(begun.status(), 302);
+    sql(
+        &app,
+        &format!(
+            "UPDATE sessions SET method = 'sso', sso_organization_id = '{org}' \
+             WHERE user_id = (SELECT user_id FROM memberships WHERE id = '{}')",
+            admin.collaboratorid
+        ),
+    );
     let leaver = app.member(&owner, &org, "leaver@example.com", "collaborator");
     app.post(
         "/customer/removecollaborator",
@@ -171,6 +197,8 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
         "webhooks",
         "domains",
         "departures",
+        "sso_connections",
+        "sso_flows",
     ] {
         let left = sql_strings(
             &app,
@@ -188,4 +216,11 @@ fn an_organization_deleted_is_gone_with_all_it_holds(backend: Backend) {
         &format!("SELECT id AS value FROM webhook_deliveries WHERE webhook_id = '{webhook}'"),
     );
     assert!(deliveries.is_empty(), "its webhook deliveries are gone");
+    // A session its SSO made outlives it, as an ordinary session.
+    let sso_sessions = sql_strings(
+        &app,
+        "SELECT method AS value FROM sessions WHERE method = 'sso' AND sso_organization_id IS NULL",
+    );
+    assert!(!sso_sessions.is_empty());
+    app.get("/user/details", Some(&admin.token)).ok();
 }

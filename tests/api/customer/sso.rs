@@ -200,7 +200,13 @@ fn a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session(backend: Bac
     let landed = Browser::new().sign_in(&format!("{base}/sso/{org}"), "ada@acme.com");
     assert_eq!(landed.status, 200, "{}", landed.body);
     assert!(landed.url.starts_with(&format!("{base}/sso/callback?")));
-    for said in ["ada@acme.com", "Name of ada@acme.com", "Acme", "technical", "joined"] {
+    for said in [
+        "ada@acme.com",
+        "Name of ada@acme.com",
+        "Acme",
+        "technical",
+        "joined",
+    ] {
         assert!(landed.body.contains(said), "{said} in {}", landed.body);
     }
     let token = session_of(&landed.body).expect("a session on the page");
@@ -369,9 +375,15 @@ fn enforcement_asks_members_at_verified_domains_for_an_sso_session(backend: Back
     );
     let collaborators = format!("/customer/listcollaborators?organizationid={org}");
     for token in [&inside.token, &password_session] {
-        let r = app.get(&format!("/customer/details?organizationid={org}"), Some(token));
+        let r = app.get(
+            &format!("/customer/details?organizationid={org}"),
+            Some(token),
+        );
         r.err(403, "forbidden");
-        let r = app.get(&format!("/customer/details?organizationid={org}"), Some(token));
+        let r = app.get(
+            &format!("/customer/details?organizationid={org}"),
+            Some(token),
+        );
         assert_eq!(r.reason(), "sso_required");
         // The hot read path too.
         let r = app.get(&collaborators, Some(token));
@@ -484,12 +496,14 @@ fn setsso_checks_what_it_is_given(backend: Backend) {
     let org = app.organization(&owner, "Acme");
     let admin = app.member(&owner, &org, "admin@example.com", "admin");
     let technical = app.member(&owner, &org, "tech@example.com", "technical");
-    let params = |issuer: &str| {
-        json!({"organizationid": org, "issuer": issuer, "clientid": CLIENT, "clientsecret": SECRET})
-    };
+    let params = |issuer: &str| json!({"organizationid": org, "issuer": issuer, "clientid": CLIENT, "clientsecret": SECRET});
 
     // Who may: owners set and remove; admins read; others nothing.
-    let r = app.post("/customer/setsso", Some(&admin.token), params(&provider.issuer));
+    let r = app.post(
+        "/customer/setsso",
+        Some(&admin.token),
+        params(&provider.issuer),
+    );
     r.err(403, "forbidden");
     app.get(
         &format!("/customer/ssodetails?organizationid={org}"),
@@ -513,7 +527,11 @@ fn setsso_checks_what_it_is_given(backend: Backend) {
         let r = app.post("/customer/setsso", Some(&owner), params(issuer));
         r.err(422, "validation_failed");
         let r = app.post("/customer/setsso", Some(&owner), params(issuer));
-        assert!(r.body["response"]["error"]["fields"]["issuer"].is_array(), "{issuer}: {}", r.body);
+        assert!(
+            r.body["response"]["error"]["fields"]["issuer"].is_array(),
+            "{issuer}: {}",
+            r.body
+        );
     }
     let mut owner_role = params(&provider.issuer);
     owner_role["role"] = json!("owner");
@@ -614,7 +632,13 @@ fn a_flow_begun_in_one_process_finishes_in_another(backend: Backend) {
     let mut browser = Browser::new();
     browser.stop_at(&format!("{base}/sso/callback"));
     let at_callback = browser.sign_in(&format!("{base}/sso/{org}"), "joy@acme.com");
-    assert!(at_callback.url.starts_with(&format!("{base}/sso/callback?")), "{}", at_callback.url);
+    assert!(
+        at_callback
+            .url
+            .starts_with(&format!("{base}/sso/callback?")),
+        "{}",
+        at_callback.url
+    );
     let there = at_callback.url.replacen(&base, &other.base, 1);
     let landed = Browser::new().open(&there);
     assert_eq!(landed.status, 200, "{}", landed.body);

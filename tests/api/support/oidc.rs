@@ -156,7 +156,9 @@ impl Browser {
                 continue;
             };
             let gone = value.is_empty()
-                || set.to_ascii_lowercase().contains("expires=thu, 01 jan 1970");
+                || set
+                    .to_ascii_lowercase()
+                    .contains("expires=thu, 01 jan 1970");
             if gone {
                 self.cookies.remove(name.trim());
             } else {
