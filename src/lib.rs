@@ -243,9 +243,6 @@ fn routes(cfg: &mut web::ServiceConfig, extra: Option<http::Extra>) {
     http::get_only(cfg, "/reset/{token}", http::pages::reset_page);
     http::get_only(cfg, "/signin/{token}", http::pages::signin_page);
     http::get_only(cfg, "/domain/{token}", http::verified_domains::domain_page);
-    // Before `/sso/{organizationid}`, which would take `callback` as an id.
-    http::get_only(cfg, "/sso/callback", http::sso::callback_page);
-    http::get_only(cfg, "/sso/{organizationid}", http::sso::begin_page);
 }
 
 /// Gives each request its transaction id (its header, its log line's

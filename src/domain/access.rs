@@ -34,9 +34,10 @@ pub struct Member {
     pub permissions: PermissionSet,
     /// The role held, system or custom, as answers name it.
     pub assigned: AssignedRole,
-    /// True when the organization enforces its SSO (API.md §9), read with
-    /// the membership; [`sso_admits`] judges what that means for a caller.
-    pub sso_enforced: bool,
+    /// Since when the organization enforces its SSO (API.md §9), if it
+    /// does, read with the membership; [`sso_admits`] judges what that means
+    /// for a caller.
+    pub sso_enforced_since: Option<i64>,
 }
 
 impl Member {
@@ -77,7 +78,7 @@ impl Member {
             permissions: assigned.permissions(membership.can_create_projects),
             assigned,
             membership,
-            sso_enforced: false,
+            sso_enforced_since: None,
         }
     }
 }
@@ -142,12 +143,12 @@ pub fn membership(
     organization_id: &str,
     user_id: &str,
 ) -> DomainResult<Option<Member>> {
-    let found: Option<(MembershipRow, Option<RoleRow>, Option<bool>)> =
+    let found: Option<(MembershipRow, Option<RoleRow>, Option<i64>)> =
         with_custom_role!(memberships::table)
             .left_join(
                 sso_connections::table.on(sso_connections::organization_id
                     .eq(memberships::organization_id)
-                    .and(sso_connections::enforce)),
+                    .and(sso_connections::enforced_at.is_not_null())),
             )
             .filter(memberships::organization_id.eq(organization_id))
             .filter(memberships::user_id.eq(user_id))
@@ -155,14 +156,14 @@ pub fn membership(
             .select((
                 MembershipRow::as_select(),
                 Option::<RoleRow>::as_select(),
-                sso_connections::enforce.nullable(),
+                sso_connections::enforced_at.nullable(),
             ))
             .first(conn)
             .optional()?;
     match found {
         Some((membership, custom, enforced)) => {
             let mut member = Member::new(membership, custom);
-            member.sso_enforced = enforced.unwrap_or(false);
+            member.sso_enforced_since = enforced;
             with_teams(conn, member).map(Some)
         }
         None => Ok(None),
@@ -171,16 +172,21 @@ pub fn membership(
 
 /// Whether `caller` may act as `member` in an organization that may enforce
 /// its SSO (API.md §9): always, unless it enforces it, the member is no
-/// owner, the caller holds a session (an API key keeps working) that the
-/// organization's SSO did not make, and the member's verified address is
-/// at one of the organization's verified domains: then 403 `sso_required`.
-/// A provider token is a session collabd did not make through that SSO, so
-/// it is refused as a password session is.
+/// owner, the member's verified address is at one of the organization's
+/// verified domains, and the caller holds neither a session its SSO made
+/// nor an API key that keeps working (one bound to the organization, one
+/// made before enforcement began, or one a session of its SSO made): then
+/// 403 `sso_required`. A provider token is a session collabd did not make
+/// through that SSO, so it is refused as a password session is.
 pub fn sso_admits(conn: &mut DbConn, caller: &Caller, member: &Member) -> DomainResult<()> {
-    if !member.sso_enforced
-        || member.role == Role::Owner
-        || caller.api_key.is_some()
-        || caller.sso_organization.as_deref() == Some(member.organization_id())
+    let Some(since) = member.sso_enforced_since else {
+        return Ok(());
+    };
+    let organization_id = member.organization_id();
+    let key_works = caller.api_key.as_ref().is_some_and(|key| {
+        key.organization_id.as_deref() == Some(organization_id) || key.created_at < since
+    });
+    if member.role == Role::Owner || key_works || caller.sso_organization() == Some(organization_id)
     {
         return Ok(());
     }
@@ -193,17 +199,16 @@ pub fn sso_admits(conn: &mut DbConn, caller: &Caller, member: &Member) -> Domain
     };
     let at_verified_domain: i64 = verified_domains::table
         .filter(verified_domains::domain.eq(domain))
-        .filter(verified_domains::organization_id.eq(member.organization_id()))
+        .filter(verified_domains::organization_id.eq(organization_id))
         .count()
         .get_result(conn)?;
     if at_verified_domain == 0 {
         return Ok(());
     }
-    Err(DomainError::SsoRequired(
-        "this organization requires signing in through its SSO: open /sso/{organizationid} \
+    Err(DomainError::SsoRequired(format!(
+        "this organization requires signing in through its SSO: open /sso/{organization_id} \
          in a browser for a session it accepts"
-            .replace("{organizationid}", member.organization_id()),
-    ))
+    )))
 }
 
 fn permit(member: Member, need: Need) -> DomainResult<Member> {
@@ -314,7 +319,7 @@ pub fn organization_for_read(
                 .left_join(
                     sso_connections::table.on(sso_connections::organization_id
                         .eq(organization_id.clone())
-                        .and(sso_connections::enforce)),
+                        .and(sso_connections::enforced_at.is_not_null())),
                 )
                 .filter(sessions::id.eq(claim.session_id.clone()))
                 .select((
@@ -322,7 +327,7 @@ pub fn organization_for_read(
                     Option::<MembershipRow>::as_select(),
                     Option::<RoleRow>::as_select(),
                     roster_versions::version.nullable(),
-                    sso_connections::enforce.nullable(),
+                    sso_connections::enforced_at.nullable(),
                 ))
         };
     }
@@ -331,7 +336,7 @@ pub fn organization_for_read(
         Option<MembershipRow>,
         Option<RoleRow>,
         Option<i64>,
-        Option<bool>,
+        Option<i64>,
     );
     // Straight on the backend's own connection: through the multi-backend
     // wrapper, Diesel writes a statement's SQL out again on every call
@@ -358,12 +363,12 @@ pub fn organization_for_read(
 fn judged(
     conn: &mut DbConn,
     caller: &Caller,
-    found: Option<(Member, Option<bool>)>,
+    found: Option<(Member, Option<i64>)>,
     need: Need,
 ) -> DomainResult<Member> {
     let (mut member, enforced) =
         found.ok_or_else(|| DomainError::not_found("organization not found"))?;
-    member.sso_enforced = enforced.unwrap_or(false);
+    member.sso_enforced_since = enforced;
     sso_admits(conn, caller, &member)?;
     let member = with_teams(conn, member)?;
     permit(member, need)

@@ -84,6 +84,9 @@ pub fn create(
             created_at: now,
             expires_at: expires_in_days.map(|days| now + i64::from(days) * MS_PER_DAY),
             last_used_at: None,
+            // What an organization enforcing its SSO asks of the session
+            // that made the key (API.md §9): a key inherits it.
+            sso_organization_id: caller.sso_organization().map(str::to_string),
         };
         diesel::insert_into(api_keys::table)
             .values(&row)

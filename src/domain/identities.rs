@@ -3,7 +3,7 @@
 //! ([`crate::domain::kernel::linked`]), as a session collabd did not make.
 
 use super::kernel::events::{after_commit, AfterCommit};
-use super::kernel::linked::{account_for, linked};
+use super::kernel::linked::{account_for, linked, Vouches};
 use super::sessions::Caller;
 use super::{Ctx, DomainResult};
 use crate::issuers::IdClaims;
@@ -33,7 +33,7 @@ pub fn linked_caller(ctx: &Ctx, issuer: &str, subject: &str) -> DomainResult<Opt
 /// this process): the account linked, or found or made on first sight, then
 /// what a login runs after it (verified-domain joining).
 pub fn sign_in(ctx: &Ctx, issuer: &str, claims: &IdClaims) -> DomainResult<Caller> {
-    let user = account_for(ctx, issuer, claims)?;
+    let user = account_for(ctx, (issuer, Vouches::All), claims)?;
     after_commit(ctx, AfterCommit::SignedIn(&user));
     Ok(caller(user.id))
 }

@@ -164,6 +164,15 @@ impl Caller {
         Ok(conn.user(&self.user_id)?)
     }
 
+    /// The organization whose SSO made the caller's session, or the session
+    /// that made the caller's API key.
+    pub fn sso_organization(&self) -> Option<&str> {
+        match &self.api_key {
+            Some(key) => key.sso_organization.as_deref(),
+            None => self.sso_organization.as_deref(),
+        }
+    }
+
     /// The organization the caller's API key is bound to, if it is.
     pub fn bound_organization(&self) -> Option<&str> {
         self.api_key.as_ref()?.organization_id.as_deref()
@@ -175,6 +184,11 @@ impl Caller {
 pub struct ApiKeyScope {
     pub id: String,
     pub organization_id: Option<String>,
+    /// When the key was made: keys older than an organization's SSO
+    /// enforcement keep working there (API.md §9).
+    pub created_at: i64,
+    /// The organization whose SSO made the session that made the key.
+    pub sso_organization: Option<String>,
 }
 
 /// The prefix of every API-key secret, so tokens say what they are.
@@ -256,6 +270,8 @@ fn authenticate_api_key(store: &Store, secret: &str) -> DomainResult<Identified>
             api_key: Some(ApiKeyScope {
                 id: key.id,
                 organization_id: key.organization_id,
+                created_at: key.created_at,
+                sso_organization: key.sso_organization_id,
             }),
             named_organization: None,
             provider_token: false,

@@ -23,7 +23,7 @@ use super::access::{self, Hold};
 use super::kernel::events::{
     self, AfterCommit, By, CollaboratorJoined, SsoConfigured, SsoRemoved, Via,
 };
-use super::kernel::linked::account_for;
+use super::kernel::linked::{account_for, linked, verified_email, Vouches};
 use super::kernel::membership::{self, NewMember};
 use super::kernel::signin::{insert_session, login_for, new_session_row, Login, Made};
 use super::outbound;
@@ -35,7 +35,7 @@ use super::tokens::{hash_secret, new_secret};
 use super::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
 use crate::issuers::{Discovery, IdClaims};
 use crate::store::rows::{SsoConnectionRow, SsoFlowRow, UserRow};
-use crate::store::schema::{departures, memberships, sso_connections, sso_flows};
+use crate::store::schema::{departures, memberships, sso_connections, sso_flows, verified_domains};
 use crate::store::{execute, DbConn, Lookups};
 
 /// What the client secrets are sealed for.
@@ -66,10 +66,9 @@ pub struct Sso {
     #[schema(format = DateTime)]
     pub createdat: String,
     /// What to register at the provider as the client's redirect URI:
-    /// `{public_url}/sso/callback`.
+    /// `{public_url}/sso/callback`. People begin signing in at
+    /// `{public_url}/sso/{organizationid}`.
     pub redirecturi: String,
-    /// Where a browser begins a sign-in: `{public_url}/sso/{organizationid}`.
-    pub signinurl: String,
 }
 
 /// The redirect URI of every flow: `{public_url}/sso/callback`.
@@ -82,17 +81,12 @@ pub fn redirect_uri(ctx: &Ctx) -> String {
 
 fn view(ctx: &Ctx, row: SsoConnectionRow, role: &AssignedRole) -> Sso {
     Sso {
-        signinurl: format!(
-            "{}/sso/{}",
-            ctx.policy.public_url.trim_end_matches('/'),
-            row.organization_id
-        ),
         organizationid: row.organization_id,
         issuer: row.issuer,
         clientid: row.client_id,
         role: role.name().to_string(),
         roleid: role.role_id().map(str::to_string),
-        enforce: row.enforce,
+        enforce: row.enforced_at.is_some(),
         createdat: rfc3339(row.created_at),
         redirecturi: redirect_uri(ctx),
     }
@@ -107,6 +101,13 @@ pub fn check_issuer(raw: &str, allow_private: bool) -> DomainResult<String> {
     let url = outbound::check_url(issuer, allow_private, "issuer")?;
     if url.query().is_some() {
         return Err(DomainError::invalid("issuer", "must not have a query"));
+    }
+    // The client secret goes where the issuer's document says.
+    if url.scheme() != "https" && !allow_private {
+        return Err(DomainError::invalid(
+            "issuer",
+            "must be an https URL (http only with COLLABD_WEBHOOK_ALLOW_PRIVATE)",
+        ));
     }
     Ok(issuer.to_string())
 }
@@ -161,6 +162,7 @@ pub fn set(
         let organization_id = member.organization_id().to_string();
         let role = member.joining_role(conn, new.role)?;
         let before = connection_row(conn, &organization_id)?;
+        let now = now_ms();
         let row = SsoConnectionRow {
             organization_id: organization_id.clone(),
             issuer: new.issuer.to_string(),
@@ -168,12 +170,23 @@ pub fn set(
             client_secret_sealed: sealed.clone(),
             role: role.system(),
             role_id: role.role_id().map(str::to_string),
-            enforce: new.enforce,
-            created_at: before.map_or_else(now_ms, |b| b.created_at),
+            // Enforcing since it began: keys made before keep working.
+            enforced_at: match new.enforce {
+                true => before.as_ref().and_then(|b| b.enforced_at).or(Some(now)),
+                false => None,
+            },
+            created_at: before.map_or(now, |b| b.created_at),
         };
         execute(
             conn,
             diesel::delete(sso_connections::table.find(&organization_id)),
+        )?;
+        // Sign-ins under way were begun with what is replaced.
+        execute(
+            conn,
+            diesel::delete(
+                sso_flows::table.filter(sso_flows::organization_id.eq(&organization_id)),
+            ),
         )?;
         execute(
             conn,
@@ -188,7 +201,7 @@ pub fn set(
                 issuer: &row.issuer,
                 clientid: &row.client_id,
                 role: role.name(),
-                enforce: row.enforce,
+                enforce: row.enforced_at.is_some(),
             },
         )?;
         Ok(view(ctx, row, &role))
@@ -278,10 +291,11 @@ pub struct Begun {
     pub challenge: String,
 }
 
-/// Begins a sign-in with `organization_id`'s connection: a state (the
+/// Begins a sign-in with `organization_id`'s connection in the browser that
+/// holds the cookie `browser` (only its hash is kept): a state (the
 /// organization's id, then a secret; only its hash is kept), a nonce and a
 /// PKCE verifier (kept sealed), written so any process can finish it.
-pub fn begin(ctx: &Ctx, organization_id: &str) -> DomainResult<Begun> {
+pub fn begin(ctx: &Ctx, organization_id: &str, browser: &str) -> DomainResult<Begun> {
     let state = format!("{organization_id}{}", new_secret());
     let (nonce, verifier) = (new_secret(), new_secret());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -290,6 +304,7 @@ pub fn begin(ctx: &Ctx, organization_id: &str) -> DomainResult<Begun> {
         organization_id: organization_id.to_string(),
         nonce: nonce.clone(),
         verifier_sealed: ctx.sso_sealer.seal(&verifier),
+        browser_hash: hash_secret(browser),
         created_at: now_ms(),
         used_at: None,
     };
@@ -342,11 +357,12 @@ pub struct Taken {
     pub verifier: String,
 }
 
-/// Takes the flow of `state` for its callback, once: an unknown state is
-/// 404, a used one 410 `used`, one begun over 10 minutes ago 410 `expired`;
-/// a connection removed since is 404. Taken, it can never be used again,
-/// whatever happens next.
-pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
+/// Takes the flow of `state` for its callback, once, in the browser that
+/// began it (its cookie `browser`): an unknown state is 404, a used one 410
+/// `used`, one begun over 10 minutes ago 410 `expired`, one begun in
+/// another browser 403 (and left for that browser); a connection removed
+/// since is 404. Taken, it can never be used again, whatever happens next.
+pub fn take(ctx: &Ctx, state: &str, browser: Option<&str>) -> DomainResult<Taken> {
     let unknown = || DomainError::not_found("this sign-in is unknown");
     // The organization's id leads the state (see `begin`).
     let organization_id = state
@@ -354,6 +370,7 @@ pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
         .filter(|id| has_id_form(id) && state.len() > ID_LENGTH)
         .ok_or_else(unknown)?;
     let hash = hash_secret(state);
+    let browser_hash = hash_secret(browser.unwrap_or(""));
     let now = now_ms();
     let (flow, row) = ctx.store.write(|conn| {
         let taken = execute(
@@ -362,6 +379,7 @@ pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
                 sso_flows::table
                     .filter(sso_flows::organization_id.eq(organization_id))
                     .filter(sso_flows::state_hash.eq(&hash))
+                    .filter(sso_flows::browser_hash.eq(&browser_hash))
                     .filter(sso_flows::used_at.is_null())
                     .filter(sso_flows::created_at.gt(now - SSO_FLOW_TTL_MS)),
             )
@@ -374,17 +392,10 @@ pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
             .optional()?;
         let flow = flow.ok_or_else(unknown)?;
         if taken == 0 {
-            let (reason, message) = match flow.used_at {
-                Some(_) => (GoneReason::Used, "this sign-in was already finished"),
-                None => (
-                    GoneReason::Expired,
-                    "this sign-in began over 10 minutes ago",
-                ),
-            };
-            return Err(DomainError::Gone {
-                reason,
-                message: message.into(),
-            });
+            return Err(not_taken(
+                &flow,
+                browser.is_some() && flow.browser_hash == browser_hash,
+            ));
         }
         let row = connection_row(conn, &flow.organization_id)?.ok_or_else(not_connected)?;
         Ok((flow, row))
@@ -402,6 +413,26 @@ pub fn take(ctx: &Ctx, state: &str) -> DomainResult<Taken> {
         client_id: row.client_id,
         nonce: flow.nonce,
     })
+}
+
+/// Why the flow `flow` could not be taken: used, old, or (`same_browser`
+/// false) begun in another browser.
+fn not_taken(flow: &SsoFlowRow, same_browser: bool) -> DomainError {
+    let (reason, message) =
+        match flow.used_at {
+            Some(_) => (GoneReason::Used, "this sign-in was already finished"),
+            None if same_browser => (
+                GoneReason::Expired,
+                "this sign-in began over 10 minutes ago",
+            ),
+            None => return DomainError::forbidden(
+                "this sign-in was begun in another browser, and only that browser can finish it",
+            ),
+        };
+    DomainError::Gone {
+        reason,
+        message: message.into(),
+    }
 }
 
 /// A sign-in finished.
@@ -422,8 +453,30 @@ pub struct Finished {
 /// left), and a session made by this organization's SSO. Collabd's own
 /// second factor is not asked: the provider authenticated the person.
 pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finished> {
-    let user = account_for(ctx, &taken.issuer, claims)?;
     let organization_id = taken.organization_id.as_str();
+    // Before anything is made or linked: the addresses the organization's
+    // provider vouches for, and whether the person departed.
+    let domains = ctx.store.read(|conn| {
+        let candidate = match linked(conn, &taken.issuer, &claims.sub)? {
+            Some(user_id) => Some(conn.user(&user_id)?),
+            None => match verified_email(claims) {
+                Ok(email) => conn.user_by_email(&email)?,
+                Err(_) => None,
+            },
+        };
+        if let Some(user) = candidate {
+            if access::membership(conn, organization_id, &user.id)?.is_none()
+                && departed(conn, organization_id, &user)?
+            {
+                return Err(not_again(&user, &conn.organization(organization_id)?.name));
+            }
+        }
+        Ok(verified_domains::table
+            .filter(verified_domains::organization_id.eq(organization_id))
+            .select(verified_domains::domain)
+            .load::<String>(conn)?)
+    })?;
+    let user = account_for(ctx, (&taken.issuer, Vouches::Domains(&domains)), claims)?;
     let finished = ctx.store.write(|conn| {
         // Under the organization's lock, as every membership change takes it.
         conn.share_organization(organization_id)?;
@@ -437,7 +490,7 @@ pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finis
         let user = conn.user(&user.id)?;
         let (role, joined) = match access::membership(conn, organization_id, &user.id)? {
             Some(member) => (member.assigned.name().to_string(), false),
-            None => (join(conn, &row, &user, &organization.name)?, true),
+            None => join(conn, &row, &user, &organization.name)?,
         };
         let session = new_session_row(ctx, &user.id, Made::Sso(organization_id));
         insert_session(conn, &session)?;
@@ -453,24 +506,16 @@ pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finis
     Ok(finished)
 }
 
-/// Makes `user`, no member in force of the organization of `row`, a member
-/// with the connection's role (`collaborator.joined` via SSO): the role's
-/// name. 403 when the account departed the organization (removed, left,
-/// outlived a membership: a departure recorded, or a row past its end the
-/// sweep has not reached).
-fn join(
-    conn: &mut DbConn,
-    row: &SsoConnectionRow,
-    user: &UserRow,
-    organization: &str,
-) -> DomainResult<String> {
-    let organization_id = row.organization_id.as_str();
+/// True when `user`, no member in force of `organization_id`, departed it:
+/// removed, left, or outlived a membership (a departure recorded, or a row
+/// past its end the sweep has not reached).
+fn departed(conn: &mut DbConn, organization_id: &str, user: &UserRow) -> DomainResult<bool> {
     let any_row: i64 = memberships::table
         .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::user_id.eq(&user.id))
         .count()
         .get_result(conn)?;
-    let departed: i64 = departures::table
+    let departures: i64 = departures::table
         .filter(departures::organization_id.eq(organization_id))
         .filter(
             departures::user_id
@@ -479,12 +524,31 @@ fn join(
         )
         .count()
         .get_result(conn)?;
-    if any_row > 0 || departed > 0 {
-        return Err(DomainError::forbidden(format!(
-            "{} is no longer a member of {organization} (removed, left or ended): signing in \
-             does not add it again; ask an owner for an invite",
-            user.email
-        )));
+    Ok(any_row > 0 || departures > 0)
+}
+
+/// 403: SSO does not add again someone who departed `organization`.
+fn not_again(user: &UserRow, organization: &str) -> DomainError {
+    DomainError::forbidden(format!(
+        "{} is no longer a member of {organization} (removed, left or ended): signing in \
+         does not add it again; ask an owner for an invite",
+        user.email
+    ))
+}
+
+/// Makes `user`, no member in force of the organization of `row`, a member
+/// with the connection's role (`collaborator.joined` via SSO): the role's
+/// name, and whether this made the membership (a concurrent sign-in of the
+/// same account may have). 403 when the account departed the organization.
+fn join(
+    conn: &mut DbConn,
+    row: &SsoConnectionRow,
+    user: &UserRow,
+    organization: &str,
+) -> DomainResult<(String, bool)> {
+    let organization_id = row.organization_id.as_str();
+    if departed(conn, organization_id, user)? {
+        return Err(not_again(user, organization));
     }
     let new = NewMember {
         organization_id,
@@ -496,10 +560,11 @@ fn join(
         grants: Vec::new(),
     };
     let Some(membership) = membership::add(conn, new, now_ms())? else {
-        return Err(DomainError::Conflict {
-            reason: super::ConflictReason::RequestInProgress,
-            message: "another sign-in of this account is joining; try again".into(),
-        });
+        // Made meanwhile by a concurrent sign-in of the same account.
+        return match access::membership(conn, organization_id, &user.id)? {
+            Some(member) => Ok((member.assigned.name().to_string(), false)),
+            None => Err(not_again(user, organization)),
+        };
     };
     let role = roles::held(conn, organization_id, row.role, row.role_id.as_deref())?;
     events::record(
@@ -516,5 +581,5 @@ fn join(
             domainid: None,
         },
     )?;
-    Ok(role.name().to_string())
+    Ok((role.name().to_string(), true))
 }

@@ -13,8 +13,9 @@ use crate::domain::{accounts, invites, links, Ctx};
 use crate::mail::templates::{self, escape_html};
 use crate::store::kinds::TokenPurpose;
 
-pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
+/// The HTML of a page: `title`, then `body` (HTML, escaped by the caller).
+pub(super) fn page_html(title: &str, body: &str) -> String {
+    format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title>\
@@ -24,17 +25,28 @@ pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse 
          pre{{white-space:pre-wrap;word-break:break-all}}</style>\
          </head><body><h1>{title}</h1>\n{body}\n</body></html>\n",
         title = escape_html(title),
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        // The token is in the URL: keep it out of Referer headers and caches.
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
-        ))
-        .body(html)
+    )
+}
+
+/// The headers every page answers with: the token may be in the URL, so
+/// keep it out of Referer headers and caches; and nothing but the page's
+/// own script and style runs.
+pub(super) const PAGE_HEADERS: [(&str, &str); 3] = [
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
+    ),
+];
+
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.content_type("text/html; charset=utf-8");
+    for header in PAGE_HEADERS {
+        response.insert_header(header);
+    }
+    response.body(page_html(title, body))
 }
 
 fn well_formed(token: &str) -> bool {

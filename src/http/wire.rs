@@ -41,6 +41,15 @@ pub trait Wire: 'static {
     /// The error body of `error`, answered with `status`.
     fn error(error: &ApiError, status: StatusCode) -> Self::Error;
 
+    /// The bytes of an error body: JSON, unless the family's media type is
+    /// another (a browser page's HTML).
+    fn body(error: &Self::Error) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(error).map_err(|e| e.to_string())
+    }
+
+    /// Headers every refusal carries besides the refusal's own.
+    const HEADERS: &'static [(&'static str, &'static str)] = &[];
+
     /// What a documented error status means, for the document.
     fn describe(status: StatusCode) -> &'static str {
         status.canonical_reason().unwrap_or("An error.")
@@ -51,8 +60,14 @@ pub trait Wire: 'static {
 /// refusal's headers (`Allow`, `WWW-Authenticate`, `Retry-After`).
 pub fn refuse<W: Wire>(error: &ApiError) -> HttpResponse {
     let status = W::status(error.status_code());
-    match serde_json::to_vec(&W::error(error, status)) {
-        Ok(body) => error.builder(status).content_type(W::MEDIA_TYPE).body(body),
+    match W::body(&W::error(error, status)) {
+        Ok(body) => {
+            let mut builder = error.builder(status);
+            for header in W::HEADERS {
+                builder.insert_header(*header);
+            }
+            builder.content_type(W::MEDIA_TYPE).body(body)
+        }
         Err(e) => {
             tracing::error!(cause = %e, "serializing an error body");
             HttpResponse::InternalServerError().finish()
@@ -137,6 +152,36 @@ pub struct NoContent;
 /// the company's identity provider).
 pub struct Redirect(pub String);
 
+/// 302 to `Location` (the first), setting a cookie (the second, a whole
+/// `Set-Cookie` value): a browser sent on to sign in elsewhere, which the
+/// cookie lets back in.
+pub struct RedirectSetting(pub String, pub String);
+
+impl Reply for RedirectSetting {
+    fn respond(self, media_type: &'static str) -> HttpResponse {
+        let mut response = Redirect(self.0).respond(media_type);
+        if let Ok(value) = header::HeaderValue::from_str(&self.1) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        response
+    }
+
+    fn document(_: &'static str, _: &mut Vec<(String, RefOr<Schema>)>) -> (StatusCode, Response) {
+        let response = ResponseBuilder::new()
+            .description(
+                "Found: the browser goes on to `Location`, holding the cookie set; no body.",
+            )
+            .header("Location", location("Where to go next."))
+            .header("Set-Cookie", location("The cookie the way back needs."))
+            .build();
+        (StatusCode::FOUND, response)
+    }
+}
+
+/// 200 with a page for a person in a browser, made whole with its headers
+/// (`super::pages::page`).
+pub struct Page(pub HttpResponse);
+
 fn json<A: Serialize>(status: StatusCode, media_type: &str, body: &A) -> HttpResponse {
     match serde_json::to_vec(body) {
         Ok(bytes) => HttpResponse::build(status)
@@ -160,6 +205,19 @@ fn with_body<A: ToSchema>(
             .schema(Some(super::route::schema_ref::<A>(schemas)))
             .build(),
     )
+}
+
+/// A documented response whose body is a page in `media_type` (HTML).
+pub fn html_response(description: &str, media_type: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            media_type,
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).build()))
+                .build(),
+        )
+        .build()
 }
 
 fn location(description: &str) -> utoipa::openapi::header::Header {
@@ -228,6 +286,22 @@ impl Reply for Redirect {
             .header("Location", location("Where to go next."))
             .build();
         (StatusCode::FOUND, response)
+    }
+}
+
+impl Reply for Page {
+    fn respond(self, _: &'static str) -> HttpResponse {
+        self.0
+    }
+
+    fn document(
+        media_type: &'static str,
+        _: &mut Vec<(String, RefOr<Schema>)>,
+    ) -> (StatusCode, Response) {
+        (
+            StatusCode::OK,
+            html_response("A page for the person in the browser.", media_type),
+        )
     }
 }
 

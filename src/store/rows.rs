@@ -84,6 +84,8 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// The organization whose SSO made the session that made the key.
+    pub sso_organization_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -286,7 +288,8 @@ pub struct SsoConnectionRow {
     pub role: Role,
     /// The custom role given (then `role` is `collaborator`).
     pub role_id: Option<String>,
-    pub enforce: bool,
+    /// Since when the organization enforces its SSO; `None`: it does not.
+    pub enforced_at: Option<i64>,
     pub created_at: i64,
 }
 
@@ -299,6 +302,8 @@ pub struct SsoFlowRow {
     pub state_hash: String,
     pub nonce: String,
     pub verifier_sealed: String,
+    /// The hash of the cookie of the browser that began it.
+    pub browser_hash: String,
     pub created_at: i64,
     pub used_at: Option<i64>,
 }

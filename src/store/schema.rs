@@ -55,6 +55,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
+        sso_organization_id -> Nullable<Text>,
     }
 }
 
@@ -432,7 +433,7 @@ diesel::table! {
         client_secret_sealed -> Text,
         role -> Text,
         role_id -> Nullable<Text>,
-        enforce -> Bool,
+        enforced_at -> Nullable<BigInt>,
         created_at -> BigInt,
     }
 }
@@ -443,6 +444,7 @@ diesel::table! {
         state_hash -> Text,
         nonce -> Text,
         verifier_sealed -> Text,
+        browser_hash -> Text,
         created_at -> BigInt,
         used_at -> Nullable<BigInt>,
     }

@@ -1,3 +1,4 @@
+ALTER TABLE api_keys DROP COLUMN sso_organization_id;
 DROP INDEX sessions_sso_organization;
 ALTER TABLE sessions DROP COLUMN sso_organization_id;
 DELETE FROM sessions WHERE method = 'sso';

@@ -3,7 +3,9 @@
 -- One connection per organization. The client secret is sealed with the
 -- server's key (never stored in clear, never shown again). `role` and
 -- `role_id` are what a newcomer joins as, as for domains (migration 000014):
--- a system role, or 'collaborator' with a custom role's id.
+-- a system role, or 'collaborator' with a custom role's id. `enforced_at`:
+-- since when the organization enforces its SSO (NULL: it does not); API
+-- keys made before then keep working.
 CREATE TABLE sso_connections (
     organization_id TEXT PRIMARY KEY NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     issuer TEXT NOT NULL,
@@ -11,7 +13,7 @@ CREATE TABLE sso_connections (
     client_secret_sealed TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('admin', 'technical', 'collaborator')),
     role_id TEXT CHECK (role_id IS NULL OR role = 'collaborator'),
-    enforce BOOLEAN NOT NULL DEFAULT FALSE,
+    enforced_at BIGINT,
     created_at BIGINT NOT NULL,
     FOREIGN KEY (organization_id, role_id) REFERENCES roles (organization_id, id)
 );
@@ -22,13 +24,15 @@ CREATE INDEX sso_connections_role_id ON sso_connections(organization_id, role_id
 -- flow another began. The state the browser carries starts with the
 -- organization's id, so a flow is found by its organization and its
 -- state's hash (one shard under Citus); only the hash is kept, and the
--- PKCE verifier is sealed. Each works once (`used_at`), for 10 minutes;
--- the retention sweep deletes them after.
+-- PKCE verifier is sealed. `browser_hash` is the hash of the cookie the
+-- browser that began it holds: only that browser finishes it. Each works
+-- once (`used_at`), for 10 minutes; the retention sweep deletes them after.
 CREATE TABLE sso_flows (
     organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     state_hash TEXT NOT NULL,
     nonce TEXT NOT NULL,
     verifier_sealed TEXT NOT NULL,
+    browser_hash TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     used_at BIGINT,
     PRIMARY KEY (organization_id, state_hash)
@@ -46,3 +50,8 @@ ALTER TABLE sessions ADD CONSTRAINT sessions_method_check
 ALTER TABLE sessions ADD COLUMN sso_organization_id TEXT;
 CREATE INDEX sessions_sso_organization ON sessions(sso_organization_id)
     WHERE sso_organization_id IS NOT NULL;
+
+-- The organization whose SSO made the session that made an API key, if
+-- one did: such a key keeps working where that organization enforces its
+-- SSO (API.md §9), as keys made before enforcement began do.
+ALTER TABLE api_keys ADD COLUMN sso_organization_id TEXT;

@@ -1,3 +1,4 @@
+ALTER TABLE api_keys DROP COLUMN sso_organization_id;
 CREATE TABLE sessions_old (
     id TEXT PRIMARY KEY NOT NULL,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,

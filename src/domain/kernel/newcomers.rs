@@ -10,7 +10,7 @@ use super::signin::{end_links, end_sessions};
 use crate::clock::{new_id, now_ms};
 use crate::mail::{self, templates};
 use crate::store::rows::UserRow;
-use crate::store::schema::{api_keys, recovery_codes, users};
+use crate::store::schema::{api_keys, identities, recovery_codes, users};
 use crate::store::DbConn;
 
 /// What the person who proved the mailbox chose for the account: by
@@ -27,8 +27,8 @@ pub struct NewcomerDetails<'a> {
 /// account over"). An emailed token the registrant did not necessarily ask
 /// for (a reset, a sign-in link, an invite by token) proves the mailbox, so
 /// its holder takes the account over clean: the unproven password, sessions,
-/// API keys, second factor, recovery codes, pending links and address change
-/// are dropped, and `password_hash` (if any) replaces the password. Every
+/// API keys, second factor, recovery codes, pending links, address change
+/// and links to issuers (API.md §9) are dropped, and `password_hash` (if any) replaces the password. Every
 /// path that proves a mailbox calls this one function. Memberships stay: a
 /// genuine owner who had not confirmed yet keeps them.
 pub fn take_over_unverified(
@@ -58,6 +58,8 @@ pub fn take_over_unverified(
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&user.id)))
         .execute(conn)?;
     end_links(conn, &user.id, now)?;
+    // Whoever made the account may have linked it to an issuer of theirs.
+    diesel::delete(identities::table.filter(identities::user_id.eq(&user.id))).execute(conn)?;
     Ok(UserRow {
         password_hash,
         name,

@@ -18,6 +18,8 @@ on_both_backends!(
     someone_removed_or_who_left_is_not_added_again,
     setsso_checks_what_it_is_given,
     a_flow_begun_in_one_process_finishes_in_another,
+    a_provider_speaks_only_for_its_organizations_verified_domains,
+    a_flow_ends_with_its_connection_and_takes_only_its_own_provider,
 );
 
 const CLIENT: &str = "collabd-acme";
@@ -158,7 +160,6 @@ fn a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session(backend: Bac
     assert_eq!(sso["role"], "technical");
     assert_eq!(sso["enforce"], false);
     assert_eq!(sso["redirecturi"], format!("{base}/sso/callback"));
-    assert_eq!(sso["signinurl"], format!("{base}/sso/{org}"));
     assert!(sso.get("clientsecret").is_none(), "{sso}");
     // Sealed at rest.
     let stored = sql_strings(
@@ -215,7 +216,10 @@ fn a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session(backend: Bac
     assert_eq!(body["response"]["organization"]["role"], "technical");
     let me = app.get("/user/details", Some(&token)).ok();
     assert_eq!(me.get("user")["email"], "ada@acme.com");
-    assert_eq!(me.get("user")["emailverified"], true);
+    // acme.com is no verified domain of the organization: its provider
+    // does not vouch for the address, so the account stays unconfirmed
+    // (its mailbox's holder takes it over on proving it).
+    assert_eq!(me.get("user")["emailverified"], false);
     let method = sql_strings(
         &app,
         "SELECT method || ' ' || sso_organization_id AS value FROM sessions WHERE method = 'sso'",
@@ -234,16 +238,21 @@ fn a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session(backend: Bac
     assert!(again.body.contains("You are a member"), "{}", again.body);
     assert_eq!(accounts_with(&app, "ada@acme.com"), 1);
     assert_eq!(events(&app, &owner, &org, "collaborator.joined").len(), 1);
-    // An existing account with that verified address is linked, not made:
-    // the owner signs in through SSO and stays owner.
+    // An existing account at an address outside the organization's
+    // verified domains is not the provider's to sign in to (whoever runs
+    // it could name anyone's address): 403, nothing linked, nobody joined.
     let owners = Browser::new().sign_in(&format!("{base}/sso/{org}"), "owner@example.com");
-    assert_eq!(owners.status, 200, "{}", owners.body);
+    assert_eq!(owners.status, 403, "{}", owners.body);
+    assert!(session_of(&owners.body).is_none());
+    assert!(owners.body.contains("verified domains"), "{}", owners.body);
     assert_eq!(accounts_with(&app, "owner@example.com"), 1);
-    let token = session_of(&owners.body).expect("session");
-    assert_eq!(
-        role_in(&app, &token, &org).1["response"]["organization"]["role"],
-        "owner"
-    );
+    assert!(sql_strings(
+        &app,
+        "SELECT i.subject AS value FROM identities i JOIN users u ON u.id = i.user_id \
+         WHERE u.email = 'owner@example.com'"
+    )
+    .is_empty());
+    app.get("/user/details", Some(&owner)).ok();
 
     let text = metrics(&base);
     assert!(
@@ -251,7 +260,11 @@ fn a_sign_in_makes_a_member_with_the_sso_role_and_a_working_session(backend: Bac
         "{text}"
     );
     assert!(
-        text.contains("collabd_sso_signins_total{outcome=\"signed_in\"} 2"),
+        text.contains("collabd_sso_signins_total{outcome=\"signed_in\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("collabd_sso_signins_total{outcome=\"not_linked\"} 1"),
         "{text}"
     );
 
@@ -306,12 +319,14 @@ fn states_work_once_within_ten_minutes_and_refusals_make_nothing(backend: Backen
 
     // Older than 10 minutes: the flow is aged between its start and the
     // provider's answer.
-    let to_provider = bare_get(&format!("{base}/sso/{org}")).1.expect("Location");
+    let mut browser = Browser::new();
+    browser.stop_at(&provider.issuer);
+    let to_provider = browser.open(&start).url;
     sql(
         &app,
         "UPDATE sso_flows SET created_at = created_at - 601000 WHERE used_at IS NULL",
     );
-    let old = Browser::new().sign_in(&to_provider, "cy@acme.com");
+    let old = browser.sign_in(&to_provider, "cy@acme.com");
     assert_eq!(old.status, 400, "{}", old.body);
     assert!(old.body.contains("10 minutes"), "{}", old.body);
     assert_eq!(accounts_with(&app, "cy@acme.com"), 0);
@@ -365,6 +380,13 @@ fn enforcement_asks_members_at_verified_domains_for_an_sso_session(backend: Back
         .unwrap()
         .to_string();
     let password_session = app.login("fay@acme.com", PASSWORD);
+    // A key of no organization, made before enforcement begins.
+    let early_key = app.api_key(&password_session, json!({"name": "early"}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Enforcement begins at a later millisecond than the key was made.
+    std::thread::sleep(std::time::Duration::from_millis(5));
 
     set_sso(
         &app,
@@ -401,8 +423,26 @@ fn enforcement_asks_members_at_verified_domains_for_an_sso_session(backend: Back
     assert_eq!(role_in(&app, &owner, &org).0, 200);
     app.get(&collaborators, Some(&owner)).ok();
     assert_eq!(role_in(&app, &key, &org).0, 200);
-    // The person's account itself is not locked.
+    assert_eq!(role_in(&app, &early_key, &org).0, 200);
+    // The person's account itself is not locked; but a key it makes now is
+    // no way around enforcement: made by a session the organization
+    // refuses, it is refused there too.
     app.get("/user/details", Some(&password_session)).ok();
+    let late_key = app.api_key(&password_session, json!({"name": "late"}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app.get(
+        &format!("/customer/details?organizationid={org}"),
+        Some(&late_key),
+    );
+    assert_eq!((r.status, r.reason()), (403, "sso_required"));
+    let r = app.post(
+        "/user/createapikey",
+        Some(&password_session),
+        json!({"name": "bound", "organizationid": org}),
+    );
+    assert_eq!((r.status, r.reason()), (403, "sso_required"));
 
     // An SSO session: the same account, linked by its verified address.
     let landed = Browser::new().sign_in(&format!("{base}/sso/{org}"), "fay@acme.com");
@@ -419,6 +459,25 @@ fn enforcement_asks_members_at_verified_domains_for_an_sso_session(backend: Back
     )
     .ok();
     assert_eq!(accounts_with(&app, "fay@acme.com"), 1);
+    // A key the SSO session makes works where the session does.
+    let sso_key = app.api_key(&sso_session, json!({"name": "sso"}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(role_in(&app, &sso_key, &org).0, 200);
+    // A newcomer at the verified domain: made verified, the provider
+    // vouching for the address.
+    let newcomer = Browser::new().sign_in(&format!("{base}/sso/{org}"), "kim@acme.com");
+    assert_eq!(newcomer.status, 200, "{}", newcomer.body);
+    let kim = session_of(&newcomer.body).expect("session");
+    assert_eq!(
+        app.get("/user/details", Some(&kim)).ok().get("user")["emailverified"],
+        true
+    );
+    // Someone at another domain whose account exists is not the provider's
+    // to sign in to.
+    let partner = Browser::new().sign_in(&format!("{base}/sso/{org}"), "gus@partner.example");
+    assert_eq!(partner.status, 403, "{}", partner.body);
 
     // An SSO session of this organization is no SSO session of another
     // that enforces its own.
@@ -640,11 +699,133 @@ fn a_flow_begun_in_one_process_finishes_in_another(backend: Backend) {
         at_callback.url
     );
     let there = at_callback.url.replacen(&base, &other.base, 1);
-    let landed = Browser::new().open(&there);
+    // Another browser cannot finish it (the cookie ties it to its own).
+    let elsewhere = Browser::new().open(&there);
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    assert!(
+        elsewhere.body.contains("another browser"),
+        "{}",
+        elsewhere.body
+    );
+    // Cookies go by host, not port: the same browser at the other process.
+    let landed = browser.open(&there);
     assert_eq!(landed.status, 200, "{}", landed.body);
     let token = session_of(&landed.body).expect("session");
     assert_eq!(role_in(&app, &token, &org).0, 200);
     // And used there, it cannot be used here.
     let here = Browser::new().open(&at_callback.url);
     assert_eq!(here.status, 400, "{}", here.body);
+}
+
+/// Whoever owns an organization may run its provider, and it can say any
+/// address: it may not sign in to someone's account, and an account it
+/// makes for an address outside the organization's verified domains is
+/// unconfirmed, its mailbox's holder taking it over (links and all).
+fn a_provider_speaks_only_for_its_organizations_verified_domains(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let victim = app.user("victim@example.org");
+    app.confirm("victim@example.org");
+    let attacker = app.user("mallory@example.net");
+    let evil = app.organization(&attacker, "Evil");
+    set_sso(&app, &attacker, &evil, &provider.issuer, json!({}));
+    let start = format!("{base}/sso/{evil}");
+
+    let taken = Browser::new().sign_in(&start, "victim@example.org");
+    assert_eq!(taken.status, 403, "{}", taken.body);
+    assert!(session_of(&taken.body).is_none());
+    assert!(sql_strings(&app, "SELECT subject AS value FROM identities").is_empty());
+    app.get("/user/details", Some(&victim)).ok();
+    assert_eq!(role_in(&app, &victim, &evil).0, 404);
+
+    // Squatting an address with no account yet: made unconfirmed.
+    let squat = Browser::new().sign_in(&start, "sam@elsewhere.example");
+    assert_eq!(squat.status, 200, "{}", squat.body);
+    let squatter = session_of(&squat.body).expect("session");
+    assert_eq!(
+        app.get("/user/details", Some(&squatter)).ok().get("user")["emailverified"],
+        false
+    );
+    // Sam proves the mailbox: the account is Sam's, the link and the
+    // session gone, and the provider cannot sign in to it again.
+    app.post(
+        "/user/requestpasswordreset",
+        None,
+        json!({"email": "sam@elsewhere.example"}),
+    )
+    .ok();
+    let token = app
+        .mail
+        .wait_for_matching("sam@elsewhere.example", |m| m.token("reset").is_some())
+        .token("reset")
+        .expect("reset link");
+    app.post(
+        "/user/resetpassword",
+        None,
+        json!({"token": token, "password": "sam's own password"}),
+    )
+    .ok();
+    app.get("/user/details", Some(&squatter))
+        .err(401, "unauthenticated");
+    assert!(sql_strings(&app, "SELECT subject AS value FROM identities").is_empty());
+    let again = Browser::new().sign_in(&start, "sam@elsewhere.example");
+    assert_eq!(again.status, 403, "{}", again.body);
+}
+
+/// Replacing the connection ends sign-ins under way; an answer naming
+/// another issuer than the flow's (RFC 9207) is refused before any code
+/// goes anywhere.
+fn a_flow_ends_with_its_connection_and_takes_only_its_own_provider(backend: Backend) {
+    let (app, provider, base) = app_and_provider(backend, false);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    set_sso(&app, &owner, &org, &provider.issuer, json!({}));
+    let start = format!("{base}/sso/{org}");
+
+    let mut browser = Browser::new();
+    browser.stop_at(&format!("{base}/sso/callback"));
+    let back = browser.sign_in(&start, "lee@acme.com");
+    // Named as another issuer: refused, and the flow is used up.
+    let mixed = back.url.replace(
+        &format!("iss={}", urlencode(&provider.issuer)),
+        "iss=https%3A%2F%2Fother.example",
+    );
+    assert_ne!(mixed, back.url, "the provider names itself (RFC 9207)");
+    let page = browser.open(&mixed);
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        page.body.contains("another identity provider"),
+        "{}",
+        page.body
+    );
+    assert_eq!(accounts_with(&app, "lee@acme.com"), 0);
+
+    // Begun, then the connection replaced: the sign-in under way ends.
+    let mut browser = Browser::new();
+    browser.stop_at(&format!("{base}/sso/callback"));
+    let back = browser.sign_in(&start, "lee@acme.com");
+    set_sso(
+        &app,
+        &owner,
+        &org,
+        &provider.issuer,
+        json!({"role": "technical"}),
+    );
+    let page = browser.open(&back.url);
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert_eq!(accounts_with(&app, "lee@acme.com"), 0);
+    // Begun again: it works, with the new role.
+    let landed = Browser::new().sign_in(&start, "lee@acme.com");
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    assert!(landed.body.contains("technical"), "{}", landed.body);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

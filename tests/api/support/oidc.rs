@@ -124,8 +124,9 @@ impl Browser {
         }
     }
 
-    /// Makes a redirect to an address starting with `prefix` end the walk
-    /// before it is opened (its `Landed` has status 0 and that address).
+    /// Makes the next redirect to an address starting with `prefix` end
+    /// the walk before it is opened (its `Landed` has status 0 and that
+    /// address).
     pub fn stop_at(&mut self, prefix: &str) {
         self.stop_at = Some(prefix.to_string());
     }
@@ -184,6 +185,8 @@ impl Browser {
             let location = response.header("location").expect("a redirect's Location");
             at = join(&at, location);
             if self.stop_at.as_ref().is_some_and(|p| at.starts_with(p)) {
+                // Once: the walk may go on from there.
+                self.stop_at = None;
                 return Landed {
                     status: 0,
                     url: at,

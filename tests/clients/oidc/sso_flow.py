@@ -131,7 +131,7 @@ def main():
         "clientsecret": CLIENT_SECRET, "role": "technical", "enforce": True,
     })["sso"]
     assert sso["redirecturi"] == f"{BASE}/sso/callback", sso
-    start = sso["signinurl"]
+    start = f"{BASE}/sso/{org}"
 
     # Enforcement: a session not made by the organization's SSO is refused.
     status, response = call(f"/customer/details?organizationid={org}", fay_invite_session, method="GET")

@@ -32,6 +32,8 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Deserializer};
 
+mod exchange;
+
 /// The shortest time between two fetches of one issuer's keys.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// Leeway on `exp` and `nbf`.
@@ -81,22 +83,30 @@ pub struct Discovery {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// RFC 9207: the provider names itself (`iss`) in every answer.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 impl Discovery {
-    /// What an SSO flow needs of the document: both endpoints, as http(s)
-    /// URLs, and PKCE S256 when the document lists methods.
-    pub fn check_for_sign_in(&self) -> Result<(), String> {
+    /// What an SSO flow needs of the document: both endpoints, as https
+    /// URLs (the client secret and the keys travel there; http too when
+    /// `allow_http`, for a provider on the same network), and PKCE S256
+    /// when the document lists methods.
+    pub fn check_for_sign_in(&self, allow_http: bool) -> Result<(), String> {
+        let jwks = Some(self.jwks_uri.clone());
         for (what, url) in [
             ("authorization_endpoint", &self.authorization_endpoint),
             ("token_endpoint", &self.token_endpoint),
+            ("jwks_uri", &jwks),
         ] {
             let Some(url) = url else {
                 return Err(format!("the discovery document names no {what}"));
             };
             match url::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                _ => return Err(format!("its {what} is not an http(s) URL")),
+                Ok(u) if u.scheme() == "https" && u.host().is_some() => {}
+                Ok(u) if allow_http && u.scheme() == "http" && u.host().is_some() => {}
+                _ => return Err(format!("its {what} is not an https URL")),
             }
         }
         if let Some(methods) = &self.code_challenge_methods_supported {
@@ -138,6 +148,13 @@ pub struct IdClaims {
     /// An ID token's: the value its SSO flow sent.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The audience, one or several (checked by jsonwebtoken; read here for
+    /// `azp`).
+    #[serde(default)]
+    pub aud: Option<serde_json::Value>,
+    /// An ID token's authorized party: the client it was issued to.
+    #[serde(default)]
+    pub azp: Option<String>,
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -286,6 +303,21 @@ impl Issuers {
                 "the ID token's nonce is not the one this sign-in sent".into(),
             ));
         }
+        // OpenID Connect Core §3.1.3.7: with several audiences, `azp` names
+        // this client; when present, it must.
+        let audiences = match &claims.aud {
+            Some(serde_json::Value::Array(list)) => list.len(),
+            _ => 1,
+        };
+        let azp_ok = match claims.azp.as_deref() {
+            Some(azp) => azp == client_id,
+            None => audiences == 1,
+        };
+        if !azp_ok {
+            return Err(Refusal::Invalid(
+                "the ID token was issued to another client (azp)".into(),
+            ));
+        }
         Ok(claims)
     }
 
@@ -355,70 +387,6 @@ impl Issuers {
         entry.discovery = Some(discovery.clone());
         entry.fetched = Some((Instant::now(), false));
         Ok(discovery)
-    }
-
-    /// Exchanges an authorization `code` at the token endpoint of an
-    /// organization's issuer (its `discovery`) with the client's secret and
-    /// the flow's PKCE `verifier`: the ID token it answers.
-    pub async fn exchange_code(
-        &self,
-        discovery: &Discovery,
-        client: (&str, &str),
-        code: &str,
-        redirect_uri: &str,
-        verifier: &str,
-    ) -> Result<String, String> {
-        let (client_id, client_secret) = client;
-        let endpoint = discovery
-            .token_endpoint
-            .as_deref()
-            .ok_or("the discovery document names no token_endpoint")?;
-        let url = self.guarded_url(endpoint)?;
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("code_verifier", verifier),
-        ];
-        let mut request = self.guarded.post(url).header("accept", "application/json");
-        if discovery.secret_in_form() {
-            form.push(("client_id", client_id));
-            form.push(("client_secret", client_secret));
-        } else {
-            // RFC 6749 §2.3.1: both form-encoded before Basic.
-            let encode =
-                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-            request = request.basic_auth(encode(client_id), Some(encode(client_secret)));
-        }
-        let mut response = request
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| format!("the token endpoint: {e}"))?;
-        let status = response.status();
-        let body = read_bounded(&mut response, "the token endpoint").await?;
-        #[derive(Deserialize)]
-        struct Answer {
-            id_token: Option<String>,
-            error: Option<String>,
-            error_description: Option<String>,
-        }
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|_| format!("the token endpoint answered {status} without JSON"))?;
-        if let Some(error) = answer.error {
-            let about = answer.error_description.unwrap_or_default();
-            return Err(
-                format!("the token endpoint refused the code: {error} {about}")
-                    .trim_end()
-                    .to_string(),
-            );
-        }
-        if !status.is_success() {
-            return Err(format!("the token endpoint answered {status}"));
-        }
-        answer
-            .id_token
-            .ok_or_else(|| "the token endpoint answered no id_token".into())
     }
 
     /// The key `kid` of `issuer`: kept, or fetched again when allowed.
