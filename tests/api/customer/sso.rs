@@ -310,6 +310,8 @@ fn states_work_once_within_ten_minutes_and_refusals_make_nothing(backend: Backen
         "state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&code=x",
         "code=x",
         "state=%3Cscript%3E&code=x",
+        "state=a%00b&code=x%00",
+        "state=a&state=b",
         "",
     ] {
         let page = Browser::new().open(&format!("{base}/sso/callback?{query}"));
