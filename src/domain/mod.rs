@@ -13,7 +13,7 @@
 //!   services, and a member's own permissions), [`invites`], [`links`], [`logins`], [`members`],
 //!   [`organizations`], [`projects`], [`custom_roles`], [`twofactor`], [`verified_domains`]
 //!   (verified email domains), [`webhooks`], [`teams`], [`identities`] (provider
-//!   tokens), [`sso`] (organization sign-in). A feature never imports
+//!   tokens), [`sso`] (organization sign-in), [`scim`] (provisioning). A feature never imports
 //!   another;
 //! - the [`kernel`]: the context and errors, events, membership, and the
 //!   views and checks several features share;
@@ -61,6 +61,7 @@ pub mod projects;
 pub mod retention;
 pub mod roles;
 pub mod rosters;
+pub mod scim;
 pub mod service_keys;
 pub mod sessions;
 pub mod sso;

@@ -177,17 +177,8 @@ pub fn set(
             },
             created_at: before.map_or(now, |b| b.created_at),
         };
-        execute(
-            conn,
-            diesel::delete(sso_connections::table.find(&organization_id)),
-        )?;
         // Sign-ins under way were begun with what is replaced.
-        execute(
-            conn,
-            diesel::delete(
-                sso_flows::table.filter(sso_flows::organization_id.eq(&organization_id)),
-            ),
-        )?;
+        disconnect(conn, &organization_id)?;
         execute(
             conn,
             diesel::insert_into(sso_connections::table).values(&row),
@@ -217,6 +208,19 @@ fn connection_row(
         .select(SsoConnectionRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Deletes the organization's connection and ends its sign-ins under way.
+fn disconnect(conn: &mut DbConn, organization_id: &str) -> DomainResult<()> {
+    execute(
+        conn,
+        diesel::delete(sso_connections::table.find(organization_id)),
+    )?;
+    execute(
+        conn,
+        diesel::delete(sso_flows::table.filter(sso_flows::organization_id.eq(organization_id))),
+    )?;
+    Ok(())
 }
 
 fn not_connected() -> DomainError {
@@ -252,16 +256,7 @@ pub fn remove(ctx: &Ctx, caller: &Caller, organization_id: Option<&str>) -> Doma
         )?;
         let organization_id = member.organization_id().to_string();
         let row = connection_row(conn, &organization_id)?.ok_or_else(not_connected)?;
-        execute(
-            conn,
-            diesel::delete(sso_connections::table.find(&organization_id)),
-        )?;
-        execute(
-            conn,
-            diesel::delete(
-                sso_flows::table.filter(sso_flows::organization_id.eq(&organization_id)),
-            ),
-        )?;
+        disconnect(conn, &organization_id)?;
         events::record(
             conn,
             &organization_id,

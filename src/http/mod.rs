@@ -35,6 +35,7 @@ pub mod params;
 pub mod reference;
 pub mod roles;
 pub mod route;
+pub mod scim;
 pub mod slow;
 pub mod sso;
 pub mod table;
@@ -59,6 +60,7 @@ pub fn register_all(api: &mut Api<'_>) {
     webhooks::register(api);
     verified_domains::register(api);
     sso::register(api);
+    scim::register(api);
     roles::register(api);
     teams::register(api);
     invite::register(api);

@@ -147,6 +147,10 @@ fn tags() -> Vec<utoipa::openapi::tag::Tag> {
                     "access",
                     "Permission checks for the provider's own services: may this person do this here?",
                 ),
+                (
+                    "scim",
+                    "SCIM 2.0 (RFC 7643, RFC 7644) at /scim/v2: a company's directory keeps the organization's members and teams in step, authenticated by an API key bound to the organization.",
+                ),
                 ("operations", "Probes for orchestrators."),
             ]
             .map(|(name, description)| {

@@ -31,18 +31,23 @@ impl From<diesel::result::Error> for LookupError {
     }
 }
 
-/// A membership still in force at `now`: lasting, or ending later. A
-/// time-limited membership past its end is no membership from that instant,
-/// whether or not the sweep has removed it yet (API.md §6).
-pub type Live = diesel::dsl::Or<
-    diesel::dsl::IsNull<memberships::expires_at>,
-    diesel::dsl::Gt<memberships::expires_at, i64>,
+/// A membership in force at `now`: lasting, or ending later, and not
+/// suspended. A time-limited membership past its end is no membership from
+/// that instant, whether or not the sweep has removed it yet (API.md §6);
+/// a suspended one none while it is (SCIM's `active: false`, §11).
+pub type Live = diesel::dsl::And<
+    diesel::dsl::Or<
+        diesel::dsl::IsNull<memberships::expires_at>,
+        diesel::dsl::Gt<memberships::expires_at, i64>,
+    >,
+    diesel::dsl::IsNull<memberships::suspended_at>,
 >;
 
 pub fn live(now: i64) -> Live {
     memberships::expires_at
         .is_null()
         .or(memberships::expires_at.gt(now))
+        .and(memberships::suspended_at.is_null())
 }
 
 /// Loads and locks of the rows every rule starts from.

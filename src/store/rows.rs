@@ -102,6 +102,8 @@ pub struct MembershipRow {
     /// The custom role held (then `role` is `collaborator`); `None` for a
     /// system role.
     pub role_id: Option<String>,
+    /// When SCIM suspended it (`active: false`); `None` while in force.
+    pub suspended_at: Option<i64>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -360,6 +362,10 @@ pub struct TeamRow {
     /// The custom role the team gives its members instead (migration
     /// 000017); `None` for a system role or none.
     pub role_id: Option<String>,
+    /// The directory's id for it, when SCIM made or named it.
+    pub external_id: Option<String>,
+    /// When it last changed (its SCIM version); `None` since it was made.
+    pub updated_at: Option<i64>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -390,4 +396,25 @@ pub struct ServiceKeyRow {
     pub secret_hash: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+}
+
+/// The directory's view of a member (SCIM, API.md §11), as last written.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = scim_users)]
+pub struct ScimUserRow {
+    pub organization_id: String,
+    pub membership_id: String,
+    pub user_name: String,
+    /// `user_name` lower-cased: unique in the organization.
+    pub user_name_key: String,
+    pub external_id: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    /// The `emails` array as written, JSON.
+    pub emails: String,
+    /// The primary (else work, else first) address, lower-cased.
+    pub email_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

@@ -69,6 +69,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         role_id -> Nullable<Text>,
+        suspended_at -> Nullable<BigInt>,
     }
 }
 
@@ -364,6 +365,8 @@ diesel::table! {
         role -> Nullable<Text>,
         created_at -> BigInt,
         role_id -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        updated_at -> Nullable<BigInt>,
     }
 }
 
@@ -452,3 +455,24 @@ diesel::table! {
 
 beside!(sso_connections: memberships, users, sessions, roles, organizations, roster_versions, teams, verified_domains);
 beside!(sso_flows: sso_connections, organizations);
+
+// SCIM (migration 000021).
+diesel::table! {
+    scim_users (organization_id, membership_id) {
+        organization_id -> Text,
+        membership_id -> Text,
+        user_name -> Text,
+        user_name_key -> Text,
+        external_id -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        emails -> Text,
+        email_key -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(scim_users -> organizations (organization_id));
+beside!(scim_users: memberships, users, organizations, roles, roster_versions, teams, team_members);

@@ -31,6 +31,7 @@ mod pages;
 mod retention;
 mod rules;
 mod schema;
+mod scim;
 mod slow;
 mod text;
 mod user;

@@ -75,11 +75,13 @@ fn every_operation_is_fully_described() {
                 op["description"].as_str().is_some_and(|d| d.len() > 20),
                 "{here}: description"
             );
-            // The envelope's operations answer JSON; the browser side of
-            // SSO (API.md §9) a page, or a redirect with its Location.
+            // The envelope's operations answer JSON; outside it, SCIM its
+            // own media type, the browser side of SSO (API.md §9) a page,
+            // or a redirect with its Location.
             let success = &op["responses"]["200"]["content"];
-            let described = success["application/json"]["schema"].is_object()
-                || success["text/html"]["schema"].is_object()
+            let described = ["application/json", "application/scim+json", "text/html"]
+                .iter()
+                .any(|media| success[media]["schema"].is_object())
                 || op["responses"]["302"]["headers"]["Location"].is_object();
             assert!(described, "{here}: 200 schema, or 302 Location");
             assert!(op["responses"]["500"].is_object(), "{here}: 500");

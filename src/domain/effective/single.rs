@@ -100,7 +100,7 @@ impl<const BY_EMAIL: bool> OneCheck<'_, BY_EMAIL> {
         out.push_bind_param::<Text, str>(self.person)?;
         out.push_sql(" LEFT JOIN memberships m ON m.user_id = u.id AND m.organization_id = ");
         out.push_bind_param::<Text, str>(self.organization)?;
-        out.push_sql(" AND (m.expires_at IS NULL OR m.expires_at > ");
+        out.push_sql(" AND m.suspended_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > ");
         out.push_bind_param::<BigInt, i64>(&self.now)?;
         out.push_sql(
             ") LEFT JOIN roles r ON r.organization_id = m.organization_id AND r.id = m.role_id \

@@ -49,6 +49,7 @@ pub fn add(conn: &mut DbConn, new: NewMember<'_>, now: i64) -> DomainResult<Opti
         created_at: now,
         expires_at: new.expires_at,
         role_id: new.role_id.map(str::to_string),
+        suspended_at: None,
     };
     let added = execute(
         conn,

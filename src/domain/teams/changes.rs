@@ -104,6 +104,8 @@ pub fn create(
             role: system,
             created_at: now_ms(),
             role_id,
+            external_id: None,
+            updated_at: None,
         };
         ensure_name_free(conn, &organization_id, &row.name, None)?;
         check_grants(conn, &organization_id, &new.grants)?;

@@ -1,0 +1,181 @@
+//! SCIM 2.0 provisioning (API.md §11): a company's directory keeps an
+//! organization's members (Users) and teams (Groups) in step. Who may call
+//! ([`authorize`]), what the service says of itself (resource types and
+//! schemas), and the filter and path grammar ([`filter`]).
+
+pub mod filter;
+
+use serde_json::{json, Value};
+
+use super::access::{self, Hold, Member};
+use super::permissions::Permission;
+use super::sessions::Caller;
+use super::{Ctx, DomainError, DomainResult};
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// The most resources one page holds (`count`), and the filter's
+/// `maxResults`.
+pub const MAX_RESULTS: usize = 200;
+/// The resource types there are.
+pub const RESOURCE_TYPES: [&str; 2] = ["User", "Group"];
+
+/// The member a SCIM call acts as: the holder of an API key bound to the
+/// organization, who has `members:manage` and `teams:manage` there, judged
+/// at every call. A session, or an unbound key, is refused (403): SCIM
+/// names no organization, the key does.
+pub fn authorize(ctx: &Ctx, caller: &Caller) -> DomainResult<Member> {
+    if caller.api_key.is_none() || caller.bound_organization().is_none() {
+        return Err(DomainError::forbidden(
+            "SCIM takes an API key bound to the organization (user/createapikey with \
+             organizationid), not a session or an unbound key",
+        ));
+    }
+    ctx.store.read(|conn| {
+        let member =
+            access::organization(conn, caller, None, Permission::MembersManage, Hold::Nothing)?;
+        if !member.holds(Permission::TeamsManage) {
+            return Err(DomainError::forbidden(format!(
+                "the role {} may not manage teams, which SCIM's groups are",
+                member.assigned.name()
+            )));
+        }
+        Ok(member)
+    })
+}
+
+/// The resource type `kind` (`User` or `Group`), its location under `base`.
+pub fn resource_type(kind: &str, base: &str) -> Value {
+    let (endpoint, schema, description) = match kind {
+        "User" => ("/Users", USER_SCHEMA, "The organization's members."),
+        _ => ("/Groups", GROUP_SCHEMA, "The organization's teams."),
+    };
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": kind,
+        "name": kind,
+        "endpoint": endpoint,
+        "description": description,
+        "schema": schema,
+        "schemaExtensions": [],
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": format!("{base}/ResourceTypes/{kind}"),
+        },
+    })
+}
+
+/// One attribute's definition (RFC 7643 §7).
+fn attribute(name: &str, kind: &str, description: &str, traits: Value) -> Value {
+    let mut attribute = json!({
+        "name": name,
+        "type": kind,
+        "multiValued": false,
+        "description": description,
+        "required": false,
+        "caseExact": false,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": "none",
+    });
+    if let (Some(to), Some(from)) = (attribute.as_object_mut(), traits.as_object()) {
+        for (k, v) in from {
+            to.insert(k.clone(), v.clone());
+        }
+    }
+    attribute
+}
+
+fn user_attributes() -> Value {
+    json!([
+        attribute(
+            "userName",
+            "string",
+            "The directory's name for the person (a UPN, a login), \
+            unique in the organization regardless of case.",
+            json!({"required": true, "uniqueness": "server"})
+        ),
+        attribute(
+            "name",
+            "complex",
+            "The person's name as the directory gives it.",
+            json!({"subAttributes": [
+                attribute("givenName", "string", "Given name.", json!({})),
+                attribute("familyName", "string", "Family name.", json!({})),
+            ]})
+        ),
+        attribute("displayName", "string", "The name to show.", json!({})),
+        attribute(
+            "active",
+            "boolean",
+            "False suspends the membership: a non-member for every \
+            other call while its grants and teams stay.",
+            json!({})
+        ),
+        attribute(
+            "emails",
+            "complex",
+            "Addresses; the primary one (else work, else the first) \
+            finds or makes the account of a new member.",
+            json!({"multiValued": true, "required": true, "subAttributes": [
+                attribute("value", "string", "The address.", json!({})),
+                attribute("type", "string", "work, home or other.",
+                    json!({"canonicalValues": ["work", "home", "other"]})),
+                attribute("primary", "boolean", "The primary address.", json!({})),
+            ]})
+        ),
+        attribute(
+            "groups",
+            "complex",
+            "The teams the member is in (read only; change them \
+            through Groups).",
+            json!({"multiValued": true, "mutability": "readOnly", "subAttributes": [
+                attribute("value", "string", "The group's id.", json!({"mutability": "readOnly"})),
+                attribute("display", "string", "The group's name.", json!({"mutability": "readOnly"})),
+            ]})
+        ),
+    ])
+}
+
+fn group_attributes() -> Value {
+    json!([
+        attribute(
+            "displayName",
+            "string",
+            "The team's name, unique in the organization.",
+            json!({"required": true, "uniqueness": "server"})
+        ),
+        attribute(
+            "members",
+            "complex",
+            "The team's members, by their User id.",
+            json!({"multiValued": true, "subAttributes": [
+                attribute("value", "string", "The member's User id.",
+                    json!({"mutability": "immutable"})),
+                attribute("display", "string", "The member's name.",
+                    json!({"mutability": "readOnly"})),
+                attribute("type", "string", "User.", json!({"canonicalValues": ["User"],
+                    "mutability": "immutable"})),
+            ]})
+        ),
+    ])
+}
+
+/// The schema with URN `id`, if collabd has it, its location under `base`.
+pub fn schema(id: &str, base: &str) -> Option<Value> {
+    let (name, description, attributes) = match id {
+        USER_SCHEMA => ("User", "A member of the organization.", user_attributes()),
+        GROUP_SCHEMA => ("Group", "A team of the organization.", group_attributes()),
+        _ => return None,
+    };
+    Some(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": id,
+        "name": name,
+        "description": description,
+        "attributes": attributes,
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")},
+    }))
+}

@@ -1,0 +1,107 @@
+//! SCIM 2.0 (API.md §11, RFC 7643/7644) at `/scim/v2`, served and
+//! documented from the endpoint table outside the envelope: the [`Scim`]
+//! wire answers `application/scim+json` and SCIM's error body; every path
+//! under `/scim/v2` that no endpoint takes is a SCIM 404. This file holds
+//! the wire, the caller rule and the discovery documents
+//! (`ServiceProviderConfig`, `ResourceTypes`, `Schemas`).
+
+mod discovery;
+
+use actix_web::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::table::Api;
+use super::wire::Wire;
+
+pub fn register(api: &mut Api<'_>) {
+    discovery::register(api);
+    api.fallback::<Scim>(PREFIX);
+}
+
+/// Where SCIM is served.
+pub const PREFIX: &str = "/scim/v2";
+/// SCIM's media type.
+pub const MEDIA_TYPE: &str = "application/scim+json";
+const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// SCIM's wire: its media type, its error body, 400 where collabd says 422.
+pub struct Scim;
+
+/// A SCIM error (RFC 7644 §3.12).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScimError {
+    /// `["urn:ietf:params:scim:api:messages:2.0:Error"]`.
+    schemas: Vec<String>,
+    /// The HTTP status, as a string.
+    status: String,
+    /// With 400 and 409: what kind of refusal (`invalidValue`,
+    /// `invalidSyntax`, `invalidFilter`, `invalidPath`, `noTarget`,
+    /// `mutability`, `uniqueness`, `tooMany`).
+    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
+    scim_type: Option<String>,
+    detail: String,
+}
+
+/// The `scimType` a refusal's text names, when it starts with one in
+/// brackets (`[invalidFilter] …`), as the SCIM endpoints write theirs.
+fn named_type(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix('[')?;
+    let (kind, detail) = rest.split_once("] ")?;
+    const KINDS: [&str; 8] = [
+        "invalidValue",
+        "invalidSyntax",
+        "invalidFilter",
+        "invalidPath",
+        "noTarget",
+        "mutability",
+        "uniqueness",
+        "tooMany",
+    ];
+    KINDS.contains(&kind).then_some((kind, detail))
+}
+
+impl Wire for Scim {
+    const MEDIA_TYPE: &'static str = MEDIA_TYPE;
+    type Error = ScimError;
+
+    /// A value SCIM cannot take is its 400 (`invalidValue`), not 422.
+    fn status(collabd: StatusCode) -> StatusCode {
+        match collabd {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            other => other,
+        }
+    }
+
+    fn error(error: &ApiError, status: StatusCode) -> ScimError {
+        let text = match error {
+            ApiError::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        let (scim_type, detail) = match named_type(&text) {
+            Some((kind, detail)) => (Some(kind.to_string()), detail.to_string()),
+            None => {
+                let kind = match error {
+                    ApiError::Validation(_) => Some("invalidValue"),
+                    ApiError::InvalidRequest(_) => Some("invalidSyntax"),
+                    ApiError::Conflict { .. } => Some("uniqueness"),
+                    _ => None,
+                };
+                (kind.map(str::to_string), text)
+            }
+        };
+        ScimError {
+            schemas: vec![ERROR_SCHEMA.into()],
+            status: status.as_u16().to_string(),
+            scim_type,
+            detail,
+        }
+    }
+}
+
+/// Text of a SCIM refusal of kind `kind` (see [`named_type`]).
+pub fn typed(kind: &str, detail: impl std::fmt::Display) -> String {
+    format!("[{kind}] {detail}")
+}
