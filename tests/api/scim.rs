@@ -11,6 +11,7 @@ on_both_backends!(
     only_a_bound_key_of_a_member_who_manages_members_and_teams_may_call,
     the_discovery_documents_say_what_is_supported,
     a_suspended_membership_is_no_membership_for_any_call,
+    users_are_the_members_read_and_listed_as_directories_ask,
 );
 
 const SCIM: &str = "application/scim+json";
@@ -204,4 +205,137 @@ fn a_suspended_membership_is_no_membership_for_any_call(backend: Backend) {
         )
         .ok();
     assert_eq!(check.get("check")["allowed"], true);
+}
+
+fn users_are_the_members_read_and_listed_as_directories_ask(backend: Backend) {
+    let app = TestApp::start(backend);
+    let (owner, org, key) = provisioned(&app);
+    let ann = app.member(&owner, &org, "Ann@Example.com", "technical");
+    let bob = app.member(&owner, &org, "bob@example.com", "collaborator");
+    let team = app
+        .post(
+            "/customer/createteam",
+            Some(&owner),
+            json!({"organizationid": org, "name": "Ops"}),
+        )
+        .ok()
+        .get("team")["teamid"]
+        .clone();
+    app.post(
+        "/customer/addteammember",
+        Some(&owner),
+        json!({"teamid": team, "collaboratorid": ann.collaboratorid}),
+    )
+    .ok();
+
+    // Okta's connection test.
+    let r = app.get("/scim/v2/Users?startIndex=1&count=2", Some(&key));
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some(SCIM)),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
+    );
+    assert_eq!(r.body["totalResults"], 3);
+    assert_eq!(r.body["itemsPerPage"], 2);
+    assert_eq!(r.body["startIndex"], 1);
+    let rest = app
+        .get("/scim/v2/Users?startIndex=3&count=2", Some(&key))
+        .body;
+    assert_eq!(rest["itemsPerPage"], 1);
+    assert_eq!(rest["Resources"][0]["userName"], "bob@example.com");
+
+    // The lookup by userName, regardless of case; a zero-hit is 200.
+    let found = app
+        .get(
+            "/scim/v2/Users?filter=userName%20eq%20%22ANN@example.COM%22",
+            Some(&key),
+        )
+        .body;
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let user = &found["Resources"][0];
+    assert_eq!(user["id"], ann.collaboratorid);
+    assert_eq!(user["userName"], "ann@example.com");
+    assert_eq!(user["active"], true);
+    assert_eq!(user["emails"][0]["value"], "ann@example.com");
+    assert_eq!(user["groups"][0]["value"], team);
+    assert_eq!(user["groups"][0]["display"], "Ops");
+    assert_eq!(user["meta"]["resourceType"], "User");
+    assert!(user["meta"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/scim/v2/Users/{}", ann.collaboratorid)));
+    let none = app
+        .get(
+            "/scim/v2/Users?filter=userName%20eq%20%22nobody@example.com%22",
+            Some(&key),
+        )
+        .body;
+    assert_eq!(
+        (none["totalResults"].clone(), none["Resources"].clone()),
+        (json!(0), json!([]))
+    );
+    // Entra's lookups: by a work address; excludedAttributes.
+    let work = app
+        .get(
+            "/scim/v2/Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22bob@example.com%22&excludedAttributes=groups",
+            Some(&key),
+        )
+        .body;
+    assert_eq!(work["totalResults"], 1, "{work}");
+    assert!(work["Resources"][0].get("groups").is_none());
+    let only = app
+        .get("/scim/v2/Users?attributes=userName&count=1", Some(&key))
+        .body;
+    let keys: Vec<&String> = only["Resources"][0].as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 4, "schemas, id, meta, userName: {keys:?}");
+    // What collabd does not filter on: 400 invalidFilter.
+    let bad = app.get("/scim/v2/Users?filter=title%20eq%20%22x%22", Some(&key));
+    assert_eq!(scim_error(&bad), (400, "invalidFilter".to_string()));
+    let bad = app.get("/scim/v2/Users?filter=userName%20co%20%22x%22", Some(&key));
+    assert_eq!(scim_error(&bad), (400, "invalidFilter".to_string()));
+
+    // One, with its version as ETag; suspended, still there, inactive.
+    let one = app.get(
+        &format!("/scim/v2/Users/{}", bob.collaboratorid),
+        Some(&key),
+    );
+    assert_eq!(one.status, 200);
+    assert_eq!(one.header("etag"), one.body["meta"]["version"].as_str());
+    sql(
+        &app,
+        &format!(
+            "UPDATE memberships SET suspended_at = 1 WHERE id = '{}'",
+            bob.collaboratorid
+        ),
+    );
+    let suspended = app.get(
+        &format!("/scim/v2/Users/{}", bob.collaboratorid),
+        Some(&key),
+    );
+    assert_eq!(suspended.body["active"], false);
+    assert_ne!(suspended.header("etag"), one.header("etag"));
+    let inactive = app
+        .get("/scim/v2/Users?filter=active%20eq%20false", Some(&key))
+        .body;
+    assert_eq!(inactive["totalResults"], 1);
+
+    // Another organization's member is not here.
+    let other_owner = app.user("other@example.com");
+    let other = app.organization(&other_owner, "Other");
+    let stranger = app.member(&other_owner, &other, "stranger@example.com", "admin");
+    let r = app.get(
+        &format!("/scim/v2/Users/{}", stranger.collaboratorid),
+        Some(&key),
+    );
+    assert_eq!(scim_error(&r).0, 404);
+    let r = app.get(
+        "/scim/v2/Users?filter=userName%20eq%20%22stranger@example.com%22",
+        Some(&key),
+    );
+    assert_eq!(r.body["totalResults"], 0);
 }

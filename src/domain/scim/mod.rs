@@ -4,6 +4,7 @@
 //! schemas), and the filter and path grammar ([`filter`]).
 
 pub mod filter;
+pub mod users;
 
 use serde_json::{json, Value};
 
@@ -178,4 +179,100 @@ pub fn schema(id: &str, base: &str) -> Option<Value> {
         "attributes": attributes,
         "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")},
     }))
+}
+
+/// `resource` with only the attributes `attributes` names (a comma-separated
+/// list; `schemas`, `id` and `meta` always stay), or without those
+/// `excluded` names (RFC 7644 §3.9). Names are compared regardless of case,
+/// with or without their schema's URN; `name.givenName` names a
+/// sub-attribute.
+pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>) {
+    fn names(list: &str) -> Vec<(String, Option<String>)> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                let local = n.rsplit_once(':').map_or(n, |(_, local)| local);
+                match local.split_once('.') {
+                    Some((a, s)) => (a.to_lowercase(), Some(s.to_lowercase())),
+                    None => (local.to_lowercase(), None),
+                }
+            })
+            .collect()
+    }
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    const ALWAYS: [&str; 3] = ["schemas", "id", "meta"];
+    if let Some(list) = attributes.map(names).filter(|n| !n.is_empty()) {
+        object.retain(|key, value| {
+            if ALWAYS.contains(&key.as_str()) {
+                return true;
+            }
+            let wanted: Vec<&Option<String>> = list
+                .iter()
+                .filter(|(a, _)| *a == key.to_lowercase())
+                .map(|(_, s)| s)
+                .collect();
+            if wanted.is_empty() {
+                return false;
+            }
+            if wanted.iter().all(|s| s.is_some()) {
+                if let Some(inner) = value.as_object_mut() {
+                    inner.retain(|k, _| {
+                        wanted
+                            .iter()
+                            .any(|s| s.as_deref() == Some(&k.to_lowercase()))
+                    });
+                }
+            }
+            true
+        });
+    }
+    if let Some(list) = excluded.map(names) {
+        for (attribute, sub) in list {
+            let key = object
+                .keys()
+                .find(|k| k.to_lowercase() == attribute && !ALWAYS.contains(&k.as_str()))
+                .cloned();
+            let Some(key) = key else { continue };
+            match sub {
+                None => {
+                    object.remove(&key);
+                }
+                Some(sub) => {
+                    if let Some(inner) = object.get_mut(&key).and_then(Value::as_object_mut) {
+                        inner.retain(|k, _| k.to_lowercase() != sub);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_and_excluded_attributes_shape_a_resource() {
+        let full = json!({"schemas": [USER_SCHEMA], "id": "1", "meta": {}, "userName": "a",
+                          "name": {"givenName": "A", "familyName": "B"}, "emails": [],
+                          "active": true});
+        let mut only = full.clone();
+        project(&mut only, Some("userName, name.givenName"), None);
+        assert_eq!(
+            only,
+            json!({"schemas": [USER_SCHEMA], "id": "1", "meta": {}, "userName": "a",
+                   "name": {"givenName": "A"}})
+        );
+        let mut without = full.clone();
+        project(
+            &mut without,
+            None,
+            Some("emails,urn:ietf:params:scim:schemas:core:2.0:User:active,id"),
+        );
+        assert!(without.get("emails").is_none() && without.get("active").is_none());
+        assert_eq!(without["id"], "1", "id always stays");
+    }
 }

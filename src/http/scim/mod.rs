@@ -6,6 +6,7 @@
 //! (`ServiceProviderConfig`, `ResourceTypes`, `Schemas`).
 
 mod discovery;
+mod users;
 
 use actix_web::http::StatusCode;
 use serde::Serialize;
@@ -17,6 +18,7 @@ use super::wire::Wire;
 
 pub fn register(api: &mut Api<'_>) {
     discovery::register(api);
+    users::register(api);
     api.fallback::<Scim>(PREFIX);
 }
 
@@ -45,11 +47,10 @@ pub struct ScimError {
     detail: String,
 }
 
-/// The `scimType` a refusal's text names, when it starts with one in
-/// brackets (`[invalidFilter] …`), as the SCIM endpoints write theirs.
-fn named_type(text: &str) -> Option<(&str, &str)> {
-    let rest = text.strip_prefix('[')?;
-    let (kind, detail) = rest.split_once("] ")?;
+/// The `scimType` a refusal's text names, in brackets (`[invalidFilter] …`,
+/// also after a field's name: `filter: [invalidFilter] …`), as the SCIM
+/// rules write theirs; and the text without it.
+fn named_type(text: &str) -> Option<(&'static str, String)> {
     const KINDS: [&str; 8] = [
         "invalidValue",
         "invalidSyntax",
@@ -60,7 +61,11 @@ fn named_type(text: &str) -> Option<(&str, &str)> {
         "uniqueness",
         "tooMany",
     ];
-    KINDS.contains(&kind).then_some((kind, detail))
+    KINDS.iter().find_map(|kind| {
+        let marker = format!("[{kind}] ");
+        text.contains(&marker)
+            .then(|| (*kind, text.replacen(&marker, "", 1)))
+    })
 }
 
 impl Wire for Scim {
@@ -81,7 +86,7 @@ impl Wire for Scim {
             other => other.to_string(),
         };
         let (scim_type, detail) = match named_type(&text) {
-            Some((kind, detail)) => (Some(kind.to_string()), detail.to_string()),
+            Some((kind, detail)) => (Some(kind.to_string()), detail),
             None => {
                 let kind = match error {
                     ApiError::Validation(_) => Some("invalidValue"),
@@ -104,4 +109,57 @@ impl Wire for Scim {
 /// Text of a SCIM refusal of kind `kind` (see [`named_type`]).
 pub fn typed(kind: &str, detail: impl std::fmt::Display) -> String {
     format!("[{kind}] {detail}")
+}
+
+/// A SCIM resource answered with its version as `ETag` (RFC 7644 §3.14):
+/// 200, or 201 with `Location` when it was just made.
+pub struct Resource {
+    pub body: serde_json::Value,
+    pub created: bool,
+}
+
+impl super::wire::Reply for Resource {
+    fn respond(self, media_type: &'static str) -> actix_web::HttpResponse {
+        let mut response = actix_web::HttpResponse::build(match self.created {
+            true => StatusCode::CREATED,
+            false => StatusCode::OK,
+        });
+        response.content_type(media_type);
+        if let Some(version) = self.body["meta"]["version"].as_str() {
+            response.insert_header((actix_web::http::header::ETAG, version.to_string()));
+        }
+        if let (true, Some(location)) = (self.created, self.body["meta"]["location"].as_str()) {
+            response.insert_header((actix_web::http::header::LOCATION, location.to_string()));
+        }
+        response.body(self.body.to_string())
+    }
+
+    fn document(
+        media_type: &'static str,
+        schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>,
+    ) -> (StatusCode, utoipa::openapi::Response) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::response::ResponseBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let response = ResponseBuilder::new()
+            .description("The resource.")
+            .content(
+                media_type,
+                ContentBuilder::new()
+                    .schema(Some(super::route::schema_ref::<discovery::Document>(
+                        schemas,
+                    )))
+                    .build(),
+            )
+            .header(
+                "ETag",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String).build())
+                    .description(Some("The resource's version, as `meta.version`."))
+                    .build(),
+            )
+            .build();
+        (StatusCode::OK, response)
+    }
 }

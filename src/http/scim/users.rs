@@ -1,0 +1,132 @@
+//! `/scim/v2/Users`: the organization's members as SCIM Users (API.md §11).
+
+use actix_web::web::{Data, Path, Query};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::super::auth::SignedIn;
+use super::super::error::ApiError;
+use super::super::wire::Body;
+use super::super::{
+    endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
+    route::Refusal, table::Api, work::read,
+};
+use super::discovery::Document;
+use super::{Resource, Scim, PREFIX};
+use crate::domain::scim::users::{self, Page};
+use crate::domain::scim::{project, MAX_RESULTS};
+use crate::domain::Ctx;
+
+pub(super) fn register(api: &mut Api<'_>) {
+    api.add_own(&LIST, list);
+    api.add_own(&GET, get);
+}
+
+/// What a list of Users takes (RFC 7644 §3.4.2).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ListParams {
+    /// `eq` comparisons joined by `and`, on `id`, `userName` (regardless of
+    /// case), `externalId`, `active`, `displayName`, `emails.value` and
+    /// `emails[type eq "…"].value`; anything else answers 400
+    /// `invalidFilter`.
+    #[schema(max_length = 1024)]
+    filter: Option<String>,
+    /// The first result's place, from 1 (less is taken as 1).
+    #[serde(rename = "startIndex")]
+    start_index: Option<i64>,
+    /// How many results a page holds: at most 200 (default 100).
+    count: Option<i64>,
+    /// Only these attributes (comma-separated; `schemas`, `id` and `meta`
+    /// always come).
+    attributes: Option<String>,
+    /// All but these attributes (comma-separated).
+    #[serde(rename = "excludedAttributes")]
+    excluded_attributes: Option<String>,
+}
+
+/// The default page size.
+const DEFAULT_COUNT: usize = 100;
+
+static LIST: Endpoint<Body<Document>, Scim> = Endpoint::new(Operation {
+    path: "/scim/v2/Users",
+    operation_id: "scimListUsers",
+    tag: "scim",
+    methods: Methods::Get,
+    access: Access::User,
+    summary: "The organization's members, as SCIM Users",
+    description: "A ListResponse (`totalResults`, `startIndex`, `itemsPerPage`, `Resources`) \
+        of the members the filter matches, in the order they joined; `totalResults` 0 and no \
+        resources when none does. Suspended members are listed with `active: false`. Needs \
+        `Authorization: Bearer <API key>` of a key bound to the organization, whose holder has \
+        `members:manage` and `teams:manage` there.",
+    params: Some(schema_ref::<ListParams>),
+    refusals: &[Refusal::Forbidden],
+});
+
+static GET: Endpoint<Resource, Scim> = Endpoint::new(Operation {
+    path: "/scim/v2/Users/{id}",
+    operation_id: "scimGetUser",
+    tag: "scim",
+    methods: Methods::Get,
+    access: Access::User,
+    summary: "One member, as a SCIM User",
+    description: "By its id (the collaboratorid), suspended or not; `ETag` is its \
+        `meta.version`. Another organization's id answers a SCIM 404. Needs an API key as for \
+        every SCIM call.",
+    params: None,
+    refusals: &[Refusal::Forbidden, Refusal::NotFound],
+});
+
+/// Where a resource's `location` is.
+fn base(ctx: &Ctx) -> String {
+    format!("{}{PREFIX}", ctx.policy.public_url.trim_end_matches('/'))
+}
+
+async fn list(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    Query(p): Query<ListParams>,
+) -> Result<Body<Document>, ApiError> {
+    let base = base(&ctx);
+    let page = Page {
+        start_index: usize::try_from(p.start_index.unwrap_or(1).max(1)).unwrap_or(1),
+        count: p
+            .count
+            .map_or(DEFAULT_COUNT, |c| usize::try_from(c.max(0)).unwrap_or(0))
+            .min(MAX_RESULTS),
+    };
+    let (attributes, excluded) = (p.attributes.clone(), p.excluded_attributes.clone());
+    let mut listed = read(ctx, move |ctx| {
+        users::list(
+            ctx,
+            &caller,
+            p.filter.as_deref(),
+            Page {
+                start_index: page.start_index,
+                count: page.count,
+            },
+            &base,
+        )
+    })
+    .await?;
+    if let Some(resources) = listed["Resources"].as_array_mut() {
+        for resource in resources {
+            project(resource, attributes.as_deref(), excluded.as_deref());
+        }
+    }
+    Ok(Body(Document(listed)))
+}
+
+async fn get(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    id: Path<String>,
+) -> Result<Resource, ApiError> {
+    let base = base(&ctx);
+    let id = id.into_inner();
+    let body = read(ctx, move |ctx| users::get(ctx, &caller, &id, &base)).await?;
+    Ok(Resource {
+        body,
+        created: false,
+    })
+}
