@@ -280,9 +280,16 @@ fn target_and_actor(
     // looks in every organization's memberships (docs/scaling.md), the
     // re-read in the one found.
     let read = |conn: &mut DbConn, organization_id: Option<&str>| -> DomainResult<MembershipRow> {
+        // Not past its end; suspended or not (SCIM, API.md §11): a suspended
+        // member is still edited and removed by those who manage members.
+        let now = now_ms();
         let mut query = memberships::table
             .filter(memberships::id.eq(collaborator_id))
-            .filter(access::live(now_ms()))
+            .filter(
+                memberships::expires_at
+                    .is_null()
+                    .or(memberships::expires_at.gt(now)),
+            )
             .into_boxed();
         if let Some(organization_id) = organization_id {
             query = query.filter(memberships::organization_id.eq(organization_id.to_string()));

@@ -41,6 +41,8 @@ pub fn ensure_an_owner_remains(conn: &mut DbConn, leaving: Leaving<'_>) -> Domai
             .filter(memberships::organization_id.eq(&membership.organization_id))
             .filter(memberships::role.eq(Role::Owner))
             .filter(memberships::id.ne(&membership.id))
+            // A suspended owner (SCIM, API.md §11) owns nothing while it is.
+            .filter(memberships::suspended_at.is_null())
             .count()
             .get_result(conn)?;
         if other_owners == 0 {

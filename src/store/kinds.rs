@@ -217,5 +217,7 @@ text_enum! {
         TeamMemberRemoved = "team.member_removed",
         SsoConfigured = "sso.configured",
         SsoRemoved = "sso.removed",
+        CollaboratorSuspended = "collaborator.suspended",
+        CollaboratorReactivated = "collaborator.reactivated",
     }
 }

@@ -12,6 +12,7 @@ on_both_backends!(
     the_discovery_documents_say_what_is_supported,
     a_suspended_membership_is_no_membership_for_any_call,
     users_are_the_members_read_and_listed_as_directories_ask,
+    users_made_changed_suspended_and_deleted_as_okta_and_entra_do,
 );
 
 const SCIM: &str = "application/scim+json";
@@ -338,4 +339,222 @@ fn users_are_the_members_read_and_listed_as_directories_ask(backend: Backend) {
         Some(&key),
     );
     assert_eq!(r.body["totalResults"], 0);
+}
+
+fn scim_send(app: &TestApp, method: &str, path: &str, key: &str, body: Value) -> Resp {
+    app.client.request(
+        method,
+        path,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", SCIM),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn audit(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
+    app.get(
+        &format!("/customer/listauditevents?organizationid={org}"),
+        Some(owner),
+    )
+    .ok()
+    .get("auditevents")
+    .as_array()
+    .unwrap()
+    .iter()
+    .filter(|e| e["action"] == action)
+    .cloned()
+    .collect()
+}
+
+fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backend) {
+    let app = TestApp::start(backend);
+    let (owner, org, key) = provisioned(&app);
+    // Okta's create.
+    let made = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Users",
+        &key,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "Isaac.Brock@Example.com",
+            "name": {"givenName": "Isaac", "familyName": "Brock"},
+            "emails": [{"primary": true, "value": "isaac.brock@example.com", "type": "work"}],
+            "displayName": "Isaac Brock",
+            "locale": "en-US",
+            "externalId": "00ujl29u0le5T6Aj10h7",
+            "groups": [],
+            "active": true
+        }),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.header("content-type"), Some(SCIM));
+    let id = made.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        made.header("location"),
+        made.body["meta"]["location"].as_str()
+    );
+    assert_eq!(made.header("etag"), made.body["meta"]["version"].as_str());
+    assert_eq!(
+        made.body["userName"], "Isaac.Brock@Example.com",
+        "kept as written"
+    );
+    assert_eq!(made.body["externalId"], "00ujl29u0le5T6Aj10h7");
+    assert_eq!(made.body["name"]["familyName"], "Brock");
+    let joined = audit(&app, &owner, &org, "collaborator.joined");
+    assert_eq!(joined.len(), 1);
+    assert_eq!(joined[0]["details"]["via"], "scim");
+    let listed = app
+        .get(
+            &format!("/customer/listcollaborators?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    let member = listed
+        .get("collaborators")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["collaboratorid"] == id)
+        .cloned()
+        .expect("a member");
+    assert_eq!(member["email"], "isaac.brock@example.com");
+    assert_eq!(member["role"], "collaborator");
+    // userName unique regardless of case; an address is needed.
+    let again = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Users",
+        &key,
+        json!({"userName": "isaac.brock@example.COM", "emails": [{"value": "other@example.com"}]}),
+    );
+    assert_eq!(scim_error(&again), (409, "uniqueness".to_string()));
+    let nameless = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Users",
+        &key,
+        json!({"userName": "no-address"}),
+    );
+    assert_eq!(scim_error(&nameless), (400, "invalidValue".to_string()));
+    let garbage = app.client.request(
+        "POST",
+        "/scim/v2/Users",
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", SCIM),
+        ],
+        b"{not json",
+    );
+    assert_eq!(scim_error(&garbage), (400, "invalidSyntax".to_string()));
+
+    // An existing account provisioned: it is the person's, and its session
+    // sees the suspension at once.
+    let dan = app.user("dan@example.com");
+    let dan_user = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Users",
+        &key,
+        json!({"userName": "DAN", "emails": [{"value": "Dan@Example.com", "type": "work"}]}),
+    );
+    assert_eq!(dan_user.status, 201, "{}", dan_user.body);
+    let dan_id = dan_user.body["id"].as_str().unwrap().to_string();
+    let details = format!("/customer/details?organizationid={org}");
+    app.get(&details, Some(&dan)).ok();
+    // Okta's deactivation.
+    let off = scim_send(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": false}}]
+        }),
+    );
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert_eq!(off.body["active"], false);
+    app.get(&details, Some(&dan)).err(404, "not_found");
+    let still = app.get(&format!("/scim/v2/Users/{dan_id}"), Some(&key));
+    assert_eq!((still.status, &still.body["active"]), (200, &json!(false)));
+    // Entra's reactivation, with its strings and capitals, and a new work
+    // address in the view (never the account's).
+    let on = scim_send(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "Replace", "path": "active", "value": "True"},
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "daniel@example.com"},
+                {"op": "Add", "path": "name.givenName", "value": "Daniel"}
+            ]
+        }),
+    );
+    assert_eq!(on.status, 200, "{}", on.body);
+    assert_eq!(on.body["active"], true);
+    assert_eq!(on.body["emails"][0]["value"], "daniel@example.com");
+    assert_eq!(on.body["name"]["givenName"], "Daniel");
+    app.get(&details, Some(&dan)).ok();
+    assert_eq!(
+        app.get("/user/details", Some(&dan)).ok().get("user")["email"],
+        "dan@example.com"
+    );
+    assert_eq!(audit(&app, &owner, &org, "collaborator.suspended").len(), 1);
+    assert_eq!(
+        audit(&app, &owner, &org, "collaborator.reactivated").len(),
+        1
+    );
+
+    // PUT replaces the view.
+    let put = scim_send(
+        &app,
+        "PUT",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        json!({"userName": "dan.2", "emails": [{"value": "dan@example.com"}], "active": true}),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["userName"], "dan.2");
+    assert!(put.body.get("name").is_none());
+
+    // The last owner can be neither suspended nor deleted.
+    let owner_id = app.first_collaborator(&owner, &org);
+    let r = scim_send(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{owner_id}"),
+        &key,
+        json!({"Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    );
+    assert_eq!(scim_error(&r).0, 409);
+    let r = scim_send(
+        &app,
+        "DELETE",
+        &format!("/scim/v2/Users/{owner_id}"),
+        &key,
+        json!({}),
+    );
+    assert_eq!(scim_error(&r).0, 409);
+
+    // Delete: gone, the departure recorded.
+    let gone = scim_send(
+        &app,
+        "DELETE",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        json!({}),
+    );
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(
+        scim_error(&app.get(&format!("/scim/v2/Users/{dan_id}"), Some(&key))).0,
+        404
+    );
+    app.get(&details, Some(&dan)).err(404, "not_found");
+    assert_eq!(audit(&app, &owner, &org, "collaborator.removed").len(), 1);
 }

@@ -4,6 +4,8 @@
 //! schemas), and the filter and path grammar ([`filter`]).
 
 pub mod filter;
+pub mod patch;
+pub mod provision;
 pub mod users;
 
 use serde_json::{json, Value};

@@ -91,7 +91,9 @@ impl Wire for Scim {
                 let kind = match error {
                     ApiError::Validation(_) => Some("invalidValue"),
                     ApiError::InvalidRequest(_) => Some("invalidSyntax"),
-                    ApiError::Conflict { .. } => Some("uniqueness"),
+                    ApiError::Conflict { reason, .. } if *reason != "last_owner" => {
+                        Some("uniqueness")
+                    }
                     _ => None,
                 };
                 (kind.map(str::to_string), text)
@@ -111,55 +113,90 @@ pub fn typed(kind: &str, detail: impl std::fmt::Display) -> String {
     format!("[{kind}] {detail}")
 }
 
-/// A SCIM resource answered with its version as `ETag` (RFC 7644 §3.14):
-/// 200, or 201 with `Location` when it was just made.
-pub struct Resource {
-    pub body: serde_json::Value,
-    pub created: bool,
+/// A SCIM resource answered with its version as `ETag` (RFC 7644 §3.14).
+pub struct Resource(pub serde_json::Value);
+
+/// A SCIM resource just made: 201, `ETag` and `Location`.
+pub struct NewResource(pub serde_json::Value);
+
+fn resource_response(
+    status: StatusCode,
+    body: &serde_json::Value,
+    media_type: &'static str,
+) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::build(status);
+    response.content_type(media_type);
+    if let Some(version) = body["meta"]["version"].as_str() {
+        response.insert_header((actix_web::http::header::ETAG, version.to_string()));
+    }
+    if let (StatusCode::CREATED, Some(location)) = (status, body["meta"]["location"].as_str()) {
+        response.insert_header((actix_web::http::header::LOCATION, location.to_string()));
+    }
+    response.body(body.to_string())
+}
+
+fn resource_document(
+    status: StatusCode,
+    media_type: &'static str,
+    schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>,
+) -> (StatusCode, utoipa::openapi::Response) {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let header = |description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String).build())
+            .description(Some(description))
+            .build()
+    };
+    let mut response = ResponseBuilder::new()
+        .description("The resource.")
+        .content(
+            media_type,
+            ContentBuilder::new()
+                .schema(Some(super::route::schema_ref::<discovery::Document>(
+                    schemas,
+                )))
+                .build(),
+        )
+        .header("ETag", header("The resource's version, as `meta.version`."));
+    if status == StatusCode::CREATED {
+        response = response.header("Location", header("The new resource's URL."));
+    }
+    (status, response.build())
 }
 
 impl super::wire::Reply for Resource {
     fn respond(self, media_type: &'static str) -> actix_web::HttpResponse {
-        let mut response = actix_web::HttpResponse::build(match self.created {
-            true => StatusCode::CREATED,
-            false => StatusCode::OK,
-        });
-        response.content_type(media_type);
-        if let Some(version) = self.body["meta"]["version"].as_str() {
-            response.insert_header((actix_web::http::header::ETAG, version.to_string()));
-        }
-        if let (true, Some(location)) = (self.created, self.body["meta"]["location"].as_str()) {
-            response.insert_header((actix_web::http::header::LOCATION, location.to_string()));
-        }
-        response.body(self.body.to_string())
+        resource_response(StatusCode::OK, &self.0, media_type)
     }
 
     fn document(
         media_type: &'static str,
         schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>,
     ) -> (StatusCode, utoipa::openapi::Response) {
-        use utoipa::openapi::content::ContentBuilder;
-        use utoipa::openapi::header::HeaderBuilder;
-        use utoipa::openapi::response::ResponseBuilder;
-        use utoipa::openapi::schema::{ObjectBuilder, Type};
-        let response = ResponseBuilder::new()
-            .description("The resource.")
-            .content(
-                media_type,
-                ContentBuilder::new()
-                    .schema(Some(super::route::schema_ref::<discovery::Document>(
-                        schemas,
-                    )))
-                    .build(),
-            )
-            .header(
-                "ETag",
-                HeaderBuilder::new()
-                    .schema(ObjectBuilder::new().schema_type(Type::String).build())
-                    .description(Some("The resource's version, as `meta.version`."))
-                    .build(),
-            )
-            .build();
-        (StatusCode::OK, response)
+        resource_document(StatusCode::OK, media_type, schemas)
     }
+}
+
+impl super::wire::Reply for NewResource {
+    fn respond(self, media_type: &'static str) -> actix_web::HttpResponse {
+        resource_response(StatusCode::CREATED, &self.0, media_type)
+    }
+
+    fn document(
+        media_type: &'static str,
+        schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>,
+    ) -> (StatusCode, utoipa::openapi::Response) {
+        resource_document(StatusCode::CREATED, media_type, schemas)
+    }
+}
+
+/// A request body as JSON (SCIM's media type or plain JSON): 400
+/// `invalidSyntax` otherwise.
+pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::InvalidRequest(typed("invalidSyntax", format!("the body is no JSON: {e}")))
+    })
 }

@@ -1,25 +1,31 @@
 //! `/scim/v2/Users`: the organization's members as SCIM Users (API.md §11).
 
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Bytes, Data, Path, Query};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::auth::SignedIn;
 use super::super::error::ApiError;
-use super::super::wire::Body;
+use super::super::wire::{Body, NoContent};
 use super::super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
-    route::Refusal, table::Api, work::read,
+    route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{Resource, Scim, PREFIX};
+use super::{json_body, NewResource, Resource, Scim, PREFIX};
+use crate::domain::scim::patch as scim_patch;
+use crate::domain::scim::provision::{self, UserInput};
 use crate::domain::scim::users::{self, Page};
 use crate::domain::scim::{project, MAX_RESULTS};
 use crate::domain::Ctx;
 
 pub(super) fn register(api: &mut Api<'_>) {
     api.add_own(&LIST, list);
+    api.add_own(&CREATE, create);
     api.add_own(&GET, get);
+    api.add_own(&REPLACE, replace);
+    api.add_own(&PATCH, patch);
+    api.add_own(&DELETE, delete);
 }
 
 /// What a list of Users takes (RFC 7644 §3.4.2).
@@ -125,8 +131,131 @@ async fn get(
     let base = base(&ctx);
     let id = id.into_inner();
     let body = read(ctx, move |ctx| users::get(ctx, &caller, &id, &base)).await?;
-    Ok(Resource {
-        body,
-        created: false,
+    Ok(Resource(body))
+}
+
+static CREATE: Endpoint<NewResource, Scim> = Endpoint::new(Operation {
+    path: "/scim/v2/Users",
+    operation_id: "scimCreateUser",
+    tag: "scim",
+    methods: Methods::Post,
+    access: Access::User,
+    summary: "Make a member",
+    description: "The membership is made at once, with the role collaborator, for the \
+        account with the address in `emails` marked primary (else of type work, else the \
+        first), or `userName` when `emails` is absent and it is an address (400 \
+        `invalidValue` when none is); an account is made when none has it (verified, without \
+        a password: it signs in by link or SSO). The directory's view (`userName`, \
+        `name.givenName`/`familyName`, `displayName`, `emails`, `externalId`) is kept and read \
+        back as written; the account's own address and name are never changed by SCIM. \
+        `userName` is unique in the organization regardless of case (409 `uniqueness`), as is \
+        membership. `active: false` suspends at once. Audit event `collaborator.joined` with \
+        `via` `scim`.",
+    params: Some(schema_ref::<Document>),
+    refusals: &[Refusal::Forbidden, Refusal::Conflict],
+});
+
+static REPLACE: Endpoint<Resource, Scim> = Endpoint::new(Operation {
+    path: "/scim/v2/Users/{id}",
+    operation_id: "scimReplaceUser",
+    tag: "scim",
+    methods: Methods::Put,
+    access: Access::User,
+    summary: "Replace a member's directory view",
+    description: "The view becomes what the body says (`userName` required); `active` \
+        suspends or reactivates (`collaborator.suspended`, `collaborator.reactivated`). The \
+        last owner in force cannot be suspended (409).",
+    params: Some(schema_ref::<Document>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+});
+
+static PATCH: Endpoint<Resource, Scim> = Endpoint::new(Operation {
+    path: "/scim/v2/Users/{id}",
+    operation_id: "scimPatchUser",
+    tag: "scim",
+    methods: Methods::Patch,
+    access: Access::User,
+    summary: "Change a member's directory view, or suspend it",
+    description: "A PatchOp: `add`, `replace`, `remove` (names in any case), with a `path` \
+        (`active`, `name.givenName`, `emails[type eq \"work\"].value`, …) or without one \
+        (`value` an object of attributes); `active` as a boolean or as `\"True\"`/`\"False\"`. \
+        The result is checked as a PUT's body. Suspension as for PUT.",
+    params: Some(schema_ref::<Document>),
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+});
+
+static DELETE: Endpoint<NoContent, Scim> = Endpoint::new(Operation {
+    path: "/scim/v2/Users/{id}",
+    operation_id: "scimDeleteUser",
+    tag: "scim",
+    methods: Methods::Delete,
+    access: Access::User,
+    summary: "Remove a member",
+    description: "Removes the membership (suspended or not) as `customer/removecollaborator` \
+        does: audit `collaborator.removed`, the departure recorded, its bound API keys deleted. \
+        The last owner cannot be removed (409).",
+    params: None,
+    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+});
+
+async fn create(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    body: Bytes,
+) -> Result<NewResource, ApiError> {
+    let input = UserInput::read(&json_body(&body)?)?;
+    let base = base(&ctx);
+    let made = run(ctx, move |ctx| {
+        provision::create(ctx, &caller, &input, &base)
     })
+    .await?;
+    Ok(NewResource(made))
+}
+
+async fn replace(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<Resource, ApiError> {
+    let input = UserInput::read(&json_body(&body)?)?;
+    let (base, id) = (base(&ctx), id.into_inner());
+    let written = run(ctx, move |ctx| {
+        provision::write(ctx, &caller, &id, &input, &base)
+    })
+    .await?;
+    Ok(Resource(written))
+}
+
+async fn patch(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<Resource, ApiError> {
+    let operations = json_body(&body)?;
+    let (base, id) = (base(&ctx), id.into_inner());
+    let (reader, at, from) = (caller.clone(), id.clone(), base.clone());
+    let mut resource = read(ctx.clone(), move |ctx| users::get(ctx, &reader, &at, &from)).await?;
+    scim_patch::apply(&mut resource, &operations)?;
+    let input = UserInput::read(&resource)?;
+    let written = run(ctx, move |ctx| {
+        provision::write(ctx, &caller, &id, &input, &base)
+    })
+    .await?;
+    Ok(Resource(written))
+}
+
+async fn delete(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    id: Path<String>,
+) -> Result<NoContent, ApiError> {
+    let id = id.into_inner();
+    run(ctx, move |ctx| {
+        crate::domain::scim::authorize(ctx, &caller)?;
+        crate::domain::members::remove(ctx, &caller, &id)
+    })
+    .await?;
+    Ok(NoContent)
 }

@@ -70,6 +70,8 @@ events!(
     TeamMemberRemoved,
     SsoConfigured,
     SsoRemoved,
+    CollaboratorSuspended,
+    CollaboratorReactivated,
 );
 
 pub use super::team_events::*;
@@ -173,6 +175,25 @@ pub struct CollaboratorJoined<'a> {
 pub enum Via {
     Domain,
     Sso,
+    Scim,
+}
+
+/// `collaborator.suspended` (SCIM's `active: false`); the target is the
+/// membership.
+#[derive(Debug, Serialize)]
+pub struct CollaboratorSuspended<'a> {
+    pub userid: &'a str,
+    pub email: &'a str,
+    pub role: &'a str,
+}
+
+/// `collaborator.reactivated` (SCIM's `active: true` again); the target is
+/// the membership.
+#[derive(Debug, Serialize)]
+pub struct CollaboratorReactivated<'a> {
+    pub userid: &'a str,
+    pub email: &'a str,
+    pub role: &'a str,
 }
 
 /// `sso.configured`: the connection as set (never its secret); the target
