@@ -45,6 +45,10 @@ pub enum ApiError {
     },
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 412: `If-Match` names another version than the resource's (SCIM,
+    /// RFC 7644 §3.14); nothing was done.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 408: the body did not all arrive within the body timeout (in
     /// seconds). API.md §1 has no row for it; `error.type` is
     /// `invalid_request` (the request never became whole), and the
@@ -85,6 +89,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::Gone { .. } => "gone",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::Validation(_) => "validation_failed",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Unavailable(_) | ApiError::Busy(_) => "unavailable",
@@ -144,6 +149,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::Forbidden(_) | ApiError::SsoRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,

@@ -394,6 +394,11 @@ fn path_item(
         {
             op = op.response(code, response);
         }
+        if let Answers::Own(own) = &endpoint.answer {
+            for (code, response) in (own.more)() {
+                op = op.response(code.as_u16().to_string(), response);
+            }
+        }
         op = match endpoint.access {
             Access::Public => op,
             Access::User | Access::Member(_) | Access::Service => op

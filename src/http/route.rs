@@ -107,6 +107,8 @@ pub enum Refusal {
     NotFound,
     Conflict,
     Gone,
+    /// 412: a resource's `If-Match` names another version (SCIM).
+    PreconditionFailed,
     RateLimited,
 }
 
@@ -118,6 +120,7 @@ impl Refusal {
             Refusal::NotFound => 404,
             Refusal::Conflict => 409,
             Refusal::Gone => 410,
+            Refusal::PreconditionFailed => 412,
             Refusal::RateLimited => 429,
         }
     }

@@ -134,6 +134,11 @@ pub trait Reply: 'static {
         media_type: &'static str,
         schemas: &mut Vec<(String, RefOr<Schema>)>,
     ) -> (StatusCode, Response);
+
+    /// Other answers that are no refusal (a 304), documented beside it.
+    fn more() -> Vec<(StatusCode, Response)> {
+        Vec::new()
+    }
 }
 
 /// 200 with `A` as the body.
@@ -313,6 +318,8 @@ pub struct Own {
     pub media_type: &'static str,
     /// Its success response and status.
     pub success: DocumentFn,
+    /// Its other answers that are no refusal.
+    pub more: fn() -> Vec<(StatusCode, Response)>,
     /// Its error body's schema.
     pub error: SchemaFn,
     /// The status a refusal answers with (see [`Wire::status`]).
@@ -326,6 +333,7 @@ impl Own {
         Own {
             media_type: W::MEDIA_TYPE,
             success: R::document,
+            more: R::more,
             error: super::route::schema_ref::<W::Error>,
             status: W::status,
             describe: W::describe,

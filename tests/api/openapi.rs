@@ -78,12 +78,14 @@ fn every_operation_is_fully_described() {
             // The envelope's operations answer JSON; outside it, SCIM its
             // own media type, the browser side of SSO (API.md §9) a page,
             // or a redirect with its Location.
-            let success = &op["responses"]["200"]["content"];
-            let described = ["application/json", "application/scim+json", "text/html"]
-                .iter()
-                .any(|media| success[media]["schema"].is_object())
-                || op["responses"]["302"]["headers"]["Location"].is_object();
-            assert!(described, "{here}: 200 schema, or 302 Location");
+            let responses = &op["responses"];
+            let described = ["200", "201"].iter().any(|code| {
+                ["application/json", "application/scim+json", "text/html"]
+                    .iter()
+                    .any(|media| responses[code]["content"][media]["schema"].is_object())
+            }) || responses["302"]["headers"]["Location"].is_object()
+                || responses["204"].is_object();
+            assert!(described, "{here}: 200 or 201 schema, 204, or 302 Location");
             assert!(op["responses"]["500"].is_object(), "{here}: 500");
             let public = path.starts_with("/api/")
                 || path == "/healthz"

@@ -353,6 +353,26 @@ fn scim_send(app: &TestApp, method: &str, path: &str, key: &str, body: Value) ->
     )
 }
 
+fn scim_send_with(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    key: &str,
+    header: (&str, &str),
+    body: Value,
+) -> Resp {
+    app.client.request(
+        method,
+        path,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", SCIM),
+            header,
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
 fn audit(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
     app.get(
         &format!("/customer/listauditevents?organizationid={org}"),
@@ -522,6 +542,40 @@ fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backen
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(put.body["userName"], "dan.2");
     assert!(put.body.get("name").is_none());
+
+    // ETags: a stale If-Match changes nothing (412); the current one
+    // passes; If-None-Match with the current version is 304.
+    let stale = scim_send_with(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        ("if-match", on.body["meta"]["version"].as_str().unwrap()),
+        json!({"Operations": [{"op": "replace", "path": "displayName", "value": "X"}]}),
+    );
+    assert_eq!(scim_error(&stale).0, 412);
+    let now = put.body["meta"]["version"].as_str().unwrap().to_string();
+    let fresh = scim_send_with(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        ("if-match", &now),
+        json!({"Operations": [{"op": "replace", "path": "displayName", "value": "Dan"}]}),
+    );
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let version = fresh.header("etag").unwrap().to_string();
+    let same = app.client.request(
+        "GET",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("if-none-match", &version),
+        ],
+        b"",
+    );
+    assert_eq!(same.status, 304);
+    assert_eq!(same.header("etag"), Some(version.as_str()));
 
     // The last owner can be neither suspended nor deleted.
     let owner_id = app.first_collaborator(&owner, &org);

@@ -113,8 +113,12 @@ pub fn typed(kind: &str, detail: impl std::fmt::Display) -> String {
     format!("[{kind}] {detail}")
 }
 
-/// A SCIM resource answered with its version as `ETag` (RFC 7644 §3.14).
-pub struct Resource(pub serde_json::Value);
+/// A SCIM resource answered with its version as `ETag` (RFC 7644 §3.14),
+/// or 304 when `If-None-Match` names that version.
+pub enum Resource {
+    Found(serde_json::Value),
+    NotModified(String),
+}
 
 /// A SCIM resource just made: 201, `ETag` and `Location`.
 pub struct NewResource(pub serde_json::Value);
@@ -169,7 +173,19 @@ fn resource_document(
 
 impl super::wire::Reply for Resource {
     fn respond(self, media_type: &'static str) -> actix_web::HttpResponse {
-        resource_response(StatusCode::OK, &self.0, media_type)
+        match self {
+            Resource::Found(body) => resource_response(StatusCode::OK, &body, media_type),
+            Resource::NotModified(version) => actix_web::HttpResponse::NotModified()
+                .insert_header((actix_web::http::header::ETAG, version))
+                .finish(),
+        }
+    }
+
+    fn more() -> Vec<(StatusCode, utoipa::openapi::Response)> {
+        let response = utoipa::openapi::response::ResponseBuilder::new()
+            .description("Not Modified: `If-None-Match` names the resource's current version.")
+            .build();
+        vec![(StatusCode::NOT_MODIFIED, response)]
     }
 
     fn document(
@@ -191,6 +207,43 @@ impl super::wire::Reply for NewResource {
     ) -> (StatusCode, utoipa::openapi::Response) {
         resource_document(StatusCode::CREATED, media_type, schemas)
     }
+}
+
+/// 412 unless `If-Match` (if sent) names `current`'s version or `*`.
+pub fn precondition(
+    request: &actix_web::HttpRequest,
+    current: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let Some(wanted) = request.headers().get(actix_web::http::header::IF_MATCH) else {
+        return Ok(());
+    };
+    let version = current["meta"]["version"].as_str().unwrap_or("");
+    let named = wanted
+        .to_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .any(|v| v == "*" || v == version);
+    match named {
+        true => Ok(()),
+        false => Err(ApiError::PreconditionFailed(format!(
+            "If-Match names another version than the resource's ({version}); nothing was done"
+        ))),
+    }
+}
+
+/// True when `If-None-Match` names `current`'s version (or `*`).
+pub fn unchanged(request: &actix_web::HttpRequest, current: &serde_json::Value) -> bool {
+    let version = current["meta"]["version"].as_str().unwrap_or("");
+    request
+        .headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|v| v == "*" || v == version)
+        })
 }
 
 /// A request body as JSON (SCIM's media type or plain JSON): 400

@@ -1,7 +1,9 @@
 //! `/scim/v2/Users`: the organization's members as SCIM Users (API.md §11).
 
 use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::HttpRequest;
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::super::auth::SignedIn;
@@ -12,11 +14,12 @@ use super::super::{
     route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{json_body, NewResource, Resource, Scim, PREFIX};
+use super::{json_body, precondition, unchanged, NewResource, Resource, Scim, PREFIX};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::scim::provision::{self, UserInput};
 use crate::domain::scim::users::{self, Page};
 use crate::domain::scim::{project, MAX_RESULTS};
+use crate::domain::sessions::Caller;
 use crate::domain::Ctx;
 
 pub(super) fn register(api: &mut Api<'_>) {
@@ -77,7 +80,7 @@ static GET: Endpoint<Resource, Scim> = Endpoint::new(Operation {
     access: Access::User,
     summary: "One member, as a SCIM User",
     description: "By its id (the collaboratorid), suspended or not; `ETag` is its \
-        `meta.version`. Another organization's id answers a SCIM 404. Needs an API key as for \
+        `meta.version`, and `If-None-Match` naming it answers 304. Another organization's id answers a SCIM 404. Needs an API key as for \
         every SCIM call.",
     params: None,
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
@@ -123,17 +126,6 @@ async fn list(
     Ok(Body(Document(listed)))
 }
 
-async fn get(
-    ctx: Data<Ctx>,
-    SignedIn(caller): SignedIn,
-    id: Path<String>,
-) -> Result<Resource, ApiError> {
-    let base = base(&ctx);
-    let id = id.into_inner();
-    let body = read(ctx, move |ctx| users::get(ctx, &caller, &id, &base)).await?;
-    Ok(Resource(body))
-}
-
 static CREATE: Endpoint<NewResource, Scim> = Endpoint::new(Operation {
     path: "/scim/v2/Users",
     operation_id: "scimCreateUser",
@@ -166,7 +158,12 @@ static REPLACE: Endpoint<Resource, Scim> = Endpoint::new(Operation {
         suspends or reactivates (`collaborator.suspended`, `collaborator.reactivated`). The \
         last owner in force cannot be suspended (409).",
     params: Some(schema_ref::<Document>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::PreconditionFailed,
+    ],
 });
 
 static PATCH: Endpoint<Resource, Scim> = Endpoint::new(Operation {
@@ -181,7 +178,12 @@ static PATCH: Endpoint<Resource, Scim> = Endpoint::new(Operation {
         (`value` an object of attributes); `active` as a boolean or as `\"True\"`/`\"False\"`. \
         The result is checked as a PUT's body. Suspension as for PUT.",
     params: Some(schema_ref::<Document>),
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::PreconditionFailed,
+    ],
 });
 
 static DELETE: Endpoint<NoContent, Scim> = Endpoint::new(Operation {
@@ -195,8 +197,33 @@ static DELETE: Endpoint<NoContent, Scim> = Endpoint::new(Operation {
         does: audit `collaborator.removed`, the departure recorded, its bound API keys deleted. \
         The last owner cannot be removed (409).",
     params: None,
-    refusals: &[Refusal::Forbidden, Refusal::NotFound, Refusal::Conflict],
+    refusals: &[
+        Refusal::Forbidden,
+        Refusal::NotFound,
+        Refusal::Conflict,
+        Refusal::PreconditionFailed,
+    ],
 });
+
+async fn get(
+    ctx: Data<Ctx>,
+    SignedIn(caller): SignedIn,
+    id: Path<String>,
+    request: HttpRequest,
+) -> Result<Resource, ApiError> {
+    let body = current(&ctx, &caller, id.into_inner()).await?;
+    if unchanged(&request, &body) {
+        let version = body["meta"]["version"].as_str().unwrap_or("").to_string();
+        return Ok(Resource::NotModified(version));
+    }
+    Ok(Resource::Found(body))
+}
+
+/// The User `id` as it is now.
+async fn current(ctx: &Data<Ctx>, caller: &Caller, id: String) -> Result<Value, ApiError> {
+    let (base, caller) = (base(ctx), caller.clone());
+    read(ctx.clone(), move |ctx| users::get(ctx, &caller, &id, &base)).await
+}
 
 async fn create(
     ctx: Data<Ctx>,
@@ -217,14 +244,16 @@ async fn replace(
     SignedIn(caller): SignedIn,
     id: Path<String>,
     body: Bytes,
+    request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let input = UserInput::read(&json_body(&body)?)?;
     let (base, id) = (base(&ctx), id.into_inner());
+    precondition(&request, &current(&ctx, &caller, id.clone()).await?)?;
     let written = run(ctx, move |ctx| {
         provision::write(ctx, &caller, &id, &input, &base)
     })
     .await?;
-    Ok(Resource(written))
+    Ok(Resource::Found(written))
 }
 
 async fn patch(
@@ -232,26 +261,29 @@ async fn patch(
     SignedIn(caller): SignedIn,
     id: Path<String>,
     body: Bytes,
+    request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let operations = json_body(&body)?;
     let (base, id) = (base(&ctx), id.into_inner());
-    let (reader, at, from) = (caller.clone(), id.clone(), base.clone());
-    let mut resource = read(ctx.clone(), move |ctx| users::get(ctx, &reader, &at, &from)).await?;
+    let mut resource = current(&ctx, &caller, id.clone()).await?;
+    precondition(&request, &resource)?;
     scim_patch::apply(&mut resource, &operations)?;
     let input = UserInput::read(&resource)?;
     let written = run(ctx, move |ctx| {
         provision::write(ctx, &caller, &id, &input, &base)
     })
     .await?;
-    Ok(Resource(written))
+    Ok(Resource::Found(written))
 }
 
 async fn delete(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     id: Path<String>,
+    request: HttpRequest,
 ) -> Result<NoContent, ApiError> {
     let id = id.into_inner();
+    precondition(&request, &current(&ctx, &caller, id.clone()).await?)?;
     run(ctx, move |ctx| {
         crate::domain::scim::authorize(ctx, &caller)?;
         crate::domain::members::remove(ctx, &caller, &id)
