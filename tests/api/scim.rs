@@ -113,20 +113,20 @@ fn the_discovery_documents_say_what_is_supported(backend: Backend) {
     );
 
     let types = app.get("/scim/v2/ResourceTypes", Some(&key)).body;
-    assert_eq!(types["totalResults"], 2);
+    assert_eq!(types["totalResults"], 1);
     let names: Vec<&str> = types["Resources"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["User", "Group"]);
+    assert_eq!(names, ["User"]);
     let user = app.get("/scim/v2/ResourceTypes/User", Some(&key)).body;
     assert_eq!(user["endpoint"], "/Users");
     assert_eq!(user["schema"], "urn:ietf:params:scim:schemas:core:2.0:User");
 
     let schemas = app.get("/scim/v2/Schemas", Some(&key)).body;
-    assert_eq!(schemas["totalResults"], 2);
+    assert_eq!(schemas["totalResults"], 1);
     let user_schema = app
         .get(
             "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",

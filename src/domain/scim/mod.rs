@@ -1,5 +1,5 @@
 //! SCIM 2.0 provisioning (API.md §11): a company's directory keeps an
-//! organization's members (Users) and teams (Groups) in step. Who may call
+//! organization's members (Users; its teams, as Groups, to come) in step. Who may call
 //! ([`authorize`]), what the service says of itself (resource types and
 //! schemas), and the filter and path grammar ([`filter`]).
 
@@ -16,14 +16,14 @@ use super::sessions::Caller;
 use super::{Ctx, DomainError, DomainResult};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// The most resources one page holds (`count`), and the filter's
 /// `maxResults`.
 pub const MAX_RESULTS: usize = 200;
-/// The resource types there are.
-pub const RESOURCE_TYPES: [&str; 2] = ["User", "Group"];
+/// The resource types there are (Groups, the teams, come with their
+/// endpoints).
+pub const RESOURCE_TYPES: [&str; 1] = ["User"];
 
 /// The member a SCIM call acts as: the holder of an API key bound to the
 /// organization, who has `members:manage` and `teams:manage` there, judged
@@ -49,12 +49,10 @@ pub fn authorize(ctx: &Ctx, caller: &Caller) -> DomainResult<Member> {
     })
 }
 
-/// The resource type `kind` (`User` or `Group`), its location under `base`.
+/// The resource type `kind` (`User`), its location under `base`.
 pub fn resource_type(kind: &str, base: &str) -> Value {
-    let (endpoint, schema, description) = match kind {
-        "User" => ("/Users", USER_SCHEMA, "The organization's members."),
-        _ => ("/Groups", GROUP_SCHEMA, "The organization's teams."),
-    };
+    let (endpoint, schema, description) = ("/Users", USER_SCHEMA, "The organization's members.");
+    debug_assert_eq!(kind, "User");
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": kind,
@@ -132,35 +130,10 @@ fn user_attributes() -> Value {
         attribute(
             "groups",
             "complex",
-            "The teams the member is in (read only; change them \
-            through Groups).",
+            "The teams the member is in (read only).",
             json!({"multiValued": true, "mutability": "readOnly", "subAttributes": [
                 attribute("value", "string", "The group's id.", json!({"mutability": "readOnly"})),
                 attribute("display", "string", "The group's name.", json!({"mutability": "readOnly"})),
-            ]})
-        ),
-    ])
-}
-
-fn group_attributes() -> Value {
-    json!([
-        attribute(
-            "displayName",
-            "string",
-            "The team's name, unique in the organization.",
-            json!({"required": true, "uniqueness": "server"})
-        ),
-        attribute(
-            "members",
-            "complex",
-            "The team's members, by their User id.",
-            json!({"multiValued": true, "subAttributes": [
-                attribute("value", "string", "The member's User id.",
-                    json!({"mutability": "immutable"})),
-                attribute("display", "string", "The member's name.",
-                    json!({"mutability": "readOnly"})),
-                attribute("type", "string", "User.", json!({"canonicalValues": ["User"],
-                    "mutability": "immutable"})),
             ]})
         ),
     ])
@@ -170,7 +143,6 @@ fn group_attributes() -> Value {
 pub fn schema(id: &str, base: &str) -> Option<Value> {
     let (name, description, attributes) = match id {
         USER_SCHEMA => ("User", "A member of the organization.", user_attributes()),
-        GROUP_SCHEMA => ("Group", "A team of the organization.", group_attributes()),
         _ => return None,
     };
     Some(json!({

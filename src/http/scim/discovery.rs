@@ -96,11 +96,8 @@ static CONFIG: Endpoint<Body<Document>, Scim> = Endpoint::new(operation(
 static RESOURCE_TYPES: Endpoint<Body<Document>, Scim> = Endpoint::new(operation(
     "/scim/v2/ResourceTypes",
     "scimResourceTypes",
-    "The resource types: User and Group",
-    who!(
-        "RFC 7643 §6, as a ListResponse: `User` (the organization's members) and `Group` (its \
-     teams)."
-    ),
+    "The resource types: User",
+    who!("RFC 7643 §6, as a ListResponse: `User` (the organization's members)."),
     &[Refusal::Forbidden],
 ));
 
@@ -108,14 +105,14 @@ static RESOURCE_TYPE: Endpoint<Body<Document>, Scim> = Endpoint::new(operation(
     "/scim/v2/ResourceTypes/{id}",
     "scimResourceType",
     "One resource type",
-    who!("`User` or `Group`; another id answers a SCIM 404."),
+    who!("`User`; another id answers a SCIM 404."),
     &[Refusal::Forbidden, Refusal::NotFound],
 ));
 
 static SCHEMAS: Endpoint<Body<Document>, Scim> = Endpoint::new(operation(
     "/scim/v2/Schemas",
     "scimSchemas",
-    "The schemas of User and Group",
+    "The schema of User",
     who!(
         "RFC 7643 §7, as a ListResponse: the attributes collabd keeps and reads back, with their \
      types, mutability and uniqueness."
@@ -211,7 +208,7 @@ async fn schemas(ctx: Data<Ctx>, SignedIn(caller): SignedIn) -> Result<Body<Docu
     allowed(&ctx, caller).await?;
     let base = base(&ctx);
     Ok(Body(list(
-        [scim_rules::USER_SCHEMA, scim_rules::GROUP_SCHEMA]
+        [scim_rules::USER_SCHEMA]
             .iter()
             .map(|id| scim_rules::schema(id, &base).expect("a schema collabd has"))
             .collect(),
