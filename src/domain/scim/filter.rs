@@ -241,34 +241,37 @@ mod tests {
     #[test]
     fn what_okta_and_entra_send_is_read() {
         assert_eq!(
-            parse_filter(r#"userName eq "bjensen@example.com""#).unwrap(),
+            parse_filter(r#"userName eq "bjensen@example.com""#).expect("parses"),
             eq(attr("userName"), json!("bjensen@example.com"))
         );
         assert_eq!(
-            parse_filter(r#"USERNAME EQ "a""#).unwrap(),
+            parse_filter(r#"USERNAME EQ "a""#).expect("parses"),
             eq(attr("USERNAME"), json!("a"))
         );
-        let work = parse_filter(r#"emails[type eq "work"].value eq "x@y.z""#).unwrap();
+        let work = parse_filter(r#"emails[type eq "work"].value eq "x@y.z""#).expect("parses");
         let Filter::Eq(path, value) = work else {
             panic!("an equality")
         };
         assert!(path.attribute == "emails" && path.sub.as_deref() == Some("value"));
-        assert_eq!(*path.filter.unwrap(), eq(attr("type"), json!("work")));
+        assert_eq!(
+            *path.filter.expect("parses"),
+            eq(attr("type"), json!("work"))
+        );
         assert_eq!(value, json!("x@y.z"));
         assert_eq!(
-            parse_filter(r#"externalId eq "e-1" and active eq true"#).unwrap(),
+            parse_filter(r#"externalId eq "e-1" and active eq true"#).expect("parses"),
             Filter::And(vec![
                 eq(attr("externalId"), json!("e-1")),
                 eq(attr("active"), json!(true))
             ])
         );
         assert_eq!(
-            parse_filter(r#"(displayName eq "Ops")"#).unwrap(),
+            parse_filter(r#"(displayName eq "Ops")"#).expect("parses"),
             eq(attr("displayName"), json!("Ops"))
         );
         let urn =
             parse_filter(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "q\"uote""#)
-                .unwrap();
+                .expect("parses");
         let Filter::Eq(path, value) = urn else {
             panic!("an equality")
         };
@@ -279,7 +282,7 @@ mod tests {
         assert_eq!(path.attribute, "userName");
         assert_eq!(value, json!("q\"uote"));
         assert!(parse_filter(r#"emails.value eq "a@b.c""#)
-            .unwrap()
+            .expect("parses")
             .equalities()[0]
             .0
             .is_sub("emails", "value"));
@@ -305,19 +308,19 @@ mod tests {
 
     #[test]
     fn patch_paths_are_read() {
-        let members = parse_path(r#"members[value eq "2819c223"]"#).unwrap();
+        let members = parse_path(r#"members[value eq "2819c223"]"#).expect("parses");
         assert!(members.attribute == "members" && members.sub.is_none());
         assert_eq!(
-            *members.filter.unwrap(),
+            *members.filter.expect("parses"),
             eq(attr("value"), json!("2819c223"))
         );
         assert!(parse_path("name.givenName")
-            .unwrap()
+            .expect("parses")
             .is_sub("name", "givenName"));
-        assert!(parse_path("active").unwrap().is("ACTIVE"));
+        assert!(parse_path("active").expect("parses").is("ACTIVE"));
         let enterprise =
             parse_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")
-                .unwrap();
+                .expect("parses");
         assert_eq!(enterprise.attribute, "department");
         assert!(parse_path("members[value eq").is_err());
         assert!(parse_path("name.given.name").is_err());

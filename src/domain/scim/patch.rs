@@ -232,7 +232,7 @@ mod tests {
             &mut okta,
             &json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
         )
-        .unwrap();
+        .expect("applies");
         assert_eq!(okta["active"], false);
         let mut entra = user();
         apply(
@@ -244,7 +244,7 @@ mod tests {
                 {"op": "Remove", "path": "name.givenName"},
             ]}),
         )
-        .unwrap();
+        .expect("applies");
         assert_eq!(entra["active"], "False");
         assert_eq!(entra["emails"][0]["value"], "new@b.c");
         assert_eq!(entra["name"], json!({"familyName": "B"}));
