@@ -7,7 +7,7 @@
 use actix_web::web::{Data, Path};
 use serde::Serialize;
 use serde_json::{json, Value};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -40,8 +40,8 @@ impl PartialSchema for Document {
             .schema_type(Type::Object)
             .property(
                 "schemas",
-                ObjectBuilder::new()
-                    .schema_type(Type::Array)
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String))
                     .description(Some("The URNs of the schemas the document follows.")),
             )
             .required("schemas")
