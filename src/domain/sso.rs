@@ -35,7 +35,7 @@ use super::tokens::{hash_secret, new_secret};
 use super::{now_ms, rfc3339, Ctx, DomainError, DomainResult, GoneReason};
 use crate::issuers::{Discovery, IdClaims};
 use crate::store::rows::{SsoConnectionRow, SsoFlowRow, UserRow};
-use crate::store::schema::{departures, memberships, sso_connections, sso_flows, verified_domains};
+use crate::store::schema::{sso_connections, sso_flows, verified_domains};
 use crate::store::{execute, DbConn, Lookups};
 
 /// What the client secrets are sealed for.
@@ -461,7 +461,7 @@ pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finis
         };
         if let Some(user) = candidate {
             if access::membership(conn, organization_id, &user.id)?.is_none()
-                && departed(conn, organization_id, &user)?
+                && membership::no_rejoin(conn, organization_id, &user)?
             {
                 return Err(not_again(&user, &conn.organization(organization_id)?.name));
             }
@@ -501,27 +501,6 @@ pub fn finish(ctx: &Ctx, taken: &Taken, claims: &IdClaims) -> DomainResult<Finis
     Ok(finished)
 }
 
-/// True when `user`, no member in force of `organization_id`, departed it:
-/// removed, left, or outlived a membership (a departure recorded, or a row
-/// past its end the sweep has not reached).
-fn departed(conn: &mut DbConn, organization_id: &str, user: &UserRow) -> DomainResult<bool> {
-    let any_row: i64 = memberships::table
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::user_id.eq(&user.id))
-        .count()
-        .get_result(conn)?;
-    let departures: i64 = departures::table
-        .filter(departures::organization_id.eq(organization_id))
-        .filter(
-            departures::user_id
-                .eq(&user.id)
-                .or(departures::email.eq(&user.email)),
-        )
-        .count()
-        .get_result(conn)?;
-    Ok(any_row > 0 || departures > 0)
-}
-
 /// 403: SSO does not add again someone who departed `organization`.
 fn not_again(user: &UserRow, organization: &str) -> DomainError {
     DomainError::forbidden(format!(
@@ -542,7 +521,7 @@ fn join(
     organization: &str,
 ) -> DomainResult<(String, bool)> {
     let organization_id = row.organization_id.as_str();
-    if departed(conn, organization_id, user)? {
+    if membership::no_rejoin(conn, organization_id, user)? {
         return Err(not_again(user, organization));
     }
     let new = NewMember {

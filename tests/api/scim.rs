@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use crate::customer::roles::events as audit;
 use crate::on_both_backends;
 use crate::support::{sql, Backend, Resp, TestApp};
 
@@ -156,7 +157,6 @@ fn the_discovery_documents_say_what_is_supported(backend: Backend) {
 fn a_suspended_membership_is_no_membership_for_any_call(backend: Backend) {
     let app = TestApp::start(backend);
     let (owner, org, _) = provisioned(&app);
-    let project = app.project(&owner, &org, "Web");
     let bea = app.member(&owner, &org, "bea@example.com", "admin");
     let details = format!("/customer/details?organizationid={org}");
     let list = format!("/customer/listcollaborators?organizationid={org}");
@@ -193,7 +193,6 @@ fn a_suspended_membership_is_no_membership_for_any_call(backend: Backend) {
         .ok();
     assert_eq!(check.get("check")["allowed"], false);
     assert_eq!(check.get("check")["reason"], "not_member");
-    let _ = project;
 
     suspend("NULL");
     app.get(&details, Some(&bea.token)).ok();
@@ -371,21 +370,6 @@ fn scim_send_with(
         ],
         body.to_string().as_bytes(),
     )
-}
-
-fn audit(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
-    app.get(
-        &format!("/customer/listauditevents?organizationid={org}"),
-        Some(owner),
-    )
-    .ok()
-    .get("auditevents")
-    .as_array()
-    .unwrap()
-    .iter()
-    .filter(|e| e["action"] == action)
-    .cloned()
-    .collect()
 }
 
 fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backend) {

@@ -247,16 +247,26 @@ pub fn joinable_by_domain(conn: &mut DbConn, user: &UserRow) -> DomainResult<Opt
     else {
         return Ok(None);
     };
+    let gone = no_rejoin(conn, &row.organization_id, user)?;
+    Ok((!gone).then_some(row))
+}
+
+/// True when an account that joins without an invite (a verified domain,
+/// SSO) must not be added to `organization_id`: it has a membership row there
+/// already (any: one past its end the sweep has not reached is a departure
+/// about to be recorded), or it departed (removed, left, outlived a
+/// membership), by account or by address.
+pub fn no_rejoin(conn: &mut DbConn, organization_id: &str, user: &UserRow) -> DomainResult<bool> {
     let member: i64 = memberships::table
-        .filter(memberships::organization_id.eq(&row.organization_id))
+        .filter(memberships::organization_id.eq(organization_id))
         .filter(memberships::user_id.eq(&user.id))
         .count()
         .get_result(conn)?;
     if member > 0 {
-        return Ok(None);
+        return Ok(true);
     }
     let departed: i64 = departures::table
-        .filter(departures::organization_id.eq(&row.organization_id))
+        .filter(departures::organization_id.eq(organization_id))
         .filter(
             departures::user_id
                 .eq(&user.id)
@@ -264,5 +274,5 @@ pub fn joinable_by_domain(conn: &mut DbConn, user: &UserRow) -> DomainResult<Opt
         )
         .count()
         .get_result(conn)?;
-    Ok((departed == 0).then_some(row))
+    Ok(departed > 0)
 }

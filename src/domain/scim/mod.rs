@@ -14,6 +14,7 @@ use super::access::{self, Hold, Member};
 use super::permissions::Permission;
 use super::sessions::Caller;
 use super::{Ctx, DomainError, DomainResult};
+use crate::store::DbConn;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -30,23 +31,27 @@ pub const RESOURCE_TYPES: [&str; 1] = ["User"];
 /// at every call. A session, or an unbound key, is refused (403): SCIM
 /// names no organization, the key does.
 pub fn authorize(ctx: &Ctx, caller: &Caller) -> DomainResult<Member> {
+    ctx.store
+        .read(|conn| authorize_in(conn, caller, Hold::Nothing))
+}
+
+/// [`authorize`] in the caller's own transaction, holding the organization
+/// as `how` says: the one gate of every SCIM read and write.
+pub fn authorize_in(conn: &mut DbConn, caller: &Caller, how: Hold) -> DomainResult<Member> {
     if caller.api_key.is_none() || caller.bound_organization().is_none() {
         return Err(DomainError::forbidden(
             "SCIM takes an API key bound to the organization (user/createapikey with \
              organizationid), not a session or an unbound key",
         ));
     }
-    ctx.store.read(|conn| {
-        let member =
-            access::organization(conn, caller, None, Permission::MembersManage, Hold::Nothing)?;
-        if !member.holds(Permission::TeamsManage) {
-            return Err(DomainError::forbidden(format!(
-                "the role {} may not manage teams, which SCIM's groups are",
-                member.assigned.name()
-            )));
-        }
-        Ok(member)
-    })
+    let member = access::organization(conn, caller, None, Permission::MembersManage, how)?;
+    if !member.holds(Permission::TeamsManage) {
+        return Err(DomainError::forbidden(format!(
+            "the role {} may not manage teams, which SCIM's groups are",
+            member.assigned.name()
+        )));
+    }
+    Ok(member)
 }
 
 /// The resource type `kind` (`User`), its location under `base`.

@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::authorize;
+use super::authorize_in;
 use super::users::{get as read_user, user_name_key};
 use crate::domain::access::Hold;
 use crate::domain::emails::{check_email, normalize_email};
@@ -244,16 +244,9 @@ fn ensure_user_name_free(
 /// `collaborator.joined` with `via: scim`; suspended at once with
 /// `active: false`. The resource under `base`.
 pub fn create(ctx: &Ctx, caller: &Caller, input: &UserInput, base: &str) -> DomainResult<Value> {
-    authorize(ctx, caller)?;
     let address = input.address()?;
     let id = ctx.store.write(|conn| {
-        let member = crate::domain::access::organization(
-            conn,
-            caller,
-            None,
-            crate::domain::permissions::Permission::MembersManage,
-            Hold::Shared,
-        )?;
+        let member = authorize_in(conn, caller, Hold::Shared)?;
         let organization_id = member.organization_id().to_string();
         let now = now_ms();
         let user_name = input.user_name.clone().unwrap_or_default();
@@ -396,15 +389,8 @@ pub fn write(
     input: &UserInput,
     base: &str,
 ) -> DomainResult<Value> {
-    authorize(ctx, caller)?;
     ctx.store.write(|conn| {
-        let member = crate::domain::access::organization(
-            conn,
-            caller,
-            None,
-            crate::domain::permissions::Permission::MembersManage,
-            Hold::Exclusive,
-        )?;
+        let member = authorize_in(conn, caller, Hold::Exclusive)?;
         let organization_id = member.organization_id().to_string();
         let membership = target(conn, &organization_id, id)?;
         let now = now_ms();

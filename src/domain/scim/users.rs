@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::filter::{parse_filter, Filter, Path};
-use super::{authorize, LIST_RESPONSE, MAX_RESULTS, USER_SCHEMA};
+use super::{authorize_in, LIST_RESPONSE, MAX_RESULTS, USER_SCHEMA};
 use crate::clock::rfc3339;
+use crate::domain::access::Hold;
 use crate::domain::emails::normalize_email;
 use crate::domain::sessions::Caller;
 use crate::domain::teamwork::{teams_of_members, TeamRef};
@@ -156,9 +157,9 @@ fn no_user(id: &str) -> DomainError {
 
 /// The User `id`, as a SCIM resource under `base`.
 pub fn get(ctx: &Ctx, caller: &Caller, id: &str, base: &str) -> DomainResult<Value> {
-    let member = authorize(ctx, caller)?;
-    let organization_id = member.organization_id().to_string();
     ctx.store.read(|conn| {
+        let member = authorize_in(conn, caller, Hold::Nothing)?;
+        let organization_id = member.organization_id().to_string();
         let seen = load(conn, &organization_id, Some(&[id.to_string()]))?
             .pop()
             .ok_or_else(|| no_user(id))?;
@@ -185,9 +186,9 @@ pub fn list(
     let filter = filter
         .map(|f| parse_filter(f).map_err(|why| invalid_filter(&why)))
         .transpose()?;
-    let member = authorize(ctx, caller)?;
-    let organization_id = member.organization_id().to_string();
     ctx.store.read(|conn| {
+        let member = authorize_in(conn, caller, Hold::Nothing)?;
+        let organization_id = member.organization_id().to_string();
         let (total, resources) = match &filter {
             // Without a filter, the page alone is read.
             None => {

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::roles::events;
 use crate::on_both_backends;
 use crate::support::{sql, sql_strings, Backend, TestApp};
 
@@ -71,21 +72,6 @@ fn role_in(app: &TestApp, token: &str, org: &str) -> Option<String> {
         404 => None,
         other => panic!("details answered {other}"),
     }
-}
-
-fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
-    app.get(
-        &format!("/customer/listauditevents?organizationid={org}"),
-        Some(owner),
-    )
-    .ok()
-    .get("auditevents")
-    .as_array()
-    .unwrap()
-    .iter()
-    .filter(|e| e["action"] == action)
-    .cloned()
-    .collect()
 }
 
 fn a_domain_claimed_and_verified_adds_its_people_with_its_role(backend: Backend) {

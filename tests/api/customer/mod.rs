@@ -5,7 +5,7 @@ mod deletion;
 mod domains;
 mod expiry;
 mod organizations;
-mod roles;
+pub(crate) mod roles;
 mod sso;
 mod team_access;
 mod team_roles;

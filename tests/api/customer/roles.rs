@@ -48,7 +48,7 @@ fn list_roles(app: &TestApp, token: &str, org: &str) -> Vec<Value> {
     .clone()
 }
 
-pub(super) fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
+pub(crate) fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
     app.get(
         &format!("/customer/listauditevents?organizationid={org}"),
         Some(owner),

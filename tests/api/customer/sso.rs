@@ -8,6 +8,7 @@
 
 use serde_json::{json, Value};
 
+use super::roles::events;
 use crate::on_both_backends;
 use crate::support::{sql, sql_strings, Backend, Browser, OidcProvider, Process, TestApp};
 
@@ -75,21 +76,6 @@ fn role_in(app: &TestApp, token: &str, org: &str) -> (u16, Value) {
         Some(token),
     );
     (r.status, r.body)
-}
-
-fn events(app: &TestApp, owner: &str, org: &str, action: &str) -> Vec<Value> {
-    app.get(
-        &format!("/customer/listauditevents?organizationid={org}"),
-        Some(owner),
-    )
-    .ok()
-    .get("auditevents")
-    .as_array()
-    .unwrap()
-    .iter()
-    .filter(|e| e["action"] == action)
-    .cloned()
-    .collect()
 }
 
 /// A GET that follows nothing: its status and Location.
