@@ -438,7 +438,13 @@ pub fn edit(
 /// Removes a collaborator, or, when it is the caller's own membership, leaves.
 /// API keys the removed user had bound to the organization are deleted too.
 pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult<()> {
-    ctx.store.write(|conn| {
+    ctx.store
+        .write(|conn| remove_in(conn, caller, collaborator_id))
+}
+
+/// [`remove`] in the caller's transaction.
+pub fn remove_in(conn: &mut DbConn, caller: &Caller, collaborator_id: &str) -> DomainResult<()> {
+    {
         let (target, actor) = target_and_actor(conn, caller, collaborator_id, |target| {
             if target.user_id == caller.user_id {
                 Need::Membership
@@ -481,5 +487,5 @@ pub fn remove(ctx: &Ctx, caller: &Caller, collaborator_id: &str) -> DomainResult
             };
             events::record(conn, &org, By::Caller(caller), &target.id, removal)
         }
-    })
+    }
 }

@@ -232,6 +232,7 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(m) => ApiError::Forbidden(m),
             DomainError::SsoRequired(m) => ApiError::SsoRequired(m),
             DomainError::NotFound(m) => ApiError::NotFound(m),
+            DomainError::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
             DomainError::Conflict { reason, message } => ApiError::Conflict {
                 reason: reason.as_str(),
                 message,

@@ -53,7 +53,7 @@ pub struct Error {
     /// `otp_invalid`. With 409: `already_member`, `invite_pending`,
     /// `last_owner`, `organization_limit`, `email_taken`,
     /// `request_in_progress`, `already_verified`, `twofactor_enabled`,
-    /// `twofactor_not_started`, `domain_taken`, `role_in_use`; with 403:
+    /// `twofactor_not_started`, `domain_taken`, `role_in_use`, `name_taken`; with 403:
     /// `sso_required` (the organization accepts only sessions its SSO made,
     /// API.md §9); with 410: `expired`, `revoked`, `declined`, `accepted`,
     /// `used`.

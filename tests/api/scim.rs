@@ -14,6 +14,7 @@ on_both_backends!(
     a_suspended_membership_is_no_membership_for_any_call,
     users_are_the_members_read_and_listed_as_directories_ask,
     users_made_changed_suspended_and_deleted_as_okta_and_entra_do,
+    groups_are_the_teams_kept_as_okta_and_entra_do,
 );
 
 const SCIM: &str = "application/scim+json";
@@ -114,20 +115,39 @@ fn the_discovery_documents_say_what_is_supported(backend: Backend) {
     );
 
     let types = app.get("/scim/v2/ResourceTypes", Some(&key)).body;
-    assert_eq!(types["totalResults"], 1);
+    assert_eq!(types["totalResults"], 2);
     let names: Vec<&str> = types["Resources"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["User"]);
+    assert_eq!(names, ["User", "Group"]);
     let user = app.get("/scim/v2/ResourceTypes/User", Some(&key)).body;
     assert_eq!(user["endpoint"], "/Users");
     assert_eq!(user["schema"], "urn:ietf:params:scim:schemas:core:2.0:User");
+    let group = app.get("/scim/v2/ResourceTypes/Group", Some(&key)).body;
+    assert_eq!(group["endpoint"], "/Groups");
+    assert_eq!(
+        group["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    );
 
     let schemas = app.get("/scim/v2/Schemas", Some(&key)).body;
-    assert_eq!(schemas["totalResults"], 1);
+    assert_eq!(schemas["totalResults"], 2);
+    let group_schema = app
+        .get(
+            "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+            Some(&key),
+        )
+        .body;
+    let group_attributes: Vec<&str> = group_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(group_attributes, ["displayName", "members"]);
     let user_schema = app
         .get(
             "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
@@ -526,6 +546,31 @@ fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backen
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(put.body["userName"], "dan.2");
     assert!(put.body.get("name").is_none());
+    // A changed view is an edit of the collaborator, as webhooks see it; a
+    // PUT saying the same again changes nothing, its version included.
+    let edits = audit(&app, &owner, &org, "collaborator.edited").len();
+    assert!(edits >= 2, "the PATCH and the PUT: {edits}");
+    let again = scim_send(
+        &app,
+        "PUT",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        json!({"userName": "dan.2", "emails": [{"value": "dan@example.com"}], "active": true}),
+    );
+    assert_eq!(again.body["meta"]["version"], put.body["meta"]["version"]);
+    assert_eq!(
+        audit(&app, &owner, &org, "collaborator.edited").len(),
+        edits
+    );
+    // Entra's lookup by externalId.
+    let by_external = app
+        .get(
+            "/scim/v2/Users?filter=externalId%20eq%20%2200ujl29u0le5T6Aj10h7%22",
+            Some(&key),
+        )
+        .body;
+    assert_eq!(by_external["totalResults"], 1, "{by_external}");
+    assert_eq!(by_external["Resources"][0]["id"], id);
 
     // ETags: a stale If-Match changes nothing (412); the current one
     // passes; If-None-Match with the current version is 304.
@@ -595,4 +640,322 @@ fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backen
     );
     app.get(&details, Some(&dan)).err(404, "not_found");
     assert_eq!(audit(&app, &owner, &org, "collaborator.removed").len(), 1);
+}
+
+/// `filter`, URL-encoded for a query string.
+fn filtered(resource: &str, filter: &str, more: &str) -> String {
+    let encoded: String = filter
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/scim/v2/{resource}?filter={encoded}{more}")
+}
+
+fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("members in {group}"))
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
+    let app = TestApp::start(backend);
+    let (owner, org, key) = provisioned(&app);
+    let user = |name: &str| -> String {
+        let r = scim_send(
+            &app,
+            "POST",
+            "/scim/v2/Users",
+            &key,
+            json!({"userName": name, "displayName": name.to_uppercase(),
+                   "emails": [{"value": format!("{name}@example.com"), "primary": true}]}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    };
+    let (ann, bob) = (user("ann"), user("bob"));
+
+    // Okta's group push.
+    let made = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Groups",
+        &key,
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+               "displayName": "Engineering", "externalId": "00g1emaKYZTWRYYRRTSK",
+               "members": [{"value": ann, "display": "ann"}]}),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.header("content-type"), Some(SCIM));
+    assert_eq!(made.header("etag"), made.body["meta"]["version"].as_str());
+    assert_eq!(
+        made.header("location"),
+        made.body["meta"]["location"].as_str()
+    );
+    let gid = made.body["id"].as_str().unwrap().to_string();
+    assert_eq!(made.body["displayName"], "Engineering");
+    assert_eq!(made.body["externalId"], "00g1emaKYZTWRYYRRTSK");
+    assert_eq!(made.body["members"][0]["value"], ann.as_str());
+    assert_eq!(made.body["members"][0]["display"], "ANN");
+    assert_eq!(made.body["meta"]["resourceType"], "Group");
+    // It is a team of the organization, with its audit events.
+    let teams = app
+        .get(
+            &format!("/customer/listteams?organizationid={org}"),
+            Some(&owner),
+        )
+        .ok();
+    let team = &teams.get("teams")[0];
+    assert_eq!(
+        (team["teamid"].as_str(), team["name"].as_str()),
+        (Some(gid.as_str()), Some("Engineering"))
+    );
+    assert_eq!(team["membercount"], 1);
+    assert_eq!(audit(&app, &owner, &org, "team.created").len(), 1);
+    assert_eq!(audit(&app, &owner, &org, "team.member_added").len(), 1);
+    let ann_user = app.get(&format!("/scim/v2/Users/{ann}"), Some(&key)).body;
+    assert_eq!(ann_user["groups"][0]["value"], gid.as_str());
+
+    // Refusals, as SCIM errors.
+    let taken = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Groups",
+        &key,
+        json!({"displayName": "Engineering"}),
+    );
+    assert_eq!(scim_error(&taken), (409, "uniqueness".to_string()));
+    let stranger = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Groups",
+        &key,
+        json!({"displayName": "Other", "members": [{"value": "no-such-user"}]}),
+    );
+    assert_eq!(scim_error(&stranger), (400, "invalidValue".to_string()));
+    let nameless = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/Groups",
+        &key,
+        json!({"members": []}),
+    );
+    assert_eq!(scim_error(&nameless), (400, "invalidValue".to_string()));
+    assert_eq!(audit(&app, &owner, &org, "team.created").len(), 1);
+
+    // Entra's lookup by displayName (regardless of case) without members;
+    // a zero-hit is 200; by externalId; by a member.
+    let found = app
+        .get(
+            &filtered(
+                "Groups",
+                "displayName eq \"engineering\"",
+                "&excludedAttributes=members",
+            ),
+            Some(&key),
+        )
+        .body;
+    assert_eq!(found["totalResults"], 1, "{found}");
+    assert_eq!(found["Resources"][0]["id"], gid.as_str());
+    assert!(found["Resources"][0].get("members").is_none());
+    let none = app
+        .get(
+            &filtered("Groups", "displayName eq \"Nobody\"", ""),
+            Some(&key),
+        )
+        .body;
+    assert_eq!(
+        (none["totalResults"].clone(), none["Resources"].clone()),
+        (json!(0), json!([]))
+    );
+    let by_external = app
+        .get(
+            &filtered("Groups", "externalId eq \"00g1emaKYZTWRYYRRTSK\"", ""),
+            Some(&key),
+        )
+        .body;
+    assert_eq!(by_external["totalResults"], 1);
+    let by_member = app
+        .get(
+            &filtered("Groups", &format!("members.value eq \"{bob}\""), ""),
+            Some(&key),
+        )
+        .body;
+    assert_eq!(by_member["totalResults"], 0);
+    let bad = app.get(&filtered("Groups", "description eq \"x\"", ""), Some(&key));
+    assert_eq!(scim_error(&bad), (400, "invalidFilter".to_string()));
+
+    // Entra's member add and remove; Okta's value-filtered remove.
+    let path = format!("/scim/v2/Groups/{gid}");
+    let patch = |ops: Value| {
+        let r = scim_send(
+            &app,
+            "PATCH",
+            &path,
+            &key,
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    };
+    let both = patch(json!([{"op": "Add", "path": "members", "value": [{"value": bob}]}]));
+    let mut expected = vec![ann.clone(), bob.clone()];
+    expected.sort();
+    assert_eq!(member_ids(&both), expected);
+    let listed = app
+        .get(
+            &format!("/customer/listteammembers?teamid={gid}"),
+            Some(&owner),
+        )
+        .ok();
+    assert_eq!(listed.get("collaborators").as_array().unwrap().len(), 2);
+    let only_bob = patch(json!([{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}]));
+    assert_eq!(member_ids(&only_bob), [bob.clone()]);
+    let empty = patch(json!([{"op": "Remove", "path": "members", "value": [{"value": bob}]}]));
+    assert_eq!(member_ids(&empty), Vec::<String>::new());
+    assert_eq!(audit(&app, &owner, &org, "team.member_removed").len(), 2);
+    let unknown = scim_send(
+        &app,
+        "PATCH",
+        &path,
+        &key,
+        json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": "nobody"}]}]}),
+    );
+    assert_eq!(scim_error(&unknown), (400, "invalidValue".to_string()));
+    // Okta's rename, path-less; Entra's replace of members.
+    let renamed = patch(json!([
+        {"op": "replace", "value": {"id": gid, "displayName": "Platform"}},
+        {"op": "Replace", "path": "members", "value": [{"value": ann}, {"value": bob}]}
+    ]));
+    assert_eq!(renamed["displayName"], "Platform");
+    assert_eq!(member_ids(&renamed), expected);
+    assert_eq!(audit(&app, &owner, &org, "team.edited").len(), 1);
+    // A suspended member stays in the team.
+    let off = scim_send(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{bob}"),
+        &key,
+        json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
+    );
+    assert_eq!(off.status, 200, "{}", off.body);
+    let group = app.get(&path, Some(&key));
+    assert_eq!(member_ids(&group.body), expected);
+
+    // PUT: name, externalId and members as the body says; ETags.
+    let put = scim_send(
+        &app,
+        "PUT",
+        &path,
+        &key,
+        json!({"displayName": "Platform", "members": [{"value": ann}]}),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(member_ids(&put.body), [ann.clone()]);
+    assert!(put.body.get("externalId").is_none());
+    let stale = scim_send_with(
+        &app,
+        "PUT",
+        &path,
+        &key,
+        ("if-match", group.body["meta"]["version"].as_str().unwrap()),
+        json!({"displayName": "Stale"}),
+    );
+    assert_eq!(scim_error(&stale).0, 412);
+    assert_eq!(app.get(&path, Some(&key)).body["displayName"], "Platform");
+    let version = put.header("etag").unwrap().to_string();
+    let same = app.client.request(
+        "GET",
+        &path,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("if-none-match", &version),
+        ],
+        b"",
+    );
+    assert_eq!(same.status, 304);
+
+    // A team carrying what the caller lacks is not theirs to change (403),
+    // as through customer/editteam.
+    app.post(
+        "/customer/createrole",
+        Some(&owner),
+        json!({"organizationid": org, "name": "role-keepers", "permissions": ["roles:manage"]}),
+    )
+    .ok();
+    let keepers = app
+        .post(
+            "/customer/createteam",
+            Some(&owner),
+            json!({"organizationid": org, "name": "Keepers", "role": "role-keepers"}),
+        )
+        .ok()
+        .get("team")["teamid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = app.member(&owner, &org, "admin@example.com", "admin");
+    let admin_key = app.api_key(
+        &admin.token,
+        json!({"name": "directory", "organizationid": org}),
+    )["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = scim_send(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Groups/{keepers}"),
+        &admin_key,
+        json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": ann}]}]}),
+    );
+    assert_eq!(scim_error(&refused).0, 403);
+    let listed = app
+        .get(
+            &filtered("Groups", "displayName eq \"keepers\"", ""),
+            Some(&admin_key),
+        )
+        .body;
+    assert_eq!(listed["totalResults"], 1, "reading is not changing");
+
+    // Another organization's team is not here.
+    let other_owner = app.user("other@example.com");
+    let other = app.organization(&other_owner, "Other");
+    let theirs = app
+        .post(
+            "/customer/createteam",
+            Some(&other_owner),
+            json!({"organizationid": other, "name": "Engineering"}),
+        )
+        .ok()
+        .get("team")["teamid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for method in ["GET", "PUT", "PATCH", "DELETE"] {
+        let r = scim_send(
+            &app,
+            method,
+            &format!("/scim/v2/Groups/{theirs}"),
+            &key,
+            json!({"displayName": "Mine", "Operations": []}),
+        );
+        assert_eq!(scim_error(&r).0, 404, "{method}");
+    }
+
+    // Delete: the team goes, its members stay.
+    let gone = scim_send(&app, "DELETE", &path, &key, json!({}));
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(scim_error(&app.get(&path, Some(&key))).0, 404);
+    assert_eq!(audit(&app, &owner, &org, "team.deleted").len(), 1);
+    let ann_after = app.get(&format!("/scim/v2/Users/{ann}"), Some(&key));
+    assert_eq!(ann_after.status, 200);
+    assert_eq!(ann_after.body["groups"], json!([]));
 }

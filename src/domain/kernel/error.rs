@@ -22,6 +22,9 @@ pub enum ConflictReason {
     /// A custom role still held by a member, a pending invite, a domain, a
     /// team or an SSO connection.
     RoleInUse,
+    /// A team's name another team of the organization has (SCIM's Groups;
+    /// `customer/createteam` answers 422 on `name`).
+    NameTaken,
 }
 
 impl ConflictReason {
@@ -38,6 +41,7 @@ impl ConflictReason {
             ConflictReason::TwoFactorNotStarted => "twofactor_not_started",
             ConflictReason::DomainTaken => "domain_taken",
             ConflictReason::RoleInUse => "role_in_use",
+            ConflictReason::NameTaken => "name_taken",
         }
     }
 }
@@ -99,6 +103,10 @@ pub enum DomainError {
     SsoRequired(String),
     #[error("{0}")]
     NotFound(String),
+    /// 412: the resource is not at the version the caller named (SCIM's
+    /// `If-Match`); nothing was done.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{message}")]
     Conflict {
         reason: ConflictReason,

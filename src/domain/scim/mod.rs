@@ -1,14 +1,17 @@
 //! SCIM 2.0 provisioning (API.md §11): a company's directory keeps an
-//! organization's members (Users; its teams, as Groups, to come) in step. Who may call
+//! organization's members (Users) and teams (Groups) in step. Who may call
 //! ([`authorize`]), what the service says of itself (resource types and
-//! schemas), and the filter and path grammar ([`filter`]).
+//! schemas), what every resource and list shares (versions, `If-Match`,
+//! pages), and the filter and path grammar ([`filter`]).
 
 pub mod filter;
+pub mod groups;
 pub mod patch;
 pub mod provision;
 pub mod users;
 
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::access::{self, Hold, Member};
 use super::permissions::Permission;
@@ -17,14 +20,88 @@ use super::{Ctx, DomainError, DomainResult};
 use crate::store::DbConn;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// The most resources one page holds (`count`), and the filter's
 /// `maxResults`.
 pub const MAX_RESULTS: usize = 200;
-/// The resource types there are (Groups, the teams, come with their
-/// endpoints).
-pub const RESOURCE_TYPES: [&str; 1] = ["User"];
+/// The resource types there are: members and teams.
+pub const RESOURCE_TYPES: [&str; 2] = ["User", "Group"];
+/// The schemas there are, one per resource type.
+pub const SCHEMAS: [&str; 2] = [USER_SCHEMA, GROUP_SCHEMA];
+
+/// `W/"…"`: a digest of what the resource shows, so it changes whenever
+/// anything shown does.
+pub fn version_of(resource: &Value) -> String {
+    let digest = Sha256::digest(resource.to_string().as_bytes());
+    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}
+
+/// Sets `meta.version` of a resource from everything else it shows.
+pub fn stamp(resource: &mut Value) {
+    let version = version_of(resource);
+    resource["meta"]["version"] = json!(version);
+}
+
+/// 412 unless `wanted` (an `If-Match` header: versions separated by
+/// commas, or `*`) names `current`'s version; checked in the transaction
+/// that writes, so nothing changes in between.
+pub fn if_match(wanted: Option<&str>, current: &Value) -> DomainResult<()> {
+    let Some(wanted) = wanted else {
+        return Ok(());
+    };
+    let version = current["meta"]["version"].as_str().unwrap_or("");
+    if wanted
+        .split(',')
+        .map(str::trim)
+        .any(|v| v == "*" || v == version)
+    {
+        return Ok(());
+    }
+    Err(DomainError::PreconditionFailed(format!(
+        "If-Match names another version than the resource's ({version}); nothing was done"
+    )))
+}
+
+/// A page of a list: `startIndex` (1-based) and `count` (at most
+/// [`MAX_RESULTS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub start_index: usize,
+    pub count: usize,
+}
+
+impl Page {
+    /// The slice of `total` results the page asks for.
+    pub fn bounds(&self, total: usize) -> (usize, usize) {
+        let from = self.start_index.saturating_sub(1).min(total);
+        (from, (from + self.count.min(MAX_RESULTS)).min(total))
+    }
+
+    /// The page of `all` (every match, in order) as a `ListResponse`.
+    pub fn of(&self, mut all: Vec<Value>) -> Value {
+        let (from, to) = self.bounds(all.len());
+        let total = all.len();
+        self.response(total, all.drain(from..to).collect())
+    }
+
+    /// A `ListResponse` of `resources`, this page of `total` matches.
+    pub fn response(&self, total: usize, resources: Vec<Value>) -> Value {
+        json!({
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": self.start_index.max(1),
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        })
+    }
+}
+
+fn invalid_filter(why: &str) -> DomainError {
+    DomainError::invalid("filter", format!("[invalidFilter] {why}"))
+}
 
 /// The member a SCIM call acts as: the holder of an API key bound to the
 /// organization, who has `members:manage` and `teams:manage` there, judged
@@ -54,10 +131,13 @@ pub fn authorize_in(conn: &mut DbConn, caller: &Caller, how: Hold) -> DomainResu
     Ok(member)
 }
 
-/// The resource type `kind` (`User`), its location under `base`.
+/// The resource type `kind` (`User` or `Group`), its location under
+/// `base`.
 pub fn resource_type(kind: &str, base: &str) -> Value {
-    let (endpoint, schema, description) = ("/Users", USER_SCHEMA, "The organization's members.");
-    debug_assert_eq!(kind, "User");
+    let (endpoint, schema, description) = match kind {
+        "Group" => ("/Groups", GROUP_SCHEMA, "The organization's teams."),
+        _ => ("/Users", USER_SCHEMA, "The organization's members."),
+    };
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": kind,
@@ -144,10 +224,36 @@ fn user_attributes() -> Value {
     ])
 }
 
+fn group_attributes() -> Value {
+    json!([
+        attribute(
+            "displayName",
+            "string",
+            "The team's name (1 to 200 characters), unique in the organization.",
+            json!({"required": true, "uniqueness": "server"})
+        ),
+        attribute(
+            "members",
+            "complex",
+            "The team's members: Users of the organization by id.",
+            json!({"multiValued": true, "subAttributes": [
+                attribute("value", "string", "The User's id.",
+                    json!({"mutability": "immutable", "caseExact": true})),
+                attribute("display", "string", "The User's name.", json!({"mutability": "readOnly"})),
+                attribute("$ref", "reference", "The User's URL.",
+                    json!({"mutability": "immutable", "referenceTypes": ["User"]})),
+                attribute("type", "string", "User.", json!({"mutability": "immutable",
+                    "canonicalValues": ["User"]})),
+            ]})
+        ),
+    ])
+}
+
 /// The schema with URN `id`, if collabd has it, its location under `base`.
 pub fn schema(id: &str, base: &str) -> Option<Value> {
     let (name, description, attributes) = match id {
         USER_SCHEMA => ("User", "A member of the organization.", user_attributes()),
+        GROUP_SCHEMA => ("Group", "A team of the organization.", group_attributes()),
         _ => return None,
     };
     Some(json!({

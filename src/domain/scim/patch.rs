@@ -103,6 +103,18 @@ fn matches(filter: &Filter, element: &Value) -> bool {
     })
 }
 
+/// True when two values of a multi-valued attribute are the same one:
+/// their `value`s are equal (regardless of case), or they are equal.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (
+        a.get("value").and_then(Value::as_str),
+        b.get("value").and_then(Value::as_str),
+    ) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => a == b,
+    }
+}
+
 fn at_path(resource: &mut Value, op: Op, path: &Path, value: Value) -> DomainResult<()> {
     let Some(object) = resource.as_object_mut() else {
         return Err(invalid("invalidSyntax", "the resource is no object"));
@@ -111,9 +123,16 @@ fn at_path(resource: &mut Value, op: Op, path: &Path, value: Value) -> DomainRes
     match (&path.filter, &path.sub) {
         (None, None) => {
             match op {
-                Op::Remove => {
-                    object.remove(&key);
-                }
+                // Entra takes members out of a group this way: the values
+                // to remove, matched by their `value`.
+                Op::Remove => match (object.get_mut(&key), value) {
+                    (Some(Value::Array(list)), Value::Array(gone)) => {
+                        list.retain(|e| !gone.iter().any(|g| same_value(e, g)));
+                    }
+                    _ => {
+                        object.remove(&key);
+                    }
+                },
                 Op::Add => match (object.get_mut(&key), value) {
                     (Some(Value::Array(list)), Value::Array(more)) => {
                         for item in more {
@@ -248,6 +267,28 @@ mod tests {
         assert_eq!(entra["active"], "False");
         assert_eq!(entra["emails"][0]["value"], "new@b.c");
         assert_eq!(entra["name"], json!({"familyName": "B"}));
+    }
+
+    #[test]
+    fn group_members_are_added_and_removed_as_directories_do() {
+        let mut group = json!({"displayName": "Ops", "members": [
+            {"value": "a", "display": "A"}, {"value": "b", "display": "B"}]});
+        apply(
+            &mut group,
+            &json!({"Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": "c"}]},
+                {"op": "Remove", "path": "members", "value": [{"value": "A"}]},
+                {"op": "remove", "path": "members[value eq \"b\"]"},
+            ]}),
+        )
+        .expect("applies");
+        assert_eq!(group["members"], json!([{"value": "c"}]));
+        apply(
+            &mut group,
+            &json!({"Operations": [{"op": "remove", "path": "members"}]}),
+        )
+        .expect("applies");
+        assert!(group.get("members").is_none());
     }
 
     #[test]

@@ -7,14 +7,16 @@
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::authorize_in;
-use super::users::{get as read_user, user_name_key};
+use super::users::{one_in, user_name_key};
+use super::{authorize_in, if_match};
 use crate::domain::access::Hold;
 use crate::domain::emails::{check_email, normalize_email};
 use crate::domain::kernel::events::{
-    self, By, CollaboratorJoined, CollaboratorReactivated, CollaboratorSuspended, Via,
+    self, By, CollaboratorEdited, CollaboratorJoined, CollaboratorReactivated,
+    CollaboratorSuspended, Via,
 };
 use crate::domain::kernel::membership::{self, NewMember};
+use crate::domain::members;
 use crate::domain::ownership::{ensure_an_owner_remains, Leaving};
 use crate::domain::roles::{self, Role};
 use crate::domain::sessions::Caller;
@@ -245,7 +247,7 @@ fn ensure_user_name_free(
 /// `active: false`. The resource under `base`.
 pub fn create(ctx: &Ctx, caller: &Caller, input: &UserInput, base: &str) -> DomainResult<Value> {
     let address = input.address()?;
-    let id = ctx.store.write(|conn| {
+    ctx.store.write(|conn| {
         let member = authorize_in(conn, caller, Hold::Shared)?;
         let organization_id = member.organization_id().to_string();
         let now = now_ms();
@@ -297,9 +299,8 @@ pub fn create(ctx: &Ctx, caller: &Caller, input: &UserInput, base: &str) -> Doma
         if input.active == Some(false) {
             set_active(conn, caller, &membership, false)?;
         }
-        Ok(membership.id)
-    })?;
-    read_user(ctx, caller, &id, base)
+        one_in(conn, &organization_id, &membership.id, base)
+    })
 }
 
 /// The member `id` of the caller's organization, suspended or not (not past
@@ -379,20 +380,42 @@ fn set_active(
     }
 }
 
-/// `PUT /Users/{id}` (`replace` true: the view becomes what `input` says)
-/// or a PATCH's result (the view as changed): the view kept, `active`
-/// applied. The account is never changed. The resource under `base`.
+/// True when two views say the same (when they were written aside).
+fn same_view(a: &ScimUserRow, b: &ScimUserRow) -> bool {
+    let said = |v: &ScimUserRow| {
+        (
+            v.user_name.clone(),
+            v.external_id.clone(),
+            v.given_name.clone(),
+            v.family_name.clone(),
+            v.display_name.clone(),
+            serde_json::from_str::<Value>(&v.emails).ok(),
+        )
+    };
+    said(a) == said(b)
+}
+
+/// `PUT /Users/{id}` (`change` gives the body) or `PATCH` (`change` applies
+/// the operations to the resource as it is): in one transaction, the
+/// resource read, `If-Match` checked against it (412, nothing done), the
+/// view kept (`collaborator.edited` when it says something new), `active`
+/// applied. The account is never changed. The resource under `base`, as
+/// written.
 pub fn write(
     ctx: &Ctx,
     caller: &Caller,
     id: &str,
-    input: &UserInput,
+    change: &dyn Fn(&Value) -> DomainResult<UserInput>,
+    wanted: Option<&str>,
     base: &str,
 ) -> DomainResult<Value> {
     ctx.store.write(|conn| {
         let member = authorize_in(conn, caller, Hold::Exclusive)?;
         let organization_id = member.organization_id().to_string();
         let membership = target(conn, &organization_id, id)?;
+        let current = one_in(conn, &organization_id, id, base)?;
+        if_match(wanted, &current)?;
+        let input = change(&current)?;
         let now = now_ms();
         let before: Option<ScimUserRow> = scim_users::table
             .find((&organization_id, id))
@@ -404,18 +427,51 @@ pub fn write(
         let view = input.view(
             &organization_id,
             id,
-            before.map_or(now, |b| b.created_at),
+            before.as_ref().map_or(now, |b| b.created_at),
             now,
         )?;
-        execute(
-            conn,
-            diesel::delete(scim_users::table.find((&organization_id, id))),
-        )?;
-        execute(conn, diesel::insert_into(scim_users::table).values(&view))?;
+        if !before.as_ref().is_some_and(|b| same_view(b, &view)) {
+            execute(
+                conn,
+                diesel::delete(scim_users::table.find((&organization_id, id))),
+            )?;
+            execute(conn, diesel::insert_into(scim_users::table).values(&view))?;
+            edited(conn, caller, &organization_id, id)?;
+        }
         if let Some(active) = input.active {
             set_active(conn, caller, &membership, active)?;
         }
-        Ok::<_, DomainError>(())
-    })?;
-    read_user(ctx, caller, id, base)
+        one_in(conn, &organization_id, id, base)
+    })
+}
+
+/// `collaborator.edited` for a member whose directory view changed: the
+/// membership as it stands (SCIM changes no role or grant).
+fn edited(conn: &mut DbConn, caller: &Caller, organization_id: &str, id: &str) -> DomainResult<()> {
+    let now = membership::collaborator(conn, organization_id, id)?;
+    events::record(
+        conn,
+        organization_id,
+        By::Caller(caller),
+        id,
+        CollaboratorEdited {
+            userid: &now.userid,
+            role: &now.role,
+            previousrole: &now.role,
+            cancreateprojects: now.cancreateprojects,
+            projectpermissions: &now.projectpermissions,
+            expiresat: now.expiresat.as_deref(),
+        },
+    )
+}
+
+/// `DELETE /Users/{id}`: `If-Match` checked, then the member removed as
+/// `customer/removecollaborator` removes, in one transaction.
+pub fn delete(ctx: &Ctx, caller: &Caller, id: &str, wanted: Option<&str>) -> DomainResult<()> {
+    ctx.store.write(|conn| {
+        let member = authorize_in(conn, caller, Hold::Exclusive)?;
+        let current = one_in(conn, member.organization_id(), id, "")?;
+        if_match(wanted, &current)?;
+        members::remove_in(conn, caller, id)
+    })
 }

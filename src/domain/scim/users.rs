@@ -6,10 +6,9 @@
 
 use diesel::prelude::*;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::filter::{parse_filter, Filter, Path};
-use super::{authorize_in, LIST_RESPONSE, MAX_RESULTS, USER_SCHEMA};
+use super::{authorize_in, invalid_filter, stamp, Page, USER_SCHEMA};
 use crate::clock::rfc3339;
 use crate::domain::access::Hold;
 use crate::domain::emails::normalize_email;
@@ -31,14 +30,6 @@ struct Seen {
 /// The key `userName` is unique and looked up by: lower-cased.
 pub fn user_name_key(user_name: &str) -> String {
     user_name.to_lowercase()
-}
-
-/// `W/"…"`: a digest of what the resource shows, so it changes whenever
-/// anything shown does.
-pub fn version_of(resource: &Value) -> String {
-    let digest = Sha256::digest(resource.to_string().as_bytes());
-    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
-    format!("W/\"{hex}\"")
 }
 
 fn resource(seen: Seen, base: &str) -> Value {
@@ -97,8 +88,7 @@ fn resource(seen: Seen, base: &str) -> Value {
         "lastModified": rfc3339(modified),
         "location": location,
     });
-    let version = version_of(&out);
-    out["meta"]["version"] = json!(version);
+    stamp(&mut out);
     out
 }
 
@@ -159,19 +149,22 @@ fn no_user(id: &str) -> DomainError {
 pub fn get(ctx: &Ctx, caller: &Caller, id: &str, base: &str) -> DomainResult<Value> {
     ctx.store.read(|conn| {
         let member = authorize_in(conn, caller, Hold::Nothing)?;
-        let organization_id = member.organization_id().to_string();
-        let seen = load(conn, &organization_id, Some(&[id.to_string()]))?
-            .pop()
-            .ok_or_else(|| no_user(id))?;
-        Ok(resource(seen, base))
+        one_in(conn, member.organization_id(), id, base)
     })
 }
 
-/// A page of a list: `startIndex` (1-based) and `count` (at most
-/// [`MAX_RESULTS`]).
-pub struct Page {
-    pub start_index: usize,
-    pub count: usize,
+/// The User `id` of `organization_id` as it is in the caller's
+/// transaction; 404 when there is none.
+pub fn one_in(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+    base: &str,
+) -> DomainResult<Value> {
+    let seen = load(conn, organization_id, Some(&[id.to_string()]))?
+        .pop()
+        .ok_or_else(|| no_user(id))?;
+    Ok(resource(seen, base))
 }
 
 /// The Users `filter` matches (all without one), the page asked for, as a
@@ -189,7 +182,7 @@ pub fn list(
     ctx.store.read(|conn| {
         let member = authorize_in(conn, caller, Hold::Nothing)?;
         let organization_id = member.organization_id().to_string();
-        let (total, resources) = match &filter {
+        match &filter {
             // Without a filter, the page alone is read.
             None => {
                 let (total, ids) = page_of(conn, &organization_id, &page)?;
@@ -197,36 +190,21 @@ pub fn list(
                     .into_iter()
                     .map(|s| resource(s, base))
                     .collect();
-                (total, resources)
+                Ok(page.response(total, resources))
             }
             // With one, what its indexed equality allows (every member when
             // it has none), each checked against the whole filter.
             Some(filter) => {
                 let candidates = narrow(conn, &organization_id, filter)?;
-                let mut matched: Vec<Value> = load(conn, &organization_id, candidates.as_deref())?
+                let matched: Vec<Value> = load(conn, &organization_id, candidates.as_deref())?
                     .into_iter()
                     .map(|s| resource(s, base))
                     .filter(|r| holds(filter, r))
                     .collect();
-                let (from, to) = bounds(&page, matched.len());
-                let total = matched.len();
-                (total, matched.drain(from..to).collect())
+                Ok(page.of(matched))
             }
-        };
-        Ok(json!({
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "startIndex": page.start_index.max(1),
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }))
+        }
     })
-}
-
-/// The slice of `total` results `page` asks for.
-fn bounds(page: &Page, total: usize) -> (usize, usize) {
-    let from = page.start_index.saturating_sub(1).min(total);
-    (from, (from + page.count.min(MAX_RESULTS)).min(total))
 }
 
 /// How many members the organization has (in force or suspended), and the
@@ -251,7 +229,7 @@ fn page_of(
         .count()
         .get_result(conn)?;
     let total = usize::try_from(total).unwrap_or(0);
-    let (from, to) = bounds(page, total);
+    let (from, to) = page.bounds(total);
     let ids = memberships::table
         .filter(in_force())
         .order((memberships::created_at.asc(), memberships::id.asc()))
@@ -260,10 +238,6 @@ fn page_of(
         .select(memberships::id)
         .load(conn)?;
     Ok((total, ids))
-}
-
-fn invalid_filter(why: &str) -> DomainError {
-    DomainError::invalid("filter", format!("[invalidFilter] {why}"))
 }
 
 /// The members the filter's first indexed equality allows, or `None` when

@@ -7,7 +7,7 @@ use super::{
     ensure_may_change, ensure_may_give, ensure_name_free, grants_of_teams, role_taken_from,
     team_and_actor, team_name, view, Team,
 };
-use crate::domain::access::{self, Hold};
+use crate::domain::access::{self, Hold, Member};
 use crate::domain::kernel::events::{self, By, TeamCreated, TeamDeleted, TeamEdited};
 use crate::domain::kernel::grants::{check_grants, GrantRequest, ProjectGrant};
 use crate::domain::members::{reassess_inviters, Touched};
@@ -68,7 +68,7 @@ fn replace_team_grants(
 }
 
 /// Every grant of `team`, whoever looks (for its audit event).
-fn all_grants(conn: &mut DbConn, team: &TeamRow) -> DomainResult<Vec<ProjectGrant>> {
+pub(super) fn all_grants(conn: &mut DbConn, team: &TeamRow) -> DomainResult<Vec<ProjectGrant>> {
     let ids = [team.id.clone()];
     Ok(grants_of_teams(conn, &team.organization_id, &ids)?
         .remove(&team.id)
@@ -206,16 +206,26 @@ pub fn delete(ctx: &Ctx, caller: &Caller, team_id: &str) -> DomainResult<()> {
             Permission::TeamsManage,
             Hold::Exclusive,
         )?;
-        ensure_may_change(conn, &actor, &team)?;
-        let ids = members_of_team(conn, &team.organization_id, &team.id)?;
-        diesel::delete(teams::table.find((&team.organization_id, &team.id))).execute(conn)?;
-        role_taken_from(conn, &team, &ids, caller)?;
-        events::record(
-            conn,
-            &team.organization_id,
-            By::Caller(caller),
-            &team.id,
-            TeamDeleted { name: &team.name },
-        )
+        delete_team(conn, &actor, caller, &team)
     })
+}
+
+/// Deletes `team` for `actor`, who must hold what it carries (403).
+pub(super) fn delete_team(
+    conn: &mut DbConn,
+    actor: &Member,
+    caller: &Caller,
+    team: &TeamRow,
+) -> DomainResult<()> {
+    ensure_may_change(conn, actor, team)?;
+    let ids = members_of_team(conn, &team.organization_id, &team.id)?;
+    diesel::delete(teams::table.find((&team.organization_id, &team.id))).execute(conn)?;
+    role_taken_from(conn, team, &ids, caller)?;
+    events::record(
+        conn,
+        &team.organization_id,
+        By::Caller(caller),
+        &team.id,
+        TeamDeleted { name: &team.name },
+    )
 }

@@ -14,6 +14,7 @@
 //! and grants, whatever their own role, so it is judged as giving them.
 
 pub mod changes;
+pub mod directory;
 pub mod roster;
 
 use std::collections::HashMap;

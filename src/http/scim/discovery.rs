@@ -18,7 +18,7 @@ use super::super::{
     endpoint::Endpoint, endpoint::Operation, route::Access, route::Methods, route::Refusal,
     table::Api, work::read,
 };
-use super::{Scim, PREFIX};
+use super::{base, Scim};
 use crate::domain::scim as scim_rules;
 use crate::domain::Ctx;
 
@@ -143,11 +143,6 @@ async fn allowed(ctx: &Data<Ctx>, caller: crate::domain::sessions::Caller) -> Re
     .await
 }
 
-/// The base every `location` is under.
-fn base(ctx: &Ctx) -> String {
-    format!("{}{PREFIX}", ctx.policy.public_url.trim_end_matches('/'))
-}
-
 fn list(resources: Vec<Value>) -> Document {
     Document(json!({
         "schemas": [scim_rules::LIST_RESPONSE],
@@ -215,7 +210,7 @@ async fn schemas(ctx: Data<Ctx>, SignedIn(caller): SignedIn) -> Result<Body<Docu
     allowed(&ctx, caller).await?;
     let base = base(&ctx);
     Ok(Body(list(
-        [scim_rules::USER_SCHEMA]
+        scim_rules::SCHEMAS
             .iter()
             .filter_map(|id| scim_rules::schema(id, &base))
             .collect(),

@@ -6,10 +6,11 @@
 //! (`ServiceProviderConfig`, `ResourceTypes`, `Schemas`).
 
 mod discovery;
+mod groups;
 mod users;
 
 use actix_web::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
@@ -19,6 +20,7 @@ use super::wire::Wire;
 pub fn register(api: &mut Api<'_>) {
     discovery::register(api);
     users::register(api);
+    groups::register(api);
     api.fallback::<Scim>(PREFIX);
 }
 
@@ -209,31 +211,28 @@ impl super::wire::Reply for NewResource {
     }
 }
 
-/// 412 unless `If-Match` (if sent) names `current`'s version or `*`.
-pub fn precondition(
-    request: &actix_web::HttpRequest,
-    current: &serde_json::Value,
-) -> Result<(), ApiError> {
-    let Some(wanted) = request.headers().get(actix_web::http::header::IF_MATCH) else {
-        return Ok(());
-    };
-    let version = current["meta"]["version"].as_str().unwrap_or("");
-    let named = wanted
-        .to_str()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .any(|v| v == "*" || v == version);
-    match named {
-        true => Ok(()),
-        false => Err(ApiError::PreconditionFailed(format!(
-            "If-Match names another version than the resource's ({version}); nothing was done"
-        ))),
+/// The `If-Match` header, if the request has one (checked by the write,
+/// in its transaction: [`crate::domain::scim::if_match`]).
+pub fn if_match_header(request: &actix_web::HttpRequest) -> Option<String> {
+    request
+        .headers()
+        .get(actix_web::http::header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or("").to_string())
+}
+
+impl Resource {
+    /// `body`, or 304 when `If-None-Match` names its version.
+    pub fn answer(request: &actix_web::HttpRequest, body: serde_json::Value) -> Resource {
+        if unchanged(request, &body) {
+            let version = body["meta"]["version"].as_str().unwrap_or("").to_string();
+            return Resource::NotModified(version);
+        }
+        Resource::Found(body)
     }
 }
 
 /// True when `If-None-Match` names `current`'s version (or `*`).
-pub fn unchanged(request: &actix_web::HttpRequest, current: &serde_json::Value) -> bool {
+fn unchanged(request: &actix_web::HttpRequest, current: &serde_json::Value) -> bool {
     let version = current["meta"]["version"].as_str().unwrap_or("");
     request
         .headers()
@@ -252,4 +251,63 @@ pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::InvalidRequest(typed("invalidSyntax", format!("the body is no JSON: {e}")))
     })
+}
+
+/// Where a resource's `location` is: the public URL and the prefix.
+pub fn base(ctx: &crate::domain::Ctx) -> String {
+    format!("{}{PREFIX}", ctx.policy.public_url.trim_end_matches('/'))
+}
+
+/// What a list of Users or Groups takes (RFC 7644 §3.4.2).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ListParams {
+    /// `eq` comparisons joined by `and`: for Users on `id`, `userName`
+    /// (regardless of case), `externalId`, `active`, `displayName`,
+    /// `emails.value` and `emails[type eq "…"].value`; for Groups on `id`,
+    /// `displayName` (regardless of case), `externalId` and
+    /// `members.value`. Anything else answers 400 `invalidFilter`.
+    #[schema(max_length = 1024)]
+    filter: Option<String>,
+    /// The first result's place, from 1 (less is taken as 1).
+    #[serde(rename = "startIndex")]
+    start_index: Option<i64>,
+    /// How many results a page holds: at most 200 (default 100).
+    count: Option<i64>,
+    /// Only these attributes (comma-separated; `schemas`, `id` and `meta`
+    /// always come).
+    attributes: Option<String>,
+    /// All but these attributes (comma-separated), e.g. `members`.
+    #[serde(rename = "excludedAttributes")]
+    excluded_attributes: Option<String>,
+}
+
+/// The default page size.
+const DEFAULT_COUNT: usize = 100;
+
+impl ListParams {
+    /// The page asked for.
+    fn page(&self) -> crate::domain::scim::Page {
+        crate::domain::scim::Page {
+            start_index: usize::try_from(self.start_index.unwrap_or(1).max(1)).unwrap_or(1),
+            count: self
+                .count
+                .map_or(DEFAULT_COUNT, |c| usize::try_from(c.max(0)).unwrap_or(0))
+                .min(crate::domain::scim::MAX_RESULTS),
+        }
+    }
+
+    /// `listed` with each resource shaped by `attributes` and
+    /// `excludedAttributes`.
+    fn shape(&self, mut listed: serde_json::Value) -> discovery::Document {
+        if let Some(resources) = listed["Resources"].as_array_mut() {
+            for resource in resources {
+                crate::domain::scim::project(
+                    resource,
+                    self.attributes.as_deref(),
+                    self.excluded_attributes.as_deref(),
+                );
+            }
+        }
+        discovery::Document(listed)
+    }
 }

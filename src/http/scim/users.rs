@@ -2,9 +2,7 @@
 
 use actix_web::web::{Bytes, Data, Path, Query};
 use actix_web::HttpRequest;
-use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::super::auth::SignedIn;
 use super::super::error::ApiError;
@@ -14,12 +12,10 @@ use super::super::{
     route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{json_body, precondition, unchanged, NewResource, Resource, Scim, PREFIX};
+use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::scim::provision::{self, UserInput};
-use crate::domain::scim::users::{self, Page};
-use crate::domain::scim::{project, MAX_RESULTS};
-use crate::domain::sessions::Caller;
+use crate::domain::scim::users;
 use crate::domain::Ctx;
 
 pub(super) fn register(api: &mut Api<'_>) {
@@ -30,31 +26,6 @@ pub(super) fn register(api: &mut Api<'_>) {
     api.add_own(&PATCH, patch);
     api.add_own(&DELETE, delete);
 }
-
-/// What a list of Users takes (RFC 7644 §3.4.2).
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ListParams {
-    /// `eq` comparisons joined by `and`, on `id`, `userName` (regardless of
-    /// case), `externalId`, `active`, `displayName`, `emails.value` and
-    /// `emails[type eq "…"].value`; anything else answers 400
-    /// `invalidFilter`.
-    #[schema(max_length = 1024)]
-    filter: Option<String>,
-    /// The first result's place, from 1 (less is taken as 1).
-    #[serde(rename = "startIndex")]
-    start_index: Option<i64>,
-    /// How many results a page holds: at most 200 (default 100).
-    count: Option<i64>,
-    /// Only these attributes (comma-separated; `schemas`, `id` and `meta`
-    /// always come).
-    attributes: Option<String>,
-    /// All but these attributes (comma-separated).
-    #[serde(rename = "excludedAttributes")]
-    excluded_attributes: Option<String>,
-}
-
-/// The default page size.
-const DEFAULT_COUNT: usize = 100;
 
 static LIST: Endpoint<Body<Document>, Scim> = Endpoint::new(Operation {
     path: "/scim/v2/Users",
@@ -86,44 +57,18 @@ static GET: Endpoint<Resource, Scim> = Endpoint::new(Operation {
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
 
-/// Where a resource's `location` is.
-fn base(ctx: &Ctx) -> String {
-    format!("{}{PREFIX}", ctx.policy.public_url.trim_end_matches('/'))
-}
-
 async fn list(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     Query(p): Query<ListParams>,
 ) -> Result<Body<Document>, ApiError> {
-    let base = base(&ctx);
-    let page = Page {
-        start_index: usize::try_from(p.start_index.unwrap_or(1).max(1)).unwrap_or(1),
-        count: p
-            .count
-            .map_or(DEFAULT_COUNT, |c| usize::try_from(c.max(0)).unwrap_or(0))
-            .min(MAX_RESULTS),
-    };
-    let (attributes, excluded) = (p.attributes.clone(), p.excluded_attributes.clone());
-    let mut listed = read(ctx, move |ctx| {
-        users::list(
-            ctx,
-            &caller,
-            p.filter.as_deref(),
-            Page {
-                start_index: page.start_index,
-                count: page.count,
-            },
-            &base,
-        )
+    let (base, page) = (base(&ctx), p.page());
+    let filter = p.filter.clone();
+    let listed = read(ctx, move |ctx| {
+        users::list(ctx, &caller, filter.as_deref(), page, &base)
     })
     .await?;
-    if let Some(resources) = listed["Resources"].as_array_mut() {
-        for resource in resources {
-            project(resource, attributes.as_deref(), excluded.as_deref());
-        }
-    }
-    Ok(Body(Document(listed)))
+    Ok(Body(p.shape(listed)))
 }
 
 static CREATE: Endpoint<NewResource, Scim> = Endpoint::new(Operation {
@@ -211,18 +156,9 @@ async fn get(
     id: Path<String>,
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
-    let body = current(&ctx, &caller, id.into_inner()).await?;
-    if unchanged(&request, &body) {
-        let version = body["meta"]["version"].as_str().unwrap_or("").to_string();
-        return Ok(Resource::NotModified(version));
-    }
-    Ok(Resource::Found(body))
-}
-
-/// The User `id` as it is now.
-async fn current(ctx: &Data<Ctx>, caller: &Caller, id: String) -> Result<Value, ApiError> {
-    let (base, caller) = (base(ctx), caller.clone());
-    read(ctx.clone(), move |ctx| users::get(ctx, &caller, &id, &base)).await
+    let (base, id) = (base(&ctx), id.into_inner());
+    let body = read(ctx, move |ctx| users::get(ctx, &caller, &id, &base)).await?;
+    Ok(Resource::answer(&request, body))
 }
 
 async fn create(
@@ -247,10 +183,10 @@ async fn replace(
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let input = UserInput::read(&json_body(&body)?)?;
-    let (base, id) = (base(&ctx), id.into_inner());
-    precondition(&request, &current(&ctx, &caller, id.clone()).await?)?;
+    let (base, id, wanted) = (base(&ctx), id.into_inner(), if_match_header(&request));
     let written = run(ctx, move |ctx| {
-        provision::write(ctx, &caller, &id, &input, &base)
+        let change = |_: &Value| Ok(input.clone());
+        provision::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
     })
     .await?;
     Ok(Resource::Found(written))
@@ -264,13 +200,14 @@ async fn patch(
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let operations = json_body(&body)?;
-    let (base, id) = (base(&ctx), id.into_inner());
-    let mut resource = current(&ctx, &caller, id.clone()).await?;
-    precondition(&request, &resource)?;
-    scim_patch::apply(&mut resource, &operations)?;
-    let input = UserInput::read(&resource)?;
+    let (base, id, wanted) = (base(&ctx), id.into_inner(), if_match_header(&request));
     let written = run(ctx, move |ctx| {
-        provision::write(ctx, &caller, &id, &input, &base)
+        let change = |current: &Value| {
+            let mut resource = current.clone();
+            scim_patch::apply(&mut resource, &operations)?;
+            UserInput::read(&resource)
+        };
+        provision::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
     })
     .await?;
     Ok(Resource::Found(written))
@@ -282,11 +219,9 @@ async fn delete(
     id: Path<String>,
     request: HttpRequest,
 ) -> Result<NoContent, ApiError> {
-    let id = id.into_inner();
-    precondition(&request, &current(&ctx, &caller, id.clone()).await?)?;
+    let (id, wanted) = (id.into_inner(), if_match_header(&request));
     run(ctx, move |ctx| {
-        crate::domain::scim::authorize(ctx, &caller)?;
-        crate::domain::members::remove(ctx, &caller, &id)
+        provision::delete(ctx, &caller, &id, wanted.as_deref())
     })
     .await?;
     Ok(NoContent)
