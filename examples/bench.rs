@@ -27,7 +27,10 @@
 //! 7. measures issue 8's two blocked goals as issue 20 restates them: the
 //!    list's server CPU per request (on PostgreSQL with its backends')
 //!    against the reference's, and a fresh process's idle RSS
-//!    (`bench/goals.rs`).
+//!    (`bench/goals.rs`);
+//! 8. times the permission checks beside the list (`bench/checks.rs`) and
+//!    SCIM's page of Users and `userName` lookup in 100 000 members against
+//!    200 (`bench/scim.rs`).
 //!
 //! On PostgreSQL it then loads the list and `invite/create` on 1, 2 and 4
 //! `collabd` processes sharing the database (`bench/processes.rs`).
@@ -47,6 +50,8 @@ mod checks;
 mod goals;
 #[path = "bench/processes.rs"]
 mod processes;
+#[path = "bench/scim.rs"]
+mod scim;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
@@ -127,6 +132,13 @@ fn main() {
         scratch.path(),
         seconds,
     )];
+    let mut scim_reads = vec![scim::measure(
+        "SQLite",
+        &bin,
+        &sqlite,
+        scratch.path(),
+        seconds,
+    )];
     if let Ok(admin) = std::env::var("COLLABD_BENCH_POSTGRES_URL") {
         let db = ScratchPostgres::new(&admin);
         run_backend(
@@ -153,6 +165,13 @@ fn main() {
             scratch.path(),
             seconds,
         ));
+        scim_reads.push(scim::measure(
+            "PostgreSQL",
+            &bin,
+            &db.url,
+            scratch.path(),
+            seconds,
+        ));
         if !checks_only() {
             processes::scaling(&bin, &db.url, scratch.path(), seconds, &mut report);
         }
@@ -166,6 +185,7 @@ fn main() {
         goals::report(&restated, &mut report);
     }
     checks::report(&checked, &mut report);
+    scim::report(&scim_reads, &mut report);
     let _ = writeln!(
         report,
         "\nLoad average at the end: {} (the machine is shared: compare ratios within one run)",
@@ -667,6 +687,9 @@ fn run_backend(
     let big = big_rows();
     seed_organization(&mut sql, &org_small, "small", SMALL, &owner_id);
     seed_organization(&mut sql, &org_big, "big", big, &owner_id);
+    // Issue 23: every member of both has a directory view (SCIM).
+    scim::seed_views(&mut sql, &org_small, "small", SMALL);
+    scim::seed_views(&mut sql, &org_big, "big", big);
     // Teams (issue 21): 5 in the 50-member organization, and an
     // organization of 10 000 members with 500.
     let org_teams = organization(&agent, &base, &owner, "Teams");

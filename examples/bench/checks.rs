@@ -106,7 +106,12 @@ fn service_key(bin: &Path, database_url: &str) -> String {
 }
 
 /// The id of an organization of the seeded owner's, by name.
-fn organization_named(agent: &ureq::Agent, base: &str, token: &str, name: &str) -> String {
+pub(crate) fn organization_named(
+    agent: &ureq::Agent,
+    base: &str,
+    token: &str,
+    name: &str,
+) -> String {
     let mine = super::call(
         agent,
         base,

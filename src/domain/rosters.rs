@@ -48,11 +48,26 @@ struct Entry {
     page: RenderedPage,
 }
 
-/// The pages rendered in this process, bounded in bytes.
+/// The pages rendered in this process, bounded in bytes, and the
+/// organizations' member counts (SCIM's `totalResults`), kept by the same
+/// version.
 pub struct RosterCache {
     entries: Mutex<Cache>,
     budget: usize,
+    counts: Mutex<HashMap<String, Count>>,
 }
+
+/// How many members an organization had at a version, valid until the
+/// first of them ends (when one has an end).
+#[derive(Clone, Copy)]
+struct Count {
+    version: i64,
+    members: usize,
+    valid_until: Option<i64>,
+}
+
+/// The most organizations whose counts are kept.
+const MAX_COUNTS: usize = 10_000;
 
 #[derive(Default)]
 struct Cache {
@@ -66,7 +81,52 @@ impl RosterCache {
         RosterCache {
             entries: Mutex::new(Cache::default()),
             budget,
+            counts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The member count of `organization_id` kept at `version`, if none of
+    /// those it counted has ended by `now`.
+    pub fn count(&self, organization_id: &str, version: i64, now: i64) -> Option<usize> {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let kept = counts.get(organization_id)?;
+        let fresh = kept.valid_until.is_none_or(|end| now < end);
+        (kept.version == version && fresh).then_some(kept.members)
+    }
+
+    /// Keeps `members`, counted at `version`, valid until `valid_until`,
+    /// unless a count at a newer version is kept.
+    pub fn put_count(
+        &self,
+        organization_id: &str,
+        version: i64,
+        members: usize,
+        valid_until: Option<i64>,
+    ) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if counts
+            .get(organization_id)
+            .is_some_and(|old| old.version > version)
+        {
+            return;
+        }
+        if counts.len() >= MAX_COUNTS {
+            counts.clear();
+        }
+        counts.insert(
+            organization_id.to_string(),
+            Count {
+                version,
+                members,
+                valid_until,
+            },
+        );
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {

@@ -49,6 +49,10 @@ pub enum ApiError {
     /// RFC 7644 §3.14); nothing was done.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 501: a request of a standard collabd does not implement (SCIM's
+    /// `POST /.search`, RFC 7644 §3.4.3); nothing was done.
+    #[error("{0}")]
+    NotImplemented(String),
     /// 408: the body did not all arrive within the body timeout (in
     /// seconds). API.md §1 has no row for it; `error.type` is
     /// `invalid_request` (the request never became whole), and the
@@ -90,6 +94,7 @@ impl ApiError {
             ApiError::Gone { .. } => "gone",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Validation(_) => "validation_failed",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Unavailable(_) | ApiError::Busy(_) => "unavailable",
@@ -150,6 +155,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Forbidden(_) | ApiError::SsoRequired(_) => StatusCode::FORBIDDEN,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,

@@ -47,6 +47,12 @@ pub trait Wire: 'static {
         serde_json::to_vec(error).map_err(|e| e.to_string())
     }
 
+    /// The refusal of a request under the family's prefix that no endpoint
+    /// takes: 404, unless the family's standard says otherwise.
+    fn unrouted(_method: &actix_web::http::Method, _path: &str) -> ApiError {
+        ApiError::NotFound("no such endpoint".into())
+    }
+
     /// Headers every refusal carries besides the refusal's own.
     const HEADERS: &'static [(&'static str, &'static str)] = &[];
 
@@ -389,9 +395,11 @@ where
 
 /// The 404 of a path under a family's prefix that no endpoint takes.
 pub(super) fn not_found<W: Wire>() -> actix_web::Route {
-    wrap_route::<W>(actix_web::web::to(|| async {
-        Err::<HttpResponse, ApiError>(ApiError::NotFound("no such endpoint".into()))
-    }))
+    wrap_route::<W>(actix_web::web::to(
+        |request: actix_web::HttpRequest| async move {
+            Err::<HttpResponse, ApiError>(W::unrouted(request.method(), request.path()))
+        },
+    ))
 }
 
 /// The 405 of a resource outside the envelope.

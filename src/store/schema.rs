@@ -376,6 +376,8 @@ diesel::table! {
         team_id -> Text,
         membership_id -> Text,
         created_at -> BigInt,
+        /// The name a directory gave the member here (SCIM); NULL for none.
+        display -> Nullable<Text>,
     }
 }
 

@@ -606,6 +606,26 @@ fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backen
     assert_eq!(same.status, 304);
     assert_eq!(same.header("etag"), Some(version.as_str()));
 
+    // A member is active or suspended, never neither: removing active is
+    // refused, and nothing changes.
+    let removed = scim_send(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{dan_id}"),
+        &key,
+        json!({"Operations": [{"op": "remove", "path": "active"}]}),
+    );
+    assert_eq!(scim_error(&removed), (400, "invalidValue".to_string()));
+    // Searching by POST is not done (501, RFC 7644 §3.4.3); lists are GETs.
+    let search = scim_send(
+        &app,
+        "POST",
+        "/scim/v2/.search",
+        &key,
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+    );
+    assert_eq!(scim_error(&search).0, 501);
+
     // The last owner can be neither suspended nor deleted.
     let owner_id = app.first_collaborator(&owner, &org);
     let r = scim_send(
@@ -703,7 +723,10 @@ fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
     assert_eq!(made.body["displayName"], "Engineering");
     assert_eq!(made.body["externalId"], "00g1emaKYZTWRYYRRTSK");
     assert_eq!(made.body["members"][0]["value"], ann.as_str());
-    assert_eq!(made.body["members"][0]["display"], "ANN");
+    assert_eq!(
+        made.body["members"][0]["display"], "ann",
+        "the directory's name for the member, as written"
+    );
     assert_eq!(made.body["meta"]["resourceType"], "Group");
     // It is a team of the organization, with its audit events.
     let teams = app
@@ -809,6 +832,24 @@ fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
     let mut expected = vec![ann.clone(), bob.clone()];
     expected.sort();
     assert_eq!(member_ids(&both), expected);
+    let bob_shown = both["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["value"] == bob.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        bob_shown["display"], "BOB",
+        "named by none: the User's name"
+    );
+    // One Group, shaped as asked, its version the whole one's.
+    let shaped = app.get(&format!("{path}?excludedAttributes=members"), Some(&key));
+    assert!(shaped.body.get("members").is_none(), "{}", shaped.body);
+    assert_eq!(shaped.header("etag"), both["meta"]["version"].as_str());
+    let only = app.get(&format!("{path}?attributes=displayName"), Some(&key));
+    let keys: Vec<&String> = only.body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 4, "schemas, id, meta, displayName: {keys:?}");
     let listed = app
         .get(
             &format!("/customer/listteammembers?teamid={gid}"),

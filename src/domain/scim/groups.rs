@@ -16,7 +16,7 @@ use super::{authorize_in, if_match, invalid_filter, stamp, Page, GROUP_SCHEMA};
 use crate::clock::rfc3339;
 use crate::domain::access::Hold;
 use crate::domain::sessions::Caller;
-use crate::domain::teams::directory::{self, DirectoryTeam};
+use crate::domain::teams::directory::{self, DirectoryTeam, MemberRef};
 use crate::domain::{now_ms, Ctx, DomainError, DomainResult, MAX_NAME_CHARS};
 use crate::store::rows::TeamRow;
 use crate::store::schema::{memberships, scim_users, team_members, teams, users};
@@ -57,7 +57,8 @@ fn resource(team: TeamRow, members: Vec<Member>, base: &str) -> Value {
 
 /// The members of the teams `ids` of `organization_id` (memberships not
 /// past their end, suspended or not), in the order they joined each team:
-/// team id → members. The name shown is the directory's `displayName`,
+/// team id → members. The name shown is the one the directory gave the
+/// member in the team, else the directory's `displayName` of the User,
 /// else the account's name, else the directory's `userName`, else the
 /// account's address.
 fn members_of(
@@ -72,6 +73,7 @@ fn members_of(
     type Row = (
         String,
         String,
+        Option<String>,
         Option<String>,
         String,
         Option<String>,
@@ -103,6 +105,7 @@ fn members_of(
         .select((
             team_members::team_id,
             team_members::membership_id,
+            team_members::display,
             users::name.nullable(),
             users::email,
             scim_users::display_name.nullable(),
@@ -110,9 +113,9 @@ fn members_of(
         ))
         .load(conn)?;
     let mut out: HashMap<String, Vec<Member>> = HashMap::new();
-    for (team, id, name, email, display, user_name) in rows {
-        let display = display
-            .filter(|d| !d.is_empty())
+    for (team, id, given, name, email, display, user_name) in rows {
+        let display = given
+            .or(display.filter(|d| !d.is_empty()))
             .or(name.filter(|n| !n.is_empty()))
             .or(user_name)
             .unwrap_or(email);
@@ -264,7 +267,7 @@ pub struct GroupInput {
     pub display_name: String,
     pub external_id: Option<String>,
     /// `None` when the body has no `members`.
-    pub members: Option<Vec<String>>,
+    pub members: Option<Vec<MemberRef>>,
 }
 
 fn invalid(why: impl std::fmt::Display) -> DomainError {
@@ -274,7 +277,61 @@ fn invalid(why: impl std::fmt::Display) -> DomainError {
 /// The most members one body may name.
 const MAX_MEMBERS: usize = 10_000;
 
+/// One of a body's `members`: its `value`, and its `display` when given.
+fn member_ref(given: &Value) -> DomainResult<MemberRef> {
+    let object = given
+        .as_object()
+        .ok_or_else(|| invalid("each of members must be an object"))?;
+    let field = |name: &str| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let id = field("value")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("each of members needs a string value"))?;
+    let display = match field("display") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) if d.chars().count() > MAX_NAME_CHARS => {
+            return Err(invalid(format!(
+                "a member's display is at most {MAX_NAME_CHARS} characters"
+            )))
+        }
+        Some(Value::String(d)) if d.chars().any(char::is_control) => {
+            return Err(invalid("a member's display holds a control character"))
+        }
+        Some(Value::String(d)) => Some(d.clone()),
+        Some(_) => return Err(invalid("a member's display must be a string")),
+    };
+    Ok(MemberRef {
+        id: id.to_string(),
+        display,
+    })
+}
+
 impl GroupInput {
+    /// Forgets each member's `display` that is the one `current` (the
+    /// Group as it is) shows already: a PATCH sends back the names it
+    /// read, which are not the directory's own.
+    fn without_shown(mut self, current: &Value) -> GroupInput {
+        let shown = |id: &str| {
+            current["members"]
+                .as_array()
+                .and_then(|l| l.iter().find(|m| m["value"] == id))
+                .and_then(|m| m["display"].as_str())
+                .map(str::to_string)
+        };
+        if let Some(members) = self.members.as_mut() {
+            for member in members {
+                if member.display.is_some() && member.display == shown(&member.id) {
+                    member.display = None;
+                }
+            }
+        }
+        self
+    }
+
     pub fn read(body: &Value) -> DomainResult<GroupInput> {
         let object = body
             .as_object()
@@ -316,14 +373,8 @@ impl GroupInput {
             }
             Some(Value::Array(list)) => Some(
                 list.iter()
-                    .map(|m| {
-                        m.as_object()
-                            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")))
-                            .and_then(|(_, v)| v.as_str())
-                            .map(str::to_string)
-                            .ok_or_else(|| invalid("each of members needs a string value"))
-                    })
-                    .collect::<DomainResult<Vec<String>>>()?,
+                    .map(member_ref)
+                    .collect::<DomainResult<Vec<MemberRef>>>()?,
             ),
             Some(_) => return Err(invalid("members must be an array")),
         };
@@ -368,7 +419,7 @@ pub fn write(
         let organization_id = member.organization_id().to_string();
         let current = one_in(conn, &organization_id, id, base)?;
         if_match(wanted, &current)?;
-        let input = change(&current)?;
+        let input = change(&current)?.without_shown(&current);
         directory::write_in(conn, &member, caller, id, &input.team())?;
         one_in(conn, &organization_id, id, base)
     })
@@ -396,7 +447,17 @@ mod tests {
         }))
         .expect("reads");
         assert_eq!(read.display_name, "Ops");
-        assert_eq!(read.members, Some(vec!["m1".to_string(), "m2".to_string()]));
+        let ids: Vec<&str> = read
+            .members
+            .iter()
+            .flatten()
+            .map(|m| m.id.as_str())
+            .collect();
+        assert_eq!(ids, ["m1", "m2"]);
+        assert_eq!(
+            read.members.as_ref().and_then(|m| m[1].display.as_deref()),
+            Some("x")
+        );
         for bad in [
             json!({}),
             json!({"displayName": ""}),

@@ -197,8 +197,10 @@ fn user_attributes() -> Value {
             "active",
             "boolean",
             "False suspends the membership: a non-member for every \
-            other call while its grants and teams stay.",
-            json!({})
+            other call while its grants and teams stay. Okta and Entra send it \
+            with every User; a body without it leaves it as it is (true for a \
+            new member), and it cannot be removed (400).",
+            json!({"required": true})
         ),
         attribute(
             "emails",
@@ -206,7 +208,7 @@ fn user_attributes() -> Value {
             "Addresses; the primary one (else work, else the first) \
             finds or makes the account of a new member.",
             json!({"multiValued": true, "required": true, "subAttributes": [
-                attribute("value", "string", "The address.", json!({})),
+                attribute("value", "string", "The address.", json!({"required": true})),
                 attribute("type", "string", "work, home or other.",
                     json!({"canonicalValues": ["work", "home", "other"]})),
                 attribute("primary", "boolean", "The primary address.", json!({})),
@@ -235,11 +237,15 @@ fn group_attributes() -> Value {
         attribute(
             "members",
             "complex",
-            "The team's members: Users of the organization by id.",
+            "The team's members: Users of the organization by id (suspended ones \
+            too). A body without it makes a team without members (POST) or keeps \
+            them (PUT).",
             json!({"multiValued": true, "subAttributes": [
                 attribute("value", "string", "The User's id.",
                     json!({"mutability": "immutable", "caseExact": true})),
-                attribute("display", "string", "The User's name.", json!({"mutability": "readOnly"})),
+                attribute("display", "string", "The member's name as the directory \
+                    gave it here, read back as written; without one, the User's \
+                    displayName (else its name, else userName).", json!({})),
                 attribute("$ref", "reference", "The User's URL.",
                     json!({"mutability": "immutable", "referenceTypes": ["User"]})),
                 attribute("type", "string", "User.", json!({"mutability": "immutable",

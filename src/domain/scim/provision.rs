@@ -92,6 +92,21 @@ fn emails(value: &Value) -> DomainResult<Option<Value>> {
     }
 }
 
+/// 400 when a PATCH took `active` away (removed, or set to null): a
+/// member is active or suspended, never neither.
+pub fn keeps_active(resource: &Value) -> DomainResult<()> {
+    let active = resource
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("active")))
+        .map(|(_, v)| v);
+    match active {
+        None | Some(Value::Null) => Err(invalid(
+            "active cannot be removed: replace it with false to suspend the member",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 impl UserInput {
     /// A User body's attributes (any case in their names, as RFC 7643 §2.1
     /// says of attribute names).

@@ -4,6 +4,7 @@
 //! `active` is false while the membership is suspended. Reading one, and
 //! lists with `filter`, `startIndex` and `count`.
 
+use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
@@ -14,7 +15,7 @@ use crate::domain::access::Hold;
 use crate::domain::emails::normalize_email;
 use crate::domain::sessions::Caller;
 use crate::domain::teamwork::{teams_of_members, TeamRef};
-use crate::domain::{now_ms, Ctx, DomainError, DomainResult};
+use crate::domain::{now_ms, rosters, Ctx, DomainError, DomainResult};
 use crate::store::rows::{MembershipRow, ScimUserRow, UserRow};
 use crate::store::schema::{memberships, scim_users, users};
 use crate::store::DbConn;
@@ -117,7 +118,7 @@ fn load(
                 .is_null()
                 .or(memberships::expires_at.gt(now)),
         )
-        .order((memberships::created_at.asc(), memberships::id.asc()))
+        .order(memberships::id.asc())
         .select((
             MembershipRow::as_select(),
             UserRow::as_select(),
@@ -185,7 +186,7 @@ pub fn list(
         match &filter {
             // Without a filter, the page alone is read.
             None => {
-                let (total, ids) = page_of(conn, &organization_id, &page)?;
+                let (total, ids) = page_of(ctx, conn, &organization_id, &page)?;
                 let resources: Vec<Value> = load(conn, &organization_id, Some(&ids))?
                     .into_iter()
                     .map(|s| resource(s, base))
@@ -208,8 +209,13 @@ pub fn list(
 }
 
 /// How many members the organization has (in force or suspended), and the
-/// ids of those on `page`, in the order they joined.
+/// ids of those on `page`, in the order they joined (ids are UUIDv7, so by
+/// id: the index's order). The count is kept per roster version, which
+/// every membership made or removed moves, in any process, and until the
+/// first counted membership ends: a page costs what it shows, however
+/// many members there are.
 fn page_of(
+    ctx: &Ctx,
     conn: &mut DbConn,
     organization_id: &str,
     page: &Page,
@@ -224,15 +230,24 @@ fn page_of(
                     .or(memberships::expires_at.gt(now)),
             )
     };
-    let total: i64 = memberships::table
-        .filter(in_force())
-        .count()
-        .get_result(conn)?;
-    let total = usize::try_from(total).unwrap_or(0);
+    let version = rosters::version(conn, organization_id)?;
+    let total = match ctx.rosters.count(organization_id, version, now) {
+        Some(total) => total,
+        None => {
+            let (total, first_end): (i64, Option<i64>) = memberships::table
+                .filter(in_force())
+                .select((count_star(), min(memberships::expires_at)))
+                .first(conn)?;
+            let total = usize::try_from(total).unwrap_or(0);
+            ctx.rosters
+                .put_count(organization_id, version, total, first_end);
+            total
+        }
+    };
     let (from, to) = page.bounds(total);
     let ids = memberships::table
         .filter(in_force())
-        .order((memberships::created_at.asc(), memberships::id.asc()))
+        .order(memberships::id.asc())
         .offset(i64::try_from(from).unwrap_or(i64::MAX))
         .limit(i64::try_from(to - from).unwrap_or(0))
         .select(memberships::id)

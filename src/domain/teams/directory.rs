@@ -27,8 +27,18 @@ use crate::store::{execute, DbConn};
 pub struct DirectoryTeam<'a> {
     pub name: &'a str,
     pub external_id: Option<&'a str>,
-    /// Its members by collaboratorid; `None` leaves them as they are.
-    pub members: Option<&'a [String]>,
+    /// Its members; `None` leaves them as they are.
+    pub members: Option<&'a [MemberRef]>,
+}
+
+/// A member as the directory names it in a team.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRef {
+    /// The collaboratorid.
+    pub id: String,
+    /// The name the directory gives them here; `None` keeps the one kept
+    /// (none for a new member).
+    pub display: Option<String>,
 }
 
 /// The team `id` of `organization_id`; 404 otherwise.
@@ -152,28 +162,29 @@ pub fn delete_in(conn: &mut DbConn, actor: &Member, caller: &Caller, id: &str) -
 }
 
 /// Makes the team's members exactly `wanted` (collaboratorids of its
-/// organization, suspended or not: 400 `invalidValue` for another),
-/// recording each addition and removal.
+/// organization, suspended or not: 400 `invalidValue` for another), with
+/// the names the directory gives them, recording each addition and
+/// removal.
 fn set_members(
     conn: &mut DbConn,
     caller: &Caller,
     team: &TeamRow,
-    wanted: &[String],
+    wanted: &[MemberRef],
 ) -> DomainResult<()> {
     let organization_id = &team.organization_id;
-    let wanted: Vec<String> = {
+    let wanted: Vec<&MemberRef> = {
         let mut seen = HashSet::new();
         wanted
             .iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .cloned()
+            .filter(|m| seen.insert(m.id.as_str()))
             .collect()
     };
+    let ids: Vec<&str> = wanted.iter().map(|m| m.id.as_str()).collect();
     let now = now_ms();
     let found: Vec<(String, String, String)> = memberships::table
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::id.eq_any(&wanted))
+        .filter(memberships::id.eq_any(&ids))
         .filter(
             memberships::expires_at
                 .is_null()
@@ -181,7 +192,7 @@ fn set_members(
         )
         .select((memberships::id, users::id, users::email))
         .load(conn)?;
-    if let Some(stranger) = wanted
+    if let Some(stranger) = ids
         .iter()
         .find(|id| !found.iter().any(|(m, _, _)| m == *id))
     {
@@ -193,22 +204,40 @@ fn set_members(
     let current: HashSet<String> = members_of_team(conn, organization_id, &team.id)?
         .into_iter()
         .collect();
-    for (membership_id, userid, email) in &found {
-        if current.contains(membership_id) {
+    let in_team = || {
+        team_members::table
+            .filter(team_members::organization_id.eq(organization_id))
+            .filter(team_members::team_id.eq(&team.id))
+    };
+    for member in &wanted {
+        let Some((_, userid, email)) = found.iter().find(|(m, _, _)| *m == member.id) else {
+            continue;
+        };
+        if current.contains(&member.id) {
+            if let Some(display) = &member.display {
+                execute(
+                    conn,
+                    diesel::update(in_team().filter(team_members::membership_id.eq(&member.id)))
+                        .set(team_members::display.eq(display)),
+                )?;
+            }
             continue;
         }
         execute(
             conn,
-            diesel::insert_into(team_members::table).values(TeamMemberRow {
-                organization_id: organization_id.clone(),
-                team_id: team.id.clone(),
-                membership_id: membership_id.clone(),
-                created_at: now,
-            }),
+            diesel::insert_into(team_members::table).values((
+                TeamMemberRow {
+                    organization_id: organization_id.clone(),
+                    team_id: team.id.clone(),
+                    membership_id: member.id.clone(),
+                    created_at: now,
+                },
+                team_members::display.eq(&member.display),
+            )),
         )?;
         let added = TeamMemberAdded {
             name: &team.name,
-            collaboratorid: membership_id,
+            collaboratorid: &member.id,
             userid,
             email,
         };
@@ -216,7 +245,7 @@ fn set_members(
     }
     let leaving: Vec<String> = current
         .into_iter()
-        .filter(|id| !wanted.contains(id))
+        .filter(|id| !ids.contains(&id.as_str()))
         .collect();
     if leaving.is_empty() {
         return Ok(());
@@ -229,12 +258,7 @@ fn set_members(
         .load(conn)?;
     execute(
         conn,
-        diesel::delete(
-            team_members::table
-                .filter(team_members::organization_id.eq(organization_id))
-                .filter(team_members::team_id.eq(&team.id))
-                .filter(team_members::membership_id.eq_any(&leaving)),
-        ),
+        diesel::delete(in_team().filter(team_members::membership_id.eq_any(&leaving))),
     )?;
     role_taken_from(conn, team, &leaving, caller)?;
     for (membership_id, userid, email) in &gone {

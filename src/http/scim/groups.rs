@@ -12,7 +12,7 @@ use super::super::{
     route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim};
+use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim, Shape};
 use crate::domain::scim::groups::{self, GroupInput};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::Ctx;
@@ -51,7 +51,7 @@ static GET: Endpoint<Resource, Scim> = Endpoint::new(Operation {
     description: "By its id (the teamid): `displayName` is its name, `members` its members \
         (suspended ones too) as Users. `ETag` is its `meta.version`, and `If-None-Match` naming \
         it answers 304. Another organization's id answers a SCIM 404.",
-    params: None,
+    params: Some(schema_ref::<Shape>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
 
@@ -148,11 +148,13 @@ async fn get(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     id: Path<String>,
+    Query(shape): Query<Shape>,
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let (base, id) = (base(&ctx), id.into_inner());
     let body = read(ctx, move |ctx| groups::get(ctx, &caller, &id, &base)).await?;
-    Ok(Resource::answer(&request, body))
+    // The version is the whole resource's, whatever is left out.
+    Ok(Resource::answer(&request, shape.apply(body)))
 }
 
 async fn create(

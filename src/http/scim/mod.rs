@@ -82,6 +82,20 @@ impl Wire for Scim {
         }
     }
 
+    /// `POST /.search` (RFC 7644 §3.4.3) is not implemented: 501, as the
+    /// RFC has a service answer what it does not do; lists take `filter`
+    /// on GET.
+    fn unrouted(method: &actix_web::http::Method, path: &str) -> ApiError {
+        if method == actix_web::http::Method::POST && path.ends_with("/.search") {
+            return ApiError::NotImplemented(
+                "collabd does not search by POST (/.search); list Users or Groups by GET with \
+                 filter, startIndex, count, attributes and excludedAttributes"
+                    .into(),
+            );
+        }
+        ApiError::NotFound("no such endpoint".into())
+    }
+
     fn error(error: &ApiError, status: StatusCode) -> ScimError {
         let text = match error {
             ApiError::Internal(_) => "internal error".to_string(),
@@ -309,5 +323,28 @@ impl ListParams {
             }
         }
         discovery::Document(listed)
+    }
+}
+
+/// What a read of one resource takes (RFC 7644 §3.9).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Shape {
+    /// Only these attributes (comma-separated; `schemas`, `id` and `meta`
+    /// always come).
+    attributes: Option<String>,
+    /// All but these attributes (comma-separated), e.g. `members`.
+    #[serde(rename = "excludedAttributes")]
+    excluded_attributes: Option<String>,
+}
+
+impl Shape {
+    /// `resource` as asked for.
+    pub fn apply(&self, mut resource: serde_json::Value) -> serde_json::Value {
+        crate::domain::scim::project(
+            &mut resource,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        );
+        resource
     }
 }

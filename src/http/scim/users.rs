@@ -12,7 +12,7 @@ use super::super::{
     route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim};
+use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim, Shape};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::scim::provision::{self, UserInput};
 use crate::domain::scim::users;
@@ -53,7 +53,7 @@ static GET: Endpoint<Resource, Scim> = Endpoint::new(Operation {
     description: "By its id (the collaboratorid), suspended or not; `ETag` is its \
         `meta.version`, and `If-None-Match` naming it answers 304. Another organization's id answers a SCIM 404. Needs an API key as for \
         every SCIM call.",
-    params: None,
+    params: Some(schema_ref::<Shape>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
 
@@ -154,11 +154,13 @@ async fn get(
     ctx: Data<Ctx>,
     SignedIn(caller): SignedIn,
     id: Path<String>,
+    Query(shape): Query<Shape>,
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let (base, id) = (base(&ctx), id.into_inner());
     let body = read(ctx, move |ctx| users::get(ctx, &caller, &id, &base)).await?;
-    Ok(Resource::answer(&request, body))
+    // The version is the whole resource's, whatever is left out.
+    Ok(Resource::answer(&request, shape.apply(body)))
 }
 
 async fn create(
@@ -205,6 +207,7 @@ async fn patch(
         let change = |current: &Value| {
             let mut resource = current.clone();
             scim_patch::apply(&mut resource, &operations)?;
+            provision::keeps_active(&resource)?;
             UserInput::read(&resource)
         };
         provision::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
