@@ -137,7 +137,7 @@ def excused(method, path, fields):
 
 # API.md §11: SCIM answers what it cannot take with 400 and a scimType
 # (RFC 7644 §3.12), not collabd's 422: a filter's grammar (RFC 7644
-# §3.4.2.2), a PatchOp's operations and paths, and a User body's rules (an
+# §3.4.2.2), a PatchOp's operations and paths, and a User or Group body's rules (an
 # address to find the account by, a userName unique in the organization: the
 # state of the organization) are no JSON Schema. Excused by operation and
 # scimType only; any other 400 from SCIM still fails.
@@ -146,6 +146,10 @@ SCIM_400 = {
     ("POST", "/scim/v2/Users"): {"invalidValue"},
     ("PUT", "/scim/v2/Users/{id}"): {"invalidValue"},
     ("PATCH", "/scim/v2/Users/{id}"): {"invalidValue", "invalidSyntax", "invalidPath", "noTarget", "tooMany"},
+    ("GET", "/scim/v2/Groups"): {"invalidFilter"},
+    ("POST", "/scim/v2/Groups"): {"invalidValue"},
+    ("PUT", "/scim/v2/Groups/{id}"): {"invalidValue"},
+    ("PATCH", "/scim/v2/Groups/{id}"): {"invalidValue", "invalidSyntax", "invalidPath", "noTarget", "tooMany"},
 }
 
 # API.md §9: the callback of an SSO sign-in answers 400 for a state that

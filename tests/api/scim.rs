@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::customer::roles::events as audit;
 use crate::on_both_backends;
-use crate::support::{sql, Backend, Resp, TestApp};
+use crate::support::{sql, Backend, Client, Process, Resp, TestApp};
 
 on_both_backends!(
     only_a_bound_key_of_a_member_who_manages_members_and_teams_may_call,
@@ -15,6 +15,7 @@ on_both_backends!(
     users_are_the_members_read_and_listed_as_directories_ask,
     users_made_changed_suspended_and_deleted_as_okta_and_entra_do,
     groups_are_the_teams_kept_as_okta_and_entra_do,
+    a_page_counts_members_made_and_removed_by_any_process,
 );
 
 const SCIM: &str = "application/scim+json";
@@ -999,4 +1000,62 @@ fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
     let ann_after = app.get(&format!("/scim/v2/Users/{ann}"), Some(&key));
     assert_eq!(ann_after.status, 200);
     assert_eq!(ann_after.body["groups"], json!([]));
+}
+
+/// A page's `totalResults` is kept between requests (per roster version):
+/// members made and removed by another process, and a membership that
+/// ends, count at once here.
+fn a_page_counts_members_made_and_removed_by_any_process(backend: Backend) {
+    let app = TestApp::start(backend);
+    let (owner, org, key) = provisioned(&app);
+    let total = || {
+        let page = app.get("/scim/v2/Users?count=1", Some(&key)).body;
+        assert_eq!(page["itemsPerPage"], 1, "{page}");
+        page["totalResults"].as_u64().unwrap()
+    };
+    assert_eq!(total(), 1);
+    assert_eq!(total(), 1, "the same twice");
+    let other = Process::spawn(&[("COLLABD_DATABASE_URL", app.db.url.as_str())]);
+    let elsewhere = Client::new(&other.base);
+    let made = elsewhere.request(
+        "POST",
+        "/scim/v2/Users",
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", SCIM),
+        ],
+        json!({"userName": "eve@example.com"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(total(), 2, "made by the other process");
+    let ivy = app.member(&owner, &org, "ivy@example.com", "collaborator");
+    assert_eq!(total(), 3);
+    // A membership that ends is no member from that instant, whatever was
+    // counted before it ended.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    sql(
+        &app,
+        &format!(
+            "UPDATE memberships SET expires_at = {} WHERE id = '{}'",
+            now_ms + 3000,
+            ivy.collaboratorid
+        ),
+    );
+    assert_eq!(total(), 3, "still a member, counted");
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    assert_eq!(total(), 2, "ended");
+    let id = made.body["id"].as_str().unwrap();
+    let gone = elsewhere.request(
+        "DELETE",
+        &format!("/scim/v2/Users/{id}"),
+        &[("authorization", &format!("Bearer {key}"))],
+        b"",
+    );
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(total(), 1, "removed by the other process");
 }

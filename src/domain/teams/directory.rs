@@ -181,26 +181,7 @@ fn set_members(
     };
     let ids: Vec<&str> = wanted.iter().map(|m| m.id.as_str()).collect();
     let now = now_ms();
-    let found: Vec<(String, String, String)> = memberships::table
-        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
-        .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::id.eq_any(&ids))
-        .filter(
-            memberships::expires_at
-                .is_null()
-                .or(memberships::expires_at.gt(now)),
-        )
-        .select((memberships::id, users::id, users::email))
-        .load(conn)?;
-    if let Some(stranger) = ids
-        .iter()
-        .find(|id| !found.iter().any(|(m, _, _)| m == *id))
-    {
-        return Err(DomainError::invalid(
-            "members",
-            format!("[invalidValue] no User {stranger:?} in this organization"),
-        ));
-    }
+    let found = members_in_force(conn, organization_id, &ids, now)?;
     let current: HashSet<String> = members_of_team(conn, organization_id, &team.id)?
         .into_iter()
         .collect();
@@ -247,20 +228,68 @@ fn set_members(
         .into_iter()
         .filter(|id| !ids.contains(&id.as_str()))
         .collect();
+    take_out(conn, caller, team, &leaving)
+}
+
+/// The memberships `ids` of `organization_id` not past their end (suspended
+/// or not), with their account's id and address; 400 `invalidValue` naming
+/// the first that is none.
+fn members_in_force(
+    conn: &mut DbConn,
+    organization_id: &str,
+    ids: &[&str],
+    now: i64,
+) -> DomainResult<Vec<(String, String, String)>> {
+    let found: Vec<(String, String, String)> = memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::id.eq_any(ids))
+        .filter(
+            memberships::expires_at
+                .is_null()
+                .or(memberships::expires_at.gt(now)),
+        )
+        .select((memberships::id, users::id, users::email))
+        .load(conn)?;
+    match ids
+        .iter()
+        .find(|id| !found.iter().any(|(m, _, _)| m == *id))
+    {
+        Some(stranger) => Err(DomainError::invalid(
+            "members",
+            format!("[invalidValue] no User {stranger:?} in this organization"),
+        )),
+        None => Ok(found),
+    }
+}
+
+/// Takes the members `leaving` out of `team`, recording each.
+fn take_out(
+    conn: &mut DbConn,
+    caller: &Caller,
+    team: &TeamRow,
+    leaving: &[String],
+) -> DomainResult<()> {
     if leaving.is_empty() {
         return Ok(());
     }
+    let organization_id = &team.organization_id;
     let gone: Vec<(String, String, String)> = memberships::table
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .filter(memberships::organization_id.eq(organization_id))
-        .filter(memberships::id.eq_any(&leaving))
+        .filter(memberships::id.eq_any(leaving))
         .select((memberships::id, users::id, users::email))
         .load(conn)?;
     execute(
         conn,
-        diesel::delete(in_team().filter(team_members::membership_id.eq_any(&leaving))),
+        diesel::delete(
+            team_members::table
+                .filter(team_members::organization_id.eq(organization_id))
+                .filter(team_members::team_id.eq(&team.id))
+                .filter(team_members::membership_id.eq_any(leaving)),
+        ),
     )?;
-    role_taken_from(conn, team, &leaving, caller)?;
+    role_taken_from(conn, team, leaving, caller)?;
     for (membership_id, userid, email) in &gone {
         let removed = TeamMemberRemoved {
             name: &team.name,

@@ -141,7 +141,7 @@ async fn list(
         groups::list(ctx, &caller, filter.as_deref(), page, &base)
     })
     .await?;
-    Ok(Body(p.shape(listed)))
+    Ok(Body(Document(p.shape(listed))))
 }
 
 async fn get(

@@ -312,7 +312,7 @@ impl ListParams {
 
     /// `listed` with each resource shaped by `attributes` and
     /// `excludedAttributes`.
-    fn shape(&self, mut listed: serde_json::Value) -> discovery::Document {
+    fn shape(&self, mut listed: serde_json::Value) -> serde_json::Value {
         if let Some(resources) = listed["Resources"].as_array_mut() {
             for resource in resources {
                 crate::domain::scim::project(
@@ -322,7 +322,7 @@ impl ListParams {
                 );
             }
         }
-        discovery::Document(listed)
+        listed
     }
 }
 

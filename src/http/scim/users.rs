@@ -68,7 +68,7 @@ async fn list(
         users::list(ctx, &caller, filter.as_deref(), page, &base)
     })
     .await?;
-    Ok(Body(p.shape(listed)))
+    Ok(Body(Document(p.shape(listed))))
 }
 
 static CREATE: Endpoint<NewResource, Scim> = Endpoint::new(Operation {
