@@ -859,7 +859,7 @@ fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
         .ok();
     assert_eq!(listed.get("collaborators").as_array().unwrap().len(), 2);
     let only_bob = patch(json!([{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}]));
-    assert_eq!(member_ids(&only_bob), [bob.clone()]);
+    assert_eq!(member_ids(&only_bob), [bob.as_str()]);
     let empty = patch(json!([{"op": "Remove", "path": "members", "value": [{"value": bob}]}]));
     assert_eq!(member_ids(&empty), Vec::<String>::new());
     assert_eq!(audit(&app, &owner, &org, "team.member_removed").len(), 2);
@@ -900,7 +900,7 @@ fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
         json!({"displayName": "Platform", "members": [{"value": ann}]}),
     );
     assert_eq!(put.status, 200, "{}", put.body);
-    assert_eq!(member_ids(&put.body), [ann.clone()]);
+    assert_eq!(member_ids(&put.body), [ann.as_str()]);
     assert!(put.body.get("externalId").is_none());
     let stale = scim_send_with(
         &app,
