@@ -240,7 +240,8 @@ pub(crate) fn measure(
     }
 }
 
-fn cpu(m: &Measured, label: &str) -> String {
+/// Server CPU per request as the tables show it.
+pub(crate) fn cpu(m: &Measured, label: &str) -> String {
     match label {
         "PostgreSQL" => format!(
             "{:.0} µs ({:.0} + PostgreSQL {:.0}) at {:.0} req/s",

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::checks::cpu;
 use super::processes::{self, owner_and_fifty, Backends, Measured};
 use super::{agent, get_bytes, median, smtp, start_collabd, wrk, CONNECTIONS, PAGE_SAMPLES};
 
@@ -146,19 +147,6 @@ pub(crate) fn measure(
         label,
         page,
         lookup,
-    }
-}
-
-fn cpu(m: &Measured, label: &str) -> String {
-    match label {
-        "PostgreSQL" => format!(
-            "{:.0} µs ({:.0} + PostgreSQL {:.0}) at {:.0} req/s",
-            m.server_us(),
-            m.collabd_us,
-            m.postgres_us,
-            m.load.per_second
-        ),
-        _ => format!("{:.0} µs at {:.0} req/s", m.server_us(), m.load.per_second),
     }
 }
 
