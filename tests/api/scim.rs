@@ -879,14 +879,17 @@ fn groups_are_the_teams_kept_as_okta_and_entra_do(backend: Backend) {
     assert_eq!(renamed["displayName"], "Platform");
     assert_eq!(member_ids(&renamed), expected);
     assert_eq!(audit(&app, &owner, &org, "team.edited").len(), 1);
-    // A suspended member stays in the team.
+    // A suspended member stays in the team (Entra's deactivation: its
+    // capitals and its string "False").
     let off = scim_send(
         &app,
         "PATCH",
         &format!("/scim/v2/Users/{bob}"),
         &key,
-        json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
     );
+    assert_eq!(off.body["active"], false, "{}", off.body);
     assert_eq!(off.status, 200, "{}", off.body);
     let group = app.get(&path, Some(&key));
     assert_eq!(member_ids(&group.body), expected);
