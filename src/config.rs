@@ -32,14 +32,41 @@ pub struct Config {
     #[arg(long, env = "COLLABD_SMTP_URL", global = true)]
     pub smtp_url: Option<String>,
 
-    /// The From address of outgoing mail.
+    /// The From address of outgoing mail, with a display name if wanted
+    /// (`GleSYS Cloud <no-reply@glesys.example>`); unset, the product's
+    /// name at collabd@localhost.
+    #[arg(long, env = "COLLABD_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// The name every email and page uses for the service (API.md §13).
     #[arg(
         long,
-        env = "COLLABD_MAIL_FROM",
-        default_value = "collabd <collabd@localhost>",
+        env = "COLLABD_PRODUCT_NAME",
+        default_value = "collabd",
         global = true
     )]
-    pub mail_from: String,
+    pub product_name: String,
+
+    /// The template of every emailed link, with `{kind}` (invite, confirm,
+    /// reset, signin, domain) and `{token}`, and `{public_url}` if wanted;
+    /// unset, `{public_url}/{kind}/{token}`: collabd's own pages.
+    #[arg(long, env = "COLLABD_LINK_URL", global = true)]
+    pub link_url: Option<String>,
+
+    /// A directory of templates (and `locales/<language>.ftl` messages)
+    /// that override the built-in ones by name (API.md §13).
+    #[arg(long, env = "COLLABD_TEMPLATES_DIR", global = true)]
+    pub templates_dir: Option<PathBuf>,
+
+    /// The language of emails and pages for someone whose language nothing
+    /// says (`en`, `sv`, or one a templates directory adds).
+    #[arg(
+        long,
+        env = "COLLABD_DEFAULT_LANGUAGE",
+        default_value = "en",
+        global = true
+    )]
+    pub default_language: String,
 
     /// Where .eml files go when no SMTP server is configured.
     #[arg(
@@ -411,6 +438,16 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err("COLLABD_MAX_BODY_BYTES must be at least 1024".into());
         }
+        let product = self.product_name.trim();
+        if product.is_empty()
+            || product.chars().count() > 100
+            || product.chars().any(char::is_control)
+        {
+            return Err(
+                "COLLABD_PRODUCT_NAME must be 1 to 100 characters, no control characters".into(),
+            );
+        }
+        self.link_url()?;
         if self.db_pool_size == Some(0) {
             return Err("COLLABD_DB_POOL_SIZE must be at least 1".into());
         }
@@ -447,6 +484,42 @@ impl Config {
             let cpus = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
             2 * cpus + 1
         })
+    }
+
+    /// The From address: as set, else the product's name at
+    /// collabd@localhost.
+    pub fn mail_from(&self) -> String {
+        match &self.mail_from {
+            Some(from) => from.clone(),
+            None => lettre::message::Mailbox::new(
+                Some(self.product_name.trim().to_string()),
+                "collabd@localhost"
+                    .parse()
+                    .expect("collabd@localhost is an address"),
+            )
+            .to_string(),
+        }
+    }
+
+    /// The template of emailed links with the public URL put in: `{kind}`
+    /// and `{token}` remain.
+    pub fn link_url(&self) -> Result<String, String> {
+        let public = self.public_url();
+        let template = self
+            .link_url
+            .clone()
+            .unwrap_or_else(|| "{public_url}/{kind}/{token}".to_string())
+            .replace("{public_url}", &public);
+        if !template.contains("{token}") {
+            return Err("COLLABD_LINK_URL must hold {token}".into());
+        }
+        let sample = template.replace("{kind}", "invite").replace("{token}", "t");
+        match url::Url::parse(&sample) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(template),
+            _ => Err(format!(
+                "COLLABD_LINK_URL {template:?} is not an http(s) URL once {{kind}} and {{token}} are put in"
+            )),
+        }
     }
 
     /// The base of links in emails, without a trailing slash.

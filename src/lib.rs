@@ -13,6 +13,7 @@ pub mod queue;
 pub mod secrets;
 pub mod server_secret;
 pub mod store;
+pub mod texts;
 pub mod webhook_sender;
 
 use std::future::Future;
@@ -96,6 +97,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
             reset_ttl_minutes: config.reset_ttl_minutes,
             login_link_ttl_minutes: config.login_link_ttl_minutes,
             webhook_allow_private: config.webhook_allow_private,
+            link_url: config.link_url()?,
         },
         limits,
         passwords: PasswordHashing::new(
@@ -109,6 +111,11 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
         checks: domain::effective::CheckMemory::new(CHECK_MEMORY_ENTRIES),
         issuers: issuers::Issuers::from_config(config)?,
+        texts: texts::Texts::load(
+            config.templates_dir.as_deref(),
+            config.product_name.trim(),
+            &config.default_language,
+        )?,
     };
     if !previous.is_empty() {
         let count = server_secret::reseal_under_current(&ctx)
@@ -158,7 +165,7 @@ pub fn start_with(
     let sender = mail::sender::SenderSettings::new(
         config.smtp_url.as_deref(),
         config.mail_dir.clone(),
-        &config.mail_from,
+        &config.mail_from(),
         config.mail_retry_base_ms,
         config.mail_max_attempts,
         Duration::from_millis(config.mail_poll_ms.max(10)),

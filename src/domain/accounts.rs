@@ -3,6 +3,8 @@
 //! end with a change are [`super::kernel::signin`]'s; accounts made or taken
 //! over by a proven mailbox are [`super::kernel::newcomers`].
 
+use crate::domain::kernel::mailing::{self, text};
+use crate::domain::LinkKind;
 use diesel::prelude::*;
 
 use super::kernel::events::{self, after_commit, AfterCommit, By, CollaboratorLeft};
@@ -16,7 +18,6 @@ use super::tokens::{hash_secret, new_secret};
 use super::{
     new_id, normalize_email, now_ms, ConflictReason, Ctx, DomainError, DomainResult, MS_PER_HOUR,
 };
-use crate::mail::{self, templates};
 use crate::store::rows::{EmailConfirmationRow, MembershipRow, UserRow};
 use crate::store::schema::{email_confirmations, invites, memberships, users};
 use crate::store::{DbConn, Lookups};
@@ -107,13 +108,19 @@ fn queue_confirmation(
     diesel::insert_into(email_confirmations::table)
         .values(&confirmation)
         .execute(conn)?;
-    let link = format!("{}/confirm/{token}", ctx.policy.public_url);
-    let mail = match new_email {
-        None => templates::verify_email(&user.email, &user.name, &link),
-        Some(address) => templates::confirm_new_address(address, &user.name, &link),
+    let link = ctx.policy.link(LinkKind::Confirm, &token);
+    let (kind, to) = match new_email {
+        None => ("verify_email", user.email.as_str()),
+        Some(address) => ("confirm_new_address", address),
     };
-    mail::enqueue(conn, &ctx.outbox_sealer, mail)?;
-    Ok(())
+    mailing::queue(
+        conn,
+        ctx,
+        kind,
+        (to, &[]),
+        &[("name", text(&user.name)), ("email", text(to))],
+        Some(&link),
+    )
 }
 
 /// Confirms an address with the token from its email: the account's own
@@ -324,10 +331,17 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 .execute(conn)?;
             let current = caller.account(conn)?;
             queue_confirmation(ctx, conn, &current, Some(address))?;
-            mail::enqueue(
+            mailing::queue(
                 conn,
-                &ctx.outbox_sealer,
-                templates::address_change_notice(&current.email, &current.name, address),
+                ctx,
+                "address_change_notice",
+                (&current.email, &[]),
+                &[
+                    ("name", text(&current.name)),
+                    ("email", text(&current.email)),
+                    ("new_email", text(address)),
+                ],
+                None,
             )?;
         }
         caller.account(conn).map(User::from)

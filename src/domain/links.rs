@@ -5,6 +5,8 @@
 //! nothing about whether the address has an account: the answer is the
 //! same, and the HTTP layer pads its time.
 
+use crate::domain::kernel::mailing::{self, text};
+use crate::domain::LinkKind;
 use diesel::prelude::*;
 
 use super::kernel::events::{after_commit, AfterCommit};
@@ -17,7 +19,6 @@ use super::tokens::{hash_secret, new_secret};
 use super::{
     new_id, normalize_email, now_ms, Ctx, DomainError, DomainResult, GoneReason, MS_PER_HOUR,
 };
-use crate::mail::{self, templates};
 use crate::store::kinds::TokenPurpose;
 use crate::store::rows::AccountTokenRow;
 use crate::store::schema::{account_tokens, users};
@@ -72,23 +73,22 @@ pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()
         diesel::insert_into(account_tokens::table)
             .values(&row)
             .execute(conn)?;
-        let base = &ctx.policy.public_url;
-        let mail = match purpose {
-            TokenPurpose::Reset => templates::password_reset(
-                &user.email,
-                &user.name,
-                &format!("{base}/reset/{token}"),
-                ttl,
-            ),
-            TokenPurpose::Signin => templates::signin_link(
-                &user.email,
-                &user.name,
-                &format!("{base}/signin/{token}"),
-                ttl,
-            ),
+        let (kind, link) = match purpose {
+            TokenPurpose::Reset => ("password_reset", LinkKind::Reset),
+            TokenPurpose::Signin => ("signin_link", LinkKind::Signin),
         };
-        mail::enqueue(conn, &ctx.outbox_sealer, mail)?;
-        Ok(())
+        mailing::queue(
+            conn,
+            ctx,
+            kind,
+            (&user.email, &[]),
+            &[
+                ("name", text(&user.name)),
+                ("email", text(&user.email)),
+                ("minutes", text(ttl.to_string())),
+            ],
+            Some(&ctx.policy.link(link, &token)),
+        )
     })
 }
 

@@ -74,5 +74,5 @@ pub mod webhooks;
 
 pub use crate::clock::{new_id, now_ms, rfc3339, MS_PER_DAY, MS_PER_HOUR};
 pub use emails::normalize_email;
-pub use kernel::context::{Ctx, Policy, MAX_NAME_CHARS};
+pub use kernel::context::{Ctx, LinkKind, Policy, MAX_NAME_CHARS};
 pub use kernel::error::{ConflictReason, DomainError, DomainResult, GoneReason, OtpReason};

@@ -1,6 +1,7 @@
 //! Organizations: creating them, seeing them, their settings, and deleting
 //! them.
 
+use crate::domain::kernel::mailing::{self, text};
 use diesel::prelude::*;
 
 use super::access::{self, Hold};
@@ -11,7 +12,6 @@ use super::permissions::{Need, Permission};
 use super::roles::Role;
 use super::sessions::Caller;
 use super::{new_id, now_ms, ConflictReason, Ctx, DomainError, DomainResult};
-use crate::mail::{self, templates};
 use crate::store::link_tokens;
 use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::schema::{
@@ -35,6 +35,7 @@ pub fn create(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Organizati
         name: name.trim().to_string(),
         invite_ttl_days: None,
         created_at: now,
+        language: None,
     };
     ctx.store.write(|conn| {
         conn.lock_user(&caller.user_id)?;
@@ -237,15 +238,16 @@ pub fn delete(
             .select(UserRow::as_select())
             .load(conn)?;
         for person in &members {
-            mail::enqueue(
+            mailing::queue(
                 conn,
-                &ctx.outbox_sealer,
-                templates::organization_deleted(
-                    &person.email,
-                    &organization.name,
-                    &by.name,
-                    &by.email,
-                ),
+                ctx,
+                "organization_deleted",
+                (&person.email, &[]),
+                &[
+                    ("organization", text(&organization.name)),
+                    ("by", text(format!("{} ({})", by.name, by.email))),
+                ],
+                None,
             )?;
         }
         diesel::delete(organizations::table.find(&organization_id)).execute(conn)?;

@@ -23,6 +23,8 @@ pub struct UserRow {
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,
     pub totp_last_step: Option<i64>,
+    /// The language of the account's emails and pages (API.md §13).
+    pub language: Option<String>,
 }
 
 impl UserRow {
@@ -46,6 +48,7 @@ impl UserRow {
             totp_secret: None,
             totp_enabled: false,
             totp_last_step: None,
+            language: None,
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct OrganizationRow {
     pub name: String,
     pub invite_ttl_days: Option<i32>,
     pub created_at: i64,
+    /// The language of mail to people without an account (API.md §13).
+    pub language: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

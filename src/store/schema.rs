@@ -21,6 +21,8 @@ diesel::table! {
         totp_secret -> Nullable<Text>,
         totp_enabled -> Bool,
         totp_last_step -> Nullable<BigInt>,
+        /// The language of the account's emails and pages; NULL: unset.
+        language -> Nullable<Text>,
     }
 }
 
@@ -42,6 +44,8 @@ diesel::table! {
         name -> Text,
         invite_ttl_days -> Nullable<Integer>,
         created_at -> BigInt,
+        /// The language of mail to people without an account; NULL: unset.
+        language -> Nullable<Text>,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The organization's side of an invite: creating it, revoking it, sending
 //! it again with a new token.
 
+use crate::domain::kernel::mailing::{self, text};
+use crate::domain::LinkKind;
 use diesel::prelude::*;
 
 use super::reads::{assemble, load_inviter, view};
@@ -20,7 +22,7 @@ use crate::domain::{
     new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
     GoneReason, MS_PER_DAY,
 };
-use crate::mail::{self, templates};
+use crate::mail::templates;
 use crate::store::kinds::{InviteState, LinkPurpose};
 use crate::store::link_tokens;
 use crate::store::lookups::live;
@@ -111,19 +113,27 @@ pub(super) fn queue_invitation(
     token: &str,
     inviter: &Inviter,
 ) -> DomainResult<()> {
-    let link = format!("{}/invite/{token}", ctx.policy.public_url);
-    let expires = rfc3339(row.expires_at);
-    let mail = templates::invitation(&templates::Invitation {
-        to: &row.email,
-        organization: &organization.name,
-        inviter_name: &inviter.name,
-        inviter_email: &inviter.email,
-        inviter_confirmed: inviter.confirmed,
-        role: role.name(),
-        link: &link,
-        expires_at: &expires,
-    });
-    Ok(mail::enqueue(conn, &ctx.outbox_sealer, mail)?)
+    let link = ctx.policy.link(LinkKind::Invite, token);
+    mailing::queue(
+        conn,
+        ctx,
+        "invitation",
+        (&row.email, &[]),
+        &[
+            ("organization", text(&organization.name)),
+            (
+                "inviter",
+                text(templates::sender(
+                    &inviter.name,
+                    &inviter.email,
+                    inviter.confirmed,
+                )),
+            ),
+            ("role", text(role.name())),
+            ("expires", text(rfc3339(row.expires_at))),
+        ],
+        Some(&link),
+    )
 }
 
 /// After an invite was written (created or resent) with its email: a

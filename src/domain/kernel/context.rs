@@ -26,6 +26,41 @@ pub struct Policy {
     pub login_link_ttl_minutes: u32,
     /// Webhooks may target loopback and private addresses.
     pub webhook_allow_private: bool,
+    /// The template of every emailed link: `{kind}` and `{token}` in it
+    /// (`COLLABD_LINK_URL`, API.md §13).
+    pub link_url: String,
+}
+
+/// What an emailed link is for: its `{kind}` in `COLLABD_LINK_URL`, and the
+/// path of collabd's own page for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Invite,
+    Confirm,
+    Reset,
+    Signin,
+    Domain,
+}
+
+impl LinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Invite => "invite",
+            LinkKind::Confirm => "confirm",
+            LinkKind::Reset => "reset",
+            LinkKind::Signin => "signin",
+            LinkKind::Domain => "domain",
+        }
+    }
+}
+
+impl Policy {
+    /// The emailed link of `kind` for `token`, in the provider's form.
+    pub fn link(&self, kind: LinkKind, token: &str) -> String {
+        self.link_url
+            .replace("{kind}", kind.as_str())
+            .replace("{token}", token)
+    }
 }
 
 /// What every domain function may need: the store, the session keys, the
@@ -53,4 +88,7 @@ pub struct Ctx {
     pub checks: CheckMemory,
     /// The OpenID issuers tokens are taken from (API.md §9), their keys kept.
     pub issuers: Issuers,
+    /// The templates and messages of emails, the product's name and the
+    /// default language (API.md §13).
+    pub texts: crate::texts::Texts,
 }

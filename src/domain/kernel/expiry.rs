@@ -6,6 +6,7 @@
 //! transaction can win, so several processes on one database record and mail
 //! each expiry once.
 
+use crate::domain::kernel::mailing::{self, text};
 use diesel::prelude::*;
 
 use super::context::Ctx;
@@ -14,7 +15,6 @@ use super::events::{self, By, CollaboratorExpired};
 use super::membership::record_departure;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::roles;
-use crate::mail::{self, templates};
 use crate::store::rows::MembershipRow;
 use crate::store::schema::{api_keys, memberships};
 use crate::store::{DbConn, Lookups};
@@ -122,10 +122,16 @@ pub fn expire_in(
             expiresat: membership.expires_at.map(rfc3339),
         },
     )?;
-    mail::enqueue(
+    mailing::queue(
         conn,
-        &ctx.outbox_sealer,
-        templates::membership_ended(&user.email, &user.name, &organization.name),
+        ctx,
+        "membership_ended",
+        (&user.email, &[]),
+        &[
+            ("name", text(&user.name)),
+            ("organization", text(&organization.name)),
+        ],
+        None,
     )?;
     Ok(true)
 }

@@ -20,6 +20,7 @@ pub mod events;
 pub mod expiry;
 pub mod grants;
 pub mod linked;
+pub mod mailing;
 pub mod membership;
 pub mod newcomers;
 pub mod organization;

@@ -8,7 +8,6 @@ use super::context::Ctx;
 use super::error::DomainResult;
 use super::signin::{end_links, end_sessions};
 use crate::clock::{new_id, now_ms};
-use crate::mail::{self, templates};
 use crate::store::rows::UserRow;
 use crate::store::schema::{api_keys, identities, recovery_codes, users};
 use crate::store::DbConn;
@@ -91,17 +90,20 @@ pub fn provision_invited(
     diesel::insert_into(users::table)
         .values(&user)
         .execute(conn)?;
-    let hint = if user.password_hash.is_some() {
-        "Sign in with this address and the password you chose."
-    } else {
-        "Your account has no password yet. To sign in again later, ask for a sign-in link \
-         (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), \
-         each with this address."
-    };
-    mail::enqueue(
+    super::mailing::queue(
         conn,
-        &ctx.outbox_sealer,
-        templates::account_created(&user.email, organization_name, hint),
+        ctx,
+        "account_created",
+        (&user.email, &[]),
+        &[
+            ("organization", super::mailing::text(organization_name)),
+            ("email", super::mailing::text(&user.email)),
+            (
+                "has_password",
+                minijinja::value::Value::from(user.password_hash.is_some()),
+            ),
+        ],
+        None,
     )?;
     Ok(user)
 }

@@ -8,6 +8,8 @@
 
 mod names;
 
+use crate::domain::kernel::mailing::{self, text};
+use crate::domain::LinkKind;
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,7 +25,6 @@ use super::{
     new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
     GoneReason, MS_PER_HOUR,
 };
-use crate::mail::{self, templates};
 use crate::store::kinds::{DomainState, LinkPurpose};
 use crate::store::link_tokens;
 use crate::store::rows::{DomainRow, UserRow};
@@ -183,22 +184,21 @@ fn queue_claim_mail(
     actor: &UserRow,
     organization: &str,
 ) -> DomainResult<()> {
-    let link = format!("{}/domain/{token}", ctx.policy.public_url);
-    mail::enqueue(
+    let link = ctx.policy.link(LinkKind::Domain, token);
+    mailing::queue(
         conn,
-        &ctx.outbox_sealer,
-        templates::verify_domain(&templates::DomainClaim {
-            to: &row.verification_email,
-            domain: &row.domain,
-            organization,
-            by_name: &actor.name,
-            by_email: &actor.email,
-            role,
-            link: &link,
-            hours: ctx.policy.confirm_ttl_hours,
-        }),
-    )?;
-    Ok(())
+        ctx,
+        "verify_domain",
+        (&row.verification_email, &[]),
+        &[
+            ("domain", text(&row.domain)),
+            ("organization", text(organization)),
+            ("by", text(format!("{} ({})", actor.name, actor.email))),
+            ("role", text(role)),
+            ("hours", text(ctx.policy.confirm_ttl_hours.to_string())),
+        ],
+        Some(&link),
+    )
 }
 
 /// Refuses a claim of `domain` when an organization verified it: this one

@@ -1,0 +1,2 @@
+ALTER TABLE organizations DROP COLUMN language;
+ALTER TABLE users DROP COLUMN language;

@@ -1,0 +1,42 @@
+//! An email queued in the caller's transaction (sent if and only if it
+//! commits), rendered from its templates (API.md §13) in the first of the
+//! languages the caller names that collabd has, else the default.
+
+use minijinja::value::Value;
+
+use super::context::Ctx;
+use super::error::{DomainError, DomainResult};
+use crate::mail;
+use crate::store::DbConn;
+use crate::texts::one_line;
+
+/// Queues the email `kind` to `to` in the first of `languages` collabd has
+/// (else the default), with `values` (strings lose their line breaks) and
+/// the link it is about.
+pub fn queue(
+    conn: &mut DbConn,
+    ctx: &Ctx,
+    kind: &str,
+    (to, languages): (&str, &[Option<&str>]),
+    values: &[(&str, Value)],
+    link: Option<&str>,
+) -> DomainResult<()> {
+    let language = ctx.texts.pick(languages);
+    let values: Vec<(&str, Value)> = values
+        .iter()
+        .map(|(name, value)| match value.as_str() {
+            Some(text) => (*name, Value::from(one_line(text))),
+            None => (*name, value.clone()),
+        })
+        .collect();
+    let mail = ctx
+        .texts
+        .mail(kind, &language, to, &values, link)
+        .map_err(DomainError::Internal)?;
+    Ok(mail::enqueue(conn, &ctx.outbox_sealer, mail)?)
+}
+
+/// A value for a template.
+pub fn text(value: impl Into<String>) -> Value {
+    Value::from(value.into())
+}

@@ -1,0 +1,206 @@
+//! Messages per language (Fluent): English, the fallback of every message,
+//! then Swedish, then what a templates directory adds
+//! (`locales/<language>.ftl`, whose messages override the built-in ones of
+//! that language).
+
+use std::path::Path;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::{Error, State};
+use unic_langid::LanguageIdentifier;
+
+use super::catalogue::LANGUAGES;
+use super::{for_output, no_message};
+
+type Bundle = FluentBundle<FluentResource>;
+
+/// Every language's bundle, English first.
+pub struct Messages {
+    bundles: Vec<(String, Bundle)>,
+}
+
+/// The resource in `text`, or the file and line of its first error.
+fn parse(text: String, file: &str) -> Result<FluentResource, String> {
+    FluentResource::try_new(text.clone()).map_err(|(_, errors)| {
+        let at = errors.first().map_or(0, |e| e.pos.start);
+        let line = text[..at.min(text.len())].lines().count().max(1);
+        format!(
+            "{file}, line {line}: {}",
+            errors
+                .first()
+                .map_or_else(|| "does not parse".to_string(), |e| e.to_string())
+        )
+    })
+}
+
+fn bundle(code: &str) -> Result<Bundle, String> {
+    let id: LanguageIdentifier = code
+        .parse()
+        .map_err(|_| format!("{code:?} is no language code"))?;
+    let mut bundle = FluentBundle::new_concurrent(vec![id]);
+    // Messages go into email headers and text: no Unicode isolation marks.
+    bundle.set_use_isolating(false);
+    Ok(bundle)
+}
+
+/// True for a language code collabd takes: 2 or 3 lower-case letters,
+/// optionally a region (`pt-BR`).
+pub fn valid_code(code: &str) -> bool {
+    let mut parts = code.split('-');
+    let language = parts.next().unwrap_or_default();
+    let region = parts.next();
+    (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_lowercase())
+        && region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()))
+        && parts.next().is_none()
+}
+
+impl Messages {
+    /// The built-in languages, with what `dir/locales` adds.
+    pub fn load(dir: Option<&Path>) -> Result<Messages, String> {
+        let mut bundles = Vec::new();
+        for (code, text) in LANGUAGES {
+            let mut bundle = bundle(code)?;
+            let resource = parse(text.to_string(), &format!("built-in locales/{code}.ftl"))?;
+            bundle
+                .add_resource(resource)
+                .map_err(|e| format!("built-in locales/{code}.ftl: {e:?}"))?;
+            bundles.push((code.to_string(), bundle));
+        }
+        let mut messages = Messages { bundles };
+        if let Some(locales) = dir.map(|d| d.join("locales")).filter(|d| d.is_dir()) {
+            messages.add_from(&locales)?;
+        }
+        Ok(messages)
+    }
+
+    /// Adds every `<language>.ftl` of `locales`.
+    fn add_from(&mut self, locales: &Path) -> Result<(), String> {
+        let mut files: Vec<_> = std::fs::read_dir(locales)
+            .map_err(|e| format!("{}: {e}", locales.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
+            .collect();
+        files.sort();
+        for path in files {
+            let file = path.display().to_string();
+            let code = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|c| valid_code(c))
+                .ok_or_else(|| format!("{file}: the file's name must be a language code (sv.ftl)"))?
+                .to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{file}: {e}"))?;
+            let resource = parse(text, &file)?;
+            let index = match self.bundles.iter().position(|(c, _)| *c == code) {
+                Some(index) => index,
+                None => {
+                    self.bundles.push((code.clone(), bundle(&code)?));
+                    self.bundles.len() - 1
+                }
+            };
+            self.bundles[index].1.add_resource_overriding(resource);
+        }
+        Ok(())
+    }
+
+    pub fn languages(&self) -> Vec<String> {
+        self.bundles.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    pub fn has(&self, code: &str) -> bool {
+        self.bundles.iter().any(|(c, _)| c == code)
+    }
+
+    /// The message `id` in the template's language (else English), with
+    /// `args` and the product's name as its values; escaped whole for an
+    /// HTML template.
+    pub fn render(&self, state: &State, id: &str, args: &Kwargs) -> Result<Value, Error> {
+        let language = state
+            .lookup("language")
+            .and_then(|l| l.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let found = self
+            .bundles
+            .iter()
+            .filter(|(c, _)| *c == language)
+            .chain(self.bundles.first())
+            .find_map(|(_, b)| b.get_message(id).and_then(|m| m.value()).map(|p| (b, p)));
+        let Some((bundle, pattern)) = found else {
+            return Err(no_message(id));
+        };
+        let mut values = FluentArgs::new();
+        if let Some(product) = state.lookup("product") {
+            values.set("product", product.to_string());
+        }
+        for name in args.args() {
+            let value: Value = args.get(name)?;
+            let value = match value.kind() {
+                ValueKind::Number => match f64::try_from(value.clone()) {
+                    Ok(n) => FluentValue::from(n),
+                    Err(_) => FluentValue::from(value.to_string()),
+                },
+                _ => FluentValue::from(value.to_string()),
+            };
+            values.set(name.to_string(), value);
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&values), &mut errors);
+        if let Some(error) = errors.first() {
+            return Err(Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("message {id:?}: {error}"),
+            ));
+        }
+        Ok(for_output(state, text.into_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ids of the messages of a built-in language.
+    fn ids(code: &str) -> Vec<String> {
+        let text = LANGUAGES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, t)| *t)
+            .unwrap_or_default();
+        let resource = parse(text.to_string(), code).expect("parses");
+        resource
+            .entries()
+            .filter_map(|e| match e {
+                fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_english_message_is_in_swedish() {
+        let swedish = ids("sv");
+        let missing: Vec<String> = ids("en")
+            .into_iter()
+            .filter(|id| !swedish.contains(id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "in English, not in Swedish: {missing:?}"
+        );
+        assert!(ids("en").len() > 40);
+    }
+
+    #[test]
+    fn language_codes() {
+        for good in ["en", "sv", "pt-BR", "fil"] {
+            assert!(valid_code(good), "{good}");
+        }
+        for bad in ["", "e", "EN", "en-us", "english", "sv-SE-x", "../x"] {
+            assert!(!valid_code(bad), "{bad}");
+        }
+    }
+}

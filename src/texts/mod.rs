@@ -1,0 +1,303 @@
+//! The words collabd sends and shows (API.md §13): every email is a set of
+//! templates (subject, text, HTML) rendered by minijinja, whose sentences are
+//! Fluent messages in the recipient's language, under the provider's product
+//! name. `COLLABD_TEMPLATES_DIR` overrides any template by its name and adds
+//! or overrides messages per language (`locales/<language>.ftl`). Everything
+//! is compiled and checked at start ([`Texts::load`]): a template that does
+//! not parse, names a variable it does not get, or fails to render stops
+//! the start naming its file and line.
+//!
+//! HTML is escaped whatever a template says: the `safe` filter is gone,
+//! `autoescape` blocks are refused, and a message is escaped as a whole
+//! (its values with it) when an HTML template asks for it.
+
+mod catalogue;
+mod messages;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Value};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
+
+pub use catalogue::{entries, Entry, GLOBALS, LAYOUT, MAILS};
+use messages::Messages;
+
+use crate::mail::Mail;
+
+/// The languages collabd ships; a templates directory may add more.
+pub const BUILT_IN_LANGUAGES: [&str; 2] = ["en", "sv"];
+
+/// The compiled templates and messages, the product's name and the
+/// default language. One per process.
+pub struct Texts {
+    env: Environment<'static>,
+    messages: Arc<Messages>,
+    pub product: String,
+    pub default_language: String,
+}
+
+impl std::fmt::Debug for Texts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Texts")
+            .field("product", &self.product)
+            .field("default_language", &self.default_language)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes line breaks and other control characters, so a value cannot
+/// forge lines in a subject (headers) or in the text part.
+pub fn one_line(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Escapes text for HTML element content and quoted attributes.
+pub fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `where` in a start error: the file (in the templates directory when it
+/// came from there) and the line.
+fn place(
+    dir: Option<&Path>,
+    overridden: &HashSet<String>,
+    name: &str,
+    line: Option<usize>,
+) -> String {
+    let file = match dir {
+        Some(dir) if overridden.contains(name) => dir.join(name).display().to_string(),
+        _ => format!("built-in template {name}"),
+    };
+    match line {
+        Some(line) => format!("{file}, line {line}"),
+        None => file,
+    }
+}
+
+impl Texts {
+    /// Compiles the built-in templates and messages, overridden and added
+    /// to from `dir`, and checks every template in every language; the
+    /// error names the file and line.
+    pub fn load(
+        dir: Option<&Path>,
+        product: &str,
+        default_language: &str,
+    ) -> Result<Texts, String> {
+        let messages = Arc::new(Messages::load(dir)?);
+        if !messages.has(default_language) {
+            return Err(format!(
+                "COLLABD_DEFAULT_LANGUAGE {default_language:?}: no such language (there are {})",
+                messages.languages().join(", ")
+            ));
+        }
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| match name.ends_with(".html") {
+            true => AutoEscape::Html,
+            false => AutoEscape::None,
+        });
+        env.remove_filter("safe");
+        // Values reach HTML escaped by collabd's one rule (`/` stays `/`, so
+        // links read as links in the source).
+        env.set_formatter(|out, state, value| {
+            let text = value.to_string();
+            let written = match state.auto_escape() {
+                AutoEscape::None => out.write_str(&text),
+                _ if value.is_safe() => out.write_str(&text),
+                _ => out.write_str(&escape_html(&text)),
+            };
+            written.map_err(|_| Error::new(ErrorKind::WriteFailure, "could not write"))
+        });
+        let translate = messages.clone();
+        env.add_function("t", move |state: &State, id: &str, args: Kwargs| {
+            translate.render(state, id, &args)
+        });
+        let mut overridden = HashSet::new();
+        for (name, source) in catalogue::BUILT_IN {
+            let own = match dir.map(|d| d.join(name)) {
+                Some(path) if path.is_file() => {
+                    overridden.insert(name.to_string());
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?
+                }
+                _ => source.to_string(),
+            };
+            if own.contains("autoescape") {
+                return Err(format!(
+                    "{}: templates may not turn HTML escaping off (autoescape)",
+                    place(dir, &overridden, name, None)
+                ));
+            }
+            env.add_template_owned(name.to_string(), own).map_err(|e| {
+                format!(
+                    "{}: {}",
+                    place(dir, &overridden, name, e.line()),
+                    e.detail().unwrap_or_default()
+                )
+            })?;
+        }
+        let texts = Texts {
+            env,
+            messages,
+            product: product.to_string(),
+            default_language: default_language.to_string(),
+        };
+        texts.check(dir, &overridden)?;
+        Ok(texts)
+    }
+
+    /// Every template names only the variables it gets, and renders in
+    /// every language with sample values.
+    fn check(&self, dir: Option<&Path>, overridden: &HashSet<String>) -> Result<(), String> {
+        const LAYOUT_ENTRY: Entry = Entry {
+            name: LAYOUT,
+            used: "the frame of every HTML email",
+            variables: &["link"],
+        };
+        for entry in entries().chain(std::iter::once(&LAYOUT_ENTRY)) {
+            let template = self
+                .env
+                .get_template(entry.name)
+                .map_err(|e| e.to_string())?;
+            let source = template.source().to_string();
+            let known: HashSet<&str> = entry
+                .variables
+                .iter()
+                .chain(GLOBALS.iter())
+                .copied()
+                .collect();
+            if let Some(unknown) = template
+                .undeclared_variables(false)
+                .into_iter()
+                .find(|v| !known.contains(v.as_str()))
+            {
+                let line = source
+                    .lines()
+                    .position(|l| l.contains(unknown.as_str()))
+                    .map(|i| i + 1);
+                return Err(format!(
+                    "{}: the template names {unknown:?}, which it does not get (it gets {})",
+                    place(dir, overridden, entry.name, line),
+                    entry
+                        .variables
+                        .iter()
+                        .chain(&["product", "language"])
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if entry.name == LAYOUT {
+                continue;
+            }
+            for language in self.messages.languages() {
+                let sample: BTreeMap<&str, Value> = entry
+                    .variables
+                    .iter()
+                    .map(|v| (*v, Value::from(format!("<{v}>"))))
+                    .collect();
+                self.render(entry.name, &language, sample).map_err(|e| {
+                    format!(
+                        "{} (in {language}): {}",
+                        place(dir, overridden, e.name().unwrap_or(entry.name), e.line()),
+                        e.detail().unwrap_or(&e.to_string())
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The languages there are, English first.
+    pub fn languages(&self) -> Vec<String> {
+        self.messages.languages()
+    }
+
+    /// True when collabd has `language`.
+    pub fn has(&self, language: &str) -> bool {
+        self.messages.has(language)
+    }
+
+    /// The first of `choices` collabd has, else the default language.
+    pub fn pick(&self, choices: &[Option<&str>]) -> String {
+        choices
+            .iter()
+            .flatten()
+            .find(|l| self.has(l))
+            .map_or_else(|| self.default_language.clone(), |l| l.to_string())
+    }
+
+    fn render(
+        &self,
+        name: &str,
+        language: &str,
+        mut values: BTreeMap<&str, Value>,
+    ) -> Result<String, Error> {
+        values.insert("product", Value::from(self.product.clone()));
+        values.insert("language", Value::from(language.to_string()));
+        self.env.get_template(name)?.render(values)
+    }
+
+    /// The email `kind` (one of [`MAILS`]) to `to` in `language`, with
+    /// `values` (strings: every one is escaped in the HTML part) and the
+    /// link it is about.
+    pub fn mail(
+        &self,
+        kind: &str,
+        language: &str,
+        to: &str,
+        values: &[(&str, Value)],
+        link: Option<&str>,
+    ) -> Result<Mail, String> {
+        let mut given: BTreeMap<&str, Value> = values.iter().cloned().collect();
+        if let Some(link) = link {
+            given.insert("link", Value::from(link.to_string()));
+        }
+        let render = |part: &str| {
+            self.render(&format!("mail/{kind}.{part}"), language, given.clone())
+                .map_err(|e| format!("mail/{kind}.{part}: {e}"))
+        };
+        Ok(Mail {
+            to: to.to_string(),
+            subject: one_line(render("subject.txt")?.trim()),
+            text: render("txt")?,
+            html: render("html")?,
+            link: link.map(str::to_string),
+        })
+    }
+}
+
+/// A value that reaches an HTML template escaped already, and any other.
+fn for_output(state: &State, text: String) -> Value {
+    match state.auto_escape() {
+        AutoEscape::None => Value::from(text),
+        _ => Value::from_safe_string(escape_html(&text)),
+    }
+}
+
+/// An error a template gets for a message it cannot have.
+fn no_message(id: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("no message {id:?} in English"),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! The templates and messages as a provider meets them: built-in ones in
+//! both languages, overrides, and the start refusing what cannot work.
+
+use super::*;
+
+fn values() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "organization",
+            Value::from("<script>alert(1)</script> & Co"),
+        ),
+        ("inviter", Value::from("Eve \"Mallory\" <eve@example.com>")),
+        ("role", Value::from("admin")),
+        ("expires", Value::from("2026-12-31T00:00:00Z")),
+    ]
+}
+
+fn with_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("dirs");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn every_mail_renders_in_both_languages_under_the_product_name() {
+    let texts = Texts::load(None, "GleSYS Cloud", "en").expect("built-ins load");
+    assert_eq!(texts.languages(), ["en", "sv"]);
+    let english = texts
+        .mail(
+            "invitation",
+            "en",
+            "a@example.com",
+            &values(),
+            Some("https://p/x?t=1&u=2"),
+        )
+        .expect("renders");
+    assert_eq!(
+        english.subject,
+        "Eve \"Mallory\" <eve@example.com> invited you to <script>alert(1)</script> & Co on GleSYS Cloud"
+    );
+    assert!(!english.html.contains("<script>"), "{}", english.html);
+    assert!(english
+        .html
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+    assert!(english.html.contains("href=\"https://p/x?t=1&amp;u=2\""));
+    assert!(
+        english.text.contains("https://p/x?t=1&u=2"),
+        "the text part is plain"
+    );
+    assert!(!english.html.contains("collabd") && !english.text.contains("collabd"));
+    let swedish = texts
+        .mail(
+            "invitation",
+            "sv",
+            "a@example.com",
+            &values(),
+            Some("https://p/x"),
+        )
+        .expect("renders");
+    assert!(
+        swedish.subject.contains("har bjudit in dig"),
+        "{}",
+        swedish.subject
+    );
+    assert!(swedish.html.contains("lang=\"sv\""));
+}
+
+#[test]
+fn an_override_is_used_and_cannot_turn_escaping_off() {
+    let dir = with_dir(&[(
+        "mail/invitation.html",
+        "<p>{{ product }}: {{ organization }} / {{ t(\"invitation-body\", inviter=inviter, \
+         organization=organization, role=role) }}</p><a href=\"{{ link }}\">go</a>",
+    )]);
+    let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("loads");
+    let mail = texts
+        .mail(
+            "invitation",
+            "en",
+            "a@example.com",
+            &values(),
+            Some("https://p/x"),
+        )
+        .expect("renders");
+    assert!(
+        mail.html.starts_with("<p>Panel: &lt;script&gt;"),
+        "{}",
+        mail.html
+    );
+    assert!(!mail.html.contains("<script>") && !mail.html.contains("<eve@"));
+    for raw in [
+        "{{ organization|safe }}",
+        "{% autoescape false %}{{ organization }}{% endautoescape %}",
+    ] {
+        let dir = with_dir(&[("mail/invitation.html", raw)]);
+        let refused = Texts::load(Some(dir.path()), "Panel", "en").expect_err(raw);
+        assert!(refused.contains("invitation.html"), "{refused}");
+    }
+}
+
+#[test]
+fn a_broken_or_unknown_variable_template_stops_the_start_naming_file_and_line() {
+    let dir = with_dir(&[(
+        "mail/signin_link.txt",
+        "line one\n{{ t(\"signin-body\" }}\n",
+    )]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("broken");
+    let file = dir
+        .path()
+        .join("mail/signin_link.txt")
+        .display()
+        .to_string();
+    assert!(
+        refused.contains(&file) && refused.contains("line 2"),
+        "{refused}"
+    );
+
+    let dir = with_dir(&[("mail/password_reset.txt", "Hi\n\n{{ password }}\n")]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("unknown");
+    assert!(refused.contains("password_reset.txt, line 3"), "{refused}");
+    assert!(refused.contains("\"password\""), "{refused}");
+
+    let dir = with_dir(&[("mail/verify_email.txt", "{{ t(\"no-such-message\") }}")]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("no message");
+    assert!(refused.contains("no-such-message"), "{refused}");
+}
+
+#[test]
+fn a_directory_adds_a_language_falling_back_to_english_per_message() {
+    let dir = with_dir(&[(
+        "locales/de.ftl",
+        "signin-subject = Ihr Anmeldelink für { $product }\n",
+    )]);
+    let texts = Texts::load(Some(dir.path()), "collabd", "de").expect("loads");
+    assert!(texts.has("de"));
+    let values = [
+        ("name", Value::from("Ada")),
+        ("email", Value::from("ada@example.com")),
+        ("minutes", Value::from("15")),
+    ];
+    let mail = texts
+        .mail(
+            "signin_link",
+            "de",
+            "ada@example.com",
+            &values,
+            Some("https://x/s"),
+        )
+        .expect("renders");
+    assert_eq!(mail.subject, "Ihr Anmeldelink für collabd");
+    assert!(
+        mail.text.starts_with("Hello Ada,"),
+        "English where German has none"
+    );
+    let bad = with_dir(&[("locales/de.ftl", "ok = fine\nthis is not fluent\n")]);
+    let refused = Texts::load(Some(bad.path()), "collabd", "en").expect_err("bad ftl");
+    assert!(refused.contains("de.ftl, line 2"), "{refused}");
+    assert!(
+        Texts::load(None, "collabd", "fr").is_err(),
+        "an unknown default"
+    );
+}
