@@ -117,7 +117,7 @@ fn queue_confirmation(
         conn,
         ctx,
         kind,
-        (to, &[]),
+        (to, &[user.language.as_deref()]),
         &[("name", text(&user.name)), ("email", text(to))],
         Some(&link),
     )
@@ -262,6 +262,8 @@ pub fn details(ctx: &Ctx, caller: &Caller) -> DomainResult<User> {
 /// What `user/edit` may change.
 pub struct AccountChanges<'a> {
     pub name: Option<&'a str>,
+    /// `Some(None)` clears it.
+    pub language: Option<Option<&'a str>>,
     pub password: Option<&'a str>,
     pub email: Option<&'a str>,
     pub current_password: Option<&'a str>,
@@ -295,6 +297,10 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         }
         None => None,
     };
+    let language = changes
+        .language
+        .map(|l| mailing::language(ctx, l))
+        .transpose()?;
     let new_hash = match changes.password {
         None => None,
         Some(password) => Some(ctx.passwords.hash(password)?),
@@ -311,6 +317,11 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         if let Some(name) = changes.name {
             diesel::update(users::table.find(&caller.user_id))
                 .set(users::name.eq(name.trim()))
+                .execute(conn)?;
+        }
+        if let Some(language) = &language {
+            diesel::update(users::table.find(&caller.user_id))
+                .set(users::language.eq(language))
                 .execute(conn)?;
         }
         if let Some(hash) = &new_hash {
@@ -335,7 +346,7 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 conn,
                 ctx,
                 "address_change_notice",
-                (&current.email, &[]),
+                (&current.email, &[current.language.as_deref()]),
                 &[
                     ("name", text(&current.name)),
                     ("email", text(&current.email)),

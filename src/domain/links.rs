@@ -81,7 +81,7 @@ pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()
             conn,
             ctx,
             kind,
-            (&user.email, &[]),
+            (&user.email, &[user.language.as_deref()]),
             &[
                 ("name", text(&user.name)),
                 ("email", text(&user.email)),

@@ -142,6 +142,8 @@ pub fn details(
 pub struct SettingsChange<'a> {
     pub name: Option<&'a str>,
     pub invite_ttl_days: Option<u32>,
+    /// `Some(None)` clears it.
+    pub language: Option<Option<&'a str>>,
 }
 
 /// Changes an organization's name or invite lifetime (owners only).
@@ -166,6 +168,15 @@ pub fn settings(
                 .set(organizations::name.eq(name.trim()))
                 .execute(conn)?;
         }
+        let language = change
+            .language
+            .map(|l| mailing::language(ctx, l))
+            .transpose()?;
+        if let Some(language) = &language {
+            diesel::update(organizations::table.find(organization_id))
+                .set(organizations::language.eq(language))
+                .execute(conn)?;
+        }
         if let Some(days) = change.invite_ttl_days {
             diesel::update(organizations::table.find(organization_id))
                 .set(organizations::invite_ttl_days.eq(Some(days as i32)))
@@ -179,6 +190,7 @@ pub fn settings(
             OrganizationSettingsChanged {
                 name: change.name,
                 invitettldays: change.invite_ttl_days,
+                language: language.as_ref().map(Option::as_deref),
             },
         )?;
         organization_view(ctx, conn, &member)
@@ -242,7 +254,7 @@ pub fn delete(
                 conn,
                 ctx,
                 "organization_deleted",
-                (&person.email, &[]),
+                (&person.email, &[person.language.as_deref()]),
                 &[
                     ("organization", text(&organization.name)),
                     ("by", text(format!("{} ({})", by.name, by.email))),

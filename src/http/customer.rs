@@ -85,6 +85,12 @@ pub struct SettingsParams {
     #[schema(minimum = 1, maximum = 30)]
     #[serde(default, deserialize_with = "whole_number")]
     pub invitettldays: Option<u32>,
+    /// The language of mail to people without an account (invitations to
+    /// newcomers): one collabd has (422 otherwise); null or empty clears
+    /// it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 16)]
+    pub language: Option<Option<String>>,
 }
 
 const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
@@ -94,8 +100,10 @@ const SETTINGS: Endpoint<OrganizationAnswer> = Endpoint::new(Operation {
     methods: Methods::Post,
     access: Access::Member(Need::Permission(Permission::OrganizationManage)),
     summary: "Change organization settings",
-    description: "The organization's `name` and \
-        `invitettldays` (1–30), the lifetime of invites created from now on.",
+    description: "The organization's `name`, \
+        `invitettldays` (1–30), the lifetime of invites created from now on, and `language`, the \
+        language of mail to people without an account (API.md §13: an account's own language \
+        comes first).",
     params: Some(schema_ref::<SettingsParams>),
     refusals: &[Refusal::Forbidden, Refusal::NotFound],
 });
@@ -109,6 +117,7 @@ async fn settings(
         let change = SettingsChange {
             name: p.name.as_deref(),
             invite_ttl_days: p.invitettldays,
+            language: p.language.as_ref().map(Option::as_deref),
         };
         organizations::settings(ctx, &caller, p.organizationid.as_deref(), change)
     })

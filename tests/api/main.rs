@@ -14,6 +14,7 @@ mod concurrency;
 mod customer;
 mod edge;
 mod edge_routes;
+mod embedding;
 mod hostile;
 mod idempotency;
 mod indexes;

@@ -238,7 +238,7 @@ fn account_by_token(
                 ctx,
                 conn,
                 &row.email,
-                &organization.name,
+                &organization,
                 newcomer,
                 password_hash,
                 now,

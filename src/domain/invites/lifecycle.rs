@@ -114,11 +114,16 @@ pub(super) fn queue_invitation(
     inviter: &Inviter,
 ) -> DomainResult<()> {
     let link = ctx.policy.link(LinkKind::Invite, token);
+    // The account's language; someone without one reads the organization's.
+    let language = match conn.user_by_email(&row.email)? {
+        Some(account) => account.language,
+        None => organization.language.clone(),
+    };
     mailing::queue(
         conn,
         ctx,
         "invitation",
-        (&row.email, &[]),
+        (&row.email, &[language.as_deref()]),
         &[
             ("organization", text(&organization.name)),
             (

@@ -126,7 +126,7 @@ pub fn expire_in(
         conn,
         ctx,
         "membership_ended",
-        (&user.email, &[]),
+        (&user.email, &[user.language.as_deref()]),
         &[
             ("name", text(&user.name)),
             ("organization", text(&organization.name)),

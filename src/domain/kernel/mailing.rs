@@ -36,6 +36,22 @@ pub fn queue(
     Ok(mail::enqueue(conn, &ctx.outbox_sealer, mail)?)
 }
 
+/// A language to set (`user/edit`, `customer/settings`): one collabd has
+/// (422 on `language` otherwise); `None` clears it.
+pub fn language(ctx: &Ctx, given: Option<&str>) -> DomainResult<Option<String>> {
+    match given.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(code) if ctx.texts.has(code) => Ok(Some(code.to_string())),
+        Some(code) => Err(DomainError::invalid(
+            "language",
+            format!(
+                "collabd has no language {code:?}; it has {}",
+                ctx.texts.languages().join(", ")
+            ),
+        )),
+    }
+}
+
 /// A value for a template.
 pub fn text(value: impl Into<String>) -> Value {
     Value::from(value.into())

@@ -8,7 +8,7 @@ use super::context::Ctx;
 use super::error::DomainResult;
 use super::signin::{end_links, end_sessions};
 use crate::clock::{new_id, now_ms};
-use crate::store::rows::UserRow;
+use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::schema::{api_keys, identities, recovery_codes, users};
 use crate::store::DbConn;
 
@@ -77,7 +77,7 @@ pub fn provision_invited(
     ctx: &Ctx,
     conn: &mut DbConn,
     email: &str,
-    organization_name: &str,
+    organization: &OrganizationRow,
     newcomer: &NewcomerDetails<'_>,
     password_hash: Option<String>,
     now: i64,
@@ -94,9 +94,10 @@ pub fn provision_invited(
         conn,
         ctx,
         "account_created",
-        (&user.email, &[]),
+        // A new account says no language: the organization's.
+        (&user.email, &[organization.language.as_deref()]),
         &[
-            ("organization", super::mailing::text(organization_name)),
+            ("organization", super::mailing::text(&organization.name)),
             ("email", super::mailing::text(&user.email)),
             (
                 "has_password",

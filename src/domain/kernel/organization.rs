@@ -32,6 +32,10 @@ pub struct Organization {
     /// Days an invite stays valid: the organization's own setting, or the
     /// server's default (`COLLABD_INVITE_TTL_DAYS`) when it has none.
     pub invitettldays: i32,
+    /// The language of mail to people without an account (invitations to
+    /// newcomers; `customer/settings`); null until set.
+    #[schema(required = true)]
+    pub language: Option<String>,
 }
 
 /// How many memberships in force each of `organization_ids` has.
@@ -56,6 +60,7 @@ pub fn view(ctx: &Ctx, row: OrganizationRow, role: &str, membercount: i64) -> Or
         role: role.to_string(),
         membercount,
         invitettldays: invite_ttl_days(ctx, &row),
+        language: row.language,
         name: row.name,
     }
 }

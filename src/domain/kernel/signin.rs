@@ -31,6 +31,10 @@ pub struct User {
     pub pendingemail: Option<String>,
     /// True when every sign-in also needs `otp` (`user/confirmtwofactor`).
     pub twofactorenabled: bool,
+    /// The language of the account's emails and pages (`user/edit`); null
+    /// until set.
+    #[schema(required = true)]
+    pub language: Option<String>,
     #[schema(format = DateTime)]
     pub createdat: String,
 }
@@ -44,6 +48,7 @@ impl From<UserRow> for User {
             emailverified: row.email_verified,
             pendingemail: row.pending_email,
             twofactorenabled: row.totp_enabled,
+            language: row.language,
             createdat: rfc3339(row.created_at),
         }
     }

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::store::kinds::{DomainState, LinkPurpose};
 use crate::store::link_tokens;
-use crate::store::rows::{DomainRow, UserRow};
+use crate::store::rows::{DomainRow, OrganizationRow, UserRow};
 use crate::store::schema::{domains, verified_domains};
 use crate::store::{DbConn, Lookups};
 
@@ -146,7 +146,7 @@ pub fn add(
             },
         )?;
         let actor = caller.account(conn)?;
-        let organization = conn.organization(&organization_id)?.name;
+        let organization = conn.organization(&organization_id)?;
         events::record(
             conn,
             &organization_id,
@@ -182,17 +182,23 @@ fn queue_claim_mail(
     (row, role): (&DomainRow, &str),
     token: &str,
     actor: &UserRow,
-    organization: &str,
+    organization: &OrganizationRow,
 ) -> DomainResult<()> {
     let link = ctx.policy.link(LinkKind::Domain, token);
+    // The account's language; an address without one reads the
+    // organization's.
+    let language = match conn.user_by_email(&row.verification_email)? {
+        Some(account) => account.language,
+        None => organization.language.clone(),
+    };
     mailing::queue(
         conn,
         ctx,
         "verify_domain",
-        (&row.verification_email, &[]),
+        (&row.verification_email, &[language.as_deref()]),
         &[
             ("domain", text(&row.domain)),
-            ("organization", text(organization)),
+            ("organization", text(&organization.name)),
             ("by", text(format!("{} ({})", actor.name, actor.email))),
             ("role", text(role)),
             ("hours", text(ctx.policy.confirm_ttl_hours.to_string())),

@@ -12,7 +12,7 @@ use crate::http::answers::*;
 use crate::http::api::NoParams;
 use crate::http::auth::SignedIn;
 use crate::http::error::ApiError;
-use crate::http::params::{text, valid_email, valid_name, valid_otp, Params};
+use crate::http::params::{present, text, valid_email, valid_name, valid_otp, Params};
 use crate::http::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
     route::Refusal, table::Api, work::read, work::run, work::run_hashing,
@@ -63,6 +63,12 @@ pub struct EditParams {
     #[validate(custom(function = "valid_email"))]
     #[schema(value_type = Option<text::Email>, inline)]
     pub email: Option<String>,
+    /// The language of the account's emails and pages: one collabd has
+    /// (`en`, `sv`, or one the templates directory adds; 422 otherwise);
+    /// null or empty clears it (then the server's default).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 16)]
+    pub language: Option<Option<String>>,
     /// Needed with `password` or `email` when the account has one.
     #[validate(length(max = 128, message = "must be at most 128 characters"))]
     #[schema(value_type = Option<text::Password>, inline)]
@@ -102,6 +108,7 @@ async fn edit(
             &caller,
             AccountChanges {
                 name: p.name.as_deref(),
+                language: p.language.as_ref().map(Option::as_deref),
                 password: p.password.as_deref(),
                 email: p.email.as_deref(),
                 current_password: p.currentpassword.as_deref(),

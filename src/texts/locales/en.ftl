@@ -14,7 +14,7 @@ invitation-button = View the invitation
 account-created-subject = Your { $product } account was created to join { $organization }
 account-created-body = You accepted an invitation to { $organization }, so an account was created for { $email }.
 account-created-password = Sign in with this address and the password you chose.
-account-created-no-password = Your account has no password yet. To sign in again later, ask for a sign-in link or set a password through a reset, each with this address.
+account-created-no-password = Your account has no password yet. To sign in again later, ask for a sign-in link (user/requestloginlink) or set a password through a reset (user/requestpasswordreset), each with this address.
 account-created-not-you = If this was not you, contact the organization that invited you.
 
 verify-email-subject = Confirm your email address for { $product }

@@ -13,7 +13,7 @@ invitation-button = Visa inbjudan
 account-created-subject = Ditt { $product }-konto skapades för att gå med i { $organization }
 account-created-body = Du tackade ja till en inbjudan till { $organization }, så ett konto skapades för { $email }.
 account-created-password = Logga in med den här adressen och lösenordet du valde.
-account-created-no-password = Ditt konto har inget lösenord än. För att logga in igen senare kan du be om en inloggningslänk eller välja ett lösenord genom en återställning, båda med den här adressen.
+account-created-no-password = Ditt konto har inget lösenord än. För att logga in igen senare kan du be om en inloggningslänk (user/requestloginlink) eller välja ett lösenord genom en återställning (user/requestpasswordreset), båda med den här adressen.
 account-created-not-you = Om det inte var du, kontakta organisationen som bjöd in dig.
 
 verify-email-subject = Bekräfta din e-postadress för { $product }

@@ -88,6 +88,9 @@ pub struct OrganizationCreated<'a> {
 pub struct OrganizationSettingsChanged<'a> {
     pub name: Option<&'a str>,
     pub invitettldays: Option<u32>,
+    /// Only when the call set or cleared it (null: cleared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<Option<&'a str>>,
 }
 
 /// `project.created`; the target is the project.
@@ -350,6 +353,7 @@ mod tests {
         let renamed = OrganizationSettingsChanged {
             name: Some("Acme"),
             invitettldays: None,
+            language: None,
         };
         writes(
             renamed,
@@ -358,6 +362,7 @@ mod tests {
         let ttl = OrganizationSettingsChanged {
             name: None,
             invitettldays: Some(7),
+            language: None,
         };
         writes(
             ttl,

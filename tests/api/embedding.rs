@@ -1,0 +1,246 @@
+//! Made to be embedded (API.md §13): the provider's product name in every
+//! email, every emailed link in the form of the provider's panel (each
+//! token working with the public calls), mail in the recipient's language,
+//! and a start that refuses a broken template, naming its file and line.
+
+use serde_json::{json, Value};
+
+use crate::on_both_backends;
+use crate::smtp::Email;
+use crate::support::{Backend, TestApp};
+
+on_both_backends!(
+    the_product_name_and_the_panels_links_in_every_mail,
+    mail_comes_in_the_recipients_language,
+);
+
+const PANEL: &str = "https://panel.example/join/{kind}?t={token}";
+
+/// An email's subject and bodies: everything a reader sees, without the
+/// transport's headers.
+fn seen(mail: &Email) -> String {
+    let decoded = mail.decoded();
+    let body = decoded
+        .split_once("\r\n\r\n")
+        .or_else(|| decoded.split_once("\n\n"))
+        .map_or(decoded.as_str(), |(_, body)| body);
+    format!("{}\n{body}", mail.subject())
+}
+
+/// The token of the panel's link of `kind` in `mail`.
+fn panel_token(mail: &Email, kind: &str) -> String {
+    let text = mail.decoded();
+    let marker = format!("https://panel.example/join/{kind}?t=");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("a {kind} link in the panel's form: {text}"))
+        + marker.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
+        c.product_name = "GleSYS Cloud".into();
+        c.link_url = Some(PANEL.into());
+    });
+    let mail_to = |address: &str, about: &str| {
+        app.mail
+            .wait_for_matching(address, |m| seen(m).contains(about))
+    };
+    // Confirm: a new account's address.
+    app.signup("ada@example.com", "correct horse battery", "Ada");
+    let confirm = mail_to("ada@example.com", "Confirm");
+    app.post(
+        "/user/confirm",
+        None,
+        json!({"token": panel_token(&confirm, "confirm")}),
+    )
+    .ok();
+    let ada = app.login("ada@example.com", "correct horse battery");
+    let org = app.organization(&ada, "Acme");
+    // Invite, and the account its acceptance makes.
+    app.invite(&ada, &org, "bob@example.com", "collaborator");
+    let invitation = mail_to("bob@example.com", "invited you");
+    app.post(
+        "/invite/accept",
+        None,
+        json!({"token": panel_token(&invitation, "invite"), "password": "another horse battery"}),
+    )
+    .ok();
+    mail_to("bob@example.com", "account was created");
+    // Reset and sign-in links.
+    app.post(
+        "/user/requestpasswordreset",
+        None,
+        json!({"email": "ada@example.com"}),
+    )
+    .ok();
+    let reset = mail_to("ada@example.com", "Reset");
+    app.post(
+        "/user/resetpassword",
+        None,
+        json!({"token": panel_token(&reset, "reset"), "password": "a third horse battery"}),
+    )
+    .ok();
+    app.post(
+        "/user/requestloginlink",
+        None,
+        json!({"email": "bob@example.com"}),
+    )
+    .ok();
+    let signin = mail_to("bob@example.com", "sign-in link");
+    app.post(
+        "/user/loginbylink",
+        None,
+        json!({"token": panel_token(&signin, "signin")}),
+    )
+    .ok();
+    // A domain's claim.
+    let ada = app.login("ada@example.com", "a third horse battery");
+    app.post(
+        "/customer/adddomain",
+        Some(&ada),
+        json!({"organizationid": org, "domain": "acme.example", "verificationemail": "it@acme.example"}),
+    )
+    .ok();
+    let claim = mail_to("it@acme.example", "Verify");
+    app.post(
+        "/customer/verifydomain",
+        None,
+        json!({"token": panel_token(&claim, "domain")}),
+    )
+    .ok();
+    // A new address (and the notice to the old one); the organization's end.
+    app.post(
+        "/user/edit",
+        Some(&ada),
+        json!({"email": "ada@new.example", "currentpassword": "a third horse battery"}),
+    )
+    .ok();
+    let new_address = mail_to("ada@new.example", "Confirm");
+    panel_token(&new_address, "confirm");
+    mail_to("ada@example.com", "being changed");
+    app.post(
+        "/customer/delete",
+        Some(&ada),
+        json!({"organizationid": org, "name": "Acme"}),
+    )
+    .ok();
+    mail_to("bob@example.com", "was deleted");
+
+    let all = app.mail.messages();
+    assert!(all.len() >= 10, "every kind of mail: {}", all.len());
+    for mail in &all {
+        let text = seen(mail);
+        assert!(text.contains("GleSYS Cloud"), "{text}");
+        assert!(
+            !text.to_lowercase().contains("collabd"),
+            "no email says collabd: {text}"
+        );
+    }
+    assert!(
+        all[0]
+            .raw
+            .contains("From: \"GleSYS Cloud\" <collabd@localhost>")
+            || all[0]
+                .raw
+                .contains("From: GleSYS Cloud <collabd@localhost>"),
+        "the default sender is the product: {}",
+        all[0].raw
+    );
+}
+
+fn mail_comes_in_the_recipients_language(backend: Backend) {
+    let app = TestApp::start(backend);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    let set = app
+        .post(
+            "/customer/settings",
+            Some(&owner),
+            json!({"organizationid": org, "language": "sv"}),
+        )
+        .ok();
+    assert_eq!(set.get("organization")["language"], "sv");
+    // A newcomer reads the organization's language.
+    app.invite(&owner, &org, "ny@example.com", "collaborator");
+    let swedish = app.mail.wait_for("ny@example.com");
+    assert!(
+        seen(&swedish).contains("har bjudit in dig"),
+        "{}",
+        seen(&swedish)
+    );
+    // An account reads its own: English for an `en` one in that organization.
+    let eve = app.user("eve@example.com");
+    let edited = app
+        .post("/user/edit", Some(&eve), json!({"language": "en"}))
+        .ok();
+    assert_eq!(edited.get("user")["language"], "en");
+    app.invite(&owner, &org, "eve@example.com", "collaborator");
+    let english = app
+        .mail
+        .wait_for_matching("eve@example.com", |m| seen(m).contains("invited you"));
+    assert!(!seen(&english).contains("har bjudit"));
+    // And Swedish for an `sv` account, whatever the organization.
+    let sven = app.user("sven@example.com");
+    app.post("/user/edit", Some(&sven), json!({"language": "sv"}))
+        .ok();
+    app.post(
+        "/user/requestloginlink",
+        None,
+        json!({"email": "sven@example.com"}),
+    )
+    .ok();
+    let link = app
+        .mail
+        .wait_for_matching("sven@example.com", |m| seen(m).contains("minuter"));
+    assert!(seen(&link).contains("logga in"), "{}", seen(&link));
+    // A language collabd does not have: 422, in English, nothing changed.
+    let refused = app
+        .post("/user/edit", Some(&sven), json!({"language": "tlh"}))
+        .err(422, "validation_failed");
+    let why = refused.body["response"]["error"]["fields"]["language"].to_string();
+    assert!(why.contains("has no language"), "{}", refused.body);
+    app.post(
+        "/customer/settings",
+        Some(&owner),
+        json!({"organizationid": org, "language": "xx"}),
+    )
+    .err(422, "validation_failed");
+    let details = app.get("/user/details", Some(&sven)).ok();
+    assert_eq!(details.get("user")["language"], "sv");
+    // Cleared: null, and the server's default again.
+    let cleared = app
+        .post("/user/edit", Some(&sven), json!({"language": null}))
+        .ok();
+    assert_eq!(cleared.get("user")["language"], Value::Null);
+}
+
+/// A template that does not parse stops the start, and the message names
+/// its file and line (API.md §13).
+#[test]
+fn a_broken_template_stops_the_start_naming_its_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("mail").join("invitation.txt");
+    std::fs::create_dir_all(broken.parent().expect("mail/")).expect("mkdir");
+    std::fs::write(&broken, "Hello\n{% if organization %}\n{{ organization }\n").expect("write");
+    let database = dir.path().join("db.sqlite3");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_collabd"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .env("COLLABD_DATABASE_URL", database.display().to_string())
+        .env("COLLABD_JWT_SECRET", crate::support::TEST_JWT_SECRET)
+        .env("COLLABD_TEMPLATES_DIR", dir.path())
+        .env("COLLABD_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run collabd");
+    assert!(!out.status.success(), "the start is refused");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&broken.display().to_string()) && said.contains("line 3"),
+        "{said}"
+    );
+}
