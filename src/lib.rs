@@ -111,11 +111,7 @@ pub fn build_context(config: &Config) -> Result<Ctx, String> {
         rosters: domain::rosters::RosterCache::new(ROSTER_CACHE_BYTES),
         checks: domain::effective::CheckMemory::new(CHECK_MEMORY_ENTRIES),
         issuers: issuers::Issuers::from_config(config)?,
-        texts: texts::Texts::load(
-            config.templates_dir.as_deref(),
-            config.product_name.trim(),
-            &config.default_language,
-        )?,
+        texts: texts::Texts::from_config(config)?,
     };
     if !previous.is_empty() {
         let count = server_secret::reseal_under_current(&ctx)

@@ -1,4 +1,4 @@
-//! The `collabd` command: serve, migrate, openapi, servicekey.
+//! The `collabd` command: serve, migrate, openapi, servicekey, templates.
 
 use std::process::ExitCode;
 
@@ -29,6 +29,14 @@ enum Command {
     Servicekey {
         #[command(subcommand)]
         action: ServiceKeyAction,
+    },
+    /// Check the templates (the built-in ones and COLLABD_TEMPLATES_DIR's)
+    /// and render every email in every language with sample values into
+    /// DIR (`<language>/<email>.html` and `.txt`), to look at before a
+    /// start.
+    Templates {
+        /// Where the rendered emails go.
+        out: std::path::PathBuf,
     },
 }
 
@@ -83,6 +91,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Servicekey { action } => service_key(&cli.config, action),
+        Command::Templates { out } => templates(&cli.config, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +162,16 @@ fn service_key(config: &Config, action: ServiceKeyAction) -> Result<(), String> 
             let key = service_keys::revoke(&store, &key).map_err(failed)?;
             println!("revoked service key {} ({})", key.name, key.id);
         }
+    }
+    Ok(())
+}
+
+/// `collabd templates DIR`: the start's checks, then every email rendered.
+fn templates(config: &Config, out: &std::path::Path) -> Result<(), String> {
+    config.check()?;
+    let texts = collabd::texts::Texts::from_config(config)?;
+    for path in texts.preview(out)? {
+        println!("{}", path.display());
     }
     Ok(())
 }

@@ -269,6 +269,21 @@ pub struct AccountChanges<'a> {
     pub current_password: Option<&'a str>,
 }
 
+/// Sets the account's language when a change names one (`Some(None)`
+/// clears it).
+fn set_language(
+    conn: &mut DbConn,
+    user_id: &str,
+    language: Option<&Option<String>>,
+) -> DomainResult<()> {
+    if let Some(language) = language {
+        diesel::update(users::table.find(user_id))
+            .set(users::language.eq(language))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Changes the caller's name, password and/or address. A password or address
 /// change needs a session and the current password (unless the account has
 /// none yet, as one made by accepting an invite). A new password ends every
@@ -297,10 +312,7 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         }
         None => None,
     };
-    let language = changes
-        .language
-        .map(|l| mailing::language(ctx, l))
-        .transpose()?;
+    let language = mailing::language_change(ctx, changes.language)?;
     let new_hash = match changes.password {
         None => None,
         Some(password) => Some(ctx.passwords.hash(password)?),
@@ -319,11 +331,7 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
                 .set(users::name.eq(name.trim()))
                 .execute(conn)?;
         }
-        if let Some(language) = &language {
-            diesel::update(users::table.find(&caller.user_id))
-                .set(users::language.eq(language))
-                .execute(conn)?;
-        }
+        set_language(conn, &caller.user_id, language.as_ref())?;
         if let Some(hash) = &new_hash {
             diesel::update(users::table.find(&caller.user_id))
                 .set(users::password_hash.eq(hash))

@@ -168,10 +168,7 @@ pub fn settings(
                 .set(organizations::name.eq(name.trim()))
                 .execute(conn)?;
         }
-        let language = change
-            .language
-            .map(|l| mailing::language(ctx, l))
-            .transpose()?;
+        let language = mailing::language_change(ctx, change.language)?;
         if let Some(language) = &language {
             diesel::update(organizations::table.find(organization_id))
                 .set(organizations::language.eq(language))

@@ -162,6 +162,16 @@ impl Texts {
         Ok(texts)
     }
 
+    /// The templates and messages `config` names (`COLLABD_TEMPLATES_DIR`,
+    /// `COLLABD_PRODUCT_NAME`, `COLLABD_DEFAULT_LANGUAGE`).
+    pub fn from_config(config: &crate::config::Config) -> Result<Texts, String> {
+        Texts::load(
+            config.templates_dir.as_deref(),
+            config.product_name.trim(),
+            &config.default_language,
+        )
+    }
+
     /// Every template names only the variables it gets, and renders in
     /// every language with sample values.
     fn check(&self, dir: Option<&Path>, overridden: &HashSet<String>) -> Result<(), String> {
@@ -280,6 +290,73 @@ impl Texts {
             html: render("html")?,
             link: link.map(str::to_string),
         })
+    }
+}
+
+/// A plausible value of a template's variable, for previews.
+fn sample(variable: &str) -> Value {
+    match variable {
+        "organization" => Value::from("Analytical Engines AB"),
+        "inviter" | "by" => Value::from("Ada Lovelace (ada@example.com)"),
+        "role" => Value::from("admin"),
+        "expires" => Value::from("2026-12-31T12:00:00Z"),
+        "name" => Value::from("Charles Babbage"),
+        "email" => Value::from("charles@example.com"),
+        "new_email" => Value::from("charles@engines.example"),
+        "minutes" => Value::from("60"),
+        "hours" => Value::from("48"),
+        "domain" => Value::from("engines.example"),
+        "has_password" => Value::from(false),
+        other => Value::from(format!("<{other}>")),
+    }
+}
+
+impl Texts {
+    /// Every email in every language, rendered with plausible values into
+    /// `out/<language>/<kind>.html` and `.txt` (the subject first): what a
+    /// provider looks at before a start, and what CI shows in a browser.
+    /// The files written, in order.
+    pub fn preview(&self, out: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+        let mut written = Vec::new();
+        for language in self.languages() {
+            let dir = out.join(&language);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for [subject, ..] in &MAILS {
+                let kind = subject
+                    .name
+                    .trim_start_matches("mail/")
+                    .trim_end_matches(".subject.txt");
+                let values: Vec<(&str, Value)> = subject
+                    .variables
+                    .iter()
+                    .filter(|v| **v != "link")
+                    .map(|v| (*v, sample(v)))
+                    .collect();
+                let link = subject
+                    .variables
+                    .contains(&"link")
+                    .then(|| format!("https://panel.example/{kind}/TOKEN"));
+                let mail = self.mail(
+                    kind,
+                    &language,
+                    "charles@example.com",
+                    &values,
+                    link.as_deref(),
+                )?;
+                for (file, text) in [
+                    (format!("{kind}.html"), mail.html),
+                    (
+                        format!("{kind}.txt"),
+                        format!("Subject: {}\n\n{}", mail.subject, mail.text),
+                    ),
+                ] {
+                    let path = dir.join(file);
+                    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                    written.push(path);
+                }
+            }
+        }
+        Ok(written)
     }
 }
 

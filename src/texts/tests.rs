@@ -164,3 +164,21 @@ fn a_directory_adds_a_language_falling_back_to_english_per_message() {
         "an unknown default"
     );
 }
+
+#[test]
+fn the_documentation_lists_every_template_and_its_variables() {
+    let documented = include_str!("../../docs/templates.md");
+    for entry in entries() {
+        let row = documented
+            .lines()
+            .find(|l| l.starts_with("| ") && l.contains(&format!("`{}`", entry.name)))
+            .unwrap_or_else(|| panic!("docs/templates.md lists {}", entry.name));
+        for variable in entry.variables {
+            assert!(
+                row.contains(&format!("`{variable}`")),
+                "{} gets {variable}: {row}",
+                entry.name
+            );
+        }
+    }
+}

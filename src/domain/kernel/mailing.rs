@@ -52,6 +52,15 @@ pub fn language(ctx: &Ctx, given: Option<&str>) -> DomainResult<Option<String>> 
     }
 }
 
+/// A change of language as a call gives it: `None` when the call names
+/// none, `Some(None)` to clear it (null or empty), else one collabd has.
+pub fn language_change(
+    ctx: &Ctx,
+    given: Option<Option<&str>>,
+) -> DomainResult<Option<Option<String>>> {
+    given.map(|l| language(ctx, l)).transpose()
+}
+
 /// A value for a template.
 pub fn text(value: impl Into<String>) -> Value {
     Value::from(value.into())

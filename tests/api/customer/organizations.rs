@@ -34,7 +34,8 @@ fn create_list_details(backend: Backend) {
             "createdat",
             "role",
             "membercount",
-            "invitettldays"
+            "invitettldays",
+            "language"
         ]
     );
     assert_eq!(org["name"], "Acme");

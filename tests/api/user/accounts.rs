@@ -33,6 +33,7 @@ fn signup_login_details(backend: Backend) {
             "emailverified",
             "pendingemail",
             "twofactorenabled",
+            "language",
             "createdat"
         ]
     );
