@@ -114,11 +114,7 @@ pub(super) fn queue_invitation(
     inviter: &Inviter,
 ) -> DomainResult<()> {
     let link = ctx.policy.link(LinkKind::Invite, token);
-    // The account's language; someone without one reads the organization's.
-    let language = match conn.user_by_email(&row.email)? {
-        Some(account) => account.language,
-        None => organization.language.clone(),
-    };
+    let language = mailing::language_of(conn, &row.email, organization)?;
     mailing::queue(
         conn,
         ctx,

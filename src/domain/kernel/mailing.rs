@@ -7,7 +7,8 @@ use minijinja::value::Value;
 use super::context::Ctx;
 use super::error::{DomainError, DomainResult};
 use crate::mail;
-use crate::store::DbConn;
+use crate::store::rows::OrganizationRow;
+use crate::store::{DbConn, Lookups};
 use crate::texts::one_line;
 
 /// Queues the email `kind` to `to` in the first of `languages` collabd has
@@ -59,6 +60,19 @@ pub fn language_change(
     given: Option<Option<&str>>,
 ) -> DomainResult<Option<Option<String>>> {
     given.map(|l| language(ctx, l)).transpose()
+}
+
+/// The language of mail to `address` about `organization`: its account's,
+/// else (no account) the organization's (API.md §13).
+pub fn language_of(
+    conn: &mut DbConn,
+    address: &str,
+    organization: &OrganizationRow,
+) -> DomainResult<Option<String>> {
+    Ok(match conn.user_by_email(address)? {
+        Some(account) => account.language,
+        None => organization.language.clone(),
+    })
 }
 
 /// A value for a template.

@@ -185,12 +185,7 @@ fn queue_claim_mail(
     organization: &OrganizationRow,
 ) -> DomainResult<()> {
     let link = ctx.policy.link(LinkKind::Domain, token);
-    // The account's language; an address without one reads the
-    // organization's.
-    let language = match conn.user_by_email(&row.verification_email)? {
-        Some(account) => account.language,
-        None => organization.language.clone(),
-    };
+    let language = mailing::language_of(conn, &row.verification_email, organization)?;
     mailing::queue(
         conn,
         ctx,
