@@ -129,6 +129,7 @@ pub async fn reset_page(
 ) -> HttpResponse {
     const TITLE: &str = "Choose a new password";
     let token = token.into_inner();
+    let product = escape_html(&ctx.texts.product);
     let user = match look_up(
         ctx,
         client.0,
@@ -144,7 +145,7 @@ pub async fn reset_page(
     };
     let email = escape_html(&user.email);
     let body = format!(
-        "<p>This link sets a new password for the collabd account <strong>{email}</strong>. \
+        "<p>This link sets a new password for the {product} account <strong>{email}</strong>. \
          Every session of the account ends; its API keys stay.</p>\n\
          <label>New password (8 to 128 characters)<input id=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"128\"></label>\n\
          <button onclick=\"post('/user/resetpassword', {{password: document.getElementById('password').value}})\">Set the new password</button>\n\
@@ -164,8 +165,9 @@ pub async fn signin_page(
     client: super::client_address::ClientAddress,
     token: web::Path<String>,
 ) -> HttpResponse {
-    const TITLE: &str = "Sign in to collabd";
+    const TITLE: &str = "Sign in";
     let token = token.into_inner();
+    let product = escape_html(&ctx.texts.product);
     let user = match look_up(ctx, client.0, &token, TITLE, "sign-in link", |ctx, t| {
         links::holder(ctx, TokenPurpose::Signin, t)
     })
@@ -181,7 +183,7 @@ pub async fn signin_page(
         ""
     };
     let body = format!(
-        "<p>This link signs you in to collabd as <strong>{email}</strong>, once.</p>\n{otp}\
+        "<p>This link signs you in to {product} as <strong>{email}</strong>, once.</p>\n{otp}\
          <button onclick=\"const o=document.getElementById('otp'); post('/user/loginbylink', o&&o.value.trim()?{{otp:o.value.trim()}}:{{}})\">Sign in</button>\n\
          <div id=\"result\"></div>\n<pre id=\"session\"></pre>\n{script}",
         script = poster_with(
@@ -253,6 +255,7 @@ pub async fn confirm_page(
 ) -> HttpResponse {
     const TITLE: &str = "Confirm your address";
     let token = token.into_inner();
+    let product = escape_html(&ctx.texts.product);
     let (address, current) = match look_up(
         ctx,
         client.0,
@@ -269,13 +272,13 @@ pub async fn confirm_page(
     let address = escape_html(&address);
     let says = match current {
         Some(current) => format!(
-            "This link makes <strong>{address}</strong> the address of your collabd account, \
+            "This link makes <strong>{address}</strong> the address of your {product} account, \
              which is now {}. You will then sign in with the new address.",
             escape_html(&current)
         ),
         None => format!(
             "This link confirms that <strong>{address}</strong> is your address, the one your \
-             collabd account signs in with."
+             {product} account signs in with."
         ),
     };
     let body = format!(

@@ -282,6 +282,7 @@ pub async fn domain_page(
 ) -> HttpResponse {
     const TITLE: &str = "Verify a domain";
     let token = token.into_inner();
+    let product = escape_html(&ctx.texts.product);
     let (domain, organization) = match look_up(
         ctx,
         client.0,
@@ -297,8 +298,8 @@ pub async fn domain_page(
     };
     let name = escape_html(&domain.domain);
     let body = format!(
-        "<p>The organization <strong>{organization}</strong> on collabd claims the email domain \
-         <strong>{name}</strong>. Once you verify it, everyone who signs in to collabd with a \
+        "<p>The organization <strong>{organization}</strong> on {product} claims the email domain \
+         <strong>{name}</strong>. Once you verify it, everyone who signs in to {product} with a \
          verified address at {name} joins {organization} as <strong>{role}</strong> (unless \
          they were removed from it or left it).</p>\n\
          <p>Verify only if you manage {name} and expect this.</p>\n\

@@ -46,6 +46,14 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
         c.product_name = "GleSYS Cloud".into();
         c.link_url = Some(PANEL.into());
     });
+    // collabd's own page for a link still works, under the product's name.
+    let page_of = |kind: &str, token: &str, named: bool| {
+        let page = app.get(&format!("/{kind}/{token}"), None);
+        let html = page.body["raw"].as_str().unwrap_or_default().to_string();
+        assert_eq!(page.status, 200, "{kind}: {html}");
+        assert!(!html.to_lowercase().contains("collabd"), "{html}");
+        assert!(!named || html.contains("GleSYS Cloud"), "{html}");
+    };
     let mail_to = |address: &str, about: &str| {
         app.mail
             .wait_for_matching(address, |m| seen(m).contains(about))
@@ -53,6 +61,7 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     // Confirm: a new account's address.
     app.signup("ada@example.com", "correct horse battery", "Ada");
     let confirm = mail_to("ada@example.com", "Confirm");
+    page_of("confirm", &panel_token(&confirm, "confirm"), true);
     app.post(
         "/user/confirm",
         None,
@@ -64,6 +73,7 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     // Invite, and the account its acceptance makes.
     app.invite(&ada, &org, "bob@example.com", "collaborator");
     let invitation = mail_to("bob@example.com", "invited you");
+    page_of("invite", &panel_token(&invitation, "invite"), false);
     app.post(
         "/invite/accept",
         None,
@@ -79,6 +89,7 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     )
     .ok();
     let reset = mail_to("ada@example.com", "Reset");
+    page_of("reset", &panel_token(&reset, "reset"), true);
     app.post(
         "/user/resetpassword",
         None,
@@ -92,6 +103,7 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     )
     .ok();
     let signin = mail_to("bob@example.com", "sign-in link");
+    page_of("signin", &panel_token(&signin, "signin"), true);
     app.post(
         "/user/loginbylink",
         None,
@@ -107,6 +119,7 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     )
     .ok();
     let claim = mail_to("it@acme.example", "Verify");
+    page_of("domain", &panel_token(&claim, "domain"), true);
     app.post(
         "/customer/verifydomain",
         None,

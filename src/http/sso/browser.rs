@@ -318,8 +318,8 @@ async fn signed_in(
         Ok(done) => Ok((Outcome::SignedIn, signed_in_page(&done))),
         Err(ApiError::Unauthenticated(_)) => Err(bad(
             Outcome::NoVerifiedEmail,
-            "Your identity provider gave no verified email address, which collabd needs to find \
-             or make your account. Ask its administrator to release a verified email."
+            "Your identity provider gave no verified email address, which is needed to find or \
+             make your account. Ask its administrator to release a verified email."
                 .into(),
         )),
         Err(ApiError::Forbidden(message)) => Err((
@@ -435,7 +435,7 @@ fn signed_in_page(done: &sso::Finished) -> Page {
         ),
     };
     let body = format!(
-        "<p>You are signed in to collabd as <strong>{name}</strong> \
+        "<p>You are signed in as <strong>{name}</strong> \
          (<span id=\"email\">{email}</span>) through {organization}'s identity provider.</p>\n\
          {joined}\
          <p>Your session token, valid until <span id=\"expires\">{expires}</span>:</p>\n\
