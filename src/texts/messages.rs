@@ -8,11 +8,11 @@ use std::path::Path;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use minijinja::value::{Kwargs, Value, ValueKind};
-use minijinja::{Error, State};
+use minijinja::{AutoEscape, Error, ErrorKind, State};
 use unic_langid::LanguageIdentifier;
 
 use super::catalogue::LANGUAGES;
-use super::{for_output, no_message};
+use super::html::escape_html;
 
 type Bundle = FluentBundle<FluentResource>;
 
@@ -151,12 +151,28 @@ impl Messages {
         let text = bundle.format_pattern(pattern, Some(&values), &mut errors);
         if let Some(error) = errors.first() {
             return Err(Error::new(
-                minijinja::ErrorKind::InvalidOperation,
+                ErrorKind::InvalidOperation,
                 format!("message {id:?}: {error}"),
             ));
         }
         Ok(for_output(state, text.into_owned()))
     }
+}
+
+/// A value that reaches an HTML template escaped already, and any other.
+fn for_output(state: &State, text: String) -> Value {
+    match state.auto_escape() {
+        AutoEscape::None => Value::from(text),
+        _ => Value::from_safe_string(escape_html(&text)),
+    }
+}
+
+/// An error a template gets for a message it cannot have.
+fn no_message(id: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("no message {id:?} in English"),
+    )
 }
 
 #[cfg(test)]

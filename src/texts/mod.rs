@@ -12,6 +12,7 @@
 //! (its values with it) when an HTML template asks for it.
 
 mod catalogue;
+mod html;
 mod messages;
 
 use std::collections::{BTreeMap, HashSet};
@@ -22,6 +23,7 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
 
 pub use catalogue::{entries, Entry, GLOBALS, LAYOUT, MAILS};
+pub use html::{escape_html, one_line};
 use messages::Messages;
 
 use crate::mail::Mail;
@@ -45,31 +47,6 @@ impl std::fmt::Debug for Texts {
             .field("default_language", &self.default_language)
             .finish_non_exhaustive()
     }
-}
-
-/// Removes line breaks and other control characters, so a value cannot
-/// forge lines in a subject (headers) or in the text part.
-pub fn one_line(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// Escapes text for HTML element content and quoted attributes.
-pub fn escape_html(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// `where` in a start error: the file (in the templates directory when it
@@ -358,22 +335,6 @@ impl Texts {
         }
         Ok(written)
     }
-}
-
-/// A value that reaches an HTML template escaped already, and any other.
-fn for_output(state: &State, text: String) -> Value {
-    match state.auto_escape() {
-        AutoEscape::None => Value::from(text),
-        _ => Value::from_safe_string(escape_html(&text)),
-    }
-}
-
-/// An error a template gets for a message it cannot have.
-fn no_message(id: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidOperation,
-        format!("no message {id:?} in English"),
-    )
 }
 
 #[cfg(test)]
