@@ -8,6 +8,7 @@
 use crate::domain::kernel::mailing::{self, text};
 use crate::domain::LinkKind;
 use diesel::prelude::*;
+use minijinja::value::Value;
 
 use super::kernel::events::{after_commit, AfterCommit};
 use super::kernel::newcomers::{take_over_unverified, NewcomerDetails};
@@ -85,7 +86,7 @@ pub fn request(ctx: &Ctx, purpose: TokenPurpose, email: &str) -> DomainResult<()
             &[
                 ("name", text(&user.name)),
                 ("email", text(&user.email)),
-                ("minutes", text(ttl.to_string())),
+                ("minutes", Value::from(ttl)),
             ],
             Some(&ctx.policy.link(link, &token)),
         )

@@ -254,7 +254,7 @@ pub fn delete(
                 (&person.email, &[person.language.as_deref()]),
                 &[
                     ("organization", text(&organization.name)),
-                    ("by", text(format!("{} ({})", by.name, by.email))),
+                    ("by", mailing::person(&by)),
                 ],
                 None,
             )?;

@@ -8,7 +8,7 @@ use std::path::Path;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use minijinja::value::{Kwargs, Value, ValueKind};
-use minijinja::{AutoEscape, Error, ErrorKind, State};
+use minijinja::{Error, ErrorKind, State};
 use unic_langid::LanguageIdentifier;
 
 use super::catalogue::LANGUAGES;
@@ -25,7 +25,7 @@ pub struct Messages {
 fn parse(text: String, file: &str) -> Result<FluentResource, String> {
     FluentResource::try_new(text.clone()).map_err(|(_, errors)| {
         let at = errors.first().map_or(0, |e| e.pos.start);
-        let line = text[..at.min(text.len())].lines().count().max(1);
+        let line = text.get(..at).map_or(1, |s| s.matches('\n').count() + 1);
         format!(
             "{file}, line {line}: {}",
             errors
@@ -42,6 +42,10 @@ fn bundle(code: &str) -> Result<Bundle, String> {
     let mut bundle = FluentBundle::new_concurrent(vec![id]);
     // Messages go into email headers and text: no Unicode isolation marks.
     bundle.set_use_isolating(false);
+    // NUMBER() and plural selectors ({ $minutes -> [one] … }).
+    bundle
+        .add_builtins()
+        .map_err(|e| format!("{code}: {e:?}"))?;
     Ok(bundle)
 }
 
@@ -118,7 +122,13 @@ impl Messages {
     /// The message `id` in the template's language (else English), with
     /// `args` and the product's name as its values; escaped whole for an
     /// HTML template.
-    pub fn render(&self, state: &State, id: &str, args: &Kwargs) -> Result<Value, Error> {
+    pub fn render(
+        &self,
+        state: &State,
+        html: bool,
+        id: &str,
+        args: &Kwargs,
+    ) -> Result<Value, Error> {
         let language = state
             .lookup("language")
             .and_then(|l| l.as_str().map(str::to_string))
@@ -155,15 +165,15 @@ impl Messages {
                 format!("message {id:?}: {error}"),
             ));
         }
-        Ok(for_output(state, text.into_owned()))
+        Ok(for_output(html, text.into_owned()))
     }
 }
 
 /// A value that reaches an HTML template escaped already, and any other.
-fn for_output(state: &State, text: String) -> Value {
-    match state.auto_escape() {
-        AutoEscape::None => Value::from(text),
-        _ => Value::from_safe_string(escape_html(&text)),
+fn for_output(html: bool, text: String) -> Value {
+    match html {
+        true => Value::from_safe_string(escape_html(&text)),
+        false => Value::from(text),
     }
 }
 

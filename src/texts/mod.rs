@@ -34,8 +34,16 @@ pub const BUILT_IN_LANGUAGES: [&str; 2] = ["en", "sv"];
 /// The compiled templates and messages, the product's name and the
 /// default language. One per process.
 pub struct Texts {
-    env: Environment<'static>,
+    /// Renders the HTML parts: every template in it escapes for HTML.
+    html: Environment<'static>,
+    /// Renders subjects and text parts: nothing escaped.
+    text: Environment<'static>,
     messages: Arc<Messages>,
+    /// The built-in templates, when a directory overrides some: what an
+    /// email falls back to if an override fails on values the check at
+    /// start did not try (the failure is logged), so no mail is lost and no
+    /// call fails for a template.
+    built_in: Option<Box<Texts>>,
     pub product: String,
     pub default_language: String,
 }
@@ -67,6 +75,81 @@ fn place(
     }
 }
 
+/// One environment: strict about undefined values, no `safe` filter, `t()`
+/// for messages, and every value escaped for HTML when `html` (whatever the
+/// template's name says: a text template included from an HTML one is
+/// escaped too), none otherwise.
+fn environment(html: bool, messages: &Arc<Messages>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(move |_| match html {
+        true => AutoEscape::Html,
+        false => AutoEscape::None,
+    });
+    env.remove_filter("safe");
+    // Values reach HTML escaped by collabd's one rule (`/` stays `/`, so
+    // links read as links in the source).
+    env.set_formatter(move |out, _, value| {
+        let text = value.to_string();
+        let written = match html && !value.is_safe() {
+            true => out.write_str(&escape_html(&text)),
+            false => out.write_str(&text),
+        };
+        written.map_err(|_| Error::new(ErrorKind::WriteFailure, "could not write"))
+    });
+    let translate = messages.clone();
+    env.add_function("t", move |state: &State, id: &str, args: Kwargs| {
+        translate.render(state, html, id, &args)
+    });
+    env
+}
+
+/// Every template's text (the built-in one, or the directory's file of the
+/// same name) and the names overridden.
+type Sources = (Vec<(&'static str, String)>, HashSet<String>);
+
+/// [`Sources`] of `dir`. A file under `mail/` that names no template, or a
+/// template that says `autoescape`, stops the start.
+fn sources(dir: Option<&Path>) -> Result<Sources, String> {
+    if let Some(mail) = dir.map(|d| d.join("mail")).filter(|d| d.is_dir()) {
+        let files = std::fs::read_dir(&mail).map_err(|e| format!("{}: {e}", mail.display()))?;
+        for file in files {
+            let path = file.map_err(|e| format!("{}: {e}", mail.display()))?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let known = catalogue::BUILT_IN
+                .iter()
+                .any(|(n, _)| n.strip_prefix("mail/") == Some(name));
+            if !known {
+                return Err(format!(
+                    "{}: collabd has no template of this name (docs/templates.md lists them)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    let (mut sources, mut overridden) = (Vec::new(), HashSet::new());
+    for (name, source) in catalogue::BUILT_IN {
+        let own = match dir.map(|d| d.join(name)) {
+            Some(path) if path.is_file() => {
+                overridden.insert(name.to_string());
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            _ => source.to_string(),
+        };
+        if own.contains("autoescape") {
+            return Err(format!(
+                "{}: templates may not turn HTML escaping off (autoescape)",
+                place(dir, &overridden, name, None)
+            ));
+        }
+        sources.push((*name, own));
+    }
+    Ok((sources, overridden))
+}
+
 impl Texts {
     /// Compiles the built-in templates and messages, overridden and added
     /// to from `dir`, and checks every template in every language; the
@@ -83,55 +166,27 @@ impl Texts {
                 messages.languages().join(", ")
             ));
         }
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| match name.ends_with(".html") {
-            true => AutoEscape::Html,
-            false => AutoEscape::None,
-        });
-        env.remove_filter("safe");
-        // Values reach HTML escaped by collabd's one rule (`/` stays `/`, so
-        // links read as links in the source).
-        env.set_formatter(|out, state, value| {
-            let text = value.to_string();
-            let written = match state.auto_escape() {
-                AutoEscape::None => out.write_str(&text),
-                _ if value.is_safe() => out.write_str(&text),
-                _ => out.write_str(&escape_html(&text)),
-            };
-            written.map_err(|_| Error::new(ErrorKind::WriteFailure, "could not write"))
-        });
-        let translate = messages.clone();
-        env.add_function("t", move |state: &State, id: &str, args: Kwargs| {
-            translate.render(state, id, &args)
-        });
-        let mut overridden = HashSet::new();
-        for (name, source) in catalogue::BUILT_IN {
-            let own = match dir.map(|d| d.join(name)) {
-                Some(path) if path.is_file() => {
-                    overridden.insert(name.to_string());
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?
-                }
-                _ => source.to_string(),
-            };
-            if own.contains("autoescape") {
-                return Err(format!(
-                    "{}: templates may not turn HTML escaping off (autoescape)",
-                    place(dir, &overridden, name, None)
-                ));
+        let (sources, overridden) = sources(dir)?;
+        let compiled = |html: bool| -> Result<Environment<'static>, String> {
+            let mut env = environment(html, &messages);
+            for (name, source) in &sources {
+                env.add_template_owned(name.to_string(), source.clone())
+                    .map_err(|e| {
+                        let at = place(dir, &overridden, name, e.line());
+                        format!("{at}: {}", e.detail().unwrap_or_default())
+                    })?;
             }
-            env.add_template_owned(name.to_string(), own).map_err(|e| {
-                format!(
-                    "{}: {}",
-                    place(dir, &overridden, name, e.line()),
-                    e.detail().unwrap_or_default()
-                )
-            })?;
-        }
+            Ok(env)
+        };
+        let built_in = match overridden.is_empty() {
+            true => None,
+            false => Some(Box::new(Texts::load(None, product, "en")?)),
+        };
         let texts = Texts {
-            env,
-            messages,
+            html: compiled(true)?,
+            text: compiled(false)?,
+            built_in,
+            messages: messages.clone(),
             product: product.to_string(),
             default_language: default_language.to_string(),
         };
@@ -159,15 +214,19 @@ impl Texts {
         };
         for entry in entries().chain(std::iter::once(&LAYOUT_ENTRY)) {
             let template = self
-                .env
+                .text
                 .get_template(entry.name)
                 .map_err(|e| e.to_string())?;
             let source = template.source().to_string();
+            // A subject never carries the link: its token would be kept
+            // unsealed with the outbox's subject.
+            let subject = entry.name.ends_with(".subject.txt");
             let known: HashSet<&str> = entry
                 .variables
                 .iter()
                 .chain(GLOBALS.iter())
                 .copied()
+                .filter(|v| !(subject && *v == "link"))
                 .collect();
             if let Some(unknown) = template
                 .undeclared_variables(false)
@@ -176,7 +235,7 @@ impl Texts {
             {
                 let line = source
                     .lines()
-                    .position(|l| l.contains(unknown.as_str()))
+                    .position(|l| names(l, &unknown))
                     .map(|i| i + 1);
                 return Err(format!(
                     "{}: the template names {unknown:?}, which it does not get (it gets {})",
@@ -193,11 +252,20 @@ impl Texts {
             if entry.name == LAYOUT {
                 continue;
             }
-            for language in self.messages.languages() {
+            // Every branch a boolean opens: each value both ways.
+            for (language, flag) in self
+                .messages
+                .languages()
+                .into_iter()
+                .flat_map(|l| [(l.clone(), true), (l, false)])
+            {
                 let sample: BTreeMap<&str, Value> = entry
                     .variables
                     .iter()
-                    .map(|v| (*v, Value::from(format!("<{v}>"))))
+                    .map(|v| match v {
+                        &"has_password" => (*v, Value::from(flag)),
+                        _ => (*v, sample(v)),
+                    })
                     .collect();
                 self.render(entry.name, &language, sample).map_err(|e| {
                     format!(
@@ -238,7 +306,11 @@ impl Texts {
     ) -> Result<String, Error> {
         values.insert("product", Value::from(self.product.clone()));
         values.insert("language", Value::from(language.to_string()));
-        self.env.get_template(name)?.render(values)
+        let env = match name.ends_with(".html") {
+            true => &self.html,
+            false => &self.text,
+        };
+        env.get_template(name)?.render(values)
     }
 
     /// The email `kind` (one of [`MAILS`]) to `to` in `language`, with
@@ -260,17 +332,38 @@ impl Texts {
             self.render(&format!("mail/{kind}.{part}"), language, given.clone())
                 .map_err(|e| format!("mail/{kind}.{part}: {e}"))
         };
-        Ok(Mail {
-            to: to.to_string(),
-            subject: one_line(render("subject.txt")?.trim()),
-            text: render("txt")?,
-            html: render("html")?,
-            link: link.map(str::to_string),
-        })
+        let rendered = (|| {
+            Ok(Mail {
+                to: to.to_string(),
+                subject: one_line(render("subject.txt")?.trim()),
+                text: render("txt")?,
+                html: render("html")?,
+                link: link.map(str::to_string),
+            })
+        })();
+        match (rendered, &self.built_in) {
+            (Err(why), Some(built_in)) => {
+                tracing::error!(error = %why, "an overridden template failed; the built-in one is sent");
+                let language = built_in.pick(&[Some(language)]);
+                built_in.mail(kind, &language, to, values, link)
+            }
+            (rendered, _) => rendered,
+        }
     }
 }
 
-/// A plausible value of a template's variable, for previews.
+/// True when `line` names `identifier` as a whole word.
+fn names(line: &str, identifier: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(identifier).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + identifier.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
+/// A plausible value of a template's variable, for previews and the check
+/// at start.
 fn sample(variable: &str) -> Value {
     match variable {
         "organization" => Value::from("Analytical Engines AB"),
@@ -280,8 +373,8 @@ fn sample(variable: &str) -> Value {
         "name" => Value::from("Charles Babbage"),
         "email" => Value::from("charles@example.com"),
         "new_email" => Value::from("charles@engines.example"),
-        "minutes" => Value::from("60"),
-        "hours" => Value::from("48"),
+        "minutes" => Value::from(60),
+        "hours" => Value::from(48),
         "domain" => Value::from("engines.example"),
         "has_password" => Value::from(false),
         other => Value::from(format!("<{other}>")),

@@ -182,3 +182,108 @@ fn the_documentation_lists_every_template_and_its_variables() {
         }
     }
 }
+
+#[test]
+fn a_text_template_included_in_html_is_escaped_too() {
+    let dir = with_dir(&[(
+        "mail/invitation.html",
+        "<title>{% include \"mail/invitation.subject.txt\" %}</title>\
+         {% set captured %}{{ organization }}{% endset %}<p>{{ captured }}</p>",
+    )]);
+    let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("loads");
+    let mail = texts
+        .mail(
+            "invitation",
+            "en",
+            "a@example.com",
+            &values(),
+            Some("https://p/x"),
+        )
+        .expect("renders");
+    assert!(!mail.html.contains("<script>"), "{}", mail.html);
+    assert!(mail.html.contains("&lt;script&gt;"), "{}", mail.html);
+}
+
+#[test]
+fn what_the_start_refuses_besides_syntax() {
+    // A file that names no template (a misspelling would be ignored).
+    let dir = with_dir(&[("mail/invitaton.html", "<p>x</p>")]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("unknown name");
+    assert!(refused.contains("invitaton.html"), "{refused}");
+    // A subject never carries the link (its token would be kept unsealed).
+    let dir = with_dir(&[("mail/signin_link.subject.txt", "Sign in: {{ link }}")]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("link in subject");
+    assert!(
+        refused.contains("signin_link.subject.txt, line 1"),
+        "{refused}"
+    );
+    // A message missing in a branch only one value opens.
+    let dir = with_dir(&[(
+        "mail/account_created.txt",
+        "{% if has_password %}ok{% else %}{{ t(\"no-such-message\") }}{% endif %}",
+    )]);
+    assert!(Texts::load(Some(dir.path()), "collabd", "en").is_err());
+}
+
+#[test]
+fn counts_take_their_plural() {
+    let texts = Texts::load(None, "collabd", "en").expect("loads");
+    let values = |minutes: u32| {
+        [
+            ("name", Value::from("Ada")),
+            ("email", Value::from("ada@example.com")),
+            ("minutes", Value::from(minutes)),
+        ]
+    };
+    let one = texts
+        .mail(
+            "signin_link",
+            "en",
+            "a@example.com",
+            &values(1),
+            Some("https://x/s"),
+        )
+        .expect("renders");
+    assert!(one.text.contains("within 1 minute:"), "{}", one.text);
+    let many = texts
+        .mail(
+            "signin_link",
+            "sv",
+            "a@example.com",
+            &values(15),
+            Some("https://x/s"),
+        )
+        .expect("renders");
+    assert!(many.text.contains("inom 15 minuter"), "{}", many.text);
+}
+
+#[test]
+fn an_override_failing_on_untried_values_falls_back_to_the_built_in_mail() {
+    let dir = with_dir(&[(
+        "mail/invitation.txt",
+        "{% if role == \"owner\" %}{{ t(\"no-such-message\") }}{% else %}Custom{% endif %}",
+    )]);
+    let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("the check tries admin");
+    let mut owner = values();
+    owner[2] = ("role", Value::from("owner"));
+    let mail = texts
+        .mail(
+            "invitation",
+            "sv",
+            "a@example.com",
+            &owner,
+            Some("https://p/x"),
+        )
+        .expect("the built-in mail instead");
+    assert!(mail.text.contains("har bjudit in dig"), "{}", mail.text);
+    let admin = texts
+        .mail(
+            "invitation",
+            "en",
+            "a@example.com",
+            &values(),
+            Some("https://p/x"),
+        )
+        .expect("renders");
+    assert_eq!(admin.text, "Custom");
+}

@@ -7,7 +7,7 @@ use minijinja::value::Value;
 use super::context::Ctx;
 use super::error::{DomainError, DomainResult};
 use crate::mail;
-use crate::store::rows::OrganizationRow;
+use crate::store::rows::{OrganizationRow, UserRow};
 use crate::store::{DbConn, Lookups};
 use crate::texts::one_line;
 
@@ -73,6 +73,17 @@ pub fn language_of(
         Some(account) => account.language,
         None => organization.language.clone(),
     })
+}
+
+/// How an email names a person who acted: "Name (address)", or, for an
+/// account that never confirmed its address, without it (API.md §4: an
+/// address nobody proved is never shown as theirs).
+pub fn person(account: &UserRow) -> Value {
+    text(crate::mail::templates::sender(
+        &account.name,
+        &account.email,
+        account.email_verified,
+    ))
 }
 
 /// A value for a template.

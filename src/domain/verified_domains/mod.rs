@@ -11,6 +11,7 @@ mod names;
 use crate::domain::kernel::mailing::{self, text};
 use crate::domain::LinkKind;
 use diesel::prelude::*;
+use minijinja::value::Value;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -194,9 +195,9 @@ fn queue_claim_mail(
         &[
             ("domain", text(&row.domain)),
             ("organization", text(&organization.name)),
-            ("by", text(format!("{} ({})", actor.name, actor.email))),
+            ("by", mailing::person(actor)),
             ("role", text(role)),
-            ("hours", text(ctx.policy.confirm_ttl_hours.to_string())),
+            ("hours", Value::from(ctx.policy.confirm_ttl_hours)),
         ],
         Some(&link),
     )

@@ -32,12 +32,18 @@ address-notice-body = Someone signed in to your account asked to change its addr
 address-notice-after = If this was not you, sign in, change your password, and turn on two-factor.
 
 reset-subject = Reset your { $product } password
-reset-body = Someone asked to reset the password of the { $product } account of { $email }. To choose a new password, open this link within { $minutes } minutes:
+reset-body = Someone asked to reset the password of the { $product } account of { $email }. To choose a new password, open this link within { $minutes ->
+        [one] { $minutes } minute
+       *[other] { $minutes } minutes
+    }:
 reset-after = The link works once. If you did not ask for it, ignore this email: your password stays as it is.
 reset-button = Choose a new password
 
 signin-subject = Your { $product } sign-in link
-signin-body = To sign in to { $product } as { $email }, open this link within { $minutes } minutes:
+signin-body = To sign in to { $product } as { $email }, open this link within { $minutes ->
+        [one] { $minutes } minute
+       *[other] { $minutes } minutes
+    }:
 signin-after = The link works once. If you did not ask for it, ignore this email.
 signin-button = Sign in
 
@@ -50,6 +56,9 @@ organization-deleted-after = If you did not expect this, ask { $by }.
 
 verify-domain-subject = Verify { $domain } for { $organization } on { $product }
 verify-domain-greeting = Hello there,
-verify-domain-body = { $by } claims the email domain { $domain } for the organization { $organization } on { $product }. Once verified, everyone who signs in with a verified address at { $domain } joins { $organization } as { $role }. If you manage { $domain }, verify it by opening this link within { $hours } hours:
+verify-domain-body = { $by } claims the email domain { $domain } for the organization { $organization } on { $product }. Once verified, everyone who signs in with a verified address at { $domain } joins { $organization } as { $role }. If you manage { $domain }, verify it by opening this link within { $hours ->
+        [one] { $hours } hour
+       *[other] { $hours } hours
+    }:
 verify-domain-after = If you do not know about this, ignore this email: nothing happens unless the link is used.
 verify-domain-button = Verify the domain

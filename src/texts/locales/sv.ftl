@@ -31,12 +31,18 @@ address-notice-body = Någon som var inloggad på ditt konto bad om att ändra d
 address-notice-after = Om det inte var du: logga in, byt lösenord och slå på tvåstegsverifiering.
 
 reset-subject = Återställ ditt lösenord för { $product }
-reset-body = Någon bad om att återställa lösenordet för { $product }-kontot för { $email }. Öppna den här länken inom { $minutes } minuter för att välja ett nytt lösenord:
+reset-body = Någon bad om att återställa lösenordet för { $product }-kontot för { $email }. Öppna den här länken inom { $minutes ->
+        [one] { $minutes } minut
+       *[other] { $minutes } minuter
+    } för att välja ett nytt lösenord:
 reset-after = Länken fungerar en gång. Om du inte bad om den kan du bortse från det här mejlet: ditt lösenord är kvar som det är.
 reset-button = Välj ett nytt lösenord
 
 signin-subject = Din inloggningslänk till { $product }
-signin-body = Öppna den här länken inom { $minutes } minuter för att logga in på { $product } som { $email }:
+signin-body = Öppna den här länken inom { $minutes ->
+        [one] { $minutes } minut
+       *[other] { $minutes } minuter
+    } för att logga in på { $product } som { $email }:
 signin-after = Länken fungerar en gång. Om du inte bad om den kan du bortse från det här mejlet.
 signin-button = Logga in
 
@@ -49,6 +55,9 @@ organization-deleted-after = Om du inte väntade dig detta, fråga { $by }.
 
 verify-domain-subject = Verifiera { $domain } för { $organization } på { $product }
 verify-domain-greeting = Hej,
-verify-domain-body = { $by } gör anspråk på e-postdomänen { $domain } för organisationen { $organization } på { $product }. När den är verifierad går alla som loggar in med en verifierad adress på { $domain } med i { $organization } som { $role }. Om du ansvarar för { $domain }, verifiera den genom att öppna den här länken inom { $hours } timmar:
+verify-domain-body = { $by } gör anspråk på e-postdomänen { $domain } för organisationen { $organization } på { $product }. När den är verifierad går alla som loggar in med en verifierad adress på { $domain } med i { $organization } som { $role }. Om du ansvarar för { $domain }, verifiera den genom att öppna den här länken inom { $hours ->
+        [one] { $hours } timme
+       *[other] { $hours } timmar
+    }:
 verify-domain-after = Om du inte känner till detta kan du bortse från det här mejlet: inget händer om länken inte används.
 verify-domain-button = Verifiera domänen
