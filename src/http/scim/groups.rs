@@ -12,7 +12,7 @@ use super::super::{
     route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim, Shape};
+use super::{base, deleted, json_body, written, ListParams, NewResource, Resource, Scim, Shape};
 use crate::domain::scim::groups::{self, GroupInput};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::Ctx;
@@ -176,13 +176,15 @@ async fn replace(
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let input = GroupInput::read(&json_body(&body)?)?;
-    let (base, id, wanted) = (base(&ctx), id.into_inner(), if_match_header(&request));
-    let written = run(ctx, move |ctx| {
-        let change = |_: &Value| Ok(input.clone());
-        groups::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
-    })
-    .await?;
-    Ok(Resource::Found(written))
+    let change = move |_: &Value| Ok(input.clone());
+    written(
+        ctx,
+        caller,
+        (id.into_inner(), &request),
+        groups::write,
+        change,
+    )
+    .await
 }
 
 async fn patch(
@@ -193,23 +195,25 @@ async fn patch(
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let operations = json_body(&body)?;
-    let (base, id, wanted) = (base(&ctx), id.into_inner(), if_match_header(&request));
-    let written = run(ctx, move |ctx| {
-        let change = |current: &Value| {
-            let mut group = current.clone();
-            scim_patch::apply(&mut group, &operations)?;
-            // Members taken away as a whole are none, not "as they are".
-            if let Some(object) = group.as_object_mut() {
-                if !object.keys().any(|k| k.eq_ignore_ascii_case("members")) {
-                    object.insert("members".into(), json!([]));
-                }
+    let change = move |current: &Value| {
+        let mut group = current.clone();
+        scim_patch::apply(&mut group, &operations)?;
+        // Members taken away as a whole are none, not "as they are".
+        if let Some(object) = group.as_object_mut() {
+            if !object.keys().any(|k| k.eq_ignore_ascii_case("members")) {
+                object.insert("members".into(), json!([]));
             }
-            GroupInput::read(&group)
-        };
-        groups::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
-    })
-    .await?;
-    Ok(Resource::Found(written))
+        }
+        GroupInput::read(&group)
+    };
+    written(
+        ctx,
+        caller,
+        (id.into_inner(), &request),
+        groups::write,
+        change,
+    )
+    .await
 }
 
 async fn delete(
@@ -218,10 +222,5 @@ async fn delete(
     id: Path<String>,
     request: HttpRequest,
 ) -> Result<NoContent, ApiError> {
-    let (id, wanted) = (id.into_inner(), if_match_header(&request));
-    run(ctx, move |ctx| {
-        groups::delete(ctx, &caller, &id, wanted.as_deref())
-    })
-    .await?;
-    Ok(NoContent)
+    deleted(ctx, caller, (id.into_inner(), &request), groups::delete).await
 }

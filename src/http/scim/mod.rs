@@ -348,3 +348,53 @@ impl Shape {
         resource
     }
 }
+
+/// The domain's PUT or PATCH of one kind of resource: in one transaction it
+/// reads the resource `id`, checks `If-Match` against it, makes the input
+/// from it with the change given, writes, and answers the resource written.
+pub type Write<I> = fn(
+    &crate::domain::Ctx,
+    &crate::domain::sessions::Caller,
+    &str,
+    &dyn Fn(&serde_json::Value) -> crate::domain::DomainResult<I>,
+    Option<&str>,
+    &str,
+) -> crate::domain::DomainResult<serde_json::Value>;
+
+/// A PUT or PATCH of resource `id` as `write` does it, `change` making its
+/// input from the resource as it is.
+pub async fn written<I: 'static>(
+    ctx: actix_web::web::Data<crate::domain::Ctx>,
+    caller: crate::domain::sessions::Caller,
+    (id, request): (String, &actix_web::HttpRequest),
+    write: Write<I>,
+    change: impl Fn(&serde_json::Value) -> crate::domain::DomainResult<I> + Send + 'static,
+) -> Result<Resource, ApiError> {
+    let (base, wanted) = (base(&ctx), if_match_header(request));
+    let written = super::work::run(ctx, move |ctx| {
+        write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
+    })
+    .await?;
+    Ok(Resource::Found(written))
+}
+
+/// The domain's DELETE of one kind of resource, `If-Match` checked in its
+/// transaction.
+pub type Delete = fn(
+    &crate::domain::Ctx,
+    &crate::domain::sessions::Caller,
+    &str,
+    Option<&str>,
+) -> crate::domain::DomainResult<()>;
+
+/// A DELETE of resource `id` as `delete` does it.
+pub async fn deleted(
+    ctx: actix_web::web::Data<crate::domain::Ctx>,
+    caller: crate::domain::sessions::Caller,
+    (id, request): (String, &actix_web::HttpRequest),
+    delete: Delete,
+) -> Result<super::wire::NoContent, ApiError> {
+    let wanted = if_match_header(request);
+    super::work::run(ctx, move |ctx| delete(ctx, &caller, &id, wanted.as_deref())).await?;
+    Ok(super::wire::NoContent)
+}

@@ -12,7 +12,7 @@ use super::super::{
     route::Refusal, table::Api, work::read, work::run,
 };
 use super::discovery::Document;
-use super::{base, if_match_header, json_body, ListParams, NewResource, Resource, Scim, Shape};
+use super::{base, deleted, json_body, written, ListParams, NewResource, Resource, Scim, Shape};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::scim::provision::{self, UserInput};
 use crate::domain::scim::users;
@@ -185,13 +185,15 @@ async fn replace(
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let input = UserInput::read(&json_body(&body)?)?;
-    let (base, id, wanted) = (base(&ctx), id.into_inner(), if_match_header(&request));
-    let written = run(ctx, move |ctx| {
-        let change = |_: &Value| Ok(input.clone());
-        provision::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
-    })
-    .await?;
-    Ok(Resource::Found(written))
+    let change = move |_: &Value| Ok(input.clone());
+    written(
+        ctx,
+        caller,
+        (id.into_inner(), &request),
+        provision::write,
+        change,
+    )
+    .await
 }
 
 async fn patch(
@@ -202,18 +204,20 @@ async fn patch(
     request: HttpRequest,
 ) -> Result<Resource, ApiError> {
     let operations = json_body(&body)?;
-    let (base, id, wanted) = (base(&ctx), id.into_inner(), if_match_header(&request));
-    let written = run(ctx, move |ctx| {
-        let change = |current: &Value| {
-            let mut resource = current.clone();
-            scim_patch::apply(&mut resource, &operations)?;
-            provision::keeps_active(&resource)?;
-            UserInput::read(&resource)
-        };
-        provision::write(ctx, &caller, &id, &change, wanted.as_deref(), &base)
-    })
-    .await?;
-    Ok(Resource::Found(written))
+    let change = move |current: &Value| {
+        let mut resource = current.clone();
+        scim_patch::apply(&mut resource, &operations)?;
+        provision::keeps_active(&resource)?;
+        UserInput::read(&resource)
+    };
+    written(
+        ctx,
+        caller,
+        (id.into_inner(), &request),
+        provision::write,
+        change,
+    )
+    .await
 }
 
 async fn delete(
@@ -222,10 +226,5 @@ async fn delete(
     id: Path<String>,
     request: HttpRequest,
 ) -> Result<NoContent, ApiError> {
-    let (id, wanted) = (id.into_inner(), if_match_header(&request));
-    run(ctx, move |ctx| {
-        provision::delete(ctx, &caller, &id, wanted.as_deref())
-    })
-    .await?;
-    Ok(NoContent)
+    deleted(ctx, caller, (id.into_inner(), &request), provision::delete).await
 }
