@@ -403,7 +403,9 @@ fn users_made_changed_suspended_and_deleted_as_okta_and_entra_do(backend: Backen
         "/scim/v2/Users",
         &key,
         json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
             "userName": "Isaac.Brock@Example.com",
             "name": {"givenName": "Isaac", "familyName": "Brock"},
             "emails": [{"primary": true, "value": "isaac.brock@example.com", "type": "work"}],

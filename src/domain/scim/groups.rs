@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::filter::{parse_filter, Filter, Path};
-use super::{authorize_in, if_match, invalid_filter, stamp, Page, GROUP_SCHEMA};
+use super::filter::{Filter, Path};
+use super::{authorize_in, filter_of, guarded, invalid_filter, stamp, Page, GROUP_SCHEMA};
 use crate::clock::rfc3339;
 use crate::domain::access::Hold;
 use crate::domain::sessions::Caller;
@@ -168,14 +168,7 @@ pub fn list(
     page: Page,
     base: &str,
 ) -> DomainResult<Value> {
-    let filter = filter
-        .map(|f| parse_filter(f).map_err(|why| invalid_filter(&why)))
-        .transpose()?;
-    if let Some(filter) = &filter {
-        for (path, _) in filter.equalities() {
-            check_attribute(path)?;
-        }
-    }
+    let filter = filter_of(filter, check_attribute)?;
     ctx.store.read(|conn| {
         let member = authorize_in(conn, caller, Hold::Nothing)?;
         let organization_id = member.organization_id().to_string();
@@ -414,24 +407,24 @@ pub fn write(
     wanted: Option<&str>,
     base: &str,
 ) -> DomainResult<Value> {
-    ctx.store.write(|conn| {
-        let member = authorize_in(conn, caller, Hold::Exclusive)?;
-        let organization_id = member.organization_id().to_string();
-        let current = one_in(conn, &organization_id, id, base)?;
-        if_match(wanted, &current)?;
-        let input = change(&current)?.without_shown(&current);
-        directory::write_in(conn, &member, caller, id, &input.team())?;
-        one_in(conn, &organization_id, id, base)
-    })
+    guarded(
+        ctx,
+        caller,
+        (id, wanted, base),
+        one_in,
+        |conn, member, current| {
+            let organization_id = member.organization_id().to_string();
+            let input = change(&current)?.without_shown(&current);
+            directory::write_in(conn, member, caller, id, &input.team())?;
+            one_in(conn, &organization_id, id, base)
+        },
+    )
 }
 
 /// `DELETE /Groups/{id}`, as `customer/deleteteam`.
 pub fn delete(ctx: &Ctx, caller: &Caller, id: &str, wanted: Option<&str>) -> DomainResult<()> {
-    ctx.store.write(|conn| {
-        let member = authorize_in(conn, caller, Hold::Exclusive)?;
-        let current = one_in(conn, member.organization_id(), id, "")?;
-        if_match(wanted, &current)?;
-        directory::delete_in(conn, &member, caller, id)
+    guarded(ctx, caller, (id, wanted, ""), one_in, |conn, member, _| {
+        directory::delete_in(conn, member, caller, id)
     })
 }
 

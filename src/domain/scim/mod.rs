@@ -65,6 +65,46 @@ pub fn if_match(wanted: Option<&str>, current: &Value) -> DomainResult<()> {
     )))
 }
 
+/// How a kind of resource is read in the caller's transaction: the one
+/// with id `id` of organization `organization_id`, under `base` (404 when
+/// there is none).
+pub type Reader = fn(&mut DbConn, &str, &str, &str) -> DomainResult<Value>;
+
+/// The start of every SCIM write, in its one transaction: the gate (the
+/// organization held), the resource `id` as `read` reads it, and
+/// `If-Match` (`wanted`) against it (412, nothing done); then `act` with
+/// the member and the resource as it is.
+pub fn guarded<T>(
+    ctx: &Ctx,
+    caller: &Caller,
+    (id, wanted, base): (&str, Option<&str>, &str),
+    read: Reader,
+    act: impl FnOnce(&mut DbConn, &Member, Value) -> DomainResult<T>,
+) -> DomainResult<T> {
+    ctx.store.write(|conn| {
+        let member = authorize_in(conn, caller, Hold::Exclusive)?;
+        let current = read(conn, member.organization_id(), id, base)?;
+        if_match(wanted, &current)?;
+        act(conn, &member, current)
+    })
+}
+
+/// A `filter` as given: parsed, every attribute it compares one `known`
+/// takes (400 `invalidFilter` otherwise).
+pub fn filter_of(
+    text: Option<&str>,
+    known: fn(&filter::Path) -> DomainResult<()>,
+) -> DomainResult<Option<filter::Filter>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let parsed = filter::parse_filter(text).map_err(|why| invalid_filter(&why))?;
+    for (path, _) in parsed.equalities() {
+        known(path)?;
+    }
+    Ok(Some(parsed))
+}
+
 /// A page of a list: `startIndex` (1-based) and `count` (at most
 /// [`MAX_RESULTS`]).
 #[derive(Debug, Clone, Copy)]

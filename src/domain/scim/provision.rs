@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use super::users::{one_in, user_name_key};
-use super::{authorize_in, if_match};
+use super::{authorize_in, guarded};
 use crate::domain::access::Hold;
 use crate::domain::emails::{check_email, normalize_email};
 use crate::domain::kernel::events::{
@@ -424,40 +424,43 @@ pub fn write(
     wanted: Option<&str>,
     base: &str,
 ) -> DomainResult<Value> {
-    ctx.store.write(|conn| {
-        let member = authorize_in(conn, caller, Hold::Exclusive)?;
-        let organization_id = member.organization_id().to_string();
-        let membership = target(conn, &organization_id, id)?;
-        let current = one_in(conn, &organization_id, id, base)?;
-        if_match(wanted, &current)?;
-        let input = change(&current)?;
-        let now = now_ms();
-        let before: Option<ScimUserRow> = scim_users::table
-            .find((&organization_id, id))
-            .select(ScimUserRow::as_select())
-            .first(conn)
-            .optional()?;
-        let user_name = input.user_name.clone().unwrap_or_default();
-        ensure_user_name_free(conn, &organization_id, &user_name, Some(id))?;
-        let view = input.view(
-            &organization_id,
-            id,
-            before.as_ref().map_or(now, |b| b.created_at),
-            now,
-        )?;
-        if !before.as_ref().is_some_and(|b| same_view(b, &view)) {
-            execute(
-                conn,
-                diesel::delete(scim_users::table.find((&organization_id, id))),
+    guarded(
+        ctx,
+        caller,
+        (id, wanted, base),
+        one_in,
+        |conn, member, current| {
+            let organization_id = member.organization_id().to_string();
+            let membership = target(conn, &organization_id, id)?;
+            let input = change(&current)?;
+            let now = now_ms();
+            let before: Option<ScimUserRow> = scim_users::table
+                .find((&organization_id, id))
+                .select(ScimUserRow::as_select())
+                .first(conn)
+                .optional()?;
+            let user_name = input.user_name.clone().unwrap_or_default();
+            ensure_user_name_free(conn, &organization_id, &user_name, Some(id))?;
+            let view = input.view(
+                &organization_id,
+                id,
+                before.as_ref().map_or(now, |b| b.created_at),
+                now,
             )?;
-            execute(conn, diesel::insert_into(scim_users::table).values(&view))?;
-            edited(conn, caller, &organization_id, id)?;
-        }
-        if let Some(active) = input.active {
-            set_active(conn, caller, &membership, active)?;
-        }
-        one_in(conn, &organization_id, id, base)
-    })
+            if !before.as_ref().is_some_and(|b| same_view(b, &view)) {
+                execute(
+                    conn,
+                    diesel::delete(scim_users::table.find((&organization_id, id))),
+                )?;
+                execute(conn, diesel::insert_into(scim_users::table).values(&view))?;
+                edited(conn, caller, &organization_id, id)?;
+            }
+            if let Some(active) = input.active {
+                set_active(conn, caller, &membership, active)?;
+            }
+            one_in(conn, &organization_id, id, base)
+        },
+    )
 }
 
 /// `collaborator.edited` for a member whose directory view changed: the
@@ -483,10 +486,7 @@ fn edited(conn: &mut DbConn, caller: &Caller, organization_id: &str, id: &str) -
 /// `DELETE /Users/{id}`: `If-Match` checked, then the member removed as
 /// `customer/removecollaborator` removes, in one transaction.
 pub fn delete(ctx: &Ctx, caller: &Caller, id: &str, wanted: Option<&str>) -> DomainResult<()> {
-    ctx.store.write(|conn| {
-        let member = authorize_in(conn, caller, Hold::Exclusive)?;
-        let current = one_in(conn, member.organization_id(), id, "")?;
-        if_match(wanted, &current)?;
+    guarded(ctx, caller, (id, wanted, ""), one_in, |conn, _, _| {
         members::remove_in(conn, caller, id)
     })
 }

@@ -8,8 +8,8 @@ use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::filter::{parse_filter, Filter, Path};
-use super::{authorize_in, invalid_filter, stamp, Page, USER_SCHEMA};
+use super::filter::{Filter, Path};
+use super::{authorize_in, filter_of, invalid_filter, stamp, Page, USER_SCHEMA};
 use crate::clock::rfc3339;
 use crate::domain::access::Hold;
 use crate::domain::emails::normalize_email;
@@ -177,9 +177,7 @@ pub fn list(
     page: Page,
     base: &str,
 ) -> DomainResult<Value> {
-    let filter = filter
-        .map(|f| parse_filter(f).map_err(|why| invalid_filter(&why)))
-        .transpose()?;
+    let filter = filter_of(filter, check_attribute)?;
     ctx.store.read(|conn| {
         let member = authorize_in(conn, caller, Hold::Nothing)?;
         let organization_id = member.organization_id().to_string();
@@ -263,7 +261,6 @@ fn narrow(
     filter: &Filter,
 ) -> DomainResult<Option<Vec<String>>> {
     for (path, value) in filter.equalities() {
-        check_attribute(path)?;
         let Some(text) = value.as_str() else {
             continue;
         };
