@@ -199,7 +199,7 @@ pub fn confirm(ctx: &Ctx, token: &str) -> DomainResult<User> {
 /// What a confirmation link is for, without using it (the page shows it):
 /// the address it proves, and the account's address when it is a change.
 /// Unknown 404, expired 410; a used link still says what it confirmed.
-pub fn confirmation_details(ctx: &Ctx, token: &str) -> DomainResult<(String, Option<String>)> {
+pub fn confirmation_details(ctx: &Ctx, token: &str) -> DomainResult<Confirmation> {
     let hash = hash_secret(token);
     ctx.store.read(|conn| {
         let confirmation: EmailConfirmationRow = email_confirmations::table
@@ -215,12 +215,27 @@ pub fn confirmation_details(ctx: &Ctx, token: &str) -> DomainResult<(String, Opt
             });
         }
         let user = conn.user(&confirmation.user_id)?;
-        Ok(match confirmation.new_email {
+        let (address, current) = match confirmation.new_email {
             Some(new) if confirmation.used_at.is_none() => (new, Some(user.email)),
             Some(new) => (new, None),
             None => (user.email, None),
+        };
+        Ok(Confirmation {
+            address,
+            current,
+            language: user.language,
         })
     })
+}
+
+/// What a confirmation link confirms, as its page shows it.
+pub struct Confirmation {
+    /// The address the link confirms.
+    pub address: String,
+    /// The account's address today, when the link changes it.
+    pub current: Option<String>,
+    /// The account's language, when set: the page's (API.md §13).
+    pub language: Option<String>,
 }
 
 /// `user/resendconfirmation`: a fresh link to the account's own address;

@@ -4,7 +4,7 @@
 use crate::domain::permissions::{Need, Permission};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
@@ -17,7 +17,7 @@ use super::client_address::ClientAddress;
 use super::customer::OrganizationParams;
 use super::error::ApiError;
 use super::invite::TokenParams;
-use super::pages::{look_up, page, poster_with};
+use super::pages::{language, look_up, page, page_text};
 use super::params::{text, valid_email, Params};
 use super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
@@ -26,8 +26,7 @@ use super::{
 use crate::domain::ownership;
 use crate::domain::roles::Role;
 use crate::domain::verified_domains::{self, Domain, NewDomain};
-use crate::domain::Ctx;
-use crate::mail::templates::escape_html;
+use crate::domain::{Ctx, LinkKind};
 
 pub fn register(api: &mut Api<'_>) {
     api.add(&ADD, add);
@@ -274,44 +273,32 @@ async fn remove(
 }
 
 /// `GET /domain/{token}`: says which organization claims which domain and
-/// what verifying means, asks, then says what happens next.
+/// what verifying means, asks, then says what happens next; in the
+/// organization's language, else the browser's.
 pub async fn domain_page(
     ctx: web::Data<Ctx>,
+    request: HttpRequest,
     client: ClientAddress,
     token: web::Path<String>,
 ) -> HttpResponse {
-    const TITLE: &str = "Verify a domain";
     let token = token.into_inner();
-    let product = escape_html(&ctx.texts.product);
-    let (domain, organization) = match look_up(
-        ctx,
+    let found = look_up(
+        &ctx,
+        &request,
         client.0,
-        &token,
-        TITLE,
-        "verification link",
+        (LinkKind::Domain, &token),
         verified_domains::claim_details,
-    )
-    .await
-    {
-        Ok(found) => found,
+    );
+    let claim = match found.await {
+        Ok(claim) => claim,
         Err(page) => return page,
     };
-    let name = escape_html(&domain.domain);
-    let body = format!(
-        "<p>The organization <strong>{organization}</strong> on {product} claims the email domain \
-         <strong>{name}</strong>. Once you verify it, everyone who signs in to {product} with a \
-         verified address at {name} joins {organization} as <strong>{role}</strong> (unless \
-         they were removed from it or left it).</p>\n\
-         <p>Verify only if you manage {name} and expect this.</p>\n\
-         <button onclick=\"post('/customer/verifydomain')\">Verify {name}</button>\n\
-         <div id=\"result\"></div>\n{script}",
-        organization = escape_html(&organization),
-        role = domain.role.as_str(),
-        script = poster_with(
-            &token,
-            "(r) => r.domain.domain + ' is verified. Accounts at it join as they next sign in; \
-             nothing more to do here.'"
-        ),
-    );
-    page(StatusCode::OK, TITLE, &body)
+    let language = language(&ctx, &request, claim.language.as_deref());
+    let values = [
+        ("domain", page_text(&claim.domain.domain)),
+        ("organization", page_text(&claim.organization)),
+        ("role", page_text(claim.domain.role.as_str())),
+        ("token", page_text(&token)),
+    ];
+    page(&ctx, StatusCode::OK, "domain", &language, &values)
 }

@@ -10,7 +10,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -38,8 +38,9 @@ pub trait Wire: 'static {
         collabd
     }
 
-    /// The error body of `error`, answered with `status`.
-    fn error(error: &ApiError, status: StatusCode) -> Self::Error;
+    /// The error body of `error`, answered with `status` to `request` (a
+    /// page speaks the reader's language).
+    fn error(error: &ApiError, status: StatusCode, request: &HttpRequest) -> Self::Error;
 
     /// The bytes of an error body: JSON, unless the family's media type is
     /// another (a browser page's HTML).
@@ -64,9 +65,9 @@ pub trait Wire: 'static {
 
 /// A refusal as `W` answers it: `W`'s status and error body, with the
 /// refusal's headers (`Allow`, `WWW-Authenticate`, `Retry-After`).
-pub fn refuse<W: Wire>(error: &ApiError) -> HttpResponse {
+pub fn refuse<W: Wire>(error: &ApiError, request: &HttpRequest) -> HttpResponse {
     let status = W::status(error.status_code());
-    match W::body(&W::error(error, status)) {
+    match W::body(&W::error(error, status, request)) {
         Ok(body) => {
             let mut builder = error.builder(status);
             for header in W::HEADERS {
@@ -98,13 +99,17 @@ async fn answer_as<W: Wire, B: MessageBody + 'static>(
     let request = req.request().clone();
     let response = match next.call(req).await {
         Ok(response) => response.map_into_boxed_body(),
-        Err(e) => return Ok(ServiceResponse::new(request, refuse::<W>(&api_error(&e)))),
+        Err(e) => {
+            let refusal = refuse::<W>(&api_error(&e), &request);
+            return Ok(ServiceResponse::new(request, refusal));
+        }
     };
     let Some(error) = response.response().error().map(api_error) else {
         return Ok(response);
     };
     let (request, _) = response.into_parts();
-    Ok(ServiceResponse::new(request, refuse::<W>(&error)))
+    let refusal = refuse::<W>(&error, &request);
+    Ok(ServiceResponse::new(request, refusal))
 }
 
 /// The refusal behind an actix error: collabd's own, or one an actix

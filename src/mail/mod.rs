@@ -1,9 +1,8 @@
-//! Email: templates compiled in, the outbox written in the caller's
+//! Email: the outbox written in the caller's
 //! transaction, and the sender that delivers it.
 
 pub mod sender;
 pub mod smtp;
-pub mod templates;
 
 use crate::clock::{new_id, now_ms};
 use crate::secrets::Sealer;

@@ -24,6 +24,12 @@ macro_rules! builtin {
             include_str!(concat!("templates/mail/", $file)),
         )
     };
+    (page $file:literal) => {
+        (
+            concat!("page/", $file),
+            include_str!(concat!("templates/page/", $file)),
+        )
+    };
 }
 
 /// The three files of one email: subject, plain text and HTML.
@@ -95,9 +101,130 @@ pub const MAILS: [[Entry; 3]; 10] = [
 /// `link`, `button`).
 pub const LAYOUT: &str = "mail/layout.html";
 
-/// Every template's entry, in order.
+/// Every page's template. A page's script holds no values: it reads the
+/// link's token from `<main data-token>` and its sentences from hidden
+/// `data-say` elements, whose `{name}`s it fills with the API's answer
+/// (as text, never as HTML).
+pub const PAGES: [Entry; 8] = [
+    Entry {
+        name: "page/invite.html",
+        used: "GET /invite/{token}: an invitation, to accept or decline",
+        variables: &["inviter", "email", "organization", "role", "expires", "token"],
+    },
+    Entry {
+        name: "page/confirm.html",
+        used: "GET /confirm/{token}: an address to confirm (`current` is the account's address \
+            when the link changes it, else empty)",
+        variables: &["email", "current", "token"],
+    },
+    Entry {
+        name: "page/reset.html",
+        used: "GET /reset/{token}: a new password to choose",
+        variables: &["email", "token"],
+    },
+    Entry {
+        name: "page/signin.html",
+        used: "GET /signin/{token}: a sign-in link (`twofactor`: the account asks for a code)",
+        variables: &["email", "twofactor", "token"],
+    },
+    Entry {
+        name: "page/domain.html",
+        used: "GET /domain/{token}: an organization's claim of an email domain, to verify",
+        variables: &["domain", "organization", "role", "token"],
+    },
+    Entry {
+        name: "page/link_refused.html",
+        used: "any of the five pages above when its link cannot be used: `kind` is the link's \
+            kind, `reason` why (see below), `seconds` the wait after too many unknown links",
+        variables: &["kind", "reason", "seconds"],
+    },
+    Entry {
+        name: "page/sso_signed_in.html",
+        used: "GET /sso/callback: a sign-in through the organization's identity provider, \
+            finished (`joined`: it made the account a member; `session` is the session token)",
+        variables: &[
+            "name",
+            "email",
+            "organization",
+            "role",
+            "joined",
+            "expires",
+            "session",
+            "organizationid",
+        ],
+    },
+    Entry {
+        name: "page/sso_refused.html",
+        used: "GET /sso/{organizationid} and GET /sso/callback, refused: `reason` (see below), \
+            `detail` the provider's or the check's own words (English, may be empty)",
+        variables: &["reason", "detail"],
+    },
+];
+
+/// The parts pages and emails share: each template's file, what it is and
+/// the variables it may name.
+pub const PARTS: [Entry; 3] = [
+    Entry {
+        name: LAYOUT,
+        used: "the frame of every HTML email",
+        variables: &["link"],
+    },
+    Entry {
+        name: "page/layout.html",
+        used: "the frame of every page (blocks `title`, `heading`, `body`)",
+        variables: &["token"],
+    },
+    Entry {
+        name: "page/post.html",
+        used: "included by the pages with a button: the script that posts to the API and \
+            shows the answer",
+        variables: &[],
+    },
+];
+
+/// The kinds of emailed link, as `kind` names them (`page/link_refused.html`).
+pub const LINK_KINDS: [&str; 5] = ["invite", "confirm", "reset", "signin", "domain"];
+
+/// Why a link's page cannot go on (`reason` of `page/link_refused.html`).
+pub const LINK_REFUSALS: [&str; 9] = [
+    "unknown",
+    "malformed",
+    "too_many",
+    "unavailable",
+    "expired",
+    "revoked",
+    "declined",
+    "accepted",
+    "used",
+];
+
+/// Why a sign-in through an identity provider cannot go on (`reason` of
+/// `page/sso_refused.html`).
+pub const SSO_REFUSALS: [&str; 18] = [
+    "no_sso",
+    "unknown",
+    "used",
+    "expired",
+    "other_browser",
+    "changed",
+    "mix_up",
+    "unnamed",
+    "provider_refused",
+    "no_code",
+    "exchange_failed",
+    "token_invalid",
+    "no_verified_email",
+    "not_added",
+    "not_linked",
+    "unavailable",
+    "internal",
+    "other",
+];
+
+/// Every template's entry that is rendered by itself (emails' parts and
+/// pages), in order.
 pub fn entries() -> impl Iterator<Item = &'static Entry> {
-    MAILS.iter().flatten()
+    MAILS.iter().flatten().chain(PAGES.iter())
 }
 
 /// The built-in templates, by name.
@@ -133,6 +260,16 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     builtin!("verify_domain.subject.txt"),
     builtin!("verify_domain.txt"),
     builtin!("verify_domain.html"),
+    builtin!(page "layout.html"),
+    builtin!(page "post.html"),
+    builtin!(page "invite.html"),
+    builtin!(page "confirm.html"),
+    builtin!(page "reset.html"),
+    builtin!(page "signin.html"),
+    builtin!(page "domain.html"),
+    builtin!(page "link_refused.html"),
+    builtin!(page "sso_signed_in.html"),
+    builtin!(page "sso_refused.html"),
 ];
 
 /// The built-in languages' messages: English first (the fallback of every

@@ -12,7 +12,7 @@ use minijinja::{Error, ErrorKind, State};
 use unic_langid::LanguageIdentifier;
 
 use super::catalogue::LANGUAGES;
-use super::html::escape_html;
+use super::person::Person;
 
 type Bundle = FluentBundle<FluentResource>;
 
@@ -133,21 +133,16 @@ impl Messages {
             .lookup("language")
             .and_then(|l| l.as_str().map(str::to_string))
             .unwrap_or_default();
-        let found = self
-            .bundles
-            .iter()
-            .filter(|(c, _)| *c == language)
-            .chain(self.bundles.first())
-            .find_map(|(_, b)| b.get_message(id).and_then(|m| m.value()).map(|p| (b, p)));
-        let Some((bundle, pattern)) = found else {
-            return Err(no_message(id));
-        };
         let mut values = FluentArgs::new();
         if let Some(product) = state.lookup("product") {
             values.set("product", product.to_string());
         }
         for name in args.args() {
             let value: Value = args.get(name)?;
+            if let Some(person) = value.downcast_object_ref::<Person>() {
+                values.set(name.to_string(), self.person(&language, person)?);
+                continue;
+            }
             let value = match value.kind() {
                 ValueKind::Number => match f64::try_from(value.clone()) {
                     Ok(n) => FluentValue::from(n),
@@ -157,22 +152,49 @@ impl Messages {
             };
             values.set(name.to_string(), value);
         }
+        Ok(for_output(html, self.format(&language, id, &values)?))
+    }
+}
+
+impl Messages {
+    /// The message `id` of `language`, else of English, with `values`.
+    fn format(&self, language: &str, id: &str, values: &FluentArgs) -> Result<String, Error> {
+        let (bundle, pattern) = self
+            .bundles
+            .iter()
+            .filter(|(c, _)| c == language)
+            .chain(self.bundles.first())
+            .find_map(|(_, b)| b.get_message(id).and_then(|m| m.value()).map(|p| (b, p)))
+            .ok_or_else(|| no_message(id))?;
         let mut errors = Vec::new();
-        let text = bundle.format_pattern(pattern, Some(&values), &mut errors);
-        if let Some(error) = errors.first() {
-            return Err(Error::new(
+        let text = bundle.format_pattern(pattern, Some(values), &mut errors);
+        match errors.first() {
+            Some(error) => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("message {id:?}: {error}"),
-            ));
+            )),
+            None => Ok(text.into_owned()),
         }
-        Ok(for_output(html, text.into_owned()))
+    }
+
+    /// How `person` reads in `language`: the message `person` (name and
+    /// address) or `person-unconfirmed`.
+    fn person(&self, language: &str, person: &Person) -> Result<FluentValue<'static>, Error> {
+        let (id, email) = match &person.email {
+            Some(email) => ("person", email.as_str()),
+            None => ("person-unconfirmed", ""),
+        };
+        let mut values = FluentArgs::new();
+        values.set("name", person.name.clone());
+        values.set("email", email.to_string());
+        Ok(FluentValue::from(self.format(language, id, &values)?))
     }
 }
 
 /// A value that reaches an HTML template escaped already, and any other.
 fn for_output(html: bool, text: String) -> Value {
     match html {
-        true => Value::from_safe_string(escape_html(&text)),
+        true => Value::from_safe_string(minijinja::HtmlEscape(&text).to_string()),
         false => Value::from(text),
     }
 }

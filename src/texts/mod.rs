@@ -1,29 +1,35 @@
 //! The words collabd sends and shows (API.md §13): every email is a set of
-//! templates (subject, text, HTML) rendered by minijinja, whose sentences are
-//! Fluent messages in the recipient's language, under the provider's product
-//! name. `COLLABD_TEMPLATES_DIR` overrides any template by its name and adds
+//! templates (subject, text, HTML) and every page a template, rendered by
+//! minijinja, whose sentences are Fluent messages in the reader's language,
+//! under the provider's product name. `COLLABD_TEMPLATES_DIR` overrides any template by its name and adds
 //! or overrides messages per language (`locales/<language>.ftl`). Everything
 //! is compiled and checked at start ([`Texts::load`]): a template that does
 //! not parse, names a variable it does not get, or fails to render stops
 //! the start naming its file and line.
 //!
-//! HTML is escaped whatever a template says: the `safe` filter is gone,
-//! `autoescape` blocks are refused, and a message is escaped as a whole
-//! (its values with it) when an HTML template asks for it.
+//! HTML is escaped whatever a template says, by minijinja's own escaping
+//! (`HtmlEscape`): the `safe` filter is gone, `autoescape` blocks are
+//! refused, and a message is escaped as a whole (its values with it) when an
+//! HTML template asks for it.
 
 mod catalogue;
-mod html;
+mod lines;
 mod messages;
+mod person;
 
 use std::collections::{BTreeMap, HashSet};
+
 use std::path::Path;
 use std::sync::Arc;
 
 use minijinja::value::{Kwargs, Value};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, HtmlEscape, State, UndefinedBehavior};
 
-pub use catalogue::{entries, Entry, GLOBALS, LAYOUT, MAILS};
-pub use html::{escape_html, one_line};
+pub use catalogue::{
+    entries, Entry, GLOBALS, LAYOUT, LINK_KINDS, LINK_REFUSALS, MAILS, PAGES, PARTS, SSO_REFUSALS,
+};
+pub use lines::one_line;
+pub use person::{person, Person};
 use messages::Messages;
 
 use crate::mail::Mail;
@@ -87,12 +93,12 @@ fn environment(html: bool, messages: &Arc<Messages>) -> Environment<'static> {
         false => AutoEscape::None,
     });
     env.remove_filter("safe");
-    // Values reach HTML escaped by collabd's one rule (`/` stays `/`, so
-    // links read as links in the source).
+    // Every value not escaped already reaches HTML escaped, whatever the
+    // template's name or blocks say.
     env.set_formatter(move |out, _, value| {
         let text = value.to_string();
         let written = match html && !value.is_safe() {
-            true => out.write_str(&escape_html(&text)),
+            true => write!(out, "{}", HtmlEscape(&text)),
             false => out.write_str(&text),
         };
         written.map_err(|_| Error::new(ErrorKind::WriteFailure, "could not write"))
@@ -108,27 +114,37 @@ fn environment(html: bool, messages: &Arc<Messages>) -> Environment<'static> {
 /// same name) and the names overridden.
 type Sources = (Vec<(&'static str, String)>, HashSet<String>);
 
-/// [`Sources`] of `dir`. A file under `mail/` that names no template, or a
-/// template that says `autoescape`, stops the start.
-fn sources(dir: Option<&Path>) -> Result<Sources, String> {
-    if let Some(mail) = dir.map(|d| d.join("mail")).filter(|d| d.is_dir()) {
-        let files = std::fs::read_dir(&mail).map_err(|e| format!("{}: {e}", mail.display()))?;
+/// Stops the start for a file under `dir/mail/` or `dir/page/` that names
+/// no template (a misspelled override would be ignored otherwise).
+fn no_strangers(dir: &Path) -> Result<(), String> {
+    for folder in ["mail", "page"] {
+        let path = dir.join(folder);
+        if !path.is_dir() {
+            continue;
+        }
+        let files = std::fs::read_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for file in files {
-            let path = file.map_err(|e| format!("{}: {e}", mail.display()))?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
+            let file = file.map_err(|e| format!("{}: {e}", path.display()))?.path();
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let known = catalogue::BUILT_IN
                 .iter()
-                .any(|(n, _)| n.strip_prefix("mail/") == Some(name));
+                .any(|(n, _)| n.strip_prefix(folder).and_then(|n| n.strip_prefix('/')) == Some(name));
             if !known {
                 return Err(format!(
                     "{}: collabd has no template of this name (docs/templates.md lists them)",
-                    path.display()
+                    file.display()
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// [`Sources`] of `dir`. A file under `mail/` or `page/` that names no
+/// template, or a template that says `autoescape`, stops the start.
+fn sources(dir: Option<&Path>) -> Result<Sources, String> {
+    if let Some(dir) = dir {
+        no_strangers(dir)?;
     }
     let (mut sources, mut overridden) = (Vec::new(), HashSet::new());
     for (name, source) in catalogue::BUILT_IN {
@@ -207,12 +223,7 @@ impl Texts {
     /// Every template names only the variables it gets, and renders in
     /// every language with sample values.
     fn check(&self, dir: Option<&Path>, overridden: &HashSet<String>) -> Result<(), String> {
-        const LAYOUT_ENTRY: Entry = Entry {
-            name: LAYOUT,
-            used: "the frame of every HTML email",
-            variables: &["link"],
-        };
-        for entry in entries().chain(std::iter::once(&LAYOUT_ENTRY)) {
+        for entry in entries().chain(PARTS.iter()) {
             let template = self
                 .text
                 .get_template(entry.name)
@@ -249,31 +260,19 @@ impl Texts {
                         .join(", ")
                 ));
             }
-            if entry.name == LAYOUT {
+            if PARTS.iter().any(|p| p.name == entry.name) {
                 continue;
             }
-            // Every branch a boolean opens: each value both ways.
-            for (language, flag) in self
-                .messages
-                .languages()
-                .into_iter()
-                .flat_map(|l| [(l.clone(), true), (l, false)])
-            {
-                let sample: BTreeMap<&str, Value> = entry
-                    .variables
-                    .iter()
-                    .map(|v| match v {
-                        &"has_password" => (*v, Value::from(flag)),
-                        _ => (*v, sample(v)),
-                    })
-                    .collect();
-                self.render(entry.name, &language, sample).map_err(|e| {
-                    format!(
-                        "{} (in {language}): {}",
-                        place(dir, overridden, e.name().unwrap_or(entry.name), e.line()),
-                        e.detail().unwrap_or(&e.to_string())
-                    )
-                })?;
+            for language in self.messages.languages() {
+                for values in trials(entry) {
+                    self.render(entry.name, &language, values).map_err(|e| {
+                        format!(
+                            "{} (in {language}): {}",
+                            place(dir, overridden, e.name().unwrap_or(entry.name), e.line()),
+                            e.detail().unwrap_or(&e.to_string())
+                        )
+                    })?;
+                }
             }
         }
         Ok(())
@@ -350,6 +349,22 @@ impl Texts {
             (rendered, _) => rendered,
         }
     }
+
+    /// The page `name` (`page/<name>.html`, one of [`PAGES`]) in
+    /// `language`, with `values` (each escaped).
+    pub fn page(&self, name: &str, language: &str, values: &[(&str, Value)]) -> Result<String, String> {
+        let template = format!("page/{name}.html");
+        let given: BTreeMap<&str, Value> = values.iter().cloned().collect();
+        match (self.render(&template, language, given), &self.built_in) {
+            (Ok(page), _) => Ok(page),
+            (Err(why), Some(built_in)) => {
+                tracing::error!(error = %why, template, "an overridden template failed; the built-in one is shown");
+                let language = built_in.pick(&[Some(language)]);
+                built_in.page(name, &language, values)
+            }
+            (Err(why), None) => Err(format!("{template}: {why}")),
+        }
+    }
 }
 
 /// True when `line` names `identifier` as a whole word.
@@ -362,12 +377,45 @@ fn names(line: &str, identifier: &str) -> bool {
     })
 }
 
-/// A plausible value of a template's variable, for previews and the check
-/// at start.
+/// The values a template is tried with at start: every variable at its
+/// first sample, then each other sample of each variable in turn (so every
+/// branch a boolean opens and every message a `reason` names is rendered).
+fn trials(entry: &Entry) -> Vec<BTreeMap<&'static str, Value>> {
+    let first: BTreeMap<&'static str, Value> = entry
+        .variables
+        .iter()
+        .map(|v| (*v, samples(entry.name, v).swap_remove(0)))
+        .collect();
+    let mut trials = vec![first.clone()];
+    for variable in entry.variables {
+        for value in samples(entry.name, variable).into_iter().skip(1) {
+            let mut trial = first.clone();
+            trial.insert(*variable, value);
+            trials.push(trial);
+        }
+    }
+    trials
+}
+
+/// Plausible values of `template`'s `variable`, for previews (the first)
+/// and the check at start (all).
+fn samples(template: &str, variable: &str) -> Vec<Value> {
+    let each = |values: &[&str]| values.iter().map(|v| Value::from(*v)).collect();
+    match variable {
+        "has_password" | "twofactor" | "joined" => vec![Value::from(false), Value::from(true)],
+        "current" => vec![Value::from("charles@old.example"), Value::from("")],
+        "kind" => each(&LINK_KINDS),
+        "reason" if template.contains("sso") => each(&SSO_REFUSALS),
+        "reason" => each(&LINK_REFUSALS),
+        _ => vec![sample(variable)],
+    }
+}
+
+/// A plausible value of a template's variable.
 fn sample(variable: &str) -> Value {
     match variable {
         "organization" => Value::from("Analytical Engines AB"),
-        "inviter" | "by" => Value::from("Ada Lovelace (ada@example.com)"),
+        "inviter" | "by" => person("Ada Lovelace", "ada@example.com", true),
         "role" => Value::from("admin"),
         "expires" => Value::from("2026-12-31T12:00:00Z"),
         "name" => Value::from("Charles Babbage"),
@@ -376,7 +424,11 @@ fn sample(variable: &str) -> Value {
         "minutes" => Value::from(60),
         "hours" => Value::from(48),
         "domain" => Value::from("engines.example"),
-        "has_password" => Value::from(false),
+        "token" => Value::from("c2FtcGxlLXRva2Vu"),
+        "session" => Value::from("eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"),
+        "organizationid" => Value::from("0192b7e4-5c1a-7d3e-9f00-3a1b2c3d4e5f"),
+        "seconds" => Value::from(30),
+        "detail" => Value::from("invalid_grant"),
         other => Value::from(format!("<{other}>")),
     }
 }
@@ -425,6 +477,26 @@ impl Texts {
                     written.push(path);
                 }
             }
+            written.extend(self.preview_pages(&language, &dir.join("pages"))?);
+        }
+        Ok(written)
+    }
+
+    /// Every page in `language`, with plausible values, into `dir`.
+    fn preview_pages(&self, language: &str, dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut written = Vec::new();
+        for entry in &PAGES {
+            let name = entry.name.trim_start_matches("page/").trim_end_matches(".html");
+            let values: Vec<(&str, Value)> = entry
+                .variables
+                .iter()
+                .map(|v| (*v, samples(entry.name, v).swap_remove(0)))
+                .collect();
+            let page = self.page(name, language, &values)?;
+            let path = dir.join(format!("{name}.html"));
+            std::fs::write(&path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push(path);
         }
         Ok(written)
     }

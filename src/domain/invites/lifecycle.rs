@@ -22,7 +22,6 @@ use crate::domain::{
     new_id, normalize_email, now_ms, rfc3339, ConflictReason, Ctx, DomainError, DomainResult,
     GoneReason, MS_PER_DAY,
 };
-use crate::mail::templates;
 use crate::store::kinds::{InviteState, LinkPurpose};
 use crate::store::link_tokens;
 use crate::store::lookups::live;
@@ -124,11 +123,7 @@ pub(super) fn queue_invitation(
             ("organization", text(&organization.name)),
             (
                 "inviter",
-                text(templates::sender(
-                    &inviter.name,
-                    &inviter.email,
-                    inviter.confirmed,
-                )),
+                crate::texts::person(&inviter.name, &inviter.email, inviter.confirmed),
             ),
             ("role", text(role.name())),
             ("expires", text(rfc3339(row.expires_at))),

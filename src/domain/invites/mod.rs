@@ -18,5 +18,5 @@ pub use crate::domain::kernel::newcomers::NewcomerDetails;
 pub use crate::store::kinds::InviteState;
 pub use accept::{accept, decline};
 pub use lifecycle::{create, may_invite, resend, revoke};
-pub use reads::{details, for_user, list};
+pub use reads::{details, for_user, list, page_details};
 pub use values::{Accepted, Invite, InviteRef, Inviter, NewInvite};

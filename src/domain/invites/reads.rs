@@ -19,7 +19,7 @@ use crate::store::kinds::{InviteState, LinkPurpose};
 use crate::store::link_tokens;
 use crate::store::rows::{InviteRow, UserRow};
 use crate::store::schema::{invite_projects, invites, organizations, projects, roles, users};
-use crate::store::DbConn;
+use crate::store::{DbConn, Lookups};
 
 pub(super) fn views(
     conn: &mut DbConn,
@@ -295,6 +295,20 @@ pub fn details(ctx: &Ctx, token: &str) -> DomainResult<Invite> {
         let row = load_by_token(conn, token)?;
         ensure_open(&row, now)?;
         view(conn, row, now)
+    })
+}
+
+/// [`details`] for the invitation's page, with the language the page
+/// speaks if one is set: the invitee account's, else (no account) the
+/// organization's (API.md §13).
+pub fn page_details(ctx: &Ctx, token: &str) -> DomainResult<(Invite, Option<String>)> {
+    let now = now_ms();
+    ctx.store.read(|conn| {
+        let row = load_by_token(conn, token)?;
+        ensure_open(&row, now)?;
+        let organization = conn.organization(&row.organization_id)?;
+        let language = crate::domain::kernel::mailing::language_of(conn, &row.email, &organization)?;
+        Ok((view(conn, row, now)?, language))
     })
 }
 

@@ -75,15 +75,10 @@ pub fn language_of(
     })
 }
 
-/// How an email names a person who acted: "Name (address)", or, for an
-/// account that never confirmed its address, without it (API.md §4: an
-/// address nobody proved is never shown as theirs).
+/// How an email names a person who acted: their name, and their address
+/// unless they never confirmed it ([`crate::texts::Person`]).
 pub fn person(account: &UserRow) -> Value {
-    text(crate::mail::templates::sender(
-        &account.name,
-        &account.email,
-        account.email_verified,
-    ))
+    crate::texts::person(&account.name, &account.email, account.email_verified)
 }
 
 /// A value for a template.

@@ -325,12 +325,25 @@ fn claim(conn: &mut DbConn, token: &str) -> DomainResult<DomainRow> {
 
 /// What a verification link is about, without using it (the page shows
 /// it): the domain, the organization's name and the role.
-pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<(Domain, String)> {
+pub fn claim_details(ctx: &Ctx, token: &str) -> DomainResult<Claim> {
     ctx.store.read(|conn| {
         let row = claim(conn, token)?;
-        let organization = conn.organization(&row.organization_id)?.name;
-        Ok((shown(conn, row)?, organization))
+        let organization = conn.organization(&row.organization_id)?;
+        Ok(Claim {
+            domain: shown(conn, row)?,
+            organization: organization.name,
+            language: organization.language,
+        })
     })
+}
+
+/// A claim as its verification page shows it.
+pub struct Claim {
+    pub domain: Domain,
+    /// The claiming organization's name.
+    pub organization: String,
+    /// The organization's language, when set: the page's (API.md §13).
+    pub language: Option<String>,
 }
 
 /// `customer/verifydomain`: the emailed link used.

@@ -96,7 +96,7 @@ impl Wire for Scim {
         ApiError::NotFound("no such endpoint".into())
     }
 
-    fn error(error: &ApiError, status: StatusCode) -> ScimError {
+    fn error(error: &ApiError, status: StatusCode, _: &actix_web::HttpRequest) -> ScimError {
         let text = match error {
             ApiError::Internal(_) => "internal error".to_string(),
             other => other.to_string(),

@@ -9,13 +9,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Path};
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::super::error::ApiError;
 use super::super::metrics::Metrics;
-use super::super::pages::{page, page_html, PAGE_HEADERS};
+use super::super::pages::{language, page, page_text, render, PAGE_HEADERS};
 use super::super::wire::{Page, RedirectSetting, Wire};
 use super::super::{
     endpoint::Endpoint, endpoint::Operation, route::schema_ref, route::Access, route::Methods,
@@ -25,7 +25,7 @@ use crate::domain::sso;
 use crate::domain::tokens::new_secret;
 use crate::domain::Ctx;
 use crate::issuers::{IdClaims, Refusal as TokenRefusal};
-use crate::mail::templates::escape_html;
+use minijinja::value::Value;
 
 pub(super) fn register(api: &mut Api<'_>) {
     // The callback first: `/sso/{organizationid}` would take `callback` as
@@ -33,8 +33,6 @@ pub(super) fn register(api: &mut Api<'_>) {
     api.add_own(&CALLBACK, callback);
     api.add_own(&BEGIN, begin);
 }
-
-const TITLE: &str = "Sign in with your organization";
 
 /// The pages of a sign-in: HTML for a person, a refusal a page as well.
 pub struct Browser;
@@ -48,19 +46,21 @@ impl Wire for Browser {
     type Error = ErrorPage;
     const HEADERS: &'static [(&'static str, &'static str)] = &PAGE_HEADERS;
 
-    fn error(error: &ApiError, status: StatusCode) -> ErrorPage {
-        let text = match error {
-            ApiError::NotFound(_) => {
-                "This organization does not sign in through an identity provider.".to_string()
-            }
-            ApiError::Internal(_) => "Something went wrong; please try again.".to_string(),
-            ApiError::Unavailable(_) => {
-                "The sign-in cannot go on now; please try again in a moment.".to_string()
-            }
-            other => other.to_string(),
+    /// The page `page/sso_refused.html` in the browser's language: what
+    /// the handler said of the refusal ([`Said`]), else what its kind says.
+    fn error(error: &ApiError, _: StatusCode, request: &HttpRequest) -> ErrorPage {
+        let said = request.extensions().get::<Said>().cloned();
+        let said = said.unwrap_or_else(|| said_of(error));
+        let Some(ctx) = request.app_data::<Data<Ctx>>() else {
+            tracing::error!("a sign-in page without the server's context");
+            return ErrorPage(String::new());
         };
-        debug_assert!(status.is_client_error() || status.is_server_error());
-        ErrorPage(page_html(TITLE, &format!("<p>{}</p>", escape_html(&text))))
+        let language = language(ctx, request, None);
+        let values = [
+            ("reason", Value::from(said.reason)),
+            ("detail", page_text(&said.detail)),
+        ];
+        ErrorPage(render(ctx, "sso_refused", &language, &values).unwrap_or_default())
     }
 
     fn body(error: &ErrorPage) -> Result<Vec<u8>, String> {
@@ -84,6 +84,26 @@ impl Wire for Browser {
             _ => status.canonical_reason().unwrap_or("A page."),
         }
     }
+}
+
+/// What a refused sign-in's page says: why (one of
+/// [`crate::texts::SSO_REFUSALS`]) and the provider's or the check's own
+/// words, kept in the request for [`Browser::error`].
+#[derive(Clone, Debug)]
+struct Said {
+    reason: &'static str,
+    detail: String,
+}
+
+/// What the page of a refusal no handler described says, by its kind.
+fn said_of(error: &ApiError) -> Said {
+    let (reason, detail) = match error {
+        ApiError::NotFound(_) => ("no_sso", String::new()),
+        ApiError::Unavailable(_) | ApiError::Busy(_) => ("unavailable", String::new()),
+        ApiError::Internal(_) => ("internal", String::new()),
+        other => ("other", other.to_string()),
+    };
+    Said { reason, detail }
 }
 
 static BEGIN: Endpoint<RedirectSetting, Browser> = Endpoint::new(Operation {
@@ -244,16 +264,43 @@ async fn callback(
     request: HttpRequest,
 ) -> Result<Page, ApiError> {
     let browser = browser_of(&request);
-    let (outcome, answer) = finish(ctx, query.into_inner(), browser).await;
-    metrics.sso_signin(outcome.label());
-    answer
+    match signed_in(ctx, query.into_inner(), browser, &request).await {
+        Ok((outcome, page)) => {
+            metrics.sso_signin(outcome.label());
+            Ok(page)
+        }
+        Err((outcome, error, said)) => {
+            metrics.sso_signin(outcome.label());
+            request.extensions_mut().insert(said);
+            Err(error)
+        }
+    }
 }
 
-/// A refusal, and what it counts as.
-type Refused = (Outcome, ApiError);
+/// A refusal: what it counts as, the error (its status), and what its page
+/// says.
+type Refused = (Outcome, ApiError, Said);
 
-fn bad(outcome: Outcome, text: String) -> Refused {
-    (outcome, ApiError::InvalidRequest(text))
+/// A 400: the sign-in cannot go on for `reason`, with `detail`.
+fn bad(outcome: Outcome, reason: &'static str, detail: impl Into<String>) -> Refused {
+    let detail = detail.into();
+    let error = ApiError::InvalidRequest(format!("{reason} {detail}").trim_end().to_string());
+    (outcome, error, Said { reason, detail })
+}
+
+/// A 403: the account may not sign in to the organization, for `reason`.
+fn refused(outcome: Outcome, reason: &'static str, message: String) -> Refused {
+    let said = Said {
+        reason,
+        detail: String::new(),
+    };
+    (outcome, ApiError::Forbidden(message), said)
+}
+
+/// An error collabd did not foresee here (the store's): its page by kind.
+fn passed_on(error: ApiError) -> Refused {
+    let said = said_of(&error);
+    (Outcome::Unavailable, error, said)
 }
 
 /// 503: the provider's `what` cannot be fetched (logged with `why`).
@@ -265,31 +312,16 @@ fn unreachable(issuer: &str, what: &str, why: &str) -> ApiError {
     )
 }
 
-const BEGIN_AGAIN: &str = "Begin again from your organization's sign-in link.";
-
-async fn finish(
-    ctx: Data<Ctx>,
-    query: CallbackParams,
-    browser: Option<String>,
-) -> (Outcome, Result<Page, ApiError>) {
-    match signed_in(ctx, query, browser).await {
-        Ok((outcome, page)) => (outcome, Ok(page)),
-        Err((outcome, error)) => (outcome, Err(error)),
-    }
-}
-
 async fn signed_in(
     ctx: Data<Ctx>,
     query: CallbackParams,
     browser: Option<String>,
+    request: &HttpRequest,
 ) -> Result<(Outcome, Page), Refused> {
     let taken = take(ctx.clone(), query.state, browser).await?;
     // RFC 9207: an answer naming another issuer is a mix-up.
     if query.iss.as_ref().is_some_and(|iss| *iss != taken.issuer) {
-        return Err(bad(
-            Outcome::ProviderError,
-            format!("The answer came from another identity provider than this organization's. {BEGIN_AGAIN}"),
-        ));
+        return Err(bad(Outcome::ProviderError, "mix_up", ""));
     }
     if let Some(error) = query.error {
         // The provider's words, shown escaped, and not at any length.
@@ -300,68 +332,46 @@ async fn signed_in(
             .take(200)
             .collect();
         let error: String = error.chars().take(64).collect();
-        let text = format!("Your identity provider refused the sign-in: {error} {about}");
-        return Err(bad(Outcome::ProviderError, text.trim_end().to_string()));
+        let text = format!("{error} {about}");
+        return Err(bad(Outcome::ProviderError, "provider_refused", text.trim_end()));
     }
     let code = query
         .code
         .filter(|c| !c.is_empty() && c.len() <= 4096)
-        .ok_or_else(|| {
-            bad(
-                Outcome::ProviderError,
-                "Your identity provider sent no authorization code.".into(),
-            )
-        })?;
+        .ok_or_else(|| bad(Outcome::ProviderError, "no_code", ""))?;
     let claims = claims_of(&ctx, &taken, &code, query.iss.is_some()).await?;
-    match run(ctx, move |ctx| sso::finish(ctx, &taken, &claims)).await {
-        Ok(done) if done.joined => Ok((Outcome::Joined, signed_in_page(&done))),
-        Ok(done) => Ok((Outcome::SignedIn, signed_in_page(&done))),
-        Err(ApiError::Unauthenticated(_)) => Err(bad(
-            Outcome::NoVerifiedEmail,
-            "Your identity provider gave no verified email address, which is needed to find or \
-             make your account. Ask its administrator to release a verified email."
-                .into(),
-        )),
-        Err(ApiError::Forbidden(message)) => Err((
-            Outcome::NotAdded,
-            ApiError::Forbidden(format!("{message}.")),
-        )),
-        Err(ApiError::Conflict { message, .. }) => Err((
-            Outcome::NotLinked,
-            ApiError::Forbidden(format!("{message}.")),
-        )),
-        Err(ApiError::NotFound(message)) => {
-            Err(bad(Outcome::BadState, format!("{message}. {BEGIN_AGAIN}")))
+    let finished = run(ctx.clone(), move |ctx| sso::finish(ctx, &taken, &claims)).await;
+    match finished {
+        Ok(done) if done.joined => Ok((Outcome::Joined, signed_in_page(&ctx, request, &done))),
+        Ok(done) => Ok((Outcome::SignedIn, signed_in_page(&ctx, request, &done))),
+        Err(ApiError::Unauthenticated(_)) => Err(bad(Outcome::NoVerifiedEmail, "no_verified_email", "")),
+        Err(ApiError::Forbidden(message)) => Err(refused(Outcome::NotAdded, "not_added", message)),
+        Err(ApiError::Conflict { message, .. }) => {
+            Err(refused(Outcome::NotLinked, "not_linked", message))
         }
-        Err(e) => Err((Outcome::Unavailable, e)),
+        Err(ApiError::NotFound(_)) => Err(bad(Outcome::BadState, "changed", "")),
+        Err(e) => Err(passed_on(e)),
     }
 }
 
 /// The flow `state` names, taken once whatever the provider says (a
-/// state works once); 400 for an unknown, used or old one.
+/// state works once); 400 for an unknown, used or old one, or one begun in
+/// another browser.
 async fn take(
     ctx: Data<Ctx>,
     state: Option<String>,
     browser: Option<String>,
 ) -> Result<sso::Taken, Refused> {
-    let unknown = || {
-        bad(
-            Outcome::BadState,
-            format!("This sign-in is unknown. {BEGIN_AGAIN}"),
-        )
-    };
     let state = state
         .filter(|s| super::super::params::valid_token(s).is_ok())
-        .ok_or_else(unknown)?;
+        .ok_or_else(|| bad(Outcome::BadState, "unknown", ""))?;
     match run(ctx, move |ctx| sso::take(ctx, &state, browser.as_deref())).await {
         Ok(taken) => Ok(taken),
-        Err(ApiError::Forbidden(message)) => {
-            Err(bad(Outcome::BadState, format!("{message}. {BEGIN_AGAIN}")))
-        }
-        Err(ApiError::Gone { message, .. }) | Err(ApiError::NotFound(message)) => {
-            Err(bad(Outcome::BadState, format!("{message}. {BEGIN_AGAIN}")))
-        }
-        Err(e) => Err((Outcome::Unavailable, e)),
+        Err(ApiError::Forbidden(_)) => Err(bad(Outcome::BadState, "other_browser", "")),
+        Err(ApiError::Gone { reason: "used", .. }) => Err(bad(Outcome::BadState, "used", "")),
+        Err(ApiError::Gone { .. }) => Err(bad(Outcome::BadState, "expired", "")),
+        Err(ApiError::NotFound(_)) => Err(bad(Outcome::BadState, "unknown", "")),
+        Err(e) => Err(passed_on(e)),
     }
 }
 
@@ -375,19 +385,15 @@ async fn claims_of(
     named_itself: bool,
 ) -> Result<IdClaims, Refused> {
     let issuer = taken.issuer.as_str();
-    let discovery = ctx.issuers.discovery(issuer, false).await.map_err(|why| {
-        (
-            Outcome::Unavailable,
-            unreachable(issuer, "discovery document", &why),
-        )
-    })?;
+    let discovery = ctx
+        .issuers
+        .discovery(issuer, false)
+        .await
+        .map_err(|why| passed_on(unreachable(issuer, "discovery document", &why)))?;
     // RFC 9207: a provider that says it names itself in every answer, in an
     // answer that does not, is not the one answering.
     if discovery.authorization_response_iss_parameter_supported == Some(true) && !named_itself {
-        return Err(bad(
-            Outcome::ProviderError,
-            format!("The answer does not name its identity provider. {BEGIN_AGAIN}"),
-        ));
+        return Err(bad(Outcome::ProviderError, "unnamed", ""));
     }
     let id_token = ctx
         .issuers
@@ -401,54 +407,31 @@ async fn claims_of(
         .await
         .map_err(|why| {
             tracing::info!(issuer, error = %why, "an SSO code exchange failed");
-            bad(
-                Outcome::ProviderError,
-                format!("The sign-in could not be finished: {why}"),
-            )
+            bad(Outcome::ProviderError, "exchange_failed", why)
         })?;
     ctx.issuers
         .verify_id_token(&id_token, issuer, &taken.client_id, &taken.nonce)
         .await
         .map_err(|refusal| match refusal {
-            TokenRefusal::Invalid(why) => bad(
-                Outcome::TokenInvalid,
-                format!("The identity provider's answer does not verify: {why}"),
-            ),
-            TokenRefusal::Unavailable(why) => {
-                (Outcome::Unavailable, unreachable(issuer, "keys", &why))
-            }
+            TokenRefusal::Invalid(why) => bad(Outcome::TokenInvalid, "token_invalid", why),
+            TokenRefusal::Unavailable(why) => passed_on(unreachable(issuer, "keys", &why)),
         })
 }
 
-/// The page of a finished sign-in: who, where, the session, what next.
-fn signed_in_page(done: &sso::Finished) -> Page {
+/// The page of a finished sign-in: who, where, the session, what next; in
+/// the account's language, else the browser's.
+fn signed_in_page(ctx: &Ctx, request: &HttpRequest, done: &sso::Finished) -> Page {
     let login = &done.login;
-    let organization = escape_html(&done.organization_name);
-    let joined = match done.joined {
-        true => format!(
-            "<p>You joined <strong>{organization}</strong> as <strong>{}</strong>.</p>\n",
-            escape_html(&done.role)
-        ),
-        false => format!(
-            "<p>You are a member of <strong>{organization}</strong> as <strong>{}</strong>.</p>\n",
-            escape_html(&done.role)
-        ),
-    };
-    let body = format!(
-        "<p>You are signed in as <strong>{name}</strong> \
-         (<span id=\"email\">{email}</span>) through {organization}'s identity provider.</p>\n\
-         {joined}\
-         <p>Your session token, valid until <span id=\"expires\">{expires}</span>:</p>\n\
-         <pre id=\"session\">{token}</pre>\n\
-         <p>Next: call the API with <code>Authorization: Bearer &lt;token&gt;</code>, such as \
-         <code>customer/details?organizationid=<span id=\"organization\">{organizationid}</span></code>. \
-         Keep the token secret; <code>user/logout</code> ends it. To sign in again later, open \
-         this organization's sign-in link again.</p>",
-        name = escape_html(&login.user.name),
-        email = escape_html(&login.user.email),
-        expires = escape_html(&login.expiresat),
-        token = escape_html(&login.token),
-        organizationid = escape_html(&done.organization_id),
-    );
-    Page(page(StatusCode::OK, TITLE, &body))
+    let language = language(ctx, request, login.user.language.as_deref());
+    let values = [
+        ("name", page_text(&login.user.name)),
+        ("email", page_text(&login.user.email)),
+        ("organization", page_text(&done.organization_name)),
+        ("role", page_text(&done.role)),
+        ("joined", Value::from(done.joined)),
+        ("expires", page_text(&login.expiresat)),
+        ("session", page_text(&login.token)),
+        ("organizationid", page_text(&done.organization_id)),
+    ];
+    Page(page(ctx, StatusCode::OK, "sso_signed_in", &language, &values))
 }
