@@ -45,8 +45,11 @@ fn every_mail_renders_in_both_languages_under_the_product_name() {
     assert!(!english.html.contains("<script>"), "{}", english.html);
     assert!(english
         .html
-        .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
-    assert!(english.html.contains("href=\"https://p/x?t=1&amp;u=2\""));
+        .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; Co"));
+    // minijinja's escaping: `/` too; a browser reads the same address.
+    assert!(english
+        .html
+        .contains("href=\"https:&#x2f;&#x2f;p&#x2f;x?t=1&amp;u=2\""));
     assert!(
         english.text.contains("https://p/x?t=1&u=2"),
         "the text part is plain"
@@ -207,9 +210,22 @@ fn a_text_template_included_in_html_is_escaped_too() {
 #[test]
 fn what_the_start_refuses_besides_syntax() {
     // A file that names no template (a misspelling would be ignored).
-    let dir = with_dir(&[("mail/invitaton.html", "<p>x</p>")]);
-    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("unknown name");
-    assert!(refused.contains("invitaton.html"), "{refused}");
+    for (name, misspelled) in [
+        ("mail/invitaton.html", "invitaton.html"),
+        ("page/invitation.html", "page/invitation.html"),
+    ] {
+        let dir = with_dir(&[(name, "<p>x</p>")]);
+        let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("unknown name");
+        assert!(refused.contains(misspelled), "{refused}");
+    }
+    // A page's refusal names a message of its reason: one no language has
+    // stops the start, though only one reason opens it.
+    let dir = with_dir(&[(
+        "page/link_refused.html",
+        "{% if reason == \"revoked\" %}{{ t(\"no-such-message\") }}{% endif %}",
+    )]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("a reason's branch");
+    assert!(refused.contains("link_refused.html"), "{refused}");
     // A subject never carries the link (its token would be kept unsealed).
     let dir = with_dir(&[("mail/signin_link.subject.txt", "Sign in: {{ link }}")]);
     let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("link in subject");
@@ -286,4 +302,70 @@ fn an_override_failing_on_untried_values_falls_back_to_the_built_in_mail() {
         )
         .expect("renders");
     assert_eq!(admin.text, "Custom");
+}
+
+/// A page's values, hostile where a person could choose them.
+fn page_values() -> Vec<(&'static str, Value)> {
+    vec![
+        ("inviter", person("Eve <b>", "eve@example.com", false)),
+        ("email", Value::from("a\"onmouseover=\"x@example.com")),
+        ("organization", Value::from("<script>alert(1)</script> & Co")),
+        ("role", Value::from("admin")),
+        ("expires", Value::from("2026-12-31T00:00:00Z")),
+        ("token", Value::from("dG9rZW4")),
+    ]
+}
+
+#[test]
+fn every_page_renders_in_both_languages_with_values_escaped() {
+    let texts = Texts::load(None, "GleSYS Cloud", "en").expect("built-ins load");
+    let english = texts.page("invite", "en", &page_values()).expect("renders");
+    let swedish = texts.page("invite", "sv", &page_values()).expect("renders");
+    for (page, lang, words) in [
+        (&english, "en", "invited"),
+        (&swedish, "sv", "har bjudit in"),
+    ] {
+        assert!(page.contains(&format!("<html lang=\"{lang}\">")), "{page}");
+        assert!(page.contains(words) && page.contains("GleSYS Cloud"), "{page}");
+        assert!(!page.contains("collabd") && !page.contains("<script>alert"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)"), "{page}");
+        assert!(!page.contains("\"onmouseover"), "{page}");
+        assert!(page.contains("<main data-token=\"dG9rZW4\">"), "{page}");
+        // The script fills these in from the API's answer.
+        assert!(page.contains("{organization}"), "{page}");
+    }
+    assert!(english.contains("Eve &lt;b&gt; (address not confirmed)"), "{english}");
+    assert!(swedish.contains("Eve &lt;b&gt; (adressen är inte bekräftad)"), "{swedish}");
+    // Every page, every reason: no message id or template syntax left.
+    let dir = tempfile::tempdir().expect("temp dir");
+    texts.preview(dir.path()).expect("previews");
+    for language in ["en", "sv"] {
+        for entry in &PAGES {
+            let name = entry.name.trim_start_matches("page/");
+            let page = std::fs::read_to_string(dir.path().join(language).join("pages").join(name))
+                .expect("a preview of every page");
+            assert!(!page.contains("{{") && !page.contains("{ $"), "{name}: {page}");
+        }
+    }
+}
+
+#[test]
+fn a_page_override_is_used_and_cannot_turn_escaping_off() {
+    let dir = with_dir(&[(
+        "page/invite.html",
+        "<p title=\"{{ email }}\">{{ product }}: {{ organization }} {{ t(\"invite-page-body\", \
+         inviter=inviter, email=email, organization=organization, role=role) }}</p>{{ token }}",
+    )]);
+    let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("loads");
+    let page = texts.page("invite", "en", &page_values()).expect("renders");
+    assert!(page.starts_with("<p title=\"a&quot;onmouseover=&quot;x@example.com\">Panel: &lt;script&gt;"), "{page}");
+    assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
+    for raw in [
+        "{{ organization|safe }}",
+        "{% autoescape false %}{{ organization }}{% endautoescape %}",
+    ] {
+        let dir = with_dir(&[("page/invite.html", raw)]);
+        let refused = Texts::load(Some(dir.path()), "Panel", "en").expect_err(raw);
+        assert!(refused.contains("page/invite.html"), "{refused}");
+    }
 }

@@ -65,7 +65,7 @@ impl Wire for ScimLike {
         }
     }
 
-    fn error(error: &ApiError, status: StatusCode) -> ScimError {
+    fn error(error: &ApiError, status: StatusCode, _: &actix_web::HttpRequest) -> ScimError {
         let scim_type = match error {
             ApiError::Validation(_) => Some("invalidValue"),
             ApiError::InvalidRequest(_) => Some("invalidSyntax"),
