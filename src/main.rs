@@ -31,11 +31,11 @@ enum Command {
         action: ServiceKeyAction,
     },
     /// Check the templates (the built-in ones and COLLABD_TEMPLATES_DIR's)
-    /// and render every email in every language with sample values into
-    /// DIR (`<language>/<email>.html` and `.txt`), to look at before a
-    /// start.
+    /// and render every email and page in every language with sample
+    /// values into DIR (`<language>/<email>.html` and `.txt`,
+    /// `<language>/pages/<page>.html`), to look at before a start.
     Templates {
-        /// Where the rendered emails go.
+        /// Where the rendered emails and pages go.
         out: std::path::PathBuf,
     },
 }
@@ -166,7 +166,8 @@ fn service_key(config: &Config, action: ServiceKeyAction) -> Result<(), String> 
     Ok(())
 }
 
-/// `collabd templates DIR`: the start's checks, then every email rendered.
+/// `collabd templates DIR`: the start's checks, then every email and page
+/// rendered.
 fn templates(config: &Config, out: &std::path::Path) -> Result<(), String> {
     config.check()?;
     let texts = collabd::texts::Texts::from_config(config)?;

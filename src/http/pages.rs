@@ -69,7 +69,12 @@ pub(super) fn page_text(value: impl AsRef<str>) -> Value {
 /// The page `name` in `language` with `values`, as HTML; `None` (logged)
 /// only when even the built-in template fails, which the check at start
 /// rules out for every value it tries.
-pub(super) fn render(ctx: &Ctx, name: &str, language: &str, values: &[(&str, Value)]) -> Option<String> {
+pub(super) fn render(
+    ctx: &Ctx,
+    name: &str,
+    language: &str,
+    values: &[(&str, Value)],
+) -> Option<String> {
     ctx.texts
         .page(name, language, values)
         .map_err(|why| tracing::error!(error = %why, "a page could not be rendered"))
@@ -97,11 +102,20 @@ pub(super) fn page(
 
 /// The page of a link of `kind` that cannot be used, from the API's
 /// refusal, in the browser's language.
-fn refusal_page(ctx: &Ctx, request: &HttpRequest, kind: LinkKind, error: &ApiError) -> HttpResponse {
+fn refusal_page(
+    ctx: &Ctx,
+    request: &HttpRequest,
+    kind: LinkKind,
+    error: &ApiError,
+) -> HttpResponse {
     let (status, reason, seconds) = match error {
         ApiError::Gone { reason, .. } => (
             StatusCode::GONE,
-            LINK_REFUSALS.iter().find(|r| *r == reason).copied().unwrap_or("expired"),
+            LINK_REFUSALS
+                .iter()
+                .find(|r| *r == reason)
+                .copied()
+                .unwrap_or("expired"),
             0,
         ),
         ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "unknown", 0),
@@ -142,7 +156,13 @@ pub(super) async fn look_up<T: Send + 'static>(
             ("seconds", Value::from(0)),
         ];
         let language = language(ctx, request, None);
-        return Err(page(ctx, StatusCode::NOT_FOUND, "link_refused", &language, &values));
+        return Err(page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "link_refused",
+            &language,
+            &values,
+        ));
     }
     let lookup = token.to_string();
     run(ctx.clone(), move |ctx| {
@@ -160,15 +180,22 @@ pub async fn reset_page(
     token: web::Path<String>,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let found = look_up(&ctx, &request, client.0, (LinkKind::Reset, &token), |ctx, t| {
-        links::holder(ctx, TokenPurpose::Reset, t)
-    });
+    let found = look_up(
+        &ctx,
+        &request,
+        client.0,
+        (LinkKind::Reset, &token),
+        |ctx, t| links::holder(ctx, TokenPurpose::Reset, t),
+    );
     let user = match found.await {
         Ok(user) => user,
         Err(page) => return page,
     };
     let language = language(&ctx, &request, user.language.as_deref());
-    let values = [("email", page_text(&user.email)), ("token", page_text(&token))];
+    let values = [
+        ("email", page_text(&user.email)),
+        ("token", page_text(&token)),
+    ];
     page(&ctx, StatusCode::OK, "reset", &language, &values)
 }
 
@@ -181,9 +208,13 @@ pub async fn signin_page(
     token: web::Path<String>,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let found = look_up(&ctx, &request, client.0, (LinkKind::Signin, &token), |ctx, t| {
-        links::holder(ctx, TokenPurpose::Signin, t)
-    });
+    let found = look_up(
+        &ctx,
+        &request,
+        client.0,
+        (LinkKind::Signin, &token),
+        |ctx, t| links::holder(ctx, TokenPurpose::Signin, t),
+    );
     let user = match found.await {
         Ok(user) => user,
         Err(page) => return page,
@@ -253,7 +284,10 @@ pub async fn confirm_page(
     let language = language(&ctx, &request, confirmation.language.as_deref());
     let values = [
         ("email", page_text(&confirmation.address)),
-        ("current", page_text(confirmation.current.unwrap_or_default())),
+        (
+            "current",
+            page_text(confirmation.current.unwrap_or_default()),
+        ),
         ("token", page_text(&token)),
     ];
     page(&ctx, StatusCode::OK, "confirm", &language, &values)

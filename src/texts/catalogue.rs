@@ -109,7 +109,14 @@ pub const PAGES: [Entry; 8] = [
     Entry {
         name: "page/invite.html",
         used: "GET /invite/{token}: an invitation, to accept or decline",
-        variables: &["inviter", "email", "organization", "role", "expires", "token"],
+        variables: &[
+            "inviter",
+            "email",
+            "organization",
+            "role",
+            "expires",
+            "token",
+        ],
     },
     Entry {
         name: "page/confirm.html",

@@ -29,8 +29,8 @@ pub use catalogue::{
     entries, Entry, GLOBALS, LAYOUT, LINK_KINDS, LINK_REFUSALS, MAILS, PAGES, PARTS, SSO_REFUSALS,
 };
 pub use lines::one_line;
-pub use person::{person, Person};
 use messages::Messages;
+pub use person::{person, Person};
 
 use crate::mail::Mail;
 
@@ -125,10 +125,13 @@ fn no_strangers(dir: &Path) -> Result<(), String> {
         let files = std::fs::read_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for file in files {
             let file = file.map_err(|e| format!("{}: {e}", path.display()))?.path();
-            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let known = catalogue::BUILT_IN
-                .iter()
-                .any(|(n, _)| n.strip_prefix(folder).and_then(|n| n.strip_prefix('/')) == Some(name));
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let known = catalogue::BUILT_IN.iter().any(|(n, _)| {
+                n.strip_prefix(folder).and_then(|n| n.strip_prefix('/')) == Some(name)
+            });
             if !known {
                 return Err(format!(
                     "{}: collabd has no template of this name (docs/templates.md lists them)",
@@ -352,7 +355,12 @@ impl Texts {
 
     /// The page `name` (`page/<name>.html`, one of [`PAGES`]) in
     /// `language`, with `values` (each escaped).
-    pub fn page(&self, name: &str, language: &str, values: &[(&str, Value)]) -> Result<String, String> {
+    pub fn page(
+        &self,
+        name: &str,
+        language: &str,
+        values: &[(&str, Value)],
+    ) -> Result<String, String> {
         let template = format!("page/{name}.html");
         let given: BTreeMap<&str, Value> = values.iter().cloned().collect();
         match (self.render(&template, language, given), &self.built_in) {
@@ -487,7 +495,10 @@ impl Texts {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut written = Vec::new();
         for entry in &PAGES {
-            let name = entry.name.trim_start_matches("page/").trim_end_matches(".html");
+            let name = entry
+                .name
+                .trim_start_matches("page/")
+                .trim_end_matches(".html");
             let values: Vec<(&str, Value)> = entry
                 .variables
                 .iter()

@@ -309,7 +309,10 @@ fn page_values() -> Vec<(&'static str, Value)> {
     vec![
         ("inviter", person("Eve <b>", "eve@example.com", false)),
         ("email", Value::from("a\"onmouseover=\"x@example.com")),
-        ("organization", Value::from("<script>alert(1)</script> & Co")),
+        (
+            "organization",
+            Value::from("<script>alert(1)</script> & Co"),
+        ),
         ("role", Value::from("admin")),
         ("expires", Value::from("2026-12-31T00:00:00Z")),
         ("token", Value::from("dG9rZW4")),
@@ -326,16 +329,28 @@ fn every_page_renders_in_both_languages_with_values_escaped() {
         (&swedish, "sv", "har bjudit in"),
     ] {
         assert!(page.contains(&format!("<html lang=\"{lang}\">")), "{page}");
-        assert!(page.contains(words) && page.contains("GleSYS Cloud"), "{page}");
-        assert!(!page.contains("collabd") && !page.contains("<script>alert"), "{page}");
+        assert!(
+            page.contains(words) && page.contains("GleSYS Cloud"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("collabd") && !page.contains("<script>alert"),
+            "{page}"
+        );
         assert!(page.contains("&lt;script&gt;alert(1)"), "{page}");
         assert!(!page.contains("\"onmouseover"), "{page}");
         assert!(page.contains("<main data-token=\"dG9rZW4\">"), "{page}");
         // The script fills these in from the API's answer.
         assert!(page.contains("{organization}"), "{page}");
     }
-    assert!(english.contains("Eve &lt;b&gt; (address not confirmed)"), "{english}");
-    assert!(swedish.contains("Eve &lt;b&gt; (adressen är inte bekräftad)"), "{swedish}");
+    assert!(
+        english.contains("Eve &lt;b&gt; (address not confirmed)"),
+        "{english}"
+    );
+    assert!(
+        swedish.contains("Eve &lt;b&gt; (adressen är inte bekräftad)"),
+        "{swedish}"
+    );
     // Every page, every reason: no message id or template syntax left.
     let dir = tempfile::tempdir().expect("temp dir");
     texts.preview(dir.path()).expect("previews");
@@ -344,7 +359,10 @@ fn every_page_renders_in_both_languages_with_values_escaped() {
             let name = entry.name.trim_start_matches("page/");
             let page = std::fs::read_to_string(dir.path().join(language).join("pages").join(name))
                 .expect("a preview of every page");
-            assert!(!page.contains("{{") && !page.contains("{ $"), "{name}: {page}");
+            assert!(
+                !page.contains("{{") && !page.contains("{ $"),
+                "{name}: {page}"
+            );
         }
     }
 }
@@ -358,8 +376,16 @@ fn a_page_override_is_used_and_cannot_turn_escaping_off() {
     )]);
     let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("loads");
     let page = texts.page("invite", "en", &page_values()).expect("renders");
-    assert!(page.starts_with("<p title=\"a&quot;onmouseover=&quot;x@example.com\">Panel: &lt;script&gt;"), "{page}");
-    assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
+    assert!(
+        page.starts_with(
+            "<p title=\"a&quot;onmouseover=&quot;x@example.com\">Panel: &lt;script&gt;"
+        ),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>") && !page.contains("<b>"),
+        "{page}"
+    );
     for raw in [
         "{{ organization|safe }}",
         "{% autoescape false %}{{ organization }}{% endautoescape %}",

@@ -1,7 +1,8 @@
 //! Made to be embedded (API.md §13): the provider's product name in every
 //! email, every emailed link in the form of the provider's panel (each
-//! token working with the public calls), mail in the recipient's language,
-//! and a start that refuses a broken template, naming its file and line.
+//! token working with the public calls), mail and pages in the reader's
+//! language, and a start that refuses a broken template, naming its file
+//! and line.
 
 use serde_json::{json, Value};
 
@@ -12,6 +13,7 @@ use crate::support::{Backend, TestApp};
 on_both_backends!(
     the_product_name_and_the_panels_links_in_every_mail,
     mail_comes_in_the_recipients_language,
+    pages_come_in_the_readers_language,
 );
 
 const PANEL: &str = "https://panel.example/join/{kind}?t={token}";
@@ -73,7 +75,7 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     // Invite, and the account its acceptance makes.
     app.invite(&ada, &org, "bob@example.com", "collaborator");
     let invitation = mail_to("bob@example.com", "invited you");
-    page_of("invite", &panel_token(&invitation, "invite"), false);
+    page_of("invite", &panel_token(&invitation, "invite"), true);
     app.post(
         "/invite/accept",
         None,
@@ -96,6 +98,21 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
         json!({"token": panel_token(&reset, "reset"), "password": "a third horse battery"}),
     )
     .ok();
+    // A link that cannot be used any more, and one that never existed: the
+    // page says so under the product's name.
+    for (path, status) in [
+        (format!("/reset/{}", panel_token(&reset, "reset")), 410),
+        (format!("/signin/{}", "A".repeat(43)), 404),
+        ("/confirm/not%20a%20token".to_string(), 404),
+    ] {
+        let refused = app.get(&path, None);
+        let html = refused.body["raw"].as_str().unwrap_or_default();
+        assert_eq!(refused.status, status, "{path}: {html}");
+        assert!(
+            html.contains("GleSYS Cloud") && !html.to_lowercase().contains("collabd"),
+            "{html}"
+        );
+    }
     app.post(
         "/user/requestloginlink",
         None,
@@ -230,6 +247,111 @@ fn mail_comes_in_the_recipients_language(backend: Backend) {
         .post("/user/edit", Some(&sven), json!({"language": null}))
         .ok();
     assert_eq!(cleared.get("user")["language"], Value::Null);
+}
+
+/// GET `path` with the browser asking for `languages` (`Accept-Language`):
+/// the status, the page's `lang` and its HTML.
+fn page_in(app: &TestApp, path: &str, languages: Option<&str>) -> (u16, String, String) {
+    let headers: Vec<(&str, &str)> = languages
+        .map(|l| ("Accept-Language", l))
+        .into_iter()
+        .collect();
+    let page = app.request("GET", path, &headers, b"");
+    let html = page.body["raw"].as_str().unwrap_or_default().to_string();
+    let lang = html
+        .split_once("<html lang=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(lang, _)| lang.to_string())
+        .unwrap_or_default();
+    assert_eq!(page.header("vary"), Some("Accept-Language"), "{path}");
+    (page.status, lang, html)
+}
+
+fn pages_come_in_the_readers_language(backend: Backend) {
+    let app = TestApp::start(backend);
+    let token_for = |address: &str, kind: &str| {
+        app.mail
+            .wait_for_matching(address, |m| m.token(kind).is_some())
+            .token(kind)
+            .expect("a link")
+    };
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    // A newcomer's invitation, the organization without a language: the
+    // browser's decides, else the default.
+    app.invite(&owner, &org, "ny@example.com", "collaborator");
+    let invite = format!("/invite/{}", token_for("ny@example.com", "invite"));
+    for (asked, lang, says) in [
+        (Some("sv-SE,sv;q=0.9,en;q=0.5"), "sv", "har bjudit in"),
+        (Some("sv"), "sv", "Tacka ja"),
+        (Some("de-DE, en;q=0.8"), "en", "invited"),
+        (Some("sv;q=0, en"), "en", "Accept"),
+        (Some("not a language header"), "en", "invited"),
+        (None, "en", "invited"),
+    ] {
+        let (status, shown, html) = page_in(&app, &invite, asked);
+        assert_eq!((status, shown.as_str()), (200, lang), "{asked:?}: {html}");
+        assert!(html.contains(says), "{asked:?}: {html}");
+    }
+    // The organization's language, once set, is the newcomer's.
+    app.post(
+        "/customer/settings",
+        Some(&owner),
+        json!({"organizationid": org, "language": "sv"}),
+    )
+    .ok();
+    let (_, lang, html) = page_in(&app, &invite, Some("en"));
+    assert_eq!(lang, "sv", "{html}");
+    // An account's own language comes first: English for an `en` account
+    // whatever its browser or the organization say, Swedish for an `sv` one.
+    let eve = app.user("eve@example.com");
+    app.post("/user/edit", Some(&eve), json!({"language": "en"}))
+        .ok();
+    app.invite(&owner, &org, "eve@example.com", "collaborator");
+    let eves = format!("/invite/{}", token_for("eve@example.com", "invite"));
+    assert_eq!(page_in(&app, &eves, Some("sv")).1, "en");
+    let sven = app.user("sven@example.com");
+    app.post("/user/edit", Some(&sven), json!({"language": "sv"}))
+        .ok();
+    app.post(
+        "/user/requestloginlink",
+        None,
+        json!({"email": "sven@example.com"}),
+    )
+    .ok();
+    let signin = format!("/signin/{}", token_for("sven@example.com", "signin"));
+    let (status, lang, html) = page_in(&app, &signin, Some("en-GB"));
+    assert_eq!((status, lang.as_str()), (200, "sv"), "{html}");
+    assert!(
+        html.contains("Logga in") && html.contains("sven@example.com"),
+        "{html}"
+    );
+    // A link that cannot be used: the browser's language.
+    let unknown = format!("/reset/{}", "A".repeat(43));
+    let (status, lang, html) = page_in(&app, &unknown, Some("sv"));
+    assert_eq!((status, lang.as_str()), (404, "sv"), "{html}");
+    assert!(html.contains("finns inte"), "{html}");
+    let (_, lang, html) = page_in(&app, &unknown, None);
+    assert_eq!(lang, "en");
+    assert!(html.contains("does not exist"), "{html}");
+    // The API's own error texts stay English, whatever the browser asks.
+    let refused = app.request(
+        "POST",
+        "/invite/accept",
+        &[
+            ("Accept-Language", "sv"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+    );
+    assert_eq!(refused.status, 404);
+    assert!(
+        refused.body["response"]["status"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("not found")),
+        "{}",
+        refused.body
+    );
 }
 
 /// A template that does not parse stops the start, and the message names

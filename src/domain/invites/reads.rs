@@ -307,7 +307,8 @@ pub fn page_details(ctx: &Ctx, token: &str) -> DomainResult<(Invite, Option<Stri
         let row = load_by_token(conn, token)?;
         ensure_open(&row, now)?;
         let organization = conn.organization(&row.organization_id)?;
-        let language = crate::domain::kernel::mailing::language_of(conn, &row.email, &organization)?;
+        let language =
+            crate::domain::kernel::mailing::language_of(conn, &row.email, &organization)?;
         Ok((view(conn, row, now)?, language))
     })
 }

@@ -333,7 +333,11 @@ async fn signed_in(
             .collect();
         let error: String = error.chars().take(64).collect();
         let text = format!("{error} {about}");
-        return Err(bad(Outcome::ProviderError, "provider_refused", text.trim_end()));
+        return Err(bad(
+            Outcome::ProviderError,
+            "provider_refused",
+            text.trim_end(),
+        ));
     }
     let code = query
         .code
@@ -344,7 +348,9 @@ async fn signed_in(
     match finished {
         Ok(done) if done.joined => Ok((Outcome::Joined, signed_in_page(&ctx, request, &done))),
         Ok(done) => Ok((Outcome::SignedIn, signed_in_page(&ctx, request, &done))),
-        Err(ApiError::Unauthenticated(_)) => Err(bad(Outcome::NoVerifiedEmail, "no_verified_email", "")),
+        Err(ApiError::Unauthenticated(_)) => {
+            Err(bad(Outcome::NoVerifiedEmail, "no_verified_email", ""))
+        }
         Err(ApiError::Forbidden(message)) => Err(refused(Outcome::NotAdded, "not_added", message)),
         Err(ApiError::Conflict { message, .. }) => {
             Err(refused(Outcome::NotLinked, "not_linked", message))
@@ -433,5 +439,11 @@ fn signed_in_page(ctx: &Ctx, request: &HttpRequest, done: &sso::Finished) -> Pag
         ("session", page_text(&login.token)),
         ("organizationid", page_text(&done.organization_id)),
     ];
-    Page(page(ctx, StatusCode::OK, "sso_signed_in", &language, &values))
+    Page(page(
+        ctx,
+        StatusCode::OK,
+        "sso_signed_in",
+        &language,
+        &values,
+    ))
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     a_flow_begun_in_one_process_finishes_in_another,
     a_provider_speaks_only_for_its_organizations_verified_domains,
     a_flow_ends_with_its_connection_and_takes_only_its_own_provider,
+    the_pages_speak_the_readers_language_under_the_product_name,
 );
 
 const CLIENT: &str = "collabd-acme";
@@ -41,10 +42,16 @@ fn free_port() -> u16 {
 /// reach the provider on 127.0.0.1, and a provider whose client redirects
 /// to its callback; `deny` makes the provider refuse every sign-in.
 fn app_and_provider(backend: Backend, deny: bool) -> (TestApp, OidcProvider, String) {
+    app_named(backend, deny, "collabd")
+}
+
+/// [`app_and_provider`] under the product name `product`.
+fn app_named(backend: Backend, deny: bool, product: &str) -> (TestApp, OidcProvider, String) {
     let port = free_port();
     let app = TestApp::start_with(backend, |c| {
         c.listen = format!("127.0.0.1:{port}");
         c.webhook_allow_private = true;
+        c.product_name = product.into();
     });
     let base = app.server.as_ref().expect("server").base.clone();
     let provider = OidcProvider::start(CLIENT, SECRET, &format!("{base}/sso/callback"), deny);
@@ -805,6 +812,100 @@ fn a_flow_ends_with_its_connection_and_takes_only_its_own_provider(backend: Back
     let landed = Browser::new().sign_in(&start, "lee@acme.com");
     assert_eq!(landed.status, 200, "{}", landed.body);
     assert!(landed.body.contains("technical"), "{}", landed.body);
+}
+
+/// The `lang` of a page.
+fn lang_of(page: &str) -> &str {
+    page.split_once("<html lang=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("", |(lang, _)| lang)
+}
+
+fn the_pages_speak_the_readers_language_under_the_product_name(backend: Backend) {
+    let (app, provider, base) = app_named(backend, false, "GleSYS Cloud");
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    set_sso(
+        &app,
+        &owner,
+        &org,
+        &provider.issuer,
+        json!({"role": "technical"}),
+    );
+    let start = format!("{base}/sso/{org}");
+    let named =
+        |page: &str| page.contains("GleSYS Cloud") && !page.to_lowercase().contains("collabd");
+    // A newcomer whose browser asks for Swedish: the page is Swedish.
+    let joined = Browser::speaking("sv-SE,sv;q=0.9").sign_in(&start, "ny@acme.com");
+    assert_eq!(
+        (joined.status, lang_of(&joined.body)),
+        (200, "sv"),
+        "{}",
+        joined.body
+    );
+    assert!(
+        joined.body.contains("Du har gått med i Acme som technical"),
+        "{}",
+        joined.body
+    );
+    assert!(
+        named(&joined.body) && session_of(&joined.body).is_some(),
+        "{}",
+        joined.body
+    );
+    // An account with a language of its own reads it, whatever the browser.
+    let session = session_of(&joined.body).expect("a session");
+    app.post("/user/edit", Some(&session), json!({"language": "en"}))
+        .ok();
+    let english = Browser::speaking("sv").sign_in(&start, "ny@acme.com");
+    assert_eq!(lang_of(&english.body), "en", "{}", english.body);
+    assert!(
+        english
+            .body
+            .contains("You are a member of Acme as technical"),
+        "{}",
+        english.body
+    );
+    // Refusals follow the browser: a state nobody began, an organization
+    // without SSO.
+    let unknown = format!("{base}/sso/callback?state={}&code=x", "A".repeat(43));
+    let swedish = Browser::speaking("sv").open(&unknown);
+    assert_eq!(
+        (swedish.status, lang_of(&swedish.body)),
+        (400, "sv"),
+        "{}",
+        swedish.body
+    );
+    assert!(
+        swedish.body.contains("okänd") && named(&swedish.body),
+        "{}",
+        swedish.body
+    );
+    let plain = Browser::new().open(&unknown);
+    assert_eq!(
+        (plain.status, lang_of(&plain.body)),
+        (400, "en"),
+        "{}",
+        plain.body
+    );
+    assert!(
+        plain.body.contains("unknown") && named(&plain.body),
+        "{}",
+        plain.body
+    );
+    let other = app.organization(&owner, "Other");
+    let none = Browser::speaking("sv").open(&format!("{base}/sso/{other}"));
+    assert_eq!(
+        (none.status, lang_of(&none.body)),
+        (404, "sv"),
+        "{}",
+        none.body
+    );
+    assert!(
+        none.body.contains("identitetsleverantör") && named(&none.body),
+        "{}",
+        none.body
+    );
 }
 
 fn urlencode(text: &str) -> String {

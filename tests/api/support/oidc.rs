@@ -104,6 +104,8 @@ pub struct Browser {
     cookies: BTreeMap<String, String>,
     /// Addresses not opened: a redirect to one ends the walk there.
     stop_at: Option<String>,
+    /// The browser's `Accept-Language`, when it sends one.
+    languages: Option<String>,
 }
 
 impl Default for Browser {
@@ -121,6 +123,15 @@ impl Browser {
                 .build(),
             cookies: BTreeMap::new(),
             stop_at: None,
+            languages: None,
+        }
+    }
+
+    /// A browser that asks for `languages` (`Accept-Language`) everywhere.
+    pub fn speaking(languages: &str) -> Browser {
+        Browser {
+            languages: Some(languages.to_string()),
+            ..Browser::new()
         }
     }
 
@@ -134,6 +145,9 @@ impl Browser {
     /// One request; every status is an answer.
     fn send(&mut self, method: &str, url: &str, form: Option<&[(&str, &str)]>) -> ureq::Response {
         let mut request = self.agent.request(method, url);
+        if let Some(languages) = &self.languages {
+            request = request.set("accept-language", languages);
+        }
         if !self.cookies.is_empty() {
             let header: Vec<String> = self
                 .cookies
