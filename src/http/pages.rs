@@ -42,7 +42,7 @@ pub(super) fn language(ctx: &Ctx, request: &HttpRequest, stored: Option<&str>) -
     }
     let mut asked = AcceptLanguage::parse(request).map_or_else(|_| Vec::new(), |h| h.0);
     // Stable: equal weights keep the browser's order.
-    asked.sort_by(|a, b| b.quality.cmp(&a.quality));
+    asked.sort_by_key(|item| std::cmp::Reverse(item.quality));
     let known = ctx.texts.languages();
     asked
         .iter()
