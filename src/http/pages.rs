@@ -172,6 +172,26 @@ pub(super) async fn look_up<T: Send + 'static>(
     .map_err(|e| refusal_page(ctx, request, kind, &e))
 }
 
+/// The account an account link (reset, sign-in) of `kind` belongs to, and
+/// the language of its page; or the page that says why there is none.
+async fn holder(
+    ctx: &web::Data<Ctx>,
+    request: &HttpRequest,
+    client: std::net::IpAddr,
+    (kind, token): (LinkKind, &str),
+) -> Result<(accounts::User, String), HttpResponse> {
+    let purpose = match kind {
+        LinkKind::Signin => TokenPurpose::Signin,
+        _ => TokenPurpose::Reset,
+    };
+    let found = look_up(ctx, request, client, (kind, token), move |ctx, t| {
+        links::holder(ctx, purpose, t)
+    });
+    let user = found.await?;
+    let language = language(ctx, request, user.language.as_deref());
+    Ok((user, language))
+}
+
 /// `GET /reset/{token}`: asks for the new password, then says to sign in.
 pub async fn reset_page(
     ctx: web::Data<Ctx>,
@@ -180,23 +200,16 @@ pub async fn reset_page(
     token: web::Path<String>,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let found = look_up(
-        &ctx,
-        &request,
-        client.0,
-        (LinkKind::Reset, &token),
-        |ctx, t| links::holder(ctx, TokenPurpose::Reset, t),
-    );
-    let user = match found.await {
-        Ok(user) => user,
-        Err(page) => return page,
-    };
-    let language = language(&ctx, &request, user.language.as_deref());
-    let values = [
-        ("email", page_text(&user.email)),
-        ("token", page_text(&token)),
-    ];
-    page(&ctx, StatusCode::OK, "reset", &language, &values)
+    match holder(&ctx, &request, client.0, (LinkKind::Reset, &token)).await {
+        Ok((user, language)) => {
+            let values = [
+                ("email", page_text(&user.email)),
+                ("token", page_text(&token)),
+            ];
+            page(&ctx, StatusCode::OK, "reset", &language, &values)
+        }
+        Err(page) => page,
+    }
 }
 
 /// `GET /signin/{token}`: asks (and for the code, with two-factor on), then
@@ -208,24 +221,17 @@ pub async fn signin_page(
     token: web::Path<String>,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let found = look_up(
-        &ctx,
-        &request,
-        client.0,
-        (LinkKind::Signin, &token),
-        |ctx, t| links::holder(ctx, TokenPurpose::Signin, t),
-    );
-    let user = match found.await {
-        Ok(user) => user,
-        Err(page) => return page,
-    };
-    let language = language(&ctx, &request, user.language.as_deref());
-    let values = [
-        ("email", page_text(&user.email)),
-        ("twofactor", Value::from(user.twofactorenabled)),
-        ("token", page_text(&token)),
-    ];
-    page(&ctx, StatusCode::OK, "signin", &language, &values)
+    match holder(&ctx, &request, client.0, (LinkKind::Signin, &token)).await {
+        Ok((user, language)) => {
+            let values = [
+                ("email", page_text(&user.email)),
+                ("twofactor", Value::from(user.twofactorenabled)),
+                ("token", page_text(&token)),
+            ];
+            page(&ctx, StatusCode::OK, "signin", &language, &values)
+        }
+        Err(page) => page,
+    }
 }
 
 /// `GET /invite/{token}`: shows the invite and asks; in the invitee

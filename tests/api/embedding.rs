@@ -183,6 +183,16 @@ fn the_product_name_and_the_panels_links_in_every_mail(backend: Backend) {
     );
 }
 
+/// A new account at `address` whose language is `language`; its session.
+fn user_speaking(app: &TestApp, address: &str, language: &str) -> String {
+    let session = app.user(address);
+    let edited = app
+        .post("/user/edit", Some(&session), json!({"language": language}))
+        .ok();
+    assert_eq!(edited.get("user")["language"], language);
+    session
+}
+
 fn mail_comes_in_the_recipients_language(backend: Backend) {
     let app = TestApp::start(backend);
     let owner = app.user("owner@example.com");
@@ -204,20 +214,14 @@ fn mail_comes_in_the_recipients_language(backend: Backend) {
         seen(&swedish)
     );
     // An account reads its own: English for an `en` one in that organization.
-    let eve = app.user("eve@example.com");
-    let edited = app
-        .post("/user/edit", Some(&eve), json!({"language": "en"}))
-        .ok();
-    assert_eq!(edited.get("user")["language"], "en");
+    user_speaking(&app, "eve@example.com", "en");
     app.invite(&owner, &org, "eve@example.com", "collaborator");
     let english = app
         .mail
         .wait_for_matching("eve@example.com", |m| seen(m).contains("invited you"));
     assert!(!seen(&english).contains("har bjudit"));
     // And Swedish for an `sv` account, whatever the organization.
-    let sven = app.user("sven@example.com");
-    app.post("/user/edit", Some(&sven), json!({"language": "sv"}))
-        .ok();
+    let sven = user_speaking(&app, "sven@example.com", "sv");
     app.post(
         "/user/requestloginlink",
         None,
@@ -304,15 +308,11 @@ fn pages_come_in_the_readers_language(backend: Backend) {
     assert_eq!(lang, "sv", "{html}");
     // An account's own language comes first: English for an `en` account
     // whatever its browser or the organization say, Swedish for an `sv` one.
-    let eve = app.user("eve@example.com");
-    app.post("/user/edit", Some(&eve), json!({"language": "en"}))
-        .ok();
+    user_speaking(&app, "eve@example.com", "en");
     app.invite(&owner, &org, "eve@example.com", "collaborator");
     let eves = format!("/invite/{}", token_for("eve@example.com", "invite"));
     assert_eq!(page_in(&app, &eves, Some("sv")).1, "en");
-    let sven = app.user("sven@example.com");
-    app.post("/user/edit", Some(&sven), json!({"language": "sv"}))
-        .ok();
+    user_speaking(&app, "sven@example.com", "sv");
     app.post(
         "/user/requestloginlink",
         None,

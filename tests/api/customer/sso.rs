@@ -868,44 +868,25 @@ fn the_pages_speak_the_readers_language_under_the_product_name(backend: Backend)
     );
     // Refusals follow the browser: a state nobody began, an organization
     // without SSO.
+    let shows = |page: &crate::support::Landed, status: u16, lang: &str, says: &str| {
+        assert_eq!(
+            (page.status, lang_of(&page.body)),
+            (status, lang),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains(says) && named(&page.body),
+            "{}",
+            page.body
+        );
+    };
     let unknown = format!("{base}/sso/callback?state={}&code=x", "A".repeat(43));
-    let swedish = Browser::speaking("sv").open(&unknown);
-    assert_eq!(
-        (swedish.status, lang_of(&swedish.body)),
-        (400, "sv"),
-        "{}",
-        swedish.body
-    );
-    assert!(
-        swedish.body.contains("okänd") && named(&swedish.body),
-        "{}",
-        swedish.body
-    );
-    let plain = Browser::new().open(&unknown);
-    assert_eq!(
-        (plain.status, lang_of(&plain.body)),
-        (400, "en"),
-        "{}",
-        plain.body
-    );
-    assert!(
-        plain.body.contains("unknown") && named(&plain.body),
-        "{}",
-        plain.body
-    );
+    shows(&Browser::speaking("sv").open(&unknown), 400, "sv", "okänd");
+    shows(&Browser::new().open(&unknown), 400, "en", "unknown");
     let other = app.organization(&owner, "Other");
     let none = Browser::speaking("sv").open(&format!("{base}/sso/{other}"));
-    assert_eq!(
-        (none.status, lang_of(&none.body)),
-        (404, "sv"),
-        "{}",
-        none.body
-    );
-    assert!(
-        none.body.contains("identitetsleverantör") && named(&none.body),
-        "{}",
-        none.body
-    );
+    shows(&none, 404, "sv", "identitetsleverantör");
 }
 
 fn urlencode(text: &str) -> String {
