@@ -21,13 +21,14 @@ use crate::texts::{one_line, person, LINK_REFUSALS};
 /// The headers every page answers with: the token may be in the URL, so
 /// keep it out of Referer headers and caches; and nothing but the page's
 /// own script and style runs.
-pub(super) const PAGE_HEADERS: [(&str, &str); 4] = [
+pub(super) const PAGE_HEADERS: [(&str, &str); 5] = [
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
     (
         "Content-Security-Policy",
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'",
     ),
+    ("X-Content-Type-Options", "nosniff"),
     // The language follows Accept-Language when nothing else decides.
     ("Vary", "Accept-Language"),
 ];
@@ -89,8 +90,9 @@ pub(super) fn page(
     language: &str,
     values: &[(&str, Value)],
 ) -> HttpResponse {
-    let Some(html) = render(ctx, name, language, values) else {
-        return HttpResponse::InternalServerError().finish();
+    let (status, html) = match render(ctx, name, language, values) {
+        Some(html) => (status, html),
+        None => (StatusCode::INTERNAL_SERVER_ERROR, String::new()),
     };
     let mut response = HttpResponse::build(status);
     response.content_type("text/html; charset=utf-8");
@@ -101,7 +103,8 @@ pub(super) fn page(
 }
 
 /// The page of a link of `kind` that cannot be used, from the API's
-/// refusal, in the browser's language.
+/// refusal, in the browser's language; with `Retry-After` when waiting
+/// helps (too many unknown links; the store busy or out of reach, 1 s).
 fn refusal_page(
     ctx: &Ctx,
     request: &HttpRequest,
@@ -120,7 +123,7 @@ fn refusal_page(
         ),
         ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "unknown", 0),
         ApiError::RateLimited(seconds) => (StatusCode::TOO_MANY_REQUESTS, "too_many", *seconds),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", 0),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", 1),
     };
     let language = language(ctx, request, None);
     let values = [

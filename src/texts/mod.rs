@@ -45,10 +45,10 @@ pub struct Texts {
     /// Renders subjects and text parts: nothing escaped.
     text: Environment<'static>,
     messages: Arc<Messages>,
-    /// The built-in templates, when a directory overrides some: what an
-    /// email falls back to if an override fails on values the check at
-    /// start did not try (the failure is logged), so no mail is lost and no
-    /// call fails for a template.
+    /// The built-in templates and messages, when a directory overrides
+    /// some: what an email or page falls back to if an override fails on
+    /// values the check at start did not try (the failure is logged), so no
+    /// mail is lost and no call or page fails for a template.
     built_in: Option<Box<Texts>>,
     pub product: String,
     pub default_language: String,
@@ -197,9 +197,17 @@ impl Texts {
             }
             Ok(env)
         };
-        let built_in = match overridden.is_empty() {
-            true => None,
-            false => Some(Box::new(Texts::load(None, product, "en")?)),
+        // What an email or page falls back to when a directory's template
+        // or message fails on values the check did not try.
+        let built_in = match dir {
+            None => None,
+            Some(_) => {
+                let default = match BUILT_IN_LANGUAGES.contains(&default_language) {
+                    true => default_language,
+                    false => "en",
+                };
+                Some(Box::new(Texts::load(None, product, default)?))
+            }
         };
         let texts = Texts {
             html: compiled(true)?,
@@ -385,22 +393,25 @@ fn names(line: &str, identifier: &str) -> bool {
     })
 }
 
-/// The values a template is tried with at start: every variable at its
-/// first sample, then each other sample of each variable in turn (so every
-/// branch a boolean opens and every message a `reason` names is rendered).
+/// The values a template is tried with at start: every combination of its
+/// variables' samples (so every branch a boolean opens, every message a
+/// `reason` names with every `kind`, every plural a count selects, and a
+/// person with and without an address is rendered; at most a few hundred
+/// combinations, for the refusal pages).
 fn trials(entry: &Entry) -> Vec<BTreeMap<&'static str, Value>> {
-    let first: BTreeMap<&'static str, Value> = entry
-        .variables
-        .iter()
-        .map(|v| (*v, samples(entry.name, v).swap_remove(0)))
-        .collect();
-    let mut trials = vec![first.clone()];
+    let mut trials = vec![BTreeMap::new()];
     for variable in entry.variables {
-        for value in samples(entry.name, variable).into_iter().skip(1) {
-            let mut trial = first.clone();
-            trial.insert(*variable, value);
-            trials.push(trial);
-        }
+        let values = samples(entry.name, variable);
+        trials = trials
+            .into_iter()
+            .flat_map(|trial| {
+                values.iter().map(move |value| {
+                    let mut trial = trial.clone();
+                    trial.insert(*variable, value.clone());
+                    trial
+                })
+            })
+            .collect();
     }
     trials
 }
@@ -411,6 +422,12 @@ fn samples(template: &str, variable: &str) -> Vec<Value> {
     let each = |values: &[&str]| values.iter().map(|v| Value::from(*v)).collect();
     match variable {
         "has_password" | "twofactor" | "joined" => vec![Value::from(false), Value::from(true)],
+        "inviter" | "by" => vec![
+            person("Ada Lovelace", "ada@example.com", true),
+            person("Ada Lovelace", "ada@example.com", false),
+        ],
+        // Each plural: many, then one.
+        "minutes" | "hours" | "seconds" => vec![sample(variable), Value::from(1)],
         "current" => vec![Value::from("charles@old.example"), Value::from("")],
         "kind" => each(&LINK_KINDS),
         "reason" if template.contains("sso") => each(&SSO_REFUSALS),

@@ -351,7 +351,7 @@ fn every_page_renders_in_both_languages_with_values_escaped() {
         swedish.contains("Eve &lt;b&gt; (adressen är inte bekräftad)"),
         "{swedish}"
     );
-    // Every page, every reason: no message id or template syntax left.
+    // Every page's preview: no template syntax left.
     let dir = tempfile::tempdir().expect("temp dir");
     texts.preview(dir.path()).expect("previews");
     for language in ["en", "sv"] {
@@ -360,7 +360,7 @@ fn every_page_renders_in_both_languages_with_values_escaped() {
             let page = std::fs::read_to_string(dir.path().join(language).join("pages").join(name))
                 .expect("a preview of every page");
             assert!(
-                !page.contains("{{") && !page.contains("{ $"),
+                !page.contains("{{") && !page.contains("{%"),
                 "{name}: {page}"
             );
         }
@@ -394,4 +394,29 @@ fn a_page_override_is_used_and_cannot_turn_escaping_off() {
         let refused = Texts::load(Some(dir.path()), "Panel", "en").expect_err(raw);
         assert!(refused.contains("page/invite.html"), "{refused}");
     }
+}
+
+#[test]
+fn a_message_fails_the_start_in_a_variant_only_some_values_select() {
+    // A misspelled value in the variant for domain links of one reason
+    // only: the check renders every kind with every reason.
+    let dir = with_dir(&[(
+        "locales/en.ftl",
+        "link-refused-used = { $kind ->\n    [domain] { $dommain } was verified.\n   *[other] Used.\n}\n",
+    )]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("a variant's typo");
+    assert!(refused.contains("link_refused.html"), "{refused}");
+    // A plural's `one`, which only a count of 1 selects.
+    let dir = with_dir(&[(
+        "locales/sv.ftl",
+        "reset-body = { $minutes ->\n    [one] en { $minuter }\n   *[other] { $minutes } minuter\n}\n",
+    )]);
+    let refused = Texts::load(Some(dir.path()), "collabd", "en").expect_err("a plural's typo");
+    assert!(refused.contains("password_reset"), "{refused}");
+    // A person without a confirmed address.
+    let dir = with_dir(&[(
+        "locales/en.ftl",
+        "person-unconfirmed = { $nmae } (address not confirmed)\n",
+    )]);
+    assert!(Texts::load(Some(dir.path()), "collabd", "en").is_err());
 }

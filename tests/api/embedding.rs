@@ -14,6 +14,7 @@ on_both_backends!(
     the_product_name_and_the_panels_links_in_every_mail,
     mail_comes_in_the_recipients_language,
     pages_come_in_the_readers_language,
+    overrides_are_used_and_hostile_names_stay_escaped,
 );
 
 const PANEL: &str = "https://panel.example/join/{kind}?t={token}";
@@ -268,6 +269,24 @@ fn page_in(app: &TestApp, path: &str, languages: Option<&str>) -> (u16, String, 
         .map(|(lang, _)| lang.to_string())
         .unwrap_or_default();
     assert_eq!(page.header("vary"), Some("Accept-Language"), "{path}");
+    // The token may be in the address: no cache, no referrer, no frame, and
+    // nothing but the page's own script and style.
+    assert_eq!(page.header("cache-control"), Some("no-store"), "{path}");
+    assert_eq!(
+        page.header("referrer-policy"),
+        Some("no-referrer"),
+        "{path}"
+    );
+    assert_eq!(
+        page.header("x-content-type-options"),
+        Some("nosniff"),
+        "{path}"
+    );
+    let policy = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
+        "{path}: {policy}"
+    );
     (page.status, lang, html)
 }
 
@@ -288,6 +307,8 @@ fn pages_come_in_the_readers_language(backend: Backend) {
     for (asked, lang, says) in [
         (Some("sv-SE,sv;q=0.9,en;q=0.5"), "sv", "har bjudit in"),
         (Some("sv"), "sv", "Tacka ja"),
+        (Some("sv-SE"), "sv", "Tacka ja"),
+        (Some("sv;q=0"), "en", "invited"),
         (Some("de-DE, en;q=0.8"), "en", "invited"),
         (Some("sv;q=0, en"), "en", "Accept"),
         (Some("not a language header"), "en", "invited"),
@@ -297,7 +318,9 @@ fn pages_come_in_the_readers_language(backend: Backend) {
         assert_eq!((status, shown.as_str()), (200, lang), "{asked:?}: {html}");
         assert!(html.contains(says), "{asked:?}: {html}");
     }
-    // The organization's language, once set, is the newcomer's.
+    // The organization's language, once set, is the newcomer's, and an
+    // account's without a language of its own: the page does not tell
+    // whether the address has an account.
     app.post(
         "/customer/settings",
         Some(&owner),
@@ -306,6 +329,10 @@ fn pages_come_in_the_readers_language(backend: Backend) {
     .ok();
     let (_, lang, html) = page_in(&app, &invite, Some("en"));
     assert_eq!(lang, "sv", "{html}");
+    app.user("quiet@example.com");
+    app.invite(&owner, &org, "quiet@example.com", "collaborator");
+    let quiet = format!("/invite/{}", token_for("quiet@example.com", "invite"));
+    assert_eq!(page_in(&app, &quiet, Some("en")).1, "sv");
     // An account's own language comes first: English for an `en` account
     // whatever its browser or the organization say, Swedish for an `sv` one.
     user_speaking(&app, "eve@example.com", "en");
@@ -352,6 +379,54 @@ fn pages_come_in_the_readers_language(backend: Backend) {
         "{}",
         refused.body
     );
+}
+
+/// Templates of a provider's own that try every way to print a value raw
+/// that the start lets through: a text template included in HTML, a value
+/// captured in a block, filters that make new strings, a person's parts.
+const RAW_TRIES: &str = "{% include \"mail/invitation.subject.txt\" %}|{% set captured %}{{ organization }}{% endset %}{{ captured }}|{{ organization|string }}|{{ organization ~ \"\" }}|{{ organization|replace(\"x\", \"y\") }}|{{ inviter.name }}|{{ inviter }}";
+
+fn overrides_are_used_and_hostile_names_stay_escaped(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in [
+        ("mail/invitation.html", format!("<p>OUR MAIL {RAW_TRIES}</p>")),
+        (
+            "page/invite.html",
+            format!("<main data-token=\"{{{{ token }}}}\"><p>OUR PAGE {RAW_TRIES} {{{{ email }}}}</p></main>"),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let app = TestApp::start_with(backend, |c| {
+        c.templates_dir = Some(dir.path().to_path_buf())
+    });
+    let hostile = "<img src=x onerror=alert(1)>";
+    app.signup("eve@example.com", "correct horse battery", hostile);
+    let eve = app.login("eve@example.com", "correct horse battery");
+    let org = app.organization(&eve, "<script>alert(1)</script>");
+    app.invite(&eve, &org, "bob@example.com", "collaborator");
+    let mail = app
+        .mail
+        .wait_for_matching("bob@example.com", |m| m.decoded().contains("OUR MAIL"));
+    let token = mail.token("invite").expect("an invite link");
+    let page = app.get(&format!("/invite/{token}"), None);
+    let html = page.body["raw"].as_str().unwrap_or_default().to_string();
+    assert_eq!(page.status, 200, "{html}");
+    assert!(
+        html.contains("OUR PAGE"),
+        "the override is the page: {html}"
+    );
+    for shown in [mail.decoded(), html] {
+        assert!(
+            !shown.contains("<script>") && !shown.contains("<img"),
+            "{shown}"
+        );
+        // Every try printed the value, escaped.
+        assert!(shown.matches("&lt;script&gt;").count() >= 5, "{shown}");
+        assert!(shown.matches("&lt;img").count() >= 2, "{shown}");
+    }
 }
 
 /// A template that does not parse stops the start, and the message names

@@ -299,16 +299,18 @@ pub fn details(ctx: &Ctx, token: &str) -> DomainResult<Invite> {
 }
 
 /// [`details`] for the invitation's page, with the language the page
-/// speaks if one is set: the invitee account's, else (no account) the
-/// organization's (API.md §13).
+/// speaks if one is set: the invitee account's, else the organization's
+/// (API.md §13). An account without a language reads the organization's
+/// too, as a newcomer does: which language the page speaks does not tell
+/// whoever holds the link whether the address has an account.
 pub fn page_details(ctx: &Ctx, token: &str) -> DomainResult<(Invite, Option<String>)> {
     let now = now_ms();
     ctx.store.read(|conn| {
         let row = load_by_token(conn, token)?;
         ensure_open(&row, now)?;
         let organization = conn.organization(&row.organization_id)?;
-        let language =
-            crate::domain::kernel::mailing::language_of(conn, &row.email, &organization)?;
+        let account = conn.user_by_email(&row.email)?;
+        let language = account.and_then(|a| a.language).or(organization.language);
         Ok((view(conn, row, now)?, language))
     })
 }

@@ -67,6 +67,16 @@ verify-domain-button = Verify the domain
 ## { $name }) is filled in by the page's script with the API's answer.
 
 page-failed = The request did not go through; check your connection and try again.
+page-error-otp_required = This account has two-factor on: enter the code from your authenticator app, or a recovery code.
+page-error-otp_invalid = That code is not valid: enter the current code from your authenticator app, or an unused recovery code.
+page-error-expired = This link has expired or a newer one replaced it; ask for a new one.
+page-error-used = This link was used already.
+page-error-revoked = This invitation was withdrawn.
+page-error-declined = This invitation was declined.
+page-error-accepted = This invitation was accepted already.
+page-error-already_member = You are a member of this organization already.
+page-error-rate_limited = Too many attempts; wait a moment and try again.
+page-error-validation_failed = What you entered cannot be taken ({ $detail }); check it and try again.
 
 invite-page-title = Invitation
 invite-page-body = { $inviter } invited { $email } to join { $organization } as { $role }.

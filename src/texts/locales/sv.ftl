@@ -65,6 +65,16 @@ verify-domain-button = Verifiera domänen
 ## Sidor: det länkarna öppnar.
 
 page-failed = Förfrågan gick inte fram; kontrollera din anslutning och försök igen.
+page-error-otp_required = Kontot har tvåstegsverifiering: ange koden från din autentiseringsapp, eller en återställningskod.
+page-error-otp_invalid = Koden är inte giltig: ange den aktuella koden från din autentiseringsapp, eller en oanvänd återställningskod.
+page-error-expired = Länken har gått ut eller ersatts av en nyare; be om en ny.
+page-error-used = Länken har redan använts.
+page-error-revoked = Den här inbjudan har dragits tillbaka.
+page-error-declined = Den här inbjudan har avböjts.
+page-error-accepted = Den här inbjudan har redan accepterats.
+page-error-already_member = Du är redan medlem i den här organisationen.
+page-error-rate_limited = För många försök; vänta en stund och försök igen.
+page-error-validation_failed = Det du angav kan inte tas emot ({ $detail }); kontrollera det och försök igen.
 
 invite-page-title = Inbjudan
 invite-page-body = { $inviter } har bjudit in { $email } att gå med i { $organization } som { $role }.
