@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use minijinja::value::{Object, Value};
 
-use super::one_line;
+use super::lines::one_line;
 
 /// The value a template gets for a person: `inviter`, `by`. Given to
 /// `t()`, it reads as the message `person` or `person-unconfirmed` of the

@@ -418,7 +418,18 @@ fn overrides_are_used_and_hostile_names_stay_escaped(backend: Backend) {
         html.contains("OUR PAGE"),
         "the override is the page: {html}"
     );
-    for shown in [mail.decoded(), html] {
+    // The subject and the text part are plain text: the HTML part is what
+    // a mail client renders.
+    let decoded = mail.decoded();
+    let mail_html = decoded
+        .split_once("Content-Type: text/html")
+        .map(|(_, part)| part.to_string())
+        .expect("an HTML part");
+    assert!(
+        mail_html.contains("OUR MAIL"),
+        "the override is the mail: {mail_html}"
+    );
+    for shown in [mail_html, html] {
         assert!(
             !shown.contains("<script>") && !shown.contains("<img"),
             "{shown}"
