@@ -327,7 +327,7 @@ pub fn edit(ctx: &Ctx, caller: &Caller, changes: AccountChanges<'_>) -> DomainRe
         }
         None => None,
     };
-    let language = mailing::language_change(ctx, changes.language)?;
+    let language = mailing::language_change(ctx, changes.language, user.language.as_deref())?;
     let new_hash = match changes.password {
         None => None,
         Some(password) => Some(ctx.passwords.hash(password)?),

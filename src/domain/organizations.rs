@@ -168,7 +168,8 @@ pub fn settings(
                 .set(organizations::name.eq(name.trim()))
                 .execute(conn)?;
         }
-        let language = mailing::language_change(ctx, change.language)?;
+        let stored = conn.organization(organization_id)?.language;
+        let language = mailing::language_change(ctx, change.language, stored.as_deref())?;
         if let Some(language) = &language {
             diesel::update(organizations::table.find(organization_id))
                 .set(organizations::language.eq(language))

@@ -85,9 +85,10 @@ pub struct SettingsParams {
     #[schema(minimum = 1, maximum = 30)]
     #[serde(default, deserialize_with = "whole_number")]
     pub invitettldays: Option<u32>,
-    /// The language of mail to people without an account (invitations to
-    /// newcomers): one collabd has (422 otherwise); null or empty clears
-    /// it.
+    /// The language of mail and pages for people without an account (and
+    /// of invitation pages for accounts without one): one collabd has (422
+    /// otherwise, but the organization's value sent back unchanged is
+    /// taken even if collabd no longer has it); null or empty clears it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 16)]
     pub language: Option<Option<String>>,

@@ -15,6 +15,7 @@ on_both_backends!(
     mail_comes_in_the_recipients_language,
     pages_come_in_the_readers_language,
     overrides_are_used_and_hostile_names_stay_escaped,
+    a_language_removed_since_is_taken_back_unchanged,
 );
 
 const PANEL: &str = "https://panel.example/join/{kind}?t={token}";
@@ -438,6 +439,55 @@ fn overrides_are_used_and_hostile_names_stay_escaped(backend: Backend) {
         assert!(shown.matches("&lt;script&gt;").count() >= 5, "{shown}");
         assert!(shown.matches("&lt;img").count() >= 2, "{shown}");
     }
+}
+
+fn a_language_removed_since_is_taken_back_unchanged(backend: Backend) {
+    // A provider adds German, an account and an organization choose it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let locales = dir.path().join("locales");
+    std::fs::create_dir_all(&locales).expect("mkdir");
+    std::fs::write(locales.join("de.ftl"), "signin-subject = Ihr Anmeldelink\n").expect("write");
+    let mut app = TestApp::start_with(backend, |c| {
+        c.templates_dir = Some(dir.path().to_path_buf())
+    });
+    let hans = user_speaking(&app, "hans@example.com", "de");
+    let org = app.organization(&hans, "Werk");
+    app.post(
+        "/customer/settings",
+        Some(&hans),
+        json!({"organizationid": org, "language": "de"}),
+    )
+    .ok();
+    // The provider takes German away again.
+    app.restart(|c| c.templates_dir = None);
+    // Sent back as read: taken; another language collabd lacks: 422.
+    let me = app.get("/user/details", Some(&hans)).ok();
+    assert_eq!(me.get("user")["language"], "de");
+    app.post(
+        "/user/edit",
+        Some(&hans),
+        json!({"language": "de", "name": "Hans"}),
+    )
+    .ok();
+    app.post("/user/edit", Some(&hans), json!({"language": "fr"}))
+        .err(422, "validation_failed");
+    app.post(
+        "/customer/settings",
+        Some(&hans),
+        json!({"organizationid": org, "language": "de"}),
+    )
+    .ok();
+    // Meanwhile the account's mail is in the default language.
+    app.post(
+        "/user/requestloginlink",
+        None,
+        json!({"email": "hans@example.com"}),
+    )
+    .ok();
+    let link = app
+        .mail
+        .wait_for_matching("hans@example.com", |m| m.token("signin").is_some());
+    assert!(seen(&link).contains("sign-in link"), "{}", seen(&link));
 }
 
 /// A template that does not parse stops the start, and the message names

@@ -23,9 +23,12 @@ use crate::store::{DbConn, Lookups};
 const BATCH: i64 = 100;
 
 /// Removes every membership that has ended by now; how many this process
-/// removed.
+/// removed. A membership that cannot be removed (its transaction fails) is
+/// logged and left for the next sweep: it holds up no other; the sweep
+/// fails only when it removed none and one failed.
 pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
     let mut removed = 0;
+    let mut failed = None;
     loop {
         let now = now_ms();
         let due: Vec<(String, String)> = ctx.store.read(|conn| {
@@ -39,13 +42,22 @@ pub fn sweep(ctx: &Ctx) -> DomainResult<usize> {
         })?;
         let mut this_round = 0;
         for (organization_id, id) in &due {
-            if expire(ctx, organization_id, id, now)? {
-                this_round += 1;
+            match expire(ctx, organization_id, id, now) {
+                Ok(true) => this_round += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(membership = %id, error = %e,
+                        "an ended membership could not be removed; the next sweep tries again");
+                    failed.get_or_insert(e);
+                }
             }
         }
         removed += this_round;
         if (due.len() as i64) < BATCH || this_round == 0 {
-            return Ok(removed);
+            return match failed {
+                Some(e) if removed == 0 => Err(e),
+                _ => Ok(removed),
+            };
         }
     }
 }

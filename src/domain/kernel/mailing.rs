@@ -54,12 +54,21 @@ pub fn language(ctx: &Ctx, given: Option<&str>) -> DomainResult<Option<String>> 
 }
 
 /// A change of language as a call gives it: `None` when the call names
-/// none, `Some(None)` to clear it (null or empty), else one collabd has.
+/// none, `Some(None)` to clear it (null or empty), else one collabd has,
+/// or the one `stored` already: a client that sends an object back as it
+/// read it is not refused because a provider removed that language since
+/// (emails and pages fall back to the default meanwhile).
 pub fn language_change(
     ctx: &Ctx,
     given: Option<Option<&str>>,
+    stored: Option<&str>,
 ) -> DomainResult<Option<Option<String>>> {
-    given.map(|l| language(ctx, l)).transpose()
+    given
+        .map(|l| match l.map(str::trim) {
+            Some(code) if stored == Some(code) => Ok(Some(code.to_string())),
+            other => language(ctx, other),
+        })
+        .transpose()
 }
 
 /// The language of mail to `address` about `organization`: its account's,

@@ -64,8 +64,9 @@ pub struct EditParams {
     #[schema(value_type = Option<text::Email>, inline)]
     pub email: Option<String>,
     /// The language of the account's emails and pages: one collabd has
-    /// (`en`, `sv`, or one the templates directory adds; 422 otherwise);
-    /// null or empty clears it (then the server's default).
+    /// (`en`, `sv`, or one the templates directory adds; 422 otherwise, but
+    /// the account's value sent back unchanged is taken even if collabd no
+    /// longer has it); null or empty clears it (then the server's default).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 16)]
     pub language: Option<Option<String>>,

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::support::{sql_strings, Backend, TestApp, TestServer};
+use crate::support::{sql, sql_strings, Backend, TestApp, TestServer};
 use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
     a_membership_ends_at_its_time_and_is_swept_with_its_event_and_email,
     ends_are_in_the_future_within_five_years_and_never_for_owners,
+    a_membership_that_cannot_be_swept_holds_up_no_other,
 );
 on_postgres!(several_processes_sweep_each_ended_membership_once);
 
@@ -118,6 +119,94 @@ fn a_membership_ends_at_its_time_and_is_swept_with_its_event_and_email(backend: 
     assert_eq!(expired_events(&app, &owner, &org).len(), 1, "swept once");
     // Not a member any more: invited again, as anyone.
     app.invite(&owner, &org, "guest@example.com", "collaborator");
+}
+
+/// A time-limited member of `org` at `email`, ending `seconds` from now.
+fn member_until(app: &TestApp, owner: &str, org: &str, email: &str, seconds: i64) {
+    app.post(
+        "/invite/create",
+        Some(owner),
+        json!({"organizationid": org, "email": email, "role": "technical",
+               "membershipexpiresat": from_now(seconds)}),
+    )
+    .ok();
+    let token = app.invite_token(email, 1);
+    app.post("/invite/accept", None, json!({"token": token}))
+        .ok();
+}
+
+fn a_membership_that_cannot_be_swept_holds_up_no_other(backend: Backend) {
+    let postgres = matches!(backend, Backend::Postgres(_));
+    let mut app = TestApp::start_with(backend, |c| c.membership_sweep_secs = 3600);
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    // The first to end cannot be removed: the database refuses (a trigger,
+    // as a fault would); the second ends later.
+    member_until(&app, &owner, &org, "stuck@example.com", 2);
+    member_until(&app, &owner, &org, "later@example.com", 3);
+    let stuck = sql_strings(
+        &app,
+        "SELECT id AS value FROM users WHERE email = 'stuck@example.com'",
+    );
+    let stuck = &stuck[0];
+    if postgres {
+        sql(
+            &app,
+            "CREATE FUNCTION hold() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'held'; END $$ \
+             LANGUAGE plpgsql",
+        );
+        sql(
+            &app,
+            &format!(
+                "CREATE TRIGGER hold BEFORE DELETE ON memberships FOR EACH ROW \
+                 WHEN (OLD.user_id = '{stuck}') EXECUTE FUNCTION hold()"
+            ),
+        );
+    } else {
+        sql(
+            &app,
+            &format!(
+                "CREATE TRIGGER hold BEFORE DELETE ON memberships WHEN OLD.user_id = '{stuck}' \
+                 BEGIN SELECT RAISE(ABORT, 'held'); END"
+            ),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    app.restart(|c| c.membership_sweep_secs = 1);
+    // The later one is swept, with its event and email, past the stuck one.
+    wait_for(
+        "the later membership's sweep",
+        Duration::from_secs(15),
+        || {
+            expired_events(&app, &owner, &org)
+                .iter()
+                .any(|e| e["details"]["email"] == "later@example.com")
+        },
+    );
+    app.mail
+        .wait_for_matching("later@example.com", |m| m.subject().contains("has ended"));
+    let events = expired_events(&app, &owner, &org);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["details"]["email"] != "stuck@example.com"),
+        "{events:?}"
+    );
+    // Once the database lets it, the next sweep takes the stuck one too.
+    let drop = match postgres {
+        true => "DROP TRIGGER hold ON memberships",
+        false => "DROP TRIGGER hold",
+    };
+    sql(&app, drop);
+    wait_for(
+        "the stuck membership's sweep",
+        Duration::from_secs(15),
+        || {
+            expired_events(&app, &owner, &org)
+                .iter()
+                .any(|e| e["details"]["email"] == "stuck@example.com")
+        },
+    );
 }
 
 fn ends_are_in_the_future_within_five_years_and_never_for_owners(backend: Backend) {
