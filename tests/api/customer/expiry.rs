@@ -174,15 +174,14 @@ fn a_membership_that_cannot_be_swept_holds_up_no_other(backend: Backend) {
     std::thread::sleep(Duration::from_secs(4));
     app.restart(|c| c.membership_sweep_secs = 1);
     // The later one is swept, with its event and email, past the stuck one.
-    wait_for(
-        "the later membership's sweep",
-        Duration::from_secs(15),
-        || {
+    let swept = |email: &str| {
+        wait_for(email, Duration::from_secs(15), || {
             expired_events(&app, &owner, &org)
                 .iter()
-                .any(|e| e["details"]["email"] == "later@example.com")
-        },
-    );
+                .any(|e| e["details"]["email"] == email)
+        })
+    };
+    swept("later@example.com");
     app.mail
         .wait_for_matching("later@example.com", |m| m.subject().contains("has ended"));
     let events = expired_events(&app, &owner, &org);
@@ -198,15 +197,7 @@ fn a_membership_that_cannot_be_swept_holds_up_no_other(backend: Backend) {
         false => "DROP TRIGGER hold",
     };
     sql(&app, drop);
-    wait_for(
-        "the stuck membership's sweep",
-        Duration::from_secs(15),
-        || {
-            expired_events(&app, &owner, &org)
-                .iter()
-                .any(|e| e["details"]["email"] == "stuck@example.com")
-        },
-    );
+    swept("stuck@example.com");
 }
 
 fn ends_are_in_the_future_within_five_years_and_never_for_owners(backend: Backend) {
