@@ -430,6 +430,13 @@ fn not_taken(flow: &SsoFlowRow, same_browser: bool) -> DomainError {
     }
 }
 
+/// The name of the organization `organization_id`, for a refused sign-in's
+/// page.
+pub fn organization_name(ctx: &Ctx, organization_id: &str) -> DomainResult<String> {
+    ctx.store
+        .read(|conn| Ok(conn.organization(organization_id)?.name))
+}
+
 /// A sign-in finished.
 pub struct Finished {
     pub login: Login,

@@ -163,8 +163,9 @@ pub const PAGES: [Entry; 8] = [
     Entry {
         name: "page/sso_refused.html",
         used: "GET /sso/{organizationid} and GET /sso/callback, refused: `reason` (see below), \
-            `detail` the provider's or the check's own words (English, may be empty)",
-        variables: &["reason", "detail"],
+            `detail` the provider's or the check's own words (English, may be empty); `email` \
+            (the provider's) and `organization` when the person is no member any more",
+        variables: &["reason", "detail", "email", "organization"],
     },
 ];
 

@@ -59,6 +59,8 @@ impl Wire for Browser {
         let values = [
             ("reason", Value::from(said.reason)),
             ("detail", page_text(&said.detail)),
+            ("email", page_text(&said.email)),
+            ("organization", page_text(&said.organization)),
         ];
         ErrorPage(render(ctx, "sso_refused", &language, &values).unwrap_or_default())
     }
@@ -89,10 +91,13 @@ impl Wire for Browser {
 /// What a refused sign-in's page says: why (one of
 /// [`crate::texts::SSO_REFUSALS`]) and the provider's or the check's own
 /// words, kept in the request for [`Browser::error`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct Said {
     reason: &'static str,
     detail: String,
+    /// The provider's address and the organization's name, for `not_added`.
+    email: String,
+    organization: String,
 }
 
 /// What the page of a refusal no handler described says, by its kind.
@@ -103,7 +108,11 @@ fn said_of(error: &ApiError) -> Said {
         ApiError::Internal(_) => ("internal", String::new()),
         other => ("other", other.to_string()),
     };
-    Said { reason, detail }
+    Said {
+        reason,
+        detail,
+        ..Said::default()
+    }
 }
 
 static BEGIN: Endpoint<RedirectSetting, Browser> = Endpoint::new(Operation {
@@ -285,16 +294,39 @@ type Refused = (Outcome, ApiError, Said);
 fn bad(outcome: Outcome, reason: &'static str, detail: impl Into<String>) -> Refused {
     let detail = detail.into();
     let error = ApiError::InvalidRequest(format!("{reason} {detail}").trim_end().to_string());
-    (outcome, error, Said { reason, detail })
+    let said = Said {
+        reason,
+        detail,
+        ..Said::default()
+    };
+    (outcome, error, said)
 }
 
 /// A 403: the account may not sign in to the organization, for `reason`.
 fn refused(outcome: Outcome, reason: &'static str, message: String) -> Refused {
     let said = Said {
         reason,
-        detail: String::new(),
+        ..Said::default()
     };
     (outcome, ApiError::Forbidden(message), said)
+}
+
+/// [`refused`] for someone who is no member any more: the page names the
+/// provider's address and the organization.
+async fn not_added(
+    ctx: Data<Ctx>,
+    message: String,
+    email: String,
+    organization_id: String,
+) -> Refused {
+    let (outcome, error, mut said) = refused(Outcome::NotAdded, "not_added", message);
+    said.email = email;
+    said.organization = read(ctx, move |ctx| {
+        sso::organization_name(ctx, &organization_id)
+    })
+    .await
+    .unwrap_or_default();
+    (outcome, error, said)
 }
 
 /// An error collabd did not foresee here (the store's): its page by kind.
@@ -344,6 +376,10 @@ async fn signed_in(
         .filter(|c| !c.is_empty() && c.len() <= 4096)
         .ok_or_else(|| bad(Outcome::ProviderError, "no_code", ""))?;
     let claims = claims_of(&ctx, &taken, &code, query.iss.is_some()).await?;
+    let (email, organization_id) = (
+        claims.email.clone().unwrap_or_default(),
+        taken.organization_id.clone(),
+    );
     let finished = run(ctx.clone(), move |ctx| sso::finish(ctx, &taken, &claims)).await;
     match finished {
         Ok(done) if done.joined => Ok((Outcome::Joined, signed_in_page(&ctx, request, &done))),
@@ -351,7 +387,9 @@ async fn signed_in(
         Err(ApiError::Unauthenticated(_)) => {
             Err(bad(Outcome::NoVerifiedEmail, "no_verified_email", ""))
         }
-        Err(ApiError::Forbidden(message)) => Err(refused(Outcome::NotAdded, "not_added", message)),
+        Err(ApiError::Forbidden(message)) => {
+            Err(not_added(ctx, message, email, organization_id).await)
+        }
         Err(ApiError::Conflict { message, .. }) => {
             Err(refused(Outcome::NotLinked, "not_linked", message))
         }

@@ -525,7 +525,13 @@ fn someone_removed_or_who_left_is_not_added_again(backend: Backend) {
     let again = Browser::new().sign_in(&start, "hal@acme.com");
     assert_eq!(again.status, 403, "{}", again.body);
     assert!(session_of(&again.body).is_none());
-    assert!(again.body.contains("no longer a member"), "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("hal@acme.com is no longer a member of Acme"),
+        "{}",
+        again.body
+    );
     assert_eq!(role_in(&app, &hal, &org).0, 404);
 
     // Leaving counts the same.
