@@ -95,13 +95,19 @@ fn an_override_is_used_and_cannot_turn_escaping_off() {
         mail.html
     );
     assert!(!mail.html.contains("<script>") && !mail.html.contains("<eve@"));
+    raw_output_is_refused_in("mail/invitation.html");
+}
+
+/// An override of `name` asking for raw output (`|safe`, `autoescape`)
+/// stops the start, naming the file.
+fn raw_output_is_refused_in(name: &str) {
     for raw in [
         "{{ organization|safe }}",
         "{% autoescape false %}{{ organization }}{% endautoescape %}",
     ] {
-        let dir = with_dir(&[("mail/invitation.html", raw)]);
+        let dir = with_dir(&[(name, raw)]);
         let refused = Texts::load(Some(dir.path()), "Panel", "en").expect_err(raw);
-        assert!(refused.contains("invitation.html"), "{refused}");
+        assert!(refused.contains(name), "{refused}");
     }
 }
 
@@ -386,14 +392,7 @@ fn a_page_override_is_used_and_cannot_turn_escaping_off() {
         !page.contains("<script>") && !page.contains("<b>"),
         "{page}"
     );
-    for raw in [
-        "{{ organization|safe }}",
-        "{% autoescape false %}{{ organization }}{% endautoescape %}",
-    ] {
-        let dir = with_dir(&[("page/invite.html", raw)]);
-        let refused = Texts::load(Some(dir.path()), "Panel", "en").expect_err(raw);
-        assert!(refused.contains("page/invite.html"), "{refused}");
-    }
+    raw_output_is_refused_in("page/invite.html");
 }
 
 #[test]
