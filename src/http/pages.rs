@@ -44,7 +44,6 @@ pub(super) fn language(ctx: &Ctx, request: &HttpRequest, stored: Option<&str>) -
     let mut asked = AcceptLanguage::parse(request).map_or_else(|_| Vec::new(), |h| h.0);
     // Stable: equal weights keep the browser's order.
     asked.sort_by_key(|item| std::cmp::Reverse(item.quality));
-    let known = ctx.texts.languages();
     asked
         .iter()
         .filter(|item| item.quality > Quality::ZERO)
@@ -55,9 +54,9 @@ pub(super) fn language(ctx: &Ctx, request: &HttpRequest, stored: Option<&str>) -
         .find_map(|tag| {
             [tag.as_str(), tag.primary_language()]
                 .into_iter()
-                .find_map(|code| known.iter().find(|k| k.eq_ignore_ascii_case(code)))
+                .find_map(|code| ctx.texts.named(code))
         })
-        .cloned()
+        .map(str::to_string)
         .unwrap_or_else(|| ctx.texts.default_language.clone())
 }
 
@@ -109,22 +108,8 @@ fn refusal_page(
     ctx: &Ctx,
     request: &HttpRequest,
     kind: LinkKind,
-    error: &ApiError,
+    (status, reason, seconds): (StatusCode, &str, u64),
 ) -> HttpResponse {
-    let (status, reason, seconds) = match error {
-        ApiError::Gone { reason, .. } => (
-            StatusCode::GONE,
-            LINK_REFUSALS
-                .iter()
-                .find(|r| *r == reason)
-                .copied()
-                .unwrap_or("expired"),
-            0,
-        ),
-        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "unknown", 0),
-        ApiError::RateLimited(seconds) => (StatusCode::TOO_MANY_REQUESTS, "too_many", *seconds),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", 1),
-    };
     let language = language(ctx, request, None);
     let values = [
         ("kind", Value::from(kind.as_str())),
@@ -142,6 +127,25 @@ fn refusal_page(
     response
 }
 
+/// The status, `reason` and wait of the page for the API's refusal of a
+/// link.
+fn refusal_of(error: &ApiError) -> (StatusCode, &'static str, u64) {
+    match error {
+        ApiError::Gone { reason, .. } => (
+            StatusCode::GONE,
+            LINK_REFUSALS
+                .iter()
+                .find(|r| *r == reason)
+                .copied()
+                .unwrap_or("expired"),
+            0,
+        ),
+        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "unknown", 0),
+        ApiError::RateLimited(seconds) => (StatusCode::TOO_MANY_REQUESTS, "too_many", *seconds),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", 1),
+    }
+}
+
 /// What the emailed `token` of a link of `kind` stands for, found by `find`
 /// (an unknown token counts toward the client address's limit, as on the
 /// API), or the page that says why there is none.
@@ -153,26 +157,15 @@ pub(super) async fn look_up<T: Send + 'static>(
     find: impl Fn(&Ctx, &str) -> crate::domain::DomainResult<T> + Send + 'static,
 ) -> Result<T, HttpResponse> {
     if super::params::valid_token(token).is_err() {
-        let values = [
-            ("kind", Value::from(kind.as_str())),
-            ("reason", Value::from("malformed")),
-            ("seconds", Value::from(0)),
-        ];
-        let language = language(ctx, request, None);
-        return Err(page(
-            ctx,
-            StatusCode::NOT_FOUND,
-            "link_refused",
-            &language,
-            &values,
-        ));
+        let malformed = (StatusCode::NOT_FOUND, "malformed", 0);
+        return Err(refusal_page(ctx, request, kind, malformed));
     }
     let lookup = token.to_string();
     run(ctx.clone(), move |ctx| {
         ctx.limits.token_call(client, || find(ctx, &lookup))
     })
     .await
-    .map_err(|e| refusal_page(ctx, request, kind, &e))
+    .map_err(|e| refusal_page(ctx, request, kind, refusal_of(&e)))
 }
 
 /// The account an account link (reset, sign-in) of `kind` belongs to, and

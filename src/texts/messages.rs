@@ -119,6 +119,15 @@ impl Messages {
         self.bundles.iter().any(|(c, _)| c == code)
     }
 
+    /// The language `code` names in any case (`SV`, `pt-br`), if collabd
+    /// has it.
+    pub fn named(&self, code: &str) -> Option<&str> {
+        self.bundles
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .find(|c| c.eq_ignore_ascii_case(code))
+    }
+
     /// The message `id` in the template's language (else English), with
     /// `args` and the product's name as its values; escaped whole for an
     /// HTML template.

@@ -299,6 +299,11 @@ impl Texts {
         self.messages.has(language)
     }
 
+    /// The language `code` names in any case, if collabd has it.
+    pub fn named(&self, code: &str) -> Option<&str> {
+        self.messages.named(code)
+    }
+
     /// The first of `choices` collabd has, else the default language.
     pub fn pick(&self, choices: &[Option<&str>]) -> String {
         choices
@@ -351,14 +356,9 @@ impl Texts {
                 link: link.map(str::to_string),
             })
         })();
-        match (rendered, &self.built_in) {
-            (Err(why), Some(built_in)) => {
-                tracing::error!(error = %why, "an overridden template failed; the built-in one is sent");
-                let language = built_in.pick(&[Some(language)]);
-                built_in.mail(kind, &language, to, values, link)
-            }
-            (rendered, _) => rendered,
-        }
+        self.or_built_in(rendered, language, |built_in, language| {
+            built_in.mail(kind, language, to, values, link)
+        })
     }
 
     /// The page `name` (`page/<name>.html`, one of [`PAGES`]) in
@@ -371,14 +371,30 @@ impl Texts {
     ) -> Result<String, String> {
         let template = format!("page/{name}.html");
         let given: BTreeMap<&str, Value> = values.iter().cloned().collect();
-        match (self.render(&template, language, given), &self.built_in) {
-            (Ok(page), _) => Ok(page),
+        let rendered = self
+            .render(&template, language, given)
+            .map_err(|e| format!("{template}: {e}"));
+        self.or_built_in(rendered, language, |built_in, language| {
+            built_in.page(name, language, values)
+        })
+    }
+
+    /// `rendered`, or, when it failed and a directory overrides the
+    /// built-in texts, `again` with the built-in ones in the nearest
+    /// language they have (the failure logged): no mail is lost and no
+    /// call or page fails for a provider's template.
+    fn or_built_in<T>(
+        &self,
+        rendered: Result<T, String>,
+        language: &str,
+        again: impl FnOnce(&Texts, &str) -> Result<T, String>,
+    ) -> Result<T, String> {
+        match (rendered, &self.built_in) {
             (Err(why), Some(built_in)) => {
-                tracing::error!(error = %why, template, "an overridden template failed; the built-in one is shown");
-                let language = built_in.pick(&[Some(language)]);
-                built_in.page(name, &language, values)
+                tracing::error!(error = %why, "an overridden template failed; the built-in one is used");
+                again(built_in, &built_in.pick(&[Some(language)]))
             }
-            (Err(why), None) => Err(format!("{template}: {why}")),
+            (rendered, _) => rendered,
         }
     }
 }
