@@ -15,6 +15,19 @@ fn values() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The invitation of [`values`] in `language`, with a plain link.
+fn invitation(texts: &Texts, language: &str) -> crate::mail::Mail {
+    texts
+        .mail(
+            "invitation",
+            language,
+            "a@example.com",
+            &values(),
+            Some("https://p/x"),
+        )
+        .expect("renders")
+}
+
 fn with_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for (name, text) in files {
@@ -55,15 +68,7 @@ fn every_mail_renders_in_both_languages_under_the_product_name() {
         "the text part is plain"
     );
     assert!(!english.html.contains("collabd") && !english.text.contains("collabd"));
-    let swedish = texts
-        .mail(
-            "invitation",
-            "sv",
-            "a@example.com",
-            &values(),
-            Some("https://p/x"),
-        )
-        .expect("renders");
+    let swedish = invitation(&texts, "sv");
     assert!(
         swedish.subject.contains("har bjudit in dig"),
         "{}",
@@ -80,15 +85,7 @@ fn an_override_is_used_and_cannot_turn_escaping_off() {
          organization=organization, role=role) }}</p><a href=\"{{ link }}\">go</a>",
     )]);
     let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("loads");
-    let mail = texts
-        .mail(
-            "invitation",
-            "en",
-            "a@example.com",
-            &values(),
-            Some("https://p/x"),
-        )
-        .expect("renders");
+    let mail = invitation(&texts, "en");
     assert!(
         mail.html.starts_with("<p>Panel: &lt;script&gt;"),
         "{}",
@@ -200,15 +197,7 @@ fn a_text_template_included_in_html_is_escaped_too() {
          {% set captured %}{{ organization }}{% endset %}<p>{{ captured }}</p>",
     )]);
     let texts = Texts::load(Some(dir.path()), "Panel", "en").expect("loads");
-    let mail = texts
-        .mail(
-            "invitation",
-            "en",
-            "a@example.com",
-            &values(),
-            Some("https://p/x"),
-        )
-        .expect("renders");
+    let mail = invitation(&texts, "en");
     assert!(!mail.html.contains("<script>"), "{}", mail.html);
     assert!(mail.html.contains("&lt;script&gt;"), "{}", mail.html);
 }
@@ -298,15 +287,7 @@ fn an_override_failing_on_untried_values_falls_back_to_the_built_in_mail() {
         )
         .expect("the built-in mail instead");
     assert!(mail.text.contains("har bjudit in dig"), "{}", mail.text);
-    let admin = texts
-        .mail(
-            "invitation",
-            "en",
-            "a@example.com",
-            &values(),
-            Some("https://p/x"),
-        )
-        .expect("renders");
+    let admin = invitation(&texts, "en");
     assert_eq!(admin.text, "Custom");
 }
 

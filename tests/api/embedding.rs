@@ -16,6 +16,7 @@ on_both_backends!(
     pages_come_in_the_readers_language,
     overrides_are_used_and_hostile_names_stay_escaped,
     a_language_removed_since_is_taken_back_unchanged,
+    the_default_language_and_a_named_sender,
 );
 
 const PANEL: &str = "https://panel.example/join/{kind}?t={token}";
@@ -488,6 +489,34 @@ fn a_language_removed_since_is_taken_back_unchanged(backend: Backend) {
         .mail
         .wait_for_matching("hans@example.com", |m| m.token("signin").is_some());
     assert!(seen(&link).contains("sign-in link"), "{}", seen(&link));
+}
+
+fn the_default_language_and_a_named_sender(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
+        c.default_language = "sv".into();
+        c.mail_from = Some("GleSYS Cloud <no-reply@glesys.example>".into());
+    });
+    let owner = app.user("owner@example.com");
+    let org = app.organization(&owner, "Acme");
+    // Nobody chose a language: the server's default, in mail and pages.
+    app.invite(&owner, &org, "ny@example.com", "collaborator");
+    let mail = app
+        .mail
+        .wait_for_matching("ny@example.com", |m| m.token("invite").is_some());
+    assert!(seen(&mail).contains("har bjudit in dig"), "{}", seen(&mail));
+    assert!(
+        mail.raw
+            .contains("From: GleSYS Cloud <no-reply@glesys.example>")
+            || mail
+                .raw
+                .contains("From: \"GleSYS Cloud\" <no-reply@glesys.example>"),
+        "the sender with its name: {}",
+        mail.raw
+    );
+    let invite = format!("/invite/{}", mail.token("invite").expect("a link"));
+    assert_eq!(page_in(&app, &invite, None).1, "sv");
+    // A browser's own choice still comes before the default.
+    assert_eq!(page_in(&app, &invite, Some("en")).1, "en");
 }
 
 /// A template that does not parse stops the start, and the message names
